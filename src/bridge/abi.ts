@@ -1,0 +1,159 @@
+// Which proc_macro bridge a wasm macro module speaks, and the method table of the one we serve.
+//
+// The bridge has no version handshake: client and server must be built from the same
+// library/proc_macro source, or the byte stream silently means something else. So the host
+// identifies the bridge before running anything, from (in order):
+//   1. the custom section "macrobox" that `macrobox build` writes: JSON `{"rustc": "1.96.0 (...)",
+//      "bridgeAbi": "rustc-1.96"}`;
+//   2. the standard "producers" section rustc writes (`processed-by: rustc <version>`), so a module
+//      built by hand with cargo is still recognised;
+//   3. otherwise the module is refused, unless the caller says which ABI to assume
+//      (`assumeBridgeAbi`) — guessing would turn a mismatch into undefined behaviour.
+//
+// Browser-safe: only WebAssembly.Module.customSections and TextDecoder.
+
+/** rustc 1.96's bridge methods, in `with_api!` order (library/proc_macro/src/bridge/mod.rs). */
+export const METHODS_1_96 = [
+  "injected_env_var",
+  "track_env_var",
+  "track_path",
+  "literal_from_str",
+  "emit_diagnostic",
+  "ts_drop",
+  "ts_clone",
+  "ts_is_empty",
+  "ts_expand_expr",
+  "ts_from_str",
+  "ts_to_string",
+  "ts_from_token_tree",
+  "ts_concat_trees",
+  "ts_concat_streams",
+  "ts_into_trees",
+  "span_debug",
+  "span_parent",
+  "span_source",
+  "span_byte_range",
+  "span_start",
+  "span_end",
+  "span_line",
+  "span_column",
+  "span_file",
+  "span_local_file",
+  "span_join",
+  "span_subspan",
+  "span_resolved_at",
+  "span_source_text",
+  "span_save_span",
+  "span_recover_proc_macro_span",
+  "symbol_normalize_and_validate_ident",
+] as const;
+
+export type Method = (typeof METHODS_1_96)[number];
+
+/** The bridge this host serves. */
+export const BRIDGE_ABI = "rustc-1.96";
+
+/** Every bridge ABI this host can serve (one, for now). */
+export const KNOWN_BRIDGE_ABIS: readonly string[] = [BRIDGE_ABI];
+
+/** The bridge ABI id for a rustc version string like "1.96.0 (ac68faa20 2026-05-25)". */
+export function bridgeAbiForRustc(rustcVersion: string): string | null {
+  const m = /^(\d+)\.(\d+)\./.exec(rustcVersion.trim());
+  return m ? `rustc-${m[1]}.${m[2]}` : null;
+}
+
+export interface ModuleAbi {
+  bridgeAbi: string;
+  /** The rustc version the module was built with, when known. */
+  rustc: string | null;
+  /** Where the answer came from. */
+  source: "macrobox-section" | "producers-section" | "assumed";
+}
+
+export class BridgeAbiError extends Error {
+  override name = "BridgeAbiError";
+}
+
+const utf8 = new TextDecoder("utf-8");
+
+/** Reads the module's bridge ABI from its custom sections (see the header comment). */
+export function detectModuleAbi(module: WebAssembly.Module, assumeBridgeAbi?: string): ModuleAbi {
+  const sections = WebAssembly.Module.customSections(module, "macrobox");
+  if (sections.length > 0) {
+    let meta: unknown;
+    try {
+      meta = JSON.parse(utf8.decode(sections[0]));
+    } catch (e) {
+      throw new BridgeAbiError(`the module's "macrobox" section is not valid JSON: ${(e as Error).message}`);
+    }
+    const m = meta as { rustc?: unknown; bridgeAbi?: unknown };
+    const rustc = typeof m.rustc === "string" ? m.rustc : null;
+    const bridgeAbi = typeof m.bridgeAbi === "string" ? m.bridgeAbi : rustc ? bridgeAbiForRustc(rustc) : null;
+    if (!bridgeAbi) throw new BridgeAbiError(`the module's "macrobox" section names no bridgeAbi or rustc version`);
+    return { bridgeAbi, rustc, source: "macrobox-section" };
+  }
+  const rustc = rustcFromProducers(module);
+  if (rustc) {
+    const bridgeAbi = bridgeAbiForRustc(rustc);
+    if (bridgeAbi) return { bridgeAbi, rustc, source: "producers-section" };
+  }
+  if (assumeBridgeAbi) return { bridgeAbi: assumeBridgeAbi, rustc: null, source: "assumed" };
+  throw new BridgeAbiError(
+    `cannot tell which proc_macro bridge the module was built for: it has no "macrobox" section and no rustc in its "producers" section; ` +
+      `rebuild it with \`macrobox build\` or pass assumeBridgeAbi (known: ${KNOWN_BRIDGE_ABIS.join(", ")})`,
+  );
+}
+
+/** Throws unless this host serves `abi`'s bridge. */
+export function checkBridgeAbi(abi: ModuleAbi): void {
+  if (!KNOWN_BRIDGE_ABIS.includes(abi.bridgeAbi)) {
+    const built = abi.rustc ? ` (built with rustc ${abi.rustc})` : "";
+    throw new BridgeAbiError(
+      `unsupported proc_macro bridge ${abi.bridgeAbi}${built}; this host serves: ${KNOWN_BRIDGE_ABIS.join(", ")}`,
+    );
+  }
+}
+
+/**
+ * The "processed-by" rustc version from the tool-conventions producers section:
+ * a LEB128 field count, then per field a name and a list of (name, version) string pairs.
+ */
+export function rustcFromProducers(module: WebAssembly.Module): string | null {
+  const sections = WebAssembly.Module.customSections(module, "producers");
+  if (sections.length === 0) return null;
+  const bytes = new Uint8Array(sections[0]);
+  let pos = 0;
+  const leb = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (pos >= bytes.length) throw new Error("truncated");
+      const b = bytes[pos++];
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7;
+    }
+  };
+  const str = (): string => {
+    const len = leb();
+    if (pos + len > bytes.length) throw new Error("truncated");
+    const s = utf8.decode(bytes.subarray(pos, pos + len));
+    pos += len;
+    return s;
+  };
+  try {
+    const fields = leb();
+    for (let f = 0; f < fields; f++) {
+      const field = str();
+      const values = leb();
+      for (let v = 0; v < values; v++) {
+        const name = str();
+        const version = str();
+        if (field === "processed-by" && name === "rustc") return version;
+      }
+    }
+  } catch {
+    return null;
+  }
+  return null;
+}

@@ -1,0 +1,186 @@
+// The byte encoding of rustc 1.96's proc_macro bridge (library/proc_macro/src/bridge/rpc.rs).
+//
+// It is not LEB128: integers are fixed-width little-endian (`to_le_bytes`), `u8`/`bool` one byte,
+// `usize` the *client's* pointer width — 4 bytes on wasm32 —, `&str`/`String` a usize length then
+// UTF-8 bytes, `Vec<T>` a usize count then the items, enums (`Option`, `Result`, `Bound`, ...) a u8
+// tag in declaration order then the payload, handles a non-zero u32. `PanicMessage` travels as
+// `Option<String>` (None = a payload that was neither `&str` nor `String`).
+//
+// Browser-safe: only typed arrays.
+
+/** Size of `usize` on the client side. Only wasm32 modules are supported. */
+export const USIZE_BYTES = 4;
+
+/** Malformed bridge bytes (a truncated message, a bad tag, invalid UTF-8, a zero handle). */
+export class BridgeDecodeError extends Error {
+  override name = "BridgeDecodeError";
+}
+
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+export class ByteReader {
+  private pos = 0;
+  private readonly view: DataView;
+
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get remaining(): number {
+    return this.bytes.length - this.pos;
+  }
+
+  private need(n: number, what: string): void {
+    if (this.pos + n > this.bytes.length) {
+      throw new BridgeDecodeError(`truncated bridge message: needed ${n} byte(s) for ${what} at offset ${this.pos}, have ${this.remaining}`);
+    }
+  }
+
+  u8(): number {
+    this.need(1, "u8");
+    return this.bytes[this.pos++];
+  }
+
+  bool(): boolean {
+    const b = this.u8();
+    if (b > 1) throw new BridgeDecodeError(`invalid bool byte ${b}`);
+    return b === 1;
+  }
+
+  u32(): number {
+    this.need(4, "u32");
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+
+  usize(): number {
+    return this.u32();
+  }
+
+  /** A `NonZero<u32>` handle. */
+  handle(): number {
+    const h = this.u32();
+    if (h === 0) throw new BridgeDecodeError("zero handle");
+    return h;
+  }
+
+  str(): string {
+    const len = this.usize();
+    this.need(len, "string bytes");
+    const slice = this.bytes.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    try {
+      return utf8Decoder.decode(slice);
+    } catch {
+      throw new BridgeDecodeError("string is not valid UTF-8");
+    }
+  }
+
+  /** An enum tag that must be below `count`. */
+  tag(count: number, what: string): number {
+    const t = this.u8();
+    if (t >= count) throw new BridgeDecodeError(`invalid ${what} tag ${t}`);
+    return t;
+  }
+
+  /** `Option<T>`: tag 0 = Some, 1 = None (declaration order in bridge/mod.rs). */
+  option<T>(item: () => T): T | null {
+    return this.tag(2, "Option") === 0 ? item() : null;
+  }
+
+  vec<T>(item: () => T): T[] {
+    const len = this.usize();
+    // Every element takes at least one byte, so a longer count is certainly malformed.
+    if (len > this.remaining) throw new BridgeDecodeError(`vector length ${len} exceeds message`);
+    const out: T[] = [];
+    for (let i = 0; i < len; i++) out.push(item());
+    return out;
+  }
+}
+
+export class ByteWriter {
+  private bytes = new Uint8Array(64);
+  private len = 0;
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.bytes.length) return;
+    let cap = this.bytes.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.bytes.subarray(0, this.len));
+    this.bytes = next;
+  }
+
+  u8(v: number): this {
+    this.reserve(1);
+    this.bytes[this.len++] = v & 0xff;
+    return this;
+  }
+
+  bool(v: boolean): this {
+    return this.u8(v ? 1 : 0);
+  }
+
+  u32(v: number): this {
+    this.reserve(4);
+    new DataView(this.bytes.buffer).setUint32(this.len, v >>> 0, true);
+    this.len += 4;
+    return this;
+  }
+
+  usize(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`usize out of range for wasm32: ${v}`);
+    return this.u32(v);
+  }
+
+  handle(h: number): this {
+    if (h === 0) throw new RangeError("handles are non-zero");
+    return this.u32(h);
+  }
+
+  raw(b: Uint8Array): this {
+    this.reserve(b.length);
+    this.bytes.set(b, this.len);
+    this.len += b.length;
+    return this;
+  }
+
+  str(s: string): this {
+    const b = utf8Encoder.encode(s);
+    this.usize(b.length);
+    return this.raw(b);
+  }
+
+  /** `Option<T>`: Some = 0, None = 1. */
+  option<T>(v: T | null | undefined, item: (v: T) => void): this {
+    if (v === null || v === undefined) return this.u8(1);
+    this.u8(0);
+    item(v);
+    return this;
+  }
+
+  vec<T>(vs: readonly T[], item: (v: T) => void): this {
+    this.usize(vs.length);
+    for (const v of vs) item(v);
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return this.bytes.slice(0, this.len);
+  }
+}
+
+/** `Result` tags: Ok = 0, Err = 1. */
+export const RESULT_OK = 0;
+export const RESULT_ERR = 1;
+
+/** `PanicMessage` is encoded as `Option<&str>`; `null` is `PanicMessage::Unknown`. */
+export function writePanicMessage(w: ByteWriter, message: string | null): void {
+  w.option(message, (m) => w.str(m));
+}
+
+export function readPanicMessage(r: ByteReader): string | null {
+  return r.option(() => r.str());
+}

@@ -1,0 +1,274 @@
+// A deny-by-default WASI preview1 layer for macro modules.
+//
+// Rust's std for wasm32-wasip1 imports a handful of preview1 functions even when a macro never does
+// I/O (the panic machinery writes to stderr, HashMap seeds itself from random_get, ...). This layer
+// gives each of them a typed implementation whose result is the errno number, and makes a macro run
+// deterministic and capability-free:
+//   - no arguments, no environment variables, no preopened directories, no files or sockets
+//     (EBADF / ENOTCAPABLE);
+//   - fd_write to stdout (1) and stderr (2) is captured into bounded buffers;
+//   - random_get returns a fixed pseudo-random stream (same bytes every run);
+//   - clock_time_get returns a fixed instant;
+//   - proc_exit ends the run by throwing `WasiExit`;
+//   - any preview1 function not listed here answers ENOSYS (see `wasiImportsFor`).
+//
+// Browser-safe: no Node APIs here.
+
+export const Errno = {
+  SUCCESS: 0,
+  BADF: 8,
+  FAULT: 21,
+  INVAL: 28,
+  NOSYS: 52,
+  NOTSUP: 58,
+  NOTCAPABLE: 76,
+} as const;
+
+/** Thrown by proc_exit: the module asked to end the process. */
+export class WasiExit extends Error {
+  override name = "WasiExit";
+  constructor(readonly code: number) {
+    super(`the macro called proc_exit(${code})`);
+  }
+}
+
+export interface WasiOptions {
+  /** Bytes of stdout kept (the rest is counted, not stored). Default 64 KiB. */
+  stdoutLimit?: number;
+  /** Bytes of stderr kept. Default 64 KiB. */
+  stderrLimit?: number;
+  /** Seed of the random_get stream. Default 0. */
+  randomSeed?: number;
+  /** What clock_time_get answers, in nanoseconds since the epoch. Default 2000-01-01T00:00:00Z. */
+  clockTimeNs?: bigint;
+}
+
+/** A bounded capture of one output stream. */
+export class CapturedOutput {
+  private readonly chunks: Uint8Array[] = [];
+  private kept = 0;
+  /** Every byte written, including those beyond the limit. */
+  total = 0;
+
+  constructor(readonly limit: number) {}
+
+  write(bytes: Uint8Array): void {
+    this.total += bytes.length;
+    const room = this.limit - this.kept;
+    if (room <= 0) return;
+    const part = bytes.length <= room ? bytes.slice() : bytes.slice(0, room);
+    this.chunks.push(part);
+    this.kept += part.length;
+  }
+
+  get truncated(): boolean {
+    return this.total > this.kept;
+  }
+
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.kept);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  text(): string {
+    return new TextDecoder("utf-8").decode(this.bytes());
+  }
+}
+
+const FILETYPE_CHARACTER_DEVICE = 2;
+
+/** The preview1 functions, bound to one instance's memory. */
+export class Wasi {
+  readonly stdout: CapturedOutput;
+  readonly stderr: CapturedOutput;
+  private memory: WebAssembly.Memory | null = null;
+  private randomState: bigint;
+  private readonly clockTimeNs: bigint;
+
+  constructor(options: WasiOptions = {}) {
+    this.stdout = new CapturedOutput(options.stdoutLimit ?? 64 * 1024);
+    this.stderr = new CapturedOutput(options.stderrLimit ?? 64 * 1024);
+    this.randomState = BigInt.asUintN(64, BigInt(options.randomSeed ?? 0));
+    this.clockTimeNs = options.clockTimeNs ?? 946_684_800_000_000_000n;
+  }
+
+  /** Must be called once the instance exists, before it runs. */
+  bindMemory(memory: WebAssembly.Memory): void {
+    this.memory = memory;
+  }
+
+  private view(): DataView {
+    if (!this.memory) throw new Error("WASI used before its memory was bound");
+    return new DataView(this.memory.buffer);
+  }
+
+  private inBounds(ptr: number, len: number): boolean {
+    const size = this.memory ? this.memory.buffer.byteLength : 0;
+    return ptr >= 0 && len >= 0 && ptr + len <= size;
+  }
+
+  // ---- arguments and environment: there are none ----
+
+  args_sizes_get(argcPtr: number, bufSizePtr: number): number {
+    return this.writeTwoZeros(argcPtr, bufSizePtr);
+  }
+  args_get(_argv: number, _buf: number): number {
+    return Errno.SUCCESS;
+  }
+  environ_sizes_get(countPtr: number, bufSizePtr: number): number {
+    return this.writeTwoZeros(countPtr, bufSizePtr);
+  }
+  environ_get(_environ: number, _buf: number): number {
+    return Errno.SUCCESS;
+  }
+
+  private writeTwoZeros(a: number, b: number): number {
+    if (!this.inBounds(a, 4) || !this.inBounds(b, 4)) return Errno.FAULT;
+    const v = this.view();
+    v.setUint32(a, 0, true);
+    v.setUint32(b, 0, true);
+    return Errno.SUCCESS;
+  }
+
+  // ---- clocks and randomness: fixed ----
+
+  clock_res_get(_id: number, resPtr: number): number {
+    if (!this.inBounds(resPtr, 8)) return Errno.FAULT;
+    this.view().setBigUint64(resPtr, 1_000n, true);
+    return Errno.SUCCESS;
+  }
+  clock_time_get(_id: number, _precision: bigint, timePtr: number): number {
+    if (!this.inBounds(timePtr, 8)) return Errno.FAULT;
+    this.view().setBigUint64(timePtr, this.clockTimeNs, true);
+    return Errno.SUCCESS;
+  }
+  random_get(bufPtr: number, len: number): number {
+    if (!this.inBounds(bufPtr, len)) return Errno.FAULT;
+    const bytes = new Uint8Array(this.memory!.buffer, bufPtr, len);
+    for (let i = 0; i < len; i += 8) {
+      const word = this.nextRandom();
+      for (let j = 0; j < 8 && i + j < len; j++) bytes[i + j] = Number((word >> BigInt(8 * j)) & 0xffn);
+    }
+    return Errno.SUCCESS;
+  }
+
+  /** splitmix64: a fixed, well-mixed stream. */
+  private nextRandom(): bigint {
+    this.randomState = BigInt.asUintN(64, this.randomState + 0x9e3779b97f4a7c15n);
+    let z = this.randomState;
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    return z ^ (z >> 31n);
+  }
+
+  // ---- file descriptors: only stdout and stderr, write-only ----
+
+  fd_write(fd: number, iovsPtr: number, iovsLen: number, nwrittenPtr: number): number {
+    const out = fd === 1 ? this.stdout : fd === 2 ? this.stderr : null;
+    if (!out) return Errno.BADF;
+    if (!this.inBounds(iovsPtr, iovsLen * 8) || !this.inBounds(nwrittenPtr, 4)) return Errno.FAULT;
+    const v = this.view();
+    let written = 0;
+    for (let i = 0; i < iovsLen; i++) {
+      const ptr = v.getUint32(iovsPtr + i * 8, true);
+      const len = v.getUint32(iovsPtr + i * 8 + 4, true);
+      if (!this.inBounds(ptr, len)) return Errno.FAULT;
+      out.write(new Uint8Array(this.memory!.buffer, ptr, len));
+      written += len;
+    }
+    v.setUint32(nwrittenPtr, written, true);
+    return Errno.SUCCESS;
+  }
+  fd_read(fd: number, _iovs: number, _iovsLen: number, nreadPtr: number): number {
+    if (fd !== 0) return Errno.BADF;
+    // stdin is empty.
+    if (!this.inBounds(nreadPtr, 4)) return Errno.FAULT;
+    this.view().setUint32(nreadPtr, 0, true);
+    return Errno.SUCCESS;
+  }
+  fd_fdstat_get(fd: number, statPtr: number): number {
+    if (fd > 2) return Errno.BADF;
+    if (!this.inBounds(statPtr, 24)) return Errno.FAULT;
+    const v = this.view();
+    v.setUint8(statPtr, FILETYPE_CHARACTER_DEVICE);
+    v.setUint16(statPtr + 2, 0, true);
+    v.setBigUint64(statPtr + 8, 0n, true);
+    v.setBigUint64(statPtr + 16, 0n, true);
+    return Errno.SUCCESS;
+  }
+  /** No preopened directories: wasi-libc stops scanning at the first EBADF. */
+  fd_prestat_get(_fd: number, _ptr: number): number {
+    return Errno.BADF;
+  }
+  fd_prestat_dir_name(_fd: number, _ptr: number, _len: number): number {
+    return Errno.BADF;
+  }
+  fd_close(fd: number): number {
+    return fd <= 2 ? Errno.SUCCESS : Errno.BADF;
+  }
+  fd_seek(_fd: number, _offset: bigint, _whence: number, _newOffsetPtr: number): number {
+    return Errno.BADF;
+  }
+  fd_sync(fd: number): number {
+    return fd <= 2 ? Errno.SUCCESS : Errno.BADF;
+  }
+  path_open(..._args: unknown[]): number {
+    return Errno.NOTCAPABLE;
+  }
+
+  // ---- process ----
+
+  proc_exit(code: number): never {
+    throw new WasiExit(code);
+  }
+  sched_yield(): number {
+    return Errno.SUCCESS;
+  }
+}
+
+/** Preview1 functions that get a generic refusal: file system and sockets need a capability. */
+const NOT_CAPABLE = [
+  "fd_advise", "fd_allocate", "fd_datasync", "fd_fdstat_set_flags", "fd_fdstat_set_rights", "fd_filestat_get",
+  "fd_filestat_set_size", "fd_filestat_set_times", "fd_pread", "fd_pwrite", "fd_readdir", "fd_renumber", "fd_tell",
+  "path_create_directory", "path_filestat_get", "path_filestat_set_times", "path_link", "path_readlink",
+  "path_remove_directory", "path_rename", "path_symlink", "path_unlink_file",
+  "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
+];
+
+const IMPLEMENTED = [
+  "args_sizes_get", "args_get", "environ_sizes_get", "environ_get", "clock_res_get", "clock_time_get", "random_get",
+  "fd_write", "fd_read", "fd_fdstat_get", "fd_prestat_get", "fd_prestat_dir_name", "fd_close", "fd_seek", "fd_sync",
+  "path_open", "proc_exit", "sched_yield",
+] as const;
+
+export const WASI_MODULE = "wasi_snapshot_preview1";
+
+/**
+ * The import object for `module`: every preview1 function it imports, bound to `wasi`.
+ * Functions we do not implement answer ENOTCAPABLE (file system, sockets) or ENOSYS (anything else,
+ * e.g. poll_oneoff, proc_raise). Imports from other modules are refused: a macro module has no
+ * business importing anything but WASI.
+ */
+export function wasiImportsFor(module: WebAssembly.Module, wasi: Wasi): WebAssembly.Imports {
+  const fns: Record<string, (...args: never[]) => unknown> = {};
+  for (const imp of WebAssembly.Module.imports(module)) {
+    if (imp.module !== WASI_MODULE || imp.kind !== "function") {
+      throw new Error(`unsupported import ${imp.module}.${imp.name} (${imp.kind}): macro modules may only import ${WASI_MODULE} functions`);
+    }
+    const name = imp.name;
+    if ((IMPLEMENTED as readonly string[]).includes(name)) {
+      const method = (wasi as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
+      fns[name] = (...args: never[]) => method.apply(wasi, args);
+    } else if (NOT_CAPABLE.includes(name)) {
+      fns[name] = () => Errno.NOTCAPABLE;
+    } else {
+      fns[name] = () => Errno.NOSYS;
+    }
+  }
+  return { [WASI_MODULE]: fns };
+}
