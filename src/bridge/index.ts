@@ -1,0 +1,278 @@
+// The bridge host's library API: load a wasm proc-macro module once, expand with it many times.
+//
+//   const mod = await loadMacroModule(wasmBytes);
+//   mod.macros;  // [{kind: "derive", name: "Serialize", helpers: ["serde"]}, ...]
+//   const r = await mod.expand({kind: "derive", name: "Serialize", input: "struct S { x: u8 }"});
+//   r.ok ? r.text : r.error.message
+//
+// Every expansion runs in a fresh instance, so nothing a macro does (statics, leaks, a trap) can
+// reach the next one. Failures are values (`ok: false` with an `error`), never exceptions, except
+// for misuse of the API itself (loading something that is not a macro module).
+//
+// Browser-safe: no Node APIs here.
+
+import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
+import { parseTokenStream, printTokenStream } from "../tokens/index.js";
+import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
+import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "./abi.js";
+import { runClient, type RunOptions } from "./instance.js";
+import { BridgeServer, denyAllEnv, type BridgeDiagnostic, type EnvPolicy, type TrackedEnvVar } from "./server.js";
+import { normalizeSource, SpanTable, type SourceFile, type SpanLocation } from "./spans.js";
+import type { WasiOptions } from "../sandbox/wasi.js";
+
+export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, BridgeAbiError, detectModuleAbi, type ModuleAbi } from "./abi.js";
+export { SpanTable, type SpanLocation, type SourceFile } from "./spans.js";
+export { denyAllEnv, type EnvPolicy, type BridgeDiagnostic, type TrackedEnvVar } from "./server.js";
+export type { MacroKind } from "../wasm/decls.js";
+
+export interface LoadOptions {
+  /** Bridge ABI to assume for a module that says nothing about how it was built. */
+  assumeBridgeAbi?: string;
+}
+
+export interface MacroInfo {
+  kind: MacroKind;
+  name: string;
+  /** Helper attributes of a derive. */
+  helpers: string[];
+}
+
+export interface ExpandRequest {
+  kind: MacroKind;
+  name: string;
+  /** The macro input: source text (lexed with real spans) or tokens whose spans belong to `spans`. */
+  input: string | TokenStream;
+  /** Attribute macros: the attribute's arguments (`#[name(<args>)]`). */
+  args?: string | TokenStream;
+  /** Display name of the source file text input comes from. Default "<macro input>". */
+  fileName?: string;
+  /**
+   * The whole file `input` (and `args`) were cut from, with their byte offsets in it, so that
+   * spans carry the file's real lines and columns. Without it, the input text is the file.
+   */
+  source?: { text: string; inputOffset: number; argsOffset?: number; localPath?: string };
+  /** The span table for token inputs, and where output spans are resolved. Default: a new one. */
+  spans?: SpanTable;
+  /** What `proc_macro::tracked::env_var` may see. Default: nothing. */
+  env?: EnvPolicy;
+  wasi?: WasiOptions;
+  /** Let the module print panics to stderr (rustc's `-Z proc-macro-backtrace`). */
+  forceShowPanics?: boolean;
+}
+
+export type ExpandErrorKind = "panic" | "trap" | "exit" | "unknown-macro" | "bridge" | "input";
+
+export interface DiagnosticSpan extends SpanLocation {}
+
+export interface Diagnostic {
+  level: "error" | "warning" | "note" | "help";
+  message: string;
+  spans: DiagnosticSpan[];
+  children: Diagnostic[];
+}
+
+export interface ExpandResult {
+  ok: boolean;
+  output?: TokenStream;
+  /** The output printed as Rust source. */
+  text?: string;
+  /** Diagnostics the macro emitted, then (on failure) the error as rustc would report it. */
+  diagnostics: Diagnostic[];
+  trackedEnv: TrackedEnvVar[];
+  trackedPaths: string[];
+  stdout: string;
+  stderr: string;
+  error?: { kind: ExpandErrorKind; message: string };
+  /** The table the output's and diagnostics' spans belong to. */
+  spans: SpanTable;
+}
+
+export interface MacroModule {
+  readonly macros: readonly MacroInfo[];
+  readonly abi: ModuleAbi;
+  expand(request: ExpandRequest): Promise<ExpandResult>;
+}
+
+/** Compiles (if needed) and checks a macro module, and reads its macro table. */
+export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, options: LoadOptions = {}): Promise<MacroModule> {
+  const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm as BufferSource);
+  const abi = detectModuleAbi(module, options.assumeBridgeAbi);
+  checkBridgeAbi(abi);
+  declsExportName(module);
+  const decls = await listProcMacros(module);
+  return new LoadedMacroModule(module, abi, decls);
+}
+
+const PANIC_TITLES: Record<MacroKind, string> = {
+  bang: "proc macro panicked",
+  derive: "proc-macro derive panicked",
+  attr: "custom attribute panicked",
+};
+
+class LoadedMacroModule implements MacroModule {
+  readonly macros: readonly MacroInfo[];
+
+  constructor(
+    private readonly module: WebAssembly.Module,
+    readonly abi: ModuleAbi,
+    private readonly decls: readonly ProcMacroDecl[],
+  ) {
+    this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
+  }
+
+  async expand(request: ExpandRequest): Promise<ExpandResult> {
+    const spans = request.spans ?? new SpanTable();
+    const base = { diagnostics: [], trackedEnv: [], trackedPaths: [], stdout: "", stderr: "", spans };
+    const fail = (kind: ExpandErrorKind, message: string): ExpandResult => ({ ...base, ok: false, error: { kind, message } });
+
+    const decl = this.decls.find((d) => d.kind === request.kind && d.name === request.name);
+    if (!decl) {
+      const known = this.macros.map((m) => `${m.kind} ${m.name}`).join(", ") || "none";
+      return fail("unknown-macro", `no ${request.kind} macro named \`${request.name}\` in this module (it has: ${known})`);
+    }
+    if (request.kind === "attr" && request.args === undefined) request = { ...request, args: [] };
+
+    const prepared = prepareInputs(request, spans);
+    if ("error" in prepared) return fail("input", prepared.error);
+
+    const expansion = spans.newExpansion(prepared.invocation);
+    const server = new BridgeServer({ spans, expansion, env: request.env ?? denyAllEnv });
+    const runOptions: RunOptions = { wasi: request.wasi, forceShowPanics: request.forceShowPanics };
+    const inputs = request.kind === "attr" ? [prepared.args!, prepared.input] : [prepared.input];
+    const run = await runClient(this.module, decl.run, server, expansion, inputs, runOptions);
+
+    const diagnostics = server.diagnostics.map((d) => resolveDiagnostic(d, spans));
+    const result: ExpandResult = {
+      ...base,
+      ok: false,
+      diagnostics,
+      trackedEnv: server.trackedEnv,
+      trackedPaths: server.trackedPaths,
+      stdout: run.stdout.text(),
+      stderr: run.stderr.text(),
+    };
+    const outcome = run.outcome;
+    const at = [spans.location(prepared.invocation)];
+    switch (outcome.kind) {
+      case "ok":
+        if (diagnostics.some((d) => d.level === "error")) {
+          // rustc keeps the output but the compilation fails; we report both.
+          return { ...result, ok: false, output: outcome.output, text: printTokenStream(outcome.output), error: { kind: "panic", message: "the macro emitted errors" } };
+        }
+        return { ...result, ok: true, output: outcome.output, text: printTokenStream(outcome.output) };
+      case "panic": {
+        // A server-side failure (unknown handle, bad bytes) reaches the client as a panic whose
+        // message is ours: report it as a bridge error, not as the macro's panic.
+        const serverError = outcome.message !== null && server.errors.includes(outcome.message);
+        const title = PANIC_TITLES[request.kind];
+        const children: Diagnostic[] = outcome.message === null ? [] : [{ level: "help", message: `message: ${outcome.message}`, spans: [], children: [] }];
+        result.diagnostics.push({ level: "error", message: title, spans: at, children });
+        return {
+          ...result,
+          error: serverError
+            ? { kind: "bridge", message: `bridge request failed: ${outcome.message}` }
+            : { kind: "panic", message: outcome.message === null ? title : `${title}: ${outcome.message}` },
+        };
+      }
+      case "trap":
+        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` trapped: ${outcome.message}`, spans: at, children: [] });
+        return { ...result, error: { kind: "trap", message: outcome.message } };
+      case "exit":
+        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` exited the process with code ${outcome.code}`, spans: at, children: [] });
+        return { ...result, error: { kind: "exit", message: `the macro called proc_exit(${outcome.code})` } };
+      case "bridge":
+        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` failed: ${outcome.message}`, spans: at, children: [] });
+        return { ...result, error: { kind: "bridge", message: outcome.message } };
+    }
+  }
+}
+
+interface PreparedInputs {
+  input: TokenStream;
+  args?: TokenStream;
+  /** The invocation's span (root context): the call site's location. */
+  invocation: Span;
+}
+
+function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs | { error: string } {
+  const fileName = request.fileName ?? "<macro input>";
+  const encoder = new TextEncoder();
+  let sourceFile: SourceFile | null = null;
+  // With `source`, input and args are cut from one file; without, each text is its own file.
+  const fileFor = (text: string, what: string): SourceFile => {
+    if (!request.source) return spans.addFile(what === "input" ? fileName : `${fileName} (${what})`, text);
+    sourceFile ??= spans.addFile(fileName, request.source.text, { localPath: request.source.localPath ?? null });
+    return sourceFile;
+  };
+
+  const lex = (value: string | TokenStream, offset: number, what: string): { stream: TokenStream; range: Span | null } | { error: string } => {
+    if (typeof value !== "string") {
+      const bad = firstUnknownSpan(value, spans);
+      if (bad !== null) return { error: `the ${what} token stream has span ${bad}, which is not in the given span table` };
+      return { stream: value, range: null };
+    }
+    const f = fileFor(value, what);
+    const expected = encoder.encode(normalizeSource(value));
+    const at = request.source ? offset : 0;
+    // The text given must be where the source says it is (after the same normalisation).
+    const bytes = f.bytes.subarray(at, at + expected.length);
+    if (bytes.length !== expected.length || !bytes.every((b, i) => b === expected[i])) {
+      return { error: `the ${what} text is not found at byte ${at} of the source text` };
+    }
+    const parsed = parseTokenStream(new TextDecoder().decode(bytes), (lo: number, hi: number) => spans.span(f, at + lo, at + hi));
+    if (!parsed.ok) {
+      const clamp = (n: number) => Math.min(at + Math.max(0, n), f.bytes.length);
+      const loc = spans.location(spans.span(f, clamp(parsed.error.lo), Math.max(clamp(parsed.error.lo), clamp(parsed.error.hi))));
+      return { error: `cannot lex the ${what}: ${parsed.error.message} at ${loc.file}:${loc.line}:${loc.column}` };
+    }
+    return { stream: parsed.stream, range: spans.span(f, at, at + bytes.length) };
+  };
+
+  const input = lex(request.input, request.source?.inputOffset ?? 0, "input");
+  if ("error" in input) return input;
+  let args: TokenStream | undefined;
+  let argsRange: Span | null = null;
+  if (request.args !== undefined) {
+    const a = lex(request.args, request.source?.argsOffset ?? 0, "attribute arguments");
+    if ("error" in a) return a;
+    args = a.stream;
+    argsRange = a.range;
+  }
+
+  // The call site: the whole input (joined with the arguments when they are in the same file).
+  let invocation = input.range ?? spanOfTokens(input.stream, spans) ?? spans.dummy;
+  if (argsRange !== null) invocation = spans.join(argsRange, invocation) ?? invocation;
+  return { input: input.stream, args, invocation };
+}
+
+/** The span covering all of a token stream, if its tokens are all in one file. */
+function spanOfTokens(stream: TokenStream, spans: SpanTable): Span | null {
+  if (stream.length === 0) return null;
+  const first = stream[0];
+  const last = stream[stream.length - 1];
+  const s = (t: TokenTree) => (t.type === "group" ? t.span.entire : t.span);
+  const joined = spans.join(s(first), s(last));
+  if (joined === null) return null;
+  const d = spans.data(joined);
+  return d.file < 0 ? null : spans.intern({ ...d, ctxt: 0 });
+}
+
+function firstUnknownSpan(stream: TokenStream, spans: SpanTable): Span | null {
+  for (const t of stream) {
+    if (t.type === "group") {
+      for (const s of [t.span.open, t.span.close, t.span.entire]) if (!spans.has(s)) return s;
+      const inner = firstUnknownSpan(t.stream, spans);
+      if (inner !== null) return inner;
+    } else if (!spans.has(t.span)) return t.span;
+  }
+  return null;
+}
+
+function resolveDiagnostic(d: BridgeDiagnostic, spans: SpanTable): Diagnostic {
+  return {
+    level: d.level,
+    message: d.message,
+    spans: d.spans.map((s) => spans.location(s)),
+    children: d.children.map((c) => resolveDiagnostic(c, spans)),
+  };
+}

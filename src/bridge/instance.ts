@@ -1,0 +1,324 @@
+// Runs one macro expansion: a fresh instance of the module, the bridge wired into its memory and
+// function table, the client's `run` called, the result decoded.
+//
+// The C ABI on wasm32 (what `extern "C"` means in library/proc_macro/src/bridge): a struct is passed
+// by pointer to a caller-made copy, and returned through a hidden first pointer argument (sret).
+// So, with every pointer and usize an i32:
+//   run:      extern "C" fn(BridgeConfig) -> Buffer       = (sret, &config) -> ()
+//   dispatch: extern "C" fn(*mut Env, Buffer) -> Buffer  = (sret, env, &buf) -> ()
+//   reserve:  extern "C" fn(Buffer, usize) -> Buffer     = (sret, &buf, additional) -> ()
+//   drop:     extern "C" fn(Buffer)                      = (&buf) -> ()
+// and the repr(C) layouts are
+//   Buffer       { data: *mut u8, len: usize, capacity: usize, reserve: fn, drop: fn }   20 bytes
+//   Closure      { call: fn, env: *mut Env }                                           8 bytes
+//   BridgeConfig { input: Buffer, dispatch: Closure, force_show_panics: bool }         32 bytes
+// where a `fn` is an index into `__indirect_function_table`.
+//
+// The host needs three functions the module can call through its table: the dispatch closure, and
+// reserve/drop for the buffers the host creates. JavaScript functions cannot be put into a wasm
+// table directly (WebAssembly.Function is not standard yet), so a tiny hand-assembled module
+// imports them with the right wasm types and re-exports them; those exports are wasm functions
+// that `table.set` accepts.
+//
+// Memory the host writes (the input buffer, the BridgeConfig, its own buffers) comes from pages it
+// adds with `memory.grow`: the module's allocator only ever uses pages it grew itself, so these are
+// never handed out to the module's code. Buffers the client created are grown with the client's
+// own `reserve` function, exactly as rustc's server does.
+//
+// Browser-safe: no Node APIs here.
+
+import type { TokenStream } from "../tokens/model.js";
+import { CapturedOutput, Wasi, WasiExit, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
+import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_OK, readPanicMessage } from "./rpc.js";
+import type { BridgeServer } from "./server.js";
+import type { Expansion } from "./spans.js";
+
+const PAGE = 65536;
+const BUFFER_SIZE = 20;
+const CONFIG_SIZE = 32;
+
+export type RunOutcome =
+  | { kind: "ok"; output: TokenStream }
+  | { kind: "panic"; message: string | null }
+  | { kind: "trap"; message: string }
+  | { kind: "exit"; code: number }
+  | { kind: "bridge"; message: string };
+
+export interface RunResult {
+  outcome: RunOutcome;
+  stdout: CapturedOutput;
+  stderr: CapturedOutput;
+}
+
+export interface RunOptions {
+  wasi?: WasiOptions;
+  /** rustc's `-Z proc-macro-backtrace`: let the module's default panic hook print to stderr. */
+  forceShowPanics?: boolean;
+}
+
+interface RawBuffer {
+  data: number;
+  len: number;
+  capacity: number;
+  reserve: number;
+  drop: number;
+}
+
+/**
+ * Runs the client `run` function at table index `runIndex` with `inputs` (one stream for derive and
+ * function-like macros; attribute arguments then item for attribute macros). Never throws for
+ * anything the module does; the server's state (diagnostics, tracked env, ...) is left in `server`.
+ */
+export async function runClient(
+  module: WebAssembly.Module,
+  runIndex: number,
+  server: BridgeServer,
+  expansion: Expansion,
+  inputs: TokenStream[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const wasi = new Wasi(options.wasi);
+  const result = (outcome: RunOutcome): RunResult => ({ outcome, stdout: wasi.stdout, stderr: wasi.stderr });
+  let host: HostSide;
+  try {
+    const instance = await WebAssembly.instantiate(module, wasiImportsFor(module, wasi));
+    const memory = instance.exports.memory;
+    const table = instance.exports.__indirect_function_table;
+    if (!(memory instanceof WebAssembly.Memory)) return result({ kind: "bridge", message: "the module exports no memory" });
+    if (!(table instanceof WebAssembly.Table)) return result({ kind: "bridge", message: "the module exports no __indirect_function_table" });
+    wasi.bindMemory(memory);
+    host = new HostSide(memory, table, server);
+    const init = instance.exports._initialize;
+    if (typeof init === "function") init();
+  } catch (e) {
+    return result(classifyThrow(e, "while instantiating the module"));
+  }
+
+  let response: Uint8Array;
+  try {
+    const run = host.table.get(runIndex);
+    if (typeof run !== "function") return result({ kind: "bridge", message: `table entry ${runIndex} is not a function` });
+    const input = new ByteWriter();
+    input.handle(expansion.defSite).handle(expansion.callSite).handle(expansion.mixedSite);
+    for (const stream of inputs) input.handle(server.allocStream(stream));
+    const configPtr = host.alloc(CONFIG_SIZE);
+    host.writeBuffer(configPtr, host.newBuffer(input.finish()));
+    host.view().setUint32(configPtr + BUFFER_SIZE, host.dispatchIndex, true);
+    host.view().setUint32(configPtr + BUFFER_SIZE + 4, 0, true); // env: unused, the closure is ours
+    host.view().setUint8(configPtr + BUFFER_SIZE + 8, options.forceShowPanics ? 1 : 0);
+    const sret = host.alloc(BUFFER_SIZE);
+    (run as (sret: number, config: number) => void)(sret, configPtr);
+    const out = host.readBuffer(sret);
+    response = host.bytes(out.data, out.len).slice();
+  } catch (e) {
+    return result(classifyThrow(e, "while the macro ran"));
+  }
+
+  try {
+    const r = new ByteReader(response);
+    if (r.tag(2, "Result") === RESULT_OK) {
+      const stream = r.option(() => server.takeStream(r.handle())) ?? [];
+      return result({ kind: "ok", output: stream });
+    }
+    return result({ kind: "panic", message: readPanicMessage(r) });
+  } catch (e) {
+    return result({ kind: "bridge", message: `malformed result from the macro: ${(e as Error).message}` });
+  }
+}
+
+function classifyThrow(e: unknown, when: string): RunOutcome {
+  if (e instanceof WasiExit) return { kind: "exit", code: e.code };
+  if (e instanceof WebAssembly.RuntimeError) return { kind: "trap", message: `wasm trap ${when}: ${e.message}` };
+  if (e instanceof RangeError && /call stack/i.test(e.message)) return { kind: "trap", message: `stack overflow ${when}` };
+  const WasmException = (WebAssembly as unknown as { Exception?: new (...args: never[]) => unknown }).Exception;
+  if (typeof WasmException === "function" && e instanceof WasmException) {
+    return { kind: "trap", message: `uncaught wasm exception ${when} (a panic escaped the bridge)` };
+  }
+  if (e instanceof WebAssembly.LinkError || e instanceof WebAssembly.CompileError) {
+    return { kind: "bridge", message: `cannot instantiate the module: ${e.message}` };
+  }
+  if (e instanceof BridgeDecodeError) return { kind: "bridge", message: e.message };
+  const message = e instanceof Error ? e.message : String(e);
+  return { kind: "bridge", message: `host error ${when}: ${message}` };
+}
+
+/** The host's view of one instance: its memory, its table, the host buffers and functions. */
+class HostSide {
+  readonly dispatchIndex: number;
+  readonly reserveIndex: number;
+  readonly dropIndex: number;
+  private region = 0;
+  private regionEnd = 0;
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly table: WebAssembly.Table,
+    private readonly server: BridgeServer,
+  ) {
+    const fns = hostFunctions({
+      dispatch: (sret, _env, buf) => this.dispatch(sret, buf),
+      reserve: (sret, buf, additional) => this.reserveHost(sret, buf, additional),
+      drop: () => {
+        // Host buffers live in host pages that die with the instance.
+      },
+    });
+    let base: number;
+    try {
+      base = table.grow(3);
+    } catch (e) {
+      throw new Error(`cannot add the bridge functions to the module's table (${(e as Error).message}); link it with a growable table`);
+    }
+    table.set(base, fns.dispatch);
+    table.set(base + 1, fns.reserve);
+    table.set(base + 2, fns.drop);
+    this.dispatchIndex = base;
+    this.reserveIndex = base + 1;
+    this.dropIndex = base + 2;
+  }
+
+  view(): DataView {
+    return new DataView(this.memory.buffer);
+  }
+
+  bytes(ptr: number, len: number): Uint8Array {
+    if (ptr < 0 || len < 0 || ptr + len > this.memory.buffer.byteLength) {
+      throw new BridgeDecodeError(`buffer ${ptr}+${len} is outside memory`);
+    }
+    return new Uint8Array(this.memory.buffer, ptr, len);
+  }
+
+  /** Bump allocation in host-owned pages. */
+  alloc(size: number): number {
+    const aligned = (this.region + 7) & ~7;
+    if (aligned + size <= this.regionEnd && this.regionEnd > 0) {
+      this.region = aligned + size;
+      return aligned;
+    }
+    const pages = Math.ceil((size + 8) / PAGE) + 1;
+    const start = this.memory.grow(pages) * PAGE;
+    this.region = start + size;
+    this.regionEnd = start + pages * PAGE;
+    return start;
+  }
+
+  readBuffer(ptr: number): RawBuffer {
+    this.bytes(ptr, BUFFER_SIZE);
+    const v = this.view();
+    return {
+      data: v.getUint32(ptr, true),
+      len: v.getUint32(ptr + 4, true),
+      capacity: v.getUint32(ptr + 8, true),
+      reserve: v.getUint32(ptr + 12, true),
+      drop: v.getUint32(ptr + 16, true),
+    };
+  }
+
+  writeBuffer(ptr: number, b: RawBuffer): void {
+    const v = this.view();
+    v.setUint32(ptr, b.data, true);
+    v.setUint32(ptr + 4, b.len, true);
+    v.setUint32(ptr + 8, b.capacity, true);
+    v.setUint32(ptr + 12, b.reserve, true);
+    v.setUint32(ptr + 16, b.drop, true);
+  }
+
+  /** A host-owned buffer holding `content`. */
+  newBuffer(content: Uint8Array): RawBuffer {
+    const capacity = Math.max(64, content.length);
+    const data = this.alloc(capacity);
+    this.bytes(data, content.length).set(content);
+    return { data, len: content.length, capacity, reserve: this.reserveIndex, drop: this.dropIndex };
+  }
+
+  /** `reserve` for host buffers: a bigger host region, contents copied. */
+  private reserveHost(sret: number, bufPtr: number, additional: number): void {
+    const b = this.readBuffer(bufPtr);
+    const capacity = Math.max(b.capacity * 2, b.len + additional, 64);
+    const data = this.alloc(capacity);
+    this.bytes(data, b.len).set(this.bytes(b.data, b.len));
+    this.writeBuffer(sret, { data, len: b.len, capacity, reserve: this.reserveIndex, drop: this.dropIndex });
+  }
+
+  /** The dispatch closure: answer the request in the buffer, in that same buffer. */
+  private dispatch(sret: number, bufPtr: number): void {
+    let b = this.readBuffer(bufPtr);
+    const request = this.bytes(b.data, b.len).slice();
+    const response = this.server.dispatch(request);
+    b.len = 0;
+    if (response.length > b.capacity) {
+      if (b.reserve === this.reserveIndex) {
+        b = { ...b, ...this.grownHostBuffer(response.length) };
+      } else {
+        // The client's buffer: grow it with its own reserve, as `Buffer::extend_from_slice` does.
+        const arg = this.alloc(BUFFER_SIZE);
+        const out = this.alloc(BUFFER_SIZE);
+        this.writeBuffer(arg, b);
+        const reserve = this.table.get(b.reserve);
+        if (typeof reserve !== "function") throw new BridgeDecodeError(`buffer reserve ${b.reserve} is not a function`);
+        (reserve as (sret: number, buf: number, additional: number) => void)(out, arg, response.length);
+        b = this.readBuffer(out);
+      }
+    }
+    this.bytes(b.data, response.length).set(response);
+    b.len = response.length;
+    this.writeBuffer(sret, b);
+  }
+
+  private grownHostBuffer(capacity: number): { data: number; capacity: number } {
+    return { data: this.alloc(capacity), capacity };
+  }
+}
+
+type I32 = number;
+interface HostFns {
+  dispatch: (sret: I32, env: I32, buf: I32) => void;
+  reserve: (sret: I32, buf: I32, additional: I32) => void;
+  drop: (buf: I32) => void;
+}
+
+/** Wraps the JS functions as wasm functions via the re-export module (see the header comment). */
+function hostFunctions(fns: HostFns): Record<keyof HostFns, Function> {
+  const instance = new WebAssembly.Instance(reexportModule(), { h: { ...fns } });
+  return instance.exports as unknown as Record<keyof HostFns, Function>;
+}
+
+let cachedReexport: WebAssembly.Module | null = null;
+
+function reexportModule(): WebAssembly.Module {
+  cachedReexport ??= new WebAssembly.Module(assembleReexportModule());
+  return cachedReexport;
+}
+
+/**
+ * (module
+ *   (type (func (param i32 i32 i32)))  (type (func (param i32)))
+ *   (import "h" "dispatch" (func (type 0)))  (import "h" "reserve" (func (type 0)))  (import "h" "drop" (func (type 1)))
+ *   (export "dispatch" (func 0))  (export "reserve" (func 1))  (export "drop" (func 2)))
+ */
+export function assembleReexportModule(): Uint8Array<ArrayBuffer> {
+  const I32 = 0x7f;
+  const FUNC = 0x60;
+  const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
+  const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+  const types = [2, FUNC, 3, I32, I32, I32, 0, FUNC, 1, I32, 0];
+  const funcs: [string, number][] = [["dispatch", 0], ["reserve", 0], ["drop", 1]];
+  const imports = [funcs.length, ...funcs.flatMap(([n, t]) => [...name("h"), ...name(n), 0x00, t])];
+  const exports = [funcs.length, ...funcs.flatMap(([n], i) => [...name(n), 0x00, i])];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, types),
+    ...section(2, imports),
+    ...section(7, exports),
+  ]);
+}
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
