@@ -1,0 +1,346 @@
+// `macrobox build`: one proc-macro crate in, one sandboxable `.wasm` macro module out.
+//
+// Steps: find the toolchain → prepare the wasm32-macro target (spec, linker wrapper) → stage a
+// copy of the crate → resolve dependencies offline from the local registry → patch dependencies
+// that switch proc_macro off on wasm32 → `cargo rustc --crate-type proc-macro` with build-std
+// (std is built once per toolchain into the shared target dir and reused) → check the module's
+// imports → append the metadata section → write the output atomically.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { listProcMacros } from "../wasm/decls.js";
+import { appendCustomSection, encodeMetadata, METADATA_FORMAT, METADATA_SECTION, type ModuleMetadata } from "../wasm/metadata.js";
+import { unsupportedImports } from "../sandbox/host-imports.js";
+import { toolchainCache } from "./cache.js";
+import { applyCompat, type CompatPatch } from "./compat.js";
+import { findCrate, registryRoots, syncDirectorySource } from "./registry.js";
+import { stageCrate, writePatchConfig, type StagedCrate } from "./stage.js";
+import { prepareTarget, TARGET_NAME } from "./target.js";
+import { bridgeAbiId, findToolchain, type Toolchain } from "./toolchain.js";
+
+export interface BuildOptions {
+  /** A crate directory, or `name@version` (or `name`) from the local registry. */
+  crate: string;
+  /** Where to write the module; default `<lib name>.wasm` in the current directory. */
+  output?: string;
+  features?: string[];
+  noDefaultFeatures?: boolean;
+  /** Resolve dependencies through the user's cargo configuration (a reachable registry) instead of the local registry. */
+  online?: boolean;
+  /** Progress reports; nothing is printed by the build itself. */
+  onEvent?: (event: BuildEvent) => void;
+}
+
+export type BuildEvent =
+  | { type: "step"; message: string }
+  | { type: "compiled"; crate: string; version: string; fresh: boolean }
+  | { type: "compat"; patch: CompatPatch }
+  | { type: "cargo"; line: string };
+
+export interface BuildResult {
+  output: string;
+  metadata: ModuleMetadata;
+  size: number;
+}
+
+export class BuildError extends Error {
+  override name = "BuildError";
+  /** rustc's rendered diagnostics, when the crate failed to compile. */
+  constructor(message: string, readonly diagnostics: string = "") {
+    super(diagnostics ? `${message}\n${diagnostics}` : message);
+  }
+}
+
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const emit = options.onEvent ?? (() => {});
+  const toolchain = findToolchain();
+  const cache = toolchainCache(toolchain);
+  const roots = registryRoots(toolchain);
+
+  const crateDir = resolveCrateDir(options.crate, roots);
+  return withLock(join(cache, "build.lock"), async () => {
+    const target = prepareTarget(toolchain, cache);
+    const vendor = join(cache, "vendor");
+    if (!options.online) syncDirectorySource(roots, vendor);
+
+    const staged = stageCrate(crateDir, join(cache, "stage"), cargoConfig(options.online ? null : vendor));
+    emit({ type: "step", message: `staged ${staged.name} ${staged.version} (source ${staged.sourceHash.slice(0, 12)})` });
+
+    const env = cargoEnv(toolchain, cache, target.linker);
+    const packages = await resolveDependencies(toolchain, staged, env);
+    const { patches, report } = applyCompat(
+      packages.filter((p) => p.registry),
+      join(cache, "compat"),
+    );
+    for (const patch of report) emit({ type: "compat", patch });
+    const patchConfig = writePatchConfig(staged.dir, patches);
+
+    if (!hasStd(cache)) {
+      emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
+    }
+    const wasmPath = await cargoBuild(toolchain, staged, target.spec, patchConfig, env, options, emit);
+
+    const linked = new Uint8Array(readFileSync(wasmPath));
+    const module = new WebAssembly.Module(linked);
+    const bad = unsupportedImports(module);
+    if (bad.length > 0) {
+      throw new BuildError(
+        `${staged.name} needs imports the macrobox host does not provide:\n` +
+          bad.map((b) => `  ${b.module}.${b.name} (${b.kind}): ${b.reason}`).join("\n"),
+      );
+    }
+    const macros = (await listProcMacros(module)).map(({ kind, name, helpers }) => ({ kind, name, helpers }));
+    const metadata: ModuleMetadata = {
+      format: METADATA_FORMAT,
+      crate: { name: staged.name, version: staged.version },
+      macros,
+      rustc: toolchain.version,
+      bridgeAbi: bridgeAbiId(toolchain),
+      capabilities: staged.capabilities,
+      sourceHash: `sha256:${staged.sourceHash}`,
+      build: {
+        target: TARGET_NAME,
+        profile: "release",
+        panic: "unwind",
+        features: [...(options.features ?? [])].sort(),
+        defaultFeatures: !options.noDefaultFeatures,
+        dependencies: packages.filter((p) => p.name !== staged.name || p.registry).map((p) => `${p.name} ${p.version}`).sort(),
+        compat: report,
+      },
+    };
+    const output = resolve(options.output ?? `${staged.libName}.wasm`);
+    const bytes = appendCustomSection(linked, METADATA_SECTION, encodeMetadata(metadata));
+    writeAtomically(output, bytes);
+    return { output, metadata, size: bytes.length };
+  });
+}
+
+function resolveCrateDir(crate: string, roots: string[]): string {
+  const looksLikePath = crate.includes("/") || crate.startsWith(".") || existsSync(crate);
+  if (looksLikePath) {
+    if (!existsSync(crate)) throw new BuildError(`${crate}: no such directory`);
+    const dir = statSync(crate).isDirectory() ? crate : dirname(crate);
+    return realpathSync(dir);
+  }
+  return findCrate(roots, crate).dir;
+}
+
+function cargoConfig(vendor: string | null): string {
+  if (vendor === null) return "";
+  return [
+    "# Written by macrobox: resolve every crate from the local registry, offline.",
+    "[source.crates-io]",
+    'replace-with = "macrobox-local"',
+    "[source.macrobox-local]",
+    `directory = ${JSON.stringify(vendor)}`,
+    "[net]",
+    "offline = true",
+    "",
+  ].join("\n");
+}
+
+/**
+ * The environment of every cargo call. RUSTFLAGS are fixed per toolchain (cargo rebuilds std when
+ * they change), and path prefixes that differ between machines are remapped so that panic
+ * locations embedded in the module do not depend on where things live.
+ */
+function cargoEnv(toolchain: Toolchain, cache: string, linker: string): NodeJS.ProcessEnv {
+  const remaps = new Map<string, string>([[cache, "/macrobox"]]);
+  for (const src of new Set([toolchain.sourceRoot, realpathSync(toolchain.sourceRoot)])) remaps.set(src, `/rustc/${toolchain.commitHash}`);
+  const rustflags = [
+    "-L", toolchain.wasiLibDir,
+    "-C", "link-self-contained=no",
+    "--cap-lints=allow",
+    ...[...remaps].map(([from, to]) => `--remap-path-prefix=${from}=${to}`),
+  ];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith("CARGO_") || key === "RUSTFLAGS" || key === "RUSTC_WRAPPER") delete env[key];
+  return {
+    ...env,
+    RUSTC: toolchain.rustc,
+    RUSTC_BOOTSTRAP: "1",
+    CARGO_TARGET_DIR: join(cache, "target"),
+    CARGO_ENCODED_RUSTFLAGS: rustflags.join("\x1f"),
+    [`CARGO_TARGET_${TARGET_NAME.toUpperCase().replace(/-/g, "_")}_LINKER`]: linker,
+    CARGO_TERM_COLOR: "never",
+    CARGO_HOME: process.env.CARGO_HOME ?? join(process.env.HOME ?? "", ".cargo"),
+  };
+}
+
+function hasStd(cache: string): boolean {
+  try {
+    const deps = join(cache, "target", TARGET_NAME, "release", "deps");
+    return existsSync(deps) && readdirSync(deps).some((f) => f.startsWith("libstd-") && f.endsWith(".rlib"));
+  } catch {
+    return false;
+  }
+}
+
+interface ResolvedPackage {
+  name: string;
+  version: string;
+  dir: string;
+  registry: boolean;
+}
+
+async function resolveDependencies(toolchain: Toolchain, staged: StagedCrate, env: NodeJS.ProcessEnv): Promise<ResolvedPackage[]> {
+  const { code, stdout, stderr } = await runCargo(toolchain, ["metadata", "--format-version", "1"], staged.dir, env);
+  if (code !== 0) throw dependencyError(staged, stderr);
+  const meta = JSON.parse(stdout) as { packages: Array<{ name: string; version: string; source: string | null; manifest_path: string }> };
+  return meta.packages.map((p) => ({ name: p.name, version: p.version, dir: dirname(p.manifest_path), registry: p.source !== null }));
+}
+
+function dependencyError(staged: StagedCrate, stderr: string): BuildError {
+  const lines = stderr.split("\n").filter((l) => l.trim() && !l.startsWith("warning:"));
+  const missing = stderr.match(/no matching package named `([^`]+)` found/)?.[1] ?? stderr.match(/failed to select a version for the requirement `([^`]+)`/)?.[1];
+  const hint = missing
+    ? `\ndependency \`${missing}\` is not available in the local registry; on Debian install librust-${missing.split(" ")[0].replace(/_/g, "-")}-dev, or use --online where a registry is reachable`
+    : "";
+  return new BuildError(`could not resolve the dependencies of ${staged.name} ${staged.version}:\n${lines.join("\n")}${hint}`);
+}
+
+async function cargoBuild(
+  toolchain: Toolchain,
+  staged: StagedCrate,
+  spec: string,
+  patchConfig: string,
+  env: NodeJS.ProcessEnv,
+  options: BuildOptions,
+  emit: (e: BuildEvent) => void,
+): Promise<string> {
+  const args = [
+    "rustc", "--config", patchConfig, "--lib", "--release", "--crate-type", "proc-macro",
+    "--target", spec,
+    "-Zbuild-std=std,panic_unwind,proc_macro", "-Zjson-target-spec",
+    "--message-format=json-diagnostic-rendered-ansi",
+  ];
+  if (options.features?.length) args.push("--features", options.features.join(","));
+  if (options.noDefaultFeatures) args.push("--no-default-features");
+  const diagnostics: string[] = [];
+  let artifact: string | null = null;
+  const { code, stderr } = await runCargo(toolchain, args, staged.dir, { ...env, CARGO_TERM_COLOR: "never" }, (line) => {
+    if (!line.startsWith("{")) return;
+    const msg = JSON.parse(line) as {
+      reason: string;
+      package_id?: string;
+      target?: { name: string };
+      filenames?: string[];
+      fresh?: boolean;
+      message?: { level: string; rendered: string };
+    };
+    if (msg.reason === "compiler-message" && msg.message && msg.message.level.startsWith("error")) {
+      diagnostics.push(stripAnsi(msg.message.rendered));
+    } else if (msg.reason === "compiler-artifact") {
+      const [name, version] = packageNameVersion(msg.package_id ?? "");
+      emit({ type: "compiled", crate: name, version, fresh: msg.fresh ?? false });
+      const wasm = msg.filenames?.find((f) => f.endsWith(".wasm"));
+      if (wasm && msg.target?.name.replace(/-/g, "_") === staged.libName) artifact = wasm;
+    }
+  }, (line) => emit({ type: "cargo", line }));
+  if (code !== 0) {
+    if (diagnostics.length > 0) throw new BuildError(`${staged.name} ${staged.version} does not compile for ${TARGET_NAME}:`, diagnostics.join("\n"));
+    if (/no matching package|failed to select a version/.test(stderr)) throw dependencyError(staged, stderr);
+    throw new BuildError(`cargo failed building ${staged.name} ${staged.version}:\n${stderr.trim()}`);
+  }
+  if (!artifact) throw new BuildError(`cargo reported no .wasm artifact for ${staged.name}`);
+  return artifact;
+}
+
+function packageNameVersion(id: string): [string, string] {
+  // "registry+https://...#syn@1.0.107" or "path+file:///...#serde_derive@1.0.152" or older "syn 1.0.107 (...)".
+  const hash = id.match(/#([^@#]+)@([^@#]+)$/);
+  if (hash) return [hash[1], hash[2]];
+  const versionOnly = id.match(/\/([^/#]+)#([0-9][^#]*)$/);
+  if (versionOnly) return [versionOnly[1], versionOnly[2]];
+  const [name, version] = id.split(" ");
+  return [name ?? id, version ?? ""];
+}
+
+function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+function runCargo(
+  toolchain: Toolchain,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  onStdoutLine?: (line: string) => void,
+  onStderrLine?: (line: string) => void,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(toolchain.cargo, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const lines = (onLine: ((l: string) => void) | undefined, sink: (s: string) => void) => {
+      let pending = "";
+      return (chunk: Buffer) => {
+        const text = chunk.toString("utf8");
+        sink(text);
+        if (!onLine) return;
+        pending += text;
+        const parts = pending.split("\n");
+        pending = parts.pop() ?? "";
+        for (const p of parts) onLine(p);
+      };
+    };
+    child.stdout.on("data", lines(onStdoutLine, (s) => (stdout += s)));
+    child.stderr.on("data", lines(onStderrLine, (s) => (stderr += s)));
+    child.on("error", (e) => reject(new BuildError(`could not run ${toolchain.cargo}: ${e.message}`)));
+    child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** Writes via a temporary file and rename, so a failed or interrupted build leaves no partial module. */
+function writeAtomically(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * One build at a time per toolchain cache (the staged copy and cargo's target dir are shared).
+ * A lock left by a process that no longer exists is taken over.
+ */
+async function withLock<T>(lock: string, body: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      break;
+    } catch {
+      let owner = NaN;
+      try {
+        owner = Number(readFileSync(join(lock, "pid"), "utf8"));
+      } catch {
+        /* being created right now */
+      }
+      if (Number.isInteger(owner) && !processAlive(owner)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,263 @@
+// The staged copy of a proc-macro crate.
+//
+// cargo always builds `proc-macro = true` packages for the host, never for `--target`. So we copy
+// the crate into the cache and turn it into a plain library there; `cargo rustc --crate-type
+// proc-macro` then makes rustc produce the proc-macro for our wasm target. The user's files are
+// never written to. The copy's directory is named after the crate and a hash of its contents, so
+// the same sources always build in the same place, which keeps the output byte-identical wherever
+// the user's copy lives.
+
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
+
+type Table = Record<string, unknown>;
+
+export class ManifestError extends Error {
+  override name = "ManifestError";
+}
+
+export interface Capabilities {
+  env: string[];
+  read: string[];
+}
+
+export interface CrateInfo {
+  name: string;
+  version: string;
+  /** The library target's crate name (`[lib] name`, else the package name with `-` → `_`). */
+  libName: string;
+  capabilities: Capabilities;
+}
+
+export interface StagedCrate extends CrateInfo {
+  dir: string;
+  /** sha256 over the crate's files (relative path and bytes), as copied. */
+  sourceHash: string;
+}
+
+/** Bumped whenever the staged layout or manifest rewrite changes, so old stages are redone. */
+const STAGE_FORMAT = 2;
+
+/** Directories and files that are not part of a crate's sources. */
+const SKIP = new Set(["target", ".git", ".hg", ".svn", ".cargo", "Cargo.lock", "node_modules", ".macrobox-path-deps", ".macrobox-stage", ".macrobox-patches.toml"]);
+
+export function readManifest(crateDir: string): Table {
+  const path = join(crateDir, "Cargo.toml");
+  if (!existsSync(path)) throw new ManifestError(`${crateDir} is not a Rust crate: it has no Cargo.toml`);
+  try {
+    return parseToml(readFileSync(path, "utf8")) as Table;
+  } catch (e) {
+    throw new ManifestError(`${path}: invalid TOML: ${(e as Error).message}`);
+  }
+}
+
+function table(value: unknown): Table | undefined {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Table) : undefined;
+}
+
+/** Reads name, version, lib name and declared capabilities; fails unless the crate is a proc-macro crate. */
+export function crateInfo(manifest: Table, manifestPath: string): CrateInfo {
+  const pkg = table(manifest.package);
+  if (!pkg || typeof pkg.name !== "string") throw new ManifestError(`${manifestPath}: no [package] name (is this a workspace root? point at a member crate)`);
+  const lib = table(manifest.lib) ?? {};
+  if (lib["proc-macro"] !== true && lib["proc_macro"] !== true) {
+    throw new ManifestError(`${pkg.name} is not a proc-macro crate: ${manifestPath} has no \`[lib] proc-macro = true\``);
+  }
+  const version = typeof pkg.version === "string" ? pkg.version : "0.0.0";
+  const libName = (typeof lib.name === "string" ? lib.name : pkg.name).replace(/-/g, "_");
+  return { name: pkg.name, version, libName, capabilities: declaredCapabilities(table(pkg.metadata), manifestPath) };
+}
+
+function declaredCapabilities(metadata: Table | undefined, manifestPath: string): Capabilities {
+  const decl = table(metadata?.macrobox) ?? {};
+  const list = (key: string): string[] => {
+    const v = decl[key] ?? [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+      throw new ManifestError(`${manifestPath}: [package.metadata.macrobox] ${key} must be an array of strings`);
+    }
+    return v as string[];
+  };
+  for (const key of Object.keys(decl)) {
+    if (key !== "env" && key !== "read") throw new ManifestError(`${manifestPath}: unknown capability \`${key}\` in [package.metadata.macrobox] (known: env, read)`);
+  }
+  return { env: list("env"), read: list("read") };
+}
+
+/** Files of a crate, relative paths sorted, skipping build output and VCS data. */
+function crateFiles(dir: string, base = dir): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    if (SKIP.has(entry)) continue;
+    const full = join(dir, entry);
+    const st = statSync(full);
+    if (st.isDirectory()) out.push(...crateFiles(full, base));
+    else if (st.isFile()) out.push(relative(base, full).split(sep).join("/"));
+  }
+  return out;
+}
+
+function hashFiles(dir: string, files: string[]): string {
+  const hash = createHash("sha256");
+  for (const f of files) hash.update(f).update("\0").update(readFileSync(join(dir, f))).update("\0");
+  return hash.digest("hex");
+}
+
+function copyFiles(from: string, to: string, files: string[]): void {
+  for (const f of files) {
+    mkdirSync(dirname(join(to, f)), { recursive: true });
+    copyFileSync(join(from, f), join(to, f));
+  }
+}
+
+/** The `[workspace]` a member crate inherits from, if any (searching parent directories). */
+function findWorkspace(crateDir: string): { root: string; manifest: Table } | null {
+  let dir = dirname(resolve(crateDir));
+  for (;;) {
+    const path = join(dir, "Cargo.toml");
+    if (existsSync(path)) {
+      try {
+        const manifest = parseToml(readFileSync(path, "utf8")) as Table;
+        if (table(manifest.workspace)) return { root: dir, manifest };
+      } catch {
+        /* an unrelated broken manifest above us is not our problem */
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+const DEP_TABLES = ["dependencies", "build-dependencies", "build_dependencies"];
+
+/** Every dependency table of a manifest, including `[target.'cfg(..)'.dependencies]`. */
+function dependencyTables(manifest: Table): Table[] {
+  const tables: Table[] = [];
+  for (const key of DEP_TABLES) if (table(manifest[key])) tables.push(manifest[key] as Table);
+  for (const t of Object.values(table(manifest.target) ?? {})) {
+    for (const key of DEP_TABLES) if (table(table(t)?.[key])) tables.push(table(t)![key] as Table);
+  }
+  return tables;
+}
+
+interface RewriteContext {
+  crateDir: string;
+  stageDir: string;
+  /** Where path dependencies from outside the crate are copied. */
+  pathDepsDir: string;
+}
+
+/**
+ * Rewrites a manifest for building in the stage: inherits workspace fields, drops what a
+ * library build for wasm must not see (dev-dependencies, binaries, tests, benches, profiles,
+ * patches) and copies path dependencies that live outside the crate into the stage.
+ */
+function rewriteManifest(manifest: Table, ctx: RewriteContext, isRoot: boolean): Table {
+  const out: Table = structuredClone(manifest);
+  const ws = findWorkspace(ctx.crateDir);
+  const wsPackage = table(table(ws?.manifest.workspace)?.package) ?? {};
+  const wsDeps = table(table(ws?.manifest.workspace)?.dependencies) ?? {};
+  const pkg = table(out.package) ?? {};
+  for (const [key, value] of Object.entries(pkg)) {
+    if (table(value)?.workspace === true) {
+      if (!(key in wsPackage)) throw new ManifestError(`${ctx.crateDir}: \`${key}.workspace = true\` but the workspace does not define package.${key}`);
+      pkg[key] = wsPackage[key];
+    }
+  }
+  for (const key of ["workspace", "autobins", "autoexamples", "autotests", "autobenches", "default-run", "publish"]) delete pkg[key];
+  Object.assign(pkg, { autobins: false, autoexamples: false, autotests: false, autobenches: false });
+  out.package = pkg;
+
+  for (const key of ["dev-dependencies", "dev_dependencies", "bin", "test", "bench", "example", "profile", "patch", "replace", "workspace"]) delete out[key];
+  for (const t of Object.values(table(out.target) ?? {})) {
+    delete table(t)?.["dev-dependencies"];
+    delete table(t)?.["dev_dependencies"];
+  }
+
+  for (const deps of dependencyTables(out)) {
+    for (const [name, spec] of Object.entries(deps)) {
+      let dep = table(spec);
+      if (dep?.workspace === true) {
+        const inherited = wsDeps[name];
+        if (inherited === undefined) throw new ManifestError(`${ctx.crateDir}: dependency \`${name}\` uses workspace = true but the workspace does not declare it`);
+        const base: Table = typeof inherited === "string" ? { version: inherited } : { ...(table(inherited) ?? {}) };
+        if (typeof base.path === "string") base.path = resolve(ws!.root, base.path);
+        const { workspace: _ws, features, ...rest } = dep;
+        const mergedFeatures = [...((base.features as string[]) ?? []), ...((features as string[]) ?? [])];
+        dep = { ...base, ...rest, ...(mergedFeatures.length ? { features: mergedFeatures } : {}) };
+        deps[name] = dep;
+      }
+      if (dep && typeof dep.path === "string") dep.path = stagePathDependency(resolve(ctx.crateDir, dep.path), ctx);
+    }
+  }
+
+  if (isRoot) {
+    const lib = table(out.lib) ?? {};
+    delete lib["proc-macro"];
+    delete lib["proc_macro"];
+    delete lib["crate-type"];
+    delete lib["crate_type"];
+    out.lib = lib;
+    // A workspace of its own, so a parent directory's workspace is never picked up; the copies of
+    // path dependencies are excluded so that cargo does not make them members (members would have
+    // their dev-dependencies resolved).
+    out.workspace = { exclude: [".macrobox-path-deps"] };
+    out.profile = { release: { "opt-level": 3, "codegen-units": 1, debug: false, incremental: false, lto: false, "debug-assertions": false, "overflow-checks": false } };
+  }
+  return out;
+}
+
+/** Copies a path dependency into the stage (unless it is inside the crate) and returns its new relative path. */
+function stagePathDependency(depDir: string, ctx: RewriteContext): string {
+  const inside = relative(ctx.crateDir, depDir);
+  if (!inside.startsWith("..") && !isAbsolute(inside)) return inside.split(sep).join("/") || ".";
+  const files = crateFiles(depDir);
+  const manifest = readManifest(depDir);
+  const name = String(table(manifest.package)?.name ?? "dep");
+  const dest = join(ctx.pathDepsDir, `${name}-${hashFiles(depDir, files).slice(0, 12)}`);
+  if (!existsSync(dest)) {
+    copyFiles(depDir, dest, files);
+    const rewritten = rewriteManifest(manifest, { ...ctx, crateDir: depDir }, false);
+    writeFileSync(join(dest, "Cargo.toml"), stringifyToml(rewritten));
+  }
+  return relative(ctx.stageDir, dest).split(sep).join("/");
+}
+
+/** Copies the crate into `<stageRoot>/<name>-<version>-<hash>` and rewrites its manifest there. */
+export function stageCrate(crateDir: string, stageRoot: string, cargoConfig: string): StagedCrate {
+  crateDir = resolve(crateDir);
+  const manifest = readManifest(crateDir);
+  const info = crateInfo(manifest, join(crateDir, "Cargo.toml"));
+  const files = crateFiles(crateDir);
+  const sourceHash = hashFiles(crateDir, files);
+  const stageDir = join(stageRoot, `${info.name}-${info.version}-${sourceHash.slice(0, 12)}`);
+  // A stage made earlier from the same sources by this stage format is reused untouched, so that
+  // cargo sees unchanged files and a warm build recompiles nothing.
+  const marker = join(stageDir, ".macrobox-stage");
+  const stamp = JSON.stringify({ format: STAGE_FORMAT, sourceHash, cargoConfig });
+  if (existsSync(marker) && readFileSync(marker, "utf8") === stamp) return { ...info, dir: stageDir, sourceHash };
+  rmSync(stageDir, { recursive: true, force: true });
+  copyFiles(crateDir, stageDir, files);
+  const ctx = { crateDir, stageDir, pathDepsDir: join(stageDir, ".macrobox-path-deps") };
+  writeFileSync(join(stageDir, "Cargo.toml"), stringifyToml(rewriteManifest(manifest, ctx, true)));
+  mkdirSync(join(stageDir, ".cargo"), { recursive: true });
+  writeFileSync(join(stageDir, ".cargo/config.toml"), cargoConfig);
+  writeFileSync(marker, stamp);
+  return { ...info, dir: stageDir, sourceHash };
+}
+
+/**
+ * Writes the `[patch.crates-io]` entries as a cargo config file in the stage, passed with
+ * `--config` to the build only. The staged manifest itself stays unpatched, so dependency
+ * resolution always sees the registry packages (and the compat report is the same on every build).
+ */
+export function writePatchConfig(stageDir: string, patches: Array<{ key: string; name: string; path: string }>): string {
+  const cratesIo: Table = {};
+  for (const p of patches) cratesIo[p.key] = { path: p.path, package: p.name };
+  const path = join(stageDir, ".macrobox-patches.toml");
+  const text = stringifyToml({ patch: { "crates-io": cratesIo } });
+  if (!existsSync(path) || readFileSync(path, "utf8") !== text) writeFileSync(path, text);
+  return path;
+}

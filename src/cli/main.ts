@@ -1,0 +1,148 @@
+// The command line: argument parsing and printing only; the work is in src/build, src/bridge...
+
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { build, BuildError, type BuildEvent } from "../build/build.js";
+import { listProcMacros } from "../wasm/decls.js";
+import { readMetadata } from "../wasm/metadata.js";
+
+const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
+
+Usage:
+  macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
+                 [--online] [--quiet] [--json]
+  macrobox inspect <module.wasm> [--json]
+
+Commands:
+  build     compile an unmodified proc-macro crate into a .wasm macro module
+  inspect   show what a macro module holds: macros, capabilities, how it was built
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "build":
+        return await buildCommand(rest);
+      case "inspect":
+        return await inspectCommand(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`macrobox: unknown command \`${command}\`\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    const err = e as Error;
+    const known = ["BuildError", "ToolchainError", "ManifestError", "RegistryError", "MacroModuleError", "TypeError"].includes(err.name);
+    process.stderr.write(`error: ${known ? err.message : err.stack ?? err.message}\n`);
+    return 1;
+  }
+}
+
+async function buildCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      output: { type: "string", short: "o" },
+      features: { type: "string", short: "F" },
+      "no-default-features": { type: "boolean" },
+      online: { type: "boolean" },
+      quiet: { type: "boolean", short: "q" },
+      json: { type: "boolean" },
+    },
+  });
+  if (positionals.length !== 1) throw new BuildError("build takes exactly one crate (a directory or name@version)");
+  const json = values.json ?? false;
+  const quiet = values.quiet ?? false;
+  const started = Date.now();
+  const onEvent = (event: BuildEvent) => {
+    if (json) process.stdout.write(JSON.stringify({ event: event.type, ...event, type: undefined }) + "\n");
+    else if (!quiet) process.stderr.write(renderEvent(event));
+  };
+  try {
+    const result = await build({
+      crate: positionals[0],
+      output: values.output,
+      features: values.features?.split(/[ ,]+/).filter(Boolean),
+      noDefaultFeatures: values["no-default-features"],
+      online: values.online,
+      onEvent,
+    });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (json) {
+      process.stdout.write(JSON.stringify({ event: "done", output: result.output, size: result.size, seconds: Number(seconds), metadata: result.metadata }) + "\n");
+    } else if (!quiet) {
+      const names = result.metadata.macros.map((m) => m.name).join(", ");
+      process.stderr.write(`    Finished ${result.output} (${(result.size / 1024).toFixed(0)} KiB; ${names}) in ${seconds}s\n`);
+    }
+    return 0;
+  } catch (e) {
+    if (json) {
+      process.stdout.write(JSON.stringify({ event: "error", error: (e as Error).name, message: (e as Error).message }) + "\n");
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function renderEvent(event: BuildEvent): string {
+  switch (event.type) {
+    case "step":
+      return `    macrobox ${event.message}\n`;
+    case "compiled":
+      return ""; // cargo's own "Compiling" lines (below) already say this
+    case "compat":
+      return `      Compat ${event.patch.crate} ${event.patch.version} ${event.patch.file}: ${event.patch.change} (${event.patch.count}×)\n`;
+    case "cargo":
+      // cargo's own progress lines; its warnings about our staged manifest are noise.
+      return /^\s*(Compiling|Locking|Adding|Updating)\b/.test(event.line) ? `${event.line}\n` : "";
+  }
+}
+
+async function inspectCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
+  if (positionals.length !== 1) throw new TypeError("inspect takes exactly one .wasm file");
+  const bytes = readFileSync(positionals[0]);
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes);
+  } catch (e) {
+    throw new TypeError(`${positionals[0]} is not a WebAssembly module: ${(e as Error).message}`);
+  }
+  const metadata = readMetadata(module);
+  const macros = await listProcMacros(module);
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ macros: macros.map(({ kind, name, helpers }) => ({ kind, name, helpers })), metadata }, null, 2) + "\n");
+    return 0;
+  }
+  const out: string[] = [];
+  if (metadata) {
+    out.push(`${metadata.crate.name} ${metadata.crate.version}`, `  built by ${metadata.rustc}, bridge ${metadata.bridgeAbi}`, `  source ${metadata.sourceHash}`);
+  } else {
+    out.push(`${positionals[0]} (no macrobox metadata: not built by macrobox build)`);
+  }
+  out.push("macros:");
+  for (const m of macros) {
+    const label = m.kind === "derive" ? `#[derive(${m.name})]` : m.kind === "attr" ? `#[${m.name}]` : `${m.name}!`;
+    out.push(`  ${m.kind.padEnd(6)} ${label}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
+  }
+  if (metadata) {
+    const caps = metadata.capabilities;
+    out.push("capabilities declared:");
+    if (caps.env.length === 0 && caps.read.length === 0) out.push("  none");
+    if (caps.env.length) out.push(`  env:  ${caps.env.join(", ")}`);
+    if (caps.read.length) out.push(`  read: ${caps.read.join(", ")}`);
+    if (metadata.build.compat.length) {
+      out.push("compatibility patches applied to dependencies:");
+      for (const c of metadata.build.compat) out.push(`  ${c.crate} ${c.version} ${c.file}: ${c.change}`);
+    }
+  }
+  process.stdout.write(out.join("\n") + "\n");
+  return 0;
+}

@@ -1,0 +1,84 @@
+// The `macrobox` custom section: what a macro module is, written by `macrobox build`, read by
+// `macrobox inspect` and by the host (which checks the bridge ABI before running anything).
+//
+// Browser-safe: only WebAssembly and typed arrays.
+
+import type { MacroKind } from "./decls.js";
+
+export const METADATA_SECTION = "macrobox";
+export const METADATA_FORMAT = 1;
+
+export interface ModuleMetadata {
+  format: number;
+  crate: { name: string; version: string };
+  macros: Array<{ kind: MacroKind; name: string; helpers: string[] }>;
+  /** `rustc -V` of the toolchain that built the module. */
+  rustc: string;
+  /** The proc_macro bridge ABI the module speaks (see bridgeAbiId in src/build/toolchain.ts). */
+  bridgeAbi: string;
+  /** Capabilities the crate declares under `[package.metadata.macrobox]` in its Cargo.toml. */
+  capabilities: { env: string[]; read: string[] };
+  /** sha256 of the crate's source files. */
+  sourceHash: string;
+  build: {
+    target: string;
+    profile: string;
+    panic: string;
+    features: string[];
+    defaultFeatures: boolean;
+    /** Resolved dependencies, `name version`. */
+    dependencies: string[];
+    /** Rewrites applied to staged copies of dependencies (src/build/compat.ts). */
+    compat: Array<{ crate: string; version: string; file: string; change: string; count: number }>;
+  };
+}
+
+/** Reads the metadata section, or null when the module has none. Throws on a malformed one. */
+export function readMetadata(module: WebAssembly.Module): ModuleMetadata | null {
+  const sections = WebAssembly.Module.customSections(module, METADATA_SECTION);
+  if (sections.length === 0) return null;
+  if (sections.length > 1) throw new Error(`module has ${sections.length} \`${METADATA_SECTION}\` sections`);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(sections[0]));
+  } catch (e) {
+    throw new Error(`the \`${METADATA_SECTION}\` section is not valid JSON: ${(e as Error).message}`);
+  }
+  const meta = value as ModuleMetadata;
+  if (typeof meta !== "object" || meta === null || typeof meta.format !== "number") {
+    throw new Error(`the \`${METADATA_SECTION}\` section has no format number`);
+  }
+  if (meta.format > METADATA_FORMAT) {
+    throw new Error(`the module's metadata format ${meta.format} is newer than this macrobox understands (${METADATA_FORMAT}); upgrade macrobox`);
+  }
+  return meta;
+}
+
+function leb128(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Returns the module with a custom section appended (custom sections may appear anywhere after the header). */
+export function appendCustomSection(wasm: Uint8Array, name: string, payload: Uint8Array): Uint8Array {
+  const nameBytes = new TextEncoder().encode(name);
+  const body = [...leb128(nameBytes.length), ...nameBytes];
+  const size = body.length + payload.length;
+  const header = [0, ...leb128(size)];
+  const out = new Uint8Array(wasm.length + header.length + body.length + payload.length);
+  out.set(wasm, 0);
+  out.set(header, wasm.length);
+  out.set(body, wasm.length + header.length);
+  out.set(payload, wasm.length + header.length + body.length);
+  return out;
+}
+
+export function encodeMetadata(meta: ModuleMetadata): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(meta));
+}
