@@ -1,0 +1,425 @@
+// Deterministic CPU fuel for wasm modules, by instrumenting the module at load time.
+//
+// Browsers and Node run modules on engines without fuel, so the module meters itself: it gets a
+// mutable, exported i64 global holding the remaining fuel, and at every metering point (function
+// entry, loop header, `if` arms, `catch` handlers, and the join point after a block that some
+// branch targets) it subtracts the instruction count of the straight-line code that follows, up
+// to the next metering point. When the fuel drops below zero it executes `unreachable`.
+//
+// Why a trap and not a call to a throwing host import: the macro modules use wasm exception
+// handling, and a JS exception thrown from an import *is* caught by the module's own `catch_all`
+// (Rust's panic machinery uses it for `catch_unwind`), so the macro could swallow it and run on.
+// A trap is not an exception: no `catch`/`catch_all`/`try_table` handler can intercept it, and it
+// unwinds straight out to the host. Exhaustion is also sticky: the global stays negative, so any
+// later metering point traps again. Not adding an import also means no function index shifts.
+//
+// Every instruction costs 1, block markers (`block`, `loop`, `end`, `else`, `try`, `catch`...)
+// cost 0. Branches that leave a segment early still pay for the whole segment: fuel is an upper
+// bound on instructions executed, the same on every engine and every run. Bulk memory operations
+// cost 1 whatever their length; they are bounded by the memory limit.
+//
+// Browser-safe: no Node APIs.
+
+import {
+  ByteReader,
+  ByteWriter,
+  InstructionReader,
+  Op,
+  SectionId,
+  WasmFormatError,
+  concatBytes,
+  encodeSection,
+  findSection,
+  parseModule,
+  sectionOrder,
+  writeLimits,
+  type CodeBody,
+  type ModuleInfo,
+  type RawSection,
+} from "../wasm/binary.js";
+import { DEFAULT_LIMITS, LimitExceeded } from "./limits.js";
+
+/** Name of the exported global that holds the remaining fuel. */
+export const FUEL_EXPORT = "__macrobox_fuel";
+
+export interface FuelOptions {
+  /** Fuel the global starts with: what the start function and the first call may use. Default: `DEFAULT_LIMITS.fuel`. */
+  initialFuel?: number | bigint;
+  /** Caps every memory the module defines at this many 64 KiB pages (its declared maximum). Default: unchanged. */
+  maxMemoryPages?: number;
+  /** Name to export the fuel global under. Default: `__macrobox_fuel`. */
+  exportName?: string;
+}
+
+export interface FuelInstrumentation {
+  wasm: Uint8Array;
+  /** Index of the fuel global in the instrumented module. */
+  globalIndex: number;
+  /** Functions instrumented (all the module defines). */
+  functions: number;
+  /** Metering points inserted. */
+  meteringPoints: number;
+}
+
+/** The module cannot be instrumented as asked (already instrumented, imported memory too small to cap...). */
+export class InstrumentationError extends Error {
+  override name = "InstrumentationError";
+}
+
+/** Instruments `wasm` with fuel metering (and optionally a memory cap); returns the new module bytes. */
+export function instrumentFuel(wasm: Uint8Array, options: FuelOptions = {}): Uint8Array {
+  return instrumentFuelDetailed(wasm, options).wasm;
+}
+
+export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = {}): FuelInstrumentation {
+  const exportName = options.exportName ?? FUEL_EXPORT;
+  const initialFuel = BigInt(options.initialFuel ?? DEFAULT_LIMITS.fuel);
+  if (initialFuel < 0n || initialFuel >= 2n ** 63n) {
+    throw new InstrumentationError(`initial fuel must be between 0 and 2^63-1, got ${initialFuel}`);
+  }
+  const info = parseModule(wasm);
+  if (info.exports.some((e) => e.name === exportName)) {
+    throw new InstrumentationError(`module already exports \`${exportName}\` (is it already instrumented?)`);
+  }
+  const globalIndex = info.importedGlobals + info.definedGlobals;
+  const check = meteringSequence(globalIndex);
+
+  let meteringPoints = 0;
+  const replaced = new Map<number, Uint8Array>(); // section id -> new section bytes
+  const code = findSection(info, SectionId.code);
+  if (code) {
+    const w = new ByteWriter().u32(info.codeBodies.length);
+    for (const body of info.codeBodies) {
+      const points = planMetering(wasm, body);
+      meteringPoints += points.length;
+      writeMeteredBody(w, wasm, body, points, check);
+    }
+    replaced.set(SectionId.code, encodeSection(SectionId.code, w.finish()));
+  }
+
+  const fuelGlobal = new ByteWriter().u8(0x7e).u8(0x01).u8(Op.i64_const).s64(initialFuel).u8(Op.end).finish();
+  replaced.set(SectionId.global, appendToVector(info, SectionId.global, fuelGlobal));
+  const fuelExport = new ByteWriter().name(exportName).u8(0x03).u32(globalIndex).finish();
+  replaced.set(SectionId.export, appendToVector(info, SectionId.export, fuelExport));
+  if (options.maxMemoryPages !== undefined) {
+    const memory = capMemories(info, options.maxMemoryPages);
+    if (memory) replaced.set(SectionId.memory, memory);
+  }
+
+  return {
+    wasm: assemble(info, replaced),
+    globalIndex,
+    functions: info.codeBodies.length,
+    meteringPoints,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning: where the metering points go and what each one charges
+// ---------------------------------------------------------------------------------------------
+
+/** A metering point: insert a charge of `cost` at byte offset `at` of the module. */
+export interface MeteringPoint {
+  at: number;
+  cost: number;
+}
+
+interface Frame {
+  kind: "func" | "block" | "loop" | "if" | "try";
+  /** Some branch targets this frame's end (for `loop`: its header, which is metered anyway). */
+  targeted: boolean;
+  /** A legacy `try` with at least one `catch`/`catch_all`: its end is reached from the body too. */
+  hasCatch: boolean;
+}
+
+/** Fuel an instruction costs: block markers are free, everything else counts 1. */
+export function instructionCost(opcode: number): number {
+  switch (opcode) {
+    case Op.block:
+    case Op.loop:
+    case Op.else:
+    case Op.end:
+    case Op.try:
+    case Op.catch:
+    case Op.catch_all:
+    case Op.delegate:
+    case Op.try_table:
+      return 0;
+    default:
+      return 1;
+  }
+}
+
+/**
+ * Splits a body into segments, each entered only at its first instruction (every branch target,
+ * handler and function entry starts one), and charges each segment's whole cost at its start.
+ * Code after an unconditional transfer (br, return, throw, unreachable...) up to the next segment
+ * is dead, and costs nothing.
+ */
+export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[] {
+  const points: MeteringPoint[] = [];
+  let current: MeteringPoint = { at: body.instrStart, cost: 0 };
+  points.push(current);
+  let live = true;
+  const frames: Frame[] = [{ kind: "func", targeted: false, hasCatch: false }];
+  const startSegment = (at: number): void => {
+    current = { at, cost: 0 };
+    points.push(current);
+    live = true;
+  };
+  const ins = new InstructionReader(bytes, body.instrStart, body.end);
+  const target = (depth: number): void => {
+    const frame = frames[frames.length - 1 - depth];
+    if (frame === undefined) throw new WasmFormatError(`branch to label ${depth} outside the function`, ins.offset);
+    frame.targeted = true;
+  };
+  const push = (kind: Frame["kind"]): void => {
+    frames.push({ kind, targeted: false, hasCatch: false });
+  };
+  const top = (): Frame => {
+    const frame = frames[frames.length - 1];
+    if (frame === undefined) throw new WasmFormatError("instruction after the function's final end", ins.offset);
+    return frame;
+  };
+
+  while (ins.next()) {
+    const op = ins.opcode;
+    if (frames.length === 0) throw new WasmFormatError("instruction after the function's final end", ins.offset);
+    if (live) current.cost += instructionCost(op);
+    switch (op) {
+      case Op.block:
+        push("block");
+        break;
+      case Op.try_table:
+        // Catch clauses branch to labels of the enclosing context (outside the try_table).
+        for (const label of ins.labels) target(label);
+        push("block");
+        break;
+      case Op.try:
+        push("try");
+        break;
+      case Op.loop:
+        push("loop");
+        startSegment(ins.pos);
+        break;
+      case Op.if:
+        push("if");
+        startSegment(ins.pos);
+        break;
+      case Op.else:
+        if (top().kind !== "if") throw new WasmFormatError("`else` outside an `if`", ins.offset);
+        startSegment(ins.pos);
+        break;
+      case Op.catch:
+      case Op.catch_all: {
+        const frame = top();
+        if (frame.kind !== "try") throw new WasmFormatError("`catch` outside a `try`", ins.offset);
+        frame.hasCatch = true;
+        startSegment(ins.pos);
+        break;
+      }
+      case Op.delegate: {
+        // Ends a `try` whose exceptions go to an outer handler (metered at its `catch`).
+        const frame = frames.pop();
+        if (frame?.kind !== "try") throw new WasmFormatError("`delegate` outside a `try`", ins.offset);
+        if (frame.targeted) startSegment(ins.pos);
+        break;
+      }
+      case Op.end: {
+        const frame = frames.pop()!;
+        if (frames.length === 0) {
+          if (ins.pos !== body.end) throw new WasmFormatError("function body continues after its final end", ins.pos);
+          break;
+        }
+        const join = frame.kind === "if" || (frame.kind === "try" && frame.hasCatch) || (frame.kind !== "loop" && frame.targeted);
+        if (join) startSegment(ins.pos);
+        break;
+      }
+      case Op.br:
+        target(ins.index);
+        live = false;
+        break;
+      case Op.br_if:
+      case Op.br_on_null:
+      case Op.br_on_non_null:
+        target(ins.index);
+        break;
+      case Op.br_table:
+        for (const label of ins.labels) target(label);
+        live = false;
+        break;
+      case Op.unreachable:
+      case Op.return:
+      case Op.throw:
+      case Op.rethrow:
+      case Op.throw_ref:
+      case Op.return_call:
+      case Op.return_call_indirect:
+      case Op.return_call_ref:
+        live = false;
+        break;
+      default:
+        break;
+    }
+  }
+  if (frames.length !== 0) throw new WasmFormatError("function body ends inside a block", body.end);
+  return points.filter((p) => p.cost > 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rewriting
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The charge, with `cost` spliced in between `head` and `tail`:
+ *   global.get F; i64.const cost; i64.sub; global.set F;
+ *   global.get F; i64.const 0; i64.lt_s; if unreachable end
+ * It is stack-neutral, so it can go anywhere an instruction can (after `catch`, a block's results...).
+ */
+interface MeteringSequence {
+  head: Uint8Array;
+  tail: Uint8Array;
+}
+
+function meteringSequence(globalIndex: number): MeteringSequence {
+  const head = new ByteWriter().u8(Op.global_get).u32(globalIndex).u8(Op.i64_const).finish();
+  const tail = new ByteWriter()
+    .u8(Op.i64_sub)
+    .u8(Op.global_set)
+    .u32(globalIndex)
+    .u8(Op.global_get)
+    .u32(globalIndex)
+    .u8(Op.i64_const)
+    .u8(0)
+    .u8(Op.i64_lt_s)
+    .u8(Op.if)
+    .u8(0x40)
+    .u8(Op.unreachable)
+    .u8(Op.end)
+    .finish();
+  return { head, tail };
+}
+
+function writeMeteredBody(w: ByteWriter, bytes: Uint8Array, body: CodeBody, points: MeteringPoint[], seq: MeteringSequence): void {
+  const out = new ByteWriter();
+  let copied = body.bodyStart;
+  for (const p of points) {
+    out.bytes(bytes.subarray(copied, p.at));
+    out.bytes(seq.head).s64(p.cost).bytes(seq.tail);
+    copied = p.at;
+  }
+  out.bytes(bytes.subarray(copied, body.end));
+  w.u32(out.length).bytes(out.finish());
+}
+
+/** The section `id` with `entry` appended to its vector (a new one-entry section if there is none). */
+function appendToVector(info: ModuleInfo, id: number, entry: Uint8Array): Uint8Array {
+  const section = findSection(info, id);
+  if (!section) return encodeSection(id, new ByteWriter().u32(1).bytes(entry).finish());
+  const r = new ByteReader(info.bytes, section.payloadStart, section.end);
+  const count = r.u32();
+  const payload = new ByteWriter()
+    .u32(count + 1)
+    .bytes(info.bytes.subarray(r.pos, section.end))
+    .bytes(entry)
+    .finish();
+  return encodeSection(id, payload);
+}
+
+/** The memory section with every memory's maximum lowered to `maxPages`, or undefined if no memory is defined. */
+function capMemories(info: ModuleInfo, maxPages: number): Uint8Array | undefined {
+  if (!Number.isSafeInteger(maxPages) || maxPages <= 0) {
+    throw new InstrumentationError(`maxMemoryPages must be a positive whole number, got ${maxPages}`);
+  }
+  if (info.memories.length === 0) return undefined;
+  const w = new ByteWriter().u32(info.memories.length);
+  for (const memory of info.memories) {
+    const limits = { ...memory.limits };
+    if (limits.min > maxPages) throw new LimitExceeded("memoryPages", maxPages, limits.min);
+    if (limits.max === undefined || limits.max > maxPages) limits.max = maxPages;
+    writeLimits(w, limits);
+  }
+  return encodeSection(SectionId.memory, w.finish());
+}
+
+/** The module with `replaced` sections swapped in (or inserted at their place in section order). */
+function assemble(info: ModuleInfo, replaced: Map<number, Uint8Array>): Uint8Array {
+  const parts: Uint8Array[] = [info.bytes.subarray(0, 8)];
+  const pending = new Map(replaced);
+  const flushBefore = (section: RawSection): void => {
+    // New sections go right before the first existing one that must follow them.
+    for (const [id, bytes] of [...pending].sort((a, b) => sectionOrder(a[0]) - sectionOrder(b[0]))) {
+      if (findSection(info, id) === undefined && sectionOrder(id) < sectionOrder(section.id)) {
+        parts.push(bytes);
+        pending.delete(id);
+      }
+    }
+  };
+  for (const section of info.sections) {
+    if (section.id !== SectionId.custom) flushBefore(section);
+    const replacement = pending.get(section.id);
+    if (section.id !== SectionId.custom && replacement) {
+      parts.push(replacement);
+      pending.delete(section.id);
+    } else {
+      parts.push(info.bytes.subarray(section.start, section.end));
+    }
+  }
+  for (const [, bytes] of [...pending].sort((a, b) => sectionOrder(a[0]) - sectionOrder(b[0]))) parts.push(bytes);
+  return concatBytes(parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime helpers
+// ---------------------------------------------------------------------------------------------
+
+/** The fuel global of an instance of an instrumented module. */
+export function fuelGlobal(instance: WebAssembly.Instance, exportName = FUEL_EXPORT): WebAssembly.Global {
+  const global = instance.exports[exportName];
+  if (!(global instanceof WebAssembly.Global)) {
+    throw new InstrumentationError(`instance has no \`${exportName}\` global: the module was not instrumented with instrumentFuel`);
+  }
+  return global;
+}
+
+/** Remaining fuel (negative once exhausted). */
+export function getFuel(instance: WebAssembly.Instance): bigint {
+  return fuelGlobal(instance).value as bigint;
+}
+
+export function setFuel(instance: WebAssembly.Instance, fuel: number | bigint): void {
+  const value = BigInt(fuel);
+  if (value < 0n || value >= 2n ** 63n) throw new RangeError(`fuel must be between 0 and 2^63-1, got ${value}`);
+  fuelGlobal(instance).value = value;
+}
+
+/** True once the instance ran out of fuel (and every further metered step will trap). */
+export function isOutOfFuel(instance: WebAssembly.Instance): boolean {
+  return getFuel(instance) < 0n;
+}
+
+export interface FuelRun<T> {
+  result: T;
+  /** Fuel the call consumed. */
+  fuelUsed: number;
+}
+
+/**
+ * Runs `fn` (which calls into `instance`) with `fuel` fuel. A trap caused by exhaustion becomes
+ * `LimitExceeded("fuel")` (with the trap as its cause); any other error passes through unchanged.
+ */
+export function runWithFuel<T>(instance: WebAssembly.Instance, fuel: number, fn: () => T): FuelRun<T> {
+  setFuel(instance, fuel);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    if (isOutOfFuel(instance)) {
+      const exceeded = new LimitExceeded("fuel", fuel);
+      (exceeded as { cause?: unknown }).cause = error;
+      throw exceeded;
+    }
+    throw error;
+  }
+  return { result, fuelUsed: fuel - Number(getFuel(instance)) };
+}
