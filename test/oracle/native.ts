@@ -1,0 +1,289 @@
+// The native expansion oracle: proc-macro crates built as ordinary host dylibs by rustc 1.96 and
+// expanded by rust-analyzer's own proc-macro server (/usr/libexec/rust-analyzer-proc-macro-srv),
+// spoken to through our protocol module. What it returns is what the unmodified macro produces
+// natively, so it is the reference our wasm expansion must match token for token.
+//
+// Dylibs are built once into $MACROBOX_CACHE (or ~/.cache/macrobox)/native-oracle/<rustc key>/,
+// offline, from the local registry. One server process serves the whole test run.
+
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "../../src/server/client-node.js";
+import { decodeFlatTree, encodeFlatTree } from "../../src/server/flat.js";
+import type { MacroInfo, MacroKind } from "../../src/server/protocol.js";
+import type { Span, TokenStream } from "../../src/tokens/model.js";
+
+export const RUSTC = "/usr/bin/rustc";
+export const CARGO = "/usr/bin/cargo";
+export const PROC_MACRO_SRV = "/usr/libexec/rust-analyzer-proc-macro-srv";
+
+export class OracleError extends Error {
+  override name = "OracleError";
+}
+
+/** A proc-macro crate: from the local registry by name and exact version, or a local directory. */
+export type NativeCrate = { name: string; version: string } | { path: string };
+
+// ---- toolchain and cache ----
+
+let rustcKeyMemo: string | undefined;
+
+/** `1.96.0-<hash of rustc -vV>`: dylibs are only valid for the compiler that built them. */
+export function rustcKey(): string {
+  if (rustcKeyMemo === undefined) {
+    const verbose = execFileSync(RUSTC, ["-vV"], { encoding: "utf8" });
+    const release = /^release: (.*)$/m.exec(verbose)?.[1]?.trim() ?? "unknown";
+    rustcKeyMemo = `${release}-${createHash("sha256").update(verbose).digest("hex").slice(0, 12)}`;
+  }
+  return rustcKeyMemo;
+}
+
+export function oracleCacheDir(): string {
+  const root = process.env.MACROBOX_CACHE ? resolve(process.env.MACROBOX_CACHE) : join(homedir(), ".cache", "macrobox");
+  const dir = join(root, "native-oracle", rustcKey());
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function registryRoots(): string[] {
+  const sysroot = execFileSync(RUSTC, ["--print", "sysroot"], { encoding: "utf8" }).trim();
+  const roots = [
+    ...(process.env.MACROBOX_REGISTRY ?? "").split(":").filter(Boolean),
+    "/usr/share/cargo/registry",
+    join(sysroot, "lib/rustlib/src/rust/library/vendor"),
+    "/usr/src/rustc-1.96.0/library/vendor",
+  ];
+  return roots.filter((d, i) => existsSync(d) && roots.indexOf(d) === i);
+}
+
+/** A cargo `directory` source: one symlink per `<name>-<version>` crate of the registry roots. */
+function syncVendorDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const wanted = new Map<string, string>();
+  for (const root of registryRoots()) {
+    for (const entry of readdirSync(root)) {
+      if (!wanted.has(entry) && existsSync(join(root, entry, "Cargo.toml")) && existsSync(join(root, entry, ".cargo-checksum.json"))) {
+        wanted.set(entry, join(root, entry));
+      }
+    }
+  }
+  for (const entry of readdirSync(dir)) {
+    let target: string | null = null;
+    try {
+      target = readlinkSync(join(dir, entry));
+    } catch {
+      /* not a symlink */
+    }
+    if (target !== wanted.get(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
+  }
+  for (const [entry, target] of wanted) if (!existsSync(join(dir, entry))) symlinkSync(target, join(dir, entry));
+}
+
+// ---- building ----
+
+const dylibMemo = new Map<string, string>();
+
+function crateKey(crate: NativeCrate): string {
+  return "path" in crate ? `path:${resolve(crate.path)}` : `${crate.name}@${crate.version}`;
+}
+
+/**
+ * Builds a proc-macro crate natively and returns its dylib. The crate is built as the only
+ * dependency of an empty wrapper package, so registry crates are used unmodified and read-only;
+ * cargo's JSON messages name the proc-macro artifact.
+ */
+export function buildNativeMacro(crate: NativeCrate): string {
+  const key = crateKey(crate);
+  const memo = dylibMemo.get(key);
+  if (memo !== undefined) return memo;
+
+  const cache = oracleCacheDir();
+  const vendor = join(cache, "vendor");
+  syncVendorDir(vendor);
+  const id = createHash("sha256").update(key).digest("hex").slice(0, 12);
+  const wrapper = join(cache, "wrappers", id);
+  mkdirSync(join(wrapper, "src"), { recursive: true });
+  mkdirSync(join(wrapper, ".cargo"), { recursive: true });
+
+  let depName: string;
+  let depSpec: string;
+  if ("path" in crate) {
+    const manifest = execFileSync(CARGO, ["read-manifest", "--manifest-path", join(resolve(crate.path), "Cargo.toml")], {
+      encoding: "utf8",
+      env: { ...process.env, RUSTC },
+    });
+    depName = (JSON.parse(manifest) as { name: string }).name;
+    depSpec = `{ path = ${JSON.stringify(resolve(crate.path))} }`;
+  } else {
+    depName = crate.name;
+    depSpec = JSON.stringify(`=${crate.version}`);
+  }
+  writeFileSync(
+    join(wrapper, "Cargo.toml"),
+    `[package]\nname = "oracle-wrapper-${id}"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n` +
+      `[lib]\npath = "src/lib.rs"\n\n[dependencies]\n${JSON.stringify(depName)} = ${depSpec}\n\n[workspace]\n`,
+  );
+  writeFileSync(join(wrapper, "src/lib.rs"), "");
+  writeFileSync(
+    join(wrapper, ".cargo/config.toml"),
+    `[source.crates-io]\nreplace-with = "local"\n\n[source.local]\ndirectory = ${JSON.stringify(vendor)}\n\n[net]\noffline = true\n`,
+  );
+
+  let stdout: string;
+  try {
+    stdout = execFileSync(CARGO, ["build", "--release", "--message-format=json", "--target-dir", join(cache, "target")], {
+      cwd: wrapper,
+      encoding: "utf8",
+      env: { ...process.env, RUSTC, CARGO_TERM_COLOR: "never" },
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 256 * 1024 * 1024,
+    });
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string; message: string };
+    const messages = (err.stdout ?? "")
+      .split("\n")
+      .filter((l) => l.includes('"compiler-message"'))
+      .map((l) => (JSON.parse(l) as { message: { rendered?: string } }).message.rendered ?? "")
+      .join("");
+    throw new OracleError(`native build of ${key} failed:\n${messages}${err.stderr ?? err.message}`);
+  }
+  const crateName = depName.replace(/-/g, "_");
+  let dylib: string | undefined;
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const msg = JSON.parse(line) as { reason?: string; target?: { name: string; kind: string[] }; filenames?: string[] };
+    if (msg.reason === "compiler-artifact" && msg.target?.name === crateName && msg.target.kind.includes("proc-macro")) {
+      dylib = msg.filenames?.[0];
+    }
+  }
+  if (dylib === undefined) throw new OracleError(`native build of ${key} produced no proc-macro artifact (is it a proc-macro crate?)`);
+  dylibMemo.set(key, dylib);
+  return dylib;
+}
+
+// ---- the server ----
+
+let server: ProcMacroServerClient | undefined;
+
+async function theServer(): Promise<ProcMacroServerClient> {
+  if (server === undefined) {
+    if (!existsSync(PROC_MACRO_SRV)) throw new OracleError(`${PROC_MACRO_SRV} not found (Debian package rust-analyzer for rustc 1.96)`);
+    server = spawnRustAnalyzerServer(PROC_MACRO_SRV);
+    // Span ids stay opaque numbers in Id mode, exactly like our token model's spans.
+    const mode = await server.setSpanMode("Id");
+    if (mode !== "Id") throw new OracleError(`proc-macro server refused span mode Id (got ${mode})`);
+  }
+  return server;
+}
+
+/** Stops the shared server process; the next request starts a new one. */
+export async function closeNativeOracle(): Promise<void> {
+  const s = server;
+  server = undefined;
+  await s?.close();
+}
+
+export async function nativeApiVersion(): Promise<number> {
+  return (await theServer()).apiVersion();
+}
+
+export async function listNativeMacros(dylib: string): Promise<MacroInfo[]> {
+  const result = await (await theServer()).listMacros(dylib);
+  if (!result.ok) throw new OracleError(`ListMacros ${dylib}: ${result.error}`);
+  return result.value;
+}
+
+// ---- expansion ----
+
+export interface NativeExpandRequest {
+  dylib: string;
+  kind: MacroKind;
+  /** Derive: the trait name (`Serialize`); attr/bang: the macro's name. */
+  name: string;
+  /** The macro input as Rust source text: the item for derive and attr, the body for bang. */
+  input: string;
+  /** The attribute's arguments as source text (attr only; default empty). */
+  args?: string;
+}
+
+export type NativeExpansion = { ok: true; output: TokenStream } | { ok: false; error: string };
+
+/** Span ids handed to the server for the expansion globals; input tokens get ids from INPUT_SPAN_BASE. */
+export const NATIVE_SPANS = { defSite: 0, callSite: 1, mixedSite: 2 } as const;
+const INPUT_SPAN_BASE = 16;
+
+export type Lexer = (src: string) => TokenStream;
+
+let lexerMemo: Lexer | undefined;
+
+/**
+ * The lexer for source-text inputs: src/tokens/parse.ts `parseTokenStream(src, makeSpan)`.
+ * Loaded lazily so this module type-checks and lists/builds even before the lexer exists.
+ */
+export async function sourceLexer(): Promise<Lexer> {
+  if (lexerMemo === undefined) {
+    const path = "../../src/tokens/parse.js";
+    let mod: { parseTokenStream?: (src: string, makeSpan: (...args: unknown[]) => Span) => unknown };
+    try {
+      mod = (await import(path)) as typeof mod;
+    } catch (e) {
+      throw new OracleError(`src/tokens/parse.ts is not available: ${(e as Error).message}`);
+    }
+    const parse = mod.parseTokenStream;
+    if (typeof parse !== "function") throw new OracleError("src/tokens/parse.ts exports no parseTokenStream");
+    lexerMemo = (src) => {
+      let next = INPUT_SPAN_BASE;
+      const result = parse(src, () => next++);
+      // Accept both a plain stream and a result object, whichever shape the lexer settles on.
+      if (Array.isArray(result)) return result as TokenStream;
+      const r = result as { ok?: boolean; stream?: TokenStream; tokens?: TokenStream; error?: unknown };
+      if (r.ok === false) throw new OracleError(`cannot lex input: ${JSON.stringify(r.error)}`);
+      const stream = r.stream ?? r.tokens;
+      if (!Array.isArray(stream)) throw new OracleError("parseTokenStream returned neither a stream nor {stream}");
+      return stream;
+    };
+  }
+  return lexerMemo;
+}
+
+/** Expands a macro natively. Inputs are lexed from source; bad input or a panic gives ok:false. */
+export async function expandNative(req: NativeExpandRequest, lex?: Lexer): Promise<NativeExpansion> {
+  const lexer = lex ?? (await sourceLexer());
+  let body: TokenStream;
+  let args: TokenStream | null = null;
+  try {
+    body = lexer(req.input);
+    if (req.kind === "attr") args = lexer(req.args ?? "");
+  } catch (e) {
+    return { ok: false, error: `input does not lex: ${(e as Error).message}` };
+  }
+  return expandNativeTokens({ dylib: req.dylib, kind: req.kind, name: req.name, input: body, args });
+}
+
+/** Expands a macro natively from token streams. */
+export async function expandNativeTokens(req: {
+  dylib: string;
+  kind: MacroKind;
+  name: string;
+  input: TokenStream;
+  args?: TokenStream | null;
+}): Promise<NativeExpansion> {
+  const srv = await theServer();
+  const rootSpan = NATIVE_SPANS.callSite;
+  const result = await srv.expand({
+    lib: req.dylib,
+    env: [],
+    currentDir: null,
+    macroBody: encodeFlatTree(req.input, { rootSpan }),
+    macroName: req.name,
+    attributes: req.kind === "attr" ? encodeFlatTree(req.args ?? [], { rootSpan }) : null,
+    globals: { ...NATIVE_SPANS },
+    spanDataTable: [],
+  });
+  if (!result.ok) return { ok: false, error: result.error };
+  return { ok: true, output: decodeFlatTree(result.value) };
+}
