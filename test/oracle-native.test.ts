@@ -1,0 +1,322 @@
+// The native oracle and the proc-macro protocol, checked against rust-analyzer's real server:
+// the FlatTree codec round-trips our token model (locally, and through the server and back via
+// an echoing proc macro), ListMacros and ExpandMacro behave, and serde_derive expands.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree, FlatTreeError, literalText, ProtocolVersion, splitLiteralText } from "../src/server/flat.js";
+import {
+  decodeRequestLine,
+  decodeResponseLine,
+  encodeRequestLine,
+  encodeResponseLine,
+  LineFramer,
+  ProtocolError,
+  type Request,
+  type Response,
+} from "../src/server/protocol.js";
+import type { Group, Literal, TokenStream, TokenTree } from "../src/tokens/model.js";
+import { compareStreams, containsCompileError, printTokens } from "./oracle/compare.js";
+import { buildNativeMacro, closeNativeOracle, expandNativeTokens, listNativeMacros, nativeApiVersion, NATIVE_SPANS } from "./oracle/native.js";
+
+const ECHO_CRATE = join(fileURLToPath(new URL(".", import.meta.url)), "oracle/native/echo-macros");
+
+// ---- hand-built token trees (no lexer needed) ----
+
+let nextSpan = 100;
+const span = () => nextSpan++;
+const ident = (sym: string, isRaw = false): TokenTree => ({ type: "ident", sym, isRaw, span: span() });
+const punct = (ch: string, joint = false): TokenTree => ({ type: "punct", ch, joint, span: span() });
+const lit = (kind: Literal["kind"], symbol: string, suffix: string | null = null, hashes = 0): TokenTree => ({
+  type: "literal",
+  kind,
+  symbol,
+  suffix,
+  hashes,
+  span: span(),
+});
+function group(delimiter: Group["delimiter"], stream: TokenStream): Group {
+  const open = span();
+  const close = span();
+  // The protocol carries open and close only; the decoder rebuilds `entire` as the close span,
+  // as proc-macro-srv does in Id mode, so build fixtures that way to compare spans exactly.
+  return { type: "group", delimiter, stream, span: { open, close, entire: close } };
+}
+
+/** `struct r#Foo<'a> { x: [u8; 0x10usize], s: &'a str } "s" r##"raw"## b'x' 'c' c"c" 1.5e3f64 ...` */
+function richStream(): TokenStream {
+  return [
+    punct("#"),
+    group("Bracket", [ident("doc"), punct("="), lit("Str", "a \\\"doc\\\" \\u{1F600}")]),
+    ident("struct"),
+    ident("Foo", true),
+    punct("<"),
+    punct("'", true),
+    ident("a"),
+    punct(">"),
+    group("Brace", [
+      ident("x"),
+      punct(":"),
+      group("Bracket", [ident("u8"), punct(";"), lit("Integer", "0x10", "usize")]),
+      punct(","),
+      ident("s"),
+      punct(":"),
+      punct("&"),
+      punct("'", true),
+      ident("a"),
+      ident("str"),
+      punct("-", true),
+      punct(">"),
+      punct("=", true),
+      punct("="),
+      group("None", [ident("inner"), group("Parenthesis", [])]),
+    ]),
+    lit("Str", "s"),
+    lit("StrRaw", "raw \"quoted\"", null, 2),
+    lit("ByteStr", "bytes\\n"),
+    lit("ByteStrRaw", "br", null, 1),
+    lit("Byte", "x"),
+    lit("Char", "c"),
+    lit("Char", "\\'"),
+    lit("CStr", "c"),
+    lit("CStrRaw", "craw", null, 0),
+    lit("Float", "1.5e3", "f64"),
+    lit("Integer", "7", "u8"),
+    lit("Integer", "1_000"),
+    lit("Str", "suffixed", "custom"),
+    ident("größe"),
+    group("Parenthesis", [group("Brace", [group("Bracket", [ident("deep")])])]),
+  ];
+}
+
+describe("FlatTree codec", () => {
+  test("round-trips a rich stream, spans included", () => {
+    const stream = richStream();
+    const flat = encodeFlatTree(stream, { rootSpan: 1 });
+    assert.deepEqual(decodeFlatTree(flat), stream);
+    // The same through JSON text, as on the wire.
+    assert.deepEqual(decodeFlatTree(JSON.parse(JSON.stringify(flat))), stream);
+  });
+
+  test("encodes the documented layout", () => {
+    // The example of flat.rs's header, for version 6: `struct Foo "Foo" @{[0u32]}`-like shapes.
+    const s = [
+      { type: "ident", sym: "struct", isRaw: false, span: 0 },
+      { type: "ident", sym: "Foo", isRaw: true, span: 0 },
+      { type: "punct", ch: "@", joint: true, span: 0 },
+      { type: "group", delimiter: "Brace", stream: [], span: { open: 0, close: 0, entire: 0 } },
+    ] satisfies TokenStream;
+    const flat = encodeFlatTree(s, { rootSpan: 9 });
+    assert.deepEqual(flat, {
+      subtree: [9, 9, 0, 0, 4, 0, 0, 2, 4, 4],
+      literal: [],
+      punct: [0, 64, 1],
+      ident: [0, 0, 0, 0, 1, 1],
+      token_tree: [3, 7, 2, 4],
+      text: ["struct", "Foo"],
+    });
+  });
+
+  test("a lone delimited group is the root; a lone None group is wrapped", () => {
+    const brace = group("Brace", [ident("x")]);
+    const flat = encodeFlatTree([brace], { rootSpan: 1 });
+    assert.equal(flat.subtree.length, 5); // one subtree: the brace group itself is the root
+    assert.equal(flat.subtree[2], 2);
+    assert.deepEqual(decodeFlatTree(flat), [brace]);
+    const none = group("None", [ident("y")]);
+    assert.deepEqual(decodeFlatTree(encodeFlatTree([none], { rootSpan: 1 })), [none]);
+    assert.deepEqual(decodeFlatTree(encodeFlatTree([], { rootSpan: 1 })), []);
+  });
+
+  test("older protocol versions: no close span, literal text, r# idents", () => {
+    const stream = richStream();
+    for (const version of [ProtocolVersion.ENCODE_CLOSE_SPAN, ProtocolVersion.RUST_ANALYZER_SPAN_SUPPORT]) {
+      const flat = encodeFlatTree(stream, { rootSpan: 1, version });
+      assert.ok(flat.text.includes("r#Foo"));
+      assert.ok(flat.text.includes('r##"raw "quoted""##'));
+      assert.deepEqual(decodeFlatTree(flat, { version }), stream, `version ${version}`);
+    }
+    const v1 = encodeFlatTree([group("Parenthesis", [ident("a")])], { rootSpan: 1, version: 1 });
+    assert.equal(v1.subtree.length, 4);
+    const back = decodeFlatTree(v1, { version: 1 });
+    assert.equal((back[0] as Group).span.close, 0xffff_ffff);
+  });
+
+  test("literal text splits back into kind, symbol and suffix", () => {
+    for (const t of richStream().flatMap(function all(t): TokenTree[] {
+      return t.type === "group" ? t.stream.flatMap(all) : [t];
+    })) {
+      if (t.type !== "literal") continue;
+      const parts = splitLiteralText(literalText(t));
+      assert.deepEqual(parts, { kind: t.kind, hashes: t.hashes, symbol: t.symbol, suffix: t.suffix }, literalText(t));
+    }
+    assert.deepEqual(splitLiteralText("1f32"), { kind: "Integer", hashes: 0, symbol: "1", suffix: "f32" });
+    assert.deepEqual(splitLiteralText("2."), { kind: "Float", hashes: 0, symbol: "2.", suffix: null });
+    assert.equal(splitLiteralText("foo"), null);
+    assert.equal(splitLiteralText('"open'), null);
+  });
+
+  test("rejects malformed trees with a FlatTreeError", () => {
+    const good = encodeFlatTree(richStream(), { rootSpan: 1 });
+    const bad = (patch: Partial<Record<keyof typeof good, unknown>>) => ({ ...good, ...patch }) as typeof good;
+    assert.throws(() => decodeFlatTree(bad({ subtree: [] })), FlatTreeError);
+    assert.throws(() => decodeFlatTree(bad({ punct: [1, 2] })), FlatTreeError);
+    assert.throws(() => decodeFlatTree(bad({ text: [1] })), FlatTreeError);
+    assert.throws(() => decodeFlatTree(bad({ token_tree: [0] })), FlatTreeError); // root contains itself
+    assert.throws(() => decodeFlatTree(bad({ subtree: [1, 1, 7, 0, 0] })), FlatTreeError); // bad delimiter
+    assert.throws(() => decodeFlatTree(bad({ subtree: [1, 1, 0, 0, 99999] })), FlatTreeError); // bad range
+    assert.throws(() => decodeFlatTree(bad({ token_tree: good.token_tree.map((x) => (x & 3) === 1 ? x + (500 << 2) : x) })), FlatTreeError);
+    assert.throws(() => decodeFlatTree(null as unknown as typeof good), FlatTreeError);
+    assert.throws(() => encodeFlatTree([{ type: "ident", sym: "x", isRaw: false, span: -1 }], { rootSpan: 1 }), FlatTreeError);
+    assert.throws(() => encodeFlatTree([{ type: "punct", ch: "==", joint: false, span: 1 }], { rootSpan: 1 }), FlatTreeError);
+  });
+});
+
+describe("protocol messages", () => {
+  const tree = encodeFlatTree(richStream(), { rootSpan: 1 });
+  const requests: Request[] = [
+    { type: "ApiVersionCheck" },
+    { type: "ListMacros", dylibPath: "/x/libm.so" },
+    { type: "SetConfig", spanMode: "RustAnalyzer" },
+    {
+      type: "ExpandMacro",
+      lib: "/x/libm.so",
+      env: [["CARGO_PKG_NAME", "m"]],
+      currentDir: "/x",
+      macroBody: tree,
+      macroName: "Serialize",
+      attributes: null,
+      globals: { defSite: 0, callSite: 1, mixedSite: 2 },
+      spanDataTable: [],
+    },
+    {
+      type: "ExpandMacro",
+      lib: "/x/libm.so",
+      env: [],
+      currentDir: null,
+      macroBody: tree,
+      macroName: "attr",
+      attributes: tree,
+      globals: null,
+      spanDataTable: [1, 2, 3, 4, 5],
+    },
+  ];
+  const responses: Response[] = [
+    { type: "ApiVersionCheck", version: 6 },
+    { type: "SetConfig", spanMode: "Id" },
+    { type: "ListMacros", result: { ok: true, value: [{ name: "a", kind: "derive" }, { name: "b", kind: "attr" }, { name: "c", kind: "bang" }] } },
+    { type: "ListMacros", result: { ok: false, error: "cannot load" } },
+    { type: "ExpandMacro", result: { ok: true, value: tree } },
+    { type: "ExpandMacro", result: { ok: false, error: "boom" } },
+    { type: "ExpandMacroExtended", result: { ok: true, value: { tree, spanDataTable: [0, 0, 1, 2, 0] } } },
+  ];
+
+  test("requests and responses round-trip through their JSON lines", () => {
+    for (const r of requests) {
+      const line = encodeRequestLine(r);
+      assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"));
+      assert.deepEqual(decodeRequestLine(line), r);
+    }
+    for (const r of responses) assert.deepEqual(decodeResponseLine(encodeResponseLine(r)), r);
+  });
+
+  test("wire shapes are serde's", () => {
+    assert.equal(encodeRequestLine({ type: "ApiVersionCheck" }), '{"ApiVersionCheck":{}}\n');
+    assert.equal(encodeRequestLine({ type: "SetConfig", spanMode: "Id" }), '{"SetConfig":{"span_mode":"Id"}}\n');
+    assert.equal(encodeResponseLine(responses[2]), '{"ListMacros":{"Ok":[["a","CustomDerive"],["b","Attr"],["c","FuncLike"]]}}\n');
+    // The older kind name is still accepted, like serde's alias.
+    assert.deepEqual(decodeResponseLine('{"ListMacros":{"Ok":[["m","Bang"]]}}'), { type: "ListMacros", result: { ok: true, value: [{ name: "m", kind: "bang" }] } });
+    const expand = JSON.parse(encodeRequestLine(requests[3])) as { ExpandMacro: Record<string, unknown> };
+    assert.deepEqual(Object.keys(expand.ExpandMacro).sort(), ["attributes", "current_dir", "env", "has_global_spans", "lib", "macro_body", "macro_name"]);
+  });
+
+  test("bad messages give ProtocolError", () => {
+    for (const line of ["not json", "{}", '{"A":1,"B":2}', '{"Nope":{}}', '{"ListMacros":{}}', '{"ExpandMacro":{"lib":1}}', '{"SetConfig":{"span_mode":"X"}}']) {
+      assert.throws(() => decodeRequestLine(line), ProtocolError, line);
+    }
+    assert.throws(() => decodeResponseLine('{"ExpandMacro":{"Ok":{"subtree":[1]}}}'), ProtocolError);
+    assert.throws(() => decodeResponseLine('{"ApiVersionCheck":-1}'), ProtocolError);
+  });
+
+  test("the line framer splits chunks and sets noise aside", () => {
+    const noise: string[] = [];
+    const framer = new LineFramer((l) => noise.push(l));
+    assert.deepEqual(framer.push('{"a":'), []);
+    assert.deepEqual(framer.push('1}\ndebug print\n{"b":2}\r\n{"c"'), ['{"a":1}', '{"b":2}']);
+    assert.deepEqual(noise, ["debug print"]);
+    assert.equal(framer.rest, '{"c"');
+  });
+});
+
+describe("native oracle (rust-analyzer-proc-macro-srv)", () => {
+  let serde = "";
+  let echo = "";
+  before(() => {
+    serde = buildNativeMacro({ name: "serde_derive", version: "1.0.152" });
+    echo = buildNativeMacro({ path: ECHO_CRATE });
+  });
+  after(() => closeNativeOracle());
+
+  test("speaks the current protocol version", async () => {
+    assert.equal(await nativeApiVersion(), CURRENT_API_VERSION);
+  });
+
+  test("ListMacros of serde_derive lists Serialize and Deserialize", async () => {
+    const macros = await listNativeMacros(serde);
+    assert.deepEqual(macros.map((m) => `${m.kind} ${m.name}`).sort(), ["derive Deserialize", "derive Serialize"]);
+    const echoes = await listNativeMacros(echo);
+    assert.deepEqual(echoes.map((m) => `${m.kind} ${m.name}`).sort(), ["attr echo_attr", "bang echo", "bang panic_now", "bang reparse", "derive EchoDerive"]);
+  });
+
+  test("a missing dylib is an error, not a crash", async () => {
+    await assert.rejects(listNativeMacros("/nonexistent/libnothing.so"), /ListMacros/);
+  });
+
+  test("serde Serialize expands to an impl", async () => {
+    // struct Point { x: i32 }
+    const input = [ident("struct"), ident("Point"), group("Brace", [ident("x"), punct(":"), ident("i32")])];
+    const res = await expandNativeTokens({ dylib: serde, kind: "derive", name: "Serialize", input });
+    assert.ok(res.ok, res.ok ? "" : res.error);
+    assert.ok(res.output.length > 0);
+    const printed = printTokens(res.output);
+    assert.match(printed, /\bimpl\b/);
+    assert.match(printed, /Serialize for Point/);
+    assert.ok(!containsCompileError(res.output));
+  });
+
+  test("serde on a union reports compile_error!", async () => {
+    const input = [ident("union"), ident("U"), group("Brace", [ident("a"), punct(":"), ident("u8")])];
+    const res = await expandNativeTokens({ dylib: serde, kind: "derive", name: "Deserialize", input });
+    assert.ok(res.ok);
+    assert.ok(containsCompileError(res.output), printTokens(res.output));
+  });
+
+  test("the rich stream round-trips through the server and an echo macro, spans included", async () => {
+    const stream = richStream();
+    const res = await expandNativeTokens({ dylib: echo, kind: "bang", name: "echo", input: stream });
+    assert.ok(res.ok, res.ok ? "" : res.error);
+    assert.deepEqual(res.output, stream);
+  });
+
+  test("attribute arguments travel separately", async () => {
+    const args = [ident("a"), punct("="), lit("Integer", "1")];
+    const item = [ident("fn"), ident("f"), group("Parenthesis", []), group("Brace", [])];
+    const res = await expandNativeTokens({ dylib: echo, kind: "attr", name: "echo_attr", input: item, args });
+    assert.ok(res.ok, res.ok ? "" : res.error);
+    assert.deepEqual(res.output, [...args, ...item]);
+  });
+
+  test("a panicking macro gives ok:false with its message", async () => {
+    const res = await expandNativeTokens({ dylib: echo, kind: "bang", name: "panic_now", input: [] });
+    assert.equal(res.ok, false);
+    assert.match(res.ok ? "" : res.error, /asked to panic/);
+  });
+
+  test("an unknown macro name gives ok:false", async () => {
+    const res = await expandNativeTokens({ dylib: echo, kind: "bang", name: "no_such_macro", input: [] });
+    assert.equal(res.ok, false);
+  });
+});
