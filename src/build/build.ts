@@ -40,6 +40,8 @@ export type BuildEvent =
 
 export interface BuildResult {
   output: string;
+  /** The staged copy the module was compiled from (inside the cache). */
+  stageDir: string;
   metadata: ModuleMetadata;
   size: number;
 }
@@ -112,7 +114,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const output = resolve(options.output ?? `${staged.libName}.wasm`);
     const bytes = appendCustomSection(linked, METADATA_SECTION, encodeMetadata(metadata));
     writeAtomically(output, bytes);
-    return { output, metadata, size: bytes.length };
+    return { output, stageDir: staged.dir, metadata, size: bytes.length };
   });
 }
 
@@ -217,6 +219,9 @@ async function cargoBuild(
   ];
   if (options.features?.length) args.push("--features", options.features.join(","));
   if (options.noDefaultFeatures) args.push("--no-default-features");
+  // cargo puts `proc_macro` in the extern prelude only for `proc-macro = true` targets, which the
+  // staged copy no longer is; edition 2018+ crates rely on it (`use proc_macro::TokenStream`).
+  args.push("--", "--extern", "proc_macro");
   const diagnostics: string[] = [];
   let artifact: string | null = null;
   const { code, stderr } = await runCargo(toolchain, args, staged.dir, { ...env, CARGO_TERM_COLOR: "never" }, (line) => {

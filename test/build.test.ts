@@ -1,0 +1,136 @@
+// `macrobox build` and `macrobox inspect` on real crates: the repository's example, crates from
+// Debian's registry, and one fixture per error the build must explain.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { build } from "../src/build/build.js";
+
+const root = new URL("..", import.meta.url).pathname;
+const fixtures = join(root, "test/fixtures/build");
+const out = mkdtempSync(join(tmpdir(), "macrobox-build-test-"));
+
+/** Runs the CLI from sources, as a user would run `macrobox ...`. */
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function inspect(wasm: string) {
+  const r = cli(["inspect", wasm, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as { macros: Array<{ kind: string; name: string; helpers: string[] }>; metadata: any };
+}
+
+describe("macrobox build", { timeout: 30 * 60_000 }, () => {
+  it("builds the example crate; inspect lists exactly its derive, attribute and function-like macros", () => {
+    const wasm = join(out, "demo.wasm");
+    const r = cli(["build", join(root, "examples/demo-macros"), "-o", wasm]);
+    assert.equal(r.code, 0, r.stderr);
+    const { macros, metadata } = inspect(wasm);
+    assert.deepEqual(macros, [
+      { kind: "derive", name: "Describe", helpers: ["describe"] },
+      { kind: "attr", name: "route", helpers: [] },
+      { kind: "bang", name: "sql", helpers: [] },
+    ]);
+    assert.equal(metadata.crate.name, "demo-macros");
+    assert.match(metadata.rustc, /^rustc 1\.\d+/);
+    assert.match(metadata.bridgeAbi, /^rustc-1\.\d+\/[0-9a-f]{12}$/);
+    assert.match(metadata.sourceHash, /^sha256:[0-9a-f]{64}$/);
+    // syn 1 / quote 1.0.21 / proc-macro2 1.0.47 switch proc_macro off on wasm32: patched, and said so.
+    assert.ok(metadata.build.compat.some((c: any) => c.crate === "syn"), JSON.stringify(metadata.build.compat));
+    assert.match(r.stderr, /Compat syn 1\.0\.107/);
+    // The human-readable inspect names the macros too.
+    const text = cli(["inspect", wasm]);
+    assert.match(text.stdout, /#\[derive\(Describe\)\]\s+helper attributes: describe/);
+    assert.match(text.stdout, /sql!/);
+  });
+
+  it("builds serde_derive 1.0.152 from the local registry, unmodified", () => {
+    const wasm = join(out, "serde_derive.wasm");
+    const r = cli(["build", "serde_derive@1.0.152", "-o", wasm, "--quiet"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "", "--quiet prints nothing on success");
+    const { macros, metadata } = inspect(wasm);
+    assert.deepEqual(macros.map((m) => [m.kind, m.name, m.helpers]), [
+      ["derive", "Serialize", ["serde"]],
+      ["derive", "Deserialize", ["serde"]],
+    ]);
+    assert.deepEqual(metadata.crate, { name: "serde_derive", version: "1.0.152" });
+  });
+
+  it("builds thiserror-impl 1.0.38 from the local registry, with --json progress", () => {
+    const wasm = join(out, "thiserror_impl.wasm");
+    const r = cli(["build", "thiserror-impl@1.0.38", "-o", wasm, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(events.length >= 2);
+    assert.equal(events.at(-1).event, "done");
+    assert.ok(events.some((e) => e.event === "compiled" && e.crate === "thiserror-impl"), "reports compiled crates");
+    const { macros } = inspect(wasm);
+    assert.deepEqual(macros, [{ kind: "derive", name: "Error", helpers: ["backtrace", "error", "from", "source"] }]);
+  });
+
+  it("gives byte-identical modules for the same crate in two different directories", async () => {
+    const a = mkdtempSync(join(tmpdir(), "macrobox-repro-a-"));
+    const b = mkdtempSync(join(tmpdir(), "macrobox-repro-b-"));
+    cpSync(join(root, "examples/demo-macros"), join(a, "demo-macros"), { recursive: true });
+    cpSync(join(root, "examples/demo-macros"), join(b, "nested/dir/copy"), { recursive: true });
+    const first = await build({ crate: join(a, "demo-macros"), output: join(out, "repro-a.wasm") });
+    // Force a real recompilation of the crate for the second build (not a cache hit).
+    rmSync(first.stageDir, { recursive: true, force: true });
+    const second = await build({ crate: join(b, "nested/dir/copy"), output: join(out, "repro-b.wasm") });
+    assert.equal(first.stageDir, second.stageDir);
+    const bytesA = readFileSync(first.output);
+    const bytesB = readFileSync(second.output);
+    assert.ok(bytesA.length > 10_000);
+    assert.ok(bytesA.equals(bytesB), "the two builds differ");
+  });
+});
+
+describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
+  const failing = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const wasm = join(out, `failed-${Math.random().toString(36).slice(2)}.wasm`);
+    const r = cli(["build", ...args, "-o", wasm], env);
+    assert.equal(r.code, 1, `expected failure, got ${r.code}\n${r.stderr}`);
+    assert.equal(existsSync(wasm), false, "a failed build leaves no output");
+    return r.stderr;
+  };
+
+  it("refuses a crate that is not a proc-macro crate", () => {
+    assert.match(failing([join(fixtures, "not-proc-macro")]), /plain-lib is not a proc-macro crate: .*Cargo\.toml has no `\[lib\] proc-macro = true`/);
+  });
+
+  it("shows rustc's diagnostics for a crate that does not compile", () => {
+    const err = failing([join(fixtures, "broken")]);
+    assert.match(err, /broken-macro 0\.1\.0 does not compile/);
+    assert.match(err, /error\[E0308\]: mismatched types/);
+    assert.match(err, /src\/lib\.rs:5:22/);
+  });
+
+  it("names the packages to install when the toolchain is missing", () => {
+    const err = failing([join(root, "examples/demo-macros")], { MACROBOX_RUSTC: "/nonexistent/rustc", MACROBOX_CARGO: "/nonexistent/cargo" });
+    assert.match(err, /no usable Rust toolchain/);
+    assert.match(err, /apt-get install rustc-web cargo-web rust-web-src lld-22 wasi-libc/);
+  });
+
+  it("reports an unknown crate and an unknown version in the registry", () => {
+    assert.match(failing(["macrobox-no-such-derive@1.0.0"]), /crate `macrobox-no-such-derive` is not in the local registry/);
+    assert.match(failing(["serde_derive@0.9.99"]), /serde_derive 0\.9\.99 is not in the local registry; it has 1\.0\.152/);
+  });
+
+  it("names a dependency missing from the registry", () => {
+    assert.match(failing([join(fixtures, "missing-dep")]), /dependency `macrobox-no-such-crate` is not available in the local registry/);
+  });
+
+  it("refuses a module whose imports the host does not provide, naming the import", () => {
+    assert.match(failing([join(fixtures, "foreign-import")]), /env\.host_secret \(function\)/);
+  });
+});
