@@ -3,10 +3,11 @@
 // The bridge has no version handshake: client and server must be built from the same
 // library/proc_macro source, or the byte stream silently means something else. So the host
 // identifies the bridge before running anything, from (in order):
-//   1. the custom section "macrobox" that `macrobox build` writes: JSON `{"rustc": "1.96.0 (...)",
-//      "bridgeAbi": "rustc-1.96"}`;
+//   1. the custom section "macrobox" that `macrobox build` writes: JSON `{"rustc": "rustc 1.96.0 (...)",
+//      "bridgeAbi": "rustc-1.96/<bridge source hash>", ...}` (src/wasm/metadata.ts);
 //   2. the standard "producers" section rustc writes (`processed-by: rustc <version>`), so a module
-//      built by hand with cargo is still recognised;
+//      built by hand with cargo is still recognised — by release only ("rustc-1.96"), which is
+//      accepted when the host knows exactly one bridge for that release;
 //   3. otherwise the module is refused, unless the caller says which ABI to assume
 //      (`assumeBridgeAbi`) — guessing would turn a mismatch into undefined behaviour.
 //
@@ -50,15 +51,33 @@ export const METHODS_1_96 = [
 
 export type Method = (typeof METHODS_1_96)[number];
 
-/** The bridge this host serves. */
-export const BRIDGE_ABI = "rustc-1.96";
+/**
+ * The bridge this host serves, in `macrobox build`'s format (bridgeAbiId, src/build/toolchain.ts):
+ * `rustc-<major>.<minor>/<first 12 hex of sha256 over library/proc_macro/src/bridge/*>`.
+ */
+export const BRIDGE_ABI = "rustc-1.96/bc39ef00f2e7";
 
 /** Every bridge ABI this host can serve (one, for now). */
 export const KNOWN_BRIDGE_ABIS: readonly string[] = [BRIDGE_ABI];
 
+/** The release part of an ABI id ("rustc-1.96" of "rustc-1.96/bc39ef00f2e7"). */
+export function abiRelease(abi: string): string {
+  return abi.split("/")[0];
+}
+
+/**
+ * The known ABI an id stands for: an exact match, or — for an id with no source hash, which is all
+ * the producers section can give — the known ABI of the same release.
+ */
+export function resolveBridgeAbi(abi: string): string | null {
+  if (KNOWN_BRIDGE_ABIS.includes(abi)) return abi;
+  if (!abi.includes("/")) return KNOWN_BRIDGE_ABIS.find((k) => abiRelease(k) === abi) ?? null;
+  return null;
+}
+
 /** The bridge ABI id for a rustc version string like "1.96.0 (ac68faa20 2026-05-25)". */
 export function bridgeAbiForRustc(rustcVersion: string): string | null {
-  const m = /^(\d+)\.(\d+)\./.exec(rustcVersion.trim());
+  const m = /^(?:rustc\s+)?(\d+)\.(\d+)\./.exec(rustcVersion.trim());
   return m ? `rustc-${m[1]}.${m[2]}` : null;
 }
 
@@ -106,7 +125,7 @@ export function detectModuleAbi(module: WebAssembly.Module, assumeBridgeAbi?: st
 
 /** Throws unless this host serves `abi`'s bridge. */
 export function checkBridgeAbi(abi: ModuleAbi): void {
-  if (!KNOWN_BRIDGE_ABIS.includes(abi.bridgeAbi)) {
+  if (resolveBridgeAbi(abi.bridgeAbi) === null) {
     const built = abi.rustc ? ` (built with rustc ${abi.rustc})` : "";
     throw new BridgeAbiError(
       `unsupported proc_macro bridge ${abi.bridgeAbi}${built}; this host serves: ${KNOWN_BRIDGE_ABIS.join(", ")}`,

@@ -50,7 +50,15 @@ export interface ExpandRequest {
    * The whole file `input` (and `args`) were cut from, with their byte offsets in it, so that
    * spans carry the file's real lines and columns. Without it, the input text is the file.
    */
-  source?: { text: string; inputOffset: number; argsOffset?: number; localPath?: string };
+  source?: {
+    text: string;
+    inputOffset: number;
+    argsOffset?: number;
+    /** A real path for `Span::local_file`; default none (virtual file). */
+    localPath?: string;
+    /** Byte range of the whole invocation (`name!(...)`, `#[name(...)]`); default: input and args. */
+    callSite?: { lo: number; hi: number };
+  };
   /** The span table for token inputs, and where output spans are resolved. Default: a new one. */
   spans?: SpanTable;
   /** What `proc_macro::tracked::env_var` may see. Default: nothing. */
@@ -242,6 +250,14 @@ function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs
   // The call site: the whole input (joined with the arguments when they are in the same file).
   let invocation = input.range ?? spanOfTokens(input.stream, spans) ?? spans.dummy;
   if (argsRange !== null) invocation = spans.join(argsRange, invocation) ?? invocation;
+  const callSite = request.source?.callSite;
+  if (callSite && sourceFile) {
+    const f: SourceFile = sourceFile;
+    if (!(0 <= callSite.lo && callSite.lo <= callSite.hi && callSite.hi <= f.bytes.length)) {
+      return { error: `call site ${callSite.lo}..${callSite.hi} is outside the source text` };
+    }
+    invocation = spans.span(f, callSite.lo, callSite.hi);
+  }
   return { input: input.stream, args, invocation };
 }
 

@@ -11,7 +11,7 @@
 
 import type { Delimiter, LitKind, Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { PUNCT_CHARS } from "../tokens/model.js";
-import { normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream } from "../tokens/index.js";
+import { normalizeAndValidateIdent, parseTokenStream, printTokenStream } from "../tokens/index.js";
 import { METHODS_1_96, type Method } from "./abi.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, writePanicMessage } from "./rpc.js";
 import type { Bound, Expansion, SpanTable } from "./spans.js";
@@ -366,18 +366,27 @@ export class BridgeServer {
     return { level, message, spans, children };
   }
 
-  /** rustc's `literal_from_str`: exactly one (possibly negated numeric) literal, no whitespace or comments. */
+  /**
+   * rustc's `literal_from_str`: lex `s`; the first token may be `-`, the next must be a literal,
+   * and together they must be all of `s` (no whitespace or comments around or between), and only
+   * numbers may be negated. The messages are rustc's.
+   */
   private literalFromStr(s: string): Literal | string {
+    const ranges: Array<[number, number]> = [];
+    const lexed = parseTokenStream(s, (lo, hi) => ranges.push([lo, hi]));
+    if (!lexed.ok) return lexed.error.message;
+    const trees = lexed.stream;
+    const range = (t: TokenTree): [number, number] => ranges[(t.type === "group" ? t.span.open : t.span) - 1];
+    const first = trees[0];
+    const minus = first !== undefined && first.type === "punct" && first.ch === "-";
+    const lit = minus ? trees[1] : first;
+    if (lit === undefined || lit.type !== "literal") return "not a literal";
+    const [firstLo, firstHi] = range(first);
+    const [litLo, litHi] = range(lit);
+    if (litHi - firstLo !== new TextEncoder().encode(s).length) return "comment or whitespace around literal";
     const callSite = this.expansion.callSite;
-    const negative = s.startsWith("-");
-    const body = negative ? s.slice(1) : s;
-    const parsed = parseLiteral(body, callSite);
-    if (!parsed.ok) {
-      if (negative && /^\s|^\/[/*]/.test(body)) return "comment or whitespace after minus";
-      return parsed.error.message;
-    }
-    const lit = parsed.literal;
-    if (negative) {
+    if (minus) {
+      if (firstHi !== litLo) return "comment or whitespace after minus";
       if (lit.kind !== "Integer" && lit.kind !== "Float") return "non-numeric literal may not be negated";
       return { ...lit, symbol: "-" + lit.symbol, span: callSite };
     }
