@@ -26,11 +26,16 @@ export interface CorpusCase {
   input: string;
   /** Attribute arguments (attr macros only). */
   args?: string;
+  /**
+   * The output embeds `TokenStream::to_string()` text, which rust-analyzer's server prints
+   * differently from rustc: compare such outputs with string literal contents ignored.
+   */
+  usesToString: boolean;
 }
 
 export class CorpusError extends Error {}
 
-const CASE_RE = /^\/\/ @case (\S+) (derive|attr|bang):(\S+) expect:(ok|error)\s*$/;
+const CASE_RE = /^\/\/ @case (\S+) (derive|attr|bang):(\S+) expect:(ok|error)((?: uses:to_string)?)\s*$/;
 
 export function parseCorpusFile(text: string, file: string): CorpusCase[] {
   const stem = file.replace(/^.*\//, "").replace(/\.rs$/, "");
@@ -73,12 +78,13 @@ export function parseCorpusFile(text: string, file: string): CorpusCase[] {
         kind: m[2] as MacroKind,
         macros: m[3].split(","),
         expect: m[4] as "ok" | "error",
+        usesToString: m[5] !== "",
         body: [],
       };
       return;
     }
     if (current === undefined) return;
-    const args = /^\/\/ @args (.*)$/.exec(line);
+    const args = /^\/\/ @args ?(.*)$/.exec(line);
     if (args !== null && current.body.length === 0) {
       current.args = args[1];
       return;
