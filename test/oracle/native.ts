@@ -240,8 +240,11 @@ export async function sourceLexer(): Promise<Lexer> {
       const result = parse(src, () => next++);
       // Accept both a plain stream and a result object, whichever shape the lexer settles on.
       if (Array.isArray(result)) return result as TokenStream;
-      const r = result as { ok?: boolean; stream?: TokenStream; tokens?: TokenStream; error?: unknown };
+      const r = result as { ok?: boolean; stream?: TokenStream; tokens?: TokenStream; error?: unknown; diagnostics?: { level: string; message: string }[] };
       if (r.ok === false) throw new OracleError(`cannot lex input: ${JSON.stringify(r.error)}`);
+      // rustc stops before expansion on lexing errors, so an input with any is not a valid case.
+      const errors = (r.diagnostics ?? []).filter((d) => d.level === "error");
+      if (errors.length > 0) throw new OracleError(`input has lexing errors: ${errors.map((d) => d.message).join("; ")}`);
       const stream = r.stream ?? r.tokens;
       if (!Array.isArray(stream)) throw new OracleError("parseTokenStream returned neither a stream nor {stream}");
       return stream;

@@ -273,7 +273,7 @@ struct Catchall { name: String, #[serde(flatten)] rest: std::collections::HashMa
 // @case flatten-in-variant derive:Serialize,Deserialize expect:ok
 enum FlatV { A { #[serde(flatten)] inner: Inner, x: u8 } }
 
-// @case flatten-with-deny-unknown derive:Deserialize expect:error
+// @case flatten-with-deny-unknown derive:Deserialize expect:ok
 #[serde(deny_unknown_fields)]
 struct FlatDeny { #[serde(flatten)] inner: Inner }
 
@@ -317,7 +317,7 @@ struct Settings { a: u8 }
 #[serde(default)]
 enum DefaultEnum { A }
 
-// @case default-on-tuple-struct derive:Deserialize expect:ok
+// @case default-on-tuple-struct derive:Deserialize expect:error
 #[serde(default)]
 struct DefaultTuple(u8, u8);
 
@@ -377,9 +377,17 @@ struct TwoFields { a: u8, b: u8 }
 #[serde(transparent)]
 enum TransparentEnum { A(u8) }
 
-// @case transparent-and-tag derive:Serialize expect:error
-#[serde(transparent, tag = "t")]
-struct TranspTag { a: u8 }
+// @case transparent-and-into derive:Serialize expect:error
+#[serde(transparent, into = "u8")]
+struct TranspInto { a: u8 }
+
+// @case transparent-unit-struct derive:Serialize,Deserialize expect:error
+#[serde(transparent)]
+struct TranspUnit;
+
+// @case transparent-all-skipped derive:Serialize expect:error
+#[serde(transparent)]
+struct TranspSkipped { #[serde(skip)] a: u8 }
 
 // @case from-into derive:Serialize,Deserialize expect:ok
 #[serde(from = "String", into = "String")]
@@ -462,7 +470,7 @@ struct SkipIfInt { #[serde(skip_serializing_if = 3)] x: u8 }
 struct WithBadPath { #[serde(with = "not a path")] x: u8 }
 
 // @case bound-bad-predicate derive:Serialize expect:error
-#[serde(bound = "T:")]
+#[serde(bound = "T: +")]
 struct BadBound<T> { t: T }
 
 // @case serde-not-list derive:Serialize,Deserialize expect:error

@@ -228,7 +228,7 @@ enum Toplevel2 { #[error("x")] #[from] A }
 #[error(transparent)]
 struct TransparentUnit;
 
-// @case enum-toplevel-transparent derive:Error expect:error
+// @case enum-toplevel-transparent derive:Error expect:ok
 #[error(transparent)]
 enum TopTransparent { A(std::io::Error) }
 
