@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { build, BuildError, type BuildEvent } from "../build/build.js";
+
 import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
 
@@ -12,10 +13,15 @@ Usage:
   macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
                  [--online] [--quiet] [--json]
   macrobox inspect <module.wasm> [--json]
+  macrobox expand <module.wasm> --derive <Name> <file.rs>            every item in the file deriving Name
+  macrobox expand <module.wasm> --attr <name> [--args <text>] <item.rs>
+  macrobox expand <module.wasm> --bang <name> <input text | --file f.rs>
+                 [--no-format] [--json]
 
 Commands:
   build     compile an unmodified proc-macro crate into a .wasm macro module
   inspect   show what a macro module holds: macros, capabilities, how it was built
+  expand    run a macro of a module in the sandboxed host and print the generated code
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -26,6 +32,9 @@ export async function main(argv: string[]): Promise<number> {
         return await buildCommand(rest);
       case "inspect":
         return await inspectCommand(rest);
+      case "expand":
+        // Loaded on demand: building and inspecting do not need the bridge host.
+        return await (await import("./expand.js")).expandCommand(rest);
       case undefined:
       case "help":
       case "--help":
@@ -38,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     const err = e as Error;
-    const known = ["BuildError", "ToolchainError", "ManifestError", "RegistryError", "MacroModuleError", "TypeError"].includes(err.name);
+    const known = ["BuildError", "ToolchainError", "ManifestError", "RegistryError", "MacroModuleError", "BridgeAbiError", "UsageError"].includes(err.name);
     process.stderr.write(`error: ${known ? err.message : err.stack ?? err.message}\n`);
     return 1;
   }
@@ -57,7 +66,7 @@ async function buildCommand(args: string[]): Promise<number> {
       json: { type: "boolean" },
     },
   });
-  if (positionals.length !== 1) throw new BuildError("build takes exactly one crate (a directory or name@version)");
+  if (positionals.length !== 1) throw new UsageError("build takes exactly one crate (a directory or name@version)");
   const json = values.json ?? false;
   const quiet = values.quiet ?? false;
   const started = Date.now();
@@ -107,14 +116,8 @@ function renderEvent(event: BuildEvent): string {
 
 async function inspectCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
-  if (positionals.length !== 1) throw new TypeError("inspect takes exactly one .wasm file");
-  const bytes = readFileSync(positionals[0]);
-  let module: WebAssembly.Module;
-  try {
-    module = new WebAssembly.Module(bytes);
-  } catch (e) {
-    throw new TypeError(`${positionals[0]} is not a WebAssembly module: ${(e as Error).message}`);
-  }
+  if (positionals.length !== 1) throw new UsageError("inspect takes exactly one .wasm file");
+  const module = compileModule(positionals[0]);
   const metadata = readMetadata(module);
   const macros = await listProcMacros(module);
   if (values.json) {
@@ -146,3 +149,22 @@ async function inspectCommand(args: string[]): Promise<number> {
   process.stdout.write(out.join("\n") + "\n");
   return 0;
 }
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export function compileModule(path: string): WebAssembly.Module {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    return new WebAssembly.Module(bytes);
+  } catch (e) {
+    throw new UsageError(`${path} is not a WebAssembly module: ${(e as Error).message}`);
+  }
+}
+
