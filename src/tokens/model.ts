@@ -26,6 +26,29 @@ export type LitKind =
   | "CStrRaw"
   | "ErrWithGuar";
 
+/**
+ * rustc's internal `tokenstream::Spacing` of a token that came from source text. Proc macros
+ * only see `joint` (Joint), but rustc's printer also honours `JointHidden` (the token was
+ * immediately followed by a non-punct, e.g. `a` in `a.b` or `(` in `f(x)`), so streams parsed
+ * from text print back without inserted spaces. Absent: derived from `joint` (Joint/Alone),
+ * as for every tree a proc macro builds.
+ */
+export type Spacing = "Alone" | "Joint" | "JointHidden";
+
+/**
+ * A doc comment as rustc keeps it inside a parsed stream (one token). Proc macros see it as
+ * `#` [`!`] `[doc = "..."]`; the `#` punct carries this so the printer can print the comment
+ * itself, as rustc does.
+ */
+export interface DocComment {
+  kind: "line" | "block";
+  style: "outer" | "inner";
+  /** The comment text after `///`, `//!`, `/**` or `/*!` (and before the closing star-slash). */
+  text: string;
+  /** The spacing of the doc-comment token. */
+  spacing: Spacing;
+}
+
 export interface DelimSpan {
   open: Span;
   close: Span;
@@ -37,6 +60,8 @@ export interface Group {
   delimiter: Delimiter;
   stream: TokenTree[];
   span: DelimSpan;
+  /** rustc's DelimSpacing (open, close) when parsed from text; absent means Alone/Alone. */
+  delimSpacing?: { open: Spacing; close: Spacing };
 }
 
 export interface Punct {
@@ -46,6 +71,10 @@ export interface Punct {
   /** `Spacing::Joint`: the next token is a punct glued to this one (`=` then `=` for `==`). */
   joint: boolean;
   span: Span;
+  /** See `Spacing`; absent means `joint ? "Joint" : "Alone"`. */
+  spacing?: Spacing;
+  /** Set on the `#` of a desugared doc comment (the `!` and `[...]` group follow it). */
+  doc?: DocComment;
 }
 
 export interface Ident {
@@ -54,6 +83,8 @@ export interface Ident {
   sym: string;
   isRaw: boolean;
   span: Span;
+  /** See `Spacing`; absent means Alone. */
+  spacing?: Spacing;
 }
 
 export interface Literal {
@@ -68,6 +99,8 @@ export interface Literal {
   symbol: string;
   suffix: string | null;
   span: Span;
+  /** See `Spacing`; absent means Alone. */
+  spacing?: Spacing;
 }
 
 export type TokenTree = Group | Punct | Ident | Literal;

@@ -1,0 +1,21 @@
+// The token layer's public API: rustc 1.96's lexer, `TokenStream::from_str`,
+// `Literal::from_str` and `TokenStream::to_string`, over the shared token model.
+//
+// Browser-safe: no Node APIs here.
+
+export * from "./model.js";
+export {
+  parseTokenStream,
+  parseLiteral,
+  normalizeAndValidateIdent,
+  shebangLength,
+  ICE_PANIC_MESSAGE,
+  type ParseOptions,
+  type ParseResult,
+  type LexFailure,
+  type LiteralResult,
+} from "./parse.js";
+export type { Edition, LexDiagnostic } from "./cook.js";
+export { printTokenStream, printTokenTree, printLiteral, isReservedIdent, type PrintOptions } from "./print.js";
+export { RawCursor, Raw, Lit, DocStyle, type RawKind } from "./lexer.js";
+export { isIdStart, isIdContinue, isIdent, isWhitespace } from "./unicode.js";

@@ -1,0 +1,263 @@
+// `TokenStream::to_string` as rustc 1.96 prints it: the server converts the trees to its
+// internal stream (`ToInternal`, gluing joint puncts into operators and `'` + ident into
+// lifetimes, as `TokenStream::push_tree` does) and runs rustc_ast_pretty's `print_tts`:
+// each token's Spacing, the `space_between` rules, brace groups in boxes, doc comments as
+// comments, all through the Oppen printer (pp.ts) that wraps long lines.
+//
+// Browser-safe: no Node APIs here.
+
+import type { Edition } from "./cook.js";
+import type { Delimiter, Literal, Spacing, TokenStream, TokenTree } from "./model.js";
+import { PrettyPrinter } from "./pp.js";
+
+export interface PrintOptions {
+  /** Edition of the spans, for which identifiers are reserved. Default 2021. */
+  edition?: Edition;
+}
+
+type Tok =
+  | { k: "op"; text: string }
+  | { k: "ident"; sym: string; raw: boolean }
+  | { k: "lifetime"; /** with the quote */ sym: string; raw: boolean }
+  | { k: "lit"; lit: Literal }
+  | { k: "doc"; kind: "line" | "block"; style: "outer" | "inner"; text: string };
+
+type ITree =
+  | { t: "tok"; tok: Tok; spacing: Spacing }
+  | { t: "delim"; delim: Delimiter; open: Spacing; close: Spacing; trees: ITree[] };
+
+/** rustc's Token::glue for the operators proc macros can produce. */
+const GLUE: Record<string, string> = {
+  "= =": "==", "= >": "=>",
+  "< =": "<=", "< <": "<<", "< <=": "<<=", "< -": "<-",
+  "> =": ">=", "> >": ">>", "> >=": ">>=",
+  "! =": "!=", "+ =": "+=", "- =": "-=", "- >": "->", "* =": "*=", "/ =": "/=", "% =": "%=",
+  "^ =": "^=", "& =": "&=", "& &": "&&", "| =": "|=", "| |": "||",
+  "<< =": "<<=", ">> =": ">>=",
+  ". .": "..", ". ..": "...", ".. .": "...", ".. =": "..=",
+  ": :": "::",
+};
+
+function glue(a: Tok, b: Tok): Tok | null {
+  if (a.k !== "op") return null;
+  if (a.text === "'" ) {
+    if (b.k === "ident") return { k: "lifetime", sym: "'" + b.sym, raw: b.raw };
+    return null;
+  }
+  if (b.k !== "op") return null;
+  const g = GLUE[a.text + " " + b.text];
+  return g ? { k: "op", text: g } : null;
+}
+
+/** `TokenStream::push_tree`: glue onto a joint last token when the two form one operator. */
+function pushTree(out: ITree[], tt: ITree): void {
+  const last = out[out.length - 1];
+  if (last && last.t === "tok" && last.spacing !== "Alone" && tt.t === "tok") {
+    const g = glue(last.tok, tt.tok);
+    if (g) {
+      out[out.length - 1] = { t: "tok", tok: g, spacing: tt.spacing };
+      return;
+    }
+  }
+  out.push(tt);
+}
+
+function toInternal(stream: TokenStream): ITree[] {
+  const out: ITree[] = [];
+  for (let i = 0; i < stream.length; i++) {
+    const tt = stream[i];
+    switch (tt.type) {
+      case "punct": {
+        if (tt.doc && isDocTail(stream, i, tt.doc.style)) {
+          const d = tt.doc;
+          pushTree(out, { t: "tok", tok: { k: "doc", kind: d.kind, style: d.style, text: d.text }, spacing: d.spacing });
+          i += d.style === "inner" ? 2 : 1;
+          continue;
+        }
+        pushTree(out, { t: "tok", tok: { k: "op", text: tt.ch }, spacing: tt.spacing ?? (tt.joint ? "Joint" : "Alone") });
+        continue;
+      }
+      case "ident":
+        pushTree(out, { t: "tok", tok: { k: "ident", sym: tt.sym, raw: tt.isRaw }, spacing: tt.spacing ?? "Alone" });
+        continue;
+      case "literal": {
+        if ((tt.kind === "Integer" || tt.kind === "Float") && tt.symbol.startsWith("-")) {
+          // A negative number is a `-` and the number, as rustc's ToInternal splits it.
+          pushTree(out, { t: "tok", tok: { k: "op", text: "-" }, spacing: "JointHidden" });
+          pushTree(out, { t: "tok", tok: { k: "lit", lit: { ...tt, symbol: tt.symbol.slice(1) } }, spacing: tt.spacing ?? "Alone" });
+          continue;
+        }
+        pushTree(out, { t: "tok", tok: { k: "lit", lit: tt }, spacing: tt.spacing ?? "Alone" });
+        continue;
+      }
+      case "group":
+        pushTree(out, {
+          t: "delim",
+          delim: tt.delimiter,
+          open: tt.delimSpacing?.open ?? "Alone",
+          close: tt.delimSpacing?.close ?? "Alone",
+          trees: toInternal(tt.stream),
+        });
+        continue;
+    }
+  }
+  return out;
+}
+
+/** The `!` and `[...]` a doc-comment `#` stands for are still there, untouched in shape. */
+function isDocTail(stream: TokenStream, i: number, style: "outer" | "inner"): boolean {
+  let j = i + 1;
+  if (style === "inner") {
+    const bang = stream[j];
+    if (!bang || bang.type !== "punct" || bang.ch !== "!") return false;
+    j++;
+  }
+  const g = stream[j];
+  return !!g && g.type === "group" && g.delimiter === "Bracket";
+}
+
+const ALWAYS_RESERVED = new Set([
+  "$crate", "{{root}}", "_",
+  "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
+  "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
+  "trait", "true", "type", "unsafe", "use", "where", "while",
+  "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield",
+]);
+
+/** rustc's Symbol::is_reserved for the edition. */
+export function isReservedIdent(sym: string, edition: Edition): boolean {
+  if (ALWAYS_RESERVED.has(sym)) return true;
+  const e = Number(edition);
+  if ((sym === "async" || sym === "await" || sym === "dyn") && e >= 2018) return true;
+  if (sym === "try" && e >= 2018) return true;
+  if (sym === "gen" && e >= 2024) return true;
+  return false;
+}
+
+function isPunct(tt: ITree): boolean {
+  return tt.t === "tok" && tt.tok.k === "op";
+}
+
+function isOp(tt: ITree, text: string): boolean {
+  return tt.t === "tok" && tt.tok.k === "op" && tt.tok.text === text;
+}
+
+/** pprust's space_between. */
+function spaceBetween(a: ITree, b: ITree, edition: Edition): boolean {
+  if (a.t === "tok" && a.tok.k === "doc" && a.tok.kind === "line") return false;
+  if (isOp(a, ".") && !isPunct(b)) return false;
+  if (isOp(a, "$") && b.t === "tok" && b.tok.k === "ident") return false;
+  if ((isOp(b, ",") || isOp(b, ";") || isOp(b, ".")) && !isPunct(a)) return false;
+  if (a.t === "tok" && a.tok.k === "ident") {
+    const { sym, raw } = a.tok;
+    if (isOp(b, "!") && (!isReservedIdent(sym, edition) || raw)) return false;
+    if (b.t === "delim" && b.delim === "Parenthesis") {
+      if (!isReservedIdent(sym, edition) || sym === "fn" || sym === "Self" || sym === "pub" || raw) return false;
+    }
+  }
+  if (isOp(a, "#") && b.t === "delim" && b.delim === "Bracket") return false;
+  return true;
+}
+
+function identsWouldMerge(a: ITree, b: ITree): boolean {
+  return a.t === "tok" && a.tok.k === "ident" && b.t === "tok" && b.tok.k === "ident";
+}
+
+const HASHES = (n: number) => "#".repeat(n);
+
+/** The text rustc prints for a literal (pprust literal_to_string; the client prints the same). */
+export function printLiteral(lit: Literal): string {
+  const { symbol: sym } = lit;
+  let out: string;
+  switch (lit.kind) {
+    case "Byte": out = `b'${sym}'`; break;
+    case "Char": out = `'${sym}'`; break;
+    case "Str": out = `"${sym}"`; break;
+    case "StrRaw": out = `r${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`; break;
+    case "ByteStr": out = `b"${sym}"`; break;
+    case "ByteStrRaw": out = `br${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`; break;
+    case "CStr": out = `c"${sym}"`; break;
+    case "CStrRaw": out = `cr${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`; break;
+    default: out = sym;
+  }
+  return lit.suffix === null ? out : out + lit.suffix;
+}
+
+function tokenText(tok: Tok): string {
+  switch (tok.k) {
+    case "op": return tok.text;
+    case "ident": return tok.raw ? "r#" + tok.sym : tok.sym;
+    case "lifetime": return tok.raw ? "'r#" + tok.sym.slice(1) : tok.sym;
+    case "lit": return printLiteral(tok.lit);
+    case "doc":
+      if (tok.kind === "line") return (tok.style === "outer" ? "///" : "//!") + tok.text;
+      return (tok.style === "outer" ? "/**" : "/*!") + tok.text + "*/";
+  }
+}
+
+const OPEN: Record<Delimiter, string> = { Parenthesis: "(", Bracket: "[", Brace: "{", None: "" };
+const CLOSE: Record<Delimiter, string> = { Parenthesis: ")", Bracket: "]", Brace: "}", None: "" };
+const INDENT_UNIT = 4;
+
+class StreamPrinter {
+  readonly pp = new PrettyPrinter();
+  constructor(readonly edition: Edition) {}
+
+  printTts(tts: ITree[]): void {
+    for (let i = 0; i < tts.length; i++) {
+      const tt = tts[i];
+      const spacing = this.printTt(tt);
+      const next = tts[i + 1];
+      if (next) {
+        if (spacing === "Alone" && spaceBetween(tt, next, this.edition)) this.pp.space();
+        else if (spacing !== "Alone" && identsWouldMerge(tt, next)) this.pp.space();
+      }
+    }
+  }
+
+  private printTt(tt: ITree): Spacing {
+    if (tt.t === "tok") {
+      this.pp.word(tokenText(tt.tok));
+      if (tt.tok.k === "doc") this.pp.hardbreak();
+      return tt.spacing;
+    }
+    const pp = this.pp;
+    if (tt.delim === "Brace") {
+      pp.cbox(INDENT_UNIT);
+      pp.word("{");
+      const openSpace = tt.open === "Alone" && tt.trees.length > 0;
+      if (openSpace) pp.space();
+      pp.ibox(0);
+      this.printTts(tt.trees);
+      pp.end();
+      if (openSpace) pp.breakOffsetIfNotBol(1, -INDENT_UNIT);
+      pp.word("}");
+      pp.end();
+    } else {
+      pp.word(OPEN[tt.delim]);
+      pp.ibox(0);
+      this.printTts(tt.trees);
+      pp.end();
+      pp.word(CLOSE[tt.delim]);
+    }
+    return tt.close;
+  }
+}
+
+/** `TokenStream::to_string()` (rustc's `pprust::tts_to_string`). */
+export function printTokenStream(stream: TokenStream, options: PrintOptions = {}): string {
+  const p = new StreamPrinter(options.edition ?? "2021");
+  p.printTts(toInternal(stream));
+  return p.pp.eof();
+}
+
+/** The client-side Display of one token tree (proc_macro prints Ident/Punct/Literal itself). */
+export function printTokenTree(tt: TokenTree, options: PrintOptions = {}): string {
+  switch (tt.type) {
+    case "ident": return tt.isRaw ? "r#" + tt.sym : tt.sym;
+    case "punct": return tt.ch;
+    case "literal": return printLiteral(tt);
+    // Group::to_string goes through ToInternal, which forgets the group's own DelimSpacing.
+    case "group": return printTokenStream([{ ...tt, delimSpacing: undefined }], options);
+  }
+}
