@@ -18,7 +18,7 @@ import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "./abi.js";
 import { runClient, type RunOptions } from "./instance.js";
 import { BridgeServer, denyAllEnv, type BridgeDiagnostic, type EnvPolicy, type TrackedEnvVar } from "./server.js";
 import { normalizeSource, SpanTable, type SourceFile, type SpanLocation } from "./spans.js";
-import type { WasiOptions } from "../sandbox/wasi.js";
+import { Wasi, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
 
 export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, BridgeAbiError, detectModuleAbi, type ModuleAbi } from "./abi.js";
 export { SpanTable, type SpanLocation, type SourceFile } from "./spans.js";
@@ -107,6 +107,8 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   const abi = detectModuleAbi(module, options.assumeBridgeAbi);
   checkBridgeAbi(abi);
   declsExportName(module);
+  // Refuse modules that import anything the sandbox does not provide now, not at first expansion.
+  wasiImportsFor(module, new Wasi());
   const decls = await listProcMacros(module);
   return new LoadedMacroModule(module, abi, decls);
 }
