@@ -1,0 +1,9 @@
+// macrobox's library entry point: the browser-safe core. Load a wasm macro module, list its
+// macros, expand with it; lex and print token streams; read module metadata.
+// Building modules needs Node and a Rust toolchain: import it from "macrobox/build".
+
+export * from "./bridge/index.js";
+export * from "./tokens/index.js";
+export type * from "./tokens/model.js";
+export { readMetadata, type ModuleMetadata } from "./wasm/metadata.js";
+export { listProcMacros, type ProcMacroDecl } from "./wasm/decls.js";
