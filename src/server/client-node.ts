@@ -28,7 +28,7 @@ export interface SpawnOptions {
 }
 
 interface Pending {
-  resolve: (res: Response) => void;
+  resolve: (line: string) => void;
   reject: (err: Error) => void;
 }
 
@@ -74,11 +74,7 @@ export class ProcMacroServerClient {
       this.noise.push(line);
       return;
     }
-    try {
-      waiter.resolve(decodeResponseLine(line));
-    } catch (e) {
-      waiter.reject(e as Error);
-    }
+    waiter.resolve(line);
   }
 
   private fail(err: Error): void {
@@ -87,11 +83,16 @@ export class ProcMacroServerClient {
   }
 
   /** Sends one request and waits for its response. */
-  request(req: Request): Promise<Response> {
+  async request(req: Request): Promise<Response> {
+    return decodeResponseLine(await this.requestLine(encodeRequestLine(req)));
+  }
+
+  /** Sends one raw message line (newline included) and returns the raw response line. */
+  requestLine(line: string): Promise<string> {
     if (this.exitError !== null) return Promise.reject(this.exitError);
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });
-      this.child.stdin.write(encodeRequestLine(req));
+      this.child.stdin.write(line);
     });
   }
 

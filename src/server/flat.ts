@@ -81,6 +81,13 @@ export interface EncodeOptions {
   version?: number;
   /** Span of the invisible root group that wraps a stream which is not a single group. */
   rootSpan: Span;
+  /**
+   * Make a lone `None`-delimited group the root too, as proc-macro-srv's writer does
+   * (`as_single_group`). That reads back as the group's contents, so it loses the group; the
+   * default wraps it instead, which is lossless. Servers set this to answer exactly like the
+   * native server.
+   */
+  noneGroupAsRoot?: boolean;
 }
 
 export interface DecodeOptions {
@@ -132,7 +139,7 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
   // A lone delimited group becomes the root itself, like the server's `as_single_group`. A lone
   // `None` group is wrapped instead, because a `None` root would read back as its contents.
   const only = stream.length === 1 ? stream[0] : undefined;
-  if (only !== undefined && only.type === "group" && only.delimiter !== "None") {
+  if (only !== undefined && only.type === "group" && (only.delimiter !== "None" || options.noneGroupAsRoot === true)) {
     enqueue(only.span.open, only.span.close, only.delimiter, only.stream);
   } else {
     enqueue(options.rootSpan, options.rootSpan, "None", stream);

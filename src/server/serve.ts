@@ -1,0 +1,158 @@
+// The server side of the proc-macro-srv protocol: turns requests into calls on a backend (for
+// macrobox: wasm macro modules) and backend answers into responses, the way
+// proc-macro-srv-cli/src/main_loop.rs (`run_old`) does for native dylibs.
+//
+// Span modes: in `Id` mode span ids are opaque and our token model's spans are those ids. In
+// `RustAnalyzer` mode ids index the request's span data table; the backend sees the same ids plus
+// the table, and returns the (possibly extended) table with its output, which we send back as
+// `ExpandMacroExtended`.
+//
+// Browser-safe: no Node APIs here (the stdio loop is in stdio-node.ts).
+
+import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree, FlatTreeError } from "./flat.js";
+import {
+  decodeRequestLine,
+  decodeSpanDataTable,
+  encodeResponseLine,
+  encodeSpanDataTable,
+  ProtocolError,
+  type ExpandMacroRequest,
+  type MacroInfo,
+  type Request,
+  type Response,
+  type Result,
+  type SpanData,
+  type SpanMode,
+} from "./protocol.js";
+import type { Span, TokenStream } from "../tokens/model.js";
+
+export interface BackendExpandRequest {
+  /** What the client named the library (`lib` / `dylib_path`). */
+  lib: string;
+  macroName: string;
+  body: TokenStream;
+  /** Attribute arguments, for attribute macros. */
+  attributes: TokenStream | null;
+  defSite: Span;
+  callSite: Span;
+  mixedSite: Span;
+  env: [string, string][];
+  currentDir: string | null;
+  spanMode: SpanMode;
+  /** RustAnalyzer mode: what each span id stands for. Empty in Id mode. */
+  spanData: SpanData[];
+}
+
+export interface BackendExpansion {
+  output: TokenStream;
+  /** RustAnalyzer mode: the span table the output's ids index (default: the request's). */
+  spanData?: SpanData[];
+}
+
+export interface ProcMacroBackend {
+  listMacros(lib: string): Promise<Result<MacroInfo[], string>>;
+  /** An error is reported to the client as the macro's panic message. */
+  expand(req: BackendExpandRequest): Promise<Result<BackendExpansion, string>>;
+  /** Span modes this backend can serve; default Id only. */
+  spanModes?: readonly SpanMode[];
+}
+
+export interface ServerSession {
+  /** Answers one request. Never throws for bad requests: errors become error responses where the protocol has them. */
+  handle(req: Request): Promise<Response>;
+  /** Answers one JSON line (without its newline); returns the response line, newline included. */
+  handleLine(line: string): Promise<string>;
+  readonly spanMode: SpanMode;
+}
+
+/** One connection's state (the span mode is per connection, like the native server's loop). */
+export function createServerSession(backend: ProcMacroBackend): ServerSession {
+  let spanMode: SpanMode = "Id";
+  const modes = backend.spanModes ?? ["Id"];
+
+  async function expand(req: ExpandMacroRequest): Promise<Response> {
+    const mode = spanMode;
+    const fail = (error: string): Response =>
+      mode === "Id" ? { type: "ExpandMacro", result: { ok: false, error } } : { type: "ExpandMacroExtended", result: { ok: false, error } };
+    let spanData: SpanData[] = [];
+    let body: TokenStream;
+    let attributes: TokenStream | null = null;
+    try {
+      if (mode === "RustAnalyzer") spanData = decodeSpanDataTable(req.spanDataTable);
+      // Like the native server, decode with the current version whatever the client announced.
+      body = decodeFlatTree(req.macroBody);
+      if (req.attributes !== null) attributes = decodeFlatTree(req.attributes);
+    } catch (e) {
+      if (e instanceof FlatTreeError || e instanceof ProtocolError) return fail(`bad request: ${e.message}`);
+      throw e;
+    }
+    const globals = req.globals ?? { defSite: 0, callSite: 0, mixedSite: 0 };
+    let result: Result<BackendExpansion, string>;
+    try {
+      result = await backend.expand({
+        lib: req.lib,
+        macroName: req.macroName,
+        body,
+        attributes,
+        defSite: globals.defSite,
+        callSite: globals.callSite,
+        mixedSite: globals.mixedSite,
+        env: req.env,
+        currentDir: req.currentDir,
+        spanMode: mode,
+        spanData,
+      });
+    } catch (e) {
+      return fail(`macrobox: ${(e as Error).message}`);
+    }
+    if (!result.ok) return fail(result.error);
+    let tree;
+    try {
+      tree = encodeFlatTree(result.value.output, { rootSpan: globals.callSite, noneGroupAsRoot: true });
+    } catch (e) {
+      return fail(`macrobox: cannot encode the expansion: ${(e as Error).message}`);
+    }
+    if (mode === "Id") return { type: "ExpandMacro", result: { ok: true, value: tree } };
+    return {
+      type: "ExpandMacroExtended",
+      result: { ok: true, value: { tree, spanDataTable: encodeSpanDataTable(result.value.spanData ?? spanData) } },
+    };
+  }
+
+  async function handle(req: Request): Promise<Response> {
+    switch (req.type) {
+      case "ApiVersionCheck":
+        return { type: "ApiVersionCheck", version: CURRENT_API_VERSION };
+      case "SetConfig":
+        // The reply names the mode we adopted; rust-analyzer uses whatever we answer.
+        spanMode = modes.includes(req.spanMode) ? req.spanMode : "Id";
+        return { type: "SetConfig", spanMode };
+      case "ListMacros":
+        try {
+          return { type: "ListMacros", result: await backend.listMacros(req.dylibPath) };
+        } catch (e) {
+          return { type: "ListMacros", result: { ok: false, error: `macrobox: ${(e as Error).message}` } };
+        }
+      case "ExpandMacro":
+        return expand(req);
+    }
+  }
+
+  return {
+    handle,
+    async handleLine(line: string): Promise<string> {
+      // A request we cannot read has no response of its own in the protocol; the native server
+      // dies on it. We answer with the error as a panic message so the client sees why.
+      let req: Request;
+      try {
+        req = decodeRequestLine(line);
+      } catch (e) {
+        return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error: `macrobox: ${(e as Error).message}` } });
+      }
+      return encodeResponseLine(await handle(req));
+    },
+    get spanMode() {
+      return spanMode;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Runs a proc-macro server session over a process's stdin/stdout (Node-only): the process
+// rust-analyzer spawns as its proc-macro server. Requests are answered strictly in order.
+
+import type { Readable, Writable } from "node:stream";
+
+import { LineFramer } from "./protocol.js";
+import { createServerSession, type ProcMacroBackend } from "./serve.js";
+
+export interface StdioOptions {
+  input?: Readable;
+  output?: Writable;
+  /** Where lines that are not requests are reported (default: ignored, like the native server). */
+  onNoise?: (line: string) => void;
+}
+
+/** Serves until end of input (or an empty line, which the native server also treats as the end). */
+export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}): Promise<void> {
+  const input = options.input ?? process.stdin;
+  const output = options.output ?? process.stdout;
+  const session = createServerSession(backend);
+  let ended = false;
+  const framer = new LineFramer((line) => {
+    if (line === "") ended = true;
+    else options.onNoise?.(line);
+  });
+  let chain = Promise.resolve();
+  return new Promise((resolve, reject) => {
+    input.setEncoding("utf8");
+    input.on("data", (chunk: string) => {
+      for (const line of framer.push(chunk)) {
+        if (ended) break;
+        chain = chain.then(async () => {
+          output.write(await session.handleLine(line));
+        });
+      }
+      if (ended) input.destroy();
+    });
+    const finish = () => chain.then(resolve, reject);
+    input.on("end", finish);
+    input.on("close", finish);
+    input.on("error", reject);
+  });
+}

@@ -1,0 +1,118 @@
+// Our protocol server against rust-analyzer's: the same request lines go to
+// rust-analyzer-proc-macro-srv running the echo-macros dylib and to our server
+// (src/server/serve.ts + stdio-node.ts) with a backend that behaves like echo-macros; the
+// response lines must be byte-identical. This pins the encoder's layout (breadth-first subtrees,
+// string interning order, field order) and the message shapes to the real server's.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+
+import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/server/client-node.js";
+import { encodeFlatTree } from "../src/server/flat.js";
+import { encodeRequestLine, encodeSpanDataTable, type Request } from "../src/server/protocol.js";
+import { createServerSession } from "../src/server/serve.js";
+import type { TokenStream } from "../src/tokens/model.js";
+import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
+import { group, ident, lit, punct, resetSpans, richStream } from "./oracle/trees.js";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const ECHO_CRATE = join(HERE, "oracle/native/echo-macros");
+const ECHO_SERVER = join(HERE, "oracle/native/echo-server.ts");
+
+function expandRequest(lib: string, macroName: string, body: TokenStream, attributes: TokenStream | null, extra: Partial<Request> = {}): Request {
+  return {
+    type: "ExpandMacro",
+    lib,
+    env: [["CARGO_PKG_NAME", "echo"]],
+    currentDir: "/tmp",
+    macroBody: encodeFlatTree(body, { rootSpan: 1 }),
+    macroName,
+    attributes: attributes === null ? null : encodeFlatTree(attributes, { rootSpan: 1 }),
+    globals: { defSite: 0, callSite: 1, mixedSite: 2 },
+    spanDataTable: [],
+    ...extra,
+  } as Request;
+}
+
+describe("our protocol server answers like rust-analyzer's", () => {
+  let dylib = "";
+  let native: ProcMacroServerClient;
+  let ours: ProcMacroServerClient;
+  before(() => {
+    dylib = buildNativeMacro({ path: ECHO_CRATE });
+    native = spawnRustAnalyzerServer(PROC_MACRO_SRV);
+    ours = new ProcMacroServerClient({ command: process.execPath, args: ["--import", "tsx", ECHO_SERVER] });
+  });
+  after(async () => {
+    await native.close();
+    await ours.close();
+  });
+
+  async function same(req: Request): Promise<string> {
+    const line = encodeRequestLine(req);
+    const [a, b] = await Promise.all([native.requestLine(line), ours.requestLine(line)]);
+    assert.equal(b, a);
+    return a;
+  }
+
+  test("version check, span mode, macro list", async () => {
+    assert.equal(await same({ type: "ApiVersionCheck" }), '{"ApiVersionCheck":6}');
+    assert.equal(await same({ type: "SetConfig", spanMode: "Id" }), '{"SetConfig":{"span_mode":"Id"}}');
+    await same({ type: "ListMacros", dylibPath: dylib });
+  });
+
+  test("Id mode expansions: bang, attribute, derive, nested and empty streams, panics", async () => {
+    resetSpans();
+    await same(expandRequest(dylib, "echo", richStream(), null));
+    await same(expandRequest(dylib, "echo", [], null));
+    await same(expandRequest(dylib, "echo", [group("Brace", [ident("only")])], null));
+    await same(expandRequest(dylib, "echo", [group("None", [ident("a"), group("None", [punct("+")])])], null));
+    await same(expandRequest(dylib, "echo_attr", [ident("fn"), ident("f"), group("Parenthesis", []), group("Brace", [])], [ident("x"), punct("="), lit("Integer", "1", "u8")]));
+    await same(expandRequest(dylib, "EchoDerive", [ident("struct"), ident("S"), punct(";")], null));
+    const panic = await same(expandRequest(dylib, "panic_now", [], null));
+    assert.match(panic, /"Err":"echo-macros: asked to panic"/);
+  });
+
+  test("RustAnalyzer span mode: ExpandMacroExtended with the span data table", async () => {
+    assert.equal(await same({ type: "SetConfig", spanMode: "RustAnalyzer" }), '{"SetConfig":{"span_mode":"RustAnalyzer"}}');
+    // Span ids index the table; every id the trees use must exist, and entries must be distinct
+    // (the native server keeps them in an IndexSet).
+    resetSpans(3);
+    const body = richStream();
+    const attrs = [ident("k"), punct("="), lit("Str", "v")];
+    const table = encodeSpanDataTable(Array.from({ length: 200 }, (_, i) => ({ fileId: 7, astId: 0, start: i * 2, end: i * 2 + 1, ctx: 0 })));
+    const res = await same(expandRequest(dylib, "echo_attr", body, attrs, { spanDataTable: table } as Partial<Request>));
+    assert.match(res, /^\{"ExpandMacroExtended":\{"Ok":\{"tree":/);
+    assert.equal(await same({ type: "SetConfig", spanMode: "Id" }), '{"SetConfig":{"span_mode":"Id"}}');
+  });
+});
+
+describe("server session", () => {
+  const session = createServerSession({
+    async listMacros() {
+      throw new Error("no such module");
+    },
+    async expand() {
+      return { ok: true, value: { output: [{ type: "punct", ch: "==", joint: false, span: 0 }] } };
+    },
+  });
+
+  test("backend exceptions and bad output become error responses, not crashes", async () => {
+    assert.deepEqual(await session.handle({ type: "ListMacros", dylibPath: "/x" }), { type: "ListMacros", result: { ok: false, error: "macrobox: no such module" } });
+    const res = await session.handle(expandRequest("/x", "m", [], null));
+    assert.equal(res.type, "ExpandMacro");
+    assert.ok(res.type === "ExpandMacro" && !res.result.ok && /cannot encode/.test(res.result.error));
+  });
+
+  test("bad request lines get an error answer", async () => {
+    assert.match(await session.handleLine("{nonsense"), /"Err":"macrobox: proc-macro protocol: bad JSON line/);
+    assert.match(await session.handleLine('{"ExpandMacro":{"lib":"x","env":[],"current_dir":null,"macro_body":{"subtree":[0,0,9,0,0],"literal":[],"punct":[],"ident":[],"token_tree":[],"text":[]},"macro_name":"m","attributes":null}}'), /bad request: FlatTree/);
+  });
+
+  test("span mode falls back to Id when the backend lacks RustAnalyzer mode", async () => {
+    assert.deepEqual(await session.handle({ type: "SetConfig", spanMode: "RustAnalyzer" }), { type: "SetConfig", spanMode: "Id" });
+    assert.equal(session.spanMode, "Id");
+  });
+});

@@ -1,0 +1,211 @@
+// Runs rustc 1.96 as the oracle for the token layer: builds the native proc-macro crate in
+// test/oracle/lexer (cached by rustc version and oracle source), feeds it the corpus through a
+// generated driver file with one `probe!(K);` per line, and collects its answers and the
+// diagnostics rustc emitted for each line. Answers are cached by corpus content, so reruns
+// cost nothing. Node-only (test helper).
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ORACLE_DIR = here;
+export const CORPUS_FILE = join(here, "../../corpus/lexer/corpus.json");
+const RUSTC = "/usr/bin/rustc";
+const CARGO = "/usr/bin/cargo";
+
+export type Edition = "2015" | "2018" | "2021" | "2024";
+
+export interface Corpus {
+  /** Category name → snippets for `TokenStream::from_str`. */
+  streams: Record<string, string[]>;
+  /** Snippets for `Literal::from_str`. */
+  literals: string[];
+  /** Streams built with the API, one item per entry (see oracle's `build`). */
+  built: string[][];
+}
+
+export type OracleTree =
+  | { t: "group"; d: string; s: OracleTree[]; open?: [number, number]; close?: [number, number]; entire?: [number, number] }
+  | { t: "punct"; c: string; j: boolean; span?: [number, number] }
+  | { t: "ident"; s: string; span?: [number, number] }
+  | { t: "literal"; kind: string; s: string; suffix: string | null; span?: [number, number] };
+
+export interface OracleAnswer {
+  index: number;
+  kind: "stream" | "literal" | "built";
+  result: "ok" | "err" | "panic";
+  message?: string;
+  trees?: OracleTree[];
+  display?: string;
+  rebuilt?: string;
+  // literal records
+  s?: string;
+  suffix?: string | null;
+}
+
+export interface OracleDiagnostic {
+  level: string;
+  message: string;
+}
+
+export interface OracleRecord {
+  kind: "stream" | "literal" | "built";
+  /** stream/literal: the source; built: the items joined by "\n". */
+  payload: string;
+  category: string;
+  answer: OracleAnswer;
+  diagnostics: OracleDiagnostic[];
+  /** For valid stream snippets: the trees with byte ranges from real source, relative to the snippet. */
+  spans?: OracleTree[];
+}
+
+export function loadCorpus(): Corpus {
+  return JSON.parse(readFileSync(CORPUS_FILE, "utf8")) as Corpus;
+}
+
+function cacheRoot(): string {
+  return process.env.MACROBOX_CACHE ?? join(homedir(), ".cache/macrobox");
+}
+
+function sha(...parts: string[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p).update("\0");
+  return h.digest("hex").slice(0, 16);
+}
+
+/** Builds the oracle proc macro (once per rustc version and oracle source); returns the .so path. */
+export function buildOracle(): { lib: string; dir: string } {
+  const version = execFileSync(RUSTC, ["-vV"], { encoding: "utf8" });
+  const source = readFileSync(join(ORACLE_DIR, "src/lib.rs"), "utf8") + readFileSync(join(ORACLE_DIR, "Cargo.toml"), "utf8");
+  const dir = join(cacheRoot(), "lexer-oracle", sha(version, source));
+  const lib = join(dir, "target/release/liblexer_oracle.so");
+  if (!existsSync(lib)) {
+    mkdirSync(dir, { recursive: true });
+    const r = spawnSync(CARGO, ["build", "--release", "--offline", "--quiet", "--manifest-path", join(ORACLE_DIR, "Cargo.toml")], {
+      // byte_range is unstable: RUSTC_BOOTSTRAP lets the stable 1.96 compiler build this test oracle.
+      env: { ...process.env, RUSTC, RUSTC_BOOTSTRAP: "1", CARGO_TARGET_DIR: join(dir, "target") },
+      encoding: "utf8",
+    });
+    if (r.status !== 0 || !existsSync(lib)) throw new Error(`building the lexer oracle failed:\n${r.stderr}`);
+  }
+  return { lib, dir };
+}
+
+interface InputRecord {
+  kind: "stream" | "literal" | "built";
+  payload: string;
+  category: string;
+}
+
+export function corpusRecords(corpus: Corpus): InputRecord[] {
+  const out: InputRecord[] = [];
+  for (const [category, list] of Object.entries(corpus.streams)) for (const s of list) out.push({ kind: "stream", payload: s, category });
+  for (const s of corpus.literals) out.push({ kind: "literal", payload: s, category: "literal" });
+  for (const items of corpus.built) out.push({ kind: "built", payload: items.join("\n"), category: "built" });
+  return out;
+}
+
+function encodeInput(records: InputRecord[]): Buffer {
+  const parts: Buffer[] = [];
+  records.forEach((r, i) => {
+    const payload = Buffer.from(r.payload, "utf8");
+    parts.push(Buffer.from(`${r.kind} ${i} ${payload.length}\n`), payload, Buffer.from("\n"));
+  });
+  return Buffer.concat(parts);
+}
+
+const IGNORED_MESSAGES = [/^aborting due to/, /^For more information/, /^Some errors have detailed explanations/, /^the compiler unexpectedly panicked/];
+
+function runRustc(lib: string, driver: string, input: string, out: string, edition: Edition): string {
+  const r = spawnSync(
+    RUSTC,
+    ["--edition", edition, "--crate-type", "lib", "--error-format=json", "--extern", `lexer_oracle=${lib}`, driver, "-o", join(out, "driver.rlib")],
+    { env: { ...process.env, MACROBOX_ORACLE_INPUT: input, MACROBOX_ORACLE_OUT: out, RUST_BACKTRACE: "0" }, encoding: "utf8", maxBuffer: 1 << 28 },
+  );
+  return r.stderr;
+}
+
+/** Diagnostics rustc emitted, by driver line (1-based). */
+function diagnosticsByLine(stderr: string): Map<number, OracleDiagnostic[]> {
+  const byLine = new Map<number, OracleDiagnostic[]>();
+  for (const line of stderr.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let d: { $message_type?: string; message: string; level: string; spans: { line_start: number; is_primary: boolean }[] };
+    try {
+      d = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (d.$message_type !== "diagnostic" || IGNORED_MESSAGES.some((re) => re.test(d.message))) continue;
+    const span = d.spans.find((s) => s.is_primary) ?? d.spans[0];
+    if (!span) continue;
+    const list = byLine.get(span.line_start) ?? [];
+    list.push({ level: d.level, message: d.message });
+    byLine.set(span.line_start, list);
+  }
+  return byLine;
+}
+
+/** rustc's answers for every corpus record, for one edition (cached). */
+export function runOracle(corpus: Corpus, edition: Edition): OracleRecord[] {
+  const { lib, dir } = buildOracle();
+  const records = corpusRecords(corpus);
+  const input = encodeInput(records);
+  const cacheFile = join(dir, `answers-${edition}-${sha(input.toString("latin1"))}.json`);
+  if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8")) as OracleRecord[];
+
+  const work = join(dir, `run-${edition}-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const inputFile = join(work, "input.txt");
+  writeFileSync(inputFile, input);
+  const driver = join(work, "driver.rs");
+  writeFileSync(driver, records.map((_, i) => `lexer_oracle::probe!(${i});\n`).join(""));
+  const diags = diagnosticsByLine(runRustc(lib, driver, inputFile, work, edition));
+
+  const answers = new Map<number, OracleAnswer>();
+  for (const f of readdirSync(work)) {
+    const m = /^(\d+)\.json$/.exec(f);
+    if (m) answers.set(Number(m[1]), JSON.parse(readFileSync(join(work, f), "utf8")) as OracleAnswer);
+  }
+  const result: OracleRecord[] = records.map((r, i) => {
+    const answer = answers.get(i);
+    if (!answer) throw new Error(`oracle gave no answer for record ${i} (${JSON.stringify(r.payload)})`);
+    return { ...r, answer, diagnostics: diags.get(i + 1) ?? [] };
+  });
+
+  // Second pass: valid snippets placed in real source, to learn rustc's byte ranges.
+  const spanDriver: string[] = [];
+  const offsets = new Map<number, number>();
+  let bytes = 0;
+  result.forEach((r, i) => {
+    if (r.kind !== "stream" || r.answer.result !== "ok" || r.diagnostics.length > 0 || r.payload.startsWith("#!")) return;
+    const prefix = `lexer_oracle::spans!(${i}; `;
+    offsets.set(i, bytes + Buffer.byteLength(prefix));
+    const line = `${prefix}${r.payload}\n);\n`;
+    spanDriver.push(line);
+    bytes += Buffer.byteLength(line);
+  });
+  const spanFile = join(work, "spans.rs");
+  writeFileSync(spanFile, spanDriver.join(""));
+  runRustc(lib, spanFile, inputFile, work, edition);
+  const shift = (t: OracleTree, off: number): OracleTree => {
+    const mv = (r?: [number, number]): [number, number] | undefined => (r ? [r[0] - off, r[1] - off] : undefined);
+    if (t.t === "group") return { ...t, open: mv(t.open), close: mv(t.close), entire: mv(t.entire), s: t.s.map((x) => shift(x, off)) };
+    return { ...t, span: mv(t.span) };
+  };
+  for (const [i, off] of offsets) {
+    const f = join(work, `spans-${i}.json`);
+    if (!existsSync(f)) continue;
+    const got = JSON.parse(readFileSync(f, "utf8")) as { trees: OracleTree[] };
+    result[i].spans = got.trees.map((t) => shift(t, off));
+  }
+
+  writeFileSync(cacheFile, JSON.stringify(result));
+  rmSync(work, { recursive: true, force: true });
+  return result;
+}
