@@ -15,6 +15,7 @@ import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { parseTokenStream, printTokenStream } from "../tokens/index.js";
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
 import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "./abi.js";
+import { desugarDocCommentsAsMacroArgs } from "./input.js";
 import { runClient, type RunOptions } from "./instance.js";
 import { BridgeServer, denyAllEnv, type BridgeDiagnostic, type EnvPolicy, type TrackedEnvVar } from "./server.js";
 import { normalizeSource, SpanTable, type SourceFile, type SpanLocation } from "./spans.js";
@@ -260,7 +261,8 @@ function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs
     }
     invocation = spans.span(f, callSite.lo, callSite.hi);
   }
-  return { input: input.stream, args, invocation };
+  const stream = request.kind === "bang" && typeof request.input === "string" ? desugarDocCommentsAsMacroArgs(input.stream) : input.stream;
+  return { input: stream, args, invocation };
 }
 
 /** The span covering all of a token stream, if its tokens are all in one file. */

@@ -11,7 +11,7 @@
 
 import type { Delimiter, LitKind, Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { PUNCT_CHARS } from "../tokens/model.js";
-import { normalizeAndValidateIdent, parseTokenStream, printTokenStream } from "../tokens/index.js";
+import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream } from "../tokens/index.js";
 import { METHODS_1_96, type Method } from "./abi.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, writePanicMessage } from "./rpc.js";
 import type { Bound, Expansion, SpanTable } from "./spans.js";
@@ -45,6 +45,13 @@ export interface ServerOptions {
 /** A failure inside the server caused by the request (unknown handle, malformed bytes, ...). */
 export class BridgeServerError extends Error {
   override name = "BridgeServerError";
+}
+
+/** A panic rustc's server raises on purpose (e.g. a fatal lexer error in `ts_from_str`). */
+class ServerPanic extends Error {
+  constructor(readonly payload: string | null) {
+    super(payload ?? "panic");
+  }
 }
 
 const DELIMITERS: readonly Delimiter[] = ["Parenthesis", "Brace", "Bracket", "None"];
@@ -127,6 +134,13 @@ export class BridgeServer {
       this.call(method, r, body);
       w.u8(RESULT_OK).raw(body.finish());
     } catch (e) {
+      if (e instanceof ServerPanic) {
+        // A panic rustc's server itself raises for this request: part of the semantics, not a fault.
+        const err = new ByteWriter();
+        err.u8(RESULT_ERR);
+        writePanicMessage(err, e.payload);
+        return err.finish();
+      }
       const message = e instanceof Error ? e.message : String(e);
       this.errors.push(message);
       const err = new ByteWriter();
@@ -155,11 +169,12 @@ export class BridgeServer {
         this.trackedPaths.push(r.str());
         return;
       case "literal_from_str": {
-        const result = this.literalFromStr(r.str());
-        if (typeof result === "string") w.u8(RESULT_ERR).str(result);
+        // Literals parsed from strings get the call-site span, as in rustc.
+        const result = parseLiteral(r.str(), this.expansion.callSite);
+        if (!result.ok) w.u8(RESULT_ERR).str(result.error);
         else {
           w.u8(RESULT_OK);
-          this.writeLiteral(w, result);
+          this.writeLiteral(w, result.literal);
         }
         return;
       }
@@ -187,8 +202,24 @@ export class BridgeServer {
         // rustc gives every token of a parsed string the call-site span.
         const callSite = this.expansion.callSite;
         const parsed = parseTokenStream(src, () => callSite);
-        if (parsed.ok) w.u8(RESULT_OK).handle(this.allocStream(parsed.stream));
-        else w.u8(RESULT_ERR).str(parsed.error.message);
+        // What the lexer reports without failing still reaches the user, as in rustc.
+        for (const d of parsed.diagnostics) this.diagnostics.push({ level: d.level, message: d.message, spans: [callSite], children: [] });
+        if (parsed.ok) {
+          w.u8(RESULT_OK).handle(this.allocStream(parsed.stream));
+          return;
+        }
+        switch (parsed.error.kind) {
+          case "lex":
+            w.u8(RESULT_ERR).str(parsed.error.message);
+            return;
+          case "fatal":
+            // rustc emits the error and aborts the call: the macro sees a panic with no message.
+            this.diagnostics.push({ level: "error", message: parsed.error.message, spans: [callSite], children: [] });
+            throw new ServerPanic(null);
+          case "ice":
+            // rustc 1.96 panics turning this diagnostic into a LexError.
+            throw new ServerPanic(ICE_PANIC_MESSAGE);
+        }
         return;
       }
       case "ts_to_string":
@@ -366,32 +397,6 @@ export class BridgeServer {
     return { level, message, spans, children };
   }
 
-  /**
-   * rustc's `literal_from_str`: lex `s`; the first token may be `-`, the next must be a literal,
-   * and together they must be all of `s` (no whitespace or comments around or between), and only
-   * numbers may be negated. The messages are rustc's.
-   */
-  private literalFromStr(s: string): Literal | string {
-    const ranges: Array<[number, number]> = [];
-    const lexed = parseTokenStream(s, (lo, hi) => ranges.push([lo, hi]));
-    if (!lexed.ok) return lexed.error.message;
-    const trees = lexed.stream;
-    const range = (t: TokenTree): [number, number] => ranges[(t.type === "group" ? t.span.open : t.span) - 1];
-    const first = trees[0];
-    const minus = first !== undefined && first.type === "punct" && first.ch === "-";
-    const lit = minus ? trees[1] : first;
-    if (lit === undefined || lit.type !== "literal") return "not a literal";
-    const [firstLo, firstHi] = range(first);
-    const [litLo, litHi] = range(lit);
-    if (litHi - firstLo !== new TextEncoder().encode(s).length) return "comment or whitespace around literal";
-    const callSite = this.expansion.callSite;
-    if (minus) {
-      if (firstHi !== litLo) return "comment or whitespace after minus";
-      if (lit.kind !== "Integer" && lit.kind !== "Float") return "non-numeric literal may not be negated";
-      return { ...lit, symbol: "-" + lit.symbol, span: callSite };
-    }
-    return { ...lit, span: callSite };
-  }
 }
 
 function readBound(r: ByteReader): Bound {
@@ -406,13 +411,15 @@ function readBound(r: ByteReader): Bound {
 }
 
 /**
- * rustc's `ToInternal` for one tree: a negative integer or float literal (which a macro can make
- * with `Literal::i32_unsuffixed(-5)`) becomes a `-` punct followed by the positive literal.
+ * rustc's `ToInternal` for one tree. Spacing beyond `joint` is not part of the bridge, so trees
+ * from the client carry none (they print as rustc prints them: Alone unless joint). A negative
+ * integer or float literal (which a macro can make: a negative integer or float literal with `Literal::i32_unsuffixed(-5)`) becomes a `-` punct followed by the positive literal.
  */
 export function toInternal(t: TokenTree): TokenTree[] {
   if (t.type === "literal" && (t.kind === "Integer" || t.kind === "Float") && t.symbol.startsWith("-")) {
+    // rustc makes the `-` JointHidden: invisible to macros, but printed glued (`-5`).
     return [
-      { type: "punct", ch: "-", joint: false, span: t.span },
+      { type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: t.span },
       { ...t, symbol: t.symbol.slice(1) },
     ];
   }
@@ -439,7 +446,7 @@ export function expandExpr(stream: TokenStream): TokenStream | null {
     while (lit.type === "group" && lit.delimiter === "None" && lit.stream.length === 1) lit = lit.stream[0];
     if (lit.type === "literal" && (lit.kind === "Integer" || lit.kind === "Float") && !lit.symbol.startsWith("-")) {
       // rustc loses the span of `-` and uses the literal's for both.
-      return [{ type: "punct", ch: "-", joint: false, span: lit.span }, lit];
+      return [{ type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: lit.span }, lit];
     }
   }
   return null;
