@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -119,6 +119,16 @@ describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
     const err = failing([join(root, "examples/demo-macros")], { MACROBOX_RUSTC: "/nonexistent/rustc", MACROBOX_CARGO: "/nonexistent/cargo" });
     assert.match(err, /no usable Rust toolchain/);
     assert.match(err, /apt-get install rustc-web cargo-web rust-web-src lld-22 wasi-libc/);
+  });
+
+  it("names each missing piece of an incomplete toolchain", () => {
+    // A toolchain whose rustc answers but whose sysroot has no std sources, linker or wasi libc.
+    const fake = mkdtempSync(join(tmpdir(), "macrobox-fake-toolchain-"));
+    const rustc = join(fake, "rustc");
+    writeFileSync(rustc, `#!/bin/sh\ncase "$1" in\n  -vV) printf 'rustc 1.96.0\\nhost: x86_64-unknown-linux-gnu\\nrelease: 1.96.0\\n';;\n  --print) echo ${fake};;\nesac\n`, { mode: 0o755 });
+    const err = failing([join(root, "examples/demo-macros")], { MACROBOX_RUSTC: rustc, MACROBOX_CARGO: "/nonexistent/cargo" });
+    assert.match(err, /lacks cargo/);
+    assert.match(err, /the standard library sources .*rust-web-src, or rustup component rust-src/);
   });
 
   it("reports an unknown crate and an unknown version in the registry", () => {
