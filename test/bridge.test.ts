@@ -54,7 +54,7 @@ describe("loading", () => {
     assert.deepEqual(byName.get("echo"), { kind: "bang", name: "echo", helpers: [] });
     assert.deepEqual(byName.get("attr_echo"), { kind: "attr", name: "attr_echo", helpers: [] });
     assert.deepEqual(byName.get("Probe"), { kind: "derive", name: "Probe", helpers: ["probe"] });
-    assert.equal(probe.macros.length, 13);
+    assert.equal(probe.macros.length, 15);
     assert.equal(probe.abi.bridgeAbi, BRIDGE_ABI);
     assert.equal(probe.abi.source, "macrobox-section");
   });
@@ -127,6 +127,43 @@ describe("expansion", () => {
     const native = runNative("bridge-probe", "bridge_probe", main).stdout.trimEnd();
     const r = await probe.expand({ kind: "bang", name: "spans", input, fileName: "main.rs", source: { text: main, ...locate(main, invocation, input) } });
     assert.equal(stringOutput(r), native);
+  });
+
+  test("derive input (doc comments, helper attributes) as rustc hands it over", async () => {
+    const item = `/// Doc "quoted" #\n#[tokens(x = 1)]\nstruct Foo { /** block */ x: &'static str, y: [u8; 2] }`;
+    const main = `#[derive(bridge_probe::Tokens)]\n${item}\nfn main() { print!("{}", Foo::TOKENS); }\n`;
+    const native = runNative("bridge-probe", "bridge_probe", main).stdout;
+    const at = Buffer.byteLength(main.slice(0, main.indexOf(item)));
+    const r = await probe.expand({ kind: "derive", name: "Tokens", input: item, fileName: "main.rs", source: { text: main, inputOffset: at } });
+    assert.equal(r.ok, true, r.error?.message);
+    const lit = r.output!.at(-1)!;
+    assert.ok(lit.type === "group");
+    const value = lit.stream.find((t) => t.type === "literal");
+    assert.ok(value?.type === "literal");
+    const [ours, oursText] = unescapeRustStr(value.symbol).split("\n---\n");
+    const [theirs, theirsText] = native.split("\n---\n");
+    assert.equal(ours, theirs);
+    assert.equal(oursText, theirsText, "the item printed like rustc prints it");
+  });
+
+  test("attribute arguments and item as rustc hands them over", async () => {
+    const args = `a = "b", c::d(1)`;
+    const item = `/// fn doc\n#[inline]\nfn g() -> u8 { 1 }`;
+    const main = `#[bridge_probe::attr_tokens(${args})]\n${item}\nfn main() { g(); print!("{}", ATTR_TOKENS); }\n`;
+    const native = runNative("bridge-probe", "bridge_probe", main).stdout;
+    const byte = (s: string) => Buffer.byteLength(main.slice(0, main.indexOf(s)));
+    const r = await probe.expand({
+      kind: "attr",
+      name: "attr_tokens",
+      args,
+      input: item,
+      fileName: "main.rs",
+      source: { text: main, inputOffset: byte(item), argsOffset: byte(args) },
+    });
+    assert.equal(r.ok, true, r.error?.message);
+    const value = r.output!.at(-2)!;
+    assert.ok(value.type === "literal");
+    assert.deepEqual(unescapeRustStr(value.symbol).split("\n---\n"), native.split("\n---\n"));
   });
 
   test("every bridge method, compared line by line with rustc", async () => {
