@@ -144,14 +144,16 @@ test("decodes every proposal's immediates; instrumenting them keeps the module v
   assert.equal(info.tags.length, 1);
   assert.equal(info.memories[0].limits.max, 2);
   const count = decodeAllBodies(info);
-  const result = instrumentFuelDetailed(bytes);
-  // wabt validates with every proposal (Node cannot run relaxed SIMD); a mis-decoded immediate
-  // would put a metering sequence inside an instruction and fail here.
-  await wabtValidate(result.wasm);
-  const after = parseModule(result.wasm);
-  assert.equal(decodeAllBodies(after), count + 10 * result.meteringPoints);
-  assert.equal(after.definedGlobals, 3);
-  assert.equal(result.globalIndex, 4);
+  for (const mode of ["local", "global"] as const) {
+    const result = instrumentFuelDetailed(bytes, { mode });
+    // wabt validates with every proposal (Node cannot run relaxed SIMD); a mis-decoded immediate
+    // would put a metering sequence inside an instruction and fail here.
+    await wabtValidate(result.wasm);
+    const after = parseModule(result.wasm);
+    assert.equal(decodeAllBodies(after), count + result.insertedInstructions, mode);
+    assert.equal(after.definedGlobals, 3);
+    assert.equal(result.globalIndex, 4);
+  }
 });
 
 test("the instruction reader exposes labels and indices", async () => {
@@ -206,6 +208,17 @@ test("structurally broken bodies are refused, not mis-instrumented", () => {
   // A body whose last i64.const LEB runs past the body's declared size.
   const truncated = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, 5, 1, 3, 0, 0x42, 0x80]);
   assert.throws(() => instrumentFuelDetailed(truncated), /unexpected end of data \(at byte offset 25/);
+});
+
+test("try_table bodies are decoded and metered in global mode (handlers land on plain labels)", () => {
+  // block; try_table (catch_all 0 -> the block) nop end; end
+  const bytes = moduleWithBody([0x02, 0x40, 0x1f, 0x40, 0x01, 0x02, 0x00, 0x01, 0x0b, 0x0b]);
+  const count = decodeAllBodies(parseModule(bytes));
+  const result = instrumentFuelDetailed(bytes, { mode: "local" });
+  // Entry segment (nop) and the join after the block the catch targets (empty: not metered).
+  assert.equal(result.meteringPoints, 1);
+  assert.equal(result.insertedInstructions, 10);
+  assert.equal(decodeAllBodies(parseModule(result.wasm)), count + 10);
 });
 
 test("GC type definitions are refused", () => {

@@ -21,7 +21,7 @@ export const ALL_FEATURES = {
   memory64: false,
 };
 
-export async function wat(text: string, features: Record<string, boolean> = ALL_FEATURES): Promise<Uint8Array> {
+export async function wat(text: string, features: Record<string, boolean> = ALL_FEATURES): Promise<Uint8Array<ArrayBuffer>> {
   const wabt = await (wabtPromise ??= wabtInit());
   const module = wabt.parseWat("test.wat", text, features);
   try {
@@ -44,6 +44,6 @@ export async function wabtValidate(bytes: Uint8Array): Promise<void> {
   }
 }
 
-export function instantiate(bytes: Uint8Array, imports: WebAssembly.Imports = {}): WebAssembly.Instance {
+export function instantiate(bytes: Uint8Array<ArrayBuffer>, imports: WebAssembly.Imports = {}): WebAssembly.Instance {
   return new WebAssembly.Instance(new WebAssembly.Module(bytes), imports);
 }

@@ -42,85 +42,6 @@ const COMPUTE = `
 type Fn = (...args: number[]) => number | bigint;
 const fn = (instance: WebAssembly.Instance, name: string): Fn => instance.exports[name] as Fn;
 
-test("instrumented module validates and exports the fuel global", async () => {
-  const original = await wat(COMPUTE);
-  const result = instrumentFuelDetailed(original);
-  assert.ok(WebAssembly.validate(result.wasm));
-  await wabtValidate(result.wasm);
-  assert.equal(result.functions, 5);
-  assert.ok(result.meteringPoints >= 5, `expected a metering point per function at least, got ${result.meteringPoints}`);
-  const exports = WebAssembly.Module.exports(new WebAssembly.Module(result.wasm));
-  assert.deepEqual(exports.find((e) => e.name === FUEL_EXPORT), { name: FUEL_EXPORT, kind: "global" });
-});
-
-test("with enough fuel, results are unchanged", async () => {
-  const original = instantiate(await wat(COMPUTE));
-  const metered = instantiate(instrumentFuel(await wat(COMPUTE)));
-  for (const n of [0, 1, 2, 10, 1000]) {
-    assert.equal(runWithFuel(metered, 1e9, () => fn(metered, "sum")(n)).result, fn(original, "sum")(n));
-  }
-  for (const n of [0, 1, 5, 15]) {
-    assert.equal(runWithFuel(metered, 1e9, () => fn(metered, "fib")(n)).result, fn(original, "fib")(n));
-  }
-});
-
-test("fuel used is exactly the instruction count of the segments entered", async () => {
-  const metered = instantiate(instrumentFuel(await wat(COMPUTE)));
-  // local.get, i32.const, i32.add: 3 instructions; `end` is free.
-  assert.equal(runWithFuel(metered, 100, () => fn(metered, "inc")(1)).fuelUsed, 3);
-  // The loop body is one 14-instruction segment entered n+1 times; `local.get $acc` after the
-  // loop is 1 more. `block`/`loop` markers are free.
-  for (const n of [0, 1, 10, 500]) {
-    assert.equal(runWithFuel(metered, 1e9, () => fn(metered, "sum")(n)).fuelUsed, 14 * (n + 1) + 1);
-  }
-});
-
-test("fuel use is deterministic across runs and instances", async () => {
-  const bytes = instrumentFuel(await wat(COMPUTE));
-  const used = new Set<number>();
-  for (let i = 0; i < 3; i++) {
-    const instance = instantiate(bytes);
-    used.add(runWithFuel(instance, 1e9, () => fn(instance, "fib")(12)).fuelUsed);
-    used.add(runWithFuel(instance, 1e9, () => fn(instance, "fib")(12)).fuelUsed);
-  }
-  assert.equal(used.size, 1, `fib(12) used different fuel: ${[...used]}`);
-});
-
-test("an infinite loop stops with LimitExceeded at the same point every run", async () => {
-  const bytes = instrumentFuel(await wat(COMPUTE));
-  const remaining = new Set<bigint>();
-  for (let i = 0; i < 3; i++) {
-    const instance = instantiate(bytes);
-    assert.throws(
-      () => runWithFuel(instance, 100_000, () => fn(instance, "spin")()),
-      (e: unknown) => e instanceof LimitExceeded && e.limit === "fuel" && e.value === 100_000 && e.flag === "--fuel",
-    );
-    assert.ok(isOutOfFuel(instance));
-    remaining.add(getFuel(instance));
-  }
-  // `br $l` costs 1 per iteration: the 100_001st iteration takes the fuel to -1 and traps.
-  assert.deepEqual([...remaining], [-1n]);
-});
-
-test("infinite recursion stops with LimitExceeded, not a stack overflow, at the same point", async () => {
-  const bytes = instrumentFuel(await wat(COMPUTE));
-  const remaining = new Set<bigint>();
-  for (let i = 0; i < 3; i++) {
-    const instance = instantiate(bytes);
-    assert.throws(() => runWithFuel(instance, 2_000, () => fn(instance, "rec")(0)), LimitExceeded);
-    remaining.add(getFuel(instance));
-  }
-  assert.equal(remaining.size, 1);
-  // Each call charges 4 (local.get, i32.const, i32.add, call) on entry: 2000 = 500 * 4, the 501st goes to -4.
-  assert.deepEqual([...remaining], [-4n]);
-});
-
-test("errors that are not fuel exhaustion pass through runWithFuel unchanged", async () => {
-  const instance = instantiate(instrumentFuel(await wat(`(module (func (export "trap") unreachable))`)));
-  assert.throws(() => runWithFuel(instance, 1000, () => fn(instance, "trap")()), (e: unknown) => e instanceof WebAssembly.RuntimeError);
-  assert.ok(!isOutOfFuel(instance));
-});
-
 const SWALLOW = `
 (module
   (import "host" "boom" (func $boom))
@@ -138,38 +59,6 @@ const SWALLOW = `
       (catch_all (i32.const 42))))
   (func (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
 )`;
-
-test("a JS exception from an import IS caught by the module's catch_all (why fuel traps instead)", async () => {
-  const instance = instantiate(await wat(SWALLOW), { host: { boom: () => { throw new Error("out of fuel"); } } });
-  assert.equal(fn(instance, "swallowHost")(), 42);
-});
-
-test("exhaustion cannot be caught by the module's catch_all, even through delegate", async () => {
-  const bytes = instrumentFuel(await wat(SWALLOW));
-  const instance = instantiate(bytes, { host: { boom: () => {} } });
-  assert.throws(() => runWithFuel(instance, 10_000, () => fn(instance, "swallowSpin")()), LimitExceeded);
-  assert.throws(() => runWithFuel(instance, 10_000, () => fn(instance, "swallowDelegated")()), LimitExceeded);
-});
-
-test("exhaustion is sticky: every later metered step traps until fuel is reset", async () => {
-  const instance = instantiate(instrumentFuel(await wat(SWALLOW)), { host: { boom: () => {} } });
-  assert.throws(() => runWithFuel(instance, 500, () => fn(instance, "swallowSpin")()), LimitExceeded);
-  assert.throws(() => fn(instance, "inc")(1), WebAssembly.RuntimeError);
-  assert.throws(() => fn(instance, "inc")(1), WebAssembly.RuntimeError);
-  setFuel(instance, 10);
-  assert.equal(fn(instance, "inc")(1), 2);
-  assert.equal(getFuel(instance), 7n);
-});
-
-test("the initial fuel bounds the start function too", async () => {
-  const bytes = await wat(`(module (func $s (loop $l (br $l))) (start $s))`);
-  assert.throws(() => instantiate(instrumentFuel(bytes, { initialFuel: 1000 })), WebAssembly.RuntimeError);
-  const ok = await wat(`(module (global $g (mut i32) (i32.const 0)) (func $s (global.set $g (i32.const 5))) (start $s)
-    (func (export "g") (result i32) (global.get $g)))`);
-  const instance = instantiate(instrumentFuel(ok, { initialFuel: 10 }));
-  assert.equal(getFuel(instance), 8n); // i32.const, global.set
-  assert.equal(fn(instance, "g")(), 5);
-});
 
 const CONTROL = `
 (module
@@ -200,21 +89,165 @@ const CONTROL = `
           (try (do (if (i32.gt_u (local.get $x) (i32.const 15)) (then (call $thrower (i32.const 1))))) (delegate $outer))
           (i32.const 0))
         (catch_all (i32.const 1000)))))
+    (try (do (if (i32.gt_u (local.get $x) (i32.const 20)) (then (throw $e (i32.const 3)))))
+      (catch $e (local.set $r (i32.add (local.get $r)))))
     (block (result i32 i32) (local.get $r) (local.get $x))
     (i32.add)
     (select (i32.const 1) (i32.const 2) (i32.const 0))
     (i32.add))
 )`;
 
-test("branches, br_table, if/else, try/catch/delegate and multi-value behave the same", async () => {
-  const bytes = await wat(CONTROL);
-  const original = instantiate(bytes);
-  const metered = instantiate(instrumentFuel(bytes));
+const MODES = ["local", "global"] as const;
+
+for (const mode of MODES) {
+  test(`[${mode}] instrumented module validates and exports the fuel global`, async () => {
+    const original = await wat(COMPUTE);
+    const result = instrumentFuelDetailed(original, { mode });
+    assert.ok(WebAssembly.validate(result.wasm));
+    await wabtValidate(result.wasm);
+    assert.equal(result.functions, 5);
+    assert.ok(result.meteringPoints >= 5, `expected a metering point per function at least, got ${result.meteringPoints}`);
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(result.wasm));
+    assert.deepEqual(exports.find((e) => e.name === FUEL_EXPORT), { name: FUEL_EXPORT, kind: "global" });
+  });
+
+  test(`[${mode}] with enough fuel, results are unchanged`, async () => {
+    const original = instantiate(await wat(COMPUTE));
+    const metered = instantiate(instrumentFuel(await wat(COMPUTE), { mode }));
+    for (const n of [0, 1, 2, 10, 1000]) {
+      assert.equal(runWithFuel(metered, 1e9, () => fn(metered, "sum")(n)).result, fn(original, "sum")(n));
+    }
+    for (const n of [0, 1, 5, 15]) {
+      assert.equal(runWithFuel(metered, 1e9, () => fn(metered, "fib")(n)).result, fn(original, "fib")(n));
+    }
+  });
+
+  test(`[${mode}] fuel used is exactly the instruction count of the segments entered`, async () => {
+    const metered = instantiate(instrumentFuel(await wat(COMPUTE), { mode }));
+    // local.get, i32.const, i32.add: 3 instructions; `end` is free.
+    assert.equal(runWithFuel(metered, 100, () => fn(metered, "inc")(1)).fuelUsed, 3);
+    // The loop body is one 14-instruction segment entered n+1 times; `local.get $acc` after the
+    // loop is 1 more. `block`/`loop` markers are free.
+    for (const n of [0, 1, 10, 500]) {
+      assert.equal(runWithFuel(metered, 1e9, () => fn(metered, "sum")(n)).fuelUsed, 14 * (n + 1) + 1);
+    }
+  });
+
+  test(`[${mode}] fuel use is deterministic across runs and instances`, async () => {
+    const bytes = instrumentFuel(await wat(COMPUTE), { mode });
+    const used = new Set<number>();
+    for (let i = 0; i < 3; i++) {
+      const instance = instantiate(bytes);
+      used.add(runWithFuel(instance, 1e9, () => fn(instance, "fib")(12)).fuelUsed);
+      used.add(runWithFuel(instance, 1e9, () => fn(instance, "fib")(12)).fuelUsed);
+    }
+    assert.equal(used.size, 1, `fib(12) used different fuel: ${[...used]}`);
+  });
+
+  test(`[${mode}] an infinite loop stops with LimitExceeded at the same point every run`, async () => {
+    const bytes = instrumentFuel(await wat(COMPUTE), { mode });
+    const remaining = new Set<bigint>();
+    for (let i = 0; i < 3; i++) {
+      const instance = instantiate(bytes);
+      assert.throws(
+        () => runWithFuel(instance, 100_000, () => fn(instance, "spin")()),
+        (e: unknown) => e instanceof LimitExceeded && e.limit === "fuel" && e.value === 100_000 && e.flag === "--fuel",
+      );
+      assert.ok(isOutOfFuel(instance));
+      remaining.add(getFuel(instance));
+    }
+    // `br $l` costs 1 per iteration: the 100_001st iteration takes the fuel to -1 and traps.
+    assert.deepEqual([...remaining], [-1n]);
+  });
+
+  test(`[${mode}] infinite recursion stops with LimitExceeded, not a stack overflow, at the same point`, async () => {
+    const bytes = instrumentFuel(await wat(COMPUTE), { mode });
+    const remaining = new Set<bigint>();
+    for (let i = 0; i < 3; i++) {
+      const instance = instantiate(bytes);
+      assert.throws(() => runWithFuel(instance, 2_000, () => fn(instance, "rec")(0)), LimitExceeded);
+      remaining.add(getFuel(instance));
+    }
+    assert.equal(remaining.size, 1);
+    // Each call charges 4 (local.get, i32.const, i32.add, call) on entry: 2000 = 500 * 4, the 501st goes to -4.
+    assert.deepEqual([...remaining], [-4n]);
+  });
+
+  test(`[${mode}] errors that are not fuel exhaustion pass through runWithFuel unchanged`, async () => {
+    const instance = instantiate(instrumentFuel(await wat(`(module (func (export "trap") unreachable))`), { mode }));
+    assert.throws(() => runWithFuel(instance, 1000, () => fn(instance, "trap")()), (e: unknown) => e instanceof WebAssembly.RuntimeError);
+    assert.ok(!isOutOfFuel(instance));
+  });
+
+
+  test(`[${mode}] exhaustion cannot be caught by the module's catch_all, even through delegate`, async () => {
+    const bytes = instrumentFuel(await wat(SWALLOW), { mode });
+    const instance = instantiate(bytes, { host: { boom: () => {} } });
+    assert.throws(() => runWithFuel(instance, 10_000, () => fn(instance, "swallowSpin")()), LimitExceeded);
+    assert.throws(() => runWithFuel(instance, 10_000, () => fn(instance, "swallowDelegated")()), LimitExceeded);
+  });
+
+  test(`[${mode}] exhaustion is sticky: every later metered step traps until fuel is reset`, async () => {
+    const instance = instantiate(instrumentFuel(await wat(SWALLOW), { mode }), { host: { boom: () => {} } });
+    assert.throws(() => runWithFuel(instance, 500, () => fn(instance, "swallowSpin")()), LimitExceeded);
+    assert.throws(() => fn(instance, "inc")(1), WebAssembly.RuntimeError);
+    assert.throws(() => fn(instance, "inc")(1), WebAssembly.RuntimeError);
+    setFuel(instance, 10);
+    assert.equal(fn(instance, "inc")(1), 2);
+    assert.equal(getFuel(instance), 7n);
+  });
+
+  test(`[${mode}] the initial fuel bounds the start function too`, async () => {
+    const bytes = await wat(`(module (func $s (loop $l (br $l))) (start $s))`);
+    assert.throws(() => instantiate(instrumentFuel(bytes, { initialFuel: 1000, mode })), WebAssembly.RuntimeError);
+    const ok = await wat(`(module (global $g (mut i32) (i32.const 0)) (func $s (global.set $g (i32.const 5))) (start $s)
+      (func (export "g") (result i32) (global.get $g)))`);
+    const instance = instantiate(instrumentFuel(ok, { initialFuel: 10, mode }));
+    assert.equal(getFuel(instance), 8n); // i32.const, global.set
+    assert.equal(fn(instance, "g")(), 5);
+  });
+
+
+  test(`[${mode}] branches, br_table, if/else, try/catch/delegate and multi-value behave the same`, async () => {
+    const bytes = await wat(CONTROL);
+    const original = instantiate(bytes);
+    const metered = instantiate(instrumentFuel(bytes, { mode }));
+    for (let x = 0; x < 25; x++) {
+      const expected = fn(original, "mix")(x);
+      const { result, fuelUsed } = runWithFuel(metered, 1e6, () => fn(metered, "mix")(x));
+      assert.equal(result, expected, `mix(${x})`);
+      assert.ok(fuelUsed > 10 && fuelUsed < 200, `mix(${x}) used ${fuelUsed}`);
+    }
+  });
+
+}
+
+test("a JS exception from an import IS caught by the module's catch_all (why fuel traps instead)", async () => {
+  const instance = instantiate(await wat(SWALLOW), { host: { boom: () => { throw new Error("out of fuel"); } } });
+  assert.equal(fn(instance, "swallowHost")(), 42);
+});
+
+test("local and global mode charge exactly the same fuel", async () => {
+  const control = await wat(CONTROL);
+  const compute = await wat(COMPUTE);
+  const [local, global] = MODES.map((mode) => ({
+    control: instantiate(instrumentFuel(control, { mode })),
+    compute: instantiate(instrumentFuel(compute, { mode })),
+  }));
   for (let x = 0; x < 25; x++) {
-    const expected = fn(original, "mix")(x);
-    const { result, fuelUsed } = runWithFuel(metered, 1e6, () => fn(metered, "mix")(x));
-    assert.equal(result, expected, `mix(${x})`);
-    assert.ok(fuelUsed > 10 && fuelUsed < 200, `mix(${x}) used ${fuelUsed}`);
+    const used = [local, global].map((m) => runWithFuel(m.control, 1e6, () => fn(m.control, "mix")(x)).fuelUsed);
+    assert.equal(used[0], used[1], `mix(${x})`);
+  }
+  for (const n of [0, 3, 12]) {
+    const used = [local, global].map((m) => runWithFuel(m.compute, 1e9, () => fn(m.compute, "fib")(n)).fuelUsed);
+    assert.equal(used[0], used[1], `fib(${n})`);
+  }
+  for (const fuel of [1, 7, 100, 1001]) {
+    const left = [local, global].map((m) => {
+      assert.throws(() => runWithFuel(m.compute, fuel, () => fn(m.compute, "rec")(0)), LimitExceeded);
+      return getFuel(m.compute);
+    });
+    assert.equal(left[0], left[1], `rec with ${fuel} fuel`);
   }
 });
 
@@ -277,12 +310,16 @@ test(
   () => {
     const original = new Uint8Array(readFileSync(SERDE));
     const before = parseModule(original);
+    const originalCount = decodeAllBodies(before);
+    const global = instrumentFuelDetailed(original, { maxMemoryPages: 4096, mode: "global" });
+    assert.ok(WebAssembly.validate(global.wasm), "instrumented serde_derive (global mode) does not validate");
+    assert.equal(decodeAllBodies(parseModule(global.wasm)), originalCount + global.insertedInstructions);
     const result = instrumentFuelDetailed(original, { maxMemoryPages: 4096 });
+    assert.equal(result.meteringPoints, global.meteringPoints);
     assert.ok(WebAssembly.validate(result.wasm), "instrumented serde_derive does not validate");
     const after = parseModule(result.wasm);
-    const originalCount = decodeAllBodies(before);
-    // Each metering point is 10 instructions; every body must decode again to the end.
-    assert.equal(decodeAllBodies(after), originalCount + 10 * result.meteringPoints);
+    // Every body must decode again to its end, with exactly the instructions added.
+    assert.equal(decodeAllBodies(after), originalCount + result.insertedInstructions);
     assert.equal(after.codeBodies.length, before.codeBodies.length);
     assert.equal(after.memories[0].limits.max, 4096);
     const customs = (info: typeof before) =>

@@ -6,12 +6,20 @@
 // branch targets) it subtracts the instruction count of the straight-line code that follows, up
 // to the next metering point. When the fuel drops below zero it executes `unreachable`.
 //
+// By default ("local" mode) a function meters a local copy of the fuel, loaded from the global at
+// entry, after calls and at `catch` handlers, and stored back before calls, returns, throws and
+// traps, so a hot loop decrements a register, not memory; the charges are identical to metering
+// the global directly ("global" mode), only cheaper (see bench/fuel.ts).
+//
 // Why a trap and not a call to a throwing host import: the macro modules use wasm exception
 // handling, and a JS exception thrown from an import *is* caught by the module's own `catch_all`
 // (Rust's panic machinery uses it for `catch_unwind`), so the macro could swallow it and run on.
 // A trap is not an exception: no `catch`/`catch_all`/`try_table` handler can intercept it, and it
 // unwinds straight out to the host. Exhaustion is also sticky: the global stays negative, so any
-// later metering point traps again. Not adding an import also means no function index shifts.
+// later metering point traps again. Not adding an import also means no function index shifts:
+// the rewrite appends one global, one export and (in local mode) one local per function, and
+// copies every other section through byte for byte. (DWARF and branch-hint custom sections, which
+// hold code offsets, are copied unchanged and so go stale; release macro builds carry neither.)
 //
 // Every instruction costs 1, block markers (`block`, `loop`, `end`, `else`, `try`, `catch`...)
 // cost 0. Branches that leave a segment early still pay for the whole segment: fuel is an upper
@@ -32,6 +40,7 @@ import {
   findSection,
   parseModule,
   sectionOrder,
+  skipLocals,
   writeLimits,
   type CodeBody,
   type ModuleInfo,
@@ -49,16 +58,29 @@ export interface FuelOptions {
   maxMemoryPages?: number;
   /** Name to export the fuel global under. Default: `__macrobox_fuel`. */
   exportName?: string;
+  /**
+   * Where functions keep the fuel while they run. `"local"` (default): each function copies the
+   * global into a local at entry, meters the local, and writes it back before anything that can
+   * observe it (calls, returns, throws, traps), reloading after calls and at `catch` handlers;
+   * loops then meter a register instead of memory. `"global"`: every metering point reads and
+   * writes the global. Both charge exactly the same fuel; functions containing `try_table` always
+   * use `"global"` (its handlers land on ordinary labels where a reload cannot be placed safely).
+   */
+  mode?: FuelMode;
 }
 
+export type FuelMode = "local" | "global";
+
 export interface FuelInstrumentation {
-  wasm: Uint8Array;
+  wasm: Uint8Array<ArrayBuffer>;
   /** Index of the fuel global in the instrumented module. */
   globalIndex: number;
   /** Functions instrumented (all the module defines). */
   functions: number;
   /** Metering points inserted. */
   meteringPoints: number;
+  /** Instructions added in all (metering, and in local mode the syncs with the global). */
+  insertedInstructions: number;
 }
 
 /** The module cannot be instrumented as asked (already instrumented, imported memory too small to cap...). */
@@ -67,7 +89,7 @@ export class InstrumentationError extends Error {
 }
 
 /** Instruments `wasm` with fuel metering (and optionally a memory cap); returns the new module bytes. */
-export function instrumentFuel(wasm: Uint8Array, options: FuelOptions = {}): Uint8Array {
+export function instrumentFuel(wasm: Uint8Array, options: FuelOptions = {}): Uint8Array<ArrayBuffer> {
   return instrumentFuelDetailed(wasm, options).wasm;
 }
 
@@ -81,19 +103,32 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
   if (info.exports.some((e) => e.name === exportName)) {
     throw new InstrumentationError(`module already exports \`${exportName}\` (is it already instrumented?)`);
   }
+  const mode = options.mode ?? "local";
+  if (mode !== "local" && mode !== "global") throw new InstrumentationError(`unknown fuel mode \`${String(mode)}\``);
   const globalIndex = info.importedGlobals + info.definedGlobals;
-  const check = meteringSequence(globalIndex);
 
   let meteringPoints = 0;
+  let insertedInstructions = 0;
   const replaced = new Map<number, Uint8Array>(); // section id -> new section bytes
   const code = findSection(info, SectionId.code);
   if (code) {
     const w = new ByteWriter().u32(info.codeBodies.length);
-    for (const body of info.codeBodies) {
-      const points = planMetering(wasm, body);
-      meteringPoints += points.length;
-      writeMeteredBody(w, wasm, body, points, check);
-    }
+    info.codeBodies.forEach((body, i) => {
+      const plan = planMetering(wasm, body);
+      meteringPoints += plan.points.length;
+      if (mode === "global" || plan.hasTryTable) {
+        writeMeteredBody(w, wasm, body, globalModeInsertions(plan, globalIndex), undefined);
+        insertedInstructions += 10 * plan.points.length;
+      } else {
+
+        const type = info.types[info.functionTypes[i]];
+        if (type === undefined) throw new WasmFormatError(`function ${i} has an unknown type`, body.start);
+        const local = type.params.length + countLocals(wasm, body);
+        const insertions = localModeInsertions(plan, globalIndex, local, body);
+        for (const insertion of insertions) insertedInstructions += insertion.order === CHARGE ? 11 : 2;
+        writeMeteredBody(w, wasm, body, insertions, local);
+      }
+    });
     replaced.set(SectionId.code, encodeSection(SectionId.code, w.finish()));
   }
 
@@ -111,6 +146,7 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
     globalIndex,
     functions: info.codeBodies.length,
     meteringPoints,
+    insertedInstructions,
   };
 }
 
@@ -150,14 +186,31 @@ export function instructionCost(opcode: number): number {
   }
 }
 
+export interface MeteringPlan {
+  /** Charges, in offset order; zero-cost segments are left out. */
+  points: MeteringPoint[];
+  /** Offsets where a segment other than the entry starts (join points, handlers, loop headers), charged or not. */
+  boundaries: number[];
+  /** Offsets of instructions before which the fuel must be in the global (they can observe it or leave the function). */
+  writeBacks: number[];
+  /** Offsets after which the global may have changed (after calls, at `catch` handlers). */
+  reloads: number[];
+  /** The body uses `try_table`, whose handlers land on ordinary labels. */
+  hasTryTable: boolean;
+}
+
 /**
  * Splits a body into segments, each entered only at its first instruction (every branch target,
  * handler and function entry starts one), and charges each segment's whole cost at its start.
  * Code after an unconditional transfer (br, return, throw, unreachable...) up to the next segment
- * is dead, and costs nothing.
+ * is dead, and costs nothing. Also records where a function-local copy of the fuel must be synced
+ * with the global.
  */
-export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[] {
+export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPlan {
   const points: MeteringPoint[] = [];
+  const writeBacks: number[] = [];
+  const reloads: number[] = [];
+  let hasTryTable = false;
   let current: MeteringPoint = { at: body.instrStart, cost: 0 };
   points.push(current);
   let live = true;
@@ -172,6 +225,8 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[]
     const frame = frames[frames.length - 1 - depth];
     if (frame === undefined) throw new WasmFormatError(`branch to label ${depth} outside the function`, ins.offset);
     frame.targeted = true;
+    // A branch to the function's own label is a return.
+    if (depth === frames.length - 1 && writeBacks[writeBacks.length - 1] !== ins.offset) writeBacks.push(ins.offset);
   };
   const push = (kind: Frame["kind"]): void => {
     frames.push({ kind, targeted: false, hasCatch: false });
@@ -191,6 +246,7 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[]
         push("block");
         break;
       case Op.try_table:
+        hasTryTable = true;
         // Catch clauses branch to labels of the enclosing context (outside the try_table).
         for (const label of ins.labels) target(label);
         push("block");
@@ -215,6 +271,7 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[]
         const frame = top();
         if (frame.kind !== "try") throw new WasmFormatError("`catch` outside a `try`", ins.offset);
         frame.hasCatch = true;
+        reloads.push(ins.pos);
         startSegment(ins.pos);
         break;
       }
@@ -229,6 +286,7 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[]
         const frame = frames.pop()!;
         if (frames.length === 0) {
           if (ins.pos !== body.end) throw new WasmFormatError("function body continues after its final end", ins.pos);
+          writeBacks.push(ins.offset);
           break;
         }
         const join = frame.kind === "if" || (frame.kind === "try" && frame.hasCatch) || (frame.kind !== "loop" && frame.targeted);
@@ -248,6 +306,12 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[]
         for (const label of ins.labels) target(label);
         live = false;
         break;
+      case Op.call:
+      case Op.call_indirect:
+      case Op.call_ref:
+        writeBacks.push(ins.offset);
+        reloads.push(ins.pos);
+        break;
       case Op.unreachable:
       case Op.return:
       case Op.throw:
@@ -256,6 +320,7 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[]
       case Op.return_call:
       case Op.return_call_indirect:
       case Op.return_call_ref:
+        writeBacks.push(ins.offset);
         live = false;
         break;
       default:
@@ -263,50 +328,130 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPoint[]
     }
   }
   if (frames.length !== 0) throw new WasmFormatError("function body ends inside a block", body.end);
-  return points.filter((p) => p.cost > 0);
+  return {
+    points: points.filter((p) => p.cost > 0),
+    boundaries: points.slice(1).map((p) => p.at),
+    writeBacks,
+    reloads,
+    hasTryTable,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rewriting
 // ---------------------------------------------------------------------------------------------
 
+/** Code spliced into a body at byte offset `at`; at equal offsets, lower `order` goes first. */
+interface Insertion {
+  at: number;
+  order: number;
+  code: Uint8Array;
+}
+
+// At one offset: first the reload (the previous instruction's effect), then the charge (the
+// segment starting here), then the write-back (before the next instruction).
+const RELOAD = 0;
+const CHARGE = 1;
+const WRITE_BACK = 2;
+
 /**
- * The charge, with `cost` spliced in between `head` and `tail`:
+ * Global mode, per charge:
  *   global.get F; i64.const cost; i64.sub; global.set F;
  *   global.get F; i64.const 0; i64.lt_s; if unreachable end
- * It is stack-neutral, so it can go anywhere an instruction can (after `catch`, a block's results...).
+ * Stack-neutral, so it can go anywhere an instruction can (after `catch`, a block's results...).
  */
-interface MeteringSequence {
-  head: Uint8Array;
-  tail: Uint8Array;
+function globalModeInsertions(plan: MeteringPlan, fuel: number): Insertion[] {
+  return plan.points.map((p) => ({
+    at: p.at,
+    order: CHARGE,
+    code: new ByteWriter()
+      .u8(Op.global_get).u32(fuel)
+      .u8(Op.i64_const).s64(p.cost)
+      .u8(Op.i64_sub)
+      .u8(Op.global_set).u32(fuel)
+      .u8(Op.global_get).u32(fuel)
+      .u8(Op.i64_const).u8(0)
+      .u8(Op.i64_lt_s)
+      .u8(Op.if).u8(0x40).u8(Op.unreachable).u8(Op.end)
+      .finish(),
+  }));
 }
 
-function meteringSequence(globalIndex: number): MeteringSequence {
-  const head = new ByteWriter().u8(Op.global_get).u32(globalIndex).u8(Op.i64_const).finish();
-  const tail = new ByteWriter()
-    .u8(Op.i64_sub)
-    .u8(Op.global_set)
-    .u32(globalIndex)
-    .u8(Op.global_get)
-    .u32(globalIndex)
-    .u8(Op.i64_const)
-    .u8(0)
-    .u8(Op.i64_lt_s)
-    .u8(Op.if)
-    .u8(0x40)
-    .u8(Op.unreachable)
-    .u8(Op.end)
-    .finish();
-  return { head, tail };
+/**
+ * Local mode: the function's fuel lives in local L.
+ *   entry, after calls, at catch:  global.get F; local.set L
+ *   charge:      local.get L; i64.const cost; i64.sub; local.tee L; i64.const 0; i64.lt_s;
+ *                if local.get L; global.set F; unreachable end
+ *   write-back:  local.get L; global.set F      (before calls, returns, throws, traps, the final end)
+ */
+function localModeInsertions(plan: MeteringPlan, fuel: number, local: number, body: CodeBody): Insertion[] {
+  const reload = new ByteWriter().u8(Op.global_get).u32(fuel).u8(Op.local_set).u32(local).finish();
+  const writeBack = new ByteWriter().u8(Op.local_get).u32(local).u8(Op.global_set).u32(fuel).finish();
+  const charge = (cost: number): Uint8Array =>
+    new ByteWriter()
+      .u8(Op.local_get).u32(local)
+      .u8(Op.i64_const).s64(cost)
+      .u8(Op.i64_sub)
+      .u8(Op.local_tee).u32(local)
+      .u8(Op.i64_const).u8(0)
+      .u8(Op.i64_lt_s)
+      .u8(Op.if).u8(0x40)
+      .bytes(writeBack)
+      .u8(Op.unreachable)
+      .u8(Op.end)
+      .finish();
+
+  // Walk the events in byte order, tracking whether the local holds charges the global lacks
+  // ("dirty"). Between two segment starts the code is straight-line and entered only at the
+  // first, so a write-back with no charge since the last sync is redundant and left out (typical:
+  // consecutive calls). Any segment start may be reached from elsewhere, so it counts as dirty.
+  // Reloads are never left out: after a call the global is the newer of the two.
+  const BOUNDARY = -1;
+  const events: { at: number; order: number; cost: number }[] = [{ at: body.instrStart, order: RELOAD, cost: 0 }];
+  for (const at of plan.reloads) events.push({ at, order: RELOAD, cost: 0 });
+  for (const at of plan.boundaries) events.push({ at, order: CHARGE, cost: BOUNDARY });
+  for (const p of plan.points) events.push({ at: p.at, order: CHARGE, cost: p.cost });
+  for (const at of plan.writeBacks) events.push({ at, order: WRITE_BACK, cost: 0 });
+  events.sort((a, b) => a.at - b.at || a.order - b.order || a.cost - b.cost);
+
+  const out: Insertion[] = [];
+  let dirty = false;
+  for (const e of events) {
+    if (e.order === RELOAD) {
+      out.push({ at: e.at, order: RELOAD, code: reload });
+      dirty = false;
+    } else if (e.order === CHARGE) {
+      if (e.cost !== BOUNDARY) out.push({ at: e.at, order: CHARGE, code: charge(e.cost) });
+      dirty = true;
+    } else if (dirty) {
+      out.push({ at: e.at, order: WRITE_BACK, code: writeBack });
+      dirty = false;
+    }
+  }
+  return out;
 }
 
-function writeMeteredBody(w: ByteWriter, bytes: Uint8Array, body: CodeBody, points: MeteringPoint[], seq: MeteringSequence): void {
+/** Number of locals a body declares (not counting parameters). */
+function countLocals(bytes: Uint8Array, body: CodeBody): number {
+  return skipLocals(new ByteReader(bytes, body.bodyStart, body.instrStart));
+}
+
+/** Writes a body with `insertions` spliced in, and one extra i64 local declared when `addedLocal` is set. */
+function writeMeteredBody(w: ByteWriter, bytes: Uint8Array, body: CodeBody, insertions: Insertion[], addedLocal: number | undefined): void {
+  insertions.sort((a, b) => a.at - b.at || a.order - b.order);
   const out = new ByteWriter();
-  let copied = body.bodyStart;
-  for (const p of points) {
-    out.bytes(bytes.subarray(copied, p.at));
-    out.bytes(seq.head).s64(p.cost).bytes(seq.tail);
-    copied = p.at;
+  if (addedLocal === undefined) {
+    out.bytes(bytes.subarray(body.bodyStart, body.instrStart));
+  } else {
+    const r = new ByteReader(bytes, body.bodyStart, body.instrStart);
+    const groups = r.u32();
+    out.u32(groups + 1).bytes(bytes.subarray(r.pos, body.instrStart)).u32(1).u8(0x7e);
+  }
+  let copied = body.instrStart;
+  for (const insertion of insertions) {
+    out.bytes(bytes.subarray(copied, insertion.at));
+    out.bytes(insertion.code);
+    copied = insertion.at;
   }
   out.bytes(bytes.subarray(copied, body.end));
   w.u32(out.length).bytes(out.finish());
@@ -343,7 +488,7 @@ function capMemories(info: ModuleInfo, maxPages: number): Uint8Array | undefined
 }
 
 /** The module with `replaced` sections swapped in (or inserted at their place in section order). */
-function assemble(info: ModuleInfo, replaced: Map<number, Uint8Array>): Uint8Array {
+function assemble(info: ModuleInfo, replaced: Map<number, Uint8Array>): Uint8Array<ArrayBuffer> {
   const parts: Uint8Array[] = [info.bytes.subarray(0, 8)];
   const pending = new Map(replaced);
   const flushBefore = (section: RawSection): void => {

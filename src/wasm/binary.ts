@@ -619,6 +619,9 @@ export const Op = {
   delegate: 0x18,
   catch_all: 0x19,
   try_table: 0x1f,
+  local_get: 0x20,
+  local_set: 0x21,
+  local_tee: 0x22,
   global_get: 0x23,
   global_set: 0x24,
   i32_const: 0x41,
@@ -909,17 +912,17 @@ export class ByteWriter {
     return this.u32(utf8.length).bytes(utf8);
   }
 
-  finish(): Uint8Array {
+  finish(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.length);
   }
 }
 
 /** Encodes a section: id, payload size, payload. */
-export function encodeSection(id: number, payload: Uint8Array): Uint8Array {
+export function encodeSection(id: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   return new ByteWriter().u8(id).u32(payload.length).bytes(payload).finish();
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let total = 0;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
