@@ -269,4 +269,5 @@ export const CONFUSABLES: ReadonlyMap<number, string | null> = new Map<number, s
   [0x3009, ">"],
   [0x300b, ">"],
   [0xff1e, ">"],
+  [0x2a75, "=="],
 ]);

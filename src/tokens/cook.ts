@@ -90,6 +90,7 @@ export class Cooker {
   private readonly cursor: RawCursor;
   private readonly map: ByteMap;
   private nbspIsWhitespace = false;
+  private readonly badIdents = new Set<string>();
 
   constructor(
     readonly src: string,
@@ -196,9 +197,14 @@ export class Cooker {
           const first = s.codePointAt(start)!;
           const firstLen = first > 0xffff ? 2 : 1;
           if (kind === Raw.InvalidIdent && !(end - start === firstLen && CONFUSABLES.has(first))) {
-            // An identifier containing emoji: kept as an identifier (rustc reports it later,
-            // after parsing, which `TokenStream::from_str` never reaches).
-            return { tok: { k: "ident", sym: nfc(s.slice(start, end)), raw: false, ...span() }, ws };
+            // An identifier containing emoji: kept as an identifier; rustc reports each such
+            // symbol once, at the end of parsing.
+            const sym = nfc(s.slice(start, end));
+            if (!this.badIdents.has(sym)) {
+              this.badIdents.add(sym);
+              this.error(`identifiers cannot contain emoji: \`${sym}\``, start, end);
+            }
+            return { tok: { k: "ident", sym, raw: false, ...span() }, ws };
           }
           if (swallow > 0) {
             swallow--;

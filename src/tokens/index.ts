@@ -17,5 +17,6 @@ export {
 } from "./parse.js";
 export type { Edition, LexDiagnostic } from "./cook.js";
 export { printTokenStream, printTokenTree, printLiteral, isReservedIdent, type PrintOptions } from "./print.js";
+export { fromClientTree } from "./convert.js";
 export { RawCursor, Raw, Lit, DocStyle, type RawKind } from "./lexer.js";
 export { isIdStart, isIdContinue, isIdent, isWhitespace } from "./unicode.js";

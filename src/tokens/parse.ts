@@ -77,21 +77,69 @@ interface Frame {
   trees: TokenTree[];
 }
 
-/** `TokenStream::from_str(src)`; `makeSpan(lo, hi)` makes the span of a UTF-8 byte range. */
+/**
+ * rustc_span's normalize_src: a source file loses its BOM and has CRLF turned into LF before
+ * lexing (so `"a\r\n"` is the string `a\n`). Returns the normalised text and a map from
+ * its byte offsets back to the caller's.
+ */
+export function normalizeSource(src: string): { text: string; toOriginal: (byte: number) => number } {
+  let text = src;
+  let bom = 0;
+  if (text.charCodeAt(0) === 0xfeff) {
+    text = text.slice(1);
+    bom = 3;
+  }
+  if (text.indexOf("\r\n") < 0) return { text, toOriginal: bom ? (b) => b + bom : (b) => b };
+  // Normalised byte offsets of each LF that lost its CR.
+  const lfs: number[] = [];
+  let out = "";
+  let last = 0;
+  let bytes = 0;
+  for (let i = text.indexOf("\r\n"); i >= 0; i = text.indexOf("\r\n", i + 2)) {
+    const chunk = text.slice(last, i);
+    bytes += utf8Len(chunk);
+    out += chunk;
+    lfs.push(bytes);
+    last = i + 1;
+  }
+  out += text.slice(last);
+  const toOriginal = (b: number): number => {
+    let lo = 0;
+    let hi = lfs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (lfs[mid] < b) lo = mid + 1;
+      else hi = mid;
+    }
+    return b + bom + lo;
+  };
+  return { text: out, toOriginal };
+}
+
+/** `TokenStream::from_str(src)`; `makeSpan(lo, hi)` makes the span of a UTF-8 byte range of `src`. */
 export function parseTokenStream(
   src: string,
   makeSpan: (lo: number, hi: number) => Span,
   options: ParseOptions = {},
 ): ParseResult {
-  const cooker = new Cooker(src, options.edition ?? "2021", shebangLength(src));
+  return lex(src, makeSpan, options, true);
+}
+
+function lex(src: string, makeSpan: (lo: number, hi: number) => Span, options: ParseOptions, stripShebang: boolean): ParseResult {
+  const { text, toOriginal } = normalizeSource(src);
+  const cooker = new Cooker(text, options.edition ?? "2021", stripShebang ? shebangLength(text) : 0);
+  const span = (lo: number, hi: number) => makeSpan(toOriginal(lo), toOriginal(hi));
+  const remap = <T extends { lo: number; hi: number }>(d: T): T => ({ ...d, lo: toOriginal(d.lo), hi: toOriginal(d.hi) });
+  let result: ParseResult;
   try {
-    return buildTrees(cooker, makeSpan);
+    result = buildTrees(cooker, span);
   } catch (e) {
-    if (e instanceof FatalLexError) {
-      return { ok: false, error: { kind: "fatal", message: e.message, lo: e.lo, hi: e.hi }, diagnostics: cooker.diagnostics };
-    }
-    throw e;
+    if (!(e instanceof FatalLexError)) throw e;
+    result = { ok: false, error: { kind: "fatal", message: e.message, lo: e.lo, hi: e.hi }, diagnostics: cooker.diagnostics };
   }
+  result.diagnostics = result.diagnostics.map(remap);
+  if (!result.ok) result.error = remap(result.error);
+  return result;
 }
 
 function isPunctToken(t: RichToken): boolean {
@@ -140,7 +188,8 @@ function buildTrees(cooker: Cooker, makeSpan: (lo: number, hi: number) => Span):
       case "close": {
         const frame = stack.pop();
         if (!frame) {
-          if (unmatched.length) return ice(unmatched[0], cooker);
+          // rustc reports mismatches first, but their diagnostics carry no plain message,
+          // so the LexError's message is this one.
           return {
             ok: false,
             error: { kind: "lex", message: `unexpected closing delimiter: \`${tok.ch}\``, lo: tok.lo, hi: tok.hi },
@@ -164,7 +213,6 @@ function buildTrees(cooker: Cooker, makeSpan: (lo: number, hi: number) => Span):
         continue;
       }
       case "eof": {
-        if (unmatched.length) return ice(unmatched[0], cooker);
         if (stack.length) {
           return {
             ok: false,
@@ -172,6 +220,8 @@ function buildTrees(cooker: Cooker, makeSpan: (lo: number, hi: number) => Span):
             diagnostics: cooker.diagnostics,
           };
         }
+        // Only mismatches: rustc finds no diagnostic with a plain message and panics.
+        if (unmatched.length) return ice(unmatched[0], cooker);
         return { ok: true, stream: top, diagnostics: cooker.diagnostics };
       }
       default: {
@@ -243,7 +293,13 @@ function pushToken(out: TokenTree[], tok: RichToken, spacing: Spacing, makeSpan:
   }
 }
 
-export type LiteralResult = { ok: true; literal: Literal } | { ok: false; error: string };
+/**
+ * `kind` tells how rustc fails (see LexFailure); absent means `Literal::from_str` returns
+ * `Err(LexError(error))`.
+ */
+export type LiteralResult =
+  | { ok: true; literal: Literal; diagnostics: LexDiagnostic[] }
+  | { ok: false; error: string; kind?: LexFailure["kind"]; diagnostics: LexDiagnostic[] };
 
 /**
  * `Literal::from_str(src)` as rustc's `literal_from_str`: one literal token, optionally
@@ -251,9 +307,14 @@ export type LiteralResult = { ok: true; literal: Literal } | { ok: false; error:
  * leave an `ErrWithGuar` literal, as in rustc; fatal lexing errors are returned as errors.
  */
 export function parseLiteral(src: string, span: Span, options: ParseOptions = {}): LiteralResult {
-  // rustc's parser is built on the whole stream: delimiter errors fail first.
-  const whole = parseTokenStream(src, () => span, options);
-  if (!whole.ok) return { ok: false, error: whole.error.message };
+  // rustc's parser is built on the whole stream (no shebang stripping): lexing errors fail first.
+  const whole = lex(src, () => span, options, false);
+  const diagnostics = whole.diagnostics;
+  if (!whole.ok) {
+    const fatal = whole.error.kind === "fatal" ? [{ level: "error" as const, message: whole.error.message, lo: whole.error.lo, hi: whole.error.hi }] : [];
+    return { ok: false, error: whole.error.message, kind: whole.error.kind, diagnostics: [...diagnostics, ...fatal] };
+  }
+  src = normalizeSource(src).text;
   const cooker = new Cooker(src, options.edition ?? "2021", 0);
   let first = cooker.next();
   const firstLo = first.tok.lo;
@@ -261,15 +322,16 @@ export function parseLiteral(src: string, span: Span, options: ParseOptions = {}
   const minusHi = first.tok.hi;
   if (minus) first = cooker.next();
   const t = first.tok;
-  if (t.k !== "lit") return { ok: false, error: "not a literal" };
-  if (t.hi - firstLo !== utf8Len(src)) return { ok: false, error: "comment or whitespace around literal" };
+  const fail = (error: string): LiteralResult => ({ ok: false, error, diagnostics });
+  if (t.k !== "lit") return fail("not a literal");
+  if (t.hi - firstLo !== utf8Len(src)) return fail("comment or whitespace around literal");
   let symbol = t.symbol;
   if (minus) {
-    if (minusHi !== t.lo) return { ok: false, error: "comment or whitespace after minus" };
-    if (t.kind !== "Integer" && t.kind !== "Float") return { ok: false, error: "non-numeric literal may not be negated" };
+    if (minusHi !== t.lo) return fail("comment or whitespace after minus");
+    if (t.kind !== "Integer" && t.kind !== "Float") return fail("non-numeric literal may not be negated");
     symbol = "-" + symbol;
   }
-  return { ok: true, literal: { type: "literal", kind: t.kind, hashes: t.hashes, symbol, suffix: t.suffix, span } };
+  return { ok: true, literal: { type: "literal", kind: t.kind, hashes: t.hashes, symbol, suffix: t.suffix, span }, diagnostics };
 }
 
 function utf8Len(s: string): number {

@@ -77,15 +77,24 @@ function sha(...parts: string[]): string {
   return h.digest("hex").slice(0, 16);
 }
 
-/** Builds the oracle proc macro (once per rustc version and oracle source); returns the .so path. */
-export function buildOracle(): { lib: string; dir: string } {
+/**
+ * Builds the oracle proc macro for one edition (once per rustc version, oracle source and
+ * edition); returns the .so path. The edition matters: `TokenStream::from_str` gives its
+ * tokens the call-site span, whose edition is the *macro crate's* edition, and that decides
+ * reserved prefixes, c-strings, raw lifetimes and guarded strings.
+ */
+export function buildOracle(edition: Edition): { lib: string; dir: string } {
   const version = execFileSync(RUSTC, ["-vV"], { encoding: "utf8" });
-  const source = readFileSync(join(ORACLE_DIR, "src/lib.rs"), "utf8") + readFileSync(join(ORACLE_DIR, "Cargo.toml"), "utf8");
-  const dir = join(cacheRoot(), "lexer-oracle", sha(version, source));
+  const lib_rs = readFileSync(join(ORACLE_DIR, "src/lib.rs"), "utf8");
+  const manifest = readFileSync(join(ORACLE_DIR, "Cargo.toml"), "utf8").replace(/^edition = "\d+"$/m, `edition = "${edition}"`);
+  const dir = join(cacheRoot(), "lexer-oracle", sha(version, lib_rs, manifest));
   const lib = join(dir, "target/release/liblexer_oracle.so");
   if (!existsSync(lib)) {
-    mkdirSync(dir, { recursive: true });
-    const r = spawnSync(CARGO, ["build", "--release", "--offline", "--quiet", "--manifest-path", join(ORACLE_DIR, "Cargo.toml")], {
+    const crate = join(dir, "crate");
+    mkdirSync(join(crate, "src"), { recursive: true });
+    writeFileSync(join(crate, "Cargo.toml"), manifest);
+    writeFileSync(join(crate, "src/lib.rs"), lib_rs);
+    const r = spawnSync(CARGO, ["build", "--release", "--offline", "--quiet", "--manifest-path", join(crate, "Cargo.toml")], {
       // byte_range is unstable: RUSTC_BOOTSTRAP lets the stable 1.96 compiler build this test oracle.
       env: { ...process.env, RUSTC, RUSTC_BOOTSTRAP: "1", CARGO_TARGET_DIR: join(dir, "target") },
       encoding: "utf8",
@@ -129,12 +138,22 @@ function runRustc(lib: string, driver: string, input: string, out: string, editi
   return r.stderr;
 }
 
-/** Diagnostics rustc emitted, by driver line (1-based). */
-function diagnosticsByLine(stderr: string): Map<number, OracleDiagnostic[]> {
+/**
+ * Diagnostics rustc emitted, by driver line (1-based). `TokenStream::from_str` reports at the
+ * call site (the probe's line); `Literal::from_str` parses a file of its own, named
+ * `<proc-macro source code>`: those are keyed by the first line of the literal source instead.
+ */
+function diagnosticsByLine(stderr: string): { byLine: Map<number, OracleDiagnostic[]>; bySource: Map<string, OracleDiagnostic[]> } {
   const byLine = new Map<number, OracleDiagnostic[]>();
+  const bySource = new Map<string, OracleDiagnostic[]>();
   for (const line of stderr.split("\n")) {
     if (!line.startsWith("{")) continue;
-    let d: { $message_type?: string; message: string; level: string; spans: { line_start: number; is_primary: boolean }[] };
+    let d: {
+      $message_type?: string;
+      message: string;
+      level: string;
+      spans: { line_start: number; is_primary: boolean; file_name: string; text: { text: string }[] }[];
+    };
     try {
       d = JSON.parse(line);
     } catch {
@@ -143,16 +162,23 @@ function diagnosticsByLine(stderr: string): Map<number, OracleDiagnostic[]> {
     if (d.$message_type !== "diagnostic" || IGNORED_MESSAGES.some((re) => re.test(d.message))) continue;
     const span = d.spans.find((s) => s.is_primary) ?? d.spans[0];
     if (!span) continue;
+    if (span.file_name === "<proc-macro source code>") {
+      const text = span.text[0]?.text ?? "";
+      const list = bySource.get(text) ?? [];
+      list.push({ level: d.level, message: d.message });
+      bySource.set(text, list);
+      continue;
+    }
     const list = byLine.get(span.line_start) ?? [];
     list.push({ level: d.level, message: d.message });
     byLine.set(span.line_start, list);
   }
-  return byLine;
+  return { byLine, bySource };
 }
 
 /** rustc's answers for every corpus record, for one edition (cached). */
 export function runOracle(corpus: Corpus, edition: Edition): OracleRecord[] {
-  const { lib, dir } = buildOracle();
+  const { lib, dir } = buildOracle(edition);
   const records = corpusRecords(corpus);
   const input = encodeInput(records);
   const cacheFile = join(dir, `answers-${edition}-${sha(input.toString("latin1"))}.json`);
@@ -175,7 +201,8 @@ export function runOracle(corpus: Corpus, edition: Edition): OracleRecord[] {
   const result: OracleRecord[] = records.map((r, i) => {
     const answer = answers.get(i);
     if (!answer) throw new Error(`oracle gave no answer for record ${i} (${JSON.stringify(r.payload)})`);
-    return { ...r, answer, diagnostics: diags.get(i + 1) ?? [] };
+    const fromLiteral = r.kind === "literal" ? (diags.bySource.get(r.payload.split("\n")[0]) ?? []) : [];
+    return { ...r, answer, diagnostics: [...(diags.byLine.get(i + 1) ?? []), ...fromLiteral] };
   });
 
   // Second pass: valid snippets placed in real source, to learn rustc's byte ranges.
@@ -183,7 +210,7 @@ export function runOracle(corpus: Corpus, edition: Edition): OracleRecord[] {
   const offsets = new Map<number, number>();
   let bytes = 0;
   result.forEach((r, i) => {
-    if (r.kind !== "stream" || r.answer.result !== "ok" || r.diagnostics.length > 0 || r.payload.startsWith("#!")) return;
+    if (r.kind !== "stream" || r.answer.result !== "ok" || r.diagnostics.length > 0 || r.payload.startsWith("#!") || /[\r\ufeff]/.test(r.payload)) return;
     const prefix = `lexer_oracle::spans!(${i}; `;
     offsets.set(i, bytes + Buffer.byteLength(prefix));
     const line = `${prefix}${r.payload}\n);\n`;

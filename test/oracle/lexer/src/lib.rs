@@ -14,6 +14,8 @@
 #![feature(proc_macro_span)]
 // (byte_range is unstable: the harness builds this oracle with RUSTC_BOOTSTRAP=1; test-only.)
 
+extern crate proc_macro;
+
 use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use std::fmt::Write as _;
 use std::panic;

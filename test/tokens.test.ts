@@ -1,0 +1,199 @@
+// The token layer against rustc 1.96 itself: every corpus snippet (test/corpus/lexer) goes
+// through the native oracle proc macro (test/oracle/lexer) and through src/tokens, and the
+// two must agree on the TokenStream::from_str result (trees, literal kinds, errors), the
+// diagnostics rustc emits, to_string() of the parsed and of the rebuilt stream, spans of
+// valid snippets, Literal::from_str, and to_string() of streams built with the API.
+//
+// Differences that are known and not fixed are listed in KNOWN_DIFFERENCES with the reason;
+// the test fails on any other difference, and on a listed one that no longer occurs.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  fromClientTree,
+  ICE_PANIC_MESSAGE,
+  PUNCT_CHARS,
+  parseLiteral,
+  parseTokenStream,
+  printLiteral,
+  printTokenStream,
+  type Edition,
+  type LexDiagnostic,
+  type TokenStream,
+  type TokenTree,
+} from "../src/tokens/index.js";
+import { loadCorpus, runOracle, type OracleRecord, type OracleTree } from "./oracle/lexer/harness.js";
+
+/** `edition|kind|payload|aspect` → why it differs. */
+const KNOWN_DIFFERENCES: Record<string, string> = {};
+
+type SpanRange = [number, number];
+const spans: SpanRange[] = [];
+const makeSpan = (lo: number, hi: number): number => spans.push([lo, hi]) - 1;
+
+function litKindDebug(kind: string, hashes: number): string {
+  return kind === "StrRaw" || kind === "ByteStrRaw" || kind === "CStrRaw" ? `${kind}(${hashes})` : kind;
+}
+
+function dumpTrees(stream: TokenStream, withSpans: boolean): OracleTree[] {
+  return stream.map((tt: TokenTree): OracleTree => {
+    switch (tt.type) {
+      case "group":
+        return withSpans
+          ? { t: "group", d: tt.delimiter, open: spans[tt.span.open], close: spans[tt.span.close], entire: spans[tt.span.entire], s: dumpTrees(tt.stream, true) }
+          : { t: "group", d: tt.delimiter, s: dumpTrees(tt.stream, false) };
+      case "punct":
+        return withSpans ? { t: "punct", c: tt.ch, j: tt.joint, span: spans[tt.span] } : { t: "punct", c: tt.ch, j: tt.joint };
+      case "ident": {
+        const s = (tt.isRaw ? "r#" : "") + tt.sym;
+        return withSpans ? { t: "ident", s, span: spans[tt.span] } : { t: "ident", s };
+      }
+      case "literal": {
+        const base = { t: "literal" as const, kind: litKindDebug(tt.kind, tt.hashes), s: printLiteral(tt), suffix: tt.suffix };
+        return withSpans ? { ...base, span: spans[tt.span] } : base;
+      }
+    }
+  });
+}
+
+/** What a macro gets back after collecting a stream's trees again: top-level trees lose rustc's internal spacing. */
+function rebuilt(stream: TokenStream): TokenStream {
+  return stream.map((tt) => {
+    switch (tt.type) {
+      case "group":
+        return { ...tt, delimSpacing: undefined };
+      case "punct":
+        return { type: "punct", ch: tt.ch, joint: tt.joint, span: tt.span };
+      case "ident":
+        return { type: "ident", sym: tt.sym, isRaw: tt.isRaw, span: tt.span };
+      case "literal":
+        return { ...tt, spacing: undefined };
+    }
+  });
+}
+
+function normDiags(list: { level: string; message: string }[]): string[] {
+  return [...new Set(list.map((d) => `${d.level}: ${d.message}`))].sort();
+}
+
+/** The TS side's view of a built stream (see the oracle's `build`). */
+function buildStream(items: string[], edition: Edition): TokenStream {
+  const stack: { delim: string; trees: TokenStream }[] = [{ delim: "<", trees: [] }];
+  const DELIMS: Record<string, "Parenthesis" | "Bracket" | "Brace" | "None"> = { "(": "Parenthesis", "[": "Bracket", "{": "Brace", "<": "None" };
+  for (const item of items) {
+    const tag = item[0];
+    const rest = item.slice(1);
+    const top = stack[stack.length - 1].trees;
+    const span = makeSpan(0, 0);
+    switch (tag) {
+      case "P":
+      case "J":
+        // Punct::new panics on anything else.
+        if (rest.length !== 1 || !PUNCT_CHARS.includes(rest)) throw new Error(`unsupported character ${rest}`);
+        top.push(...fromClientTree({ type: "punct", ch: rest, joint: tag === "J", span }));
+        break;
+      case "I":
+      case "R":
+        top.push(...fromClientTree({ type: "ident", sym: rest, isRaw: tag === "R", span }));
+        break;
+      case "L": {
+        const r = parseLiteral(rest, span, { edition });
+        if (!r.ok) throw new Error(`built literal ${rest}: ${r.error}`);
+        top.push(...fromClientTree(r.literal));
+        break;
+      }
+      case "S": {
+        const r = parseTokenStream(rest, makeSpan, { edition });
+        if (!r.ok) throw new Error(`built stream ${rest}: ${r.error.message}`);
+        top.push(...r.stream);
+        break;
+      }
+      case "(":
+      case "[":
+      case "{":
+      case "<":
+        stack.push({ delim: tag, trees: [] });
+        break;
+      default: {
+        const frame = stack.pop()!;
+        stack[stack.length - 1].trees.push(
+          ...fromClientTree({ type: "group", delimiter: DELIMS[frame.delim], stream: frame.trees, span: { open: span, close: span, entire: span } }),
+        );
+      }
+    }
+  }
+  return stack[0].trees;
+}
+
+function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, string>): void {
+  const a = r.answer;
+  const key = (aspect: string) => `${edition}|${r.kind}|${r.payload}|${aspect}`;
+  const check = (aspect: string, ours: unknown, theirs: unknown) => {
+    try {
+      assert.deepEqual(ours, theirs);
+    } catch {
+      problems.set(key(aspect), `ours:   ${JSON.stringify(ours)}\nrustc:  ${JSON.stringify(theirs)}`);
+    }
+  };
+  spans.length = 0;
+  if (r.kind === "stream") {
+    const res = parseTokenStream(r.payload, makeSpan, { edition });
+    const diags: LexDiagnostic[] = res.diagnostics;
+    const fatalDiag = !res.ok && res.error.kind === "fatal" ? [{ level: "error", message: res.error.message }] : [];
+    check("diagnostics", normDiags([...diags, ...fatalDiag]), normDiags(r.diagnostics));
+    if (a.result === "ok") {
+      if (!res.ok) return void check("result", res.error, "ok");
+      check("trees", dumpTrees(res.stream, false), a.trees);
+      check("display", printTokenStream(res.stream, { edition }), a.display);
+      check("rebuilt", printTokenStream(rebuilt(res.stream), { edition }), a.rebuilt);
+      if (r.spans) check("spans", dumpTrees(res.stream, true), r.spans);
+    } else if (a.result === "err") {
+      check("result", res.ok ? "ok" : { kind: res.error.kind, message: res.error.message }, { kind: "lex", message: a.message });
+    } else {
+      const theirs = a.message === ICE_PANIC_MESSAGE ? "ice" : a.message === "<non-string panic>" ? "fatal" : `panic ${a.message}`;
+      check("result", res.ok ? "ok" : res.error.kind, theirs);
+    }
+  } else if (r.kind === "literal") {
+    const res = parseLiteral(r.payload, makeSpan(0, 0), { edition });
+    check("diagnostics", normDiags(res.diagnostics), normDiags(r.diagnostics));
+    if (a.result === "ok") {
+      if (!res.ok) return void check("result", res, "ok");
+      check("literal", { kind: litKindDebug(res.literal.kind, res.literal.hashes), s: printLiteral(res.literal), suffix: res.literal.suffix }, { kind: a.kind, s: a.s, suffix: a.suffix });
+      check("display", printTokenStream([res.literal], { edition }), a.display);
+    } else if (a.result === "err") {
+      check("result", res.ok ? "ok" : res.kind === "lex" || res.kind === undefined ? res.error : res.kind, a.message);
+    } else {
+      const theirs = a.message === ICE_PANIC_MESSAGE ? "ice" : a.message === "<non-string panic>" ? "fatal" : `panic ${a.message}`;
+      check("result", res.ok ? "ok" : res.kind, theirs);
+    }
+  } else {
+    let stream: TokenStream;
+    try {
+      stream = buildStream(r.payload.split("\n"), edition);
+    } catch (e) {
+      return void check("build", `failed: ${String(e)}`, a.result === "panic" ? `failed: ${String(e)}` : a.result);
+    }
+    check("trees", dumpTrees(stream, false), a.trees);
+    check("display", printTokenStream(stream, { edition }), a.display);
+  }
+}
+
+const corpus = loadCorpus();
+const counts = Object.values(corpus.streams).reduce((n, l) => n + l.length, 0) + corpus.literals.length + corpus.built.length;
+
+test("the corpus has at least 300 snippets", () => {
+  assert.ok(counts >= 300, `only ${counts} snippets`);
+});
+
+for (const edition of ["2021", "2015", "2024"] as Edition[]) {
+  test(`tokens agree with rustc 1.96 (edition ${edition}) on every corpus snippet`, { timeout: 600_000 }, () => {
+    const records = runOracle(corpus, edition);
+    const problems = new Map<string, string>();
+    for (const r of records) compareRecord(r, edition, problems);
+    const unexpected = [...problems].filter(([k]) => !(k in KNOWN_DIFFERENCES));
+    const fixed = Object.keys(KNOWN_DIFFERENCES).filter((k) => k.startsWith(edition + "|") && !problems.has(k));
+    const report = unexpected.map(([k, v]) => `--- ${JSON.stringify(k)}\n${v}`).join("\n");
+    assert.equal(unexpected.length, 0, `${unexpected.length} difference(s) from rustc:\n${report}`);
+    assert.deepEqual(fixed, [], "known differences that no longer occur: remove them from KNOWN_DIFFERENCES");
+  });
+}
