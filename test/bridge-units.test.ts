@@ -183,6 +183,19 @@ describe("wasi", () => {
     assert.equal(wasi.fd_write(1, 65530, 1, 16), Errno.FAULT);
   });
 
+  test("past maxWrittenBytes, writes fail with ENOSPC and the limit is recorded", () => {
+    const { wasi, memory, view } = withMemory({ maxWrittenBytes: 8 });
+    new Uint8Array(memory.buffer).set(new TextEncoder().encode("12345"), 100);
+    view.setUint32(0, 100, true);
+    view.setUint32(4, 5, true);
+    assert.equal(wasi.fd_write(1, 0, 1, 16), Errno.SUCCESS);
+    assert.equal(wasi.fd_write(2, 0, 1, 16), Errno.NOSPC);
+    assert.equal(wasi.limitExceeded?.limit, "capturedOutputBytes");
+    assert.equal(wasi.fd_write(1, 0, 1, 16), Errno.NOSPC);
+    assert.equal(wasi.stdout.text(), "12345");
+    assert.equal(wasi.stderr.text(), "");
+  });
+
   test("no environment, no preopens, no files; fixed clock and random stream", () => {
     const { wasi, view } = withMemory();
     assert.equal(wasi.environ_sizes_get(0, 4), Errno.SUCCESS);

@@ -54,7 +54,7 @@ describe("loading", () => {
     assert.deepEqual(byName.get("echo"), { kind: "bang", name: "echo", helpers: [] });
     assert.deepEqual(byName.get("attr_echo"), { kind: "attr", name: "attr_echo", helpers: [] });
     assert.deepEqual(byName.get("Probe"), { kind: "derive", name: "Probe", helpers: ["probe"] });
-    assert.equal(probe.macros.length, 15);
+    assert.equal(probe.macros.length, 16);
     assert.equal(probe.abi.bridgeAbi, BRIDGE_ABI);
     assert.equal(probe.abi.source, "macrobox-section");
   });
@@ -286,6 +286,39 @@ describe("failures", () => {
     const r = await probe.expand({ kind: "bang", name: "echo", input: "a\n  ) b", fileName: "bad.rs" });
     assert.equal(r.error?.kind, "input");
     assert.match(r.error!.message, /bad\.rs:2:3/);
+  });
+});
+
+describe("limits", () => {
+  test("fuel stops a runaway macro deterministically, and the next expansion works", async () => {
+    assert.equal(probe.metered, true);
+    const r = await probe.expand({ kind: "bang", name: "spins", input: "", limits: { fuel: 5_000_000 } });
+    assert.equal(r.error?.kind, "limit");
+    assert.equal(r.error?.limit, "fuel");
+    assert.match(r.error!.message, /--fuel/);
+    const next = await probe.expand({ kind: "bang", name: "echo", input: "fine" });
+    assert.equal(next.text, "fine");
+  });
+
+  test("memory cap: an allocation beyond it is a memoryPages limit error", async () => {
+    const small = await loadMacroModule(probeBytes, { limits: { memoryPages: 64 } }); // 4 MiB
+    const ok = await small.expand({ kind: "bang", name: "hog", input: "1" });
+    assert.equal(ok.ok, true, ok.error?.message);
+    const r = await small.expand({ kind: "bang", name: "hog", input: "8" });
+    assert.equal(r.error?.kind, "limit");
+    assert.equal(r.error?.limit, "memoryPages");
+  });
+
+  test("token handles, output size and captured output are bounded", async () => {
+    const handles = await probe.expand({ kind: "bang", name: "every_method", input: "a b c", limits: { tokenHandles: 4 } });
+    assert.equal(handles.error?.limit, "tokenHandles");
+    const output = await probe.expand({ kind: "bang", name: "echo", input: "abc def ghi", limits: { outputBytes: 5 } });
+    assert.equal(output.error?.limit, "outputBytes");
+    const captured = await probe.expand({ kind: "bang", name: "io", input: "", limits: { capturedOutputBytes: 10 } });
+    assert.equal(captured.error?.limit, "capturedOutputBytes");
+    assert.equal(captured.stdout, "", "nothing past the limit is kept");
+    const invalid = await probe.expand({ kind: "bang", name: "echo", input: "x", limits: { fuel: -1 } });
+    assert.equal(invalid.error?.kind, "input");
   });
 });
 

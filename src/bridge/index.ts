@@ -20,6 +20,9 @@ import { runClient, type RunOptions } from "./instance.js";
 import { BridgeServer, denyAllEnv, type BridgeDiagnostic, type EnvPolicy, type TrackedEnvVar } from "./server.js";
 import { normalizeSource, SpanTable, type SourceFile, type SpanLocation } from "./spans.js";
 import { Wasi, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
+import { LimitExceeded, resolveLimits, type LimitName, type Limits } from "../sandbox/limits.js";
+import { FUEL_EXPORT, instrumentFuel } from "../sandbox/fuel.js";
+import { parseModule } from "../wasm/binary.js";
 
 export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, BridgeAbiError, detectModuleAbi, type ModuleAbi } from "./abi.js";
 export { SpanTable, type SpanLocation, type SourceFile } from "./spans.js";
@@ -29,7 +32,18 @@ export type { MacroKind } from "../wasm/decls.js";
 export interface LoadOptions {
   /** Bridge ABI to assume for a module that says nothing about how it was built. */
   assumeBridgeAbi?: string;
+  /** Resource limits (src/sandbox/limits.ts); unspecified ones take their defaults. */
+  limits?: Partial<Limits>;
+  /**
+   * Meter the module with fuel and cap its memory (src/sandbox/fuel.ts). Default true when the
+   * module is given as bytes; a precompiled `WebAssembly.Module` is run as it is (instrument the
+   * bytes yourself with `instrumentFuel` to meter it).
+   */
+  meter?: boolean;
 }
+
+/** The limits an expansion can tighten or relax for itself. */
+export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes">;
 
 export interface MacroInfo {
   kind: MacroKind;
@@ -67,9 +81,11 @@ export interface ExpandRequest {
   wasi?: WasiOptions;
   /** Let the module print panics to stderr (rustc's `-Z proc-macro-backtrace`). */
   forceShowPanics?: boolean;
+  /** Overrides of the module's limits for this expansion. */
+  limits?: Partial<RuntimeLimits>;
 }
 
-export type ExpandErrorKind = "panic" | "trap" | "exit" | "unknown-macro" | "bridge" | "input";
+export type ExpandErrorKind = "panic" | "trap" | "exit" | "unknown-macro" | "bridge" | "input" | "limit";
 
 export interface DiagnosticSpan extends SpanLocation {}
 
@@ -91,7 +107,7 @@ export interface ExpandResult {
   trackedPaths: string[];
   stdout: string;
   stderr: string;
-  error?: { kind: ExpandErrorKind; message: string };
+  error?: { kind: ExpandErrorKind; message: string; /** For "limit": which limit. */ limit?: LimitName };
   /** The table the output's and diagnostics' spans belong to. */
   spans: SpanTable;
 }
@@ -99,19 +115,39 @@ export interface ExpandResult {
 export interface MacroModule {
   readonly macros: readonly MacroInfo[];
   readonly abi: ModuleAbi;
+  readonly limits: Readonly<Limits>;
+  /** Whether expansions are metered with fuel. */
+  readonly metered: boolean;
   expand(request: ExpandRequest): Promise<ExpandResult>;
 }
 
 /** Compiles (if needed) and checks a macro module, and reads its macro table. */
 export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, options: LoadOptions = {}): Promise<MacroModule> {
-  const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm as BufferSource);
+  const limits = resolveLimits(options.limits);
+  let module: WebAssembly.Module;
+  if (wasm instanceof WebAssembly.Module) module = wasm;
+  else {
+    const meter = (options.meter ?? true) && !isInstrumented(wasm);
+    const bytes = meter ? instrumentFuel(wasm, { maxMemoryPages: limits.memoryPages }) : wasm;
+    module = await WebAssembly.compile(bytes as BufferSource);
+  }
   const abi = detectModuleAbi(module, options.assumeBridgeAbi);
   checkBridgeAbi(abi);
   declsExportName(module);
   // Refuse modules that import anything the sandbox does not provide now, not at first expansion.
   wasiImportsFor(module, new Wasi());
   const decls = await listProcMacros(module);
-  return new LoadedMacroModule(module, abi, decls);
+  const metered = WebAssembly.Module.exports(module).some((e) => e.name === FUEL_EXPORT && e.kind === "global");
+  return new LoadedMacroModule(module, abi, decls, limits, metered);
+}
+
+/** Whether the bytes already export the fuel global (cheap check before instrumenting twice). */
+function isInstrumented(wasm: Uint8Array): boolean {
+  try {
+    return parseModule(wasm).exports.some((e) => e.name === FUEL_EXPORT);
+  } catch {
+    return false; // let compilation report what is wrong with the bytes
+  }
 }
 
 const PANIC_TITLES: Record<MacroKind, string> = {
@@ -127,6 +163,8 @@ class LoadedMacroModule implements MacroModule {
     private readonly module: WebAssembly.Module,
     readonly abi: ModuleAbi,
     private readonly decls: readonly ProcMacroDecl[],
+    readonly limits: Readonly<Limits>,
+    readonly metered: boolean,
   ) {
     this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
   }
@@ -146,9 +184,20 @@ class LoadedMacroModule implements MacroModule {
     const prepared = prepareInputs(request, spans);
     if ("error" in prepared) return fail("input", prepared.error);
 
+    let limits: Limits;
+    try {
+      limits = resolveLimits({ ...this.limits, ...request.limits });
+    } catch (e) {
+      return fail("input", (e as Error).message);
+    }
     const expansion = spans.newExpansion(prepared.invocation);
-    const server = new BridgeServer({ spans, expansion, env: request.env ?? denyAllEnv });
-    const runOptions: RunOptions = { wasi: request.wasi, forceShowPanics: request.forceShowPanics };
+    const server = new BridgeServer({ spans, expansion, env: request.env ?? denyAllEnv, maxLiveStreams: limits.tokenHandles });
+    const runOptions: RunOptions = {
+      wasi: { maxWrittenBytes: limits.capturedOutputBytes, ...request.wasi },
+      forceShowPanics: request.forceShowPanics,
+      fuel: limits.fuel,
+      memoryPages: limits.memoryPages,
+    };
     const inputs = request.kind === "attr" ? [prepared.args!, prepared.input] : [prepared.input];
     const run = await runClient(this.module, decl.run, server, expansion, inputs, runOptions);
 
@@ -170,7 +219,16 @@ class LoadedMacroModule implements MacroModule {
           // rustc keeps the output but the compilation fails; we report both.
           return { ...result, ok: false, output: outcome.output, text: printTokenStream(outcome.output), error: { kind: "panic", message: "the macro emitted errors" } };
         }
-        return { ...result, ok: true, output: outcome.output, text: printTokenStream(outcome.output) };
+        {
+          const text = printTokenStream(outcome.output);
+          const size = new TextEncoder().encode(text).length;
+          if (size > limits.outputBytes) {
+            const e = new LimitExceeded("outputBytes", limits.outputBytes, size);
+            result.diagnostics.push({ level: "error", message: e.message, spans: at, children: [] });
+            return { ...result, error: { kind: "limit", message: e.message, limit: e.limit } };
+          }
+          return { ...result, ok: true, output: outcome.output, text };
+        }
       case "panic": {
         // A server-side failure (unknown handle, bad bytes) reaches the client as a panic whose
         // message is ours: report it as a bridge error, not as the macro's panic.
@@ -191,6 +249,9 @@ class LoadedMacroModule implements MacroModule {
       case "exit":
         result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` exited the process with code ${outcome.code}`, spans: at, children: [] });
         return { ...result, error: { kind: "exit", message: `the macro called proc_exit(${outcome.code})` } };
+      case "limit":
+        result.diagnostics.push({ level: "error", message: outcome.error.message, spans: at, children: [] });
+        return { ...result, error: { kind: "limit", message: outcome.error.message, limit: outcome.error.limit } };
       case "bridge":
         result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` failed: ${outcome.message}`, spans: at, children: [] });
         return { ...result, error: { kind: "bridge", message: outcome.message } };

@@ -29,6 +29,8 @@
 
 import type { TokenStream } from "../tokens/model.js";
 import { CapturedOutput, Wasi, WasiExit, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
+import { DEFAULT_LIMITS, LimitExceeded } from "../sandbox/limits.js";
+import { FUEL_EXPORT, isOutOfFuel, setFuel } from "../sandbox/fuel.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_OK, readPanicMessage } from "./rpc.js";
 import type { BridgeServer } from "./server.js";
 import type { Expansion } from "./spans.js";
@@ -42,7 +44,8 @@ export type RunOutcome =
   | { kind: "panic"; message: string | null }
   | { kind: "trap"; message: string }
   | { kind: "exit"; code: number }
-  | { kind: "bridge"; message: string };
+  | { kind: "bridge"; message: string }
+  | { kind: "limit"; error: LimitExceeded };
 
 export interface RunResult {
   outcome: RunOutcome;
@@ -52,6 +55,10 @@ export interface RunResult {
 
 export interface RunOptions {
   wasi?: WasiOptions;
+  /** Fuel for the run, when the module was instrumented by src/sandbox/fuel.ts. Default: DEFAULT_LIMITS.fuel. */
+  fuel?: number;
+  /** The module's memory cap in pages (for the message when the host's own allocation hits it). */
+  memoryPages?: number;
   /** rustc's `-Z proc-macro-backtrace`: let the module's default panic hook print to stderr. */
   forceShowPanics?: boolean;
 }
@@ -80,14 +87,20 @@ export async function runClient(
   const wasi = new Wasi(options.wasi);
   const result = (outcome: RunOutcome): RunResult => ({ outcome, stdout: wasi.stdout, stderr: wasi.stderr });
   let host: HostSide;
+  let instance: WebAssembly.Instance;
+  const fuel = options.fuel ?? DEFAULT_LIMITS.fuel;
   try {
-    const instance = await WebAssembly.instantiate(module, wasiImportsFor(module, wasi));
+    instance = await WebAssembly.instantiate(module, wasiImportsFor(module, wasi));
+    if (instance.exports[FUEL_EXPORT] instanceof WebAssembly.Global) {
+      setFuel(instance, fuel);
+      fuelGiven.set(instance, fuel);
+    }
     const memory = instance.exports.memory;
     const table = instance.exports.__indirect_function_table;
     if (!(memory instanceof WebAssembly.Memory)) return result({ kind: "bridge", message: "the module exports no memory" });
     if (!(table instanceof WebAssembly.Table)) return result({ kind: "bridge", message: "the module exports no __indirect_function_table" });
     wasi.bindMemory(memory);
-    host = new HostSide(memory, table, server);
+    host = new HostSide(memory, table, server, options.memoryPages);
     const init = instance.exports._initialize;
     if (typeof init === "function") init();
   } catch (e) {
@@ -111,8 +124,11 @@ export async function runClient(
     const out = host.readBuffer(sret);
     response = host.bytes(out.data, out.len).slice();
   } catch (e) {
-    return result(classifyThrow(e, "while the macro ran"));
+    return result(failureOutcome(e, instance, host, server, wasi, options.memoryPages));
   }
+  // Limits and exits recorded on the way count even when the module carried on to a result.
+  if (server.limitExceeded) return result({ kind: "limit", error: server.limitExceeded });
+  if (wasi.limitExceeded) return result({ kind: "limit", error: wasi.limitExceeded });
 
   try {
     const r = new ByteReader(response);
@@ -126,8 +142,42 @@ export async function runClient(
   }
 }
 
+/**
+ * Why a run threw. What the host recorded beats what reached the top: a JS error thrown into the
+ * module meets its unwinding machinery and usually surfaces as some other trap.
+ */
+function failureOutcome(
+  e: unknown,
+  instance: WebAssembly.Instance,
+  host: HostSide,
+  server: BridgeServer,
+  wasi: Wasi,
+  memoryPages: number | undefined,
+): RunOutcome {
+  const fuel = instance.exports[FUEL_EXPORT];
+  if (fuel instanceof WebAssembly.Global && isOutOfFuel(instance)) {
+    return { kind: "limit", error: new LimitExceeded("fuel", Number(fuelGiven.get(instance) ?? DEFAULT_LIMITS.fuel)) };
+  }
+  if (server.limitExceeded) return { kind: "limit", error: server.limitExceeded };
+  if (wasi.limitExceeded) return { kind: "limit", error: wasi.limitExceeded };
+  if (host.limitExceeded) return { kind: "limit", error: host.limitExceeded };
+  if (wasi.exitCode !== null) return { kind: "exit", code: wasi.exitCode };
+  if (host.fault) return { kind: "bridge", message: `host error while the macro ran: ${host.fault}` };
+  // Rust's allocation failure hook prints this, then aborts (a trap).
+  const oom = /memory allocation of (\d+) bytes failed/.exec(wasi.stderr.text());
+  if (oom && memoryPages !== undefined) {
+    const pages = host.memory.buffer.byteLength / PAGE;
+    return { kind: "limit", error: new LimitExceeded("memoryPages", memoryPages, pages + Math.ceil(Number(oom[1]) / PAGE)) };
+  }
+  return classifyThrow(e, "while the macro ran");
+}
+
+/** The fuel each instance was given (for the limit message). */
+const fuelGiven = new WeakMap<WebAssembly.Instance, number>();
+
 function classifyThrow(e: unknown, when: string): RunOutcome {
   if (e instanceof WasiExit) return { kind: "exit", code: e.code };
+  if (e instanceof LimitExceeded) return { kind: "limit", error: e };
   if (e instanceof WebAssembly.RuntimeError) return { kind: "trap", message: `wasm trap ${when}: ${e.message}` };
   if (e instanceof RangeError && /call stack/i.test(e.message)) return { kind: "trap", message: `stack overflow ${when}` };
   const WasmException = (WebAssembly as unknown as { Exception?: new (...args: never[]) => unknown }).Exception;
@@ -149,15 +199,19 @@ class HostSide {
   readonly dropIndex: number;
   private region = 0;
   private regionEnd = 0;
+  /** A host-side failure inside a call from the module (it is also thrown into the module). */
+  fault: string | null = null;
+  limitExceeded: LimitExceeded | null = null;
 
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly table: WebAssembly.Table,
     private readonly server: BridgeServer,
+    private readonly memoryPages?: number,
   ) {
     const fns = hostFunctions({
-      dispatch: (sret, _env, buf) => this.dispatch(sret, buf),
-      reserve: (sret, buf, additional) => this.reserveHost(sret, buf, additional),
+      dispatch: (sret, _env, buf) => this.recording(() => this.dispatch(sret, buf)),
+      reserve: (sret, buf, additional) => this.recording(() => this.reserveHost(sret, buf, additional)),
       drop: () => {
         // Host buffers live in host pages that die with the instance.
       },
@@ -180,6 +234,17 @@ class HostSide {
     return new DataView(this.memory.buffer);
   }
 
+  /** Runs a call from the module, remembering why it failed before the error unwinds into it. */
+  private recording(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof LimitExceeded) this.limitExceeded ??= e;
+      else this.fault ??= e instanceof Error ? e.message : String(e);
+      throw e;
+    }
+  }
+
   bytes(ptr: number, len: number): Uint8Array {
     if (ptr < 0 || len < 0 || ptr + len > this.memory.buffer.byteLength) {
       throw new BridgeDecodeError(`buffer ${ptr}+${len} is outside memory`);
@@ -195,7 +260,13 @@ class HostSide {
       return aligned;
     }
     const pages = Math.ceil((size + 8) / PAGE) + 1;
-    const start = this.memory.grow(pages) * PAGE;
+    let start: number;
+    try {
+      start = this.memory.grow(pages) * PAGE;
+    } catch {
+      const have = this.memory.buffer.byteLength / PAGE;
+      throw new LimitExceeded("memoryPages", this.memoryPages ?? have, have + pages);
+    }
     this.region = start + size;
     this.regionEnd = start + pages * PAGE;
     return start;

@@ -15,6 +15,7 @@ import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenS
 import { METHODS_1_96, type Method } from "./abi.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, writePanicMessage } from "./rpc.js";
 import type { Bound, Expansion, SpanTable } from "./spans.js";
+import { LimitExceeded } from "../sandbox/limits.js";
 
 export type DiagnosticLevel = "error" | "warning" | "note" | "help";
 
@@ -40,6 +41,8 @@ export interface ServerOptions {
   spans: SpanTable;
   expansion: Expansion;
   env?: EnvPolicy;
+  /** Token stream handles alive at once (the `tokenHandles` limit). Default: unlimited. */
+  maxLiveStreams?: number;
 }
 
 /** A failure inside the server caused by the request (unknown handle, malformed bytes, ...). */
@@ -70,6 +73,8 @@ export class BridgeServer {
   readonly errors: string[] = [];
   /** Calls per method, for tests and profiling. */
   readonly calls = new Map<Method, number>();
+  /** Set when a request went over a limit: the expansion must end with this error. */
+  limitExceeded: LimitExceeded | null = null;
 
   private readonly streams = new Map<number, TokenStream>();
   private nextStreamHandle = 1;
@@ -77,8 +82,10 @@ export class BridgeServer {
   private readonly spans: SpanTable;
   private readonly expansion: Expansion;
   private readonly env: EnvPolicy;
+  private readonly maxLiveStreams: number;
 
   constructor(options: ServerOptions) {
+    this.maxLiveStreams = options.maxLiveStreams ?? Infinity;
     this.spans = options.spans;
     this.expansion = options.expansion;
     this.env = options.env ?? denyAllEnv;
@@ -89,6 +96,11 @@ export class BridgeServer {
   /** Stores a stream and returns its new handle (the server side of encoding a `TokenStream`). */
   allocStream(stream: TokenStream): number {
     if (this.nextStreamHandle > 0xffffffff) throw new BridgeServerError("`proc_macro` handle counter overflowed");
+    if (this.streams.size >= this.maxLiveStreams) {
+      // The client would see this as a panic it might catch; the runner ends the expansion instead.
+      this.limitExceeded ??= new LimitExceeded("tokenHandles", this.maxLiveStreams, this.streams.size + 1);
+      throw this.limitExceeded;
+    }
     const h = this.nextStreamHandle++;
     this.streams.set(h, stream);
     return h;

@@ -6,7 +6,8 @@
 // deterministic and capability-free:
 //   - no arguments, no environment variables, no preopened directories, no files or sockets
 //     (EBADF / ENOTCAPABLE);
-//   - fd_write to stdout (1) and stderr (2) is captured into bounded buffers;
+//   - fd_write to stdout (1) and stderr (2) is captured into bounded buffers (past an optional
+//     total, writes fail with ENOSPC and `limitExceeded` is set);
 //   - random_get returns a fixed pseudo-random stream (same bytes every run);
 //   - clock_time_get returns a fixed instant;
 //   - proc_exit ends the run by throwing `WasiExit`;
@@ -14,9 +15,12 @@
 //
 // Browser-safe: no Node APIs here.
 
+import { LimitExceeded } from "./limits.js";
+
 export const Errno = {
   SUCCESS: 0,
   BADF: 8,
+  NOSPC: 51,
   FAULT: 21,
   INVAL: 28,
   NOSYS: 52,
@@ -37,6 +41,11 @@ export interface WasiOptions {
   stdoutLimit?: number;
   /** Bytes of stderr kept. Default 64 KiB. */
   stderrLimit?: number;
+  /**
+   * Bytes the module may write to stdout and stderr together; writing more ends the run with
+   * `LimitExceeded("capturedOutputBytes")`. Default: unlimited (only the kept bytes are bounded).
+   */
+  maxWrittenBytes?: number;
   /** Seed of the random_get stream. Default 0. */
   randomSeed?: number;
   /** What clock_time_get answers, in nanoseconds since the epoch. Default 2000-01-01T00:00:00Z. */
@@ -89,8 +98,14 @@ export class Wasi {
   private memory: WebAssembly.Memory | null = null;
   private randomState: bigint;
   private readonly clockTimeNs: bigint;
+  private readonly maxWrittenBytes: number;
+  /** Set once the module wrote more than `maxWrittenBytes`; the run must end with it. */
+  limitExceeded: LimitExceeded | null = null;
+  /** Set when the module called proc_exit (it may unwind or trap afterwards). */
+  exitCode: number | null = null;
 
   constructor(options: WasiOptions = {}) {
+    this.maxWrittenBytes = options.maxWrittenBytes ?? Infinity;
     this.stdout = new CapturedOutput(options.stdoutLimit ?? 64 * 1024);
     this.stderr = new CapturedOutput(options.stderrLimit ?? 64 * 1024);
     this.randomState = BigInt.asUintN(64, BigInt(options.randomSeed ?? 0));
@@ -171,6 +186,7 @@ export class Wasi {
   fd_write(fd: number, iovsPtr: number, iovsLen: number, nwrittenPtr: number): number {
     const out = fd === 1 ? this.stdout : fd === 2 ? this.stderr : null;
     if (!out) return Errno.BADF;
+    if (this.limitExceeded) return Errno.NOSPC;
     if (!this.inBounds(iovsPtr, iovsLen * 8) || !this.inBounds(nwrittenPtr, 4)) return Errno.FAULT;
     const v = this.view();
     let written = 0;
@@ -178,6 +194,13 @@ export class Wasi {
       const ptr = v.getUint32(iovsPtr + i * 8, true);
       const len = v.getUint32(iovsPtr + i * 8 + 4, true);
       if (!this.inBounds(ptr, len)) return Errno.FAULT;
+      const total = this.stdout.total + this.stderr.total + len;
+      if (total > this.maxWrittenBytes) {
+        // Throwing through the module's frames would meet its unwinding machinery (and print a
+        // panic, which writes again...): fail the write instead and let the runner end the run.
+        this.limitExceeded ??= new LimitExceeded("capturedOutputBytes", this.maxWrittenBytes, total);
+        return Errno.NOSPC;
+      }
       out.write(new Uint8Array(this.memory!.buffer, ptr, len));
       written += len;
     }
@@ -224,6 +247,7 @@ export class Wasi {
   // ---- process ----
 
   proc_exit(code: number): never {
+    this.exitCode ??= code;
     throw new WasiExit(code);
   }
   sched_yield(): number {
