@@ -197,12 +197,13 @@ export class Cooker {
           const first = s.codePointAt(start)!;
           const firstLen = first > 0xffff ? 2 : 1;
           if (kind === Raw.InvalidIdent && !(end - start === firstLen && CONFUSABLES.has(first))) {
-            // An identifier containing emoji: kept as an identifier; rustc reports each such
-            // symbol once, at the end of parsing.
+            // An identifier containing emoji: kept as an identifier. rustc reports each such
+            // symbol once per crate, after expansion (so a session should report each message
+            // once, however many streams contain it).
             const sym = nfc(s.slice(start, end));
             if (!this.badIdents.has(sym)) {
               this.badIdents.add(sym);
-              this.error(`identifiers cannot contain emoji: \`${sym}\``, start, end);
+              this.error(sym === "\u{1f980}" ? "Ferris cannot be used as an identifier" : `identifiers cannot contain emoji: \`${sym}\``, start, end);
             }
             return { tok: { k: "ident", sym, raw: false, ...span() }, ws };
           }

@@ -314,6 +314,7 @@ export function parseLiteral(src: string, span: Span, options: ParseOptions = {}
     const fatal = whole.error.kind === "fatal" ? [{ level: "error" as const, message: whole.error.message, lo: whole.error.lo, hi: whole.error.hi }] : [];
     return { ok: false, error: whole.error.message, kind: whole.error.kind, diagnostics: [...diagnostics, ...fatal] };
   }
+  const originalLength = utf8Len(src);
   src = normalizeSource(src).text;
   const cooker = new Cooker(src, options.edition ?? "2021", 0);
   let first = cooker.next();
@@ -324,7 +325,8 @@ export function parseLiteral(src: string, span: Span, options: ParseOptions = {}
   const t = first.tok;
   const fail = (error: string): LiteralResult => ({ ok: false, error, diagnostics });
   if (t.k !== "lit") return fail("not a literal");
-  if (t.hi - firstLo !== utf8Len(src)) return fail("comment or whitespace around literal");
+  // Compared with the caller's length: a BOM or CRLF (removed before lexing) makes it differ.
+  if (t.hi - firstLo !== originalLength) return fail("comment or whitespace around literal");
   let symbol = t.symbol;
   if (minus) {
     if (minusHi !== t.lo) return fail("comment or whitespace after minus");
