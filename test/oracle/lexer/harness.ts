@@ -104,7 +104,7 @@ export function buildOracle(edition: Edition): { lib: string; dir: string } {
   return { lib, dir };
 }
 
-interface InputRecord {
+export interface InputRecord {
   kind: "stream" | "literal" | "built";
   payload: string;
   category: string;
@@ -178,8 +178,12 @@ function diagnosticsByLine(stderr: string): { byLine: Map<number, OracleDiagnost
 
 /** rustc's answers for every corpus record, for one edition (cached). */
 export function runOracle(corpus: Corpus, edition: Edition): OracleRecord[] {
+  return runOracleRecords(corpusRecords(corpus), edition);
+}
+
+/** rustc's answers for the given records, for one edition (cached by content). */
+export function runOracleRecords(records: InputRecord[], edition: Edition): OracleRecord[] {
   const { lib, dir } = buildOracle(edition);
-  const records = corpusRecords(corpus);
   const input = encodeInput(records);
   const cacheFile = join(dir, `answers-${edition}-${sha(input.toString("latin1"))}.json`);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8")) as OracleRecord[];
