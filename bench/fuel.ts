@@ -3,10 +3,13 @@
 //
 //   node --import tsx bench/fuel.ts [--module path/to/macro.wasm ...]
 //
-// Adds serde_derive.wasm from the build prototype when it is present.
+// Adds serde_derive.wasm from the build prototype when it is present, and times real serde_derive
+// expansions through the bridge (built with the test fixtures' builder; skipped if that fails).
 import { existsSync, readFileSync } from "node:fs";
 import { instrumentFuelDetailed, setFuel } from "../src/sandbox/fuel.js";
 import { wat } from "../test/fuel-wat.js";
+import { loadMacroModule } from "../src/bridge/index.js";
+import { macroWasm } from "../test/fixtures/bridge-build.js";
 
 const KERNELS = `
 (module
@@ -131,7 +134,47 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
+/**
+ * Real expansions through the bridge, metered vs plain (a fresh instance each, as the bridge does).
+ * "first" is the first expansion after loading: it includes the engine's lazy compilation of every
+ * function it touches, which grows with the metered bodies' size. "steady" is the best of 30 once
+ * the engine has tiered up.
+ */
+async function serdeExpansions(): Promise<void> {
+  let wasm: Uint8Array;
+  try {
+    wasm = await macroWasm("serde_derive");
+  } catch (e) {
+    console.log(`\nserde_derive expansions: skipped (cannot build serde_derive: ${(e as Error).message.split("\n")[0]})`);
+    return;
+  }
+  const inputs = [
+    ["Serialize", "struct Point { x: i32, y: i32 }"],
+    ["Deserialize", "struct Point { x: i32, y: i32 }"],
+    ["Serialize", `#[serde(rename_all = "camelCase")]\nenum Shape { Circle { radius_m: f64 }, Square(u32), #[serde(skip)] Nothing }`],
+  ] as const;
+  console.log("\nserde_derive expansions through the bridge:");
+  console.log(`  ${"".padEnd(24)} ${"first plain".padStart(12)} ${"first metered".padStart(14)} ${"steady plain".padStart(13)} ${"steady metered".padStart(15)}`);
+  for (const [name, input] of inputs) {
+    const modules = [await loadMacroModule(wasm, { meter: false }), await loadMacroModule(wasm)];
+    const first = [0, 0];
+    const best = [Infinity, Infinity];
+    for (let round = 0; round < 31; round++) {
+      for (const [i, m] of modules.entries()) {
+        const start = performance.now();
+        const r = await m.expand({ kind: "derive", name, input });
+        const ms = performance.now() - start;
+        if (!r.ok) throw new Error(`${name} failed: ${r.error?.message}`);
+        if (round === 0) first[i] = ms;
+        else best[i] = Math.min(best[i], ms);
+      }
+    }
+    const label = `${name} ${input.includes("enum") ? "enum" : "Point"}`;
+    console.log(`  ${label.padEnd(24)} ${fmt(first[0]).padStart(12)} ${fmt(first[1]).padStart(14)} ${fmt(best[0]).padStart(13)} ${fmt(best[1]).padStart(15)}`);
+  }
+}
+
+main().then(serdeExpansions).catch((e) => {
   console.error(e);
   process.exit(1);
 });
