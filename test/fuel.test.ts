@@ -279,6 +279,17 @@ test("the cap never raises a smaller declared maximum, and a minimum above it is
   );
 });
 
+test("bad options are refused with clear errors", async () => {
+  const bytes = await wat(COMPUTE);
+  assert.throws(() => instrumentFuel(bytes, { initialFuel: 1.5 }), /whole number/);
+  assert.throws(() => instrumentFuel(bytes, { initialFuel: -1 }), /between 0 and 2\^63-1/);
+  assert.throws(() => instrumentFuel(bytes, { maxMemoryPages: 0 }), /positive whole number/);
+  assert.throws(() => instrumentFuel(bytes, { mode: "fast" as never }), /unknown fuel mode/);
+  const instance = instantiate(instrumentFuel(bytes));
+  assert.throws(() => setFuel(instance, -5), RangeError);
+  assert.throws(() => getFuel(instantiate(bytes)), (e: unknown) => e instanceof InstrumentationError && /not instrumented/.test(e.message));
+});
+
 test("instrumenting twice is refused with a clear error", async () => {
   const once = instrumentFuel(await wat(COMPUTE));
   assert.throws(() => instrumentFuel(once), (e: unknown) => e instanceof InstrumentationError && /already instrumented/.test(e.message));

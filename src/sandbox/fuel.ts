@@ -95,7 +95,11 @@ export function instrumentFuel(wasm: Uint8Array, options: FuelOptions = {}): Uin
 
 export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = {}): FuelInstrumentation {
   const exportName = options.exportName ?? FUEL_EXPORT;
-  const initialFuel = BigInt(options.initialFuel ?? DEFAULT_LIMITS.fuel);
+  const fuelOption = options.initialFuel ?? DEFAULT_LIMITS.fuel;
+  if (typeof fuelOption === "number" && !Number.isSafeInteger(fuelOption)) {
+    throw new InstrumentationError(`initial fuel must be a whole number, got ${fuelOption}`);
+  }
+  const initialFuel = BigInt(fuelOption);
   if (initialFuel < 0n || initialFuel >= 2n ** 63n) {
     throw new InstrumentationError(`initial fuel must be between 0 and 2^63-1, got ${initialFuel}`);
   }
