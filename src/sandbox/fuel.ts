@@ -54,7 +54,12 @@ export const FUEL_EXPORT = "__macrobox_fuel";
 export interface FuelOptions {
   /** Fuel the global starts with: what the start function and the first call may use. Default: `DEFAULT_LIMITS.fuel`. */
   initialFuel?: number | bigint;
-  /** Caps every memory the module defines at this many 64 KiB pages (its declared maximum). Default: unchanged. */
+  /**
+   * Caps every memory the module defines at this many 64 KiB pages (its declared maximum), so
+   * `memory.grow` beyond it returns -1. A minimum above the cap is refused with
+   * `LimitExceeded("memoryPages")`. Imported memories are left alone: whoever creates them sets
+   * their maximum. Default: unchanged.
+   */
   maxMemoryPages?: number;
   /** Name to export the fuel global under. Default: `__macrobox_fuel`. */
   exportName?: string;
@@ -83,7 +88,7 @@ export interface FuelInstrumentation {
   insertedInstructions: number;
 }
 
-/** The module cannot be instrumented as asked (already instrumented, imported memory too small to cap...). */
+/** The module cannot be instrumented as asked (already instrumented, bad options). */
 export class InstrumentationError extends Error {
   override name = "InstrumentationError";
 }
@@ -124,7 +129,6 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
         writeMeteredBody(w, wasm, body, globalModeInsertions(plan, globalIndex), undefined);
         insertedInstructions += 10 * plan.points.length;
       } else {
-
         const type = info.types[info.functionTypes[i]];
         if (type === undefined) throw new WasmFormatError(`function ${i} has an unknown type`, body.start);
         const local = type.params.length + countLocals(wasm, body);
@@ -136,8 +140,9 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
     replaced.set(SectionId.code, encodeSection(SectionId.code, w.finish()));
   }
 
-  const fuelGlobal = new ByteWriter().u8(0x7e).u8(0x01).u8(Op.i64_const).s64(initialFuel).u8(Op.end).finish();
-  replaced.set(SectionId.global, appendToVector(info, SectionId.global, fuelGlobal));
+  // (global (mut i64) (i64.const initialFuel)), appended so no existing global index moves.
+  const fuelGlobalEntry = new ByteWriter().u8(0x7e).u8(0x01).u8(Op.i64_const).s64(initialFuel).u8(Op.end).finish();
+  replaced.set(SectionId.global, appendToVector(info, SectionId.global, fuelGlobalEntry));
   const fuelExport = new ByteWriter().name(exportName).u8(0x03).u32(globalIndex).finish();
   replaced.set(SectionId.export, appendToVector(info, SectionId.export, fuelExport));
   if (options.maxMemoryPages !== undefined) {
