@@ -12,6 +12,7 @@ import { test } from "node:test";
 import {
   fromClientTree,
   ICE_PANIC_MESSAGE,
+  normalizeAndValidateIdent,
   PUNCT_CHARS,
   parseLiteral,
   parseTokenStream,
@@ -86,6 +87,18 @@ function normDiags(list: { level: string; message: string }[]): string[] {
   return [...new Set(list.map((d) => `${d.level}: ${d.message}`))].sort();
 }
 
+/** proc_macro's `Symbol::new_ident`: ASCII is checked by the client, the rest by the server. */
+function clientIdent(s: string, isRaw: boolean): string {
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(s) || s === "$crate") {
+    const canBeRaw = !["_", "super", "self", "Self", "crate", "$crate"].includes(s);
+    if (isRaw && !canBeRaw) throw new Error(`\`${s}\` cannot be a raw identifier`);
+    return s;
+  }
+  const sym = /^[\x00-\x7f]*$/.test(s) ? null : normalizeAndValidateIdent(s);
+  if (sym === null) throw new Error(`${JSON.stringify(s)} is not a valid identifier`);
+  return sym;
+}
+
 /** The TS side's view of a built stream (see the oracle's `build`). */
 function buildStream(items: string[], edition: Edition): TokenStream {
   const stack: { delim: string; trees: TokenStream }[] = [{ delim: "<", trees: [] }];
@@ -104,7 +117,7 @@ function buildStream(items: string[], edition: Edition): TokenStream {
         break;
       case "I":
       case "R":
-        top.push(...fromClientTree({ type: "ident", sym: rest, isRaw: tag === "R", span }));
+        top.push(...fromClientTree({ type: "ident", sym: clientIdent(rest, tag === "R"), isRaw: tag === "R", span }));
         break;
       case "L": {
         const r = parseLiteral(rest, span, { edition });

@@ -59,8 +59,12 @@ class ByteMap {
   }
 }
 
+/** NFC normalisation; text below U+0300 is always in NFC, so it skips the (allocating) call. */
 export function nfc(s: string): string {
-  return s.normalize("NFC");
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) >= 0x300) return s.normalize("NFC");
+  }
+  return s;
 }
 
 const PATH_SEGMENT_KEYWORDS = new Set(["super", "self", "Self", "crate", "{{root}}", "$crate"]);
@@ -123,10 +127,9 @@ export class Cooker {
       const kind = c.advance();
       const start = c.start;
       const end = c.end;
-      const span = () => ({ lo: this.b(start), hi: this.b(end) });
       switch (kind) {
         case Raw.Eof:
-          return { tok: { k: "eof", ...span() }, ws };
+          return { tok: { k: "eof", lo: this.b(start), hi: this.b(end) }, ws };
         case Raw.Whitespace:
           ws = true;
           continue;
@@ -147,21 +150,21 @@ export class Cooker {
           return { tok: this.doc("block", c.docStyle, start, start + 3, end - 2), ws };
         }
         case Raw.Ident:
-          return { tok: { k: "ident", sym: nfc(s.slice(start, end)), raw: false, ...span() }, ws };
+          return { tok: { k: "ident", sym: nfc(s.slice(start, end)), raw: false, lo: this.b(start), hi: this.b(end) }, ws };
         case Raw.RawIdent: {
           const sym = nfc(s.slice(start + 2, end));
           if (!canBeRaw(sym)) this.error(`\`${sym}\` cannot be a raw identifier`, start, end);
-          return { tok: { k: "ident", sym, raw: true, ...span() }, ws };
+          return { tok: { k: "ident", sym, raw: true, lo: this.b(start), hi: this.b(end) }, ws };
         }
         case Raw.UnknownPrefix:
           this.reportUnknownPrefix(start, end);
-          return { tok: { k: "ident", sym: nfc(s.slice(start, end)), raw: false, ...span() }, ws };
+          return { tok: { k: "ident", sym: nfc(s.slice(start, end)), raw: false, lo: this.b(start), hi: this.b(end) }, ws };
         case Raw.UnknownPrefixLifetime:
           this.reportUnknownPrefix(start, end);
-          return { tok: { k: "lifetime", sym: s.slice(start, end), raw: false, ...span() }, ws };
+          return { tok: { k: "lifetime", sym: s.slice(start, end), raw: false, lo: this.b(start), hi: this.b(end) }, ws };
         case Raw.Lifetime:
           if (c.startsWithNumber) this.error("lifetimes cannot start with a number", start, end);
-          return { tok: { k: "lifetime", sym: nfc(s.slice(start, end)), raw: false, ...span() }, ws };
+          return { tok: { k: "lifetime", sym: nfc(s.slice(start, end)), raw: false, lo: this.b(start), hi: this.b(end) }, ws };
         case Raw.RawLifetime: {
           if (atLeast(this.edition, "2021")) {
             if (s.charCodeAt(end) === 0x27) {
@@ -169,7 +172,7 @@ export class Cooker {
             }
             const name = s.slice(start + 3, end);
             if (!canBeRaw(name)) this.error(`\`${name}\` cannot be a raw lifetime`, start, end);
-            return { tok: { k: "lifetime", sym: nfc("'" + name), raw: true, ...span() }, ws };
+            return { tok: { k: "lifetime", sym: nfc("'" + name), raw: true, lo: this.b(start), hi: this.b(end) }, ws };
           }
           // Before 2021 only `'r` is a lifetime; `#` and the rest are lexed again.
           c.pos = start + 2;
@@ -188,9 +191,9 @@ export class Cooker {
         }
         case Raw.Single: {
           const ch = String.fromCharCode(c.ch);
-          if ("([{".includes(ch)) return { tok: { k: "open", ch, ...span() }, ws };
-          if (")]}".includes(ch)) return { tok: { k: "close", ch, ...span() }, ws };
-          return { tok: { k: "punct", ch, ...span() }, ws };
+          if ("([{".includes(ch)) return { tok: { k: "open", ch, lo: this.b(start), hi: this.b(end) }, ws };
+          if (")]}".includes(ch)) return { tok: { k: "close", ch, lo: this.b(start), hi: this.b(end) }, ws };
+          return { tok: { k: "punct", ch, lo: this.b(start), hi: this.b(end) }, ws };
         }
         case Raw.InvalidIdent:
         case Raw.Unknown: {
@@ -205,7 +208,7 @@ export class Cooker {
               this.badIdents.add(sym);
               this.error(sym === "\u{1f980}" ? "Ferris cannot be used as an identifier" : `identifiers cannot contain emoji: \`${sym}\``, start, end);
             }
-            return { tok: { k: "ident", sym, raw: false, ...span() }, ws };
+            return { tok: { k: "ident", sym, raw: false, lo: this.b(start), hi: this.b(end) }, ws };
           }
           if (swallow > 0) {
             swallow--;
