@@ -414,7 +414,9 @@ function localModeInsertions(plan: MeteringPlan, fuel: number, local: number, bo
   // ("dirty"). Between two segment starts the code is straight-line and entered only at the
   // first, so a write-back with no charge since the last sync is redundant and left out (typical:
   // consecutive calls). Any segment start may be reached from elsewhere, so it counts as dirty.
-  // Reloads are never left out: after a call the global is the newer of the two.
+  // A reload (the global is the newer after a call) is left out when no charge or segment start
+  // follows before the next reload: the stale local is then never read, and the write-backs in
+  // between are left out too, since nothing was charged to it (typical: consecutive calls).
   const BOUNDARY = -1;
   const events: { at: number; order: number; cost: number }[] = [{ at: body.instrStart, order: RELOAD, cost: 0 }];
   for (const at of plan.reloads) events.push({ at, order: RELOAD, cost: 0 });
@@ -425,9 +427,12 @@ function localModeInsertions(plan: MeteringPlan, fuel: number, local: number, bo
 
   const out: Insertion[] = [];
   let dirty = false;
-  for (const e of events) {
+  events.forEach((e, i) => {
     if (e.order === RELOAD) {
-      out.push({ at: e.at, order: RELOAD, code: reload });
+      let next = i + 1;
+      while (next < events.length && events[next].order === WRITE_BACK) next++;
+      const used = next < events.length && events[next].order === CHARGE;
+      if (used) out.push({ at: e.at, order: RELOAD, code: reload });
       dirty = false;
     } else if (e.order === CHARGE) {
       if (e.cost !== BOUNDARY) out.push({ at: e.at, order: CHARGE, code: charge(e.cost) });
@@ -436,7 +441,7 @@ function localModeInsertions(plan: MeteringPlan, fuel: number, local: number, bo
       out.push({ at: e.at, order: WRITE_BACK, code: writeBack });
       dirty = false;
     }
-  }
+  });
   return out;
 }
 
