@@ -8,6 +8,7 @@ import {
   LIMIT_SPECS,
   LimitExceeded,
   checkLimit,
+  formatLimit,
   parseLimitValue,
   resolveLimits,
 } from "../src/sandbox/limits.js";
@@ -44,6 +45,16 @@ test("parseLimitValue reads plain numbers, separators and size suffixes", () => 
   assert.throws(() => parseLimitValue("fuel", "lots"), /--fuel expects a number/);
   assert.throws(() => parseLimitValue("fuel", "0"), InvalidLimit);
   assert.throws(() => parseLimitValue("memoryPages", "8G"), /at most 65536/);
+  assert.equal(parseLimitValue("outputBytes", "2M"), 2 * 1024 * 1024);
+  assert.equal(parseLimitValue("capturedOutputBytes", "1_000"), 1000);
+});
+
+test("formatLimit gives values with units people read", () => {
+  assert.equal(formatLimit("memoryPages", 4096), "4096 pages (256 MiB)");
+  assert.equal(formatLimit("memoryPages", 17), "17 pages (1.06 MiB)");
+  assert.equal(formatLimit("fuel", 2_000_000_000), "2000000000 instructions");
+  assert.equal(formatLimit("outputBytes", 16 * 1024 * 1024), "16777216 bytes (16 MiB)");
+  assert.equal(formatLimit("capturedOutputBytes", 100), "100 bytes");
 });
 
 test("LimitExceeded names the limit, its value, what was needed and how to raise it", () => {
@@ -55,6 +66,6 @@ test("LimitExceeded names the limit, its value, what was needed and how to raise
   assert.equal(e.flag, "--memory");
   assert.equal(e.value, 4096);
   assert.equal(e.used, 5000);
-  assert.match(e.message, /4096 64 KiB pages \(needed 5000\); raise it with --memory .* `memoryPages` option/);
+  assert.match(e.message, /limited to 4096 pages \(256 MiB\) \(needed 5000 pages \(312.5 MiB\)\); raise it with --memory <pages\|size> or the `memoryPages` option/);
   assert.doesNotMatch(new LimitExceeded("fuel", 10).message, /needed/);
 });

@@ -39,6 +39,8 @@ export interface LimitSpec {
   description: string;
   /** The unit its value is counted in. */
   unit: string;
+  /** The flag's argument, for help text and messages (`--memory <pages|size>`). */
+  argument: string;
   /** The command-line flag that sets it. */
   flag: string;
   default: number;
@@ -57,13 +59,15 @@ export const LIMIT_SPECS: Readonly<Record<LimitName, LimitSpec>> = {
   fuel: {
     description: "wasm instructions executed by one expansion",
     unit: "instructions",
+    argument: "<instructions>",
     flag: "--fuel",
     default: 2_000_000_000,
     max: Number.MAX_SAFE_INTEGER,
   },
   memoryPages: {
     description: "linear memory of the macro module",
-    unit: "64 KiB pages",
+    unit: "pages of 64 KiB",
+    argument: "<pages|size>",
     flag: "--memory",
     default: (256 * 1024 * 1024) / PAGE, // 256 MiB
     max: 65536, // 4 GiB, all a wasm32 memory can address
@@ -71,6 +75,7 @@ export const LIMIT_SPECS: Readonly<Record<LimitName, LimitSpec>> = {
   wallClockMs: {
     description: "wall-clock time of one expansion (Worker hosts only; fuel is the deterministic bound)",
     unit: "milliseconds",
+    argument: "<milliseconds>",
     flag: "--timeout",
     default: 30_000,
     max: 24 * 60 * 60 * 1000,
@@ -78,6 +83,7 @@ export const LIMIT_SPECS: Readonly<Record<LimitName, LimitSpec>> = {
   outputBytes: {
     description: "size of one expansion's output tokens",
     unit: "bytes",
+    argument: "<bytes|size>",
     flag: "--max-output",
     default: 16 * 1024 * 1024,
     max: 2 ** 31,
@@ -85,6 +91,7 @@ export const LIMIT_SPECS: Readonly<Record<LimitName, LimitSpec>> = {
   tokenHandles: {
     description: "token-stream handles alive at once during one expansion",
     unit: "handles",
+    argument: "<handles>",
     flag: "--max-handles",
     default: 1_000_000,
     max: 2 ** 31,
@@ -92,6 +99,7 @@ export const LIMIT_SPECS: Readonly<Record<LimitName, LimitSpec>> = {
   capturedOutputBytes: {
     description: "bytes the macro writes to stdout/stderr in one expansion",
     unit: "bytes",
+    argument: "<bytes|size>",
     flag: "--max-captured-output",
     default: 1024 * 1024,
     max: 2 ** 31,
@@ -120,14 +128,29 @@ export class LimitExceeded extends Error {
     readonly used?: number,
   ) {
     const spec = LIMIT_SPECS[limit];
-    const usedText = used !== undefined ? ` (needed ${used})` : "";
+    const usedText = used !== undefined ? ` (needed ${formatLimit(limit, used)})` : "";
     super(
-      `macro exceeded its ${limit} limit: ${spec.description} is limited to ${value} ${spec.unit}${usedText}; ` +
-        `raise it with ${spec.flag} <${spec.unit}> or the \`${limit}\` option`,
+      `macro exceeded its ${limit} limit: ${spec.description} is limited to ${formatLimit(limit, value)}${usedText}; ` +
+        `raise it with ${spec.flag} ${spec.argument} or the \`${limit}\` option`,
     );
     this.option = limit;
     this.flag = spec.flag;
   }
+}
+
+/** A limit value with its unit, for people: `4096 pages (256 MiB)`, `2000000000 instructions`. */
+export function formatLimit(name: LimitName, value: number): string {
+  if (name === "memoryPages") return `${value} pages (${formatBytes(value * PAGE)})`;
+  const spec = LIMIT_SPECS[name];
+  if (spec.unit === "bytes" && value >= 1024) return `${value} bytes (${formatBytes(value)})`;
+  return `${value} ${spec.unit}`;
+}
+
+function formatBytes(bytes: number): string {
+  for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]] as const) {
+    if (bytes >= size) return `${+(bytes / size).toFixed(2)} ${unit}`;
+  }
+  return `${bytes} bytes`;
 }
 
 /** Raised for a limit value that is not usable (negative, fractional, too large). */
@@ -162,9 +185,10 @@ export function resolveLimits(overrides: Partial<Record<string, unknown>> = {}):
 }
 
 /**
- * Parses a command-line limit value: digits with optional `_` separators, and for memory an
- * optional size suffix (`512M`, `1G`, `64K` = bytes, rounded up to whole pages; a bare number is
- * pages). `k`/`m`/`g` on other limits multiply by 10^3/10^6/10^9 (`--fuel 5g`).
+ * Parses a command-line limit value: digits with optional `_` separators and an optional suffix.
+ * For memory, `64K`/`512M`/`1G` are sizes in bytes (rounded up to whole pages; a bare number is
+ * pages); for the byte limits they are KiB/MiB/GiB; for the others `k`/`m`/`g` multiply by
+ * 10^3/10^6/10^9 (`--fuel 5g`).
  */
 export function parseLimitValue(name: LimitName, text: string): number {
   const spec = LIMIT_SPECS[name];
@@ -177,6 +201,7 @@ export function parseLimitValue(name: LimitName, text: string): number {
   if (suffix !== undefined) {
     const power = { k: 1, m: 2, g: 3 }[suffix as "k" | "m" | "g"];
     if (name === "memoryPages") value = Math.ceil((n * 1024 ** power) / PAGE);
+    else if (spec.unit === "bytes") value = n * 1024 ** power;
     else value = n * 1000 ** power;
   }
   return checkLimit(name, value);
