@@ -279,6 +279,21 @@ test("the cap never raises a smaller declared maximum, and a minimum above it is
   );
 });
 
+test("instrumentation is a pure function of its input: same bytes in, same bytes out", async () => {
+  const bytes = await wat(CONTROL);
+  for (const mode of MODES) {
+    const a = instrumentFuel(bytes, { mode, maxMemoryPages: 10 });
+    const b = instrumentFuel(bytes.slice(), { mode, maxMemoryPages: 10 });
+    assert.deepEqual(Buffer.from(a), Buffer.from(b));
+  }
+});
+
+test("the fuel global can be exported under another name", async () => {
+  const instance = instantiate(instrumentFuel(await wat(COMPUTE), { exportName: "fuel", initialFuel: 123n }));
+  assert.equal((instance.exports.fuel as WebAssembly.Global).value, 123n);
+  assert.equal(instance.exports[FUEL_EXPORT], undefined);
+});
+
 test("bad options are refused with clear errors", async () => {
   const bytes = await wat(COMPUTE);
   assert.throws(() => instrumentFuel(bytes, { initialFuel: 1.5 }), /whole number/);
