@@ -1,0 +1,112 @@
+// Grants from the user (Node): a `macrobox.toml`, or `[workspace.metadata.macrobox.grants]` in a
+// Cargo.toml, plus command-line flags.
+//
+//   # macrobox.toml
+//   [grants.sqlx-macros]
+//   env = ["DATABASE_URL"]
+//   read = ["migrations"]
+//
+//   # Cargo.toml of a workspace
+//   [workspace.metadata.macrobox.grants.sqlx-macros]
+//   env = ["DATABASE_URL"]
+//
+// `"*"` grants everything the crate declares of that kind. Crate names compare with `-` and `_`
+// equal. The command line adds to the file (`--allow-env crate:VAR`, `--allow-read crate:path`).
+
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { addGrant, CapabilityError, crateKey, parseGrantFlags, type Capabilities } from "../sandbox/capabilities.js";
+
+export type Grants = Map<string, Capabilities>;
+
+type Table = Record<string, unknown>;
+
+function isTable(v: unknown): v is Table {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Reads the grants in a macrobox.toml or a Cargo.toml (by file name). Throws CapabilityError. */
+export function readGrantsFile(path: string): Grants {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new CapabilityError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseGrants(text, path, basename(path) === "Cargo.toml" ? "cargo" : "macrobox");
+}
+
+/** Parses grants from TOML text: `[grants.<crate>]` (macrobox.toml) or `[workspace.metadata.macrobox.grants.<crate>]` (Cargo.toml). */
+export function parseGrants(text: string, path: string, format: "macrobox" | "cargo"): Grants {
+  let doc: Table;
+  try {
+    doc = parseToml(text) as Table;
+  } catch (e) {
+    throw new CapabilityError(`${path}: not valid TOML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const where = format === "cargo" ? "[workspace.metadata.macrobox.grants]" : "[grants]";
+  let grantsTable: unknown;
+  if (format === "cargo") {
+    const ws = doc.workspace;
+    const meta = isTable(ws) && isTable(ws.metadata) ? ws.metadata : undefined;
+    const mb = meta && isTable(meta.macrobox) ? meta.macrobox : undefined;
+    grantsTable = mb?.grants;
+  } else {
+    for (const key of Object.keys(doc)) {
+      if (key !== "grants") throw new CapabilityError(`${path}: unknown table \`${key}\` (macrobox.toml holds [grants.<crate>] tables)`);
+    }
+    grantsTable = doc.grants;
+  }
+  const grants: Grants = new Map();
+  if (grantsTable === undefined) return grants;
+  if (!isTable(grantsTable)) throw new CapabilityError(`${path}: ${where} must be a table of crates`);
+  for (const [crate, entry] of Object.entries(grantsTable)) {
+    if (!isTable(entry)) throw new CapabilityError(`${path}: ${where}.${crate} must be a table with env = [...] and/or read = [...]`);
+    for (const [kind, list] of Object.entries(entry)) {
+      if (kind !== "env" && kind !== "read") {
+        throw new CapabilityError(`${path}: ${where}.${crate} has unknown key \`${kind}\` (known: env, read)`);
+      }
+      if (!Array.isArray(list) || list.some((x) => typeof x !== "string" || x === "")) {
+        throw new CapabilityError(`${path}: ${where}.${crate}.${kind} must be an array of non-empty strings`);
+      }
+      for (const item of list as string[]) addGrant(grants, crate, kind, item);
+      if (list.length === 0) addGrantEntry(grants, crate);
+    }
+  }
+  return grants;
+}
+
+function addGrantEntry(grants: Grants, crate: string): void {
+  if (!grants.has(crateKey(crate))) grants.set(crateKey(crate), { env: [], read: [] });
+}
+
+export interface GrantSources {
+  /** An explicit config file (`--config`); it must exist. */
+  config?: string;
+  /** Where to look for `macrobox.toml` when no config is given (default: the current directory). */
+  cwd?: string;
+  allowEnv?: readonly string[];
+  allowRead?: readonly string[];
+}
+
+/**
+ * The user's grants: the config file (`--config`, else `macrobox.toml` in `cwd`, else the
+ * `[workspace.metadata.macrobox.grants]` of `cwd`/Cargo.toml when present) merged with the flags.
+ */
+export function loadGrants(sources: GrantSources = {}): { grants: Grants; file: string | null } {
+  const cwd = resolve(sources.cwd ?? process.cwd());
+  let file: string | null = null;
+  if (sources.config !== undefined) file = resolve(cwd, sources.config);
+  else if (existsSync(join(cwd, "macrobox.toml"))) file = join(cwd, "macrobox.toml");
+  else if (existsSync(join(cwd, "Cargo.toml"))) file = join(cwd, "Cargo.toml");
+  const grants: Grants = file ? readGrantsFile(file) : new Map();
+  parseGrantFlags("env", sources.allowEnv ?? [], grants);
+  parseGrantFlags("read", sources.allowRead ?? [], grants);
+  return { grants, file };
+}
+
+/** The grant for one crate (empty when the user granted it nothing). */
+export function grantFor(grants: Grants, crate: string): Capabilities {
+  return grants.get(crateKey(crate)) ?? { env: [], read: [] };
+}

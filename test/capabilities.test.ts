@@ -1,0 +1,115 @@
+// Capabilities: declarations, grants (never beyond the declaration), matching, notes, config files.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  checkDeclaration, denialNote, effectiveGrant, envAllowed, normalizePath, parseGrantFlags, readAllowed, readLeadsTo,
+} from "../src/sandbox/capabilities.js";
+import { grantFor, loadGrants, parseGrants } from "../src/node/grants.js";
+
+const declared = { env: ["DATABASE_URL", "MYMAC_*"], read: ["migrations", "*.sql", "conf/app.toml"] };
+
+test("a grant within the declaration is effective; '*' means all declared", () => {
+  const r = effectiveGrant("sqlm", declared, { env: ["DATABASE_URL", "MYMAC_DEBUG"], read: ["migrations/2024", "schema.sql"] });
+  assert.ok(r.ok);
+  assert.deepEqual(r.grant, { env: ["DATABASE_URL", "MYMAC_DEBUG"], read: ["migrations/2024", "schema.sql"] });
+  const all = effectiveGrant("sqlm", declared, { env: ["*"], read: ["*"] });
+  assert.ok(all.ok);
+  assert.deepEqual(all.grant, declared);
+  const glob = effectiveGrant("sqlm", declared, { env: [], read: ["migrations/*.sql", "./*.sql"] });
+  assert.ok(glob.ok);
+  assert.deepEqual(glob.grant.read, ["migrations/*.sql", "*.sql"]);
+});
+
+test("a grant exceeding the declaration is an error naming what exceeds", () => {
+  const r = effectiveGrant("sqlm", declared, { env: ["HOME", "DATABASE_URL"], read: ["src", "../secret", "/etc", "conf", "*"] });
+  assert.ok(!r.ok);
+  assert.deepEqual(r.exceeding, { env: ["HOME"], read: ["src", "../secret", "/etc", "conf"] });
+  assert.match(r.error, /macro crate sqlm is granted env var HOME, read access to src, read access to \.\.\/secret/);
+  assert.match(r.error, /it declares env = \["DATABASE_URL", "MYMAC_\*"\]/);
+  // A glob grant wider than a literal declaration, and a glob env grant, exceed it.
+  assert.ok(!effectiveGrant("c", { env: ["A"], read: ["a.sql"] }, { env: ["A*"], read: [] }).ok);
+  assert.ok(!effectiveGrant("c", { env: [], read: ["a.sql"] }, { env: [], read: ["*.sql"] }).ok);
+});
+
+test("env names and read patterns match as documented", () => {
+  const g = { env: ["DATABASE_URL", "MYMAC_*"], read: ["migrations", "*.sql", "data/**/x?.txt"] };
+  assert.ok(envAllowed(g, "DATABASE_URL"));
+  assert.ok(envAllowed(g, "MYMAC_LEVEL"));
+  assert.ok(!envAllowed(g, "DATABASE_URL2"));
+  assert.ok(!envAllowed(g, "HOME"));
+  assert.ok(readAllowed(g, "migrations"));
+  assert.ok(readAllowed(g, "migrations/001/up.sql"));
+  assert.ok(readAllowed(g, "schema.sql"));
+  assert.ok(!readAllowed(g, "sub/schema.sql"), "`*` stays within one segment");
+  assert.ok(readAllowed(g, "data/x1.txt"));
+  assert.ok(readAllowed(g, "data/a/b/x2.txt"));
+  assert.ok(!readAllowed(g, "data/a/y2.txt"));
+  assert.ok(!readAllowed(g, "migrationsX/a"));
+  assert.ok(!readAllowed(g, "Cargo.toml"));
+  assert.ok(!readAllowed(g, ""));
+  assert.ok(readLeadsTo(g, ""));
+  assert.ok(readLeadsTo(g, "data/a"));
+  assert.ok(readLeadsTo(g, "migrations/deep"));
+  assert.ok(!readLeadsTo(g, "src"));
+  assert.ok(!readLeadsTo({ env: [], read: [] }, ""));
+});
+
+test("paths are resolved inside the crate root or refused", () => {
+  assert.equal(normalizePath("./a//b/./c"), "a/b/c");
+  assert.equal(normalizePath("a/../b"), "b");
+  assert.equal(normalizePath("."), "");
+  assert.equal(normalizePath("../etc/passwd"), null);
+  assert.equal(normalizePath("a/../../etc/passwd"), null);
+  assert.equal(normalizePath("/etc/passwd"), null);
+  assert.equal(normalizePath("a\0b"), null);
+});
+
+test("declarations that climb out of the crate are refused", () => {
+  assert.doesNotThrow(() => checkDeclaration("c", declared));
+  assert.throws(() => checkDeclaration("c", { env: [], read: ["../x"] }), /read paths must be relative/);
+  assert.throws(() => checkDeclaration("c", { env: [], read: ["/etc"] }), /read paths must be relative/);
+  assert.throws(() => checkDeclaration("c", { env: ["A=B"], read: [] }), /bad env var name/);
+});
+
+test("denial notes name the capability and how to grant it", () => {
+  assert.equal(
+    denialNote("sqlm", "env", "DATABASE_URL", "not-granted"),
+    'macro crate sqlm tried to read env var DATABASE_URL; grant it with `--allow-env sqlm:DATABASE_URL` or in macrobox.toml (`[grants.sqlm] env = ["DATABASE_URL"]`)',
+  );
+  assert.match(denialNote("sqlm", "read", "x.sql", "not-granted"), /--allow-read sqlm:x\.sql/);
+  assert.match(denialNote("sqlm", "env", "HOME", "undeclared"), /does not declare/);
+  assert.match(denialNote("sqlm", "read", "../etc/passwd", "escape"), /outside the crate directory/);
+});
+
+test("command-line grants", () => {
+  const g = parseGrantFlags("env", ["sqlx-macros:DATABASE_URL", "other"]);
+  parseGrantFlags("read", ["sqlx_macros:migrations"], g);
+  assert.deepEqual(grantFor(g, "sqlx_macros"), { env: ["DATABASE_URL"], read: ["migrations"] });
+  assert.deepEqual(grantFor(g, "other"), { env: ["*"], read: [] });
+  assert.deepEqual(grantFor(g, "nobody"), { env: [], read: [] });
+  assert.throws(() => parseGrantFlags("env", ["crate:"]), /--allow-env expects <crate>:<VAR>/);
+  assert.throws(() => parseGrantFlags("read", ["a b:c"]), /--allow-read expects/);
+});
+
+test("macrobox.toml and [workspace.metadata.macrobox.grants]", () => {
+  const g = parseGrants('[grants.my-mac]\nenv = ["A"]\nread = ["data", "*.sql"]\n[grants.other]\nenv = []\n', "macrobox.toml", "macrobox");
+  assert.deepEqual(grantFor(g, "my_mac"), { env: ["A"], read: ["data", "*.sql"] });
+  assert.deepEqual(grantFor(g, "other"), { env: [], read: [] });
+  const c = parseGrants('[package]\nname="x"\n[workspace.metadata.macrobox.grants.my_mac]\nread = ["r"]\n', "Cargo.toml", "cargo");
+  assert.deepEqual(grantFor(c, "my-mac"), { env: [], read: ["r"] });
+  assert.throws(() => parseGrants("[grants.x]\nwrite = []\n", "m.toml", "macrobox"), /unknown key `write`/);
+  assert.throws(() => parseGrants("[grants.x]\nenv = [1]\n", "m.toml", "macrobox"), /array of non-empty strings/);
+  assert.throws(() => parseGrants("[grant.x]\n", "m.toml", "macrobox"), /unknown table `grant`/);
+  assert.throws(() => parseGrants("[grants\n", "m.toml", "macrobox"), /not valid TOML/);
+
+  const dir = mkdtempSync(join(tmpdir(), "macrobox-grants-"));
+  writeFileSync(join(dir, "macrobox.toml"), '[grants.m]\nenv = ["X"]\n');
+  const loaded = loadGrants({ cwd: dir, allowEnv: ["m:Y"], allowRead: ["m:data"] });
+  assert.equal(loaded.file, join(dir, "macrobox.toml"));
+  assert.deepEqual(grantFor(loaded.grants, "m"), { env: ["X", "Y"], read: ["data"] });
+  assert.throws(() => loadGrants({ cwd: dir, config: "missing.toml" }), /cannot read .*missing\.toml: ENOENT/);
+});
