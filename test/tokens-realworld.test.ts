@@ -66,7 +66,7 @@ const files = sourceFiles();
 
 test("standard library sources tokenize and print exactly as rustc does", { skip: files.length === 0 && `no sources under ${ROOT}`, timeout: 600_000 }, () => {
   const records: InputRecord[] = files.map((f) => ({ kind: "stream", payload: readFileSync(f, "utf8"), category: f }));
-  const answers = runOracleRecords(records, "2021");
+  const answers = runOracleRecords(records, "2021", "std-sources");
   const problems: string[] = [];
   let bytes = 0;
   for (const r of answers) {

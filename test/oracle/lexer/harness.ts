@@ -6,7 +6,7 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -129,13 +129,28 @@ function encodeInput(records: InputRecord[]): Buffer {
 
 const IGNORED_MESSAGES = [/^aborting due to/, /^For more information/, /^Some errors have detailed explanations/, /^the compiler unexpectedly panicked/];
 
-function runRustc(lib: string, driver: string, input: string, out: string, edition: Edition): string {
-  const r = spawnSync(
-    RUSTC,
-    ["--edition", edition, "--crate-type", "lib", "--error-format=json", "--extern", `lexer_oracle=${lib}`, driver, "-o", join(out, "driver.rlib")],
-    { env: { ...process.env, MACROBOX_ORACLE_INPUT: input, MACROBOX_ORACLE_OUT: out, RUST_BACKTRACE: "0" }, encoding: "utf8", maxBuffer: 1 << 28 },
-  );
-  return r.stderr;
+/** Runs rustc on a driver; returns the lines of its stderr (written to a file: it can be huge). */
+function runRustc(lib: string, driver: string, input: string, out: string, edition: Edition): string[] {
+  const errFile = join(out, "stderr.txt");
+  const fd = openSync(errFile, "w");
+  try {
+    spawnSync(
+      RUSTC,
+      ["--edition", edition, "--crate-type", "lib", "--error-format=json", "--extern", `lexer_oracle=${lib}`, driver, "-o", join(out, "driver.rlib")],
+      { env: { ...process.env, MACROBOX_ORACLE_INPUT: input, MACROBOX_ORACLE_OUT: out, RUST_BACKTRACE: "0" }, stdio: ["ignore", "ignore", fd] },
+    );
+  } finally {
+    closeSync(fd);
+  }
+  const buf = readFileSync(errFile);
+  const lines: string[] = [];
+  for (let start = 0; start < buf.length; ) {
+    let end = buf.indexOf(10, start);
+    if (end < 0) end = buf.length;
+    lines.push(buf.toString("utf8", start, end));
+    start = end + 1;
+  }
+  return lines;
 }
 
 /**
@@ -143,10 +158,10 @@ function runRustc(lib: string, driver: string, input: string, out: string, editi
  * call site (the probe's line); `Literal::from_str` parses a file of its own, named
  * `<proc-macro source code>`: those are keyed by the first line of the literal source instead.
  */
-function diagnosticsByLine(stderr: string): { byLine: Map<number, OracleDiagnostic[]>; bySource: Map<string, OracleDiagnostic[]> } {
+function diagnosticsByLine(stderr: string[]): { byLine: Map<number, OracleDiagnostic[]>; bySource: Map<string, OracleDiagnostic[]> } {
   const byLine = new Map<number, OracleDiagnostic[]>();
   const bySource = new Map<string, OracleDiagnostic[]>();
-  for (const line of stderr.split("\n")) {
+  for (const line of stderr) {
     if (!line.startsWith("{")) continue;
     let d: {
       $message_type?: string;
@@ -178,15 +193,20 @@ function diagnosticsByLine(stderr: string): { byLine: Map<number, OracleDiagnost
 
 /** rustc's answers for every corpus record, for one edition (cached). */
 export function runOracle(corpus: Corpus, edition: Edition): OracleRecord[] {
-  return runOracleRecords(corpusRecords(corpus), edition);
+  return runOracleRecords(corpusRecords(corpus), edition, "corpus");
 }
 
-/** rustc's answers for the given records, for one edition (cached by content). */
-export function runOracleRecords(records: InputRecord[], edition: Edition): OracleRecord[] {
+/**
+ * rustc's answers for the given records, for one edition (cached by content; `tag` names the
+ * record set, so a changed set replaces its own stale cache file).
+ */
+export function runOracleRecords(records: InputRecord[], edition: Edition, tag: string): OracleRecord[] {
   const { lib, dir } = buildOracle(edition);
   const input = encodeInput(records);
-  const cacheFile = join(dir, `answers-${edition}-${sha(input.toString("latin1"))}.json`);
+  const prefix = `answers-${edition}-${tag}-`;
+  const cacheFile = join(dir, `${prefix}${sha(input.toString("latin1"))}.json`);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8")) as OracleRecord[];
+  for (const f of readdirSync(dir)) if (f.startsWith(prefix) || /^answers-\d+-[0-9a-f]+\.json$/.test(f)) rmSync(join(dir, f));
 
   const work = join(dir, `run-${edition}-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
