@@ -50,6 +50,16 @@ export interface WasiOptions {
   randomSeed?: number;
   /** What clock_time_get answers, in nanoseconds since the epoch. Default 2000-01-01T00:00:00Z. */
   clockTimeNs?: bigint;
+  /**
+   * Extra preview1 functions for this instance, overriding the deny-all ones (granted files and
+   * environment: `CapabilitySession.extend` in src/sandbox/wasi-fs.ts).
+   */
+  extend?: (wasi: Wasi) => WasiExtension;
+}
+
+/** Preview1 functions (by import name) that replace this layer's own for one instance. */
+export interface WasiExtension {
+  functions: Record<string, (...args: never[]) => number>;
 }
 
 /** A bounded capture of one output stream. */
@@ -104,12 +114,21 @@ export class Wasi {
   /** Set when the module called proc_exit (it may unwind or trap afterwards). */
   exitCode: number | null = null;
 
+  /** Functions that override this layer's (see `WasiOptions.extend`). */
+  readonly extension: WasiExtension | null;
+
   constructor(options: WasiOptions = {}) {
     this.maxWrittenBytes = options.maxWrittenBytes ?? Infinity;
     this.stdout = new CapturedOutput(options.stdoutLimit ?? 64 * 1024);
     this.stderr = new CapturedOutput(options.stderrLimit ?? 64 * 1024);
     this.randomState = BigInt.asUintN(64, BigInt(options.randomSeed ?? 0));
     this.clockTimeNs = options.clockTimeNs ?? 946_684_800_000_000_000n;
+    this.extension = options.extend?.(this) ?? null;
+  }
+
+  /** The instance's memory once bound (for extensions). */
+  boundMemory(): WebAssembly.Memory | null {
+    return this.memory;
   }
 
   /** Must be called once the instance exists, before it runs. */
@@ -285,6 +304,11 @@ export function wasiImportsFor(module: WebAssembly.Module, wasi: Wasi): WebAssem
       throw new Error(`unsupported import ${imp.module}.${imp.name} (${imp.kind}): macro modules may only import ${WASI_MODULE} functions`);
     }
     const name = imp.name;
+    const extended = wasi.extension?.functions[name];
+    if (extended) {
+      fns[name] = extended;
+      continue;
+    }
     if ((IMPLEMENTED as readonly string[]).includes(name)) {
       const method = (wasi as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
       fns[name] = (...args: never[]) => method.apply(wasi, args);

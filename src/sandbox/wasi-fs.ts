@@ -1,0 +1,484 @@
+// Granted capabilities served to a macro through WASI preview1: a read-only preopened directory
+// (fd 3, ".", the manifest dir of the crate being compiled) and the granted environment variables.
+//
+// One `CapabilitySession` per expansion: it makes the WASI extension for the expansion's instance
+// (see `WasiOptions.extend` in wasi.ts) and the bridge's env policy, and records what happened:
+// every granted read (`reads`), every env var served (`env`), every refusal (`denials`, each with
+// the note telling the user what to grant).
+//
+// What the macro sees is what an OS would answer: EACCES ("Permission denied") for paths outside
+// the grant, `..` escapes and symbolic links leading out of the granted paths; EROFS for any
+// attempt to write, create or truncate; ENOENT for granted paths that do not exist; an
+// environment holding only the granted variables (so `std::env::var` of anything else is
+// `NotPresent`, as if unset).
+//
+// wasi-libc finds its preopens in a constructor (`__wasm_call_ctors`) by asking fd_prestat_get for
+// fd 3, 4, ... until EBADF; paths are then resolved against the longest matching preopen, so every
+// relative path (and every absolute one: wasi-libc strips the leading "/") arrives here relative to
+// fd 3. It never leaves the root: `..` that climbs out is refused, not clamped.
+//
+// Browser-safe: no Node APIs here.
+
+import {
+  denial, envAllowed, normalizePath, normalizePattern, readAllowed, readLeadsTo,
+  type Capabilities, type CapabilityDenial, type DenialReason,
+} from "./capabilities.js";
+import { FsError, type FsEntry, type FsFileType, type ReadOnlyFs } from "./fs.js";
+import type { Wasi, WasiExtension } from "./wasi.js";
+
+export interface SandboxGrant {
+  /** The macro crate (for notes). */
+  crate: string;
+  /** What the crate declares (the module's metadata). */
+  declared: Capabilities;
+  /** What it may use: an effective grant (see `effectiveGrant`), never beyond `declared`. */
+  granted: Capabilities;
+  /** The crate directory reads are served from; none: every read is refused. */
+  fs?: ReadOnlyFs | null;
+  /** Environment values the host has; only granted names are ever served. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Files and directories open at once. Default 64. */
+  maxOpenFiles?: number;
+}
+
+const E = {
+  SUCCESS: 0,
+  ACCES: 2,
+  BADF: 8,
+  FAULT: 21,
+  INVAL: 28,
+  IO: 29,
+  ISDIR: 31,
+  MFILE: 33,
+  NOENT: 44,
+  NOTDIR: 54,
+  ROFS: 69,
+  SPIPE: 70,
+} as const;
+
+const FILETYPE: Record<FsFileType | "chardev", number> = { chardev: 2, directory: 3, file: 4, other: 0 };
+const OFLAGS_CREAT = 1, OFLAGS_DIRECTORY = 2, OFLAGS_EXCL = 4, OFLAGS_TRUNC = 8;
+const FDFLAGS_APPEND = 1;
+const RIGHT_FD_WRITE = 1n << 6n, RIGHT_FD_ALLOCATE = 1n << 8n, RIGHT_FD_FILESTAT_SET_SIZE = 1n << 22n, RIGHT_FD_DATASYNC = 1n;
+const WRITE_RIGHTS = RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_FILESTAT_SET_SIZE | RIGHT_FD_DATASYNC;
+const ALL_RIGHTS = (1n << 30n) - 1n;
+const READ_RIGHTS = ALL_RIGHTS & ~WRITE_RIGHTS;
+const PREOPEN_FD = 3;
+
+type OpenFd =
+  | { kind: "file"; path: string; data: Uint8Array; pos: number }
+  | { kind: "dir"; path: string; entries: FsEntry[] | null; granted: boolean };
+
+export class CapabilitySession {
+  /** Paths read (files opened, directories listed, metadata asked), relative to the crate root, in order. */
+  readonly reads: string[] = [];
+  /** Env vars the macro was given (through the bridge or WASI). */
+  readonly env: Array<{ name: string; value: string | null }> = [];
+  readonly denials: CapabilityDenial[] = [];
+  private readonly declared: Capabilities;
+
+  constructor(readonly grant: SandboxGrant) {
+    this.declared = { env: grant.declared.env, read: grant.declared.read.map((r) => normalizePattern(r) ?? "\0") };
+  }
+
+  /** `WasiOptions.extend`: a fresh fd table for each instance. */
+  readonly extend = (wasi: Wasi): WasiExtension => new WasiCapabilities(this, wasi).extension();
+
+  /** The bridge's env policy (`proc_macro::tracked::env_var`): granted names only, recorded. */
+  readonly envPolicy = (name: string): string | null => {
+    if (!envAllowed(this.grant.granted, name)) {
+      this.deny("env", name, this.envReason(name));
+      return null;
+    }
+    const value = this.grant.env?.[name] ?? null;
+    this.recordEnv(name, value);
+    return value;
+  };
+
+  /** The granted variables that have values, sorted by name (what environ_get serves). */
+  environment(): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    for (const [name, value] of Object.entries(this.grant.env ?? {})) {
+      if (value !== undefined && !name.includes("=") && envAllowed(this.grant.granted, name)) out.push([name, value]);
+    }
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /** The macro read its environment: record what it got, and note declared variables left out. */
+  environRead(): void {
+    for (const [name, value] of this.environment()) this.recordEnv(name, value);
+    for (const name of this.declared.env) {
+      if (!envAllowed(this.grant.granted, name)) this.deny("env", name, "not-granted");
+    }
+  }
+
+  envReason(name: string): DenialReason {
+    return envAllowed(this.declared, name) ? "not-granted" : "undeclared";
+  }
+
+  readReason(path: string): DenialReason {
+    return readAllowed(this.declared, path) ? "not-granted" : "undeclared";
+  }
+
+  recordEnv(name: string, value: string | null): void {
+    if (!this.env.some((e) => e.name === name)) this.env.push({ name, value });
+  }
+
+  recordRead(path: string): void {
+    if (!this.reads.includes(path)) this.reads.push(path);
+  }
+
+  deny(kind: "env" | "read", name: string, reason: DenialReason): void {
+    if (!this.denials.some((d) => d.kind === kind && d.name === name && d.reason === reason)) {
+      this.denials.push(denial(this.grant.crate, kind, name, reason));
+    }
+  }
+}
+
+/** The preview1 functions of one instance. */
+class WasiCapabilities {
+  private readonly fds = new Map<number, OpenFd>();
+  private nextFd = PREOPEN_FD + 1;
+  private readonly maxOpen: number;
+
+  constructor(
+    private readonly session: CapabilitySession,
+    private readonly wasi: Wasi,
+  ) {
+    this.fds.set(PREOPEN_FD, { kind: "dir", path: "", entries: null, granted: false });
+    this.maxOpen = session.grant.maxOpenFiles ?? 64;
+  }
+
+  extension(): WasiExtension {
+    const w = this.wasi;
+    const std = (fd: number) => fd <= 2;
+    return {
+      functions: {
+        environ_sizes_get: (count: number, size: number) => this.environSizes(count, size),
+        environ_get: (environ: number, buf: number) => this.environGet(environ, buf),
+        fd_prestat_get: (fd: number, ptr: number) => this.prestatGet(fd, ptr),
+        fd_prestat_dir_name: (fd: number, ptr: number, len: number) => this.prestatDirName(fd, ptr, len),
+        fd_fdstat_get: (fd: number, ptr: number) => (std(fd) ? w.fd_fdstat_get(fd, ptr) : this.fdstatGet(fd, ptr)),
+        fd_read: (fd: number, iovs: number, n: number, nread: number) => (std(fd) ? w.fd_read(fd, iovs, n, nread) : this.read(fd, iovs, n, nread, null)),
+        fd_pread: (fd: number, iovs: number, n: number, offset: bigint, nread: number) => (std(fd) ? E.SPIPE : this.read(fd, iovs, n, nread, offset)),
+        fd_seek: (fd: number, offset: bigint, whence: number, out: number) => (std(fd) ? w.fd_seek(fd, offset, whence, out) : this.seek(fd, offset, whence, out)),
+        fd_tell: (fd: number, out: number) => (std(fd) ? E.SPIPE : this.seek(fd, 0n, 1, out)),
+        fd_close: (fd: number) => (std(fd) ? w.fd_close(fd) : this.close(fd)),
+        fd_filestat_get: (fd: number, buf: number) => this.fdFilestat(fd, buf),
+        fd_advise: (fd: number) => (std(fd) || this.fds.has(fd) ? E.SUCCESS : E.BADF),
+        fd_readdir: (fd: number, buf: number, len: number, cookie: bigint, used: number) => this.readdir(fd, buf, len, cookie, used),
+        path_open: (fd: number, _dirflags: number, ptr: number, len: number, oflags: number, rightsBase: bigint, _rightsInh: bigint, fdflags: number, out: number) =>
+          this.pathOpen(fd, ptr, len, oflags, rightsBase, fdflags, out),
+        path_filestat_get: (fd: number, _flags: number, ptr: number, len: number, buf: number) => this.pathFilestat(fd, ptr, len, buf),
+      },
+    };
+  }
+
+  // ---- memory helpers ----
+
+  private mem(): WebAssembly.Memory | null {
+    return this.wasi.boundMemory();
+  }
+
+  private ok(ptr: number, len: number): boolean {
+    const m = this.mem();
+    return m !== null && ptr >= 0 && len >= 0 && ptr + len <= m.buffer.byteLength;
+  }
+
+  private view(): DataView {
+    return new DataView(this.mem()!.buffer);
+  }
+
+  private str(ptr: number, len: number): string | null {
+    if (!this.ok(ptr, len)) return null;
+    return new TextDecoder("utf-8", { fatal: false }).decode(new Uint8Array(this.mem()!.buffer, ptr, len));
+  }
+
+  // ---- environment ----
+
+  private environBytes(): Uint8Array[] {
+    const enc = new TextEncoder();
+    return this.session.environment().map(([k, v]) => enc.encode(`${k}=${v}\0`));
+  }
+
+  private environSizes(countPtr: number, sizePtr: number): number {
+    if (!this.ok(countPtr, 4) || !this.ok(sizePtr, 4)) return E.FAULT;
+    const vars = this.environBytes();
+    this.view().setUint32(countPtr, vars.length, true);
+    this.view().setUint32(sizePtr, vars.reduce((n, b) => n + b.length, 0), true);
+    return E.SUCCESS;
+  }
+
+  private environGet(environPtr: number, bufPtr: number): number {
+    const vars = this.environBytes();
+    const total = vars.reduce((n, b) => n + b.length, 0);
+    if (!this.ok(environPtr, 4 * vars.length) || !this.ok(bufPtr, total)) return E.FAULT;
+    const v = this.view();
+    let at = bufPtr;
+    vars.forEach((b, i) => {
+      v.setUint32(environPtr + 4 * i, at, true);
+      new Uint8Array(this.mem()!.buffer, at, b.length).set(b);
+      at += b.length;
+    });
+    this.session.environRead();
+    return E.SUCCESS;
+  }
+
+  // ---- the preopen ----
+
+  private prestatGet(fd: number, ptr: number): number {
+    if (fd !== PREOPEN_FD || !this.fds.has(fd)) return E.BADF;
+    if (!this.ok(ptr, 8)) return E.FAULT;
+    const v = this.view();
+    v.setUint32(ptr, 0, true); // tag: dir (u8, padded)
+    v.setUint32(ptr + 4, 1, true); // name length
+    return E.SUCCESS;
+  }
+
+  private prestatDirName(fd: number, ptr: number, len: number): number {
+    if (fd !== PREOPEN_FD || !this.fds.has(fd)) return E.BADF;
+    if (len < 1 || !this.ok(ptr, 1)) return E.FAULT;
+    this.view().setUint8(ptr, ".".charCodeAt(0));
+    return E.SUCCESS;
+  }
+
+  // ---- opening ----
+
+  /** The path `fd` + `path` names, relative to the crate root; null when it climbs out. */
+  private target(fd: number, ptr: number, len: number): { path: string | null; asked: string } | number {
+    const dir = this.fds.get(fd);
+    if (!dir) return E.BADF;
+    if (dir.kind !== "dir") return E.NOTDIR;
+    const asked = this.str(ptr, len);
+    if (asked === null) return E.FAULT;
+    const full = dir.path === "" ? asked : `${dir.path}/${asked}`;
+    return { path: asked.startsWith("/") ? null : normalizePath(full), asked: full };
+  }
+
+  /**
+   * Checks a read of `path` against the grant and the file system; returns what it is, or the
+   * errno (recording the denial).
+   */
+  private check(path: string | null, asked: string, wantDir: boolean): { type: FsFileType; size: number } | number {
+    const s = this.session;
+    if (path === null) {
+      s.deny("read", asked, "escape");
+      return E.ACCES;
+    }
+    const g = s.grant.granted;
+    if (!readAllowed(g, path) && !readLeadsTo(g, path)) {
+      s.deny("read", path || ".", s.readReason(path));
+      return E.ACCES;
+    }
+    const fs = s.grant.fs;
+    if (!fs) {
+      s.deny("read", path || ".", "no-root");
+      return E.ACCES;
+    }
+    let st;
+    try {
+      st = fs.stat(path);
+    } catch (e) {
+      if (e instanceof FsError && e.code === "OUTSIDE") {
+        s.deny("read", path, "symlink");
+        return E.ACCES;
+      }
+      if (readAllowed(g, path)) s.recordRead(path); // a granted path that does not exist (yet)
+      return fsErrno(e);
+    }
+    const allowedAt = (p: string) => readAllowed(g, p) || (st.type === "directory" && readLeadsTo(g, p));
+    if (!allowedAt(path) || (st.type !== "directory" && !readAllowed(g, path))) {
+      s.deny("read", path, s.readReason(path));
+      return E.ACCES;
+    }
+    if (st.realPath !== path && !allowedAt(st.realPath)) {
+      s.deny("read", path, "symlink");
+      return E.ACCES;
+    }
+    if (wantDir && st.type !== "directory") return E.NOTDIR;
+    return st;
+  }
+
+  private pathOpen(fd: number, ptr: number, len: number, oflags: number, rightsBase: bigint, fdflags: number, out: number): number {
+    const t = this.target(fd, ptr, len);
+    if (typeof t === "number") return t;
+    if (!this.ok(out, 4)) return E.FAULT;
+    if ((oflags & (OFLAGS_CREAT | OFLAGS_TRUNC | OFLAGS_EXCL)) !== 0 || (BigInt.asUintN(64, rightsBase) & WRITE_RIGHTS) !== 0n || (fdflags & FDFLAGS_APPEND) !== 0) {
+      this.session.deny("read", t.path ?? t.asked, "write");
+      return E.ROFS;
+    }
+    const st = this.check(t.path, t.asked, (oflags & OFLAGS_DIRECTORY) !== 0);
+    if (typeof st === "number") return st;
+    if (this.fds.size >= this.maxOpen) return E.MFILE;
+    const path = t.path!;
+    let entry: OpenFd;
+    if (st.type === "directory") {
+      entry = { kind: "dir", path, entries: null, granted: readAllowed(this.session.grant.granted, path) };
+    } else {
+      let data: Uint8Array;
+      try {
+        data = this.session.grant.fs!.readFile(path);
+      } catch (e) {
+        return fsErrno(e);
+      }
+      entry = { kind: "file", path, data, pos: 0 };
+    }
+    this.session.recordRead(path || ".");
+    const newFd = this.nextFd++;
+    this.fds.set(newFd, entry);
+    this.view().setUint32(out, newFd, true);
+    return E.SUCCESS;
+  }
+
+  private close(fd: number): number {
+    return this.fds.delete(fd) ? E.SUCCESS : E.BADF;
+  }
+
+  // ---- reading ----
+
+  private read(fd: number, iovs: number, iovsLen: number, nreadPtr: number, offset: bigint | null): number {
+    const f = this.fds.get(fd);
+    if (!f) return E.BADF;
+    if (f.kind !== "file") return E.ISDIR;
+    if (!this.ok(iovs, iovsLen * 8) || !this.ok(nreadPtr, 4)) return E.FAULT;
+    const v = this.view();
+    let pos = offset === null ? f.pos : Number(BigInt.asUintN(64, offset) > BigInt(f.data.length) ? BigInt(f.data.length) : offset);
+    let total = 0;
+    for (let i = 0; i < iovsLen; i++) {
+      const ptr = v.getUint32(iovs + 8 * i, true);
+      const len = v.getUint32(iovs + 8 * i + 4, true);
+      if (!this.ok(ptr, len)) return E.FAULT;
+      const n = Math.max(0, Math.min(len, f.data.length - pos));
+      new Uint8Array(this.mem()!.buffer, ptr, n).set(f.data.subarray(pos, pos + n));
+      pos += n;
+      total += n;
+      if (n < len) break;
+    }
+    if (offset === null) f.pos = pos;
+    v.setUint32(nreadPtr, total, true);
+    return E.SUCCESS;
+  }
+
+  private seek(fd: number, offset: bigint, whence: number, out: number): number {
+    const f = this.fds.get(fd);
+    if (!f) return E.BADF;
+    if (f.kind !== "file") return E.ISDIR;
+    if (!this.ok(out, 8)) return E.FAULT;
+    const base = whence === 0 ? 0n : whence === 1 ? BigInt(f.pos) : whence === 2 ? BigInt(f.data.length) : null;
+    if (base === null) return E.INVAL;
+    const pos = base + BigInt.asIntN(64, offset);
+    if (pos < 0n || pos > BigInt(Number.MAX_SAFE_INTEGER)) return E.INVAL;
+    f.pos = Number(pos);
+    this.view().setBigUint64(out, pos, true);
+    return E.SUCCESS;
+  }
+
+  // ---- metadata ----
+
+  private fdstatGet(fd: number, ptr: number): number {
+    const f = this.fds.get(fd);
+    if (!f) return E.BADF;
+    if (!this.ok(ptr, 24)) return E.FAULT;
+    const v = this.view();
+    v.setUint8(ptr, f.kind === "dir" ? FILETYPE.directory : FILETYPE.file);
+    v.setUint16(ptr + 2, 0, true);
+    // Directories pass on every right, so that wasi-libc asks path_open for the write rights a
+    // write would need, and is told EROFS there (not a silent read-only open).
+    v.setBigUint64(ptr + 8, f.kind === "dir" ? ALL_RIGHTS : READ_RIGHTS, true);
+    v.setBigUint64(ptr + 16, f.kind === "dir" ? ALL_RIGHTS : 0n, true);
+    return E.SUCCESS;
+  }
+
+  private writeFilestat(buf: number, path: string, type: number, size: number): number {
+    if (!this.ok(buf, 64)) return E.FAULT;
+    const v = this.view();
+    for (let i = 0; i < 64; i += 8) v.setBigUint64(buf + i, 0n, true); // times: the epoch, always
+    v.setBigUint64(buf + 8, inode(path), true);
+    v.setUint8(buf + 16, type);
+    v.setBigUint64(buf + 24, 1n, true);
+    v.setBigUint64(buf + 32, BigInt(size), true);
+    return E.SUCCESS;
+  }
+
+  private fdFilestat(fd: number, buf: number): number {
+    if (fd <= 2) return this.writeFilestat(buf, `<fd ${fd}>`, FILETYPE.chardev, 0);
+    const f = this.fds.get(fd);
+    if (!f) return E.BADF;
+    return f.kind === "file" ? this.writeFilestat(buf, f.path, FILETYPE.file, f.data.length) : this.writeFilestat(buf, f.path, FILETYPE.directory, 0);
+  }
+
+  private pathFilestat(fd: number, ptr: number, len: number, buf: number): number {
+    const t = this.target(fd, ptr, len);
+    if (typeof t === "number") return t;
+    const st = this.check(t.path, t.asked, false);
+    if (typeof st === "number") return st;
+    this.session.recordRead(t.path || ".");
+    return this.writeFilestat(buf, t.path!, FILETYPE[st.type], st.size);
+  }
+
+  // ---- directories ----
+
+  private readdir(fd: number, buf: number, bufLen: number, cookie: bigint, usedPtr: number): number {
+    const d = this.fds.get(fd);
+    if (!d) return E.BADF;
+    if (d.kind !== "dir") return E.NOTDIR;
+    if (!this.ok(buf, bufLen) || !this.ok(usedPtr, 4)) return E.FAULT;
+    if (d.entries === null) {
+      const s = this.session;
+      if (!s.grant.fs) return E.ACCES;
+      let all: FsEntry[];
+      try {
+        all = s.grant.fs.readdir(d.path);
+      } catch (e) {
+        return fsErrno(e);
+      }
+      const g = s.grant.granted;
+      const child = (name: string) => (d.path === "" ? name : `${d.path}/${name}`);
+      // A directory that is only on the way to granted paths shows just those.
+      d.entries = d.granted ? all : all.filter((e) => readAllowed(g, child(e.name)) || (e.type === "directory" && readLeadsTo(g, child(e.name))));
+    }
+    const enc = new TextEncoder();
+    const out = new Uint8Array(this.mem()!.buffer, buf, bufLen);
+    let used = 0;
+    for (let i = Number(BigInt.asUintN(64, cookie)); i < d.entries.length && used < bufLen; i++) {
+      const e = d.entries[i];
+      const name = enc.encode(e.name);
+      const rec = new Uint8Array(24 + name.length);
+      const rv = new DataView(rec.buffer);
+      rv.setBigUint64(0, BigInt(i + 1), true);
+      rv.setBigUint64(8, inode(d.path === "" ? e.name : `${d.path}/${e.name}`), true);
+      rv.setUint32(16, name.length, true);
+      rv.setUint8(20, FILETYPE[e.type]);
+      rec.set(name, 24);
+      const n = Math.min(rec.length, bufLen - used);
+      out.set(rec.subarray(0, n), used);
+      used += n;
+    }
+    this.view().setUint32(usedPtr, used, true);
+    return E.SUCCESS;
+  }
+}
+
+function fsErrno(e: unknown): number {
+  if (!(e instanceof FsError)) return E.IO;
+  switch (e.code) {
+    case "ENOENT":
+      return E.NOENT;
+    case "ENOTDIR":
+      return E.NOTDIR;
+    case "EISDIR":
+      return E.ISDIR;
+    case "EACCES":
+    case "OUTSIDE":
+      return E.ACCES;
+    case "EIO":
+      return E.IO;
+  }
+}
+
+/** A stable inode number for a path (FNV-1a): the same on every run. */
+function inode(path: string): bigint {
+  let h = 0xcbf29ce484222325n;
+  for (const b of new TextEncoder().encode(path)) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  return h;
+}
