@@ -18,6 +18,7 @@ import {
   parseTokenStream,
   printLiteral,
   printTokenStream,
+  printTokenTree,
   type Edition,
   type LexDiagnostic,
   type TokenStream,
@@ -173,6 +174,7 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
       check("trees", dumpTrees(res.stream, false), a.trees);
       check("display", printTokenStream(res.stream, { edition }), a.display);
       check("rebuilt", printTokenStream(rebuilt(res.stream), { edition }), a.rebuilt);
+      check("pieces", res.stream.map((tt) => printTokenTree(tt, { edition })), a.pieces);
       if (r.spans) check("spans", dumpTrees(res.stream, true), r.spans);
     } else if (a.result === "err") {
       check("result", res.ok ? "ok" : { kind: res.error.kind, message: res.error.message }, { kind: "lex", message: a.message });
@@ -202,6 +204,7 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
     }
     check("trees", dumpTrees(stream, false), a.trees);
     check("display", printTokenStream(stream, { edition }), a.display);
+    check("pieces", stream.map((tt) => printTokenTree(tt, { edition })), a.pieces);
   }
 }
 

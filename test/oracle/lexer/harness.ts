@@ -42,6 +42,8 @@ export interface OracleAnswer {
   trees?: OracleTree[];
   display?: string;
   rebuilt?: string;
+  /** `to_string()` of each top-level tree. */
+  pieces?: string[];
   // literal records
   s?: string;
   suffix?: string | null;

@@ -160,6 +160,18 @@ fn dump_trees(out: &mut String, stream: TokenStream, with_spans: bool) {
     out.push(']');
 }
 
+/// `to_string()` of each top-level tree (Group through the server, the rest by the client).
+fn pieces_json(out: &mut String, stream: &TokenStream) {
+    out.push_str(",\"pieces\":[");
+    for (i, tt) in stream.clone().into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(out, &tt.to_string());
+    }
+    out.push(']');
+}
+
 fn panic_message(e: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = e.downcast_ref::<String>() {
         s.clone()
@@ -181,6 +193,7 @@ fn answer_stream(out: &mut String, src: &str) {
             let rebuilt: TokenStream = stream.clone().into_iter().collect();
             out.push_str(",\"rebuilt\":");
             json_str(out, &rebuilt.to_string());
+            pieces_json(out, &stream);
         }
         Ok(Err(e)) => {
             out.push_str("\"result\":\"err\",\"message\":");
@@ -269,6 +282,7 @@ fn answer_built(out: &mut String, payload: &str) {
             dump_trees(out, stream.clone(), false);
             out.push_str(",\"display\":");
             json_str(out, &stream.to_string());
+            pieces_json(out, &stream);
         }
         Err(p) => {
             out.push_str("\"result\":\"panic\",\"message\":");
