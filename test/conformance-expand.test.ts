@@ -80,7 +80,7 @@ describe("wasm expansion conforms to native expansion", () => {
             }
           }
         }
-        assert.equal(failures.length, 0, `${failures.length} mismatches:\n${failures.slice(0, 15).join("\n")}`);
+        assert.equal(failures.length, 0, `${failures.length} mismatches:\n${failures.slice(0, 60).join("\n")}`);
       });
     });
   }
