@@ -253,3 +253,40 @@ describe("native oracle (rust-analyzer-proc-macro-srv)", () => {
     assert.equal(res.ok, false);
   });
 });
+
+describe("compareStreams", () => {
+  test("equal streams compare equal whatever their spans", () => {
+    const a = richStream();
+    const b = richStream(); // same tokens, fresh spans
+    assert.notDeepEqual(a, b);
+    assert.equal(compareStreams(a, b), null);
+  });
+
+  test("reports the first difference with its path", () => {
+    const a = richStream();
+    const b = richStream();
+    const brace = b[8] as Group;
+    (brace.stream[2] as Group).stream[2] = { type: "literal", kind: "Integer", symbol: "0x10", suffix: "u32", hashes: 0, span: 0 };
+    assert.equal(compareStreams(a, b), "[8].group[2].group[2]: literal Integer 0x10usize vs literal Integer 0x10u32");
+    const c = richStream();
+    (c[2] as Extract<TokenTree, { type: "ident" }>).sym = "enum";
+    assert.equal(compareStreams(a, c), "[2]: ident struct vs ident enum");
+    const d = richStream();
+    (d[4] as Extract<TokenTree, { type: "punct" }>).joint = true;
+    assert.match(compareStreams(a, d)!, /^\[4\]: punct < vs punct < \(joint\)/);
+    const e = richStream();
+    (e[1] as Group).delimiter = "Parenthesis";
+    assert.match(compareStreams(a, e)!, /^\[1\]: group Bracket/);
+    assert.match(compareStreams(a, a.slice(0, -1))!, /^\[\d+\]: only left has group Parenthesis/);
+    assert.match(compareStreams([], [ident("x")])!, /^\[0\]: only right has ident x/);
+    const f = richStream();
+    (f[3] as Extract<TokenTree, { type: "ident" }>).isRaw = false;
+    assert.equal(compareStreams(a, f), "[3]: ident r#Foo vs ident Foo");
+  });
+
+  test("containsCompileError finds compile_error! at any depth", () => {
+    assert.ok(containsCompileError([group("Brace", [ident("compile_error"), punct("!"), group("Brace", [lit("Str", "x")])])]));
+    assert.ok(!containsCompileError([ident("compile_error"), punct(";")]));
+    assert.ok(!containsCompileError(richStream()));
+  });
+});

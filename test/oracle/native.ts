@@ -15,7 +15,8 @@ import { join, resolve } from "node:path";
 import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "../../src/server/client-node.js";
 import { decodeFlatTree, encodeFlatTree } from "../../src/server/flat.js";
 import type { MacroInfo, MacroKind } from "../../src/server/protocol.js";
-import type { Span, TokenStream } from "../../src/tokens/model.js";
+import type { TokenStream } from "../../src/tokens/model.js";
+import { parseTokenStream } from "../../src/tokens/parse.js";
 
 export const RUSTC = "/usr/bin/rustc";
 export const CARGO = "/usr/bin/cargo";
@@ -218,44 +219,20 @@ const INPUT_SPAN_BASE = 16;
 
 export type Lexer = (src: string) => TokenStream;
 
-let lexerMemo: Lexer | undefined;
-
-/**
- * The lexer for source-text inputs: src/tokens/parse.ts `parseTokenStream(src, makeSpan)`.
- * Loaded lazily so this module type-checks and lists/builds even before the lexer exists.
- */
-export async function sourceLexer(): Promise<Lexer> {
-  if (lexerMemo === undefined) {
-    const path = "../../src/tokens/parse.js";
-    let mod: { parseTokenStream?: (src: string, makeSpan: (...args: unknown[]) => Span) => unknown };
-    try {
-      mod = (await import(path)) as typeof mod;
-    } catch (e) {
-      throw new OracleError(`src/tokens/parse.ts is not available: ${(e as Error).message}`);
-    }
-    const parse = mod.parseTokenStream;
-    if (typeof parse !== "function") throw new OracleError("src/tokens/parse.ts exports no parseTokenStream");
-    lexerMemo = (src) => {
-      let next = INPUT_SPAN_BASE;
-      const result = parse(src, () => next++);
-      // Accept both a plain stream and a result object, whichever shape the lexer settles on.
-      if (Array.isArray(result)) return result as TokenStream;
-      const r = result as { ok?: boolean; stream?: TokenStream; tokens?: TokenStream; error?: unknown; diagnostics?: { level: string; message: string }[] };
-      if (r.ok === false) throw new OracleError(`cannot lex input: ${JSON.stringify(r.error)}`);
-      // rustc stops before expansion on lexing errors, so an input with any is not a valid case.
-      const errors = (r.diagnostics ?? []).filter((d) => d.level === "error");
-      if (errors.length > 0) throw new OracleError(`input has lexing errors: ${errors.map((d) => d.message).join("; ")}`);
-      const stream = r.stream ?? r.tokens;
-      if (!Array.isArray(stream)) throw new OracleError("parseTokenStream returned neither a stream nor {stream}");
-      return stream;
-    };
-  }
-  return lexerMemo;
+/** Lexes source text as `TokenStream::from_str` would; input tokens get spans from INPUT_SPAN_BASE. */
+export function lexSource(src: string): TokenStream {
+  let next = INPUT_SPAN_BASE;
+  const result = parseTokenStream(src, () => next++);
+  if (!result.ok) throw new OracleError(`cannot lex input: ${result.error.message}`);
+  // rustc stops before expansion on lexing errors, so an input with any is not a valid case.
+  const errors = result.diagnostics.filter((d) => d.level === "error");
+  if (errors.length > 0) throw new OracleError(`input has lexing errors: ${errors.map((d) => d.message).join("; ")}`);
+  return result.stream;
 }
 
 /** Expands a macro natively. Inputs are lexed from source; bad input or a panic gives ok:false. */
 export async function expandNative(req: NativeExpandRequest, lex?: Lexer): Promise<NativeExpansion> {
-  const lexer = lex ?? (await sourceLexer());
+  const lexer = lex ?? lexSource;
   let body: TokenStream;
   let args: TokenStream | null = null;
   try {
