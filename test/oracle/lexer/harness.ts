@@ -92,6 +92,17 @@ export function buildOracle(edition: Edition): { lib: string; dir: string } {
   const dir = join(cacheRoot(), "lexer-oracle", sha(version, lib_rs, manifest));
   const lib = join(dir, "target/release/liblexer_oracle.so");
   if (!existsSync(lib)) {
+    // Builds of an older oracle source or toolchain are of no further use.
+    const sourceKey = sha(version, lib_rs);
+    const root = join(cacheRoot(), "lexer-oracle");
+    if (existsSync(root)) {
+      for (const d of readdirSync(root)) {
+        const marker = join(root, d, "source-key");
+        if (!existsSync(marker) || readFileSync(marker, "utf8") !== sourceKey) rmSync(join(root, d), { recursive: true, force: true });
+      }
+    }
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "source-key"), sourceKey);
     const crate = join(dir, "crate");
     mkdirSync(join(crate, "src"), { recursive: true });
     writeFileSync(join(crate, "Cargo.toml"), manifest);
