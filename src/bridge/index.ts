@@ -23,11 +23,16 @@ import { Wasi, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
 import { LimitExceeded, resolveLimits, type LimitName, type Limits } from "../sandbox/limits.js";
 import { FUEL_EXPORT, instrumentFuel } from "../sandbox/fuel.js";
 import { parseModule } from "../wasm/binary.js";
+import { readMetadata } from "../wasm/metadata.js";
+import { CapabilitySession, type SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { CapabilityDenial } from "../sandbox/capabilities.js";
 
 export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, BridgeAbiError, detectModuleAbi, type ModuleAbi } from "./abi.js";
 export { SpanTable, type SpanLocation, type SourceFile } from "./spans.js";
 export { denyAllEnv, type EnvPolicy, type BridgeDiagnostic, type TrackedEnvVar } from "./server.js";
 export type { MacroKind } from "../wasm/decls.js";
+export { CapabilitySession, type SandboxGrant } from "../sandbox/wasi-fs.js";
+export type { Capabilities, CapabilityDenial } from "../sandbox/capabilities.js";
 
 export interface LoadOptions {
   /** Bridge ABI to assume for a module that says nothing about how it was built. */
@@ -76,8 +81,13 @@ export interface ExpandRequest {
   };
   /** The span table for token inputs, and where output spans are resolved. Default: a new one. */
   spans?: SpanTable;
-  /** What `proc_macro::tracked::env_var` may see. Default: nothing. */
+  /** What `proc_macro::tracked::env_var` may see. Default: what `sandbox` grants. */
   env?: EnvPolicy;
+  /**
+   * Granted capabilities (src/sandbox/wasi-fs.ts): files of the crate directory and env vars,
+   * through WASI and the bridge. Default: nothing granted (the declaration from the module's metadata).
+   */
+  sandbox?: SandboxGrant;
   wasi?: WasiOptions;
   /** Let the module print panics to stderr (rustc's `-Z proc-macro-backtrace`). */
   forceShowPanics?: boolean;
@@ -105,6 +115,10 @@ export interface ExpandResult {
   diagnostics: Diagnostic[];
   trackedEnv: TrackedEnvVar[];
   trackedPaths: string[];
+  /** Paths the macro read through its grant (files, directories listed, metadata), relative to the crate root. */
+  reads: string[];
+  /** Accesses refused, each with the note telling the user what to grant. */
+  denials: CapabilityDenial[];
   stdout: string;
   stderr: string;
   error?: { kind: ExpandErrorKind; message: string; /** For "limit": which limit. */ limit?: LimitName };
@@ -138,7 +152,14 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   wasiImportsFor(module, new Wasi());
   const decls = await listProcMacros(module);
   const metered = WebAssembly.Module.exports(module).some((e) => e.name === FUEL_EXPORT && e.kind === "global");
-  return new LoadedMacroModule(module, abi, decls, limits, metered);
+  let meta = null;
+  try {
+    meta = readMetadata(module);
+  } catch {
+    // a module with malformed metadata declares nothing
+  }
+  const declared = meta ? { crate: meta.crate.name, env: meta.capabilities?.env ?? [], read: meta.capabilities?.read ?? [] } : null;
+  return new LoadedMacroModule(module, abi, decls, limits, metered, declared);
 }
 
 /** Whether the bytes already export the fuel global (cheap check before instrumenting twice). */
@@ -165,13 +186,15 @@ class LoadedMacroModule implements MacroModule {
     private readonly decls: readonly ProcMacroDecl[],
     readonly limits: Readonly<Limits>,
     readonly metered: boolean,
+    /** The crate and the capabilities it declares, from the module's metadata. */
+    private readonly declared: { crate: string; env: string[]; read: string[] } | null = null,
   ) {
     this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
   }
 
   async expand(request: ExpandRequest): Promise<ExpandResult> {
     const spans = request.spans ?? new SpanTable();
-    const base = { diagnostics: [], trackedEnv: [], trackedPaths: [], stdout: "", stderr: "", spans };
+    const base = { diagnostics: [], trackedEnv: [], trackedPaths: [], reads: [], denials: [], stdout: "", stderr: "", spans };
     const fail = (kind: ExpandErrorKind, message: string): ExpandResult => ({ ...base, ok: false, error: { kind, message } });
 
     const decl = this.decls.find((d) => d.kind === request.kind && d.name === request.name);
@@ -191,9 +214,13 @@ class LoadedMacroModule implements MacroModule {
       return fail("input", (e as Error).message);
     }
     const expansion = spans.newExpansion(prepared.invocation);
-    const server = new BridgeServer({ spans, expansion, env: request.env ?? denyAllEnv, maxLiveStreams: limits.tokenHandles });
+    const d = this.declared;
+    const session = new CapabilitySession(
+      request.sandbox ?? { crate: d?.crate ?? "<unknown>", declared: { env: d?.env ?? [], read: d?.read ?? [] }, granted: { env: [], read: [] } },
+    );
+    const server = new BridgeServer({ spans, expansion, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes });
     const runOptions: RunOptions = {
-      wasi: { maxWrittenBytes: limits.capturedOutputBytes, ...request.wasi },
+      wasi: { maxWrittenBytes: limits.capturedOutputBytes, extend: session.extend, ...request.wasi },
       forceShowPanics: request.forceShowPanics,
       fuel: limits.fuel,
       memoryPages: limits.memoryPages,
@@ -206,8 +233,10 @@ class LoadedMacroModule implements MacroModule {
       ...base,
       ok: false,
       diagnostics,
-      trackedEnv: server.trackedEnv,
+      trackedEnv: [...server.trackedEnv, ...session.env.filter((e) => !server.trackedEnv.some((t) => t.name === e.name))],
       trackedPaths: server.trackedPaths,
+      reads: session.reads,
+      denials: session.denials,
       stdout: run.stdout.text(),
       stderr: run.stderr.text(),
     };
@@ -224,8 +253,9 @@ class LoadedMacroModule implements MacroModule {
           const size = new TextEncoder().encode(text).length;
           if (size > limits.outputBytes) {
             const e = new LimitExceeded("outputBytes", limits.outputBytes, size);
-            result.diagnostics.push({ level: "error", message: e.message, spans: at, children: [] });
-            return { ...result, error: { kind: "limit", message: e.message, limit: e.limit } };
+            const message = e.message.replace(/^macro /, `proc macro \`${request.name}\` `);
+            result.diagnostics.push({ level: "error", message, spans: at, children: [] });
+            return { ...result, error: { kind: "limit", message, limit: e.limit } };
           }
           return { ...result, ok: true, output: outcome.output, text };
         }
@@ -249,9 +279,12 @@ class LoadedMacroModule implements MacroModule {
       case "exit":
         result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` exited the process with code ${outcome.code}`, spans: at, children: [] });
         return { ...result, error: { kind: "exit", message: `the macro called proc_exit(${outcome.code})` } };
-      case "limit":
-        result.diagnostics.push({ level: "error", message: outcome.error.message, spans: at, children: [] });
-        return { ...result, error: { kind: "limit", message: outcome.error.message, limit: outcome.error.limit } };
+      case "limit": {
+        // Name the macro: "proc macro `x` exceeded its fuel limit: ...".
+        const message = outcome.error.message.replace(/^macro /, `proc macro \`${request.name}\` `);
+        result.diagnostics.push({ level: "error", message, spans: at, children: [] });
+        return { ...result, error: { kind: "limit", message, limit: outcome.error.limit } };
+      }
       case "bridge":
         result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` failed: ${outcome.message}`, spans: at, children: [] });
         return { ...result, error: { kind: "bridge", message: outcome.message } };

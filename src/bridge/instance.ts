@@ -101,7 +101,9 @@ export async function runClient(
     if (!(table instanceof WebAssembly.Table)) return result({ kind: "bridge", message: "the module exports no __indirect_function_table" });
     wasi.bindMemory(memory);
     host = new HostSide(memory, table, server, options.memoryPages);
-    const init = instance.exports._initialize;
+    // A reactor's `_initialize`, else the constructors themselves: wasi-libc fills its preopen
+    // table in one (without it, every file access fails before reaching the host).
+    const init = instance.exports._initialize ?? instance.exports.__wasm_call_ctors;
     if (typeof init === "function") init();
   } catch (e) {
     return result(classifyThrow(e, "while instantiating the module"));

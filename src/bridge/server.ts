@@ -43,6 +43,23 @@ export interface ServerOptions {
   env?: EnvPolicy;
   /** Token stream handles alive at once (the `tokenHandles` limit). Default: unlimited. */
   maxLiveStreams?: number;
+  /**
+   * Tokens (groups counted with their contents) one stream may hold: the `outputBytes` limit, since
+   * every token prints as at least one byte. Bounds what a macro can make the host build (a stream
+   * doubled by concatenating it with itself). Default: unlimited.
+   */
+  maxStreamTokens?: number;
+}
+
+/** Tokens in a stream, groups with their contents; memoized, streams being shared and immutable. */
+const tokenCounts = new WeakMap<TokenStream, number>();
+function tokenCount(stream: TokenStream): number {
+  let n = tokenCounts.get(stream);
+  if (n !== undefined) return n;
+  n = 0;
+  for (const t of stream) n += t.type === "group" ? 1 + tokenCount(t.stream) : 1;
+  tokenCounts.set(stream, n);
+  return n;
 }
 
 /** A failure inside the server caused by the request (unknown handle, malformed bytes, ...). */
@@ -83,9 +100,11 @@ export class BridgeServer {
   private readonly expansion: Expansion;
   private readonly env: EnvPolicy;
   private readonly maxLiveStreams: number;
+  private readonly maxStreamTokens: number;
 
   constructor(options: ServerOptions) {
     this.maxLiveStreams = options.maxLiveStreams ?? Infinity;
+    this.maxStreamTokens = options.maxStreamTokens ?? Infinity;
     this.spans = options.spans;
     this.expansion = options.expansion;
     this.env = options.env ?? denyAllEnv;
@@ -100,6 +119,13 @@ export class BridgeServer {
       // The client would see this as a panic it might catch; the runner ends the expansion instead.
       this.limitExceeded ??= new LimitExceeded("tokenHandles", this.maxLiveStreams, this.streams.size + 1);
       throw this.limitExceeded;
+    }
+    if (this.maxStreamTokens !== Infinity) {
+      const tokens = tokenCount(stream);
+      if (tokens > this.maxStreamTokens) {
+        this.limitExceeded ??= new LimitExceeded("outputBytes", this.maxStreamTokens, tokens);
+        throw this.limitExceeded;
+      }
     }
     const h = this.nextStreamHandle++;
     this.streams.set(h, stream);
