@@ -22,9 +22,13 @@ type Tok =
   | { k: "lit"; lit: Literal }
   | { k: "doc"; kind: "line" | "block"; style: "outer" | "inner"; text: string };
 
+/**
+ * rustc's internal token trees for one level of a stream; a group's inner level is converted
+ * only when the printer enters it (so deep nesting needs no recursion).
+ */
 type ITree =
   | { t: "tok"; tok: Tok; spacing: Spacing }
-  | { t: "delim"; delim: Delimiter; open: Spacing; close: Spacing; trees: ITree[] };
+  | { t: "delim"; delim: Delimiter; open: Spacing; close: Spacing; stream: TokenStream };
 
 /** rustc's Token::glue for the operators proc macros can produce. */
 const GLUE: Record<string, string> = {
@@ -96,7 +100,7 @@ function toInternal(stream: TokenStream): ITree[] {
           delim: tt.delimiter,
           open: tt.delimSpacing?.open ?? "Alone",
           close: tt.delimSpacing?.close ?? "Alone",
-          trees: toInternal(tt.stream),
+          stream: tt.stream,
         });
         continue;
     }
@@ -199,48 +203,63 @@ const OPEN: Record<Delimiter, string> = { Parenthesis: "(", Bracket: "[", Brace:
 const CLOSE: Record<Delimiter, string> = { Parenthesis: ")", Bracket: "]", Brace: "}", None: "" };
 const INDENT_UNIT = 4;
 
+interface Level {
+  items: ITree[];
+  /** Index of the next item to print. */
+  next: number;
+  /** The group this level is the inside of (null at the top). */
+  group: (ITree & { t: "delim" }) | null;
+  openSpace: boolean;
+}
+
+/** pprust's print_tts / print_tt / print_mac_common, with an explicit stack instead of recursion. */
 class StreamPrinter {
   readonly pp = new PrettyPrinter();
   constructor(readonly edition: Edition) {}
 
-  printTts(tts: ITree[]): void {
-    for (let i = 0; i < tts.length; i++) {
-      const tt = tts[i];
-      const spacing = this.printTt(tt);
-      const next = tts[i + 1];
-      if (next) {
-        if (spacing === "Alone" && spaceBetween(tt, next, this.edition)) this.pp.space();
-        else if (spacing !== "Alone" && identsWouldMerge(tt, next)) this.pp.space();
+  printTts(top: ITree[]): void {
+    const pp = this.pp;
+    const stack: Level[] = [{ items: top, next: 0, group: null, openSpace: false }];
+    while (stack.length > 0) {
+      const level = stack[stack.length - 1];
+      if (level.next >= level.items.length) {
+        stack.pop();
+        const g = level.group;
+        if (!g) continue;
+        pp.end();
+        if (g.delim === "Brace") {
+          if (level.openSpace) pp.breakOffsetIfNotBol(1, -INDENT_UNIT);
+          pp.word("}");
+          pp.end();
+        } else pp.word(CLOSE[g.delim]);
+        this.afterTree(stack[stack.length - 1], g, g.close);
+        continue;
       }
+      const tt = level.items[level.next++];
+      if (tt.t === "tok") {
+        pp.word(tokenText(tt.tok));
+        if (tt.tok.k === "doc") pp.hardbreak();
+        this.afterTree(level, tt, tt.spacing);
+        continue;
+      }
+      let openSpace = false;
+      if (tt.delim === "Brace") {
+        pp.cbox(INDENT_UNIT);
+        pp.word("{");
+        openSpace = tt.open === "Alone" && tt.stream.length > 0;
+        if (openSpace) pp.space();
+      } else pp.word(OPEN[tt.delim]);
+      pp.ibox(0);
+      stack.push({ items: toInternal(tt.stream), next: 0, group: tt, openSpace });
     }
   }
 
-  private printTt(tt: ITree): Spacing {
-    if (tt.t === "tok") {
-      this.pp.word(tokenText(tt.tok));
-      if (tt.tok.k === "doc") this.pp.hardbreak();
-      return tt.spacing;
-    }
-    const pp = this.pp;
-    if (tt.delim === "Brace") {
-      pp.cbox(INDENT_UNIT);
-      pp.word("{");
-      const openSpace = tt.open === "Alone" && tt.trees.length > 0;
-      if (openSpace) pp.space();
-      pp.ibox(0);
-      this.printTts(tt.trees);
-      pp.end();
-      if (openSpace) pp.breakOffsetIfNotBol(1, -INDENT_UNIT);
-      pp.word("}");
-      pp.end();
-    } else {
-      pp.word(OPEN[tt.delim]);
-      pp.ibox(0);
-      this.printTts(tt.trees);
-      pp.end();
-      pp.word(CLOSE[tt.delim]);
-    }
-    return tt.close;
+  /** The space (or not) between `tt`, just printed with `spacing`, and the next tree of its level. */
+  private afterTree(level: Level, tt: ITree, spacing: Spacing): void {
+    const next = level.items[level.next];
+    if (!next) return;
+    if (spacing === "Alone" && spaceBetween(tt, next, this.edition)) this.pp.space();
+    else if (spacing !== "Alone" && identsWouldMerge(tt, next)) this.pp.space();
   }
 }
 
