@@ -5,16 +5,22 @@
 // string interning order, field order) and the message shapes to the real server's.
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/server/client-node.js";
-import { encodeFlatTree } from "../src/server/flat.js";
-import { encodeRequestLine, encodeSpanDataTable, type Request } from "../src/server/protocol.js";
+import { build } from "../src/build/build.js";
+import { loadMacroModule } from "../src/bridge/index.js";
+import { decodeFlatTree, encodeFlatTree } from "../src/server/flat.js";
+import { decodeResponseLine, encodeRequestLine, encodeSpanDataTable, type Request } from "../src/server/protocol.js";
 import { createServerSession } from "../src/server/serve.js";
+import { createWasmBackend } from "../src/server/wasm-backend.js";
+import { crateKey, loadCorpus } from "./corpus/expand/load.js";
+import { compareStreams } from "./oracle/compare.js";
 import type { TokenStream } from "../src/tokens/model.js";
-import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
+import { buildNativeMacro, lexSource, oracleCacheDir, PROC_MACRO_SRV } from "./oracle/native.js";
 import { group, ident, lit, punct, resetSpans, richStream } from "./oracle/trees.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -115,4 +121,77 @@ describe("server session", () => {
     assert.deepEqual(await session.handle({ type: "SetConfig", spanMode: "RustAnalyzer" }), { type: "SetConfig", spanMode: "Id" });
     assert.equal(session.spanMode, "Id");
   });
+});
+
+describe("our server with the wasm backend expands like rust-analyzer's with the native dylib", () => {
+  const crates = [
+    { name: "thiserror-impl", version: "1.0.38" },
+    { path: join(HERE, "../examples/demo-macros") },
+  ] as const;
+  let native: ProcMacroServerClient;
+  before(() => {
+    native = spawnRustAnalyzerServer(PROC_MACRO_SRV);
+  });
+  after(() => native.close());
+
+  for (const crate of crates) {
+    test(`${"path" in crate ? "demo-macros" : crate.name}: corpus cases through the protocol`, async () => {
+      const dylib = buildNativeMacro(crate);
+      const wasmPath = join(oracleCacheDir(), "conformance-wasm", `${crateKey(crate).replace(/[^A-Za-z0-9@._-]+/g, "_")}-server.wasm`);
+      mkdirSync(dirname(wasmPath), { recursive: true });
+      const built = await build({ crate: "path" in crate ? crate.path : `${crate.name}@${crate.version}`, output: wasmPath });
+      const module = await loadMacroModule(readFileSync(built.output));
+      // The client names the native dylib; our backend maps that name to the wasm module.
+      const session = createServerSession(createWasmBackend({ loadModule: async (lib) => {
+        if (lib !== dylib) throw new Error(`unknown library ${lib}`);
+        return module;
+      } }));
+      const key = crateKey(crate);
+      const cases = loadCorpus().filter((c) => crateKey(c.crate) === key);
+      assert.ok(cases.length > 10);
+
+      const list = encodeRequestLine({ type: "ListMacros", dylibPath: dylib });
+      const nativeList = decodeResponseLine(await native.requestLine(list));
+      const ourList = decodeResponseLine(await session.handleLine(list.slice(0, -1)));
+      assert.ok(nativeList.type === "ListMacros" && ourList.type === "ListMacros" && nativeList.result.ok && ourList.result.ok);
+      assert.deepEqual(new Set(ourList.result.value.map((m) => `${m.kind} ${m.name}`)), new Set(nativeList.result.value.map((m) => `${m.kind} ${m.name}`)));
+
+      const failures: string[] = [];
+      let inputSpansKept = 0;
+      for (const c of cases) {
+        for (const name of c.macros) {
+          const body = lexSource(c.input);
+          const args = c.kind === "attr" ? lexSource(c.args ?? "") : null;
+          const line = encodeRequestLine(expandRequest(dylib, name, body, args));
+          const a = decodeResponseLine(await native.requestLine(line));
+          const b = decodeResponseLine(await session.handleLine(line.slice(0, -1)));
+          if (a.type !== "ExpandMacro" || b.type !== "ExpandMacro") {
+            failures.push(`${c.id}: response types ${a.type} / ${b.type}`);
+            continue;
+          }
+          if (!a.result.ok || !b.result.ok) {
+            if (a.result.ok !== b.result.ok) failures.push(`${c.id} ${name}: native ${a.result.ok ? "ok" : a.result.error}, ours ${b.result.ok ? "ok" : b.result.error}`);
+            continue;
+          }
+          const na = decodeFlatTree(a.result.value);
+          const nb = decodeFlatTree(b.result.value);
+          const diff = c.usesToString ? null : compareStreams(nb, na);
+          if (diff !== null) failures.push(`${c.id} ${name}: ${diff}`);
+          // Tokens the macro passed through keep the client's span ids.
+          const inputIds = new Set<number>();
+          (function walk(s: TokenStream) {
+            for (const t of s) t.type === "group" ? walk(t.stream) : inputIds.add(t.span);
+          })(body);
+          (function walk(s: TokenStream) {
+            for (const t of s) {
+              if (t.type === "group") walk(t.stream);
+              else if (inputIds.has(t.span)) inputSpansKept++;
+            }
+          })(nb);
+        }
+      }
+      assert.deepEqual(failures, []);
+      assert.ok(inputSpansKept > 0, "no input span survived the round trip");
+    });
+  }
 });

@@ -1,0 +1,109 @@
+// A proc-macro server backend that expands with wasm macro modules through our bridge host:
+// what lets rust-analyzer use macrobox as its proc-macro server (serve.ts + stdio-node.ts).
+//
+// Spans: rust-analyzer's ids are opaque in `Id` span mode, while the bridge resolves spans to
+// source positions. Each distinct id gets its own one-byte span in a virtual file, so the bridge
+// sees distinct, joinable spans. Output spans in the expansion's def/mixed/call-site contexts map
+// to the request's global span ids; root-context spans map back to the input token at that
+// position, anything else to the call site (rust-analyzer's own Id-mode server is as coarse). Group `entire` spans come back as the close span, as the native server does.
+//
+// Browser-safe: no Node APIs here (loading module bytes is the caller's business).
+
+import { SpanTable, type MacroModule } from "../bridge/index.js";
+import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
+import type { MacroInfo, Result } from "./protocol.js";
+import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
+
+export interface WasmBackendOptions {
+  /** The macro module for a library path the client names (cache it: this is called per request). */
+  loadModule(lib: string): Promise<MacroModule>;
+}
+
+function collectSpans(stream: TokenStream, into: Set<Span>): void {
+  for (const t of stream) {
+    if (t.type === "group") {
+      into.add(t.span.open).add(t.span.close);
+      collectSpans(t.stream, into);
+    } else into.add(t.span);
+  }
+}
+
+function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open: Span, close: Span) => Span): TokenStream {
+  return stream.map((t): TokenTree => {
+    if (t.type !== "group") return { ...t, span: map(t.span) };
+    const open = map(t.span.open);
+    const close = map(t.span.close);
+    return { ...t, stream: mapSpans(t.stream, map, joinGroup), span: { open, close, entire: joinGroup(open, close) } };
+  });
+}
+
+export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {
+  const load = async (lib: string): Promise<Result<MacroModule, string>> => {
+    try {
+      return { ok: true, value: await options.loadModule(lib) };
+    } catch (e) {
+      return { ok: false, error: `macrobox cannot load a macro module for ${lib}: ${(e as Error).message}` };
+    }
+  };
+
+  return {
+    spanModes: ["Id"],
+
+    async listMacros(lib: string): Promise<Result<MacroInfo[], string>> {
+      const module = await load(lib);
+      if (!module.ok) return module;
+      return { ok: true, value: module.value.macros.map((m) => ({ name: m.name, kind: m.kind })) };
+    },
+
+    async expand(req: BackendExpandRequest): Promise<Result<BackendExpansion, string>> {
+      const module = await load(req.lib);
+      if (!module.ok) return module;
+      const macro = module.value.macros.find((m) => m.name === req.macroName);
+      if (macro === undefined) return { ok: false, error: `proc-macro \`${req.macroName}\` is missing from ${req.lib}` };
+      const kind = macro.kind;
+
+      const ids = new Set<Span>();
+      collectSpans(req.body, ids);
+      if (req.attributes !== null) collectSpans(req.attributes, ids);
+      const order = [...ids];
+      const spans = new SpanTable();
+      const file = spans.addFile("<rust-analyzer tokens>", " ".repeat(order.length * 2));
+      const toBridge = new Map<Span, Span>();
+      const toClient = new Map<string, Span>();
+      order.forEach((id, i) => {
+        const s = spans.span(file, i * 2, i * 2 + 1);
+        toBridge.set(id, s);
+        toClient.set(`${i * 2}:${i * 2 + 1}`, id);
+      });
+      const inBridge = (stream: TokenStream) => mapSpans(stream, (s) => toBridge.get(s)!, (_open, close) => close);
+
+      const result = await module.value.expand({
+        kind,
+        name: req.macroName,
+        input: inBridge(req.body),
+        args: kind === "attr" ? inBridge(req.attributes ?? []) : undefined,
+        spans,
+      });
+      if (result.output === undefined) return { ok: false, error: result.error?.message ?? "expansion failed" };
+
+      const toClientSpan = (s: Span): Span => {
+        if (!spans.has(s)) return req.callSite;
+        const d = spans.data(s);
+        switch (spans.context(d.ctxt).kind) {
+          case "def_site":
+            return req.defSite;
+          case "mixed_site":
+            return req.mixedSite;
+          case "call_site":
+            return req.callSite;
+          case "root": {
+            // An input token's span (possibly joined or sliced: those fall back to the call site).
+            const id = d.file === file.index ? toClient.get(`${d.lo}:${d.hi}`) : undefined;
+            return id ?? req.callSite;
+          }
+        }
+      };
+      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close) } };
+    },
+  };
+}
