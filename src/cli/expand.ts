@@ -1,8 +1,8 @@
 // `macrobox expand`: run one macro of a module on source text and print what it generates, with
 // its diagnostics rendered like rustc's.
 
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadMacroModule, SpanTable, type ExpandRequest, type ExpandResult } from "../bridge/index.js";
 import { parseTokenStream } from "../tokens/index.js";
@@ -12,6 +12,26 @@ import { compileModule, UsageError } from "./main.js";
 import { renderDiagnostic } from "./render.js";
 import type { Diagnostic } from "../bridge/index.js";
 import type { TokenTree } from "../tokens/model.js";
+import { readMetadata } from "../wasm/metadata.js";
+import { CapabilityError, effectiveGrant } from "../sandbox/capabilities.js";
+import { InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
+import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import { grantFor, loadGrants } from "../node/grants.js";
+import { NodeReadOnlyFs } from "../node/fs.js";
+
+/** `--fuel`, `--memory`, ...: one option per limit (src/sandbox/limits.ts). */
+const LIMIT_OPTIONS = Object.fromEntries(LIMIT_NAMES.map((n) => [LIMIT_SPECS[n].flag.slice(2), { type: "string" as const }]));
+
+/** The manifest dir of the crate being compiled: the nearest directory above `file` with a Cargo.toml, else the cwd. */
+function crateDirFor(file: string | undefined): string {
+  if (file !== undefined) {
+    for (let dir = dirname(resolve(file)); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, "Cargo.toml"))) return dir;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return process.cwd();
+}
 
 function readSource(path: string): string {
   try {
@@ -33,13 +53,63 @@ export async function expandCommand(args: string[]): Promise<number> {
       file: { type: "string" },
       "no-format": { type: "boolean" },
       json: { type: "boolean" },
+      "allow-env": { type: "string", multiple: true },
+      "allow-read": { type: "string", multiple: true },
+      config: { type: "string" },
+      "crate-dir": { type: "string" },
+      "check-determinism": { type: "boolean" },
+      ...LIMIT_OPTIONS,
     },
   });
   const modes = [values.derive, values.attr, values.bang].filter((v) => v !== undefined);
   if (modes.length !== 1) throw new UsageError("expand needs exactly one of --derive <Name>, --attr <name>, --bang <name>");
   const [wasmPath, inputArg] = positionals;
   if (!wasmPath) throw new UsageError("expand needs the module: macrobox expand <module.wasm> ...");
-  const module = await loadMacroModule(compileModule(wasmPath));
+  const compiled = compileModule(wasmPath);
+  const limits: Partial<Limits> = {};
+  try {
+    for (const name of LIMIT_NAMES) {
+      const v = (values as Record<string, unknown>)[LIMIT_SPECS[name].flag.slice(2)];
+      if (typeof v === "string") limits[name] = parseLimitValue(name, v);
+    }
+  } catch (e) {
+    if (e instanceof InvalidLimit) throw new UsageError(e.message);
+    throw e;
+  }
+  // From the bytes, so that expansions are metered with fuel and the memory is capped.
+  const module = await loadMacroModule(new Uint8Array(readFileSync(wasmPath)), { limits });
+
+  // Capabilities: what the module's crate declares, granted by macrobox.toml and the flags.
+  let sandbox: SandboxGrant | undefined;
+  {
+    let meta;
+    try {
+      meta = readMetadata(compiled);
+    } catch (e) {
+      throw new UsageError(`${wasmPath}: ${(e as Error).message}`);
+    }
+    const crate = meta?.crate.name ?? "<unknown>";
+    const declared = { env: meta?.capabilities?.env ?? [], read: meta?.capabilities?.read ?? [] };
+    let granted;
+    try {
+      granted = grantFor(loadGrants({ config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] }).grants, crate);
+    } catch (e) {
+      if (e instanceof CapabilityError) throw new UsageError(e.message);
+      throw e;
+    }
+    const effective = effectiveGrant(crate, declared, granted);
+    if (!effective.ok) throw new UsageError(effective.error);
+    const crateDir = values["crate-dir"] ?? crateDirFor(values.derive !== undefined || values.attr !== undefined ? inputArg : values.file);
+    let fs: NodeReadOnlyFs | null = null;
+    if (effective.grant.read.length > 0) {
+      try {
+        fs = new NodeReadOnlyFs(crateDir);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    sandbox = { crate, declared, granted: effective.grant, fs, env: process.env };
+  }
 
   // Each job is one expansion: a label and the request.
   const jobs: Array<{ label: string; request: ExpandRequest }> = [];
@@ -78,7 +148,16 @@ export async function expandCommand(args: string[]): Promise<number> {
   let failed = false;
   const results: Array<{ label: string; result: ExpandResult; code?: string }> = [];
   for (const job of jobs) {
-    const result = await module.expand(job.request);
+    const result = await module.expand({ ...job.request, sandbox, limits });
+    if (values["check-determinism"]) {
+      // A second run in a fresh instance must give the same everything.
+      const again = await module.expand({ ...job.request, sandbox, limits });
+      const difference = firstDifference(observable(result), observable(again));
+      if (difference !== null) {
+        process.stderr.write(`error: ${job.label} is not deterministic: two runs differ in ${difference}\n`);
+        failed = true;
+      }
+    }
     failed ||= !result.ok || compileErrors(result).length > 0;
     const code = result.text === undefined ? undefined : values["no-format"] ? result.text : formatRust(result.text).text;
     results.push({ label: job.label, result, code });
@@ -86,7 +165,8 @@ export async function expandCommand(args: string[]): Promise<number> {
   if (values.json) {
     const plain = results.map(({ label, result, code }) => ({
       label, ok: result.ok, code, error: result.error, diagnostics: result.diagnostics,
-      trackedEnv: result.trackedEnv, trackedPaths: result.trackedPaths, stdout: result.stdout, stderr: result.stderr,
+      trackedEnv: result.trackedEnv, trackedPaths: result.trackedPaths, reads: result.reads, denials: result.denials,
+      stdout: result.stdout, stderr: result.stderr,
     }));
     process.stdout.write(JSON.stringify(plain, null, 2) + "\n");
     return failed ? 1 : 0;
@@ -98,10 +178,33 @@ export async function expandCommand(args: string[]): Promise<number> {
     if (result.stderr) process.stderr.write(`macro stderr:\n${result.stderr}`);
     const diagnostics = [...result.diagnostics, ...compileErrors(result)];
     for (const d of diagnostics) process.stderr.write(renderDiagnostic(d, sources) + "\n");
+    for (const d of result.denials) process.stderr.write(`note: ${d.note}\n`);
     // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
     if (result.error && !diagnostics.some((d) => d.level === "error")) process.stderr.write(`error: ${result.error.message}\n`);
   }
   return failed ? 1 : 0;
+}
+
+/** What a run shows the user, for --check-determinism. */
+function observable(r: ExpandResult): Record<string, unknown> {
+  return {
+    output: r.text, error: r.error, diagnostics: r.diagnostics, stdout: r.stdout, stderr: r.stderr,
+    "tracked env vars": r.trackedEnv, "tracked paths": r.trackedPaths, reads: r.reads, denials: r.denials,
+  };
+}
+
+function firstDifference(a: Record<string, unknown>, b: Record<string, unknown>): string | null {
+  for (const key of Object.keys(a)) {
+    const x = JSON.stringify(a[key]);
+    const y = JSON.stringify(b[key]);
+    if (x !== y) return `${key} (${clip(x)} vs ${clip(y)})`;
+  }
+  return null;
+}
+
+function clip(s: string | undefined): string {
+  if (s === undefined) return "nothing";
+  return s.length > 200 ? s.slice(0, 200) + "..." : s;
 }
 
 /**

@@ -16,7 +16,9 @@ Usage:
   macrobox expand <module.wasm> --derive <Name> <file.rs>            every item in the file deriving Name
   macrobox expand <module.wasm> --attr <name> [--args <text>] <item.rs>
   macrobox expand <module.wasm> --bang <name> <input text | --file f.rs>
-                 [--no-format] [--json]
+                 [--no-format] [--json] [--check-determinism]
+                 [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml] [--crate-dir dir]
+                 [--fuel n] [--memory size] [--max-output bytes] [--max-handles n] [--max-captured-output bytes]
 
 Commands:
   build     compile an unmodified proc-macro crate into a .wasm macro module

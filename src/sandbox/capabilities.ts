@@ -21,6 +21,7 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({ env: [], 
 export type DenialReason =
   | "undeclared" // the crate does not declare this capability
   | "not-granted" // declared, but the user did not grant it
+  | "environ" // the macro read its environment, where a declared variable was left out (not granted)
   | "escape" // the path leaves the crate directory (`..`)
   | "symlink" // a symlink leads outside the granted roots
   | "write" // the macro asked to write, create or truncate: reads only
@@ -209,6 +210,8 @@ export function denialNote(crate: string, kind: "env" | "read", name: string, re
   switch (reason) {
     case "not-granted":
       return `${tried}; grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
+    case "environ":
+      return `macro crate ${crate} read its environment, which holds only granted variables; its declared env var ${name} is not granted: grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
     case "undeclared":
       return `${tried}, which it does not declare; it can only be granted once the crate declares it in [package.metadata.macrobox] ${kind} = [...]`;
     case "escape":

@@ -108,7 +108,7 @@ export class CapabilitySession {
   environRead(): void {
     for (const [name, value] of this.environment()) this.recordEnv(name, value);
     for (const name of this.declared.env) {
-      if (!envAllowed(this.grant.granted, name)) this.deny("env", name, "not-granted");
+      if (!envAllowed(this.grant.granted, name)) this.deny("env", name, "environ");
     }
   }
 
