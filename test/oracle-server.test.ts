@@ -195,3 +195,55 @@ describe("our server with the wasm backend expands like rust-analyzer's with the
     });
   }
 });
+
+describe("macrobox as a proc-macro server process", () => {
+  const LAUNCHER = join(HERE, "oracle/native/macrobox-server.ts");
+  let wasm = "";
+  before(async () => {
+    wasm = join(oracleCacheDir(), "conformance-wasm", "demo-macros-process.wasm");
+    mkdirSync(dirname(wasm), { recursive: true });
+    await build({ crate: join(HERE, "../examples/demo-macros"), output: wasm });
+  });
+
+  test("maps rust-analyzer's dylib path to the wasm module and expands", async () => {
+    const srv = new ProcMacroServerClient({
+      command: process.execPath,
+      args: ["--import", "tsx", LAUNCHER, "--format", "json-legacy"],
+      env: { MACROBOX_TEST_MODULES: JSON.stringify({ demo_macros: wasm }) },
+    });
+    try {
+      assert.equal(await srv.apiVersion(), 6);
+      assert.equal(await srv.setSpanMode("RustAnalyzer"), "Id");
+      const lib = "/work/target/debug/deps/libdemo_macros-0123456789abcdef.so";
+      const listed = await srv.listMacros(lib);
+      assert.ok(listed.ok);
+      assert.deepEqual(listed.value.map((m) => `${m.kind} ${m.name}`).sort(), ["attr route", "bang sql", "derive Describe"]);
+      const body = lexSource("struct P { x: u8, #[describe(skip)] y: u8 }");
+      const res = await srv.expand({
+        lib,
+        env: [],
+        currentDir: null,
+        macroBody: encodeFlatTree(body, { rootSpan: 1 }),
+        macroName: "Describe",
+        attributes: null,
+        globals: { defSite: 0, callSite: 1, mixedSite: 2 },
+        spanDataTable: [],
+      });
+      assert.ok(res.ok, res.ok ? "" : res.error);
+      const printed = decodeFlatTree(res.value).map((t) => (t.type === "ident" ? t.sym : "")).join(" ");
+      assert.match(printed, /impl P/);
+      const missing = await srv.listMacros("/elsewhere/libunknown-0123456789abcdef.so");
+      assert.ok(!missing.ok && /no wasm module/.test(missing.error));
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("answers --version and refuses the postcard format", async () => {
+    const { execFileSync, spawnSync } = await import("node:child_process");
+    assert.match(execFileSync(process.execPath, ["--import", "tsx", LAUNCHER, "--version"], { encoding: "utf8" }), /macrobox-proc-macro-srv/);
+    const refused = spawnSync(process.execPath, ["--import", "tsx", LAUNCHER, "--format", "bidirectional-postcard-prototype"], { encoding: "utf8", input: "" });
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /unsupported protocol format/);
+  });
+});

@@ -1,0 +1,83 @@
+// macrobox as rust-analyzer's proc-macro server (Node-only): point rust-analyzer's
+// `rust-analyzer.procMacro.server` setting at a launcher of this, and its macro expansions run in
+// the wasm sandbox instead of loading native dylibs.
+//
+// rust-analyzer names each proc-macro crate by the path of the native dylib cargo built. Which
+// wasm module stands for that dylib is looked up in order: the path itself when it ends in
+// `.wasm`; `<dylib>.wasm` next to it; then a `modules` map (dylib file stem without the hash,
+// e.g. `libserde_derive`, or the crate name `serde_derive`, to a .wasm path).
+
+import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
+
+import { loadMacroModule, type MacroModule } from "../bridge/index.js";
+import { serveStdio } from "./stdio-node.js";
+import { createWasmBackend } from "./wasm-backend.js";
+
+export interface ProcMacroServerOptions {
+  /** Dylib file stem (`libserde_derive`) or crate name (`serde_derive`) -> .wasm module path. */
+  modules?: Record<string, string>;
+  /** Lines on stdin that are not requests (default: written to stderr). */
+  onNoise?: (line: string) => void;
+}
+
+/** The .wasm module path standing for a dylib path, or null. */
+export function wasmModuleFor(lib: string, modules: Record<string, string> = {}): string | null {
+  if (lib.endsWith(".wasm")) return lib;
+  if (existsSync(`${lib}.wasm`)) return `${lib}.wasm`;
+  // libserde_derive-0123abcd.so -> libserde_derive, serde_derive
+  const stem = basename(lib).replace(/\.(so|dylib|dll)$/, "").replace(/-[0-9a-f]{8,}$/, "");
+  const crate = stem.replace(/^lib/, "");
+  return modules[stem] ?? modules[crate] ?? null;
+}
+
+/** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
+export async function runProcMacroServer(options: ProcMacroServerOptions = {}): Promise<void> {
+  const cache = new Map<string, Promise<MacroModule>>();
+  const backend = createWasmBackend({
+    loadModule(lib) {
+      const path = wasmModuleFor(lib, options.modules);
+      if (path === null) {
+        return Promise.reject(new Error(`no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`));
+      }
+      let module = cache.get(path);
+      if (module === undefined) {
+        module = loadMacroModule(readFileSync(path));
+        cache.set(path, module);
+        module.catch(() => cache.delete(path));
+      }
+      return module;
+    },
+  });
+  await serveStdio(backend, { onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)) });
+}
+
+/** What `--version` prints; rust-analyzer shows it when versions disagree. */
+export const SERVER_VERSION_LINE = "macrobox-proc-macro-srv (rust-analyzer proc-macro protocol json-legacy, API version 6)";
+
+/**
+ * Command-line handling of the arguments rust-analyzer passes to a proc-macro server:
+ * `--version`, and `--format json-legacy` (the only format served; the postcard prototype is
+ * refused so rust-analyzer falls back to JSON). Returns an exit code.
+ */
+export async function procMacroServerMain(argv: string[], options: ProcMacroServerOptions = {}): Promise<number> {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--version") {
+      process.stdout.write(`${SERVER_VERSION_LINE}\n`);
+      return 0;
+    }
+    const format = arg === "--format" ? argv[++i] : arg.startsWith("--format=") ? arg.slice(9) : undefined;
+    if (format !== undefined) {
+      if (format !== "json-legacy") {
+        process.stderr.write(`macrobox proc-macro server: unsupported protocol format ${JSON.stringify(format)} (only json-legacy)\n`);
+        return 2;
+      }
+      continue;
+    }
+    process.stderr.write(`macrobox proc-macro server: unknown argument ${JSON.stringify(arg)}\n`);
+    return 2;
+  }
+  await runProcMacroServer(options);
+  return 0;
+}
