@@ -1,0 +1,347 @@
+// The hostile-macro suite: fixture crates (test/fixtures/hostile, test/fixtures/capable) built with
+// `macrobox build` and run through the host. Every attack ends with its clear error or a
+// deterministic output, nothing escapes, and a normal expansion right after it succeeds. A macro
+// that needs capabilities works once they are granted.
+//
+// (Forged and dropped handles and malformed buffers are covered by test/bridge*.test.ts.)
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadMacroModule, type ExpandResult, type MacroModule, type SandboxGrant } from "../src/bridge/index.js";
+import { NodeReadOnlyFs } from "../src/node/fs.js";
+import { MemoryFs } from "../src/sandbox/fs.js";
+import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const FIXTURES = join(ROOT, "test", "fixtures");
+const WORK = join(tmpdir(), `macrobox-hostile-tests-${process.getuid?.() ?? 0}`);
+const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
+const CLI = join(ROOT, "src", "cli", "run.ts");
+
+/** Runs the macrobox CLI from sources. */
+function macrobox(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return spawnSync(process.execPath, ["--import", TSX, CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? process.env,
+    encoding: "utf8",
+  });
+}
+
+/** Builds a fixture crate with `macrobox build` (the build itself is cached under $MACROBOX_CACHE). */
+function buildFixture(name: string): string {
+  mkdirSync(WORK, { recursive: true });
+  const out = join(WORK, `${name}.wasm`);
+  execFileSync(process.execPath, ["--import", TSX, CLI, "build", join(FIXTURES, name), "-o", out, "--quiet"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  return out;
+}
+
+const HOSTILE_DECLARED: Capabilities = { env: ["HOSTILE_DECLARED"], read: ["data"] };
+const CAPABLE_DECLARED: Capabilities = { env: ["CAPABLE_GREETING"], read: ["templates", "*.sql"] };
+
+let hostilePath: string;
+let capablePath: string;
+let hostile: MacroModule;
+let capable: MacroModule;
+/** The crate being compiled: where macros read from. */
+let crateDir: string;
+let crateFs: NodeReadOnlyFs;
+/** The host's environment as the CLI would pass it: with values for the declared variables and more. */
+const hostEnv = { HOME: "/root", PATH: "/usr/bin", HOSTILE_DECLARED: "declared-value", CAPABLE_GREETING: "Howdy" };
+
+before(async () => {
+  hostilePath = buildFixture("hostile");
+  capablePath = buildFixture("capable");
+  hostile = await loadMacroModule(new Uint8Array(readFileSync(hostilePath)));
+  capable = await loadMacroModule(new Uint8Array(readFileSync(capablePath)));
+
+  crateDir = mkdtempSync(join(tmpdir(), "macrobox-user-crate-"));
+  mkdirSync(join(crateDir, "data"));
+  mkdirSync(join(crateDir, "templates"));
+  mkdirSync(join(crateDir, "src"));
+  writeFileSync(join(crateDir, "Cargo.toml"), '[package]\nname = "user"\nversion = "0.1.0"\n');
+  writeFileSync(join(crateDir, "src", "lib.rs"), "// not granted\n");
+  writeFileSync(join(crateDir, "data", "ok.txt"), "granted data\n");
+  writeFileSync(join(crateDir, "secret.txt"), "TOP SECRET\n");
+  symlinkSync("/etc/passwd", join(crateDir, "data", "passwd"));
+  symlinkSync("../secret.txt", join(crateDir, "data", "inner"));
+  writeFileSync(join(crateDir, "templates", "hello.txt"), "Hello from the template\n");
+  writeFileSync(join(crateDir, "a.sql"), "select 1;\n");
+  writeFileSync(join(crateDir, "b.sql"), "select 22;\n");
+  crateFs = new NodeReadOnlyFs(crateDir);
+});
+
+after(() => {
+  if (crateDir) rmSync(crateDir, { recursive: true, force: true });
+});
+
+function hostileSandbox(granted: Capabilities = HOSTILE_DECLARED): SandboxGrant {
+  const g = effectiveGrant("hostile_macros", HOSTILE_DECLARED, granted);
+  assert.ok(g.ok);
+  return { crate: "hostile_macros", declared: HOSTILE_DECLARED, granted: g.grant, fs: crateFs, env: hostEnv };
+}
+
+/** Runs an attack, then checks that a normal expansion of the same module right after works. */
+async function attack(name: string, input = "", extra: Partial<Parameters<MacroModule["expand"]>[0]> = {}): Promise<ExpandResult> {
+  const r = await hostile.expand({ kind: "bang", name, input, sandbox: hostileSandbox(), ...extra });
+  const next = await hostile.expand({ kind: "bang", name: "hello", input: "" });
+  assert.equal(next.ok, true, `the expansion after ${name} failed: ${next.error?.message}`);
+  assert.equal(next.text, 'const HELLO: &str = "hello";');
+  return r;
+}
+
+/** The string a macro emitted (its output is one string literal). */
+function emitted(r: ExpandResult): string {
+  assert.equal(r.ok, true, r.error?.message);
+  const t = r.output?.[0];
+  assert.ok(t?.type === "literal" && t.kind === "Str", `not a string literal: ${r.text}`);
+  return JSON.parse(`"${t.symbol.replace(/\\'/g, "'")}"`) as string;
+}
+
+describe("resource attacks end with an error naming the macro, the limit and the flag", () => {
+  test("infinite loop: fuel", async () => {
+    const r = await attack("infinite_loop", "", { limits: { fuel: 300_000_000 } });
+    assert.equal(r.error?.kind, "limit");
+    assert.equal(r.error?.limit, "fuel");
+    assert.match(r.error!.message, /^proc macro `infinite_loop` exceeded its fuel limit: .* 300000000 instructions; raise it with --fuel/);
+    assert.equal(r.diagnostics[0].message, r.error!.message);
+  });
+
+  test("memory bomb: memory cap", async () => {
+    const small = await loadMacroModule(new Uint8Array(readFileSync(hostilePath)), { limits: { memoryPages: 1024 } }); // 64 MiB
+    const r = await small.expand({ kind: "bang", name: "memory_bomb", input: "" });
+    assert.equal(r.error?.kind, "limit");
+    assert.equal(r.error?.limit, "memoryPages");
+    assert.match(r.error!.message, /^proc macro `memory_bomb` exceeded its memoryPages limit: .*1024 pages.*raise it with --memory/);
+    assert.equal((await small.expand({ kind: "bang", name: "hello", input: "" })).ok, true);
+    // and with the default cap (256 MiB)
+    const d = await attack("memory_bomb");
+    assert.equal(d.error?.limit, "memoryPages");
+  });
+
+  test("unbounded recursion: a trap, not a crash", async () => {
+    const r = await attack("recurse");
+    assert.equal(r.error?.kind, "trap");
+    assert.match(r.error!.message, /stack overflow|out of bounds/);
+    assert.match(r.diagnostics[0].message, /^proc macro `recurse` trapped/);
+  });
+
+  test("emitting tokens without end: bounded by the output limit while it builds", async () => {
+    const r = await attack("token_flood");
+    assert.equal(r.error?.kind, "limit");
+    assert.equal(r.error?.limit, "outputBytes");
+    assert.match(r.error!.message, /^proc macro `token_flood` exceeded its outputBytes limit: .*raise it with --max-output/);
+    const tight = await attack("token_flood", "", { limits: { outputBytes: 1000 } });
+    assert.match(tight.error!.message, /limited to 1000 bytes \(needed \d+/);
+  });
+
+  test("printing without end: captured output is bounded", async () => {
+    const r = await attack("chatty", "", { limits: { capturedOutputBytes: 100_000 } });
+    assert.equal(r.error?.kind, "limit");
+    assert.equal(r.error?.limit, "capturedOutputBytes");
+    assert.match(r.error!.message, /^proc macro `chatty` exceeded its capturedOutputBytes limit: .*raise it with --max-captured-output/);
+    assert.ok(r.stdout.length > 0 && r.stdout.length <= 64 * 1024, `kept ${r.stdout.length} bytes`);
+    assert.match(r.stdout, /^spam spam/);
+  });
+
+  test("panicking inside Drop during a panic", async () => {
+    const r = await attack("panic_in_drop");
+    assert.equal(r.ok, false);
+    assert.ok(r.error?.kind === "panic" || r.error?.kind === "trap", `${r.error?.kind}: ${r.error?.message}`);
+    assert.match(r.diagnostics[0].message, /proc macro panicked|proc macro `panic_in_drop` trapped/);
+  });
+});
+
+describe("file system: read-only, inside the grant, denials noted", () => {
+  test("a granted file is read and recorded", async () => {
+    const r = await attack("read_file", '"data/ok.txt"');
+    assert.equal(emitted(r), 'OK:"granted data\\n"');
+    assert.deepEqual(r.reads, ["data/ok.txt"]);
+    assert.deepEqual(r.denials, []);
+  });
+
+  test("a file outside the grant: Permission denied, and a note", async () => {
+    const r = await attack("read_file", '"secret.txt"');
+    assert.equal(emitted(r), "ERR:PermissionDenied:Permission denied (os error 2)");
+    assert.deepEqual(r.reads, []);
+    assert.equal(r.denials.length, 1);
+    assert.deepEqual({ ...r.denials[0], note: undefined }, { crate: "hostile_macros", kind: "read", name: "secret.txt", reason: "undeclared", note: undefined });
+    assert.match(r.denials[0].note, /macro crate hostile_macros tried to read file secret\.txt, which it does not declare/);
+    const src = await attack("list_dir", '"src"');
+    assert.match(emitted(src), /^ERR:PermissionDenied/);
+  });
+
+  test("declared but not granted: denied with the flag that grants it", async () => {
+    const r = await attack("read_file", '"data/ok.txt"', { sandbox: hostileSandbox({ env: [], read: [] }) });
+    assert.match(emitted(r), /^ERR:PermissionDenied/);
+    assert.equal(r.denials[0].reason, "not-granted");
+    assert.match(r.denials[0].note, /grant it with `--allow-read hostile_macros:data\/ok\.txt`/);
+  });
+
+  for (const [how, path, reason] of [
+    ["via ..", "../../../../../../../../etc/passwd", "escape"],
+    ["via .. from inside the grant", "data/../../etc/passwd", "escape"],
+    ["via a symlink", "data/passwd", "symlink"],
+    ["via an absolute path", "/etc/passwd", "undeclared"],
+  ] as const) {
+    test(`/etc/passwd ${how}`, async () => {
+      const r = await attack("read_file", JSON.stringify(path));
+      const seen = emitted(r);
+      assert.equal(seen, "ERR:PermissionDenied:Permission denied (os error 2)");
+      assert.doesNotMatch(seen + r.stdout + r.stderr, /root:/);
+      assert.equal(r.denials[0]?.reason, reason);
+      assert.deepEqual(r.reads, []);
+    });
+  }
+
+  test("a symlink inside the grant to an ungranted file of the crate", async () => {
+    const r = await attack("read_file", '"data/inner"');
+    assert.match(emitted(r), /^ERR:PermissionDenied/);
+    assert.equal(r.denials[0].reason, "symlink");
+    assert.doesNotMatch(emitted(r), /TOP SECRET/);
+  });
+
+  test("writing, creating, truncating: read-only file system", async () => {
+    const r = await attack("write_file", '"data/new.txt"');
+    assert.equal(emitted(r), "ERR:ReadOnlyFilesystem:Read-only file system (os error 69)");
+    assert.equal(r.denials[0].reason, "write");
+    assert.equal(existsSync(join(crateDir, "data", "new.txt")), false);
+    const over = await attack("write_file", '"data/ok.txt"');
+    assert.match(emitted(over), /^ERR:ReadOnlyFilesystem/);
+    assert.equal(readFileSync(join(crateDir, "data", "ok.txt"), "utf8"), "granted data\n");
+  });
+
+  test("no file system at all without a sandbox grant", async () => {
+    const r = await hostile.expand({ kind: "bang", name: "read_file", input: '"data/ok.txt"' });
+    assert.match(emitted(r), /^ERR:PermissionDenied/);
+    assert.equal(r.denials[0].reason, "not-granted");
+  });
+});
+
+describe("environment: only granted variables", () => {
+  test("an undeclared variable is absent (std and tracked), and noted", async () => {
+    const r = await attack("read_env", '"HOME"');
+    assert.equal(emitted(r), "std=Err(NotPresent) tracked=Err(NotPresent)");
+    assert.ok(r.denials.some((d) => d.kind === "env" && d.name === "HOME" && d.reason === "undeclared"));
+    assert.ok(!JSON.stringify(r).includes("/root"), "the host's HOME never reaches the result");
+  });
+
+  test("a declared but not granted variable is absent, with the flag to grant it", async () => {
+    const r = await attack("read_env", '"HOSTILE_DECLARED"', { sandbox: hostileSandbox({ env: [], read: [] }) });
+    assert.equal(emitted(r), "std=Err(NotPresent) tracked=Err(NotPresent)");
+    const notes = r.denials.filter((d) => d.name === "HOSTILE_DECLARED").map((d) => d.note);
+    assert.ok(notes.some((n) => n.includes("grant it with `--allow-env hostile_macros:HOSTILE_DECLARED`")), notes.join("\n"));
+    assert.ok(!JSON.stringify(r).includes("declared-value"));
+  });
+
+  test("a granted variable is seen and recorded", async () => {
+    const r = await attack("read_env", '"HOSTILE_DECLARED"');
+    assert.equal(emitted(r), 'std=Ok("declared-value") tracked=Ok("declared-value")');
+    assert.deepEqual(r.trackedEnv, [{ name: "HOSTILE_DECLARED", value: "declared-value" }]);
+    assert.deepEqual(r.denials, []);
+  });
+});
+
+describe("network, processes, time and randomness", () => {
+  test("sockets fail", async () => {
+    const r = await attack("open_socket");
+    const seen = emitted(r);
+    assert.match(seen, /^connect=ERR:Unsupported:.* bind=ERR:Unsupported:.* accept=ERR:\w+:Capabilities insufficient \(os error 76\)$/);
+  });
+
+  test("spawning a process fails", async () => {
+    const r = await attack("spawn_process");
+    assert.equal(emitted(r), "ERR:Unsupported:operation not supported on this platform");
+  });
+
+  test("time is a fixed instant and randomness a fixed stream: identical across runs and processes", async () => {
+    const a = emitted(await attack("time_and_random"));
+    const b = emitted(await attack("time_and_random"));
+    assert.equal(a, b);
+    assert.match(a, /^time=Ok\(946684800000000000\),Ok\(946684800000000000\) elapsed=0 hash=(\d+),(\d+) order=\[/);
+    const [, h1, h2] = /hash=(\d+),(\d+)/.exec(a)!;
+    assert.notEqual(h1, h2, "two RandomStates in one run differ, as natively");
+    const child = macrobox(["expand", hostilePath, "--bang", "time_and_random", "", "--no-format", "--check-determinism"]);
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(JSON.parse(child.stdout.trim()), a);
+  });
+});
+
+describe("a macro that needs capabilities works once granted", () => {
+  const sandbox = (granted: Capabilities, fs: SandboxGrant["fs"] = crateFs): SandboxGrant => {
+    const g = effectiveGrant("capable_macros", CAPABLE_DECLARED, granted);
+    assert.ok(g.ok, g.ok ? "" : g.error);
+    return { crate: "capable_macros", declared: CAPABLE_DECLARED, granted: g.grant, fs, env: hostEnv };
+  };
+
+  test("include_str!-with-env: file and env var granted", async () => {
+    const r = await capable.expand({ kind: "bang", name: "include_greeting", input: '"templates/hello.txt"', sandbox: sandbox(CAPABLE_DECLARED) });
+    assert.equal(emitted(r), "Howdy, Hello from the template");
+    assert.deepEqual(r.reads, ["templates/hello.txt"]);
+    assert.deepEqual(r.trackedEnv, [{ name: "CAPABLE_GREETING", value: "Howdy" }]);
+  });
+
+  test("without the grant it fails with notes naming what to grant", async () => {
+    const r = await capable.expand({ kind: "bang", name: "include_greeting", input: '"templates/hello.txt"', sandbox: sandbox({ env: [], read: ["templates"] }) });
+    assert.match(r.text ?? "", /compile_error/);
+    assert.ok(r.denials.some((d) => d.note.includes("--allow-env capable_macros:CAPABLE_GREETING")));
+    const f = await capable.expand({ kind: "bang", name: "include_greeting", input: '"templates/hello.txt"', sandbox: sandbox({ env: ["CAPABLE_GREETING"], read: [] }) });
+    assert.match(f.text ?? "", /cannot read templates\/hello\.txt: Permission denied/);
+    assert.ok(f.denials.some((d) => d.note.includes("--allow-read capable_macros:templates/hello.txt")));
+  });
+
+  test("listing the crate root shows only granted entries; glob grants", async () => {
+    const r = await capable.expand({ kind: "bang", name: "sql_files", input: "", sandbox: sandbox({ env: [], read: ["*.sql"] }) });
+    assert.equal(emitted(r), "a.sql:10,b.sql:11");
+    assert.deepEqual(r.reads, [".", "a.sql", "b.sql"]);
+  });
+
+  test("served from memory (the browser-safe file system)", async () => {
+    const fs = new MemoryFs({ "templates/hello.txt": "from memory", "x.sql": "1234", "secret.txt": "no" });
+    const r = await capable.expand({ kind: "bang", name: "include_greeting", input: '"templates/hello.txt"', sandbox: sandbox(CAPABLE_DECLARED, fs) });
+    assert.equal(emitted(r), "Howdy, from memory");
+    const l = await capable.expand({ kind: "bang", name: "sql_files", input: "", sandbox: sandbox(CAPABLE_DECLARED, fs) });
+    assert.equal(emitted(l), "templates:0,x.sql:4");
+  });
+});
+
+describe("macrobox expand: grants, notes, determinism check", () => {
+  test("flags grant; notes tell what to grant; a grant beyond the declaration is refused", () => {
+    const denied = macrobox(["expand", capablePath, "--bang", "include_greeting", '"templates/hello.txt"', "--crate-dir", crateDir], { env: { ...process.env, CAPABLE_GREETING: "Hey" } });
+    assert.equal(denied.status, 1);
+    assert.match(denied.stderr, /note: macro crate capable_macros tried to read env var CAPABLE_GREETING; grant it with `--allow-env capable_macros:CAPABLE_GREETING`/);
+    const granted = macrobox(
+      ["expand", capablePath, "--bang", "include_greeting", '"templates/hello.txt"', "--crate-dir", crateDir, "--allow-env", "capable_macros:CAPABLE_GREETING", "--allow-read", "capable-macros:templates", "--check-determinism"],
+      { env: { ...process.env, CAPABLE_GREETING: "Hey" } },
+    );
+    assert.equal(granted.status, 0, granted.stderr);
+    assert.equal(granted.stdout.trim(), '"Hey, Hello from the template"');
+    const beyond = macrobox(["expand", capablePath, "--bang", "sql_files", "", "--crate-dir", crateDir, "--allow-read", "capable_macros:src"]);
+    assert.equal(beyond.status, 1);
+    assert.match(beyond.stderr, /error: macro crate capable_macros is granted read access to src, which it does not declare/);
+  });
+
+  test("macrobox.toml in the current directory; the crate dir found from the input file", () => {
+    writeFileSync(join(crateDir, "macrobox.toml"), '[grants.capable_macros]\nread = ["*.sql"]\n');
+    writeFileSync(join(crateDir, "src", "item.rs"), "");
+    try {
+      const r = macrobox(["expand", capablePath, "--bang", "sql_files", "--file", join(crateDir, "src", "item.rs"), "--json"], { cwd: crateDir });
+      assert.equal(r.status, 0, r.stderr);
+      const [job] = JSON.parse(r.stdout) as Array<{ code: string; reads: string[] }>;
+      assert.equal(job.code, '"a.sql:10,b.sql:11"');
+      assert.deepEqual(job.reads, [".", "a.sql", "b.sql"]);
+    } finally {
+      rmSync(join(crateDir, "macrobox.toml"));
+    }
+  });
+
+  test("limits from the command line; the message names the flag that exists", () => {
+    const r = macrobox(["expand", hostilePath, "--bang", "infinite_loop", "", "--fuel", "10m"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /proc macro `infinite_loop` exceeded its fuel limit: .*10000000 instructions; raise it with --fuel/);
+  });
+});
