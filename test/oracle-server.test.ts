@@ -15,6 +15,7 @@ import { build } from "../src/build/build.js";
 import { loadMacroModule } from "../src/bridge/index.js";
 import { decodeFlatTree, encodeFlatTree } from "../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine, encodeSpanDataTable, type Request } from "../src/server/protocol.js";
+import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../src/server/postcard.js";
 import { createServerSession } from "../src/server/serve.js";
 import { createWasmBackend } from "../src/server/wasm-backend.js";
 import { crateKey, loadCorpus } from "./corpus/expand/load.js";
@@ -239,11 +240,28 @@ describe("macrobox as a proc-macro server process", () => {
     }
   });
 
-  test("answers --version and refuses the postcard format", async () => {
+  test("answers --version, serves the postcard format, refuses unknown formats", async () => {
     const { execFileSync, spawnSync } = await import("node:child_process");
     assert.match(execFileSync(process.execPath, ["--import", "tsx", LAUNCHER, "--version"], { encoding: "utf8" }), /macrobox-proc-macro-srv/);
-    const refused = spawnSync(process.execPath, ["--import", "tsx", LAUNCHER, "--format", "bidirectional-postcard-prototype"], { encoding: "utf8", input: "" });
+    const refused = spawnSync(process.execPath, ["--import", "tsx", LAUNCHER, "--format", "xml"], { encoding: "utf8", input: "" });
     assert.equal(refused.status, 2);
     assert.match(refused.stderr, /unsupported protocol format/);
+    // Postcard: a version check and a macro list, as frames.
+    const lib = "/t/libdemo_macros-0123456789abcdef.so";
+    const input = Buffer.concat([
+      encodeBidirectionalFrame({ type: "Request", request: { type: "ApiVersionCheck" } }),
+      encodeBidirectionalFrame({ type: "Request", request: { type: "ListMacros", dylibPath: lib } }),
+    ]);
+    const run = spawnSync(process.execPath, ["--import", "tsx", LAUNCHER, "--format", "bidirectional-postcard-prototype"], {
+      input,
+      env: { ...process.env, MACROBOX_TEST_MODULES: JSON.stringify({ demo_macros: wasm }) },
+    });
+    assert.equal(run.status, 0, run.stderr.toString());
+    const frames = new FrameSplitter().push(run.stdout);
+    assert.equal(frames.length, 2);
+    assert.deepEqual(decodeBidirectionalFrame(frames[0]), { type: "Response", response: { type: "ApiVersionCheck", version: 6 } });
+    const list = decodeBidirectionalFrame(frames[1]);
+    assert.ok(list.type === "Response" && list.response.type === "ListMacros" && list.response.result.ok);
+    assert.equal(list.response.result.value.length, 3);
   });
 });

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 
 import { loadMacroModule, type MacroModule } from "../bridge/index.js";
-import { serveStdio } from "./stdio-node.js";
+import { servePostcardStdio, serveStdio } from "./stdio-node.js";
 import { createWasmBackend } from "./wasm-backend.js";
 
 export interface ProcMacroServerOptions {
@@ -31,8 +31,10 @@ export function wasmModuleFor(lib: string, modules: Record<string, string> = {})
   return modules[stem] ?? modules[crate] ?? null;
 }
 
+export type ProtocolFormat = "json-legacy" | "bidirectional-postcard-prototype";
+
 /** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
-export async function runProcMacroServer(options: ProcMacroServerOptions = {}): Promise<void> {
+export async function runProcMacroServer(options: ProcMacroServerOptions = {}, format: ProtocolFormat = "json-legacy"): Promise<void> {
   const cache = new Map<string, Promise<MacroModule>>();
   const backend = createWasmBackend({
     loadModule(lib) {
@@ -49,18 +51,22 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}): 
       return module;
     },
   });
+  if (format === "bidirectional-postcard-prototype") {
+    await servePostcardStdio(backend);
+    return;
+  }
   await serveStdio(backend, { onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)) });
 }
 
 /** What `--version` prints; rust-analyzer shows it when versions disagree. */
-export const SERVER_VERSION_LINE = "macrobox-proc-macro-srv (rust-analyzer proc-macro protocol json-legacy, API version 6)";
+export const SERVER_VERSION_LINE = "macrobox-proc-macro-srv (rust-analyzer proc-macro protocol json-legacy and bidirectional-postcard-prototype, API version 6)";
 
 /**
  * Command-line handling of the arguments rust-analyzer passes to a proc-macro server:
- * `--version`, and `--format json-legacy` (the only format served; the postcard prototype is
- * refused so rust-analyzer falls back to JSON). Returns an exit code.
+ * `--version`, and `--format json-legacy | bidirectional-postcard-prototype`. Returns an exit code.
  */
 export async function procMacroServerMain(argv: string[], options: ProcMacroServerOptions = {}): Promise<number> {
+  let protocol: ProtocolFormat = "json-legacy";
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--version") {
@@ -69,15 +75,16 @@ export async function procMacroServerMain(argv: string[], options: ProcMacroServ
     }
     const format = arg === "--format" ? argv[++i] : arg.startsWith("--format=") ? arg.slice(9) : undefined;
     if (format !== undefined) {
-      if (format !== "json-legacy") {
-        process.stderr.write(`macrobox proc-macro server: unsupported protocol format ${JSON.stringify(format)} (only json-legacy)\n`);
+      if (format !== "json-legacy" && format !== "bidirectional-postcard-prototype") {
+        process.stderr.write(`macrobox proc-macro server: unsupported protocol format ${JSON.stringify(format)} (json-legacy or bidirectional-postcard-prototype)\n`);
         return 2;
       }
+      protocol = format;
       continue;
     }
     process.stderr.write(`macrobox proc-macro server: unknown argument ${JSON.stringify(arg)}\n`);
     return 2;
   }
-  await runProcMacroServer(options);
+  await runProcMacroServer(options, protocol);
   return 0;
 }

@@ -3,6 +3,7 @@
 
 import type { Readable, Writable } from "node:stream";
 
+import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "./postcard.js";
 import { LineFramer } from "./protocol.js";
 import { createServerSession, type ProcMacroBackend } from "./serve.js";
 
@@ -34,6 +35,39 @@ export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}
         });
       }
       if (ended) input.destroy();
+    });
+    const finish = () => chain.then(resolve, reject);
+    input.on("end", finish);
+    input.on("close", finish);
+    input.on("error", reject);
+  });
+}
+
+/**
+ * Serves the postcard format (`--format bidirectional-postcard-prototype`) until end of input.
+ * Our backends never need sub-requests, so only Request frames are answered; a frame that is not
+ * a request, or cannot be read, ends the session like a protocol error ends the native server.
+ */
+export function servePostcardStdio(backend: ProcMacroBackend, options: StdioOptions = {}): Promise<void> {
+  const input = options.input ?? process.stdin;
+  const output = options.output ?? process.stdout;
+  const session = createServerSession(backend);
+  const splitter = new FrameSplitter();
+  let chain = Promise.resolve();
+  return new Promise((resolve, reject) => {
+    input.on("data", (chunk: Buffer) => {
+      for (const frame of splitter.push(chunk)) {
+        chain = chain.then(async () => {
+          const msg = decodeBidirectionalFrame(frame);
+          if (msg.type !== "Request") throw new Error(`expected a Request frame, got ${msg.type}`);
+          const response = await session.handle(msg.request);
+          output.write(encodeBidirectionalFrame({ type: "Response", response }));
+        });
+        chain.catch((e: Error) => {
+          input.destroy();
+          reject(e);
+        });
+      }
     });
     const finish = () => chain.then(resolve, reject);
     input.on("end", finish);
