@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { crateKey, loadCorpus, type CorpusCase } from "./corpus/expand/load.js";
+import { CorpusError, crateKey, loadCorpus, parseCorpusFile, type CorpusCase } from "./corpus/expand/load.js";
 import { containsCompileError, printTokens } from "./oracle/compare.js";
 import { buildNativeMacro, closeNativeOracle, expandNative, listNativeMacros } from "./oracle/native.js";
 
@@ -21,6 +21,43 @@ describe("expansion corpus", () => {
     assert.ok([...crates].some((k) => k.endsWith("demo-macros")));
     assert.deepEqual(new Set(cases.map((c) => c.kind)), new Set(["derive", "attr", "bang"]));
     assert.ok(cases.filter((c) => c.expect === "error").length >= 30);
+  });
+});
+
+describe("corpus format", () => {
+  test("parses crates, cases, args and flags", () => {
+    const parsed = parseCorpusFile(
+      [
+        "// header comment",
+        "// @crate foo@1.2.3",
+        "// @case a derive:X,Y expect:ok",
+        "struct S;",
+        "",
+        "// ---- section",
+        "// @case b attr:at expect:error uses:to_string",
+        "// @args k = 1",
+        "fn f() {}",
+        "// @case c bang:m expect:ok",
+      ].join("\n"),
+      "/x/t.rs",
+    );
+    assert.deepEqual(
+      parsed.map((c) => [c.id, c.kind, c.macros, c.expect, c.input, c.args, c.usesToString, c.line]),
+      [
+        ["t/a", "derive", ["X", "Y"], "ok", "struct S;", undefined, false, 3],
+        ["t/b", "attr", ["at"], "error", "fn f() {}", "k = 1", true, 7],
+        ["t/c", "bang", ["m"], "ok", "", undefined, false, 10],
+      ],
+    );
+    assert.deepEqual(parsed[0].crate, { name: "foo", version: "1.2.3" });
+  });
+
+  test("rejects malformed files with the line", () => {
+    assert.throws(() => parseCorpusFile("// @case a derive:X expect:ok\nstruct S;", "f.rs"), /f.rs:1: @case before @crate/);
+    assert.throws(() => parseCorpusFile("// @crate a@1\n// @case a derive:X expect:maybe\nx", "f.rs"), CorpusError);
+    assert.throws(() => parseCorpusFile("// @crate a@1\n// @case a derive:X expect:ok\n", "f.rs"), /no input/);
+    assert.throws(() => parseCorpusFile("// @crate a@1\n// @case a bang:X expect:ok\nx\n// @case a bang:X expect:ok\ny", "f.rs"), /duplicate case id/);
+    assert.throws(() => parseCorpusFile("// @crate nope", "f.rs"), /name@version/);
   });
 });
 
