@@ -128,6 +128,7 @@ describe("resource attacks end with an error naming the macro, the limit and the
     assert.equal(r.error?.kind, "trap");
     assert.match(r.error!.message, /stack overflow|out of bounds/);
     assert.match(r.diagnostics[0].message, /^proc macro `recurse` trapped/);
+    assert.deepEqual(r.diagnostics[0].children.map((c) => c.message), ["this is most likely a stack overflow: the macro recursed too deeply"]);
   });
 
   test("emitting tokens without end: bounded by the output limit while it builds", async () => {

@@ -273,9 +273,15 @@ class LoadedMacroModule implements MacroModule {
             : { kind: "panic", message: outcome.message === null ? title : `${title}: ${outcome.message}` },
         };
       }
-      case "trap":
-        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` trapped: ${outcome.message}`, spans: at, children: [] });
+      case "trap": {
+        // Rust's stack sits at the bottom of linear memory (`--stack-first`): overflowing it
+        // reaches below address 0, an out-of-bounds access (safe Rust has no other way to make one).
+        const children: Diagnostic[] = /out of bounds|stack overflow/.test(outcome.message)
+          ? [{ level: "help", message: "this is most likely a stack overflow: the macro recursed too deeply", spans: [], children: [] }]
+          : [];
+        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` trapped: ${outcome.message}`, spans: at, children });
         return { ...result, error: { kind: "trap", message: outcome.message } };
+      }
       case "exit":
         result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` exited the process with code ${outcome.code}`, spans: at, children: [] });
         return { ...result, error: { kind: "exit", message: `the macro called proc_exit(${outcome.code})` } };
