@@ -337,6 +337,12 @@ describe("serde_derive", () => {
     const d = await serde.expand({ kind: "derive", name: "Deserialize", input: item });
     assert.equal(d.ok, true, d.error?.message);
     assert.match(d.text!, /Deserialize\s*<\s*'de\s*>\s+for\s+Point/);
+    // Large inputs: many requests, buffers growing on both sides. (Regression: host pages grown
+    // before the module's first malloc became heap; see HostSide.warmUp.)
+    const fields = Array.from({ length: 64 }, (_, i) => `field_${i}: Vec<Option<(u8, String)>>`).join(", ");
+    const wide = await serde.expand({ kind: "derive", name: "Deserialize", input: `struct Wide { ${fields} }` });
+    assert.equal(wide.ok, true, wide.error?.message);
+    for (let i = 0; i < 64; i++) assert.ok(wide.text!.includes(`"field_${i}"`), `field_${i}`);
     // A serde error is a compile_error! in the output, like natively.
     const bad = await serde.expand({ kind: "derive", name: "Serialize", input: `struct P { #[serde(nonsense)] x: u8 }` });
     assert.equal(bad.ok, true);

@@ -32,10 +32,16 @@ import { CapturedOutput, Wasi, WasiExit, wasiImportsFor, type WasiOptions } from
 import { DEFAULT_LIMITS, LimitExceeded } from "../sandbox/limits.js";
 import { FUEL_EXPORT, isOutOfFuel, setFuel } from "../sandbox/fuel.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_OK, readPanicMessage } from "./rpc.js";
-import type { BridgeServer } from "./server.js";
-import type { Expansion } from "./spans.js";
+import { BridgeServer } from "./server.js";
+import { SpanTable, type Expansion } from "./spans.js";
 
 const PAGE = 65536;
+
+/** Spans for the warm-up's throwaway server: nothing is ever decoded against them. */
+const DUMMY_EXPANSION = (() => {
+  const t = new SpanTable();
+  return { callSite: t.dummy, defSite: t.dummy, mixedSite: t.dummy };
+})();
 const BUFFER_SIZE = 20;
 const CONFIG_SIZE = 32;
 
@@ -109,10 +115,22 @@ export async function runClient(
     return result(classifyThrow(e, "while instantiating the module"));
   }
 
+  const run = host.table.get(runIndex);
+  if (typeof run !== "function") return result({ kind: "bridge", message: `table entry ${runIndex} is not a function` });
+  const callRun = run as (sret: number, config: number) => void;
+
+  // Warm-up (see warmUp): afterwards the module's allocator is initialised, and only then may the
+  // host add pages of its own.
+  try {
+    host.warmUp(callRun, options.forceShowPanics ?? false);
+  } catch (e) {
+    return result(failureOutcome(e, instance, host, server, wasi, options.memoryPages));
+  }
+  wasi.resetOutput();
+  if (instance.exports[FUEL_EXPORT] instanceof WebAssembly.Global) setFuel(instance, fuel);
+
   let response: Uint8Array;
   try {
-    const run = host.table.get(runIndex);
-    if (typeof run !== "function") return result({ kind: "bridge", message: `table entry ${runIndex} is not a function` });
     const input = new ByteWriter();
     input.handle(expansion.defSite).handle(expansion.callSite).handle(expansion.mixedSite);
     for (const stream of inputs) input.handle(server.allocStream(stream));
@@ -122,7 +140,7 @@ export async function runClient(
     host.view().setUint32(configPtr + BUFFER_SIZE + 4, 0, true); // env: unused, the closure is ours
     host.view().setUint8(configPtr + BUFFER_SIZE + 8, options.forceShowPanics ? 1 : 0);
     const sret = host.alloc(BUFFER_SIZE);
-    (run as (sret: number, config: number) => void)(sret, configPtr);
+    callRun(sret, configPtr);
     const out = host.readBuffer(sret);
     response = host.bytes(out.data, out.len).slice();
   } catch (e) {
@@ -208,7 +226,7 @@ class HostSide {
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly table: WebAssembly.Table,
-    private readonly server: BridgeServer,
+    private server: BridgeServer,
     private readonly memoryPages?: number,
   ) {
     const fns = hostFunctions({
@@ -252,6 +270,41 @@ class HostSide {
       throw new BridgeDecodeError(`buffer ${ptr}+${len} is outside memory`);
     }
     return new Uint8Array(this.memory.buffer, ptr, len);
+  }
+
+  /**
+   * Runs the client once on an empty input before the real run, against a throwaway server.
+   *
+   * Why: wasi-libc's malloc (dlmalloc) sizes its first heap segment, at its first call, as
+   * everything from `__heap_base` to the current end of memory (older wasi-libc, as in Debian,
+   * does not know the linker's `__heap_end`). Pages the host grew before that call would become
+   * heap and be handed out under the host's buffers. The client's `run` allocates first thing
+   * (installing its panic hook), then fails to decode the empty input and returns
+   * `Err(PanicMessage)` — so after this call the allocator is initialised, and pages the host
+   * grows from then on are its own.
+   *
+   * The config for this call sits at the end of a megabyte grown for the purpose, which becomes
+   * heap: the warm-up allocates a few hundred bytes, far from reaching it.
+   */
+  warmUp(run: (sret: number, config: number) => void, forceShowPanics: boolean): void {
+    const realServer = this.server;
+    this.server = new BridgeServer({ spans: new SpanTable(), expansion: DUMMY_EXPANSION });
+    try {
+      const pages = 16;
+      const end = (this.memory.grow(pages) + pages) * PAGE;
+      const scratch = end - 512; // room for a client that ignores capacity
+      const config = end - 128;
+      const sret = end - 64;
+      this.writeBuffer(config, { data: scratch, len: 0, capacity: 0, reserve: this.reserveIndex, drop: this.dropIndex });
+      this.view().setUint32(config + BUFFER_SIZE, this.dispatchIndex, true);
+      this.view().setUint32(config + BUFFER_SIZE + 4, 0, true);
+      this.view().setUint8(config + BUFFER_SIZE + 8, forceShowPanics ? 1 : 0);
+      run(sret, config);
+    } finally {
+      this.server = realServer;
+      this.fault = null;
+      this.limitExceeded = null;
+    }
   }
 
   /** Bump allocation in host-owned pages. */

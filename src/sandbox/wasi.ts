@@ -103,8 +103,8 @@ const FILETYPE_CHARACTER_DEVICE = 2;
 
 /** The preview1 functions, bound to one instance's memory. */
 export class Wasi {
-  readonly stdout: CapturedOutput;
-  readonly stderr: CapturedOutput;
+  stdout: CapturedOutput;
+  stderr: CapturedOutput;
   private memory: WebAssembly.Memory | null = null;
   private randomState: bigint;
   private readonly clockTimeNs: bigint;
@@ -129,6 +129,13 @@ export class Wasi {
   /** The instance's memory once bound (for extensions). */
   boundMemory(): WebAssembly.Memory | null {
     return this.memory;
+  }
+
+  /** Forgets what was written so far (the host's warm-up call prints a panic nobody asked for). */
+  resetOutput(): void {
+    this.stdout = new CapturedOutput(this.stdout.limit);
+    this.stderr = new CapturedOutput(this.stderr.limit);
+    this.limitExceeded = null;
   }
 
   /** Must be called once the instance exists, before it runs. */
