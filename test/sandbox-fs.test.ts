@@ -1,0 +1,250 @@
+// The WASI capability layer (src/sandbox/wasi-fs.ts) called directly, as a module would, on a bare
+// memory: preopen, path_open rights, reads, seeks, stats, directory listings, the environment, and
+// what bad arguments give. And the Node file system view (src/node/fs.ts) on real symlinks.
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Wasi } from "../src/sandbox/wasi.js";
+import { CapabilitySession, type SandboxGrant } from "../src/sandbox/wasi-fs.js";
+import { FsError, MemoryFs } from "../src/sandbox/fs.js";
+import { NodeReadOnlyFs } from "../src/node/fs.js";
+
+const E = { SUCCESS: 0, ACCES: 2, BADF: 8, FAULT: 21, ISDIR: 31, MFILE: 33, NOENT: 44, NOTDIR: 54, ROFS: 69 };
+const O_CREAT = 1, O_DIRECTORY = 2, O_TRUNC = 8;
+const FD_READ = 1n << 1n, FD_WRITE = 1n << 6n;
+
+type Fn = (...args: (number | bigint)[]) => number;
+
+/** One instance's view: the session, the functions, and helpers over a 1-page memory. */
+function setup(grant: Partial<SandboxGrant> = {}) {
+  const session = new CapabilitySession({
+    crate: "m",
+    declared: { env: ["A", "B"], read: ["data", "*.sql"] },
+    granted: { env: ["A"], read: ["data", "*.sql"] },
+    fs: new MemoryFs({ "data/one.txt": "0123456789", "data/sub/two.txt": "two", "x.sql": "select", "secret": "s", "deep/a.sql": "no" }),
+    env: { A: "1", B: "2", C: "3" },
+    ...grant,
+  });
+  const wasi = new Wasi({ extend: session.extend });
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  wasi.bindMemory(memory);
+  const fns = wasi.extension!.functions as unknown as Record<string, Fn>;
+  const view = () => new DataView(memory.buffer);
+  const PATH = 1024, OUT = 512;
+  const open = (path: string, oflags = 0, rights = FD_READ, dirfd = 3): { errno: number; fd: number } => {
+    const bytes = new TextEncoder().encode(path);
+    new Uint8Array(memory.buffer, PATH, bytes.length).set(bytes);
+    const errno = fns.path_open(dirfd, 1, PATH, bytes.length, oflags, rights, 0n, 0, OUT);
+    return { errno, fd: view().getUint32(OUT, true) };
+  };
+  /** fd_read into one iovec of `len` bytes; returns errno and the text. */
+  const read = (fd: number, len: number, offset?: bigint): { errno: number; text: string } => {
+    view().setUint32(2048, 4096, true);
+    view().setUint32(2052, len, true);
+    const errno = offset === undefined ? fns.fd_read(fd, 2048, 1, 2056) : fns.fd_pread(fd, 2048, 1, offset, 2056);
+    const n = errno === 0 ? view().getUint32(2056, true) : 0;
+    return { errno, text: new TextDecoder().decode(new Uint8Array(memory.buffer, 4096, n)) };
+  };
+  const readdir = (fd: number, len: number, cookie = 0n): { errno: number; used: number; names: string[]; next: bigint } => {
+    const errno = fns.fd_readdir(fd, 8192, len, cookie, 2060);
+    const used = view().getUint32(2060, true);
+    const names: string[] = [];
+    let at = 0;
+    let next = cookie;
+    while (errno === 0 && at + 24 <= used) {
+      const namlen = view().getUint32(8192 + at + 16, true);
+      if (at + 24 + namlen > used) break; // truncated entry: ask again from its cookie
+      next = view().getBigUint64(8192 + at, true);
+      names.push(new TextDecoder().decode(new Uint8Array(memory.buffer, 8192 + at + 24, namlen)));
+      at += 24 + namlen;
+    }
+    return { errno, used, names, next };
+  };
+  return { session, fns, view, memory, open, read, readdir };
+}
+
+describe("WASI capabilities", () => {
+  test("fd 3 is the preopened crate directory \".\"; nothing else is", () => {
+    const { fns, view, memory } = setup();
+    assert.equal(fns.fd_prestat_get(3, 100), E.SUCCESS);
+    assert.equal(view().getUint8(100), 0);
+    assert.equal(view().getUint32(104, true), 1);
+    assert.equal(fns.fd_prestat_dir_name(3, 200, 1), E.SUCCESS);
+    assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 200, 1)), ".");
+    assert.equal(fns.fd_prestat_get(4, 100), E.BADF);
+    assert.equal(fns.fd_prestat_get(3, 65535), E.FAULT);
+  });
+
+  test("reading, seeking, pread, stats", () => {
+    const { fns, view, open, read, session } = setup();
+    const { errno, fd } = open("data/one.txt");
+    assert.equal(errno, E.SUCCESS);
+    assert.equal(fd, 4);
+    assert.deepEqual(read(fd, 4), { errno: 0, text: "0123" });
+    assert.deepEqual(read(fd, 4), { errno: 0, text: "4567" });
+    assert.deepEqual(read(fd, 100), { errno: 0, text: "89" });
+    assert.deepEqual(read(fd, 100), { errno: 0, text: "" });
+    assert.equal(fns.fd_seek(fd, -3n, 2, 300), E.SUCCESS);
+    assert.equal(view().getBigUint64(300, true), 7n);
+    assert.equal(fns.fd_tell(fd, 300), E.SUCCESS);
+    assert.equal(view().getBigUint64(300, true), 7n);
+    assert.deepEqual(read(fd, 2, 1n), { errno: 0, text: "12" });
+    assert.deepEqual(read(fd, 10), { errno: 0, text: "789" }, "pread leaves the position alone");
+    assert.equal(fns.fd_seek(fd, -100n, 1, 300), 28);
+    assert.equal(fns.fd_filestat_get(fd, 400), E.SUCCESS);
+    assert.equal(view().getUint8(400 + 16), 4);
+    assert.equal(view().getBigUint64(400 + 32, true), 10n);
+    const ino = view().getBigUint64(400 + 8, true);
+    assert.equal(view().getBigUint64(400 + 48, true), 0n, "times are fixed");
+    assert.equal(fns.fd_close(fd), E.SUCCESS);
+    assert.equal(read(fd, 1).errno, E.BADF);
+    assert.equal(fns.fd_close(fd), E.BADF);
+    // path_filestat_get: the same inode again (stable), recorded as a read.
+    const bytes = new TextEncoder().encode("data/one.txt");
+    new Uint8Array(view().buffer, 1024, bytes.length).set(bytes);
+    assert.equal(fns.path_filestat_get(3, 1, 1024, bytes.length, 400), E.SUCCESS);
+    assert.equal(view().getBigUint64(400 + 8, true), ino);
+    assert.deepEqual(session.reads, ["data/one.txt"]);
+    assert.deepEqual(session.denials, []);
+  });
+
+  test("directories: listing, in pieces, filtered on the way to granted paths", () => {
+    const { open, readdir, read } = setup();
+    const data = open("data", O_DIRECTORY);
+    assert.equal(data.errno, E.SUCCESS);
+    assert.deepEqual(readdir(data.fd, 4096).names, ["one.txt", "sub"]);
+    assert.equal(read(data.fd, 10).errno, E.ISDIR);
+    // A buffer too small for both entries: the first, then the rest from its cookie.
+    const small = readdir(data.fd, 40);
+    assert.equal(small.used, 40, "a full buffer says there is more");
+    assert.deepEqual(small.names, ["one.txt"]);
+    assert.deepEqual(readdir(data.fd, 4096, small.next).names, ["sub"]);
+    // The root only leads to granted paths: it shows just those.
+    const root = open(".", O_DIRECTORY);
+    assert.equal(root.errno, E.SUCCESS);
+    assert.deepEqual(readdir(root.fd, 4096).names, ["data", "x.sql"]);
+    // Relative to an opened directory.
+    const two = open("sub/two.txt", 0, FD_READ, data.fd);
+    assert.equal(two.errno, E.SUCCESS);
+    assert.deepEqual(read(two.fd, 10), { errno: 0, text: "two" });
+    assert.equal(open("x", 0, FD_READ, two.fd).errno, E.NOTDIR);
+    assert.equal(open("data/one.txt", O_DIRECTORY).errno, E.NOTDIR);
+    assert.equal(open("data/missing.txt").errno, E.NOENT);
+  });
+
+  test("refusals: outside the grant, escapes, writes; each noted once", () => {
+    const { open, session } = setup();
+    assert.equal(open("secret").errno, E.ACCES);
+    assert.equal(open("deep/a.sql").errno, E.ACCES, "`*.sql` is for the root only");
+    assert.equal(open("../x").errno, E.ACCES);
+    assert.equal(open("data/../../x").errno, E.ACCES);
+    assert.equal(open("data/new.txt", O_CREAT).errno, E.ROFS);
+    assert.equal(open("data/one.txt", O_TRUNC).errno, E.ROFS);
+    assert.equal(open("data/one.txt", 0, FD_READ | FD_WRITE).errno, E.ROFS);
+    assert.equal(open("secret").errno, E.ACCES);
+    assert.deepEqual(session.denials.map((d) => [d.name, d.reason]), [
+      ["secret", "undeclared"],
+      ["deep/a.sql", "undeclared"],
+      ["../x", "escape"],
+      ["data/../../x", "escape"],
+      ["data/new.txt", "write"],
+      ["data/one.txt", "write"],
+    ]);
+    assert.deepEqual(session.reads, []);
+  });
+
+  test("declared but not granted, and no crate directory at all", () => {
+    const { open, session } = setup({ granted: { env: [], read: [] } });
+    assert.equal(open("data/one.txt").errno, E.ACCES);
+    assert.equal(session.denials[0].reason, "not-granted");
+    assert.match(session.denials[0].note, /--allow-read m:data\/one\.txt/);
+    const none = setup({ fs: null });
+    assert.equal(none.open("data/one.txt").errno, E.ACCES);
+    assert.equal(none.session.denials[0].reason, "no-root");
+  });
+
+  test("bad pointers and descriptors are errors, never crashes; open files are bounded", () => {
+    const { fns, open } = setup({ maxOpenFiles: 3 });
+    assert.equal(fns.path_open(3, 0, 70000, 5, 0, FD_READ, 0n, 0, 0), E.FAULT);
+    assert.equal(fns.path_open(3, 0, 0, 5, 0, FD_READ, 0n, 0, 70000), E.FAULT);
+    assert.equal(fns.path_open(99, 0, 0, 5, 0, FD_READ, 0n, 0, 0), E.BADF);
+    assert.equal(fns.fd_read(4, 0, 100000, 0), E.BADF);
+    const a = open("data/one.txt");
+    assert.equal(fns.fd_read(a.fd, 65530, 2, 0), E.FAULT);
+    assert.equal(fns.fd_readdir(3, 65000, 10000, 0n, 0), E.FAULT);
+    assert.equal(fns.fd_filestat_get(77, 0), E.BADF);
+    assert.equal(open("data/one.txt").errno, E.SUCCESS);
+    assert.equal(open("data/one.txt").errno, E.MFILE);
+    assert.equal(fns.fd_close(a.fd), E.SUCCESS);
+    assert.equal(open("data/one.txt").errno, E.SUCCESS);
+  });
+
+  test("the environment holds the granted variables only, recorded when read", () => {
+    const { fns, view, memory, session } = setup();
+    assert.equal(fns.environ_sizes_get(100, 104), E.SUCCESS);
+    assert.equal(view().getUint32(100, true), 1);
+    assert.equal(view().getUint32(104, true), 4);
+    assert.equal(fns.environ_get(200, 300), E.SUCCESS);
+    assert.equal(view().getUint32(200, true), 300);
+    assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 300, 4)), "A=1\0");
+    assert.deepEqual(session.env, [{ name: "A", value: "1" }]);
+    assert.deepEqual(session.denials.map((d) => [d.name, d.reason]), [["B", "environ"]]);
+    assert.equal(fns.environ_get(65534, 300), E.FAULT);
+    // The bridge's policy: the same grant.
+    assert.equal(session.envPolicy("A"), "1");
+    assert.equal(session.envPolicy("B"), null);
+    assert.equal(session.envPolicy("C"), null);
+    assert.deepEqual(session.denials.slice(1).map((d) => [d.name, d.reason]), [["B", "not-granted"], ["C", "undeclared"]]);
+  });
+
+  test("each instance gets its own descriptor table", () => {
+    const { session, open } = setup();
+    assert.equal(open("data/one.txt").fd, 4);
+    const second = new Wasi({ extend: session.extend });
+    second.bindMemory(new WebAssembly.Memory({ initial: 1 }));
+    const fns = second.extension!.functions as unknown as Record<string, Fn>;
+    assert.equal(fns.fd_close(4), E.BADF);
+  });
+});
+
+describe("the Node file system view", () => {
+  const dir = mkdtempSync(join(tmpdir(), "macrobox-nodefs-"));
+  mkdirSync(join(dir, "in"));
+  writeFileSync(join(dir, "in", "f.txt"), "f");
+  writeFileSync(join(dir, "top.txt"), "t");
+  symlinkSync("/etc/passwd", join(dir, "in", "out"));
+  symlinkSync("../top.txt", join(dir, "in", "up"));
+  symlinkSync("loop", join(dir, "in", "loop"));
+  const fs = new NodeReadOnlyFs(join(dir, "in", ".."));
+
+  test("reads inside the root, reports where links lead", () => {
+    assert.deepEqual(fs.stat("in/f.txt"), { type: "file", size: 1, realPath: "in/f.txt" });
+    assert.deepEqual(fs.stat("in/up"), { type: "file", size: 1, realPath: "top.txt" });
+    assert.equal(new TextDecoder().decode(fs.readFile("in/f.txt")), "f");
+    assert.deepEqual(fs.readdir("in").map((e) => `${e.name}:${e.type}`), ["f.txt:file", "loop:other", "out:file", "up:file"]);
+    assert.deepEqual(fs.stat(""), { type: "directory", size: 0, realPath: "" });
+  });
+
+  test("refuses to leave the root", () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        assert.ok(e instanceof FsError);
+        return e.code;
+      }
+      return "no error";
+    };
+    assert.equal(code(() => fs.readFile("in/out")), "OUTSIDE");
+    assert.equal(code(() => fs.stat("in/out")), "OUTSIDE");
+    assert.equal(code(() => fs.readFile("../etc/passwd")), "OUTSIDE");
+    assert.equal(code(() => fs.readFile("/etc/passwd")), "OUTSIDE");
+    assert.equal(code(() => fs.stat("in/loop")), "OUTSIDE");
+    assert.equal(code(() => fs.stat("in/nothing")), "ENOENT");
+    assert.equal(code(() => fs.readdir("in/f.txt")), "ENOTDIR");
+    assert.throws(() => new NodeReadOnlyFs(join(dir, "missing")), /cannot use .* as the crate directory: ENOENT/);
+  });
+});
