@@ -126,6 +126,7 @@ describe("server session", () => {
 
 describe("our server with the wasm backend expands like rust-analyzer's with the native dylib", () => {
   const crates = [
+    { name: "serde_derive", version: "1.0.152" },
     { name: "thiserror-impl", version: "1.0.38" },
     { path: join(HERE, "../examples/demo-macros") },
   ] as const;
