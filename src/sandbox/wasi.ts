@@ -5,7 +5,7 @@
 // gives each of them a typed implementation whose result is the errno number, and makes a macro run
 // deterministic and capability-free:
 //   - no arguments, no environment variables, no preopened directories, no files or sockets
-//     (EBADF / ENOTCAPABLE);
+//     (EBADF / ENOTCAPABLE), unless `WasiOptions.extend` serves granted ones (src/sandbox/wasi-fs.ts);
 //   - fd_write to stdout (1) and stderr (2) is captured into bounded buffers (past an optional
 //     total, writes fail with ENOSPC and `limitExceeded` is set);
 //   - random_get returns a fixed pseudo-random stream (same bytes every run);
