@@ -124,6 +124,17 @@ describe("server session", () => {
   });
 });
 
+/** Every span id of a stream in order (group open and close, then its contents). */
+function spanList(stream: TokenStream, out: number[] = []): number[] {
+  for (const t of stream) {
+    if (t.type === "group") {
+      out.push(t.span.open, t.span.close);
+      spanList(t.stream, out);
+    } else out.push(t.span);
+  }
+  return out;
+}
+
 describe("our server with the wasm backend expands like rust-analyzer's with the native dylib", () => {
   const crates = [
     { name: "serde_derive", version: "1.0.152" },
@@ -179,6 +190,11 @@ describe("our server with the wasm backend expands like rust-analyzer's with the
           const nb = decodeFlatTree(b.result.value);
           const diff = c.usesToString ? null : compareStreams(nb, na);
           if (diff !== null) failures.push(`${c.id} ${name}: ${diff}`);
+          // Span ids too: input tokens keep theirs, generated tokens get the same global ids.
+          const spansA = spanList(na);
+          const spansB = spanList(nb);
+          const at = spansA.findIndex((s, i) => s !== spansB[i]);
+          if (at >= 0 || spansA.length !== spansB.length) failures.push(`${c.id} ${name}: span #${at} differs: native ${spansA[at]}, ours ${spansB[at]}`);
           // Tokens the macro passed through keep the client's span ids.
           const inputIds = new Set<number>();
           (function walk(s: TokenStream) {
