@@ -7,3 +7,8 @@ export * from "./tokens/index.js";
 export type * from "./tokens/model.js";
 export { readMetadata, type ModuleMetadata } from "./wasm/metadata.js";
 export { listProcMacros, type ProcMacroDecl } from "./wasm/decls.js";
+export {
+  effectiveGrant, checkDeclaration, envAllowed, readAllowed, denialNote, parseGrantFlags, NO_CAPABILITIES, CapabilityError,
+  type DenialReason, type GrantResult,
+} from "./sandbox/capabilities.js";
+export { MemoryFs, FsError, type ReadOnlyFs, type FsStat, type FsEntry, type FsErrorCode, type FsFileType } from "./sandbox/fs.js";
