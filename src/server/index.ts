@@ -1,0 +1,56 @@
+// rust-analyzer's proc-macro server protocol, browser-safe parts: the FlatTree token codec, the
+// JSON-lines and postcard message codecs, a request dispatcher over any backend, and the backend
+// that expands with wasm macro modules. Node-only pieces: client-node.ts (spawn a server),
+// stdio-node.ts (serve over stdio), main-node.ts (macrobox as rust-analyzer's server process).
+
+export {
+  CURRENT_API_VERSION,
+  decodeFlatTree,
+  encodeFlatTree,
+  FlatTreeError,
+  literalText,
+  NONE_U32,
+  ProtocolVersion,
+  splitLiteralText,
+  type DecodeOptions,
+  type EncodeOptions,
+  type FlatTree,
+} from "./flat.js";
+export {
+  decodeRequestLine,
+  decodeResponseLine,
+  decodeSpanDataTable,
+  encodeRequestLine,
+  encodeResponseLine,
+  encodeSpanDataTable,
+  LineFramer,
+  ProtocolError,
+  requestFromJson,
+  requestToJson,
+  responseFromJson,
+  responseToJson,
+  type ExpandMacroRequest,
+  type ExpnGlobals,
+  type MacroInfo,
+  type MacroKind,
+  type Request,
+  type Response,
+  type Result,
+  type SpanData,
+  type SpanMode,
+} from "./protocol.js";
+export {
+  cobsDecode,
+  cobsEncode,
+  decodeBidirectional,
+  decodeBidirectionalFrame,
+  encodeBidirectional,
+  encodeBidirectionalFrame,
+  FrameSplitter,
+  type BidirectionalMessage,
+  type ParentSpan,
+  type SubRequest,
+  type SubResponse,
+} from "./postcard.js";
+export { createServerSession, type BackendExpandRequest, type BackendExpansion, type ProcMacroBackend, type ServerSession } from "./serve.js";
+export { createWasmBackend, type WasmBackendOptions } from "./wasm-backend.js";
