@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wasi } from "../src/sandbox/wasi.js";
-import { CapabilitySession, type SandboxGrant } from "../src/sandbox/wasi-fs.js";
+import { CapabilitySession, MAX_PATH_BYTES, MAX_RECORDS, type SandboxGrant } from "../src/sandbox/wasi-fs.js";
 import { FsError, MemoryFs } from "../src/sandbox/fs.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 
@@ -180,6 +180,21 @@ describe("WASI capabilities", () => {
     assert.equal(open("data/one.txt").errno, E.MFILE);
     assert.equal(fns.fd_close(a.fd), E.SUCCESS);
     assert.equal(open("data/one.txt").errno, E.SUCCESS);
+  });
+
+  test("what a loop of distinct requests can make the host keep is bounded", () => {
+    const { fns, open, session } = setup();
+    assert.equal(fns.path_open(3, 0, 0, MAX_PATH_BYTES + 1, 0, FD_READ, 0n, 0, 0), 37, "ENAMETOOLONG, before decoding");
+    for (let i = 0; i < MAX_RECORDS + 500; i++) assert.equal(open(`secret${i}`).errno, E.ACCES);
+    assert.equal(session.denials.length, MAX_RECORDS);
+    assert.equal(session.denials.at(-1)!.reason, "more");
+    assert.match(session.denials.at(-1)!.note, /refused more accesses than are listed/);
+    for (let i = 0; i < MAX_RECORDS + 10; i++) session.envPolicy(`VAR${i}`);
+    assert.equal(session.denials.length, MAX_RECORDS);
+    const huge = "X".repeat(1_000_000);
+    const other = setup();
+    other.session.envPolicy(huge);
+    assert.ok(other.session.denials[0].name.length <= MAX_PATH_BYTES + 3);
   });
 
   test("the environment holds the granted variables only, recorded when read", () => {

@@ -25,7 +25,8 @@ export type DenialReason =
   | "escape" // the path leaves the crate directory (`..`)
   | "symlink" // a symlink leads outside the granted roots
   | "write" // the macro asked to write, create or truncate: reads only
-  | "no-root"; // the host gave the expansion no directory to read from
+  | "no-root" // the host gave the expansion no directory to read from
+  | "more"; // the list of refusals is full: this one and any later ones are not listed
 
 export interface CapabilityDenial {
   /** The macro crate that asked. */
@@ -220,6 +221,8 @@ export function denialNote(crate: string, kind: "env" | "read", name: string, re
       return `${tried}, a symbolic link leading outside the granted paths; it cannot be granted`;
     case "write":
       return `macro crate ${crate} tried to write, create or truncate ${what}; macros get read-only access`;
+    case "more":
+      return `macro crate ${crate} was refused more accesses than are listed (this one was to ${what})`;
     case "no-root":
       return `${tried}, but this expansion has no crate directory to read from`;
   }

@@ -51,6 +51,7 @@ const E = {
   ISDIR: 31,
   MFILE: 33,
   NOENT: 44,
+  NAMETOOLONG: 37,
   NOTDIR: 54,
   ROFS: 69,
   SPIPE: 70,
@@ -64,6 +65,10 @@ const WRITE_RIGHTS = RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_FILESTAT_SET_
 const ALL_RIGHTS = (1n << 30n) - 1n;
 const READ_RIGHTS = ALL_RIGHTS & ~WRITE_RIGHTS;
 const PREOPEN_FD = 3;
+/** Longest path a macro may pass (PATH_MAX): longer ones are ENAMETOOLONG, never decoded. */
+export const MAX_PATH_BYTES = 4096;
+/** Records kept per expansion (reads, env vars, denials each): a loop over distinct names cannot grow the host. */
+export const MAX_RECORDS = 1000;
 
 type OpenFd =
   | { kind: "file"; path: string; data: Uint8Array; pos: number }
@@ -76,6 +81,7 @@ export class CapabilitySession {
   readonly env: Array<{ name: string; value: string | null }> = [];
   readonly denials: CapabilityDenial[] = [];
   private readonly declared: Capabilities;
+  private readonly seen = new Set<string>();
 
   constructor(readonly grant: SandboxGrant) {
     this.declared = { env: grant.declared.env, read: grant.declared.read.map((r) => normalizePattern(r) ?? "\0") };
@@ -120,18 +126,31 @@ export class CapabilitySession {
     return readAllowed(this.declared, path) ? "not-granted" : "undeclared";
   }
 
+  /** Whether a record is new (and there is room for it). */
+  private fresh(key: string, list: unknown[]): boolean {
+    if (this.seen.has(key) || list.length >= MAX_RECORDS) return false;
+    this.seen.add(key);
+    return true;
+  }
+
   recordEnv(name: string, value: string | null): void {
-    if (!this.env.some((e) => e.name === name)) this.env.push({ name, value });
+    name = clipName(name);
+    if (this.fresh(`env\0${name}`, this.env)) this.env.push({ name, value });
   }
 
   recordRead(path: string): void {
-    if (!this.reads.includes(path)) this.reads.push(path);
+    if (this.fresh(`read\0${path}`, this.reads)) this.reads.push(path);
   }
 
   deny(kind: "env" | "read", name: string, reason: DenialReason): void {
-    if (!this.denials.some((d) => d.kind === kind && d.name === name && d.reason === reason)) {
-      this.denials.push(denial(this.grant.crate, kind, name, reason));
+    name = clipName(name);
+    if (this.denials.length === MAX_RECORDS - 1 && !this.seen.has(`deny\0${kind}\0${name}\0${reason}`)) {
+      // The last place says there were more.
+      this.seen.add(`deny\0${kind}\0${name}\0${reason}`);
+      this.denials.push(denial(this.grant.crate, kind, name, "more"));
+      return;
     }
+    if (this.fresh(`deny\0${kind}\0${name}\0${reason}`, this.denials)) this.denials.push(denial(this.grant.crate, kind, name, reason));
   }
 }
 
@@ -249,6 +268,7 @@ class WasiCapabilities {
     const dir = this.fds.get(fd);
     if (!dir) return E.BADF;
     if (dir.kind !== "dir") return E.NOTDIR;
+    if (len > MAX_PATH_BYTES) return E.NAMETOOLONG;
     const asked = this.str(ptr, len);
     if (asked === null) return E.FAULT;
     const full = dir.path === "" ? asked : `${dir.path}/${asked}`;
@@ -457,6 +477,11 @@ class WasiCapabilities {
     this.view().setUint32(usedPtr, used, true);
     return E.SUCCESS;
   }
+}
+
+/** Names as recorded: at most MAX_PATH_BYTES characters (a macro may ask for a huge one through the bridge). */
+function clipName(name: string): string {
+  return name.length <= MAX_PATH_BYTES ? name : `${name.slice(0, MAX_PATH_BYTES)}...`;
 }
 
 function fsErrno(e: unknown): number {
