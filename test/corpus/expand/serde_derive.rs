@@ -544,3 +544,30 @@ pub(in crate::a) struct Restricted { pub(super) a: u8 }
 #[derive_helper_ignored(a::b)]
 #[cfg_attr(test, allow(unused))]
 struct OtherAttrs { #[allow(dead_code)] a: u8 }
+
+// ---------------------------------------------------------------- strings the macro re-emits (Literal::string escaping)
+// @case rename-escapes derive:Serialize,Deserialize expect:ok
+struct Escapes {
+    #[serde(rename = "tab\there")] a: u8,
+    #[serde(rename = "back\\slash")] b: u8,
+    #[serde(rename = "quote\"d'")] c: u8,
+    #[serde(rename = "nul\0byte")] d: u8,
+    #[serde(rename = "line\nbreak\r")] e: u8,
+}
+
+// @case rename-unicode derive:Serialize,Deserialize expect:ok
+#[serde(rename = "Ünïcødé ✓")]
+enum Uni { #[serde(rename = "日本語")] A, #[serde(rename = "emoji 🦀\u{200d}")] B, #[serde(rename = "\u{7f}\u{80}\u{ffff}")] C }
+
+// @case rename-raw-strings derive:Serialize,Deserialize expect:ok
+struct RawStrings { #[serde(rename = r"C:\path")] a: u8, #[serde(rename = r##"has "# inside"##)] b: u8 }
+
+// @case rename-all-on-raw-idents derive:Serialize,Deserialize expect:ok
+#[serde(rename_all = "camelCase")]
+struct RawCamel { r#type_name: String, r#async_mode: bool }
+
+// @case raw-ident-type-and-variants derive:Serialize,Deserialize expect:ok
+enum r#enum { r#struct, r#fn(u8), r#match { r#in: u8 } }
+
+// @case rename-byte-string-error derive:Serialize expect:error
+struct ByteRename { #[serde(rename = b"x")] a: u8 }

@@ -235,3 +235,16 @@ enum TopTransparent { A(std::io::Error) }
 // @case from-twice derive:Error expect:error
 #[error("x")]
 struct FromTwice(#[from] std::io::Error, #[from] std::fmt::Error);
+
+// ---------------------------------------------------------------- format strings with escapes
+// @case format-escapes derive:Error expect:ok
+#[error("tab\t nul\0 quote\" backslash\\ {0}\n")]
+struct FmtEscapes(u8);
+
+// @case format-unicode-escape derive:Error expect:ok
+#[error("\u{1F980} crab {name:>8}")]
+struct FmtUnicode { name: String }
+
+// @case format-raw-ident-field derive:Error expect:ok
+#[error("type is {r#type}")]
+struct FmtRaw { r#type: String }
