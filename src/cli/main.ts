@@ -24,6 +24,10 @@ Commands:
   build     compile an unmodified proc-macro crate into a .wasm macro module
   inspect   show what a macro module holds: macros, capabilities, how it was built
   expand    run a macro of a module in the sandboxed host and print the generated code
+  proc-macro-server
+            serve rust-analyzer's proc-macro protocol on stdin/stdout with wasm modules in place of
+            native dylibs (a dylib maps to <dylib>.wasm next to it, or to a --module entry; the
+            MACROBOX_MODULES environment variable takes the same entries separated by commas)
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -34,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
         return await buildCommand(rest);
       case "inspect":
         return await inspectCommand(rest);
+      case "proc-macro-server":
+        return await procMacroServerCommand(rest);
       case "expand":
         // Loaded on demand: building and inspecting do not need the bridge host.
         return await (await import("./expand.js")).expandCommand(rest);
@@ -170,3 +176,22 @@ export function compileModule(path: string): WebAssembly.Module {
   }
 }
 
+
+async function procMacroServerCommand(args: string[]): Promise<number> {
+  // `--module` entries are ours; everything else is what rust-analyzer passes to its server.
+  const modules: Record<string, string> = {};
+  const rest: string[] = [];
+  const entries = (process.env.MACROBOX_MODULES ?? "").split(",").filter(Boolean);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--module") entries.push(args[++i] ?? "");
+    else if (args[i].startsWith("--module=")) entries.push(args[i].slice("--module=".length));
+    else rest.push(args[i]);
+  }
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--module expects <crate>=<module.wasm>, got ${JSON.stringify(entry)}`);
+    modules[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  const { procMacroServerMain } = await import("../server/main-node.js");
+  return procMacroServerMain(rest, { modules });
+}
