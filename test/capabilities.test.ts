@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  checkDeclaration, denialNote, effectiveGrant, envAllowed, normalizePath, parseGrantFlags, readAllowed, readLeadsTo,
+  checkDeclaration, denial, denialNote, ungrantedEnvNotes, effectiveGrant, envAllowed, normalizePath, parseGrantFlags, readAllowed, readLeadsTo,
 } from "../src/sandbox/capabilities.js";
 import { grantFor, loadGrants, parseGrants } from "../src/node/grants.js";
 
@@ -83,6 +83,12 @@ test("denial notes name the capability and how to grant it", () => {
   assert.match(denialNote("sqlm", "read", "x.sql", "not-granted"), /--allow-read sqlm:x\.sql/);
   assert.match(denialNote("sqlm", "env", "HOME", "undeclared"), /does not declare/);
   assert.match(denialNote("sqlm", "read", "../etc/passwd", "escape"), /outside the crate directory/);
+});
+
+test("notes for declared env vars left ungranted (for failed expansions)", () => {
+  const notes = ungrantedEnvNotes("m", { env: ["A", "B", "C"], read: [] }, { env: ["A"], read: [] }, [denial("m", "env", "C", "not-granted")]);
+  assert.deepEqual(notes.map((n) => [n.name, n.reason]), [["B", "environ"]]);
+  assert.equal(notes[0].note, 'macro crate m declares env var B, which is not granted (the macro sees it unset); grant it with `--allow-env m:B` or in macrobox.toml (`[grants.m] env = ["B"]`)');
 });
 
 test("command-line grants", () => {

@@ -140,6 +140,19 @@ describe("resource attacks end with an error naming the macro, the limit and the
     assert.match(tight.error!.message, /limited to 1000 bytes \(needed \d+/);
   });
 
+  test("making the host work (a megabyte to lex, again and again): host work is charged as fuel", async () => {
+    const started = Date.now();
+    const r = await attack("host_work");
+    assert.equal(r.error?.kind, "limit");
+    assert.equal(r.error?.limit, "fuel");
+    assert.match(r.error!.message, /^proc macro `host_work` exceeded its fuel limit: .*raise it with --fuel/);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    // Deterministic: the same fuel stops it at the same call.
+    const a = await hostile.expand({ kind: "bang", name: "host_work", input: "", limits: { fuel: 800_000_000 } });
+    const b = await hostile.expand({ kind: "bang", name: "host_work", input: "", limits: { fuel: 800_000_000 } });
+    assert.deepEqual([a.error, a.stderr], [b.error, b.stderr]);
+  });
+
   test("printing without end: captured output is bounded", async () => {
     const r = await attack("chatty", "", { limits: { capturedOutputBytes: 100_000 } });
     assert.equal(r.error?.kind, "limit");

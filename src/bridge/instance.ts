@@ -36,6 +36,8 @@ import { BridgeServer } from "./server.js";
 import { SpanTable, type Expansion } from "./spans.js";
 
 const PAGE = 65536;
+/** Fuel charged per bridge call (a host round trip), plus one per byte each way and the server's hostWork. */
+const HOST_WORK_PER_CALL = 100;
 
 /** Spans for the warm-up's throwaway server: nothing is ever decoded against them. */
 const DUMMY_EXPANSION = (() => {
@@ -107,6 +109,11 @@ export async function runClient(
     if (!(table instanceof WebAssembly.Table)) return result({ kind: "bridge", message: "the module exports no __indirect_function_table" });
     wasi.bindMemory(memory);
     host = new HostSide(memory, table, server, options.memoryPages);
+    const fuelVar = instance.exports[FUEL_EXPORT];
+    if (fuelVar instanceof WebAssembly.Global) {
+      host.fuelLeft = () => fuelVar.value as bigint;
+      host.fuelGiven = fuel;
+    }
     // A reactor's `_initialize`, else the constructors themselves: wasi-libc fills its preopen
     // table in one (without it, every file access fails before reaching the host).
     const init = instance.exports._initialize ?? instance.exports.__wasm_call_ctors;
@@ -148,6 +155,7 @@ export async function runClient(
   }
   // Limits and exits recorded on the way count even when the module carried on to a result.
   if (server.limitExceeded) return result({ kind: "limit", error: server.limitExceeded });
+  if (host.limitExceeded) return result({ kind: "limit", error: host.limitExceeded });
   if (wasi.limitExceeded) return result({ kind: "limit", error: wasi.limitExceeded });
 
   try {
@@ -221,6 +229,12 @@ class HostSide {
   private regionEnd = 0;
   /** A host-side failure inside a call from the module (it is also thrown into the module). */
   fault: string | null = null;
+  /** The module's remaining fuel by its own count, when it is metered (set by runClient). */
+  fuelLeft: (() => bigint) | null = null;
+  /** Fuel given to the run (for the limit message). */
+  fuelGiven = 0;
+  /** Fuel charged for host work (bridge calls) so far in the run. */
+  hostFuelUsed = 0n;
   limitExceeded: LimitExceeded | null = null;
 
   constructor(
@@ -304,6 +318,7 @@ class HostSide {
       this.server = realServer;
       this.fault = null;
       this.limitExceeded = null;
+      this.hostFuelUsed = 0n;
     }
   }
 
@@ -369,7 +384,19 @@ class HostSide {
   private dispatch(sret: number, bufPtr: number): void {
     let b = this.readBuffer(bufPtr);
     const request = this.bytes(b.data, b.len).slice();
+    // Out of fuel once: every later call fails too (the macro may catch the first as a panic).
+    if (this.limitExceeded) throw this.limitExceeded;
+    const workBefore = this.server.hostWork;
     const response = this.server.dispatch(request);
+    // The host's work counts against the module's fuel. It is kept here, not subtracted from the
+    // fuel global: the module's metering keeps a local copy it may store back over the global.
+    if (this.fuelLeft) {
+      this.hostFuelUsed += BigInt(HOST_WORK_PER_CALL + request.length + response.length + (this.server.hostWork - workBefore));
+      if (this.fuelLeft() - this.hostFuelUsed < 0n) {
+        this.limitExceeded = new LimitExceeded("fuel", this.fuelGiven);
+        throw this.limitExceeded;
+      }
+    }
     b.len = 0;
     if (response.length > b.capacity) {
       if (b.reserve === this.reserveIndex) {

@@ -51,6 +51,9 @@ export interface ServerOptions {
   maxStreamTokens?: number;
 }
 
+/** Fuel units charged per character the host lexes or prints (~0.5 µs each, ~ that many wasm instructions). */
+export const HOST_WORK_PER_LEXED_CHAR = 256;
+
 /** Tokens in a stream, groups with their contents; memoized, streams being shared and immutable. */
 const tokenCounts = new WeakMap<TokenStream, number>();
 function tokenCount(stream: TokenStream): number {
@@ -90,6 +93,12 @@ export class BridgeServer {
   readonly errors: string[] = [];
   /** Calls per method, for tests and profiling. */
   readonly calls = new Map<Method, number>();
+  /**
+   * Host work done for the client so far, in fuel units (see HOST_WORK in instance.ts): the runner
+   * charges it to the module's fuel, so a macro cannot make the host work unboundedly for free
+   * (one bulk copy hands the host a megabyte to lex).
+   */
+  hostWork = 0;
   /** Set when a request went over a limit: the expansion must end with this error. */
   limitExceeded: LimitExceeded | null = null;
 
@@ -127,6 +136,7 @@ export class BridgeServer {
         throw this.limitExceeded;
       }
     }
+    this.hostWork += stream.length; // the top-level array was built (copied) for this stream
     const h = this.nextStreamHandle++;
     this.streams.set(h, stream);
     return h;
@@ -237,6 +247,7 @@ export class BridgeServer {
       }
       case "ts_from_str": {
         const src = r.str();
+        this.hostWork += src.length * HOST_WORK_PER_LEXED_CHAR;
         // rustc gives every token of a parsed string the call-site span.
         const callSite = this.expansion.callSite;
         const parsed = parseTokenStream(src, () => callSite);
@@ -260,9 +271,12 @@ export class BridgeServer {
         }
         return;
       }
-      case "ts_to_string":
-        w.str(printTokenStream(this.stream(r.handle())));
+      case "ts_to_string": {
+        const text = printTokenStream(this.stream(r.handle()));
+        this.hostWork += text.length * HOST_WORK_PER_LEXED_CHAR;
+        w.str(text);
         return;
+      }
       case "ts_from_token_tree":
         w.handle(this.allocStream(toInternal(this.readTree(r))));
         return;

@@ -13,7 +13,7 @@ import { renderDiagnostic } from "./render.js";
 import type { Diagnostic } from "../bridge/index.js";
 import type { TokenTree } from "../tokens/model.js";
 import { readMetadata } from "../wasm/metadata.js";
-import { CapabilityError, effectiveGrant } from "../sandbox/capabilities.js";
+import { CapabilityError, effectiveGrant, ungrantedEnvNotes } from "../sandbox/capabilities.js";
 import { InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import { grantFor, loadGrants } from "../node/grants.js";
@@ -179,6 +179,10 @@ export async function expandCommand(args: string[]): Promise<number> {
     const diagnostics = [...result.diagnostics, ...compileErrors(result)];
     for (const d of diagnostics) process.stderr.write(renderDiagnostic(d, sources) + "\n");
     for (const d of result.denials) process.stderr.write(`note: ${d.note}\n`);
+    // A failed expansion may come from a declared variable it could not see through std::env.
+    if (sandbox && (!result.ok || compileErrors(result).length > 0)) {
+      for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) process.stderr.write(`note: ${d.note}\n`);
+    }
     // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
     if (result.error && !diagnostics.some((d) => d.level === "error")) process.stderr.write(`error: ${result.error.message}\n`);
   }

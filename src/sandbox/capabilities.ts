@@ -21,7 +21,7 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({ env: [], 
 export type DenialReason =
   | "undeclared" // the crate does not declare this capability
   | "not-granted" // declared, but the user did not grant it
-  | "environ" // the macro read its environment, where a declared variable was left out (not granted)
+  | "environ" // declared, not granted, and the macro may have looked for it in its environment
   | "escape" // the path leaves the crate directory (`..`)
   | "symlink" // a symlink leads outside the granted roots
   | "write" // the macro asked to write, create or truncate: reads only
@@ -212,7 +212,7 @@ export function denialNote(crate: string, kind: "env" | "read", name: string, re
     case "not-granted":
       return `${tried}; grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
     case "environ":
-      return `macro crate ${crate} read its environment, which holds only granted variables; its declared env var ${name} is not granted: grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
+      return `macro crate ${crate} declares env var ${name}, which is not granted (the macro sees it unset); grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
     case "undeclared":
       return `${tried}, which it does not declare; it can only be granted once the crate declares it in [package.metadata.macrobox] ${kind} = [...]`;
     case "escape":
@@ -230,6 +230,17 @@ export function denialNote(crate: string, kind: "env" | "read", name: string, re
 
 export function denial(crate: string, kind: "env" | "read", name: string, reason: DenialReason): CapabilityDenial {
   return { crate, kind, name, reason, note: denialNote(crate, kind, name, reason) };
+}
+
+/**
+ * Notes for declared env vars that are not granted, for an expansion that failed: a macro reading
+ * them with `std::env::var` sees them unset, and the host cannot tell which it asked for (it can for
+ * `proc_macro::tracked::env_var`, which gives a "not-granted" denial). Names already in `denials` are skipped.
+ */
+export function ungrantedEnvNotes(crate: string, declared: Capabilities, granted: Capabilities, denials: readonly CapabilityDenial[] = []): CapabilityDenial[] {
+  return declared.env
+    .filter((name) => !envAllowed(granted, name) && !denials.some((d) => d.kind === "env" && d.name === name))
+    .map((name) => denial(crate, "env", name, "environ"));
 }
 
 /**

@@ -110,12 +110,13 @@ export class CapabilitySession {
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
-  /** The macro read its environment: record what it got, and note declared variables left out. */
+  /**
+   * The instance read its environment (wasi-libc copies all of it, eagerly in a constructor): every
+   * variable it got counts as read. Which name a later `getenv` asks for is invisible to the host,
+   * so declared variables left out are not noted here (see `ungrantedEnvNotes`).
+   */
   environRead(): void {
     for (const [name, value] of this.environment()) this.recordEnv(name, value);
-    for (const name of this.declared.env) {
-      if (!envAllowed(this.grant.granted, name)) this.deny("env", name, "environ");
-    }
   }
 
   envReason(name: string): DenialReason {
