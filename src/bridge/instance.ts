@@ -36,8 +36,14 @@ import { BridgeServer } from "./server.js";
 import { SpanTable, type Expansion } from "./spans.js";
 
 const PAGE = 65536;
-/** Fuel charged per bridge call (a host round trip), plus one per byte each way and the server's hostWork. */
+/** Fuel charged per bridge call (a host round trip), plus HOST_WORK_PER_BYTE each way and the server's hostWork. */
 const HOST_WORK_PER_CALL = 100;
+/**
+ * Fuel per byte crossing the bridge. Besides time, it bounds what a macro can make the host keep
+ * (diagnostics, tracked paths, literals in live streams): at most fuel/32 bytes, 62 MB by default,
+ * while real macros spend little on it (serde_derive moves well under a megabyte per expansion).
+ */
+const HOST_WORK_PER_BYTE = 32;
 
 /** Spans for the warm-up's throwaway server: nothing is ever decoded against them. */
 const DUMMY_EXPANSION = (() => {
@@ -391,7 +397,7 @@ class HostSide {
     // The host's work counts against the module's fuel. It is kept here, not subtracted from the
     // fuel global: the module's metering keeps a local copy it may store back over the global.
     if (this.fuelLeft) {
-      this.hostFuelUsed += BigInt(HOST_WORK_PER_CALL + request.length + response.length + (this.server.hostWork - workBefore));
+      this.hostFuelUsed += BigInt(HOST_WORK_PER_CALL + HOST_WORK_PER_BYTE * (request.length + response.length) + (this.server.hostWork - workBefore));
       if (this.fuelLeft() - this.hostFuelUsed < 0n) {
         this.limitExceeded = new LimitExceeded("fuel", this.fuelGiven);
         throw this.limitExceeded;
