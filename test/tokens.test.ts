@@ -84,6 +84,10 @@ function splitCrateLevel<T extends { message: string }>(list: T[]): [T[], T[]] {
   return [list.filter((d) => CRATE_LEVEL.test(d.message)), list.filter((d) => !CRATE_LEVEL.test(d.message))];
 }
 
+function normSpans(list: { level: string; message: string; lo?: number; hi?: number }[]): string[] {
+  return [...new Set(list.map((d) => `${d.level}: ${d.message} @${d.lo}..${d.hi}`))].sort();
+}
+
 function normDiags(list: { level: string; message: string }[]): string[] {
   return [...new Set(list.map((d) => `${d.level}: ${d.message}`))].sort();
 }
@@ -163,12 +167,21 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
   if (r.kind === "stream") {
     const res = parseTokenStream(r.payload, makeSpan, { edition });
     const diags: LexDiagnostic[] = res.diagnostics;
-    const fatalDiag = !res.ok && res.error.kind === "fatal" ? [{ level: "error", message: res.error.message }] : [];
+    const fatalDiag = !res.ok && res.error.kind === "fatal" ? [{ level: "error", message: res.error.message, lo: res.error.lo, hi: res.error.hi }] : [];
     const [ourCrate, ourOwn] = splitCrateLevel([...diags, ...fatalDiag]);
     const [theirCrate, theirOwn] = splitCrateLevel(r.diagnostics);
     crateLevel.ours.push(...ourCrate);
     crateLevel.theirs.push(...theirCrate);
     check("diagnostics", normDiags(ourOwn), normDiags(theirOwn));
+    // Where: the byte ranges rustc's lexer gives when it lexes the same text with real spans,
+    // which `Literal::from_str` does first (so it is our parseLiteral's lexing stage).
+    if (r.sourced && !/[\r\ufeff]/.test(r.payload)) {
+      const [theirCrateSourced, theirSourced] = splitCrateLevel(r.sourced);
+      const [ourCrateSourced, ourSourced] = splitCrateLevel(parseLiteral(r.payload, 0, { edition }).diagnostics);
+      crateLevel.theirs.push(...theirCrateSourced);
+      crateLevel.ours.push(...ourCrateSourced);
+      check("diagnostic spans", normSpans(ourSourced), normSpans(theirSourced));
+    }
     if (a.result === "ok") {
       if (!res.ok) return void check("result", res.error, "ok");
       check("trees", dumpTrees(res.stream, false), a.trees);
@@ -184,7 +197,12 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
     }
   } else if (r.kind === "literal") {
     const res = parseLiteral(r.payload, makeSpan(0, 0), { edition });
-    check("diagnostics", normDiags(res.diagnostics), normDiags(r.diagnostics));
+    const [ourCrate, ourOwn] = splitCrateLevel(res.diagnostics);
+    const [theirCrate, theirOwn] = splitCrateLevel(r.diagnostics);
+    crateLevel.ours.push(...ourCrate);
+    crateLevel.theirs.push(...theirCrate);
+    check("diagnostics", normDiags(ourOwn), normDiags(theirOwn));
+    if (!/[\r\ufeff]/.test(r.payload)) check("diagnostic spans", normSpans(ourOwn), normSpans(theirOwn));
     if (a.result === "ok") {
       if (!res.ok) return void check("result", res, "ok");
       check("literal", { kind: litKindDebug(res.literal.kind, res.literal.hashes), s: printLiteral(res.literal), suffix: res.literal.suffix }, { kind: a.kind, s: a.s, suffix: a.suffix });

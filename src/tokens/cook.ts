@@ -96,10 +96,17 @@ export class Cooker {
   private nbspIsWhitespace = false;
   private readonly badIdents = new Set<string>();
 
+  /**
+   * `lintTextDirection`: report bidi control characters in comments and literals (rustc's
+   * deny-by-default text_direction_codepoint lints). rustc reports them for text it lexes as
+   * source (`Literal::from_str`), not for `TokenStream::from_str`, whose call-site spans come
+   * from a macro expansion where these lints are silenced.
+   */
   constructor(
     readonly src: string,
     readonly edition: Edition,
     start = 0,
+    readonly lintTextDirection = false,
   ) {
     this.cursor = new RawCursor(src, start);
     this.map = new ByteMap(src);
@@ -135,18 +142,22 @@ export class Cooker {
           continue;
         case Raw.LineComment:
           if (c.docStyle === DocStyle.None) {
+            this.textDirection(start + 2, end, start, end, "comment");
             ws = true;
             continue;
           }
+          this.textDirection(start + 3, end, start, end, "doc comment");
           return { tok: this.doc("line", c.docStyle, start, start + 3, end), ws };
         case Raw.BlockComment: {
           if (!c.terminated) {
             this.fatal(c.docStyle === DocStyle.None ? "unterminated block comment" : "unterminated block doc-comment", start, end);
           }
           if (c.docStyle === DocStyle.None) {
+            this.textDirection(start + 2, end, start, end, "comment");
             ws = true;
             continue;
           }
+          this.textDirection(start + 3, end - 2, start, end, "doc comment");
           return { tok: this.doc("block", c.docStyle, start, start + 3, end - 2), ws };
         }
         case Raw.Ident:
@@ -238,6 +249,19 @@ export class Cooker {
     }
   }
 
+  /** The text_direction_codepoint lints, when enabled: [from, to) is the text checked. */
+  private textDirection(from: number, to: number, start: number, end: number, what: string): void {
+    if (!this.lintTextDirection) return;
+    const s = this.src;
+    for (let i = from; i < to; i++) {
+      const u = s.charCodeAt(i);
+      if ((u >= 0x202a && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069)) {
+        this.error(`unicode codepoint changing visible direction of text present in ${what}`, start, end);
+        return;
+      }
+    }
+  }
+
   private substitute(ascii: string, start: number, end: number): RichToken {
     const lo = this.b(start);
     const hi = this.b(end);
@@ -294,14 +318,20 @@ export class Cooker {
     let kind: LitKind;
     let hashes = 0;
     let symbol: string;
+    // The symbol's text (numbers: the digits; quoted literals: what is between the quotes).
+    let contentStart = start;
+    let contentEnd = suffixStart;
     const quoted = (k: LitKind, prefixLen: number, postfixLen: number): void => {
       const mode = MODE_OF[c.lit];
       const cs = start + prefixLen;
       const ce = suffixStart - postfixLen;
+      contentStart = cs;
+      contentEnd = ce;
       kind = k;
       checkForErrors(s, cs, ce, mode, (from, to, err) => {
         const fatal = isFatalEscapeError(err);
-        this.diagnostics.push({ level: fatal ? "error" : "warning", message: escapeMessage(s, cs, ce, from, to, err, mode), lo: this.b(from), hi: this.b(to) });
+        const [lo, hi] = escapeErrorSpan(s, start, suffixStart, from, to, err);
+        this.diagnostics.push({ level: fatal ? "error" : "warning", message: escapeMessage(s, cs, ce, from, to, err, mode), lo: this.b(lo), hi: this.b(hi) });
         if (fatal) kind = "ErrWithGuar";
       });
       symbol = kind === "ErrWithGuar" ? s.slice(start, suffixStart) : s.slice(cs, ce);
@@ -372,6 +402,10 @@ export class Cooker {
       default:
         throw new Error("unreachable literal class");
     }
+    if (kind! !== "ErrWithGuar" && this.lintTextDirection) {
+      // Checked on the symbol: the content for quoted literals, the digits otherwise.
+      this.textDirection(contentStart, contentEnd, start, end, "literal");
+    }
     let suffix: string | null = null;
     if (suffixStart < end) {
       const text = s.slice(suffixStart, end);
@@ -395,6 +429,26 @@ export class Cooker {
       case "TooManyDelimiters":
         this.fatal(`too many \`#\` symbols: raw strings may be delimited by up to 255 \`#\` symbols, but found ${err.found}`, start, end);
     }
+  }
+}
+
+/** The primary span (UTF-16 range) rustc's emit_unescape_error gives an escape error. */
+function escapeErrorSpan(s: string, litStart: number, litEnd: number, from: number, to: number, err: EscapeError): [number, number] {
+  switch (err) {
+    case "MoreThanOneChar":
+      // The whole literal, prefix and quotes included (not the suffix).
+      return [litStart, litEnd];
+    case "InvalidEscape":
+    case "InvalidCharInHexEscape":
+    case "InvalidCharInUnicodeEscape":
+    case "NonAsciiCharInByte":
+    case "LeadingUnderscoreUnicodeEscape": {
+      // The last character of the erroneous range.
+      const c = lastChar(s, from, to);
+      return [to - (c > 0xffff ? 2 : 1), to];
+    }
+    default:
+      return [from, to];
   }
 }
 

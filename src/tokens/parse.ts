@@ -122,12 +122,13 @@ export function parseTokenStream(
   makeSpan: (lo: number, hi: number) => Span,
   options: ParseOptions = {},
 ): ParseResult {
-  return lex(src, makeSpan, options, true);
+  return lex(src, makeSpan, options, false);
 }
 
-function lex(src: string, makeSpan: (lo: number, hi: number) => Span, options: ParseOptions, stripShebang: boolean): ParseResult {
+/** `asSource`: lexed as a file of its own (Literal::from_str): no shebang stripping, bidi lints. */
+function lex(src: string, makeSpan: (lo: number, hi: number) => Span, options: ParseOptions, asSource: boolean): ParseResult {
   const { text, toOriginal } = normalizeSource(src);
-  const cooker = new Cooker(text, options.edition ?? "2021", stripShebang ? shebangLength(text) : 0);
+  const cooker = new Cooker(text, options.edition ?? "2021", asSource ? 0 : shebangLength(text), asSource);
   const span = (lo: number, hi: number) => makeSpan(toOriginal(lo), toOriginal(hi));
   const remap = <T extends { lo: number; hi: number }>(d: T): T => ({ ...d, lo: toOriginal(d.lo), hi: toOriginal(d.hi) });
   let result: ParseResult;
@@ -308,7 +309,7 @@ export type LiteralResult =
  */
 export function parseLiteral(src: string, span: Span, options: ParseOptions = {}): LiteralResult {
   // rustc's parser is built on the whole stream (no shebang stripping): lexing errors fail first.
-  const whole = lex(src, () => span, options, false);
+  const whole = lex(src, () => span, options, true);
   const diagnostics = whole.diagnostics;
   if (!whole.ok) {
     const fatal = whole.error.kind === "fatal" ? [{ level: "error" as const, message: whole.error.message, lo: whole.error.lo, hi: whole.error.hi }] : [];

@@ -6,7 +6,7 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +52,9 @@ export interface OracleAnswer {
 export interface OracleDiagnostic {
   level: string;
   message: string;
+  /** Byte range, for diagnostics with a real span (from `Literal::from_str`'s own file). */
+  lo?: number;
+  hi?: number;
 }
 
 export interface OracleRecord {
@@ -61,6 +64,11 @@ export interface OracleRecord {
   category: string;
   answer: OracleAnswer;
   diagnostics: OracleDiagnostic[];
+  /**
+   * For stream records: the diagnostics rustc's lexer gives the same text lexed with real
+   * spans (through `Literal::from_str`, which lexes it whole first).
+   */
+  sourced?: OracleDiagnostic[];
   /** For valid stream snippets: the trees with byte ranges from real source, relative to the snippet. */
   spans?: OracleTree[];
 }
@@ -92,13 +100,15 @@ export function buildOracle(edition: Edition): { lib: string; dir: string } {
   const dir = join(cacheRoot(), "lexer-oracle", sha(version, lib_rs, manifest));
   const lib = join(dir, "target/release/liblexer_oracle.so");
   if (!existsSync(lib)) {
-    // Builds of an older oracle source or toolchain are of no further use.
+    // Builds of an older oracle source or toolchain are of no further use; those of the last
+    // hour are kept, as a concurrent test run may still be using them.
     const sourceKey = sha(version, lib_rs);
     const root = join(cacheRoot(), "lexer-oracle");
     if (existsSync(root)) {
       for (const d of readdirSync(root)) {
         const marker = join(root, d, "source-key");
-        if (!existsSync(marker) || readFileSync(marker, "utf8") !== sourceKey) rmSync(join(root, d), { recursive: true, force: true });
+        const stale = !existsSync(marker) || (readFileSync(marker, "utf8") !== sourceKey && Date.now() - statSync(marker).mtimeMs > 3_600_000);
+        if (stale) rmSync(join(root, d), { recursive: true, force: true });
       }
     }
     mkdirSync(dir, { recursive: true });
@@ -168,19 +178,35 @@ function runRustc(lib: string, driver: string, input: string, out: string, editi
 
 /**
  * Diagnostics rustc emitted, by driver line (1-based). `TokenStream::from_str` reports at the
- * call site (the probe's line); `Literal::from_str` parses a file of its own, named
- * `<proc-macro source code>`: those are keyed by the first line of the literal source instead.
+ * call site (the probe's line). `Literal::from_str` lexes a file of its own, named
+ * `<proc-macro source code>`, with real spans: those are attributed to the record whose
+ * marker warning (`macrobox-probe K`, emitted first by each probe) precedes them.
  */
-function diagnosticsByLine(stderr: string[]): { byLine: Map<number, OracleDiagnostic[]>; bySource: Map<string, OracleDiagnostic[]> } {
+function collectDiagnostics(
+  stderr: string[],
+  records: InputRecord[],
+): { byLine: Map<number, OracleDiagnostic[]>; sourced: Map<number, OracleDiagnostic[]> } {
+  // Lints and stashed diagnostics come after every probe has run. Those of stream records
+  // carry the record's tag; those of literal records are found by their source line.
+  const literalByLine = new Map<string, number>();
+  records.forEach((r, i) => {
+    if (r.kind === "literal") literalByLine.set(r.payload.split("\n")[0], i);
+  });
   const byLine = new Map<number, OracleDiagnostic[]>();
-  const bySource = new Map<string, OracleDiagnostic[]>();
+  const sourced = new Map<number, OracleDiagnostic[]>();
+  let current = -1;
+  const add = (m: Map<number, OracleDiagnostic[]>, k: number, d: OracleDiagnostic) => {
+    const list = m.get(k) ?? [];
+    list.push(d);
+    m.set(k, list);
+  };
   for (const line of stderr) {
     if (!line.startsWith("{")) continue;
     let d: {
       $message_type?: string;
       message: string;
       level: string;
-      spans: { line_start: number; is_primary: boolean; file_name: string; text: { text: string }[] }[];
+      spans: { line_start: number; is_primary: boolean; file_name: string; byte_start: number; byte_end: number; text: { text: string }[] }[];
     };
     try {
       d = JSON.parse(line);
@@ -188,20 +214,23 @@ function diagnosticsByLine(stderr: string[]): { byLine: Map<number, OracleDiagno
       continue;
     }
     if (d.$message_type !== "diagnostic" || IGNORED_MESSAGES.some((re) => re.test(d.message))) continue;
+    const marker = /^macrobox-probe (\d+)$/.exec(d.message);
+    if (marker) {
+      current = Number(marker[1]);
+      continue;
+    }
     const span = d.spans.find((s) => s.is_primary) ?? d.spans[0];
     if (!span) continue;
     if (span.file_name === "<proc-macro source code>") {
-      const text = span.text[0]?.text ?? "";
-      const list = bySource.get(text) ?? [];
-      list.push({ level: d.level, message: d.message });
-      bySource.set(text, list);
-      continue;
-    }
-    const list = byLine.get(span.line_start) ?? [];
-    list.push({ level: d.level, message: d.message });
-    byLine.set(span.line_start, list);
+      // Stashed diagnostics come at the very end: the record tag on their first line says whose.
+      const firstLine = span.line_start === 1 ? (span.text[0]?.text ?? "") : "";
+      const tagged = /^\/\*(\d+)\*\//.exec(firstLine);
+      const late = current === records.length - 1 && literalByLine.get(firstLine);
+      const owner = tagged ? Number(tagged[1]) : late !== undefined && late !== false ? late : current;
+      add(sourced, owner, { level: d.level, message: d.message, lo: span.byte_start, hi: span.byte_end });
+    } else add(byLine, span.line_start, { level: d.level, message: d.message });
   }
-  return { byLine, bySource };
+  return { byLine, sourced };
 }
 
 /** rustc's answers for every corpus record, for one edition (cached). */
@@ -217,7 +246,8 @@ export function runOracleRecords(records: InputRecord[], edition: Edition, tag: 
   const { lib, dir } = buildOracle(edition);
   const input = encodeInput(records);
   const prefix = `answers-${edition}-${tag}-`;
-  const cacheFile = join(dir, `${prefix}${sha(input.toString("latin1"))}.json`);
+  // Keyed by the records and by this harness (which interprets rustc's output).
+  const cacheFile = join(dir, `${prefix}${sha(input.toString("latin1"), readFileSync(fileURLToPath(import.meta.url), "utf8"))}.json`);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8")) as OracleRecord[];
   for (const f of readdirSync(dir)) if (f.startsWith(prefix) || /^answers-\d+-[0-9a-f]+\.json$/.test(f)) rmSync(join(dir, f));
 
@@ -228,7 +258,7 @@ export function runOracleRecords(records: InputRecord[], edition: Edition, tag: 
   writeFileSync(inputFile, input);
   const driver = join(work, "driver.rs");
   writeFileSync(driver, records.map((_, i) => `lexer_oracle::probe!(${i});\n`).join(""));
-  const diags = diagnosticsByLine(runRustc(lib, driver, inputFile, work, edition));
+  const diags = collectDiagnostics(runRustc(lib, driver, inputFile, work, edition), records);
 
   const answers = new Map<number, OracleAnswer>();
   for (const f of readdirSync(work)) {
@@ -238,8 +268,11 @@ export function runOracleRecords(records: InputRecord[], edition: Edition, tag: 
   const result: OracleRecord[] = records.map((r, i) => {
     const answer = answers.get(i);
     if (!answer) throw new Error(`oracle gave no answer for record ${i} (${JSON.stringify(r.payload)})`);
-    const fromLiteral = r.kind === "literal" ? (diags.bySource.get(r.payload.split("\n")[0]) ?? []) : [];
-    return { ...r, answer, diagnostics: [...(diags.byLine.get(i + 1) ?? []), ...fromLiteral] };
+    const tag = `/*${i}*/`.length;
+    const sourced = (diags.sourced.get(i) ?? []).map((d) => (r.kind === "stream" ? { ...d, lo: d.lo! - tag, hi: d.hi! - tag } : d));
+    if (r.kind === "literal") return { ...r, answer, diagnostics: [...(diags.byLine.get(i + 1) ?? []), ...sourced] };
+    // (The oracle lexes only small texts a second time: see its `probe`.)
+    return { ...r, answer, diagnostics: diags.byLine.get(i + 1) ?? [], sourced: Buffer.byteLength(r.payload) <= 4096 ? sourced : undefined };
   });
 
   // Second pass: valid snippets placed in real source, to learn rustc's byte ranges.

@@ -11,8 +11,9 @@
 //! Input record format: `<kind> <index> <byte length>\n<payload>\n`, kind one of
 //! `stream`, `literal`, `built`, `spans`.
 
-#![feature(proc_macro_span)]
-// (byte_range is unstable: the harness builds this oracle with RUSTC_BOOTSTRAP=1; test-only.)
+#![feature(proc_macro_span, proc_macro_diagnostic)]
+// (byte_range and Diagnostic are unstable: the harness builds this oracle with
+// RUSTC_BOOTSTRAP=1; test-only.)
 
 extern crate proc_macro;
 
@@ -297,10 +298,26 @@ pub fn probe(input: TokenStream) -> TokenStream {
     let index: usize = input.to_string().trim().parse().expect("probe!(index)");
     let record = read_record(index);
     panic::set_hook(Box::new(|_| {}));
+    // A marker before this record's diagnostics: those from `Literal::from_str` are not at
+    // the call site (it lexes a file of its own), so the harness attributes them by order.
+    Span::call_site().warning(format!("macrobox-probe {index}")).emit();
     let mut out = String::new();
     let _ = write!(out, "{{\"index\":{index},\"kind\":\"{}\",", record.kind);
     match record.kind.as_str() {
-        "stream" => answer_stream(&mut out, &record.payload),
+        "stream" => {
+            answer_stream(&mut out, &record.payload);
+            // The same text through `Literal::from_str`, whose lexer reports with real spans
+            // (the result is of no interest: only the diagnostics' byte ranges are). rustc
+            // makes one source file per distinct text and drops repeated diagnostics, so a
+            // comment naming the record (`/*K*/`, its length subtracted by the harness) keeps
+            // the text distinct from every other record's.
+            // (Small texts only: rustc's JSON diagnostics quote the whole source line, which
+            // for a large one-line text costs quadratic time.)
+            if record.payload.len() <= 4096 {
+                let tagged = format!("/*{index}*/{}", record.payload);
+                let _ = panic::catch_unwind(|| Literal::from_str(&tagged));
+            }
+        }
         "literal" => answer_literal(&mut out, &record.payload),
         "built" => answer_built(&mut out, &record.payload),
         k => panic!("unknown record kind {k}"),
