@@ -208,7 +208,7 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
       check("literal", { kind: litKindDebug(res.literal.kind, res.literal.hashes), s: printLiteral(res.literal), suffix: res.literal.suffix }, { kind: a.kind, s: a.s, suffix: a.suffix });
       check("display", printTokenStream([res.literal], { edition }), a.display);
     } else if (a.result === "err") {
-      check("result", res.ok ? "ok" : res.kind === "lex" || res.kind === undefined ? res.error : res.kind, a.message);
+      check("result", res.ok ? "ok" : res.kind === "lex" ? res.error : res.kind, a.message);
     } else {
       const theirs = a.message === ICE_PANIC_MESSAGE ? "ice" : a.message === "<non-string panic>" ? "fatal" : `panic ${a.message}`;
       check("result", res.ok ? "ok" : res.kind, theirs);

@@ -295,12 +295,14 @@ function pushToken(out: TokenTree[], tok: RichToken, spacing: Spacing, makeSpan:
 }
 
 /**
- * `kind` tells how rustc fails (see LexFailure); absent means `Literal::from_str` returns
- * `Err(LexError(error))`.
+ * `kind` tells how rustc fails (as in LexFailure): "lex" is `Err(LexError(error))`, "fatal"
+ * emits `error` and panics the macro, "ice" panics with ICE_PANIC_MESSAGE. `diagnostics` are
+ * what rustc emits (with real byte ranges: the text is lexed as a source file of its own),
+ * in every case; a fatal error is the last of them.
  */
 export type LiteralResult =
   | { ok: true; literal: Literal; diagnostics: LexDiagnostic[] }
-  | { ok: false; error: string; kind?: LexFailure["kind"]; diagnostics: LexDiagnostic[] };
+  | { ok: false; error: string; kind: LexFailure["kind"]; diagnostics: LexDiagnostic[] };
 
 /**
  * `Literal::from_str(src)` as rustc's `literal_from_str`: one literal token, optionally
@@ -324,7 +326,7 @@ export function parseLiteral(src: string, span: Span, options: ParseOptions = {}
   const minusHi = first.tok.hi;
   if (minus) first = cooker.next();
   const t = first.tok;
-  const fail = (error: string): LiteralResult => ({ ok: false, error, diagnostics });
+  const fail = (error: string): LiteralResult => ({ ok: false, error, kind: "lex", diagnostics });
   if (t.k !== "lit") return fail("not a literal");
   // Compared with the caller's length: a BOM or CRLF (removed before lexing) makes it differ.
   if (t.hi - firstLo !== originalLength) return fail("comment or whitespace around literal");
