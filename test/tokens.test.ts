@@ -233,7 +233,7 @@ test("the corpus has at least 300 snippets", () => {
   assert.ok(counts >= 300, `only ${counts} snippets`);
 });
 
-for (const edition of ["2021", "2015", "2024"] as Edition[]) {
+for (const edition of ["2021", "2015", "2018", "2024"] as Edition[]) {
   test(`tokens agree with rustc 1.96 (edition ${edition}) on every corpus snippet`, { timeout: 600_000 }, () => {
     const records = runOracle(corpus, edition);
     const problems = new Map<string, string>();
