@@ -3,7 +3,8 @@
 // XID_Start and emoji recovery) by rustc's `TokenStream::from_str` (native oracle) and by
 // src/tokens. The JS engine's Unicode tables (ICU) must classify them as rustc's
 // unicode-ident / unicode-properties do; code points the two Unicode versions disagree on
-// are listed in KNOWN_UNICODE_DIFFERENCES.
+// are listed in KNOWN_UNICODE_DIFFERENCES. The same code points in doc comments check the
+// `char::escape_debug` rustc applies to doc-comment text (printability, grapheme extenders).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -68,6 +69,47 @@ test("identifier character classes agree with rustc for planes 0-3 and 14", { ti
         const at = JSON.stringify(b[i] ?? null);
         if (!(at in KNOWN_UNICODE_DIFFERENCES)) problems.push(`${r.category}: tree ${i}: ours ${JSON.stringify(a[i])}, rustc ${at}`);
         break;
+      }
+    }
+  }
+  assert.deepEqual(problems, [], problems.join("\n"));
+});
+
+test("doc comments escape every code point of planes 0-3 and 14 as rustc does", { timeout: 600_000 }, () => {
+  const records: InputRecord[] = [];
+  for (const [lo, hi] of RANGES) {
+    for (let from = lo; from <= hi; from += CHUNK) {
+      const to = Math.min(from + CHUNK, hi + 1);
+      // 64 code points per doc comment keeps rustc's answer small.
+      const lines: string[] = [];
+      let line = "";
+      for (let cp = from; cp < to; cp++) {
+        // (CR is an error in doc comments and LF ends them: both are in the corpus.)
+        if ((cp >= 0xd800 && cp <= 0xdfff) || cp === 0x0a || cp === 0x0d) continue;
+        line += String.fromCodePoint(cp);
+        if (line.length >= 64) {
+          lines.push(`///${line}`);
+          line = "";
+        }
+      }
+      if (line) lines.push(`///${line}`);
+      records.push({ kind: "stream", payload: lines.join("\n"), category: `doc ${from.toString(16)}-${to.toString(16)}` });
+    }
+  }
+  const answers = runOracleRecords(records, "2021", "unicode-doc");
+  const problems: string[] = [];
+  for (const r of answers) {
+    const ours = parseTokenStream(r.payload, () => 0);
+    if (r.answer.result !== "ok" || !ours.ok) {
+      problems.push(`${r.category}: rustc ${r.answer.result}, ours ${ours.ok ? "ok" : ours.error.message}`);
+      continue;
+    }
+    const a = dump(ours.stream);
+    const b = r.answer.trees!;
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) {
+        problems.push(`${r.category}: tree ${i}: ours ${JSON.stringify(a[i])}, rustc ${JSON.stringify(b[i] ?? null)}`);
+        if (problems.length > 40) break;
       }
     }
   }
