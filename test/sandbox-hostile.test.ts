@@ -153,6 +153,14 @@ describe("resource attacks end with an error naming the macro, the limit and the
     assert.deepEqual([a.error, a.stderr], [b.error, b.stderr]);
   });
 
+  test("asking WASI for 32 MiB of randomness per call: WASI work is charged as fuel too", async () => {
+    const started = Date.now();
+    const r = await attack("random_flood");
+    assert.equal(r.error?.limit, "fuel");
+    assert.match(r.error!.message, /^proc macro `random_flood` exceeded its fuel limit/);
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  });
+
   test("printing without end: captured output is bounded", async () => {
     const r = await attack("chatty", "", { limits: { capturedOutputBytes: 100_000 } });
     assert.equal(r.error?.kind, "limit");

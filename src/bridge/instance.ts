@@ -118,7 +118,11 @@ export async function runClient(
     const fuelVar = instance.exports[FUEL_EXPORT];
     if (fuelVar instanceof WebAssembly.Global) {
       host.fuelLeft = () => fuelVar.value as bigint;
+      host.exhaust = () => {
+        fuelVar.value = -1n;
+      };
       host.fuelGiven = fuel;
+      wasi.meter = host;
     }
     // A reactor's `_initialize`, else the constructors themselves: wasi-libc fills its preopen
     // table in one (without it, every file access fails before reaching the host).
@@ -237,10 +241,22 @@ class HostSide {
   fault: string | null = null;
   /** The module's remaining fuel by its own count, when it is metered (set by runClient). */
   fuelLeft: (() => bigint) | null = null;
+  /** Empties the module's fuel, so that it traps at its next metering point that reads the global. */
+  exhaust: (() => void) | null = null;
   /** Fuel given to the run (for the limit message). */
   fuelGiven = 0;
-  /** Fuel charged for host work (bridge calls) so far in the run. */
+  /** Fuel charged for host work (bridge and WASI calls) so far in the run. */
   hostFuelUsed = 0n;
+
+  /** HostMeter: counts host work against the module's fuel; false (and the limit set) once it is out. */
+  charge(units: number): boolean {
+    if (this.fuelLeft === null) return true;
+    this.hostFuelUsed += BigInt(units);
+    if (this.fuelLeft() - this.hostFuelUsed >= 0n) return true;
+    this.limitExceeded ??= new LimitExceeded("fuel", this.fuelGiven);
+    this.exhaust?.();
+    return false;
+  }
   limitExceeded: LimitExceeded | null = null;
 
   constructor(
@@ -396,12 +412,8 @@ class HostSide {
     const response = this.server.dispatch(request);
     // The host's work counts against the module's fuel. It is kept here, not subtracted from the
     // fuel global: the module's metering keeps a local copy it may store back over the global.
-    if (this.fuelLeft) {
-      this.hostFuelUsed += BigInt(HOST_WORK_PER_CALL + HOST_WORK_PER_BYTE * (request.length + response.length) + (this.server.hostWork - workBefore));
-      if (this.fuelLeft() - this.hostFuelUsed < 0n) {
-        this.limitExceeded = new LimitExceeded("fuel", this.fuelGiven);
-        throw this.limitExceeded;
-      }
+    if (!this.charge(HOST_WORK_PER_CALL + HOST_WORK_PER_BYTE * (request.length + response.length) + (this.server.hostWork - workBefore))) {
+      throw this.limitExceeded!;
     }
     b.len = 0;
     if (response.length > b.capacity) {

@@ -52,6 +52,7 @@ const E = {
   MFILE: 33,
   NOENT: 44,
   NAMETOOLONG: 37,
+  NOSPC: 51,
   NOTDIR: 54,
   ROFS: 69,
   SPIPE: 70,
@@ -65,6 +66,8 @@ const WRITE_RIGHTS = RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_FILESTAT_SET_
 const ALL_RIGHTS = (1n << 30n) - 1n;
 const READ_RIGHTS = ALL_RIGHTS & ~WRITE_RIGHTS;
 const PREOPEN_FD = 3;
+/** Fuel units for a file system lookup (realpath, stat, open: system calls, tens of microseconds). */
+const FS_LOOKUP_COST = 20_000;
 /** Longest path a macro may pass (PATH_MAX): longer ones are ENAMETOOLONG, never decoded. */
 export const MAX_PATH_BYTES = 4096;
 /** Records kept per expansion (reads, env vars, denials each): a loop over distinct names cannot grow the host. */
@@ -270,6 +273,7 @@ class WasiCapabilities {
     if (!dir) return E.BADF;
     if (dir.kind !== "dir") return E.NOTDIR;
     if (len > MAX_PATH_BYTES) return E.NAMETOOLONG;
+    if (!this.wasi.charge(FS_LOOKUP_COST + len)) return E.NOSPC;
     const asked = this.str(ptr, len);
     if (asked === null) return E.FAULT;
     const full = dir.path === "" ? asked : `${dir.path}/${asked}`;
@@ -337,6 +341,7 @@ class WasiCapabilities {
       entry = { kind: "dir", path, entries: null, granted: readAllowed(this.session.grant.granted, path) };
     } else {
       let data: Uint8Array;
+      if (!this.wasi.charge(st.size)) return E.NOSPC;
       try {
         data = this.session.grant.fs!.readFile(path);
       } catch (e) {
@@ -370,6 +375,7 @@ class WasiCapabilities {
       const len = v.getUint32(iovs + 8 * i + 4, true);
       if (!this.ok(ptr, len)) return E.FAULT;
       const n = Math.max(0, Math.min(len, f.data.length - pos));
+      if (!this.wasi.charge(n)) return E.NOSPC;
       new Uint8Array(this.mem()!.buffer, ptr, n).set(f.data.subarray(pos, pos + n));
       pos += n;
       total += n;
@@ -444,8 +450,10 @@ class WasiCapabilities {
     if (!d) return E.BADF;
     if (d.kind !== "dir") return E.NOTDIR;
     if (!this.ok(buf, bufLen) || !this.ok(usedPtr, 4)) return E.FAULT;
+    if (!this.wasi.charge(bufLen)) return E.NOSPC;
     if (d.entries === null) {
       const s = this.session;
+      if (!this.wasi.charge(FS_LOOKUP_COST)) return E.NOSPC;
       if (!s.grant.fs) return E.ACCES;
       let all: FsEntry[];
       try {

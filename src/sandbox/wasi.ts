@@ -57,6 +57,17 @@ export interface WasiOptions {
   extend?: (wasi: Wasi) => WasiExtension;
 }
 
+/**
+ * Counts the host's work for a module against its fuel (the runner sets one for metered modules):
+ * `charge` answers false once the run is out of fuel, and the call then fails fast.
+ */
+export interface HostMeter {
+  charge(units: number): boolean;
+}
+
+/** Fuel units per preview1 call (a host round trip), besides what each function charges for its bytes. */
+export const WASI_CALL_COST = 100;
+
 /** Preview1 functions (by import name) that replace this layer's own for one instance. */
 export interface WasiExtension {
   functions: Record<string, (...args: never[]) => number>;
@@ -116,6 +127,13 @@ export class Wasi {
 
   /** Functions that override this layer's (see `WasiOptions.extend`). */
   readonly extension: WasiExtension | null;
+  /** Where host work is charged (see HostMeter); none: unmetered. */
+  meter: HostMeter | null = null;
+
+  /** Charges host work; false once the run is out of fuel. */
+  charge(units: number): boolean {
+    return this.meter === null || this.meter.charge(units);
+  }
 
   constructor(options: WasiOptions = {}) {
     this.maxWrittenBytes = options.maxWrittenBytes ?? Infinity;
@@ -190,6 +208,9 @@ export class Wasi {
   }
   random_get(bufPtr: number, len: number): number {
     if (!this.inBounds(bufPtr, len)) return Errno.FAULT;
+    // ~0.75 µs a byte (BigInt arithmetic), and one call could ask for all of memory: at most a few
+    // MB per expansion with the default fuel (std asks for 16 bytes per RandomState seed).
+    if (!this.charge(1024 * len)) return Errno.NOSPC;
     const bytes = new Uint8Array(this.memory!.buffer, bufPtr, len);
     for (let i = 0; i < len; i += 8) {
       const word = this.nextRandom();
@@ -311,19 +332,20 @@ export function wasiImportsFor(module: WebAssembly.Module, wasi: Wasi): WebAssem
       throw new Error(`unsupported import ${imp.module}.${imp.name} (${imp.kind}): macro modules may only import ${WASI_MODULE} functions`);
     }
     const name = imp.name;
+    let fn: (...args: never[]) => unknown;
     const extended = wasi.extension?.functions[name];
     if (extended) {
-      fns[name] = extended;
-      continue;
-    }
-    if ((IMPLEMENTED as readonly string[]).includes(name)) {
+      fn = extended;
+    } else if ((IMPLEMENTED as readonly string[]).includes(name)) {
       const method = (wasi as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
-      fns[name] = (...args: never[]) => method.apply(wasi, args);
+      fn = (...args: never[]) => method.apply(wasi, args);
     } else if (NOT_CAPABLE.includes(name)) {
-      fns[name] = () => Errno.NOTCAPABLE;
+      fn = () => Errno.NOTCAPABLE;
     } else {
-      fns[name] = () => Errno.NOSYS;
+      fn = () => Errno.NOSYS;
     }
+    // Every call costs fuel; out of fuel, calls fail fast (proc_exit still exits).
+    fns[name] = name === "proc_exit" ? fn : (...args: never[]) => (wasi.charge(WASI_CALL_COST) ? fn(...args) : Errno.NOSPC);
   }
   return { [WASI_MODULE]: fns };
 }
