@@ -115,3 +115,40 @@ test("doc comments escape every code point of planes 0-3 and 14 as rustc does", 
   }
   assert.deepEqual(problems, [], problems.join("\n"));
 });
+
+test("identifiers are NFC-normalised as rustc normalises them (every decomposable code point)", { timeout: 600_000 }, () => {
+  // `x` + the NFD form of each code point that has one: rustc must recompose it (or not, for
+  // composition exclusions) exactly as String.prototype.normalize does.
+  const idents: string[] = [];
+  for (const [lo, hi] of RANGES) {
+    for (let cp = lo; cp <= hi; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const c = String.fromCodePoint(cp);
+      const nfd = c.normalize("NFD");
+      if (nfd !== c) idents.push(`x${nfd}`);
+    }
+  }
+  const records: InputRecord[] = [];
+  for (let i = 0; i < idents.length; i += 2048) {
+    records.push({ kind: "stream", payload: idents.slice(i, i + 2048).join(" "), category: `nfc ${i}` });
+  }
+  const answers = runOracleRecords(records, "2021", "unicode-nfc");
+  const problems: string[] = [];
+  for (const r of answers) {
+    const ours = parseTokenStream(r.payload, () => 0);
+    if (r.answer.result !== "ok" || !ours.ok) {
+      problems.push(`${r.category}: rustc ${r.answer.result}, ours ${ours.ok ? "ok" : ours.error.message}`);
+      continue;
+    }
+    const a = dump(ours.stream);
+    const b = r.answer.trees!;
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) {
+        problems.push(`${r.category}: tree ${i}: ours ${JSON.stringify(a[i])}, rustc ${JSON.stringify(b[i] ?? null)}`);
+        if (problems.length > 40) break;
+      }
+    }
+  }
+  assert.ok(idents.length > 2000, `only ${idents.length} decomposable code points`);
+  assert.deepEqual(problems, [], problems.join("\n"));
+});
