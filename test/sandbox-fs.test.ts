@@ -4,12 +4,13 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wasi } from "../src/sandbox/wasi.js";
-import { CapabilitySession, MAX_PATH_BYTES, MAX_RECORDS, type SandboxGrant } from "../src/sandbox/wasi-fs.js";
-import { FsError, MemoryFs } from "../src/sandbox/fs.js";
+import { CapabilitySession, MAX_FILE_BYTES, MAX_PATH_BYTES, MAX_RECORDS, type SandboxGrant } from "../src/sandbox/wasi-fs.js";
+import { FsError, MemoryFs, type ReadOnlyFs } from "../src/sandbox/fs.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 
 const E = { SUCCESS: 0, ACCES: 2, BADF: 8, FAULT: 21, ISDIR: 31, MFILE: 33, NOENT: 44, NOTDIR: 54, ROFS: 69 };
@@ -195,6 +196,21 @@ describe("WASI capabilities", () => {
     const other = setup();
     other.session.envPolicy(huge);
     assert.ok(other.session.denials[0].name.length <= MAX_PATH_BYTES + 3);
+  });
+
+  test("pipes and devices are refused (they could block the host); huge files are EFBIG", () => {
+    const dir = mkdtempSync(join(tmpdir(), "macrobox-fifo-"));
+    mkdirSync(join(dir, "data"));
+    execFileSync("mkfifo", [join(dir, "data", "pipe")]);
+    const { open, session } = setup({ fs: new NodeReadOnlyFs(dir) });
+    assert.equal(open("data/pipe").errno, E.ACCES);
+    assert.deepEqual(session.reads, []);
+    const huge: ReadOnlyFs = {
+      stat: (p) => ({ type: "file", size: MAX_FILE_BYTES + 1, realPath: p }),
+      readFile: () => assert.fail("a huge file must not be read"),
+      readdir: () => [],
+    };
+    assert.equal(setup({ fs: huge }).open("data/big").errno, 22);
   });
 
   test("the environment holds the granted variables only, recorded when read", () => {

@@ -46,6 +46,7 @@ const E = {
   ACCES: 2,
   BADF: 8,
   FAULT: 21,
+  FBIG: 22,
   INVAL: 28,
   IO: 29,
   ISDIR: 31,
@@ -68,6 +69,8 @@ const READ_RIGHTS = ALL_RIGHTS & ~WRITE_RIGHTS;
 const PREOPEN_FD = 3;
 /** Fuel units for a file system lookup (realpath, stat, open: system calls, tens of microseconds). */
 const FS_LOOKUP_COST = 20_000;
+/** Largest file served (read whole at open): bigger ones are EFBIG. A macro's memory is smaller anyway. */
+export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 /** Longest path a macro may pass (PATH_MAX): longer ones are ENAMETOOLONG, never decoded. */
 export const MAX_PATH_BYTES = 4096;
 /** Records kept per expansion (reads, env vars, denials each): a loop over distinct names cannot grow the host. */
@@ -321,6 +324,8 @@ class WasiCapabilities {
       return E.ACCES;
     }
     if (wantDir && st.type !== "directory") return E.NOTDIR;
+    // Devices, pipes and sockets could block the host or never end: only files and directories.
+    if (st.type === "other") return E.ACCES;
     return st;
   }
 
@@ -341,6 +346,7 @@ class WasiCapabilities {
       entry = { kind: "dir", path, entries: null, granted: readAllowed(this.session.grant.granted, path) };
     } else {
       let data: Uint8Array;
+      if (st.size > MAX_FILE_BYTES) return E.FBIG;
       if (!this.wasi.charge(st.size)) return E.NOSPC;
       try {
         data = this.session.grant.fs!.readFile(path);
