@@ -63,7 +63,7 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
       ["derive", "Serialize", ["serde"]],
       ["derive", "Deserialize", ["serde"]],
     ]);
-    assert.deepEqual(metadata.crate, { name: "serde_derive", version: "1.0.152" });
+    assert.deepEqual(metadata.crate, { name: "serde_derive", version: "1.0.152", edition: "2015" });
   });
 
   it("builds thiserror-impl 1.0.38 from the local registry, with --json progress", () => {
@@ -76,6 +76,16 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
     assert.ok(events.some((e) => e.event === "compiled" && e.crate === "thiserror-impl"), "reports compiled crates");
     const { macros } = inspect(wasm);
     assert.deepEqual(macros, [{ kind: "derive", name: "Error", helpers: ["backtrace", "error", "from", "source"] }]);
+  });
+
+  it("builds a workspace member that inherits its version, edition and dependencies", () => {
+    const wasm = join(out, "ws.wasm");
+    const r = cli(["build", join(fixtures, "workspace/crates/m"), "-o", wasm, "--quiet"]);
+    assert.equal(r.code, 0, r.stderr);
+    const { macros, metadata } = inspect(wasm);
+    assert.deepEqual(macros, [{ kind: "bang", name: "m", helpers: [] }]);
+    assert.deepEqual(metadata.crate, { name: "ws-macro", version: "2.3.4", edition: "2021" });
+    assert.ok(metadata.build.dependencies.includes("quote 1.0.21"), metadata.build.dependencies.join(", "));
   });
 
   it("gives byte-identical modules for the same crate in two different directories", async () => {

@@ -95,7 +95,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const macros = (await listProcMacros(module)).map(({ kind, name, helpers }) => ({ kind, name, helpers }));
     const metadata: ModuleMetadata = {
       format: METADATA_FORMAT,
-      crate: { name: staged.name, version: staged.version },
+      crate: { name: staged.name, version: staged.version, edition: staged.edition },
       macros,
       rustc: toolchain.version,
       bridgeAbi: bridgeAbiId(toolchain),

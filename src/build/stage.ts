@@ -28,6 +28,8 @@ export interface CrateInfo {
   version: string;
   /** The library target's crate name (`[lib] name`, else the package name with `-` → `_`). */
   libName: string;
+  /** The crate's Rust edition: it decides how `TokenStream::from_str` lexes inside the macro. */
+  edition: string;
   capabilities: Capabilities;
 }
 
@@ -57,9 +59,26 @@ function table(value: unknown): Table | undefined {
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Table) : undefined;
 }
 
+/** `[package]` with `key.workspace = true` fields taken from the workspace's `[workspace.package]`. */
+function inheritPackageFields(pkg: Table, wsPackage: Table, crateDir: string): Table {
+  const out: Table = { ...pkg };
+  for (const [key, value] of Object.entries(pkg)) {
+    if (table(value)?.workspace === true) {
+      if (!(key in wsPackage)) throw new ManifestError(`${crateDir}: \`${key}.workspace = true\` but the workspace does not define package.${key}`);
+      out[key] = wsPackage[key];
+    }
+  }
+  return out;
+}
+
+function workspacePackage(ws: { manifest: Table } | null): Table {
+  return table(table(ws?.manifest.workspace)?.package) ?? {};
+}
+
 /** Reads name, version, lib name and declared capabilities; fails unless the crate is a proc-macro crate. */
 export function crateInfo(manifest: Table, manifestPath: string): CrateInfo {
-  const pkg = table(manifest.package);
+  const declared = table(manifest.package);
+  const pkg = declared && inheritPackageFields(declared, workspacePackage(findWorkspace(dirname(manifestPath))), dirname(manifestPath));
   if (!pkg || typeof pkg.name !== "string") throw new ManifestError(`${manifestPath}: no [package] name (is this a workspace root? point at a member crate)`);
   const lib = table(manifest.lib) ?? {};
   if (lib["proc-macro"] !== true && lib["proc_macro"] !== true) {
@@ -67,7 +86,8 @@ export function crateInfo(manifest: Table, manifestPath: string): CrateInfo {
   }
   const version = typeof pkg.version === "string" ? pkg.version : "0.0.0";
   const libName = (typeof lib.name === "string" ? lib.name : pkg.name).replace(/-/g, "_");
-  return { name: pkg.name, version, libName, capabilities: declaredCapabilities(table(pkg.metadata), manifestPath) };
+  const edition = typeof pkg.edition === "string" ? pkg.edition : "2015";
+  return { name: pkg.name, version, libName, edition, capabilities: declaredCapabilities(table(pkg.metadata), manifestPath) };
 }
 
 function declaredCapabilities(metadata: Table | undefined, manifestPath: string): Capabilities {
@@ -155,17 +175,11 @@ interface RewriteContext {
  * patches) and copies path dependencies that live outside the crate into the stage.
  */
 function rewriteManifest(manifest: Table, ctx: RewriteContext, isRoot: boolean): Table {
-  const out: Table = structuredClone(manifest);
+  const out = structuredClone(manifest) as Table;
   const ws = findWorkspace(ctx.crateDir);
-  const wsPackage = table(table(ws?.manifest.workspace)?.package) ?? {};
+  const wsPackage = workspacePackage(ws);
   const wsDeps = table(table(ws?.manifest.workspace)?.dependencies) ?? {};
-  const pkg = table(out.package) ?? {};
-  for (const [key, value] of Object.entries(pkg)) {
-    if (table(value)?.workspace === true) {
-      if (!(key in wsPackage)) throw new ManifestError(`${ctx.crateDir}: \`${key}.workspace = true\` but the workspace does not define package.${key}`);
-      pkg[key] = wsPackage[key];
-    }
-  }
+  const pkg = inheritPackageFields(table(out.package) ?? {}, wsPackage, ctx.crateDir);
   for (const key of ["workspace", "autobins", "autoexamples", "autotests", "autobenches", "default-run", "publish"]) delete pkg[key];
   Object.assign(pkg, { autobins: false, autoexamples: false, autotests: false, autobenches: false });
   out.package = pkg;

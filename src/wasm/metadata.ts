@@ -10,7 +10,7 @@ export const METADATA_FORMAT = 1;
 
 export interface ModuleMetadata {
   format: number;
-  crate: { name: string; version: string };
+  crate: { name: string; version: string; edition: string };
   macros: Array<{ kind: MacroKind; name: string; helpers: string[] }>;
   /** `rustc -V` of the toolchain that built the module. */
   rustc: string;
