@@ -227,6 +227,7 @@ describe("expansion", () => {
     assert.notEqual(native.status, 0, "rustc rejects the program");
     const r = await probe.expand({ kind: "bang", name: "errors", input, fileName: "main.rs", source: { text: main, ...locate(main, invocation, input) } });
     assert.equal(r.ok, false);
+    assert.equal(r.error?.kind, "diagnostics");
     assert.equal(r.diagnostics.length, 1);
     const e = r.diagnostics[0];
     assert.deepEqual([e.level, e.message, e.spans[0].text, e.spans[0].line, e.spans[0].column], ["error", "probe error", "first", 3, 3]);

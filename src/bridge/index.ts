@@ -95,7 +95,7 @@ export interface ExpandRequest {
   limits?: Partial<RuntimeLimits>;
 }
 
-export type ExpandErrorKind = "panic" | "trap" | "exit" | "unknown-macro" | "bridge" | "input" | "limit";
+export type ExpandErrorKind = "panic" | "diagnostics" | "trap" | "exit" | "unknown-macro" | "bridge" | "input" | "limit";
 
 export interface DiagnosticSpan extends SpanLocation {}
 
@@ -246,7 +246,7 @@ class LoadedMacroModule implements MacroModule {
       case "ok":
         if (diagnostics.some((d) => d.level === "error")) {
           // rustc keeps the output but the compilation fails; we report both.
-          return { ...result, ok: false, output: outcome.output, text: printTokenStream(outcome.output), error: { kind: "panic", message: "the macro emitted errors" } };
+          return { ...result, ok: false, output: outcome.output, text: printTokenStream(outcome.output), error: { kind: "diagnostics", message: `proc macro \`${request.name}\` emitted ${diagnostics.filter((d) => d.level === "error").length} error(s)` } };
         }
         {
           const text = printTokenStream(outcome.output);

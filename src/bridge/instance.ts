@@ -346,7 +346,8 @@ class HostSide {
 
   /** Bump allocation in host-owned pages. */
   alloc(size: number): number {
-    const aligned = (this.region + 7) & ~7;
+    // Arithmetic, not `& ~7`: addresses past 2 GiB do not fit JS's signed 32-bit bitwise ops.
+    const aligned = Math.ceil(this.region / 8) * 8;
     if (aligned + size <= this.regionEnd && this.regionEnd > 0) {
       this.region = aligned + size;
       return aligned;
