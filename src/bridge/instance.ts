@@ -21,9 +21,10 @@
 // that `table.set` accepts.
 //
 // Memory the host writes (the input buffer, the BridgeConfig, its own buffers) comes from pages it
-// adds with `memory.grow`: the module's allocator only ever uses pages it grew itself, so these are
-// never handed out to the module's code. Buffers the client created are grown with the client's
-// own `reserve` function, exactly as rustc's server does.
+// adds with `memory.grow`, after a warm-up call has made the module's allocator initialise itself
+// (see HostSide.warmUp: wasi-libc's dlmalloc would otherwise adopt those pages as heap). From then
+// on the allocator only uses pages it grew itself, so host pages are never handed out. Buffers the
+// client created are grown with the client's own `reserve` function, exactly as rustc's server does.
 //
 // Browser-safe: no Node APIs here.
 
