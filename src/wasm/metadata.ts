@@ -3,6 +3,7 @@
 //
 // Browser-safe: only WebAssembly and typed arrays.
 
+import { ByteWriter, concatBytes, encodeSection, SectionId } from "./binary.js";
 import type { MacroKind } from "./decls.js";
 
 export const METADATA_SECTION = "macrobox";
@@ -54,29 +55,9 @@ export function readMetadata(module: WebAssembly.Module): ModuleMetadata | null 
   return meta;
 }
 
-function leb128(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
 /** Returns the module with a custom section appended (custom sections may appear anywhere after the header). */
 export function appendCustomSection(wasm: Uint8Array, name: string, payload: Uint8Array): Uint8Array {
-  const nameBytes = new TextEncoder().encode(name);
-  const body = [...leb128(nameBytes.length), ...nameBytes];
-  const size = body.length + payload.length;
-  const header = [0, ...leb128(size)];
-  const out = new Uint8Array(wasm.length + header.length + body.length + payload.length);
-  out.set(wasm, 0);
-  out.set(header, wasm.length);
-  out.set(body, wasm.length + header.length);
-  out.set(payload, wasm.length + header.length + body.length);
-  return out;
+  return concatBytes([wasm, encodeSection(SectionId.custom, new ByteWriter().name(name).bytes(payload).finish())]);
 }
 
 export function encodeMetadata(meta: ModuleMetadata): Uint8Array {
