@@ -219,6 +219,27 @@ describe("expansion", () => {
     assert.deepEqual(server.errors, []);
   });
 
+  test("expand_expr: literals and rustc's context-free built-in macros, compared with rustc", async () => {
+    const input = `1; -2.5f32; true; "s"; (1); concat!("a", 1, 2.5, true, -3, 'c', "é\\n", 0x10u8, 1_000, r"raw",);
+      stringify!(a + b::<c>(d, "e")); line!(); column!(); file!(); 1 + 2; - - 1; concat!();
+      concat!("x", concat!("y", 1u8), line!()); b"x"; env!("MACROBOX_TEST_ENV"); 'q'; 2.5e3`;
+    const invocation = `bridge_probe::expand_exprs!(${input})`;
+    const main = `fn main() {\n    println!("{}", ${invocation});\n}\n`;
+    process.env.MACROBOX_TEST_ENV = "from env";
+    const native = runNative("bridge-probe", "bridge_probe", main).stdout.trimEnd();
+    delete process.env.MACROBOX_TEST_ENV;
+    const r = await probe.expand({
+      kind: "bang",
+      name: "expand_exprs",
+      input,
+      fileName: "main.rs",
+      source: { text: main, ...locate(main, invocation, input) },
+      env: (name) => (name === "MACROBOX_TEST_ENV" ? "from env" : null),
+    });
+    assert.equal(stringOutput(r), native);
+    assert.deepEqual(r.trackedEnv, [{ name: "MACROBOX_TEST_ENV", value: "from env" }]);
+  });
+
   test("error diagnostics fail the expansion, with rustc's locations", async () => {
     const input = `\n  first second`;
     const invocation = `bridge_probe::errors!(${input})`;

@@ -13,6 +13,7 @@ import type { Delimiter, LitKind, Literal, Span, TokenStream, TokenTree } from "
 import { PUNCT_CHARS } from "../tokens/model.js";
 import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream } from "../tokens/index.js";
 import { METHODS_1_96, type Method } from "./abi.js";
+import { expandExpr } from "./expand-expr.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, writePanicMessage } from "./rpc.js";
 import type { Bound, Expansion, SpanTable } from "./spans.js";
 import { LimitExceeded } from "../sandbox/limits.js";
@@ -240,7 +241,12 @@ export class BridgeServer {
         w.bool(this.stream(r.handle()).length === 0);
         return;
       case "ts_expand_expr": {
-        const expanded = expandExpr(this.stream(r.handle()));
+        const expanded = expandExpr(this.stream(r.handle()), {
+          spans: this.spans,
+          env: this.env,
+          trackEnv: (name, value) => this.trackedEnv.push({ name, value }),
+          error: (message, span) => this.diagnostics.push({ level: "error", message, spans: [span], children: [] }),
+        });
         if (expanded === null) w.u8(RESULT_ERR);
         else w.u8(RESULT_OK).handle(this.allocStream(expanded));
         return;
@@ -478,28 +484,3 @@ export function toInternal(t: TokenTree): TokenTree[] {
   return [t];
 }
 
-/**
- * rustc's `ts_expand_expr`, limited as rustc limits it: the expression must expand to a literal
- * (`true`/`false` come back as idents), or to a negated integer or float literal. Everything else
- * is `Err(())`. Macro calls in the expression (rustc expands them eagerly) are not supported and
- * are `Err(())` too. Invisible (None-delimited) groups around the expression are transparent.
- */
-export function expandExpr(stream: TokenStream): TokenStream | null {
-  let trees = stream;
-  while (trees.length === 1 && trees[0].type === "group" && trees[0].delimiter === "None") trees = trees[0].stream;
-  if (trees.length === 1) {
-    const t = trees[0];
-    if (t.type === "literal" && t.kind !== "ErrWithGuar") return [t];
-    if (t.type === "ident" && !t.isRaw && (t.sym === "true" || t.sym === "false")) return [t];
-    return null;
-  }
-  if (trees.length === 2 && trees[0].type === "punct" && trees[0].ch === "-") {
-    let lit: TokenTree = trees[1];
-    while (lit.type === "group" && lit.delimiter === "None" && lit.stream.length === 1) lit = lit.stream[0];
-    if (lit.type === "literal" && (lit.kind === "Integer" || lit.kind === "Float") && !lit.symbol.startsWith("-")) {
-      // rustc loses the span of `-` and uses the literal's for both.
-      return [{ type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: lit.span }, lit];
-    }
-  }
-  return null;
-}
