@@ -12,7 +12,9 @@
 // Browser-safe: no Node APIs here.
 
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
-import { parseTokenStream, printTokenStream } from "../tokens/index.js";
+import { parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
+
+const EDITIONS: readonly Edition[] = ["2015", "2018", "2021", "2024"];
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
 import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "./abi.js";
 import { desugarDocCommentsAsMacroArgs } from "./input.js";
@@ -129,6 +131,8 @@ export interface ExpandResult {
 export interface MacroModule {
   readonly macros: readonly MacroInfo[];
   readonly abi: ModuleAbi;
+  /** The macro crate's edition, which `TokenStream::from_str` inside the macro lexes by. */
+  readonly edition: Edition;
   readonly limits: Readonly<Limits>;
   /** Whether expansions are metered with fuel. */
   readonly metered: boolean;
@@ -159,7 +163,8 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
     // a module with malformed metadata declares nothing
   }
   const declared = meta ? { crate: meta.crate.name, env: meta.capabilities?.env ?? [], read: meta.capabilities?.read ?? [] } : null;
-  return new LoadedMacroModule(module, abi, decls, limits, metered, declared);
+  const edition = EDITIONS.find((e) => e === meta?.crate.edition) ?? "2021";
+  return new LoadedMacroModule(module, abi, decls, limits, metered, declared, edition);
 }
 
 /** Whether the bytes already export the fuel global (cheap check before instrumenting twice). */
@@ -188,6 +193,8 @@ class LoadedMacroModule implements MacroModule {
     readonly metered: boolean,
     /** The crate and the capabilities it declares, from the module's metadata. */
     private readonly declared: { crate: string; env: string[]; read: string[] } | null = null,
+    /** The macro crate's edition (module metadata), for what the macro lexes from strings. */
+    readonly edition: Edition = "2021",
   ) {
     this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
   }
@@ -218,7 +225,7 @@ class LoadedMacroModule implements MacroModule {
     const session = new CapabilitySession(
       request.sandbox ?? { crate: d?.crate ?? "<unknown>", declared: { env: d?.env ?? [], read: d?.read ?? [] }, granted: { env: [], read: [] } },
     );
-    const server = new BridgeServer({ spans, expansion, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes });
+    const server = new BridgeServer({ spans, expansion, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
     const runOptions: RunOptions = {
       wasi: { maxWrittenBytes: limits.capturedOutputBytes, extend: session.extend, ...request.wasi },
       forceShowPanics: request.forceShowPanics,

@@ -11,7 +11,7 @@
 
 import type { Delimiter, LitKind, Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { PUNCT_CHARS } from "../tokens/model.js";
-import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream } from "../tokens/index.js";
+import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
 import { METHODS_1_96, type Method } from "./abi.js";
 import { expandExpr } from "./expand-expr.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, writePanicMessage } from "./rpc.js";
@@ -50,6 +50,12 @@ export interface ServerOptions {
    * doubled by concatenating it with itself). Default: unlimited.
    */
   maxStreamTokens?: number;
+  /**
+   * The macro crate's edition. Tokens a macro parses from strings carry the call-site span, whose
+   * edition is the macro definition's: it decides prefixes, `c"..."`, raw lifetimes and keywords.
+   * Default 2021.
+   */
+  edition?: Edition;
 }
 
 /** Fuel units charged per character the host lexes or prints (~0.5 µs each, ~ that many wasm instructions). */
@@ -111,6 +117,7 @@ export class BridgeServer {
   private readonly env: EnvPolicy;
   private readonly maxLiveStreams: number;
   private readonly maxStreamTokens: number;
+  private readonly edition: Edition;
 
   constructor(options: ServerOptions) {
     this.maxLiveStreams = options.maxLiveStreams ?? Infinity;
@@ -118,6 +125,7 @@ export class BridgeServer {
     this.spans = options.spans;
     this.expansion = options.expansion;
     this.env = options.env ?? denyAllEnv;
+    this.edition = options.edition ?? "2021";
   }
 
   // ---- the owned token stream store ----
@@ -219,7 +227,7 @@ export class BridgeServer {
         return;
       case "literal_from_str": {
         // Literals parsed from strings get the call-site span, as in rustc.
-        const result = parseLiteral(r.str(), this.expansion.callSite);
+        const result = parseLiteral(r.str(), this.expansion.callSite, { edition: this.edition });
         if (!result.ok) w.u8(RESULT_ERR).str(result.error);
         else {
           w.u8(RESULT_OK);
@@ -256,7 +264,7 @@ export class BridgeServer {
         this.hostWork += src.length * HOST_WORK_PER_LEXED_CHAR;
         // rustc gives every token of a parsed string the call-site span.
         const callSite = this.expansion.callSite;
-        const parsed = parseTokenStream(src, () => callSite);
+        const parsed = parseTokenStream(src, () => callSite, { edition: this.edition });
         // What the lexer reports without failing still reaches the user, as in rustc.
         for (const d of parsed.diagnostics) this.diagnostics.push({ level: d.level, message: d.message, spans: [callSite], children: [] });
         if (parsed.ok) {
