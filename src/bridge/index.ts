@@ -403,3 +403,4 @@ function resolveDiagnostic(d: BridgeDiagnostic, spans: SpanTable): Diagnostic {
     children: d.children.map((c) => resolveDiagnostic(c, spans)),
   };
 }
+export { compileErrors } from "./compile-errors.js";

@@ -10,6 +10,7 @@ import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
 import { compileModule, UsageError } from "./main.js";
 import { renderDiagnostic } from "./render.js";
+import { compileErrors } from "../bridge/compile-errors.js";
 import type { Diagnostic } from "../bridge/index.js";
 import type { TokenTree } from "../tokens/model.js";
 import { readMetadata } from "../wasm/metadata.js";
@@ -158,7 +159,7 @@ export async function expandCommand(args: string[]): Promise<number> {
         failed = true;
       }
     }
-    failed ||= !result.ok || compileErrors(result).length > 0;
+    failed ||= !result.ok || compileErrors(result.output ?? [], result.spans).length > 0;
     const code = result.text === undefined ? undefined : values["no-format"] ? result.text : formatRust(result.text).text;
     results.push({ label: job.label, result, code });
   }
@@ -176,11 +177,11 @@ export async function expandCommand(args: string[]): Promise<number> {
     if (code !== undefined) process.stdout.write(code + "\n");
     if (result.stdout) process.stderr.write(`macro stdout:\n${result.stdout}`);
     if (result.stderr) process.stderr.write(`macro stderr:\n${result.stderr}`);
-    const diagnostics = [...result.diagnostics, ...compileErrors(result)];
+    const diagnostics = [...result.diagnostics, ...compileErrors(result.output ?? [], result.spans)];
     for (const d of diagnostics) process.stderr.write(renderDiagnostic(d, sources) + "\n");
     for (const d of result.denials) process.stderr.write(`note: ${d.note}\n`);
     // A failed expansion may come from a declared variable it could not see through std::env.
-    if (sandbox && (!result.ok || compileErrors(result).length > 0)) {
+    if (sandbox && (!result.ok || compileErrors(result.output ?? [], result.spans).length > 0)) {
       for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) process.stderr.write(`note: ${d.note}\n`);
     }
     // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
@@ -211,36 +212,3 @@ function clip(s: string | undefined): string {
   return s.length > 200 ? s.slice(0, 200) + "..." : s;
 }
 
-/**
- * Most macros report errors by emitting `compile_error!("...")` with the offending span (syn's
- * `Error::to_compile_error`); rustc reports those when it compiles the output. We report them the
- * same way, so `expand` shows what a build would.
- */
-function compileErrors(result: ExpandResult): Diagnostic[] {
-  const found: Diagnostic[] = [];
-  const walk = (stream: TokenTree[]) => {
-    for (let i = 0; i < stream.length; i++) {
-      const t = stream[i];
-      const bang = stream[i + 1];
-      const args = stream[i + 2];
-      if (t.type === "ident" && t.sym === "compile_error" && bang?.type === "punct" && bang.ch === "!" && args?.type === "group") {
-        const lit = args.stream[0];
-        const message = lit?.type === "literal" && lit.kind === "Str" ? unescapeStr(lit.symbol) : lit?.type === "literal" && lit.kind === "StrRaw" ? lit.symbol : "compile_error!";
-        found.push({ level: "error", message, spans: [result.spans.location(t.span)], children: [] });
-        i += 2;
-      } else if (t.type === "group") walk(t.stream);
-    }
-  };
-  walk(result.output ?? []);
-  return found;
-}
-
-/** The value of a `"..."` literal's symbol (escapes as written in source). */
-function unescapeStr(symbol: string): string {
-  return symbol.replace(/\\(?:u\{([0-9a-fA-F_]+)\}|x([0-9a-fA-F]{2})|\n\s*|(.))/g, (whole, u, x, c) => {
-    if (u !== undefined) return String.fromCodePoint(parseInt(u.replace(/_/g, ""), 16));
-    if (x !== undefined) return String.fromCharCode(parseInt(x, 16));
-    if (c === undefined) return ""; // line continuation
-    return ({ n: "\n", t: "\t", r: "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"' } as Record<string, string>)[c] ?? whole;
-  });
-}
