@@ -15,7 +15,8 @@ import type { Diagnostic } from "../bridge/index.js";
 import type { TokenTree } from "../tokens/model.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { CapabilityError, effectiveGrant, ungrantedEnvNotes } from "../sandbox/capabilities.js";
-import { InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
+import { DEFAULT_LIMITS, formatLimit, InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
+import { Watchdog } from "../node/watchdog.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import { grantFor, loadGrants } from "../node/grants.js";
 import { NodeReadOnlyFs } from "../node/fs.js";
@@ -148,11 +149,25 @@ export async function expandCommand(args: string[]): Promise<number> {
 
   let failed = false;
   const results: Array<{ label: string; result: ExpandResult; code?: string }> = [];
+  // Fuel bounds the macro deterministically; the wall clock is the backstop behind it.
+  const watchdog = new Watchdog();
+  const deadline = limits.wallClockMs ?? DEFAULT_LIMITS.wallClockMs;
+  const expand = async (request: ExpandRequest) => {
+    watchdog.arm(
+      deadline,
+      `error: ${request.kind} macro \`${request.name}\` exceeded its wallClockMs limit: one expansion may take ${formatLimit("wallClockMs", deadline)}; raise it with --timeout (the process was stopped)`,
+    );
+    try {
+      return await module.expand({ ...request, sandbox, limits });
+    } finally {
+      watchdog.disarm();
+    }
+  };
   for (const job of jobs) {
-    const result = await module.expand({ ...job.request, sandbox, limits });
+    const result = await expand(job.request);
     if (values["check-determinism"]) {
       // A second run in a fresh instance must give the same everything.
-      const again = await module.expand({ ...job.request, sandbox, limits });
+      const again = await expand(job.request);
       const difference = firstDifference(observable(result), observable(again));
       if (difference !== null) {
         process.stderr.write(`error: ${job.label} is not deterministic: two runs differ in ${difference}\n`);
