@@ -9,9 +9,10 @@
 //   macro runs on the main thread (a synchronous wasm call cannot be interrupted there).
 // - memoryPages: written into the module as its memory's maximum when it is instrumented, so
 //   `memory.grow` past it returns -1 (Rust's allocator then reports allocation failure and aborts).
-// - wallClockMs: a backstop only, for hosts that run expansions in a Worker: the host terminates
-//   the Worker when the deadline passes. It is not deterministic, so it should sit well above the
-//   time the fuel limit allows; on the main thread it is not enforceable and fuel is the bound.
+// - wallClockMs: a backstop only. `macrobox expand` enforces it with a watchdog thread that ends
+//   the process (src/node/watchdog.ts); a long-running host can run expansions in a Worker and
+//   terminate it. It is not deterministic, so it should sit well above the time the fuel limit
+//   allows; inside one thread it is not enforceable and fuel is the bound.
 // - outputBytes, tokenHandles, capturedOutputBytes: checked by the bridge server / WASI layer as
 //   the macro produces output, allocates handles or writes to stdout/stderr.
 //
@@ -73,7 +74,7 @@ export const LIMIT_SPECS: Readonly<Record<LimitName, LimitSpec>> = {
     max: 65536, // 4 GiB, all a wasm32 memory can address
   },
   wallClockMs: {
-    description: "wall-clock time of one expansion (Worker hosts only; fuel is the deterministic bound)",
+    description: "wall-clock time of one expansion (a backstop; fuel is the deterministic bound)",
     unit: "milliseconds",
     argument: "<milliseconds>",
     flag: "--timeout",
