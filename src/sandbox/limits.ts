@@ -23,7 +23,7 @@ export interface Limits {
   fuel: number;
   /** Maximum linear memory of the macro module, in 64 KiB wasm pages. */
   memoryPages: number;
-  /** Wall-clock backstop for one expansion, in milliseconds (Worker hosts only). */
+  /** Wall-clock backstop for one expansion, in milliseconds (see above for who enforces it). */
   wallClockMs: number;
   /** Maximum size of one expansion's output, in bytes of printed token text. */
   outputBytes: number;
