@@ -29,7 +29,8 @@ export function listCrates(roots: string[]): CrateDir[] {
     for (const entry of readdirSync(root)) {
       const m = entry.match(/^(.+?)-(\d+\.\d+\.\d+(?:[-+].*)?)$/);
       if (!m || seen.has(entry)) continue;
-      if (!existsSync(join(root, entry, "Cargo.toml"))) continue;
+      // cargo's directory sources need the checksum file next to the manifest.
+      if (!existsSync(join(root, entry, "Cargo.toml")) || !existsSync(join(root, entry, ".cargo-checksum.json"))) continue;
       seen.set(entry, { name: m[1], version: m[2], dir: join(root, entry) });
     }
   }

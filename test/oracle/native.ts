@@ -8,7 +8,7 @@
 
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -17,6 +17,8 @@ import { decodeFlatTree, encodeFlatTree } from "../../src/server/flat.js";
 import type { MacroInfo, MacroKind } from "../../src/server/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { parseTokenStream } from "../../src/tokens/parse.js";
+import { registryRoots, syncDirectorySource } from "../../src/build/registry.js";
+import { findToolchain } from "../../src/build/toolchain.js";
 
 export const RUSTC = "/usr/bin/rustc";
 export const CARGO = "/usr/bin/cargo";
@@ -50,38 +52,9 @@ export function oracleCacheDir(): string {
   return dir;
 }
 
-function registryRoots(): string[] {
-  const sysroot = execFileSync(RUSTC, ["--print", "sysroot"], { encoding: "utf8" }).trim();
-  const roots = [
-    ...(process.env.MACROBOX_REGISTRY ?? "").split(":").filter(Boolean),
-    "/usr/share/cargo/registry",
-    join(sysroot, "lib/rustlib/src/rust/library/vendor"),
-    "/usr/src/rustc-1.96.0/library/vendor",
-  ];
-  return roots.filter((d, i) => existsSync(d) && roots.indexOf(d) === i);
-}
-
-/** A cargo `directory` source: one symlink per `<name>-<version>` crate of the registry roots. */
+/** Offline crates for the native builds: the same directory source `macrobox build` uses. */
 function syncVendorDir(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const wanted = new Map<string, string>();
-  for (const root of registryRoots()) {
-    for (const entry of readdirSync(root)) {
-      if (!wanted.has(entry) && existsSync(join(root, entry, "Cargo.toml")) && existsSync(join(root, entry, ".cargo-checksum.json"))) {
-        wanted.set(entry, join(root, entry));
-      }
-    }
-  }
-  for (const entry of readdirSync(dir)) {
-    let target: string | null = null;
-    try {
-      target = readlinkSync(join(dir, entry));
-    } catch {
-      /* not a symlink */
-    }
-    if (target !== wanted.get(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
-  }
-  for (const [entry, target] of wanted) if (!existsSync(join(dir, entry))) symlinkSync(target, join(dir, entry));
+  syncDirectorySource(registryRoots(findToolchain()), dir);
 }
 
 // ---- building ----
