@@ -103,6 +103,19 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
     assert.ok(bytesA.length > 10_000);
     assert.ok(bytesA.equals(bytesB), "the two builds differ");
   });
+
+  it("gives the same bytes from two fresh caches in different places (two machines' layouts)", () => {
+    // std, the dependencies (patched syn included) and the crate all compile in each cache.
+    const base = mkdtempSync(join(tmpdir(), "macrobox-two-caches-"));
+    const built = [join(base, "c"), join(base, "x", "y", "z", "c")].map((cache, i) => {
+      const wasm = join(out, `cache-${i}.wasm`);
+      const r = cli(["build", join(root, "examples/demo-macros"), "-o", wasm, "--quiet"], { MACROBOX_CACHE: cache });
+      assert.equal(r.code, 0, r.stderr);
+      return readFileSync(wasm);
+    });
+    assert.ok(built[0].equals(built[1]), "modules built in two caches differ");
+    rmSync(base, { recursive: true, force: true });
+  });
 });
 
 describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {

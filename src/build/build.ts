@@ -7,8 +7,8 @@
 // imports → append the metadata section → write the output atomically.
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { listProcMacros } from "../wasm/decls.js";
 import { appendCustomSection, encodeMetadata, METADATA_FORMAT, METADATA_SECTION, type ModuleMetadata } from "../wasm/metadata.js";
 import { unsupportedImports } from "../sandbox/host-imports.js";
@@ -76,7 +76,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       join(cache, "compat"),
     );
     for (const patch of report) emit({ type: "compat", patch });
-    const patchConfig = writePatchConfig(staged.dir, patches);
+    const patchConfig = writePatchConfig(staged.dir, patches.map((p) => ({ ...p, path: throughStage(staged.dir, join(cache, "compat"), p.path) })));
 
     if (!hasStd(cache)) {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
@@ -116,6 +116,18 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     writeAtomically(output, bytes);
     return { output, stageDir: staged.dir, metadata, size: bytes.length };
   });
+}
+
+/**
+ * The path of a shared compat copy as seen from inside the stage, through a symlink. cargo hashes a
+ * path package's location into its symbol names: relative to the workspace when the package is
+ * inside it, absolute otherwise. Seen through the stage, the location is relative, so the module's
+ * bytes do not depend on where the cache lives.
+ */
+function throughStage(stageDir: string, compatDir: string, path: string): string {
+  const link = join(stageDir, ".macrobox-compat");
+  if (!existsSync(link)) symlinkSync(compatDir, link);
+  return join(link, relative(compatDir, path));
 }
 
 function resolveCrateDir(crate: string, roots: string[]): string {

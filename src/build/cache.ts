@@ -13,9 +13,16 @@ export function cacheRoot(): string {
   return join(xdg ? resolve(xdg) : join(homedir(), ".cache"), "macrobox");
 }
 
+/**
+ * Bumped whenever the layout of what a build compiles changes (target spec, linker wrapper, where
+ * staged and patched crates live): cargo does not notice all of those, and artifacts from an older
+ * layout would make modules that differ from a fresh build's.
+ */
+const CACHE_FORMAT = 2;
+
 /** The cache directory of one toolchain; everything in it is valid only for that toolchain. */
 export function toolchainCache(toolchain: Toolchain): string {
-  const dir = join(cacheRoot(), `${toolchain.release}-${toolchain.key}`);
+  const dir = join(cacheRoot(), `${toolchain.release}-${toolchain.key}-m${CACHE_FORMAT}`);
   mkdirSync(dir, { recursive: true });
   return dir;
 }

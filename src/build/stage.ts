@@ -40,10 +40,10 @@ export interface StagedCrate extends CrateInfo {
 }
 
 /** Bumped whenever the staged layout or manifest rewrite changes, so old stages are redone. */
-const STAGE_FORMAT = 2;
+const STAGE_FORMAT = 3;
 
 /** Directories and files that are not part of a crate's sources. */
-const SKIP = new Set(["target", ".git", ".hg", ".svn", ".cargo", "Cargo.lock", "node_modules", ".macrobox-path-deps", ".macrobox-stage", ".macrobox-patches.toml"]);
+const SKIP = new Set(["target", ".git", ".hg", ".svn", ".cargo", "Cargo.lock", "node_modules", ".macrobox-path-deps", ".macrobox-stage", ".macrobox-patches.toml", ".macrobox-compat"]);
 
 export function readManifest(crateDir: string): Table {
   const path = join(crateDir, "Cargo.toml");
@@ -215,9 +215,9 @@ function rewriteManifest(manifest: Table, ctx: RewriteContext, isRoot: boolean):
     delete lib["crate_type"];
     out.lib = lib;
     // A workspace of its own, so a parent directory's workspace is never picked up; the copies of
-    // path dependencies are excluded so that cargo does not make them members (members would have
-    // their dev-dependencies resolved).
-    out.workspace = { exclude: [".macrobox-path-deps"] };
+    // path and compat dependencies are excluded so that cargo does not make them members (members
+    // would have their dev-dependencies resolved).
+    out.workspace = { exclude: [".macrobox-path-deps", ".macrobox-compat"] };
     out.profile = { release: { "opt-level": 3, "codegen-units": 1, debug: false, incremental: false, lto: false, "debug-assertions": false, "overflow-checks": false } };
   }
   return out;
