@@ -8,9 +8,9 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseTokenStream, printLiteral, type TokenStream } from "../src/tokens/index.js";
+import { parseTokenStream } from "../src/tokens/index.js";
 import { CONFUSABLES } from "../src/tokens/confusables.js";
-import { runOracleRecords, type InputRecord, type OracleTree } from "./oracle/lexer/harness.js";
+import { oracleTrees, runOracleRecords, type InputRecord, type OracleRecord } from "./oracle/lexer/harness.js";
 
 /** Code points whose classes differ between Node's ICU and rustc's Unicode tables. */
 const KNOWN_UNICODE_DIFFERENCES: Record<string, string> = {};
@@ -18,15 +18,25 @@ const KNOWN_UNICODE_DIFFERENCES: Record<string, string> = {};
 const RANGES: [number, number][] = [[0x80, 0xffff], [0x10000, 0x3ffff], [0xe0000, 0xeffff]];
 const CHUNK = 0x4000;
 
-function dump(stream: TokenStream): OracleTree[] {
-  return stream.map((tt): OracleTree => {
-    switch (tt.type) {
-      case "group": return { t: "group", d: tt.delimiter, s: dump(tt.stream) };
-      case "punct": return { t: "punct", c: tt.ch, j: tt.joint };
-      case "ident": return { t: "ident", s: (tt.isRaw ? "r#" : "") + tt.sym };
-      case "literal": return { t: "literal", kind: tt.kind.endsWith("Raw") ? `${tt.kind}(${tt.hashes})` : tt.kind, s: printLiteral(tt), suffix: tt.suffix };
+/** Every tree where our lexer and rustc disagree (the first 40 or so), with the record's category. */
+function treeDifferences(answers: OracleRecord[]): string[] {
+  const problems: string[] = [];
+  for (const r of answers) {
+    const ours = parseTokenStream(r.payload, () => 0);
+    if (r.answer.result !== "ok" || !ours.ok) {
+      problems.push(`${r.category}: rustc ${r.answer.result}, ours ${ours.ok ? "ok" : ours.error.message}`);
+      continue;
     }
-  });
+    const a = oracleTrees(ours.stream);
+    const b = r.answer.trees!;
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) {
+        problems.push(`${r.category}: tree ${i}: ours ${JSON.stringify(a[i])}, rustc ${JSON.stringify(b[i] ?? null)}`);
+        if (problems.length > 40) break;
+      }
+    }
+  }
+  return problems;
 }
 
 function chunkSource(from: number, to: number, asStart: boolean): string {
@@ -61,7 +71,7 @@ test("identifier character classes agree with rustc for planes 0-3 and 14", { ti
       problems.push(`${r.category}: rustc ${r.answer.result}, ours ${ours.ok ? "ok" : ours.error.message}`);
       continue;
     }
-    const a = dump(ours.stream);
+    const a = oracleTrees(ours.stream);
     const b = r.answer.trees!;
     const n = Math.max(a.length, b.length);
     for (let i = 0; i < n; i++) {
@@ -97,22 +107,7 @@ test("doc comments escape every code point of planes 0-3 and 14 as rustc does", 
     }
   }
   const answers = runOracleRecords(records, "2021", "unicode-doc");
-  const problems: string[] = [];
-  for (const r of answers) {
-    const ours = parseTokenStream(r.payload, () => 0);
-    if (r.answer.result !== "ok" || !ours.ok) {
-      problems.push(`${r.category}: rustc ${r.answer.result}, ours ${ours.ok ? "ok" : ours.error.message}`);
-      continue;
-    }
-    const a = dump(ours.stream);
-    const b = r.answer.trees!;
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) {
-        problems.push(`${r.category}: tree ${i}: ours ${JSON.stringify(a[i])}, rustc ${JSON.stringify(b[i] ?? null)}`);
-        if (problems.length > 40) break;
-      }
-    }
-  }
+  const problems = treeDifferences(answers);
   assert.deepEqual(problems, [], problems.join("\n"));
 });
 
@@ -133,22 +128,7 @@ test("identifiers are NFC-normalised as rustc normalises them (every decomposabl
     records.push({ kind: "stream", payload: idents.slice(i, i + 2048).join(" "), category: `nfc ${i}` });
   }
   const answers = runOracleRecords(records, "2021", "unicode-nfc");
-  const problems: string[] = [];
-  for (const r of answers) {
-    const ours = parseTokenStream(r.payload, () => 0);
-    if (r.answer.result !== "ok" || !ours.ok) {
-      problems.push(`${r.category}: rustc ${r.answer.result}, ours ${ours.ok ? "ok" : ours.error.message}`);
-      continue;
-    }
-    const a = dump(ours.stream);
-    const b = r.answer.trees!;
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) {
-        problems.push(`${r.category}: tree ${i}: ours ${JSON.stringify(a[i])}, rustc ${JSON.stringify(b[i] ?? null)}`);
-        if (problems.length > 40) break;
-      }
-    }
-  }
+  const problems = treeDifferences(answers);
   assert.ok(idents.length > 2000, `only ${idents.length} decomposable code points`);
   assert.deepEqual(problems, [], problems.join("\n"));
 });

@@ -22,9 +22,8 @@ import {
   type Edition,
   type LexDiagnostic,
   type TokenStream,
-  type TokenTree,
 } from "../src/tokens/index.js";
-import { loadCorpus, runOracle, type OracleRecord, type OracleTree } from "./oracle/lexer/harness.js";
+import { litKindDebug, loadCorpus, oracleTrees, rebuiltTrees, runOracle, type OracleRecord } from "./oracle/lexer/harness.js";
 
 /** `edition|kind|payload|aspect` → why it differs. */
 const KNOWN_DIFFERENCES: Record<string, string> = {};
@@ -32,47 +31,6 @@ const KNOWN_DIFFERENCES: Record<string, string> = {};
 type SpanRange = [number, number];
 const spans: SpanRange[] = [];
 const makeSpan = (lo: number, hi: number): number => spans.push([lo, hi]) - 1;
-
-function litKindDebug(kind: string, hashes: number): string {
-  return kind === "StrRaw" || kind === "ByteStrRaw" || kind === "CStrRaw" ? `${kind}(${hashes})` : kind;
-}
-
-function dumpTrees(stream: TokenStream, withSpans: boolean): OracleTree[] {
-  return stream.map((tt: TokenTree): OracleTree => {
-    switch (tt.type) {
-      case "group":
-        return withSpans
-          ? { t: "group", d: tt.delimiter, open: spans[tt.span.open], close: spans[tt.span.close], entire: spans[tt.span.entire], s: dumpTrees(tt.stream, true) }
-          : { t: "group", d: tt.delimiter, s: dumpTrees(tt.stream, false) };
-      case "punct":
-        return withSpans ? { t: "punct", c: tt.ch, j: tt.joint, span: spans[tt.span] } : { t: "punct", c: tt.ch, j: tt.joint };
-      case "ident": {
-        const s = (tt.isRaw ? "r#" : "") + tt.sym;
-        return withSpans ? { t: "ident", s, span: spans[tt.span] } : { t: "ident", s };
-      }
-      case "literal": {
-        const base = { t: "literal" as const, kind: litKindDebug(tt.kind, tt.hashes), s: printLiteral(tt), suffix: tt.suffix };
-        return withSpans ? { ...base, span: spans[tt.span] } : base;
-      }
-    }
-  });
-}
-
-/** What a macro gets back after collecting a stream's trees again: top-level trees lose rustc's internal spacing. */
-function rebuilt(stream: TokenStream): TokenStream {
-  return stream.map((tt) => {
-    switch (tt.type) {
-      case "group":
-        return { ...tt, delimSpacing: undefined };
-      case "punct":
-        return { type: "punct", ch: tt.ch, joint: tt.joint, span: tt.span };
-      case "ident":
-        return { type: "ident", sym: tt.sym, isRaw: tt.isRaw, span: tt.span };
-      case "literal":
-        return { ...tt, spacing: undefined };
-    }
-  });
-}
 
 /**
  * rustc reports identifiers with emoji once per symbol per crate, after expansion (attributed
@@ -184,11 +142,11 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
     }
     if (a.result === "ok") {
       if (!res.ok) return void check("result", res.error, "ok");
-      check("trees", dumpTrees(res.stream, false), a.trees);
+      check("trees", oracleTrees(res.stream), a.trees);
       check("display", printTokenStream(res.stream, { edition }), a.display);
-      check("rebuilt", printTokenStream(rebuilt(res.stream), { edition }), a.rebuilt);
+      check("rebuilt", printTokenStream(rebuiltTrees(res.stream), { edition }), a.rebuilt);
       check("pieces", res.stream.map((tt) => printTokenTree(tt, { edition })), a.pieces);
-      if (r.spans) check("spans", dumpTrees(res.stream, true), r.spans);
+      if (r.spans) check("spans", oracleTrees(res.stream, (i) => spans[i]), r.spans);
     } else if (a.result === "err") {
       check("result", res.ok ? "ok" : { kind: res.error.kind, message: res.error.message }, { kind: "lex", message: a.message });
     } else {
@@ -220,7 +178,7 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
     } catch (e) {
       return void check("build", `failed: ${String(e)}`, a.result === "panic" ? `failed: ${String(e)}` : a.result);
     }
-    check("trees", dumpTrees(stream, false), a.trees);
+    check("trees", oracleTrees(stream), a.trees);
     check("display", printTokenStream(stream, { edition }), a.display);
     check("pieces", stream.map((tt) => printTokenTree(tt, { edition })), a.pieces);
   }

@@ -10,6 +10,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { printLiteral } from "../../../src/tokens/index.js";
+import type { TokenStream } from "../../../src/tokens/model.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ORACLE_DIR = here;
@@ -305,4 +307,47 @@ export function runOracleRecords(records: InputRecord[], edition: Edition, tag: 
   writeFileSync(cacheFile, JSON.stringify(result));
   rmSync(work, { recursive: true, force: true });
   return result;
+}
+
+/** `LitKind`'s Debug text as the oracle prints it: raw kinds carry their hash count. */
+export function litKindDebug(kind: string, hashes: number): string {
+  return kind === "StrRaw" || kind === "ByteStrRaw" || kind === "CStrRaw" ? `${kind}(${hashes})` : kind;
+}
+
+/**
+ * Our token trees in the oracle's shape, for comparison with its answers. With `range`, every
+ * span is given as the byte range it stands for.
+ */
+export function oracleTrees(stream: TokenStream, range?: (span: number) => [number, number]): OracleTree[] {
+  return stream.map((tt): OracleTree => {
+    const at = (span: number) => (range ? { span: range(span) } : {});
+    switch (tt.type) {
+      case "group":
+        return range
+          ? { t: "group", d: tt.delimiter, open: range(tt.span.open), close: range(tt.span.close), entire: range(tt.span.entire), s: oracleTrees(tt.stream, range) }
+          : { t: "group", d: tt.delimiter, s: oracleTrees(tt.stream) };
+      case "punct":
+        return { t: "punct", c: tt.ch, j: tt.joint, ...at(tt.span) };
+      case "ident":
+        return { t: "ident", s: (tt.isRaw ? "r#" : "") + tt.sym, ...at(tt.span) };
+      case "literal":
+        return { t: "literal", kind: litKindDebug(tt.kind, tt.hashes), s: printLiteral(tt), suffix: tt.suffix, ...at(tt.span) };
+    }
+  });
+}
+
+/** What a macro gets back after collecting a stream's trees again: top-level trees lose rustc's internal spacing. */
+export function rebuiltTrees(stream: TokenStream): TokenStream {
+  return stream.map((tt) => {
+    switch (tt.type) {
+      case "group":
+        return { ...tt, delimSpacing: undefined };
+      case "punct":
+        return { type: "punct", ch: tt.ch, joint: tt.joint, span: tt.span };
+      case "ident":
+        return { type: "ident", sym: tt.sym, isRaw: tt.isRaw, span: tt.span };
+      case "literal":
+        return { ...tt, spacing: undefined };
+    }
+  });
 }
