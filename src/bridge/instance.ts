@@ -35,6 +35,7 @@ import { FUEL_EXPORT, isOutOfFuel, setFuel } from "../sandbox/fuel.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_OK, readPanicMessage } from "./rpc.js";
 import { BridgeServer } from "./server.js";
 import { SpanTable, type Expansion } from "./spans.js";
+import { ByteWriter as WasmWriter, concatBytes, encodeSection, SectionId, ValType } from "../wasm/binary.js";
 
 const PAGE = 65536;
 /** Fuel charged per bridge call (a host round trip), plus HOST_WORK_PER_BYTE each way and the server's hostWork. */
@@ -469,29 +470,18 @@ function reexportModule(): WebAssembly.Module {
  *   (export "dispatch" (func 0))  (export "reserve" (func 1))  (export "drop" (func 2)))
  */
 export function assembleReexportModule(): Uint8Array<ArrayBuffer> {
-  const I32 = 0x7f;
   const FUNC = 0x60;
-  const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
-  const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-  const types = [2, FUNC, 3, I32, I32, I32, 0, FUNC, 1, I32, 0];
+  const IMPORT_FUNC = 0x00;
   const funcs: [string, number][] = [["dispatch", 0], ["reserve", 0], ["drop", 1]];
-  const imports = [funcs.length, ...funcs.flatMap(([n, t]) => [...name("h"), ...name(n), 0x00, t])];
-  const exports = [funcs.length, ...funcs.flatMap(([n], i) => [...name(n), 0x00, i])];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, types),
-    ...section(2, imports),
-    ...section(7, exports),
+  const types = new WasmWriter().u32(2).u8(FUNC).u32(3).u8(ValType.i32).u8(ValType.i32).u8(ValType.i32).u32(0).u8(FUNC).u32(1).u8(ValType.i32).u32(0);
+  const imports = new WasmWriter().u32(funcs.length);
+  for (const [name, type] of funcs) imports.name("h").name(name).u8(IMPORT_FUNC).u32(type);
+  const exports = new WasmWriter().u32(funcs.length);
+  funcs.forEach(([name], index) => exports.name(name).u8(IMPORT_FUNC).u32(index));
+  return concatBytes([
+    new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]),
+    encodeSection(SectionId.type, types.finish()),
+    encodeSection(SectionId.import, imports.finish()),
+    encodeSection(SectionId.export, exports.finish()),
   ]);
-}
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
 }
