@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "../src/build/build.js";
+import { build } from "../src/builder/build.js";
 
 const crate = process.argv[2] ?? "serde_derive@1.0.152";
 const cache = mkdtempSync(join(tmpdir(), "macrobox-bench-cache-"));

@@ -7,8 +7,8 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadMacroModule } from "../src/bridge/index.js";
-import { build } from "../src/build/build.js";
+import { loadMacroModule } from "../src/index.js";
+import { build } from "../src/builder/build.js";
 import { crateKey, loadCorpus } from "../test/corpus/expand/load.js";
 
 const rounds = Number(process.argv[2] ?? 5);

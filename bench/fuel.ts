@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { instrumentFuelDetailed, setFuel } from "../src/sandbox/fuel.js";
 import { wat } from "../test/fuel-wat.js";
-import { loadMacroModule } from "../src/bridge/index.js";
+import { loadMacroModule } from "../src/index.js";
 import { macroWasm } from "../test/fixtures/bridge-build.js";
 
 const KERNELS = `

@@ -1,14 +1,52 @@
-// macrobox's library entry point: the browser-safe core. Load a wasm macro module, list its
-// macros, expand with it; lex and print token streams; read module metadata.
-// Building modules needs Node and a Rust toolchain: import it from "macrobox/build".
+// "macrobox": the browser-safe core. Load a wasm macro module, see what it declares, expand with
+// it in the sandbox; lex and print token streams like rustc; render diagnostics as the CLI does.
+// The whole public surface is this file and the types it names (src/host/types.ts for loading and
+// expanding). Building modules needs Node and a Rust toolchain: "macrobox/build". Node's file
+// system, grants files and the stdio server: "macrobox/node". The rust-analyzer protocol:
+// "macrobox/server".
 
-export * from "./bridge/index.js";
-export * from "./tokens/index.js";
-export type * from "./tokens/model.js";
+export { version } from "./version.js";
+export { MacroboxError, isMacroboxError, type ErrorCode } from "./errors.js";
+
+// Loading and expanding
+export { loadMacroModule } from "./host/module.js";
+export type {
+  LoadOptions,
+  MacroModule,
+  ModuleInfo,
+  MacroInfo,
+  ExpandRequest,
+  ExpandResult,
+  ExpandSuccess,
+  ExpandFailure,
+  ExpandReport,
+  ExpandError,
+  ExpandErrorKind,
+  Diagnostic,
+  DiagnosticSpan,
+  RuntimeLimits,
+} from "./host/types.js";
+export type { MacroKind } from "./wasm/decls.js";
+export { formatMessages, renderDiagnostic, type FormatOptions } from "./host/render.js";
+export { compileErrors } from "./host/compile-errors.js";
+
+// Spans
+export { SpanTable, type SpanLocation, type SourceFile } from "./bridge/spans.js";
+export { denyAllEnv, type EnvPolicy, type TrackedEnvVar } from "./bridge/server.js";
+
+// Module metadata and the bridge ABI
 export { readMetadata, type ModuleMetadata } from "./wasm/metadata.js";
-export { listProcMacros, type ProcMacroDecl } from "./wasm/decls.js";
-export {
-  effectiveGrant, checkDeclaration, envAllowed, readAllowed, denialNote, parseGrantFlags, NO_CAPABILITIES, CapabilityError,
-  type DenialReason, type GrantResult,
-} from "./sandbox/capabilities.js";
+export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, detectModuleAbi, type ModuleAbi } from "./bridge/abi.js";
+
+// Limits
+export { DEFAULT_LIMITS, LIMIT_SPECS, LIMIT_NAMES, resolveLimits, LimitExceeded, type Limits, type LimitName, type LimitSpec } from "./sandbox/limits.js";
+
+// Capabilities and the sandbox's file system
+export { effectiveGrant, parseGrantFlags, NO_CAPABILITIES, type Capabilities, type CapabilityDenial, type DenialReason, type GrantResult } from "./sandbox/capabilities.js";
+export type { SandboxGrant } from "./sandbox/wasi-fs.js";
 export { MemoryFs, FsError, type ReadOnlyFs, type FsStat, type FsEntry, type FsErrorCode, type FsFileType } from "./sandbox/fs.js";
+
+// Tokens
+export { parseTokenStream, parseLiteral, printTokenStream, printTokenTree, printLiteral } from "./tokens/index.js";
+export type { ParseOptions, ParseResult, LexFailure, LiteralResult, PrintOptions, Edition, LexDiagnostic } from "./tokens/index.js";
+export type { Span, Delimiter, LitKind, Spacing, TokenStream, TokenTree, Group, Punct, Ident, Literal, DocComment, DelimSpan } from "./tokens/model.js";

@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { build } from "../src/build/build.js";
-import { loadMacroModule } from "../src/bridge/index.js";
+import { build } from "../src/builder/build.js";
+import { loadMacroModule } from "../src/index.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const out = mkdtempSync(join(tmpdir(), "macrobox-edition-"));

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BRIDGE_ABI, loadMacroModule } from "../src/bridge/index.js";
+import { BRIDGE_ABI, loadMacroModule } from "../src/index.js";
 import { METHODS_1_96 } from "../src/bridge/abi.js";
 import { wat } from "./fuel-wat.js";
 

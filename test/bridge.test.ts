@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { BRIDGE_ABI, loadMacroModule, SpanTable, type ExpandResult, type MacroModule } from "../src/bridge/index.js";
+import { BRIDGE_ABI, loadMacroModule, SpanTable, type ExpandResult, type MacroModule } from "../src/index.js";
 import { parseTokenStream, printTokenStream } from "../src/tokens/index.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { METHODS_1_96 } from "../src/bridge/abi.js";

@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { build } from "../src/build/build.js";
+import { build } from "../src/builder/build.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const fixtures = join(root, "test/fixtures/build");

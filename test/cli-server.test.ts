@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { build } from "../src/build/build.js";
+import { build } from "../src/builder/build.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const wasm = join(mkdtempSync(join(tmpdir(), "macrobox-server-cli-")), "demo_macros.wasm");

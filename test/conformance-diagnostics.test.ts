@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 
-import { compileErrors, loadMacroModule } from "../src/bridge/index.js";
-import { build } from "../src/build/build.js";
+import { compileErrors, loadMacroModule } from "../src/index.js";
+import { build } from "../src/builder/build.js";
 import { crateKey, loadCorpus, type CorpusCase } from "./corpus/expand/load.js";
 import { buildNativeMacro, closeNativeOracle, oracleCacheDir, RUSTC } from "./oracle/native.js";
 

@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { build } from "../src/build/build.js";
-import { loadMacroModule, type MacroModule } from "../src/bridge/index.js";
+import { build } from "../src/builder/build.js";
+import { loadMacroModule, type MacroModule } from "../src/index.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { crateKey, loadCorpus, type CorpusCase, type CrateRef } from "./corpus/expand/load.js";
 import { compareStreams, printTokens } from "./oracle/compare.js";

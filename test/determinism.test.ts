@@ -9,8 +9,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "../src/build/build.js";
-import { loadMacroModule } from "../src/bridge/index.js";
+import { build } from "../src/builder/build.js";
+import { loadMacroModule } from "../src/index.js";
 import { runExpansions, serdeJobs, type RunSummary } from "./fixtures/determinism-run.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");

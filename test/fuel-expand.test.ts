@@ -3,7 +3,7 @@
 // an input is the same on every run, and one unit less fails with the fuel limit.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadMacroModule, type MacroModule } from "../src/bridge/index.js";
+import { loadMacroModule, type MacroModule } from "../src/index.js";
 import { macroWasm } from "./fixtures/bridge-build.js";
 
 const ITEMS = [

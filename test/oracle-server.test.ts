@@ -1,6 +1,6 @@
 // Our protocol server against rust-analyzer's: the same request lines go to
 // rust-analyzer-proc-macro-srv running the echo-macros dylib and to our server
-// (src/server/serve.ts + stdio-node.ts) with a backend that behaves like echo-macros; the
+// (src/server/serve.ts + src/node/stdio-server.ts) with a backend that behaves like echo-macros; the
 // response lines must be byte-identical. This pins the encoder's layout (breadth-first subtrees,
 // string interning order, field order) and the message shapes to the real server's.
 
@@ -10,9 +10,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
-import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/server/client-node.js";
-import { build } from "../src/build/build.js";
-import { loadMacroModule } from "../src/bridge/index.js";
+import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
+import { build } from "../src/builder/build.js";
+import { loadMacroModule } from "../src/index.js";
 import { decodeFlatTree, encodeFlatTree } from "../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine, encodeSpanDataTable, type Request } from "../src/server/protocol.js";
 import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../src/server/postcard.js";

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadMacroModule, type ExpandResult, type MacroModule, type SandboxGrant } from "../src/bridge/index.js";
+import { loadMacroModule, type ExpandResult, type MacroModule, type SandboxGrant } from "../src/index.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 import { MemoryFs } from "../src/sandbox/fs.js";
 import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";

@@ -52,7 +52,7 @@ export const METHODS_1_96 = [
 export type Method = (typeof METHODS_1_96)[number];
 
 /**
- * The bridge this host serves, in `macrobox build`'s format (bridgeAbiId, src/build/toolchain.ts):
+ * The bridge this host serves, in `macrobox build`'s format (bridgeAbiId, src/builder/toolchain.ts):
  * `rustc-<major>.<minor>/<first 12 hex of sha256 over library/proc_macro/src/bridge/*>`.
  */
 export const BRIDGE_ABI = "rustc-1.96/bc39ef00f2e7";

@@ -4,14 +4,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { loadMacroModule, SpanTable, type ExpandRequest, type ExpandResult } from "../bridge/index.js";
+import { loadMacroModule } from "../host/module.js";
+import type { ExpandRequest, ExpandResult } from "../host/types.js";
+import { SpanTable } from "../bridge/spans.js";
 import { parseTokenStream } from "../tokens/index.js";
 import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
 import { compileModule, UsageError } from "./main.js";
-import { renderDiagnostic } from "./render.js";
-import { compileErrors } from "../bridge/compile-errors.js";
-import type { Diagnostic } from "../bridge/index.js";
+import { formatMessages } from "../host/render.js";
+import { compileErrors } from "../host/compile-errors.js";
 import type { TokenTree } from "../tokens/model.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { CapabilityError, effectiveGrant, ungrantedEnvNotes } from "../sandbox/capabilities.js";
@@ -192,15 +193,7 @@ export async function expandCommand(args: string[]): Promise<number> {
     if (code !== undefined) process.stdout.write(code + "\n");
     if (result.stdout) process.stderr.write(`macro stdout:\n${result.stdout}`);
     if (result.stderr) process.stderr.write(`macro stderr:\n${result.stderr}`);
-    const diagnostics = [...result.diagnostics, ...compileErrors(result.output ?? [], result.spans)];
-    for (const d of diagnostics) process.stderr.write(renderDiagnostic(d, sources) + "\n");
-    for (const d of result.denials) process.stderr.write(`note: ${d.note}\n`);
-    // A failed expansion may come from a declared variable it could not see through std::env.
-    if (sandbox && (!result.ok || compileErrors(result.output ?? [], result.spans).length > 0)) {
-      for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) process.stderr.write(`note: ${d.note}\n`);
-    }
-    // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
-    if (result.error && !diagnostics.some((d) => d.level === "error")) process.stderr.write(`error: ${result.error.message}\n`);
+    process.stderr.write(formatMessages(result, { sources, sandbox }));
   }
   return failed ? 1 : 0;
 }

@@ -1,8 +1,8 @@
-// The command line: argument parsing and printing only; the work is in src/build, src/bridge...
+// The command line: argument parsing and printing only; the work is in src/builder, src/bridge...
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { build, BuildError, type BuildEvent } from "../build/build.js";
+import { build, BuildError, type BuildEvent } from "../builder/build.js";
 
 import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
@@ -192,6 +192,6 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
     if (eq <= 0) throw new UsageError(`--module expects <crate>=<module.wasm>, got ${JSON.stringify(entry)}`);
     modules[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
-  const { procMacroServerMain } = await import("../server/main-node.js");
+  const { procMacroServerMain } = await import("../node/proc-macro-server.js");
   return procMacroServerMain(rest, { modules });
 }

@@ -1,7 +1,7 @@
-// rust-analyzer's proc-macro server protocol, browser-safe parts: the FlatTree token codec, the
-// JSON-lines and postcard message codecs, a request dispatcher over any backend, and the backend
-// that expands with wasm macro modules. Node-only pieces: client-node.ts (spawn a server),
-// stdio-node.ts (serve over stdio), main-node.ts (macrobox as rust-analyzer's server process).
+// rust-analyzer's proc-macro server protocol, browser-safe ("macrobox/server"): the FlatTree token
+// codec, the JSON-lines and postcard message codecs, a request dispatcher over any backend, and the
+// backend that expands with wasm macro modules. The Node pieces (serving on stdio, spawning a server)
+// are in "macrobox/node".
 
 export {
   CURRENT_API_VERSION,

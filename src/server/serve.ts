@@ -7,7 +7,7 @@
 // the table, and returns the (possibly extended) table with its output, which we send back as
 // `ExpandMacroExtended`.
 //
-// Browser-safe: no Node APIs here (the stdio loop is in stdio-node.ts).
+// Browser-safe: no Node APIs here (the stdio loop is in src/node/stdio-server.ts).
 
 import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree, FlatTreeError } from "./flat.js";
 import {

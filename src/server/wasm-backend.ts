@@ -1,5 +1,5 @@
 // A proc-macro server backend that expands with wasm macro modules through our bridge host:
-// what lets rust-analyzer use macrobox as its proc-macro server (serve.ts + stdio-node.ts).
+// what lets rust-analyzer use macrobox as its proc-macro server (serve.ts + src/node/stdio-server.ts).
 //
 // Spans: rust-analyzer's ids are opaque in `Id` span mode, while the bridge resolves spans to
 // source positions. Each distinct id gets its own one-byte span in a virtual file, so the bridge
@@ -9,7 +9,8 @@
 //
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
-import { SpanTable, type MacroModule } from "../bridge/index.js";
+import { SpanTable } from "../bridge/spans.js";
+import type { MacroModule } from "../host/types.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import type { MacroInfo, Result } from "./protocol.js";
 import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";

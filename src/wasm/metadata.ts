@@ -15,7 +15,7 @@ export interface ModuleMetadata {
   macros: Array<{ kind: MacroKind; name: string; helpers: string[] }>;
   /** `rustc -V` of the toolchain that built the module. */
   rustc: string;
-  /** The proc_macro bridge ABI the module speaks (see bridgeAbiId in src/build/toolchain.ts). */
+  /** The proc_macro bridge ABI the module speaks (see bridgeAbiId in src/builder/toolchain.ts). */
   bridgeAbi: string;
   /** Capabilities the crate declares under `[package.metadata.macrobox]` in its Cargo.toml. */
   capabilities: { env: string[]; read: string[] };
@@ -29,7 +29,7 @@ export interface ModuleMetadata {
     defaultFeatures: boolean;
     /** Resolved dependencies, `name version`. */
     dependencies: string[];
-    /** Rewrites applied to staged copies of dependencies (src/build/compat.ts). */
+    /** Rewrites applied to staged copies of dependencies (src/builder/compat.ts). */
     compat: Array<{ crate: string; version: string; file: string; change: string; count: number }>;
   };
 }

@@ -12,13 +12,13 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
-import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "../../src/server/client-node.js";
+import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "../../src/node/server-client.js";
 import { decodeFlatTree, encodeFlatTree } from "../../src/server/flat.js";
 import type { MacroInfo, MacroKind } from "../../src/server/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { parseTokenStream } from "../../src/tokens/parse.js";
-import { registryRoots, syncDirectorySource } from "../../src/build/registry.js";
-import { findToolchain } from "../../src/build/toolchain.js";
+import { registryRoots, syncDirectorySource } from "../../src/builder/registry.js";
+import { findToolchain } from "../../src/builder/toolchain.js";
 
 export const RUSTC = "/usr/bin/rustc";
 export const CARGO = "/usr/bin/cargo";

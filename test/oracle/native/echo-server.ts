@@ -2,7 +2,7 @@
 // answers can be compared with rust-analyzer's server running the real echo-macros dylib.
 // Run: node --import tsx test/oracle/native/echo-server.ts
 
-import { serveStdio } from "../../../src/server/stdio-node.js";
+import { serveStdio } from "../../../src/node/stdio-server.js";
 import type { ProcMacroBackend } from "../../../src/server/serve.js";
 
 const backend: ProcMacroBackend = {

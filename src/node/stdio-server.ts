@@ -3,9 +3,9 @@
 
 import type { Readable, Writable } from "node:stream";
 
-import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "./postcard.js";
-import { LineFramer } from "./protocol.js";
-import { createServerSession, type ProcMacroBackend } from "./serve.js";
+import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../server/postcard.js";
+import { LineFramer } from "../server/protocol.js";
+import { createServerSession, type ProcMacroBackend } from "../server/serve.js";
 
 export interface StdioOptions {
   input?: Readable;

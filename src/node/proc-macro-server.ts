@@ -10,9 +10,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 
-import { loadMacroModule, type MacroModule } from "../bridge/index.js";
-import { servePostcardStdio, serveStdio } from "./stdio-node.js";
-import { createWasmBackend } from "./wasm-backend.js";
+import { loadMacroModule } from "../host/module.js";
+import type { MacroModule } from "../host/types.js";
+import { servePostcardStdio, serveStdio } from "./stdio-server.js";
+import { createWasmBackend } from "../server/wasm-backend.js";
 
 export interface ProcMacroServerOptions {
   /** Dylib file stem (`libserde_derive`) or crate name (`serde_derive`) -> .wasm module path. */

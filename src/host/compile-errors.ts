@@ -5,8 +5,8 @@
 // Browser-safe.
 
 import type { TokenStream, TokenTree } from "../tokens/model.js";
-import type { Diagnostic } from "./index.js";
-import type { SpanTable } from "./spans.js";
+import type { Diagnostic } from "./types.js";
+import type { SpanTable } from "../bridge/spans.js";
 
 export function compileErrors(output: TokenStream, spans: SpanTable): Diagnostic[] {
   const found: Diagnostic[] = [];

@@ -17,8 +17,8 @@ import {
   type Response,
   type Result,
   type SpanMode,
-} from "./protocol.js";
-import type { FlatTree } from "./flat.js";
+} from "../server/protocol.js";
+import type { FlatTree } from "../server/flat.js";
 
 export interface SpawnOptions {
   /** Executable of the server. */

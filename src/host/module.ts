@@ -13,131 +13,22 @@
 
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
+import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
+import { parseModule } from "../wasm/binary.js";
+import { readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
+import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "../bridge/abi.js";
+import { runClient, type RunOptions } from "../bridge/instance.js";
+import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
+import { normalizeSource, SpanTable, type SourceFile } from "../bridge/spans.js";
+import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
+import { LimitExceeded, resolveLimits, type Limits } from "../sandbox/limits.js";
+import { FUEL_EXPORT, instrumentFuel } from "../sandbox/fuel.js";
+import { CapabilitySession } from "../sandbox/wasi-fs.js";
+import type { Capabilities } from "../sandbox/capabilities.js";
+import { desugarDocCommentsAsMacroArgs } from "./input.js";
+import type { Diagnostic, ExpandErrorKind, ExpandFailure, ExpandReport, ExpandRequest, ExpandResult, LoadOptions, MacroInfo, MacroModule } from "./types.js";
 
 const EDITIONS: readonly Edition[] = ["2015", "2018", "2021", "2024"];
-import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
-import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "./abi.js";
-import { desugarDocCommentsAsMacroArgs } from "./input.js";
-import { runClient, type RunOptions } from "./instance.js";
-import { BridgeServer, denyAllEnv, type BridgeDiagnostic, type EnvPolicy, type TrackedEnvVar } from "./server.js";
-import { normalizeSource, SpanTable, type SourceFile, type SpanLocation } from "./spans.js";
-import { Wasi, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
-import { LimitExceeded, resolveLimits, type LimitName, type Limits } from "../sandbox/limits.js";
-import { FUEL_EXPORT, instrumentFuel } from "../sandbox/fuel.js";
-import { parseModule } from "../wasm/binary.js";
-import { readMetadata } from "../wasm/metadata.js";
-import { CapabilitySession, type SandboxGrant } from "../sandbox/wasi-fs.js";
-import type { CapabilityDenial } from "../sandbox/capabilities.js";
-
-export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, BridgeAbiError, detectModuleAbi, type ModuleAbi } from "./abi.js";
-export { SpanTable, type SpanLocation, type SourceFile } from "./spans.js";
-export { denyAllEnv, type EnvPolicy, type BridgeDiagnostic, type TrackedEnvVar } from "./server.js";
-export type { MacroKind } from "../wasm/decls.js";
-export { CapabilitySession, type SandboxGrant } from "../sandbox/wasi-fs.js";
-export type { Capabilities, CapabilityDenial } from "../sandbox/capabilities.js";
-
-export interface LoadOptions {
-  /** Bridge ABI to assume for a module that says nothing about how it was built. */
-  assumeBridgeAbi?: string;
-  /** Resource limits (src/sandbox/limits.ts); unspecified ones take their defaults. */
-  limits?: Partial<Limits>;
-  /**
-   * Meter the module with fuel and cap its memory (src/sandbox/fuel.ts). Default true when the
-   * module is given as bytes; a precompiled `WebAssembly.Module` is run as it is (instrument the
-   * bytes yourself with `instrumentFuel` to meter it).
-   */
-  meter?: boolean;
-}
-
-/** The limits an expansion can tighten or relax for itself. */
-export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes">;
-
-export interface MacroInfo {
-  kind: MacroKind;
-  name: string;
-  /** Helper attributes of a derive. */
-  helpers: string[];
-}
-
-export interface ExpandRequest {
-  kind: MacroKind;
-  name: string;
-  /** The macro input: source text (lexed with real spans) or tokens whose spans belong to `spans`. */
-  input: string | TokenStream;
-  /** Attribute macros: the attribute's arguments (`#[name(<args>)]`). */
-  args?: string | TokenStream;
-  /** Display name of the source file text input comes from. Default "<macro input>". */
-  fileName?: string;
-  /**
-   * The whole file `input` (and `args`) were cut from, with their byte offsets in it, so that
-   * spans carry the file's real lines and columns. Without it, the input text is the file.
-   */
-  source?: {
-    text: string;
-    inputOffset: number;
-    argsOffset?: number;
-    /** A real path for `Span::local_file`; default none (virtual file). */
-    localPath?: string;
-    /** Byte range of the whole invocation (`name!(...)`, `#[name(...)]`); default: input and args. */
-    callSite?: { lo: number; hi: number };
-  };
-  /** The span table for token inputs, and where output spans are resolved. Default: a new one. */
-  spans?: SpanTable;
-  /** What `proc_macro::tracked::env_var` may see. Default: what `sandbox` grants. */
-  env?: EnvPolicy;
-  /**
-   * Granted capabilities (src/sandbox/wasi-fs.ts): files of the crate directory and env vars,
-   * through WASI and the bridge. Default: nothing granted (the declaration from the module's metadata).
-   */
-  sandbox?: SandboxGrant;
-  wasi?: WasiOptions;
-  /** Let the module print panics to stderr (rustc's `-Z proc-macro-backtrace`). */
-  forceShowPanics?: boolean;
-  /** Overrides of the module's limits for this expansion. */
-  limits?: Partial<RuntimeLimits>;
-}
-
-export type ExpandErrorKind = "panic" | "diagnostics" | "trap" | "exit" | "unknown-macro" | "bridge" | "input" | "limit";
-
-export interface DiagnosticSpan extends SpanLocation {}
-
-export interface Diagnostic {
-  level: "error" | "warning" | "note" | "help";
-  message: string;
-  spans: DiagnosticSpan[];
-  children: Diagnostic[];
-}
-
-export interface ExpandResult {
-  ok: boolean;
-  output?: TokenStream;
-  /** The output printed as Rust source. */
-  text?: string;
-  /** Diagnostics the macro emitted, then (on failure) the error as rustc would report it. */
-  diagnostics: Diagnostic[];
-  trackedEnv: TrackedEnvVar[];
-  trackedPaths: string[];
-  /** Paths the macro read through its grant (files, directories listed, metadata), relative to the crate root. */
-  reads: string[];
-  /** Accesses refused, each with the note telling the user what to grant. */
-  denials: CapabilityDenial[];
-  stdout: string;
-  stderr: string;
-  error?: { kind: ExpandErrorKind; message: string; /** For "limit": which limit. */ limit?: LimitName };
-  /** The table the output's and diagnostics' spans belong to. */
-  spans: SpanTable;
-}
-
-export interface MacroModule {
-  readonly macros: readonly MacroInfo[];
-  readonly abi: ModuleAbi;
-  /** The macro crate's edition, which `TokenStream::from_str` inside the macro lexes by. */
-  readonly edition: Edition;
-  readonly limits: Readonly<Limits>;
-  /** Whether expansions are metered with fuel. */
-  readonly metered: boolean;
-  expand(request: ExpandRequest): Promise<ExpandResult>;
-}
 
 /** Compiles (if needed) and checks a macro module, and reads its macro table. */
 export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, options: LoadOptions = {}): Promise<MacroModule> {
@@ -156,15 +47,13 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   wasiImportsFor(module, new Wasi());
   const decls = await listProcMacros(module);
   const metered = WebAssembly.Module.exports(module).some((e) => e.name === FUEL_EXPORT && e.kind === "global");
-  let meta = null;
+  let metadata: ModuleMetadata | null = null;
   try {
-    meta = readMetadata(module);
+    metadata = readMetadata(module);
   } catch {
     // a module with malformed metadata declares nothing
   }
-  const declared = meta ? { crate: meta.crate.name, env: meta.capabilities?.env ?? [], read: meta.capabilities?.read ?? [] } : null;
-  const edition = EDITIONS.find((e) => e === meta?.crate.edition) ?? "2021";
-  return new LoadedMacroModule(module, abi, decls, limits, metered, declared, edition);
+  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata);
 }
 
 /** Whether the bytes already export the fuel global (cheap check before instrumenting twice). */
@@ -184,6 +73,9 @@ const PANIC_TITLES: Record<MacroKind, string> = {
 
 class LoadedMacroModule implements MacroModule {
   readonly macros: readonly MacroInfo[];
+  readonly crate: { name: string; version: string } | null;
+  readonly edition: Edition;
+  readonly declared: Readonly<Capabilities>;
 
   constructor(
     private readonly module: WebAssembly.Module,
@@ -191,18 +83,20 @@ class LoadedMacroModule implements MacroModule {
     private readonly decls: readonly ProcMacroDecl[],
     readonly limits: Readonly<Limits>,
     readonly metered: boolean,
-    /** The crate and the capabilities it declares, from the module's metadata. */
-    private readonly declared: { crate: string; env: string[]; read: string[] } | null = null,
-    /** The macro crate's edition (module metadata), for what the macro lexes from strings. */
-    readonly edition: Edition = "2021",
+    readonly metadata: ModuleMetadata | null,
   ) {
     this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
+    this.crate = metadata ? { name: metadata.crate.name, version: metadata.crate.version } : null;
+    // The edition decides how the macro's own `from_str` calls lex; rustc's default for a crate without one is 2015,
+    // but a module without metadata was most likely built by a current cargo, hence 2021.
+    this.edition = EDITIONS.find((e) => e === metadata?.crate.edition) ?? "2021";
+    this.declared = Object.freeze({ env: [...(metadata?.capabilities?.env ?? [])], read: [...(metadata?.capabilities?.read ?? [])] });
   }
 
   async expand(request: ExpandRequest): Promise<ExpandResult> {
     const spans = request.spans ?? new SpanTable();
-    const base = { diagnostics: [], trackedEnv: [], trackedPaths: [], reads: [], denials: [], stdout: "", stderr: "", spans };
-    const fail = (kind: ExpandErrorKind, message: string): ExpandResult => ({ ...base, ok: false, error: { kind, message } });
+    const base: ExpandReport = { diagnostics: [], trackedEnv: [], trackedPaths: [], reads: [], denials: [], stdout: "", stderr: "", spans };
+    const fail = (kind: ExpandErrorKind, message: string): ExpandFailure => ({ ...base, ok: false, error: { kind, message } });
 
     const decl = this.decls.find((d) => d.kind === request.kind && d.name === request.name);
     if (!decl) {
@@ -221,9 +115,8 @@ class LoadedMacroModule implements MacroModule {
       return fail("input", (e as Error).message);
     }
     const expansion = spans.newExpansion(prepared.invocation);
-    const d = this.declared;
     const session = new CapabilitySession(
-      request.sandbox ?? { crate: d?.crate ?? "<unknown>", declared: { env: d?.env ?? [], read: d?.read ?? [] }, granted: { env: [], read: [] } },
+      request.sandbox ?? { crate: this.crate?.name ?? "<unknown>", declared: { env: [...this.declared.env], read: [...this.declared.read] }, granted: { env: [], read: [] } },
     );
     const server = new BridgeServer({ spans, expansion, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
     const runOptions: RunOptions = {
@@ -236,9 +129,8 @@ class LoadedMacroModule implements MacroModule {
     const run = await runClient(this.module, decl.run, server, expansion, inputs, runOptions);
 
     const diagnostics = server.diagnostics.map((d) => resolveDiagnostic(d, spans));
-    const result: ExpandResult = {
+    const result: ExpandReport = {
       ...base,
-      ok: false,
       diagnostics,
       trackedEnv: [...server.trackedEnv, ...session.env.filter((e) => !server.trackedEnv.some((t) => t.name === e.name))],
       trackedPaths: server.trackedPaths,
@@ -262,7 +154,7 @@ class LoadedMacroModule implements MacroModule {
             const e = new LimitExceeded("outputBytes", limits.outputBytes, size);
             const message = e.message.replace(/^macro /, `proc macro \`${request.name}\` `);
             result.diagnostics.push({ level: "error", message, spans: at, children: [] });
-            return { ...result, error: { kind: "limit", message, limit: e.limit } };
+            return { ...result, ok: false, error: { kind: "limit", message, limit: e.limit } };
           }
           return { ...result, ok: true, output: outcome.output, text };
         }
@@ -275,6 +167,7 @@ class LoadedMacroModule implements MacroModule {
         result.diagnostics.push({ level: "error", message: title, spans: at, children });
         return {
           ...result,
+          ok: false,
           error: serverError
             ? { kind: "bridge", message: `bridge request failed: ${outcome.message}` }
             : { kind: "panic", message: outcome.message === null ? title : `${title}: ${outcome.message}` },
@@ -287,20 +180,20 @@ class LoadedMacroModule implements MacroModule {
           ? [{ level: "help", message: "this is most likely a stack overflow: the macro recursed too deeply", spans: [], children: [] }]
           : [];
         result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` trapped: ${outcome.message}`, spans: at, children });
-        return { ...result, error: { kind: "trap", message: outcome.message } };
+        return { ...result, ok: false, error: { kind: "trap", message: outcome.message } };
       }
       case "exit":
         result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` exited the process with code ${outcome.code}`, spans: at, children: [] });
-        return { ...result, error: { kind: "exit", message: `the macro called proc_exit(${outcome.code})` } };
+        return { ...result, ok: false, error: { kind: "exit", message: `the macro called proc_exit(${outcome.code})` } };
       case "limit": {
         // Name the macro: "proc macro `x` exceeded its fuel limit: ...".
         const message = outcome.error.message.replace(/^macro /, `proc macro \`${request.name}\` `);
         result.diagnostics.push({ level: "error", message, spans: at, children: [] });
-        return { ...result, error: { kind: "limit", message, limit: outcome.error.limit } };
+        return { ...result, ok: false, error: { kind: "limit", message, limit: outcome.error.limit } };
       }
       case "bridge":
         result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` failed: ${outcome.message}`, spans: at, children: [] });
-        return { ...result, error: { kind: "bridge", message: outcome.message } };
+        return { ...result, ok: false, error: { kind: "bridge", message: outcome.message } };
     }
   }
 }
@@ -403,4 +296,3 @@ function resolveDiagnostic(d: BridgeDiagnostic, spans: SpanTable): Diagnostic {
     children: d.children.map((c) => resolveDiagnostic(c, spans)),
   };
 }
-export { compileErrors } from "./compile-errors.js";

@@ -1,0 +1,41 @@
+// The one base class of every error macrobox raises on purpose, with a stable code.
+//
+// An error a user can cause (bad input, a bad module, a limit, a missing toolchain, a crate that
+// does not build) is a `MacroboxError`: front ends print its message alone, as one clear line or
+// block, and may switch on `code`. Anything else that escapes is a bug in macrobox, and front ends
+// say so (with the stack trace) instead of presenting it as the user's fault.
+//
+// Browser-safe; imports nothing.
+
+/** Stable, machine-readable error codes. Adding one is fine; renaming one breaks users. */
+export type ErrorCode =
+  | "usage" // the command line or an API call is malformed
+  | "input" // source text or tokens that cannot be used (lexing, span tables, ...)
+  | "limit" // a resource limit was exceeded
+  | "invalid-limit" // a limit value that cannot be honoured
+  | "wasm-format" // bytes that are not a well-formed WebAssembly module
+  | "module" // a WebAssembly module that is not a usable macro module
+  | "bridge-abi" // a module built for a proc_macro bridge this host does not serve
+  | "bridge" // malformed bridge traffic from a module
+  | "capability" // a capability declaration or grant that cannot be honoured
+  | "fs" // the sandbox's file system view refused or failed an access
+  | "protocol" // malformed proc-macro server protocol traffic
+  | "toolchain" // the Rust toolchain is missing or incomplete
+  | "build" // a macro crate could not be built into a module
+  | "io"; // a file the user named cannot be read or written
+
+export class MacroboxError extends Error {
+  override name = "MacroboxError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Whether `e` is an error macrobox raised on purpose (as opposed to a bug). */
+export function isMacroboxError(e: unknown): e is MacroboxError {
+  return e instanceof MacroboxError;
+}

@@ -1,0 +1,69 @@
+// Renders diagnostics the way rustc prints them:
+//
+//   error: unknown serde container attribute `nope`
+//    --> src/model.rs:3:9
+//     |
+//   3 | #[serde(nope)]
+//     |         ^^^^
+
+import { ungrantedEnvNotes } from "../sandbox/capabilities.js";
+import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import { compileErrors } from "./compile-errors.js";
+import type { Diagnostic, ExpandResult } from "./types.js";
+
+export interface FormatOptions {
+  /** Source texts by file name, for the code excerpts under each span (as rustc shows them). */
+  sources?: ReadonlyMap<string, string>;
+  /** The grant the expansion ran with: a failure then also names declared env vars left ungranted. */
+  sandbox?: SandboxGrant;
+}
+
+/**
+ * Everything `macrobox expand` prints to stderr about one expansion, exactly as it prints it:
+ * the macro's diagnostics, the `compile_error!`s in its output, one note per refused access, and
+ * the error of a failure the macro never saw. Empty when there is nothing to say; otherwise each
+ * line ends with a newline.
+ */
+export function formatMessages(result: ExpandResult, options: FormatOptions = {}): string {
+  const sources = options.sources ?? new Map<string, string>();
+  const out: string[] = [];
+  const emitted = compileErrors(result.output ?? [], result.spans);
+  const diagnostics = [...result.diagnostics, ...emitted];
+  for (const d of diagnostics) out.push(renderDiagnostic(d, sources));
+  for (const d of result.denials) out.push(`note: ${d.note}`);
+  // A failed expansion may come from a declared variable it could not see through std::env.
+  const sandbox = options.sandbox;
+  if (sandbox && (!result.ok || emitted.length > 0)) {
+    for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) out.push(`note: ${d.note}`);
+  }
+  // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
+  if (!result.ok && !diagnostics.some((d) => d.level === "error")) out.push(`error: ${result.error.message}`);
+  return out.map((line) => line + "\n").join("");
+}
+
+/** One diagnostic as rustc prints it (no trailing newline). */
+export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, string>, indent = ""): string {
+  const out: string[] = [];
+  const head = indent ? `${indent}= ${d.level}: ${d.message}` : `${d.level}: ${d.message}`;
+  out.push(head);
+  for (const span of d.spans) {
+    if (span.line <= 0) continue;
+    const text = sources.get(span.file);
+    const gutter = String(span.endLine).length;
+    const pad = " ".repeat(gutter);
+    out.push(`${pad}--> ${span.file}:${span.line}:${span.column}`);
+    if (text === undefined) continue;
+    const lines = text.split("\n");
+    out.push(`${pad} |`);
+    const line = lines[span.line - 1] ?? "";
+    out.push(`${String(span.line).padStart(gutter)} | ${line}`);
+    const startCol = span.column - 1;
+    const endCol = span.endLine === span.line ? Math.max(span.endColumn - 1, startCol + 1) : [...line].length;
+    out.push(`${pad} | ${" ".repeat(startCol)}${"^".repeat(Math.max(1, endCol - startCol))}`);
+  }
+  for (const child of d.children) {
+    if (child.spans.length === 0) out.push(`${" ".repeat(2)}= ${child.level}: ${child.message}`);
+    else out.push(renderDiagnostic(child, sources, "  "));
+  }
+  return out.join("\n");
+}
