@@ -1,0 +1,309 @@
+// macrobox against native proc macros, side by side (`npm run bench`).
+//
+// Both servers get the identical request stream over rust-analyzer's own client protocol
+// (json-legacy, Id span mode): rust-analyzer's native proc-macro-srv 1.96 expanding dylibs that
+// cargo built from the same sources, and `macrobox proc-macro-server` expanding wasm modules that
+// `macrobox build` made. Requests alternate between the two servers, so machine noise hits both
+// alike. Prints, per macro: warm median and p90 of each side and their ratio; cold start of each
+// side (spawn → version → list → first expansion) beside node's bare start; the cached ratio
+// (a repeated unchanged expansion against a native one); throughput; peak RSS of each server;
+// time against input size (structs of 1, 10, 100 and 1,000 fields); fuel on and off. Writes the
+// same as JSON to bench/results/compare.json (or --json <path>). Prints numbers; asserts nothing.
+//
+//   npm run bench [-- --quick] [-- --rounds N]
+
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+import { build } from "../src/builder/build.js";
+import { loadMacroModule } from "../src/index.js";
+import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
+import { encodeFlatTree } from "../src/server/flat.js";
+import { encodeRequestLine, type Request } from "../src/server/protocol.js";
+import { buildNativeMacro, lexSource, NATIVE_SPANS } from "../test/oracle/native.js";
+import { loadCorpus, type CorpusCase, type CrateRef } from "../test/corpus/expand/load.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    rounds: { type: "string" },
+    json: { type: "string" },
+  },
+});
+const quick = opts.quick ?? false;
+const rounds = Number(opts.rounds ?? (quick ? 3 : 15));
+const jsonPath = resolve(opts.json ?? join(ROOT, "bench", "results", quick ? "compare-quick.json" : "compare.json"));
+
+/** The macros the performance goals name, each with the corpus file that exercises it. */
+const SUBJECTS: Array<{ label: string; crate: CrateRef; kind: "derive" | "attr" | "bang"; name: string }> = [
+  { label: "serde_derive Serialize", crate: { name: "serde_derive", version: "1.0.152" }, kind: "derive", name: "Serialize" },
+  { label: "serde_derive Deserialize", crate: { name: "serde_derive", version: "1.0.152" }, kind: "derive", name: "Deserialize" },
+  { label: "thiserror-impl Error", crate: { name: "thiserror-impl", version: "1.0.38" }, kind: "derive", name: "Error" },
+  { label: "demo Describe", crate: { path: "examples/demo-macros" }, kind: "derive", name: "Describe" },
+  { label: "demo route", crate: { path: "examples/demo-macros" }, kind: "attr", name: "route" },
+  { label: "demo sql", crate: { path: "examples/demo-macros" }, kind: "bang", name: "sql" },
+];
+
+const crateId = (c: CrateRef) => ("path" in c ? resolve(ROOT, c.path) : `${c.name}@${c.version}`);
+const crateName = (c: CrateRef) => ("path" in c ? "demo_macros" : c.name.replace(/-/g, "_"));
+
+// ---- artifacts: the native dylib and the wasm module of each crate ----
+
+const work = mkdtempSync(join(tmpdir(), "macrobox-bench-compare-"));
+const artifacts = new Map<string, { dylib: string; wasm: string }>();
+for (const s of SUBJECTS) {
+  const id = crateId(s.crate);
+  if (artifacts.has(id)) continue;
+  const dylib = buildNativeMacro("path" in s.crate ? { path: id } : s.crate);
+  const built = await build({ crate: id, output: join(work, `${crateName(s.crate)}.wasm`) });
+  artifacts.set(id, { dylib, wasm: built.output });
+}
+const modulesEnv = [...artifacts.values()].map((a) => `${libStem(a.dylib)}=${a.wasm}`).join(",");
+
+function libStem(dylib: string): string {
+  return dylib.replace(/^.*\//, "").replace(/\.(so|dylib|dll)$/, "").replace(/-[0-9a-f]{8,}$/, "");
+}
+
+// ---- the request stream ----
+
+interface Job {
+  subject: string;
+  line: string;
+}
+
+function expandLine(dylib: string, kind: "derive" | "attr" | "bang", name: string, input: string, args?: string): string {
+  const rootSpan = NATIVE_SPANS.callSite;
+  const req: Request = {
+    type: "ExpandMacro",
+    lib: dylib,
+    env: [],
+    currentDir: null,
+    macroBody: encodeFlatTree(lexSource(input), { rootSpan }),
+    macroName: name,
+    attributes: kind === "attr" ? encodeFlatTree(lexSource(args ?? ""), { rootSpan }) : null,
+    globals: { ...NATIVE_SPANS },
+    spanDataTable: [],
+  };
+  return encodeRequestLine(req);
+}
+
+const corpus = loadCorpus();
+const jobs: Job[] = [];
+for (const s of SUBJECTS) {
+  const { dylib } = artifacts.get(crateId(s.crate))!;
+  let cases = corpus.filter((c: CorpusCase) => crateId(c.crate) === crateId(s.crate) && c.kind === s.kind && c.macros.includes(s.name) && c.expect === "ok");
+  if (quick) cases = cases.slice(0, 5);
+  for (const c of cases) jobs.push({ subject: s.label, line: expandLine(dylib, s.kind, s.name, c.input, c.args) });
+}
+
+// ---- servers ----
+
+function spawnMacrobox(env: Record<string, string> = {}): ProcMacroServerClient {
+  return new ProcMacroServerClient({
+    command: process.execPath,
+    args: [join(ROOT, "bin", "macrobox.js"), "proc-macro-server"],
+    env: { MACROBOX_MODULES: modulesEnv, ...env },
+  });
+}
+
+function peakRssMiB(client: ProcMacroServerClient): number | null {
+  const pid = (client as unknown as { child: { pid?: number } }).child.pid;
+  if (pid === undefined) return null;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? null : Number(kb) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+async function timed(client: ProcMacroServerClient, line: string): Promise<number> {
+  const start = performance.now();
+  const res = await client.requestLine(line);
+  const ms = performance.now() - start;
+  if (res.includes('"Err"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
+  return ms;
+}
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  return { median: at(0.5), p90: at(0.9), mean: s.reduce((a, b) => a + b, 0) / s.length, n: s.length };
+};
+
+// ---- cold start ----
+
+async function coldStart(spawn: () => ProcMacroServerClient, dylib: string, first: string): Promise<{ total: number; version: number; list: number; expand: number }> {
+  const t0 = performance.now();
+  const client = spawn();
+  await client.request({ type: "ApiVersionCheck" });
+  const t1 = performance.now();
+  await client.request({ type: "ListMacros", dylibPath: dylib });
+  const t2 = performance.now();
+  await timed(client, first);
+  const t3 = performance.now();
+  await client.close();
+  return { total: t3 - t0, version: t1 - t0, list: t2 - t1, expand: t3 - t2 };
+}
+
+function bareNodeMs(): number {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    spawnSync(process.execPath, ["-e", ""]);
+    times.push(performance.now() - t);
+  }
+  return stats(times).median;
+}
+
+// ---- run ----
+
+const summary: Record<string, unknown> = { quick, rounds, node: process.version, date: new Date().toISOString() };
+const fmt = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+console.log(`macrobox vs native proc-macro-srv — ${jobs.length} requests, ${rounds} rounds after a warm-up, alternating`);
+const native = spawnRustAnalyzerServer();
+const ours = spawnMacrobox({ MACROBOX_EXPANSION_CACHE: "off" });
+await native.request({ type: "SetConfig", spanMode: "Id" }).catch(() => undefined);
+for (const c of [native, ours]) await c.request({ type: "ApiVersionCheck" });
+
+const times = new Map<string, { native: number[]; ours: number[] }>();
+let totalNative = 0;
+let totalOurs = 0;
+for (let round = 0; round <= rounds; round++) {
+  for (const job of jobs) {
+    // Alternate which side goes first, so neither always runs on a cache the other warmed.
+    const order = (round + jobs.indexOf(job)) % 2 === 0;
+    const a = order ? await timed(native, job.line) : 0;
+    const b = await timed(ours, job.line);
+    const n = order ? a : await timed(native, job.line);
+    if (round === 0) continue;
+    const entry = times.get(job.subject) ?? { native: [], ours: [] };
+    entry.native.push(n);
+    entry.ours.push(b);
+    times.set(job.subject, entry);
+    totalNative += n;
+    totalOurs += b;
+  }
+}
+const warm: Record<string, unknown> = {};
+console.log(`\nwarm per expansion (ms)            native median   p90 │ macrobox median   p90 │ ratio median   p90`);
+for (const [subject, t] of times) {
+  const n = stats(t.native);
+  const o = stats(t.ours);
+  warm[subject] = { native: n, macrobox: o, ratioMedian: o.median / n.median, ratioP90: o.p90 / n.p90 };
+  console.log(
+    `${subject.padEnd(32)} ${fmt(n.median).padStart(8)} ${fmt(n.p90).padStart(6)} │ ${fmt(o.median).padStart(8)} ${fmt(o.p90).padStart(6)} │ ${ratio(o.median, n.median).padStart(8)} ${ratio(o.p90, n.p90).padStart(6)}`,
+  );
+}
+summary.warm = warm;
+const requests = rounds * jobs.length;
+summary.throughput = { requests, nativePerSecond: (requests / totalNative) * 1000, macroboxPerSecond: (requests / totalOurs) * 1000 };
+console.log(`throughput over the corpus: native ${((requests / totalNative) * 1000).toFixed(0)}/s, macrobox ${((requests / totalOurs) * 1000).toFixed(0)}/s`);
+const rss = { native: peakRssMiB(native), macrobox: peakRssMiB(ours) };
+summary.peakRssMiB = rss;
+console.log(`peak RSS: native ${rss.native?.toFixed(1) ?? "?"} MiB, macrobox ${rss.macrobox?.toFixed(1) ?? "?"} MiB`);
+
+// Time against input size: one derive over structs of growing field counts.
+{
+  const serde = artifacts.get(crateId(SUBJECTS[0].crate))!;
+  const curve: Array<{ fields: number; native: number; macrobox: number }> = [];
+  console.log(`\nSerialize of a struct with N fields (median ms)   native  macrobox  ratio`);
+  for (const fields of [1, 10, 100, 1000]) {
+    const input = `struct S { ${Array.from({ length: fields }, (_, i) => `f${i}: u32,`).join(" ")} }`;
+    const line = expandLine(serde.dylib, "derive", "Serialize", input);
+    const n: number[] = [];
+    const o: number[] = [];
+    const reps = fields >= 1000 ? Math.max(3, Math.ceil(rounds / 3)) : rounds;
+    for (let i = 0; i <= reps; i++) {
+      const a = await timed(native, line);
+      const b = await timed(ours, line);
+      if (i > 0) n.push(a), o.push(b);
+    }
+    const nm = stats(n).median;
+    const om = stats(o).median;
+    curve.push({ fields, native: nm, macrobox: om });
+    console.log(`${String(fields).padStart(5)} fields ${"".padEnd(36)} ${fmt(nm).padStart(7)} ${fmt(om).padStart(9)} ${ratio(om, nm).padStart(6)}`);
+  }
+  summary.sizeCurve = curve;
+}
+await native.close();
+await ours.close();
+
+// The expansion cache: the same request again, served from the cache, against a native expansion.
+{
+  const cached = spawnMacrobox({ MACROBOX_EXPANSION_CACHE: "on", MACROBOX_CACHE: join(work, "cache") });
+  const nat = spawnRustAnalyzerServer();
+  await nat.request({ type: "SetConfig", spanMode: "Id" }).catch(() => undefined);
+  const job = jobs.find((j) => j.subject === "serde_derive Serialize") ?? jobs[0];
+  await timed(cached, job.line); // fills the cache
+  const c: number[] = [];
+  const n: number[] = [];
+  for (let i = 0; i < Math.max(5, rounds); i++) {
+    c.push(await timed(cached, job.line));
+    n.push(await timed(nat, job.line));
+  }
+  const cm = stats(c).median;
+  const nm = stats(n).median;
+  summary.cached = { macrobox: cm, native: nm, ratio: cm / nm };
+  console.log(`\nrepeated unchanged expansion (${job.subject}): macrobox ${fmt(cm)} ms vs native ${fmt(nm)} ms = ${ratio(cm, nm)}`);
+  await cached.close();
+  await nat.close();
+}
+
+// Cold start, module already built.
+{
+  const serde = artifacts.get(crateId(SUBJECTS[0].crate))!;
+  const first = jobs.find((j) => j.subject === "serde_derive Serialize")!.line;
+  const runs = quick ? 2 : 5;
+  const n: number[] = [];
+  const o: Array<{ total: number; version: number; list: number; expand: number }> = [];
+  for (let i = 0; i < runs; i++) {
+    n.push((await coldStart(() => spawnRustAnalyzerServer(), serde.dylib, first)).total);
+    o.push(await coldStart(() => spawnMacrobox(), serde.dylib, first));
+  }
+  const bare = bareNodeMs();
+  const nm = stats(n).median;
+  const om = stats(o.map((x) => x.total)).median;
+  const parts = (k: "version" | "list" | "expand") => stats(o.map((x) => x[k])).median;
+  summary.coldStart = { native: nm, macrobox: om, ratio: om / nm, bareNode: bare, macroboxParts: { version: parts("version"), list: parts("list"), firstExpand: parts("expand") } };
+  console.log(
+    `cold start (spawn → version → list → first expansion): native ${fmt(nm)} ms, macrobox ${fmt(om)} ms (${ratio(om, nm)}); ` +
+      `bare \`node -e ''\` ${fmt(bare)} ms; macrobox parts: version ${fmt(parts("version"))}, list ${fmt(parts("list"))}, first expansion ${fmt(parts("expand"))}`,
+  );
+}
+
+// Fuel metering on and off, in process (the same module bytes, metered or not).
+{
+  const serde = artifacts.get(crateId(SUBJECTS[0].crate))!;
+  const bytes = readFileSync(serde.wasm);
+  const metered = await loadMacroModule(bytes);
+  const plain = await loadMacroModule(bytes, { meter: false });
+  const cases = corpus.filter((c) => crateId(c.crate) === crateId(SUBJECTS[0].crate) && c.expect === "ok").slice(0, quick ? 5 : 40);
+  const run = async (m: typeof metered) => {
+    const t: number[] = [];
+    for (let r = 0; r <= Math.min(rounds, 5); r++) {
+      for (const c of cases) {
+        const start = performance.now();
+        for (const name of c.macros) await m.expand({ kind: c.kind, name, input: c.input, args: c.args });
+        if (r > 0) t.push(performance.now() - start);
+      }
+    }
+    return t.reduce((a, b) => a + b, 0);
+  };
+  const on = await run(metered);
+  const off = await run(plain);
+  summary.fuel = { meteredMs: on, unmeteredMs: off, cost: on / off - 1 };
+  console.log(`fuel metering cost (serde_derive corpus, in process): ${((on / off - 1) * 100).toFixed(1)}%`);
+}
+
+mkdirSync(dirname(jsonPath), { recursive: true });
+writeFileSync(jsonPath, JSON.stringify(summary, null, 2) + "\n");
+console.log(`\nsummary written to ${jsonPath}`);
