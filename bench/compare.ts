@@ -127,7 +127,7 @@ async function timed(client: ProcMacroServerClient, line: string): Promise<numbe
   const start = performance.now();
   const res = await client.requestLine(line);
   const ms = performance.now() - start;
-  if (res.includes('"Err"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
+  if (!res.startsWith('{"ExpandMacro":{"Ok"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
   return ms;
 }
 
