@@ -66,6 +66,17 @@ export interface SpanLocation {
   text: string | null;
 }
 
+export interface SpanTableCheckpoint {
+  files: number;
+  spans: number;
+  contexts: number;
+}
+
+export interface SpanTableDelta {
+  spans: SpanData[];
+  contexts: SyntaxContextInfo[];
+}
+
 export class SpanError extends Error {
   override name = "SpanError";
 }
@@ -173,6 +184,43 @@ export class SpanTable {
       return this.intern({ ...d, ctxt });
     };
     return { callSite: make("call_site"), defSite: make("def_site"), mixedSite: make("mixed_site") };
+  }
+
+  // ---- state, for the expansion cache (src/host/cache.ts) ----
+
+  /** How many files, spans and contexts the table holds: the table only ever grows. */
+  checkpoint(): SpanTableCheckpoint {
+    return { files: this.files.length, spans: this.spans.length, contexts: this.contexts.length };
+  }
+
+  /**
+   * Everything a macro could learn from this table, as one canonical string: every file (name,
+   * local path, text), every span and every syntax context, in order. Two tables with the same
+   * fingerprint answer every span question alike and hand out the same next numbers.
+   */
+  fingerprint(): string {
+    const files = this.files.map((f) => [f.name, f.localPath, f.text]);
+    const spans = this.spans.map((d) => [d.file, d.lo, d.hi, d.ctxt]);
+    const contexts = this.contexts.map((c) => [c.kind, c.parentCallSite]);
+    return JSON.stringify([files, spans, contexts]);
+  }
+
+  /** What was added since `from` (spans and contexts; expansions never add files). */
+  deltaSince(from: SpanTableCheckpoint): SpanTableDelta {
+    if (this.files.length !== from.files) throw new SpanError("source files were added during an expansion");
+    return { spans: this.spans.slice(from.spans).map((d) => ({ ...d })), contexts: this.contexts.slice(from.contexts).map((c) => ({ ...c })) };
+  }
+
+  /** Replays a delta recorded at checkpoint `at`, which must be where this table is now. */
+  applyDelta(at: SpanTableCheckpoint, delta: SpanTableDelta): void {
+    const now = this.checkpoint();
+    if (now.files !== at.files || now.spans !== at.spans || now.contexts !== at.contexts) throw new SpanError("the span table changed since the cached expansion's checkpoint");
+    for (const c of delta.contexts) this.contexts.push({ kind: c.kind, parentCallSite: c.parentCallSite });
+    for (const d of delta.spans) {
+      const id = this.spans.length;
+      this.spans.push({ file: d.file, lo: d.lo, hi: d.hi, ctxt: d.ctxt });
+      this.interned.set(`${d.file}:${d.lo}:${d.hi}:${d.ctxt}`, id);
+    }
   }
 
   // ---- rustc's span operations (rustc_expand/src/proc_macro_server.rs) ----

@@ -21,6 +21,7 @@ import { Watchdog } from "../node/watchdog.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import { grantFor, loadGrants } from "../node/grants.js";
 import { NodeReadOnlyFs } from "../node/fs.js";
+import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 
 /** `--fuel`, `--memory`, ...: one option per limit (src/sandbox/limits.ts). */
 const LIMIT_OPTIONS = Object.fromEntries(LIMIT_NAMES.map((n) => [LIMIT_SPECS[n].flag.slice(2), { type: "string" as const }]));
@@ -80,7 +81,15 @@ export async function expandCommand(args: string[]): Promise<number> {
     throw e;
   }
   // From the bytes, so that expansions are metered with fuel and the memory is capped.
-  const module = await loadMacroModule(new Uint8Array(readFileSync(wasmPath)), { limits });
+  // --check-determinism compares two real runs, so it must not be answered from the cache.
+  const bytes = new Uint8Array(readFileSync(wasmPath));
+  const caches = nodeCaches();
+  const module = await loadMacroModule(bytes, {
+    limits,
+    moduleHash: moduleHash(bytes),
+    moduleCache: caches.moduleCache,
+    expansionCache: values["check-determinism"] ? undefined : caches.expansionCache ?? undefined,
+  });
 
   // Capabilities: what the module's crate declares, granted by macrobox.toml and the flags.
   let sandbox: SandboxGrant | undefined;

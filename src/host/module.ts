@@ -22,10 +22,11 @@ import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
 import { normalizeSource, SpanTable, type SourceFile } from "../bridge/spans.js";
 import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
 import { LimitExceeded, resolveLimits, type Limits } from "../sandbox/limits.js";
-import { FUEL_EXPORT, instrumentFuel } from "../sandbox/fuel.js";
-import { CapabilitySession } from "../sandbox/wasi-fs.js";
+import { FUEL_EXPORT, FUEL_INSTRUMENTATION_VERSION, instrumentFuel } from "../sandbox/fuel.js";
+import { CapabilitySession, type SandboxGrant } from "../sandbox/wasi-fs.js";
 import type { Capabilities } from "../sandbox/capabilities.js";
 import { desugarDocCommentsAsMacroArgs } from "./input.js";
+import { decodeEntry, encodeEntry, expansionKey, RecordingFs, sha256Hex, type CacheStore } from "./cache.js";
 import type { Diagnostic, ExpandErrorKind, ExpandFailure, ExpandReport, ExpandRequest, ExpandResult, LoadOptions, MacroInfo, MacroModule } from "./types.js";
 
 const EDITIONS: readonly Edition[] = ["2015", "2018", "2021", "2024"];
@@ -33,11 +34,19 @@ const EDITIONS: readonly Edition[] = ["2015", "2018", "2021", "2024"];
 /** Compiles (if needed) and checks a macro module, and reads its macro table. */
 export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, options: LoadOptions = {}): Promise<MacroModule> {
   const limits = resolveLimits(options.limits);
+  const moduleHash = options.moduleHash ?? (wasm instanceof WebAssembly.Module ? null : sha256Hex(wasm));
   let module: WebAssembly.Module;
   if (wasm instanceof WebAssembly.Module) module = wasm;
   else {
     const meter = (options.meter ?? true) && !isInstrumented(wasm);
-    const bytes = meter ? instrumentFuel(wasm, { maxMemoryPages: limits.memoryPages }) : wasm;
+    let bytes: Uint8Array | null = null;
+    // Instrumenting is most of the cost of loading: the instrumented bytes are cached by what decides them.
+    const cacheKey = meter && options.moduleCache && moduleHash ? sha256Hex(`module:${FUEL_INSTRUMENTATION_VERSION}:${moduleHash}:${limits.memoryPages}`) : null;
+    if (cacheKey) bytes = await options.moduleCache!.get(cacheKey);
+    if (bytes === null) {
+      bytes = meter ? instrumentFuel(wasm, { maxMemoryPages: limits.memoryPages }) : wasm;
+      if (cacheKey) await options.moduleCache!.set(cacheKey, bytes);
+    }
     module = await WebAssembly.compile(bytes as BufferSource);
   }
   const abi = detectModuleAbi(module, options.assumeBridgeAbi);
@@ -53,7 +62,7 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   } catch {
     // a module with malformed metadata declares nothing
   }
-  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata);
+  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata, moduleHash, options.expansionCache ?? null);
 }
 
 /** Whether the bytes already export the fuel global (cheap check before instrumenting twice). */
@@ -84,6 +93,9 @@ class LoadedMacroModule implements MacroModule {
     readonly limits: Readonly<Limits>,
     readonly metered: boolean,
     readonly metadata: ModuleMetadata | null,
+    /** sha256 of the module's bytes as given (before instrumentation); null when unknown (a precompiled module). */
+    readonly hash: string | null,
+    private readonly expansionCache: CacheStore | null,
   ) {
     this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
     this.crate = metadata ? { name: metadata.crate.name, version: metadata.crate.version } : null;
@@ -114,10 +126,41 @@ class LoadedMacroModule implements MacroModule {
     } catch (e) {
       return fail("input", (e as Error).message);
     }
+    let sandbox = request.sandbox ?? { crate: this.crate?.name ?? "<unknown>", declared: { env: [...this.declared.env], read: [...this.declared.read] }, granted: { env: [], read: [] } };
+
+    // The expansion cache (src/host/cache.ts). A caller's own env policy is a function whose
+    // answers cannot be keyed, and WASI overrides are for tests and tools: both bypass it.
+    const cache = this.expansionCache !== null && this.hash !== null && request.env === undefined && request.wasi === undefined ? this.expansionCache : null;
+    let cacheKey: string | null = null;
+    const checkpoint = spans.checkpoint();
+    let recorder: RecordingFs | null = null;
+    if (cache) {
+      cacheKey = expansionKey({
+        moduleHash: this.hash!, metered: this.metered, edition: this.edition, kind: request.kind, name: request.name,
+        input: prepared.input, args: prepared.args, invocation: prepared.invocation, spans, sandbox, limits, forceShowPanics: request.forceShowPanics ?? false,
+      });
+      const stored = await cache.get(cacheKey);
+      if (stored !== null) {
+        const hit = decodeEntry(cacheKey, stored, spans, sandbox.fs);
+        if (hit !== null) return hit;
+      }
+      if (sandbox.fs) {
+        recorder = new RecordingFs(sandbox.fs);
+        sandbox = { ...sandbox, fs: recorder };
+      }
+    }
+    const result = await this.run(request, decl, prepared, spans, limits, sandbox);
+    if (cache && cacheKey !== null && result.error?.kind !== "limit") {
+      // A limit's verdict depends on the host's bookkeeping as well as on the macro; not worth keeping.
+      await cache.set(cacheKey, encodeEntry(cacheKey, checkpoint, spans, recorder?.observations ?? [], result));
+    }
+    return result;
+  }
+
+  private async run(request: ExpandRequest, decl: ProcMacroDecl, prepared: PreparedInputs, spans: SpanTable, limits: Limits, sandbox: SandboxGrant): Promise<ExpandResult> {
+    const base: ExpandReport = { diagnostics: [], trackedEnv: [], trackedPaths: [], reads: [], denials: [], stdout: "", stderr: "", spans };
     const expansion = spans.newExpansion(prepared.invocation);
-    const session = new CapabilitySession(
-      request.sandbox ?? { crate: this.crate?.name ?? "<unknown>", declared: { env: [...this.declared.env], read: [...this.declared.read] }, granted: { env: [], read: [] } },
-    );
+    const session = new CapabilitySession(sandbox);
     const server = new BridgeServer({ spans, expansion, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
     const runOptions: RunOptions = {
       wasi: { maxWrittenBytes: limits.capturedOutputBytes, extend: session.extend, ...request.wasi },

@@ -14,6 +14,7 @@ import type { WasiOptions } from "../sandbox/wasi.js";
 import type { LimitName, Limits } from "../sandbox/limits.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import type { Capabilities, CapabilityDenial } from "../sandbox/capabilities.js";
+import type { CacheStore } from "./cache.js";
 
 export interface LoadOptions {
   /** Bridge ABI to assume for a module that says nothing about how it was built. */
@@ -26,6 +27,18 @@ export interface LoadOptions {
    * bytes yourself with `instrumentFuel` to meter it).
    */
   meter?: boolean;
+  /**
+   * Where instrumented modules are kept (src/host/cache.ts): loading the same bytes again then
+   * skips instrumentation. Default: none.
+   */
+  moduleCache?: CacheStore;
+  /**
+   * Where expansion results are kept, keyed by everything that decides them (src/host/cache.ts):
+   * an unchanged expansion is then answered without running the macro. Default: none.
+   */
+  expansionCache?: CacheStore;
+  /** sha256 (hex) of the module's bytes, when the caller already knows it (saves hashing them). */
+  moduleHash?: string;
 }
 
 /** The limits an expansion can tighten or relax for itself. */

@@ -13,6 +13,7 @@ import { basename } from "node:path";
 import { loadMacroModule } from "../host/module.js";
 import type { MacroModule } from "../host/types.js";
 import { servePostcardStdio, serveStdio } from "./stdio-server.js";
+import { moduleHash, nodeCaches } from "./disk-cache.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
 
 export interface ProcMacroServerOptions {
@@ -37,6 +38,7 @@ export type ProtocolFormat = "json-legacy" | "bidirectional-postcard-prototype";
 /** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
 export async function runProcMacroServer(options: ProcMacroServerOptions = {}, format: ProtocolFormat = "json-legacy"): Promise<void> {
   const cache = new Map<string, Promise<MacroModule>>();
+  const caches = nodeCaches();
   const backend = createWasmBackend({
     loadModule(lib) {
       const path = wasmModuleFor(lib, options.modules);
@@ -45,7 +47,8 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
       }
       let module = cache.get(path);
       if (module === undefined) {
-        module = loadMacroModule(readFileSync(path));
+        const bytes = readFileSync(path);
+        module = loadMacroModule(bytes, { moduleHash: moduleHash(bytes), moduleCache: caches.moduleCache, expansionCache: caches.expansionCache ?? undefined });
         cache.set(path, module);
         module.catch(() => cache.delete(path));
       }

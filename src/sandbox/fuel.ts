@@ -94,6 +94,12 @@ export class InstrumentationError extends Error {
 }
 
 /** Instruments `wasm` with fuel metering (and optionally a memory cap); returns the new module bytes. */
+/**
+ * Version of the instrumentation: part of the key under which instrumented modules are cached
+ * (src/host/module.ts). Bump it whenever the rewrite changes what it emits.
+ */
+export const FUEL_INSTRUMENTATION_VERSION = 1;
+
 export function instrumentFuel(wasm: Uint8Array, options: FuelOptions = {}): Uint8Array<ArrayBuffer> {
   return instrumentFuelDetailed(wasm, options).wasm;
 }

@@ -1,0 +1,255 @@
+// Caches that are safe because expansion is deterministic.
+//
+// An expansion's result is a function of: the module (its bytes' hash, and whether it is metered),
+// the macro, the input and argument tokens with every fact about their spans the macro could ask
+// (the whole span table: files, spans, syntax contexts), what the sandbox grants and the values of
+// the variables it lets the macro see, and the limits. All of that goes into the key. The one
+// input that lives outside the request is the file system behind a read grant: every question the
+// expansion asked it (stat, read, list) is recorded with a digest of the answer, and a cached
+// result is only served when the same questions get the same answers now.
+//
+// A hit replays what the expansion added to the span table (its syntax contexts and the spans the
+// macro made), so the output's span numbers mean what they meant, and returns the same result.
+// Nothing a macro did survives into another expansion: a hit runs nothing.
+//
+// Stores are pluggable (`CacheStore`): `MemoryCacheStore` here (browser-safe, LRU by bytes), a disk
+// store in src/node/disk-cache.ts. A store may lose, truncate or corrupt entries: an entry that
+// does not parse, or whose recorded key differs, is a miss.
+//
+// Browser-safe: no Node APIs here.
+
+import { sha256 } from "@noble/hashes/sha256";
+import { bytesToHex } from "@noble/hashes/utils";
+import type { TokenStream } from "../tokens/model.js";
+import type { SpanTable, SpanTableCheckpoint, SpanTableDelta } from "../bridge/spans.js";
+import { FsError, type FsEntry, type FsStat, type ReadOnlyFs } from "../sandbox/fs.js";
+import { envAllowed } from "../sandbox/capabilities.js";
+import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { ExpandResult } from "./types.js";
+
+/** Bump when what is cached, or how keys are made, changes: old entries then simply miss. */
+export const EXPANSION_CACHE_FORMAT = 1;
+
+/** A key-value store for cache entries. Keys are lowercase hex sha256 digests. */
+export interface CacheStore {
+  get(key: string): Uint8Array | null | Promise<Uint8Array | null>;
+  set(key: string, value: Uint8Array): void | Promise<void>;
+}
+
+/** An in-memory store, least recently used out past `maxBytes`. */
+export class MemoryCacheStore implements CacheStore {
+  private readonly entries = new Map<string, Uint8Array>();
+  private bytes = 0;
+
+  constructor(readonly maxBytes = 64 * 1024 * 1024) {}
+
+  get(key: string): Uint8Array | null {
+    const v = this.entries.get(key);
+    if (v === undefined) return null;
+    // Re-insert: a Map iterates in insertion order, so the first entry is the least recently used.
+    this.entries.delete(key);
+    this.entries.set(key, v);
+    return v;
+  }
+
+  set(key: string, value: Uint8Array): void {
+    if (value.length > this.maxBytes) return;
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.bytes -= old.length;
+      this.entries.delete(key);
+    }
+    this.entries.set(key, value);
+    this.bytes += value.length;
+    for (const [k, v] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= v.length;
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/** Tries each store in order; a hit in a later store fills the earlier ones. Writes go to all. */
+export class LayeredCacheStore implements CacheStore {
+  constructor(private readonly stores: readonly CacheStore[]) {}
+
+  async get(key: string): Promise<Uint8Array | null> {
+    for (let i = 0; i < this.stores.length; i++) {
+      const v = await this.stores[i].get(key);
+      if (v !== null) {
+        for (let j = 0; j < i; j++) await this.stores[j].set(key, v);
+        return v;
+      }
+    }
+    return null;
+  }
+
+  async set(key: string, value: Uint8Array): Promise<void> {
+    for (const s of this.stores) await s.set(key, value);
+  }
+}
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return bytesToHex(sha256(typeof data === "string" ? utf8.encode(data) : data));
+}
+
+// ---- the file system, observed ----
+
+/** One question asked of the granted file system, and a digest of its answer. */
+export type FsObservation = { op: "stat" | "readFile" | "readdir"; path: string; answer: string };
+
+function answerOf(op: FsObservation["op"], fs: ReadOnlyFs, path: string): { digest: string; value?: unknown; error?: FsError } {
+  try {
+    switch (op) {
+      case "stat": {
+        const st = fs.stat(path);
+        return { digest: `ok:${st.type}:${st.size}:${st.realPath}`, value: st };
+      }
+      case "readFile": {
+        const data = fs.readFile(path);
+        return { digest: `ok:${sha256Hex(data)}`, value: data };
+      }
+      case "readdir": {
+        const entries = fs.readdir(path);
+        return { digest: `ok:${sha256Hex(JSON.stringify(entries))}`, value: entries };
+      }
+    }
+  } catch (e) {
+    if (e instanceof FsError) return { digest: `err:${e.code}`, error: e };
+    throw e;
+  }
+}
+
+/** A `ReadOnlyFs` that records every question and a digest of every answer. */
+export class RecordingFs implements ReadOnlyFs {
+  readonly observations: FsObservation[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly inner: ReadOnlyFs) {}
+
+  private ask<T>(op: FsObservation["op"], path: string): T {
+    const a = answerOf(op, this.inner, path);
+    const id = `${op}\0${path}`;
+    if (!this.seen.has(id)) {
+      this.seen.add(id);
+      this.observations.push({ op, path, answer: a.digest });
+    }
+    if (a.error) throw a.error;
+    return a.value as T;
+  }
+
+  stat(path: string): FsStat {
+    return this.ask("stat", path);
+  }
+  readFile(path: string): Uint8Array {
+    return this.ask("readFile", path);
+  }
+  readdir(path: string): FsEntry[] {
+    return this.ask("readdir", path);
+  }
+}
+
+/** Whether every recorded question gets the same answer from `fs` now. */
+export function observationsHold(fs: ReadOnlyFs | null | undefined, observations: readonly FsObservation[]): boolean {
+  for (const o of observations) {
+    if (!fs) return false;
+    let digest: string;
+    try {
+      digest = answerOf(o.op, fs, o.path).digest;
+    } catch {
+      return false;
+    }
+    if (digest !== o.answer) return false;
+  }
+  return true;
+}
+
+// ---- keys and entries ----
+
+export interface ExpansionKeyParts {
+  moduleHash: string;
+  metered: boolean;
+  kind: string;
+  name: string;
+  input: TokenStream;
+  args: TokenStream | undefined;
+  invocation: number;
+  spans: SpanTable;
+  sandbox: SandboxGrant | undefined;
+  limits: object;
+  forceShowPanics: boolean;
+  edition: string;
+}
+
+/** What of a grant decides an expansion: everything but the file system (observed instead) and the env values it does not let through. */
+function grantMaterial(grant: SandboxGrant | undefined): unknown {
+  if (!grant) return null;
+  const visible: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(grant.env ?? {})) {
+    if (value !== undefined && envAllowed(grant.granted, name)) visible.push([name, value]);
+  }
+  visible.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const rest: Record<string, unknown> = { ...grant, fs: grant.fs ? "fs" : null, env: visible };
+  return Object.keys(rest)
+    .sort()
+    .map((k) => [k, rest[k]]);
+}
+
+export function expansionKey(p: ExpansionKeyParts): string {
+  const material = JSON.stringify([
+    EXPANSION_CACHE_FORMAT,
+    p.moduleHash,
+    p.metered,
+    p.edition,
+    p.kind,
+    p.name,
+    p.input,
+    p.args ?? null,
+    p.invocation,
+    p.spans.fingerprint(),
+    grantMaterial(p.sandbox),
+    Object.entries(p.limits).sort(),
+    p.forceShowPanics,
+  ]);
+  return sha256Hex(material);
+}
+
+interface CachedExpansion {
+  format: number;
+  key: string;
+  checkpoint: SpanTableCheckpoint;
+  delta: SpanTableDelta;
+  observations: FsObservation[];
+  result: Omit<ExpandResult, "spans">;
+}
+
+export function encodeEntry(key: string, checkpoint: SpanTableCheckpoint, spans: SpanTable, observations: FsObservation[], result: ExpandResult): Uint8Array {
+  const { spans: _table, ...rest } = result;
+  const entry: CachedExpansion = { format: EXPANSION_CACHE_FORMAT, key, checkpoint, delta: spans.deltaSince(checkpoint), observations, result: rest };
+  return utf8.encode(JSON.stringify(entry));
+}
+
+/** The cached result for `key`, replayed into `spans`, or null (absent, unusable, or the file system changed). */
+export function decodeEntry(key: string, bytes: Uint8Array, spans: SpanTable, fs: ReadOnlyFs | null | undefined): ExpandResult | null {
+  let entry: CachedExpansion;
+  try {
+    entry = JSON.parse(utf8Decoder.decode(bytes)) as CachedExpansion;
+  } catch {
+    return null; // truncated or corrupt
+  }
+  if (entry === null || typeof entry !== "object" || entry.format !== EXPANSION_CACHE_FORMAT || entry.key !== key) return null;
+  if (!Array.isArray(entry.observations) || !observationsHold(fs, entry.observations)) return null;
+  try {
+    spans.applyDelta(entry.checkpoint, entry.delta);
+  } catch {
+    return null;
+  }
+  return { ...entry.result, spans } as ExpandResult;
+}
