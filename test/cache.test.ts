@@ -224,3 +224,44 @@ test("instrumented modules are cached: a second load skips instrumentation and b
   await loadMacroModule(bytes, { moduleCache: store, limits: { memoryPages: 512 } });
   assert.equal(store.sets, 2);
 });
+
+test("the proc-macro server answers a repeated request line from its memo, only for reusable expansions", async () => {
+  const { createServerSession } = await import("../src/server/serve.js");
+  const { createWasmBackend } = await import("../src/server/wasm-backend.js");
+  const { encodeRequestLine } = await import("../src/server/protocol.js");
+  const { encodeFlatTree } = await import("../src/server/flat.js");
+  const { parseTokenStream } = await import("../src/index.js");
+  const serde = await loadMacroModule(await macroWasm("serde_derive"));
+  const wasm = createWasmBackend({ loadModule: async () => serde });
+  let calls = 0;
+  let reusable = true;
+  const backend = {
+    ...wasm,
+    async expand(req: Parameters<typeof wasm.expand>[0]) {
+      calls++;
+      const r = await wasm.expand(req);
+      return r.ok ? { ok: true as const, value: { ...r.value, reusable: reusable && r.value.reusable } } : r;
+    },
+  };
+  let next = 16;
+  const parsed = parseTokenStream(SERDE_INPUT, () => next++);
+  assert.ok(parsed.ok);
+  const line = encodeRequestLine({
+    type: "ExpandMacro", lib: "serde_derive.so", env: [], currentDir: null, macroName: "Serialize", attributes: null,
+    macroBody: encodeFlatTree(parsed.stream, { rootSpan: 1 }), globals: { defSite: 0, callSite: 1, mixedSite: 2 }, spanDataTable: [],
+  }).trimEnd();
+  const memoised = createServerSession(backend, { memo: true });
+  const plain = createServerSession(backend);
+  const reference = await plain.handleLine(line);
+  assert.match(reference, /^\{"ExpandMacro":\{"Ok"/);
+  calls = 0;
+  assert.equal(await memoised.handleLine(line), reference);
+  assert.equal(await memoised.handleLine(line), reference);
+  assert.equal(calls, 1, "the second request was answered from the memo");
+  // An expansion the backend does not call reusable is asked again.
+  reusable = false;
+  const other = line.replace('"Serialize"', '"Deserialize"');
+  await memoised.handleLine(other);
+  await memoised.handleLine(other);
+  assert.equal(calls, 3);
+});

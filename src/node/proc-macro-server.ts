@@ -56,10 +56,10 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
     },
   });
   if (format === "bidirectional-postcard-prototype") {
-    await servePostcardStdio(backend);
+    await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null } });
     return;
   }
-  await serveStdio(backend, { onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)) });
+  await serveStdio(backend, { session: { memo: caches.expansionCache !== null }, onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)) });
 }
 
 /** What `--version` prints; rust-analyzer shows it when versions disagree. */

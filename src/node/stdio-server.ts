@@ -5,9 +5,11 @@ import type { Readable, Writable } from "node:stream";
 
 import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../server/postcard.js";
 import { LineFramer } from "../server/protocol.js";
-import { createServerSession, type ProcMacroBackend } from "../server/serve.js";
+import { createServerSession, type ProcMacroBackend, type SessionOptions } from "../server/serve.js";
 
 export interface StdioOptions {
+  /** The protocol session's options (the response memo). */
+  session?: SessionOptions;
   input?: Readable;
   output?: Writable;
   /** Where lines that are not requests are reported (default: ignored, like the native server). */
@@ -18,7 +20,7 @@ export interface StdioOptions {
 export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}): Promise<void> {
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
-  const session = createServerSession(backend);
+  const session = createServerSession(backend, options.session);
   let ended = false;
   const framer = new LineFramer((line) => {
     if (line === "") ended = true;
@@ -51,7 +53,7 @@ export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}
 export function servePostcardStdio(backend: ProcMacroBackend, options: StdioOptions = {}): Promise<void> {
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
-  const session = createServerSession(backend);
+  const session = createServerSession(backend, options.session);
   const splitter = new FrameSplitter();
   let chain = Promise.resolve();
   return new Promise((resolve, reject) => {

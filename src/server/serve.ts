@@ -45,6 +45,11 @@ export interface BackendExpandRequest {
 
 export interface BackendExpansion {
   output: TokenStream;
+  /**
+   * The expansion depended on nothing outside the request (no granted file system), so the same
+   * request line may be answered with the same response without asking the backend again.
+   */
+  reusable?: boolean;
   /** RustAnalyzer mode: the span table the output's ids index (default: the request's). */
   spanData?: SpanData[];
 }
@@ -65,9 +70,23 @@ export interface ServerSession {
   readonly spanMode: SpanMode;
 }
 
+export interface SessionOptions {
+  /**
+   * Answer a repeated, unchanged request line with the response it got (what an editor sends all
+   * day), for expansions the backend marks reusable: expansion is deterministic, so this is the
+   * response the backend would give again. Bounded by `memoBytes` (least recently used out).
+   * Default off.
+   */
+  memo?: boolean;
+  memoBytes?: number;
+}
+
 /** One connection's state (the span mode is per connection, like the native server's loop). */
-export function createServerSession(backend: ProcMacroBackend): ServerSession {
+export function createServerSession(backend: ProcMacroBackend, options: SessionOptions = {}): ServerSession {
   let spanMode: SpanMode = "Id";
+  const memo = options.memo ? new LineMemo(options.memoBytes ?? 64 * 1024 * 1024) : null;
+  /** Set by `expand` when the answer it is building may be memoised. */
+  let reusable = false;
   const modes = backend.spanModes ?? ["Id"];
 
   async function expand(req: ExpandMacroRequest): Promise<Response> {
@@ -106,6 +125,7 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
       return fail(`macrobox: ${(e as Error).message}`);
     }
     if (!result.ok) return fail(result.error);
+    reusable = result.value.reusable === true;
     let tree;
     try {
       tree = encodeFlatTree(result.value.output, { rootSpan: globals.callSite, noneGroupAsRoot: true });
@@ -149,10 +169,47 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
       } catch (e) {
         return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error: `macrobox: ${(e as Error).message}` } });
       }
-      return encodeResponseLine(await handle(req));
+      if (memo === null || req.type !== "ExpandMacro") return encodeResponseLine(await handle(req));
+      // The span mode is part of what the line means.
+      const key = `${spanMode}\n${line}`;
+      const known = memo.get(key);
+      if (known !== undefined) return known;
+      reusable = false;
+      const response = encodeResponseLine(await handle(req));
+      if (reusable) memo.set(key, response);
+      return response;
     },
     get spanMode() {
       return spanMode;
     },
   };
+}
+
+/** Request lines to response lines, least recently used out past a size in UTF-16 units. */
+class LineMemo {
+  private readonly entries = new Map<string, string>();
+  private size = 0;
+
+  constructor(private readonly maxSize: number) {}
+
+  get(key: string): string | undefined {
+    const v = this.entries.get(key);
+    if (v !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: string): void {
+    const cost = key.length + value.length;
+    if (cost > this.maxSize) return;
+    this.entries.set(key, value);
+    this.size += cost;
+    for (const [k, v] of this.entries) {
+      if (this.size <= this.maxSize) break;
+      this.entries.delete(k);
+      this.size -= k.length + v.length;
+    }
+  }
 }

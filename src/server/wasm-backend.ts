@@ -104,7 +104,8 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
           }
         }
       };
-      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close) } };
+      // No file system is granted here, so nothing outside the request decided the output.
+      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable: true } };
     },
   };
 }
