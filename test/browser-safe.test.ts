@@ -34,7 +34,10 @@ for (const entry of ["src/index.ts", "src/server/index.ts"]) {
     });
     assert.deepEqual(result.errors, []);
     const inputs = Object.keys(result.metafile.inputs);
-    assert.ok(inputs.some((i) => i.includes("src/bridge/")), "the bundle holds the bridge");
+    assert.ok(
+      inputs.some((i) => i.includes("src/bridge/")),
+      "the bundle holds the bridge",
+    );
     const nodeOnly = inputs.filter((i) => /^node:|src\/(builder|cli|node)\//.test(i));
     assert.deepEqual(nodeOnly, [], `Node-only code reached the browser bundle`);
     const text = result.outputFiles[0].text;
