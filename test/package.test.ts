@@ -206,3 +206,20 @@ export const d: string = build;
   assert.notEqual(bad.code, 0);
   for (const line of [5, 6, 7, 8]) assert.match(bad.output, new RegExp(`bad\\.ts\\(${line},\\d+\\): error TS2322`), bad.output);
 });
+
+it("the README's library examples type-check against the published types", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => /from "macrobox/.test(b));
+  const core = blocks.filter((b) => !/from "(node:|macrobox\/(node|build))/.test(b));
+  const nodeSide = blocks.filter((b) => /from "macrobox\/(node|build)"/.test(b));
+  assert.ok(core.length >= 1 && nodeSide.length >= 1, "the README shows the core and the Node entry points");
+  core.forEach((block, i) => {
+    // The core example's module bytes come from wherever the reader has them.
+    const r = typecheck(`readme-core-${i}`, `declare const wasmBytes: Uint8Array;\n${block}export {};\n`, false);
+    assert.equal(r.code, 0, `${block}\n${r.output}`);
+  });
+  nodeSide.forEach((block, i) => {
+    const r = typecheck(`readme-node-${i}`, `${block}export {};\n`, true);
+    assert.equal(r.code, 0, `${block}\n${r.output}`);
+  });
+});
