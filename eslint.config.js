@@ -22,7 +22,8 @@ const browserSafe = [
 const nodeOnly = "browser-safe code (see eslint.config.js) must not use Node APIs; Node-only code belongs in src/node, src/builder or src/cli";
 
 export default defineConfig(
-  { ignores: ["dist/", "examples/**/target/", "scratch/"] },
+  // What .gitignore lists (build output, caches); flat config does not read .gitignore.
+  { ignores: ["dist/", "**/target/", ".macrobox-cache/", "scratch/"] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
