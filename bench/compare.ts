@@ -225,7 +225,10 @@ console.log(`peak RSS: native ${rss.native?.toFixed(1) ?? "?"} MiB, macrobox ${r
     for (let i = 0; i <= reps; i++) {
       const a = await timed(native, line);
       const b = await timed(ours, line);
-      if (i > 0) n.push(a), o.push(b);
+      if (i > 0) {
+        n.push(a);
+        o.push(b);
+      }
     }
     const nm = stats(n).median;
     const om = stats(o).median;

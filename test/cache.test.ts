@@ -152,7 +152,7 @@ test("a corrupt or truncated entry is ignored and recomputed", async () => {
   const request: ExpandRequest = { kind: "derive", name: "Serialize", input: SERDE_INPUT };
   const reference = observable(await (await loadMacroModule(bytes)).expand(request));
   // In a store that hands back damaged bytes.
-  for (const damage of [(b: Uint8Array) => b.subarray(0, b.length >> 1), (b: Uint8Array) => new TextEncoder().encode("{}"), (b: Uint8Array) => b.map((x, i) => (i === 10 ? x ^ 0x20 : x))]) {
+  for (const damage of [(b: Uint8Array) => b.subarray(0, b.length >> 1), (_b: Uint8Array) => new TextEncoder().encode("{}"), (b: Uint8Array) => b.map((x, i) => (i === 10 ? x ^ 0x20 : x))]) {
     const store = new MemoryCacheStore();
     const damaging: CacheStore = { get: (k) => { const v = store.get(k); return v && damage(v); }, set: (k, v) => store.set(k, v) };
     const m = await loadMacroModule(bytes, { expansionCache: damaging });

@@ -21,7 +21,7 @@ import {
 import type { Group, TokenStream, TokenTree } from "../src/tokens/model.js";
 import { group, ident, lit, punct, richStream } from "./oracle/trees.js";
 import { compareStreams, containsCompileError, printTokens } from "./oracle/compare.js";
-import { buildNativeMacro, closeNativeOracle, expandNativeTokens, listNativeMacros, nativeApiVersion, NATIVE_SPANS } from "./oracle/native.js";
+import { buildNativeMacro, closeNativeOracle, expandNativeTokens, listNativeMacros, nativeApiVersion } from "./oracle/native.js";
 
 const ECHO_CRATE = join(fileURLToPath(new URL(".", import.meta.url)), "oracle/native/echo-macros");
 

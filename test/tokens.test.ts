@@ -57,6 +57,7 @@ function clientIdent(s: string, isRaw: boolean): string {
     if (isRaw && !canBeRaw) throw new Error(`\`${s}\` cannot be a raw identifier`);
     return s;
   }
+  // eslint-disable-next-line no-control-regex -- "all ASCII", NUL included
   const sym = /^[\x00-\x7f]*$/.test(s) ? null : normalizeAndValidateIdent(s);
   if (sym === null) throw new Error(`${JSON.stringify(s)} is not a valid identifier`);
   return sym;

@@ -9,7 +9,7 @@
 //
 // Browser-safe: no Node APIs here.
 
-import type { Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
+import type { Literal, Span, TokenStream } from "../tokens/model.js";
 import { printTokenStream } from "../tokens/index.js";
 import type { SpanTable } from "./spans.js";
 

@@ -3,7 +3,7 @@
 //
 // Browser-safe: types only.
 
-import type { Span, TokenStream } from "../tokens/model.js";
+import type { TokenStream } from "../tokens/model.js";
 import type { Edition } from "../tokens/index.js";
 import type { MacroKind } from "../wasm/decls.js";
 import type { ModuleMetadata } from "../wasm/metadata.js";

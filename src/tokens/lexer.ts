@@ -300,7 +300,6 @@ export class RawCursor {
   }
 
   private number(firstDigit: number): void {
-    let base = 10;
     this.lit = Lit.Int;
     this.emptyInt = false;
     this.emptyExponent = false;
@@ -308,7 +307,7 @@ export class RawCursor {
     if (firstDigit === 0x30) {
       const f = this.first();
       if (f === 0x62 || f === 0x6f || f === 0x78) {
-        base = f === 0x62 ? 2 : f === 0x6f ? 8 : 16;
+        const base = f === 0x62 ? 2 : f === 0x6f ? 8 : 16;
         this.base = base;
         this.bump();
         const has = base === 16 ? this.eatHexDigits() : this.eatDecimalDigits();

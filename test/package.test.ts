@@ -1,0 +1,225 @@
+// The package as a user gets it: `npm pack` (its prepack script builds dist/), the tarball installed
+// into an empty project, each entry point imported there, the installed `macrobox` command run, and
+// the published .d.ts files checked by a TypeScript consumer (the browser-safe entries with no Node
+// types). Offline: smol-toml, the one dependency, is installed from a tarball of the copy in this
+// checkout's node_modules, so no registry is needed.
+
+import assert from "node:assert/strict";
+import { spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, it } from "node:test";
+import { parseTokenStream, printTokenStream } from "../src/tokens/index.js";
+
+const root = new URL("..", import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  version: string;
+  exports: Record<string, { types: string; default: string }>;
+  dependencies: Record<string, string>;
+};
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+
+function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 300_000, ...options });
+  if (r.error) throw r.error;
+  return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** `npm pack --json` of a directory into `dest`: the tarball's path and the files it holds. */
+function pack(dir: string, dest: string): { tarball: string; files: string[] } {
+  const r = run(npm, ["pack", dir, "--pack-destination", dest, "--json", "--loglevel=silent"], { cwd: root });
+  assert.equal(r.code, 0, `npm pack ${dir}: ${r.stderr}`);
+  const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf("["))) as [{ filename: string; files: { path: string }[] }];
+  return { tarball: join(dest, info.filename), files: info.files.map((f) => f.path) };
+}
+
+let tmp = "";
+let project = "";
+let packed: string[] = [];
+
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), "macrobox-package-"));
+  const ours = pack(root, tmp);
+  packed = ours.files;
+  const smolToml = pack(join(root, "node_modules", "smol-toml"), tmp);
+  project = join(tmp, "consumer");
+  mkdirSync(project);
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }));
+  const r = run(npm, ["install", ours.tarball, smolToml.tarball, "--offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: project });
+  assert.equal(r.code, 0, `npm install: ${r.stdout}${r.stderr}`);
+});
+
+after(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+it("the tarball holds the built library, the command and the README, and no tests or sources", () => {
+  for (const f of ["package.json", "README.md", "bin/macrobox.js"]) assert.ok(packed.includes(f), `${f} is packed`);
+  for (const [entry, target] of Object.entries(pkg.exports)) {
+    for (const file of [target.types, target.default]) assert.ok(packed.includes(file.replace(/^\.\//, "")), `${entry}: ${file} is packed`);
+  }
+  const stray = packed.filter((f) => !/^(package\.json|README\.md|bin\/macrobox\.js|dist\/src\/.*\.(js|d\.ts|js\.map))$/.test(f));
+  assert.deepEqual(stray, [], "only the library, the command and the README are packed");
+  assert.ok(packed.includes("dist/src/cli/main.js"), "the command's code is packed");
+});
+
+it("the installed package declares its dependency and npm resolved it from there", () => {
+  const installed = JSON.parse(readFileSync(join(project, "node_modules", "macrobox", "package.json"), "utf8"));
+  assert.deepEqual(installed.dependencies, pkg.dependencies);
+  const lock = JSON.parse(readFileSync(join(project, "package-lock.json"), "utf8"));
+  assert.deepEqual(Object.keys(lock.packages["node_modules/macrobox"].dependencies ?? {}), Object.keys(pkg.dependencies));
+  assert.ok(existsSync(join(project, "node_modules", "smol-toml", "package.json")));
+});
+
+it("each entry point imports in the consumer project and works as the source does", () => {
+  writeFileSync(
+    join(project, "entries.mjs"),
+    `import * as core from "macrobox";
+import * as server from "macrobox/server";
+import * as node from "macrobox/node";
+import * as build from "macrobox/build";
+const names = (m) => Object.keys(m).sort();
+const parsed = core.parseTokenStream("fn f(a:u8)->u8{a+1} #[x] 'a 1.0e3", () => 0);
+const dir = new node.NodeReadOnlyFs(process.cwd());
+console.log(JSON.stringify({
+  version: core.version,
+  core: names(core), server: names(server), node: names(node), build: names(build),
+  printed: parsed.ok ? core.printTokenStream(parsed.stream) : parsed.error,
+  fs: dir.stat("package.json"),
+}));
+`,
+  );
+  const r = run(process.execPath, ["entries.mjs"], { cwd: project });
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  assert.equal(got.version, pkg.version);
+  const expect = {
+    core: [
+      "loadMacroModule",
+      "parseTokenStream",
+      "printTokenStream",
+      "formatMessages",
+      "readMetadata",
+      "MacroboxError",
+      "MemoryFs",
+      "DEFAULT_LIMITS",
+      "version",
+    ],
+    server: ["createServerSession", "createWasmBackend", "encodeFlatTree", "decodeFlatTree", "LineFramer", "encodeBidirectionalFrame"],
+    node: ["NodeReadOnlyFs", "loadGrants", "serveStdio", "runProcMacroServer", "Watchdog", "ProcMacroServerClient"],
+    build: ["build", "BuildError", "findToolchain", "ToolchainError"],
+  };
+  for (const [entry, names] of Object.entries(expect)) {
+    for (const name of names) assert.ok(got[entry].includes(name), `${entry} exports ${name}: ${got[entry].join(", ")}`);
+  }
+  // The Node-only pieces stay out of the core entry point.
+  for (const name of ["NodeReadOnlyFs", "build", "serveStdio"]) assert.ok(!got.core.includes(name), `macrobox does not export ${name}`);
+  const source = parseTokenStream("fn f(a:u8)->u8{a+1} #[x] 'a 1.0e3", () => 0);
+  assert.ok(source.ok);
+  assert.equal(got.printed, printTokenStream(source.stream), "the installed printer prints as the source does");
+  assert.equal(got.fs.type, "file");
+});
+
+it("the installed `macrobox --help` prints the usage", () => {
+  const bin = join(project, "node_modules", ".bin", "macrobox");
+  const r = run(bin, ["--help"], { cwd: project });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^macrobox — /);
+  for (const command of ["build", "inspect", "expand", "proc-macro-server"])
+    assert.match(r.stdout, new RegExp(`^  ${command}\\b`, "m"), `the usage lists ${command}`);
+  const fromSource = run(
+    process.execPath,
+    ["--import", "tsx", "--input-type=module", "-e", `const { main } = await import("./src/cli/main.ts"); await main(["--help"]);`],
+    {
+      cwd: root,
+    },
+  );
+  assert.equal(fromSource.code, 0, fromSource.stderr);
+  assert.equal(r.stdout, fromSource.stdout);
+});
+
+/** Type-checks `source` in the consumer project with the repo's tsc: NodeNext resolution, lib checking on. */
+function typecheck(name: string, source: string, nodeTypes: boolean): { code: number | null; output: string } {
+  writeFileSync(join(project, `${name}.ts`), source);
+  const compilerOptions = {
+    target: "ES2022",
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+    lib: ["ES2022", "DOM"],
+    // The browser-safe entries must type-check with no Node types at all.
+    types: nodeTypes ? ["node"] : [],
+    typeRoots: [join(root, "node_modules", "@types")],
+  };
+  writeFileSync(join(project, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions, files: [`${name}.ts`] }));
+  const r = run(process.execPath, [tsc, "-p", `tsconfig.${name}.json`], { cwd: project });
+  return { code: r.code, output: r.stdout + r.stderr };
+}
+
+const coreConsumer = `import { loadMacroModule, version, type ExpandResult, type MacroModule, type TokenStream } from "macrobox";
+import { createServerSession, createWasmBackend, type Request, type Response } from "macrobox/server";
+export const text = (r: ExpandResult): string => (r.ok ? r.text : r.error.message);
+export const load = (bytes: Uint8Array): Promise<MacroModule> => loadMacroModule(bytes);
+export const v: string = version;
+export const stream: TokenStream = [];
+export const backend = createWasmBackend;
+export const session = createServerSession;
+export type Wire = [Request, Response];
+`;
+
+const nodeConsumer = `import { NodeReadOnlyFs, loadGrants, type Grants } from "macrobox/node";
+import { build, findToolchain, type BuildOptions, type BuildResult } from "macrobox/build";
+import type { ReadOnlyFs } from "macrobox";
+export const fs: ReadOnlyFs = new NodeReadOnlyFs(".");
+export const grants: typeof loadGrants = loadGrants;
+export type G = Grants;
+export const run = (o: BuildOptions): Promise<BuildResult> => build(o);
+export const find = findToolchain;
+`;
+
+it("the published types resolve for a TypeScript consumer (core entries with no Node types)", () => {
+  const core = typecheck("core", coreConsumer, false);
+  assert.equal(core.code, 0, core.output);
+  const nodeSide = typecheck("node-side", nodeConsumer, true);
+  assert.equal(nodeSide.code, 0, nodeSide.output);
+});
+
+it("the consumer type check catches a wrong use of each entry's types", () => {
+  // Had the types resolved to `any`, these would compile.
+  const bad = typecheck(
+    "bad",
+    `import { version } from "macrobox";
+import { createWasmBackend } from "macrobox/server";
+import { NodeReadOnlyFs } from "macrobox/node";
+import { build } from "macrobox/build";
+export const a: number = version;
+export const b: string = createWasmBackend;
+export const c: number = new NodeReadOnlyFs(".");
+export const d: string = build;
+`,
+    true,
+  );
+  assert.notEqual(bad.code, 0);
+  for (const line of [5, 6, 7, 8]) assert.match(bad.output, new RegExp(`bad\\.ts\\(${line},\\d+\\): error TS2322`), bad.output);
+});
+
+it("the README's library examples type-check against the published types", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => /from "macrobox/.test(b));
+  const core = blocks.filter((b) => !/from "(node:|macrobox\/(node|build))/.test(b));
+  const nodeSide = blocks.filter((b) => /from "macrobox\/(node|build)"/.test(b));
+  assert.ok(core.length >= 1 && nodeSide.length >= 1, "the README shows the core and the Node entry points");
+  core.forEach((block, i) => {
+    // The core example's module bytes come from wherever the reader has them.
+    const r = typecheck(`readme-core-${i}`, `declare const wasmBytes: Uint8Array;\n${block}export {};\n`, false);
+    assert.equal(r.code, 0, `${block}\n${r.output}`);
+  });
+  nodeSide.forEach((block, i) => {
+    const r = typecheck(`readme-node-${i}`, `${block}export {};\n`, true);
+    assert.equal(r.code, 0, `${block}\n${r.output}`);
+  });
+});
