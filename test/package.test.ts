@@ -1,7 +1,7 @@
 // The package as a user gets it: `npm pack` (its prepack script builds dist/), the tarball installed
 // into an empty project, each entry point imported there, the installed `macrobox` command run, and
 // the published .d.ts files checked by a TypeScript consumer (the browser-safe entries with no Node
-// types). Offline: smol-toml, the one dependency, is installed from a tarball of the copy in this
+// types). Offline: the dependencies are installed from tarballs of the copies in this
 // checkout's node_modules, so no registry is needed.
 
 import assert from "node:assert/strict";
@@ -43,11 +43,12 @@ before(() => {
   tmp = mkdtempSync(join(tmpdir(), "macrobox-package-"));
   const ours = pack(root, tmp);
   packed = ours.files;
-  const smolToml = pack(join(root, "node_modules", "smol-toml"), tmp);
+  // Every runtime dependency, packed from the copy in node_modules (no registry needed).
+  const deps = Object.keys(pkg.dependencies).map((name) => pack(join(root, "node_modules", name), tmp).tarball);
   project = join(tmp, "consumer");
   mkdirSync(project);
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }));
-  const r = run(npm, ["install", ours.tarball, smolToml.tarball, "--offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: project });
+  const r = run(npm, ["install", ours.tarball, ...deps, "--offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: project });
   assert.equal(r.code, 0, `npm install: ${r.stdout}${r.stderr}`);
 });
 
@@ -70,7 +71,7 @@ it("the installed package declares its dependency and npm resolved it from there
   assert.deepEqual(installed.dependencies, pkg.dependencies);
   const lock = JSON.parse(readFileSync(join(project, "package-lock.json"), "utf8"));
   assert.deepEqual(Object.keys(lock.packages["node_modules/macrobox"].dependencies ?? {}), Object.keys(pkg.dependencies));
-  assert.ok(existsSync(join(project, "node_modules", "smol-toml", "package.json")));
+  for (const name of Object.keys(pkg.dependencies)) assert.ok(existsSync(join(project, "node_modules", name, "package.json")), `${name} is installed`);
 });
 
 it("each entry point imports in the consumer project and works as the source does", () => {
