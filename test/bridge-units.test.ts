@@ -211,7 +211,7 @@ describe("wasi", () => {
     const bytesA = new Uint8Array(a.memory.buffer, 0, 32);
     assert.deepEqual(bytesA, new Uint8Array(b.memory.buffer, 0, 32));
     assert.ok(new Set(bytesA).size > 8, "the stream looks random");
-    assert.throws(() => wasi.proc_exit(3), (e: unknown) => e instanceof WasiExit && e.code === 3);
+    assert.throws(() => wasi.proc_exit(3), (e: unknown) => e instanceof WasiExit && e.exitCode === 3);
   });
 
   test("imports cover what a module asks for; unknown preview1 functions answer ENOSYS; other modules refused", () => {

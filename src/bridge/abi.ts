@@ -13,6 +13,8 @@
 //
 // Browser-safe: only WebAssembly.Module.customSections and TextDecoder.
 
+import { MacroboxError } from "../errors.js";
+
 /** rustc 1.96's bridge methods, in `with_api!` order (library/proc_macro/src/bridge/mod.rs). */
 export const METHODS_1_96 = [
   "injected_env_var",
@@ -89,8 +91,11 @@ export interface ModuleAbi {
   source: "macrobox-section" | "producers-section" | "assumed";
 }
 
-export class BridgeAbiError extends Error {
+export class BridgeAbiError extends MacroboxError {
   override name = "BridgeAbiError";
+  constructor(message: string) {
+    super("bridge-abi", message);
+  }
 }
 
 const utf8 = new TextDecoder("utf-8");

@@ -15,6 +15,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { Span } from "../tokens/model.js";
+import { MacroboxError } from "../errors.js";
 
 export interface SourceFile {
   /** Index in the table. */
@@ -66,8 +67,11 @@ export interface SpanLocation {
   text: string | null;
 }
 
-export class SpanError extends Error {
+export class SpanError extends MacroboxError {
   override name = "SpanError";
+  constructor(message: string) {
+    super("input", message);
+  }
 }
 
 export const ROOT_CTXT = 0;

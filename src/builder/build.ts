@@ -18,6 +18,7 @@ import { findCrate, registryRoots, syncDirectorySource } from "./registry.js";
 import { stageCrate, writePatchConfig, type StagedCrate } from "./stage.js";
 import { prepareTarget, TARGET_NAME } from "./target.js";
 import { bridgeAbiId, findToolchain, type Toolchain } from "./toolchain.js";
+import { MacroboxError } from "../errors.js";
 
 export interface BuildOptions {
   /** A crate directory, or `name@version` (or `name`) from the local registry. */
@@ -46,11 +47,11 @@ export interface BuildResult {
   size: number;
 }
 
-export class BuildError extends Error {
+export class BuildError extends MacroboxError {
   override name = "BuildError";
   /** rustc's rendered diagnostics, when the crate failed to compile. */
   constructor(message: string, readonly diagnostics: string = "") {
-    super(diagnostics ? `${message}\n${diagnostics}` : message);
+    super("build", diagnostics ? `${message}\n${diagnostics}` : message);
   }
 }
 

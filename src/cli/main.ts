@@ -6,6 +6,7 @@ import { build, BuildError, type BuildEvent } from "../builder/build.js";
 
 import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
+import { isMacroboxError, MacroboxError } from "../errors.js";
 
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
@@ -54,11 +55,19 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    const err = e as Error;
-    const known = ["BuildError", "ToolchainError", "ManifestError", "RegistryError", "MacroModuleError", "BridgeAbiError", "UsageError"].includes(err.name);
-    process.stderr.write(`error: ${known ? err.message : err.stack ?? err.message}\n`);
+    process.stderr.write(describeFailure(e));
     return 1;
   }
+}
+
+/**
+ * What the command prints for an error that ended it: an error the user can cause (a
+ * `MacroboxError`) is one clear message; anything else is a bug in macrobox, said so, with its stack.
+ */
+export function describeFailure(e: unknown): string {
+  if (isMacroboxError(e)) return `error: ${e.message}\n`;
+  const detail = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+  return `error: internal error in macrobox (a bug; please report it): ${detail}\n`;
 }
 
 async function buildCommand(args: string[]): Promise<number> {
@@ -158,8 +167,11 @@ async function inspectCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export class UsageError extends Error {
+export class UsageError extends MacroboxError {
   override name = "UsageError";
+  constructor(message: string) {
+    super("usage", message);
+  }
 }
 
 export function compileModule(path: string): WebAssembly.Module {
@@ -167,12 +179,12 @@ export function compileModule(path: string): WebAssembly.Module {
   try {
     bytes = new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
     return new WebAssembly.Module(bytes);
   } catch (e) {
-    throw new UsageError(`${path} is not a WebAssembly module: ${(e as Error).message}`);
+    throw new MacroboxError("wasm-format", `${path} is not a WebAssembly module: ${(e as Error).message}`);
   }
 }
 

@@ -11,6 +11,7 @@
 //
 // Browser-safe: no Node APIs here.
 
+import { MacroboxError } from "../errors.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
@@ -38,7 +39,12 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   else {
     const meter = (options.meter ?? true) && !isInstrumented(wasm);
     const bytes = meter ? instrumentFuel(wasm, { maxMemoryPages: limits.memoryPages }) : wasm;
-    module = await WebAssembly.compile(bytes as BufferSource);
+    try {
+      module = await WebAssembly.compile(bytes as BufferSource);
+    } catch (e) {
+      if (e instanceof WebAssembly.CompileError) throw new MacroboxError("wasm-format", `not a WebAssembly module: ${e.message}`);
+      throw e;
+    }
   }
   const abi = detectModuleAbi(module, options.assumeBridgeAbi);
   checkBridgeAbi(abi);

@@ -14,6 +14,7 @@ import { loadMacroModule } from "../host/module.js";
 import type { MacroModule } from "../host/types.js";
 import { servePostcardStdio, serveStdio } from "./stdio-server.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
+import { MacroboxError } from "../errors.js";
 
 export interface ProcMacroServerOptions {
   /** Dylib file stem (`libserde_derive`) or crate name (`serde_derive`) -> .wasm module path. */
@@ -41,7 +42,7 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
     loadModule(lib) {
       const path = wasmModuleFor(lib, options.modules);
       if (path === null) {
-        return Promise.reject(new Error(`no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`));
+        return Promise.reject(new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`));
       }
       let module = cache.get(path);
       if (module === undefined) {

@@ -307,7 +307,7 @@ class WasiCapabilities {
     try {
       st = fs.stat(path);
     } catch (e) {
-      if (e instanceof FsError && e.code === "OUTSIDE") {
+      if (e instanceof FsError && e.fsCode === "OUTSIDE") {
         s.deny("read", path, "symlink");
         return E.ACCES;
       }
@@ -501,7 +501,7 @@ function clipName(name: string): string {
 
 function fsErrno(e: unknown): number {
   if (!(e instanceof FsError)) return E.IO;
-  switch (e.code) {
+  switch (e.fsCode) {
     case "ENOENT":
       return E.NOENT;
     case "ENOTDIR":

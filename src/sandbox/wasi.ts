@@ -16,6 +16,7 @@
 // Browser-safe: no Node APIs here.
 
 import { LimitExceeded } from "./limits.js";
+import { MacroboxError } from "../errors.js";
 
 export const Errno = {
   SUCCESS: 0,
@@ -29,10 +30,10 @@ export const Errno = {
 } as const;
 
 /** Thrown by proc_exit: the module asked to end the process. */
-export class WasiExit extends Error {
+export class WasiExit extends MacroboxError {
   override name = "WasiExit";
-  constructor(readonly code: number) {
-    super(`the macro called proc_exit(${code})`);
+  constructor(readonly exitCode: number) {
+    super("exit", `the macro called proc_exit(${exitCode})`);
   }
 }
 

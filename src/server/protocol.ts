@@ -20,6 +20,7 @@
 // Browser-safe: no Node APIs here.
 
 import { assertFlatTree, CURRENT_API_VERSION, type FlatTree } from "./flat.js";
+import { MacroboxError } from "../errors.js";
 
 export type SpanMode = "Id" | "RustAnalyzer";
 
@@ -70,10 +71,10 @@ export type Response =
   | { type: "SetConfig"; spanMode: SpanMode }
   | { type: "ExpandMacroExtended"; result: Result<{ tree: FlatTree; spanDataTable: number[] }, string> };
 
-export class ProtocolError extends Error {
+export class ProtocolError extends MacroboxError {
+  override name = "ProtocolError";
   constructor(message: string) {
-    super(`proc-macro protocol: ${message}`);
-    this.name = "ProtocolError";
+    super("protocol", `proc-macro protocol: ${message}`);
   }
 }
 

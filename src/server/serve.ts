@@ -9,13 +9,13 @@
 //
 // Browser-safe: no Node APIs here (the stdio loop is in src/node/stdio-server.ts).
 
-import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree, FlatTreeError } from "./flat.js";
+import { isMacroboxError } from "../errors.js";
+import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree } from "./flat.js";
 import {
   decodeRequestLine,
   decodeSpanDataTable,
   encodeResponseLine,
   encodeSpanDataTable,
-  ProtocolError,
   type ExpandMacroRequest,
   type MacroInfo,
   type Request,
@@ -65,6 +65,11 @@ export interface ServerSession {
   readonly spanMode: SpanMode;
 }
 
+/** The reply text for an error that is a bug in macrobox rather than in the request. */
+function internalError(e: unknown): string {
+  return `macrobox: internal error (a bug; please report it): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+}
+
 /** One connection's state (the span mode is per connection, like the native server's loop). */
 export function createServerSession(backend: ProcMacroBackend): ServerSession {
   let spanMode: SpanMode = "Id";
@@ -83,8 +88,8 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
       body = decodeFlatTree(req.macroBody);
       if (req.attributes !== null) attributes = decodeFlatTree(req.attributes);
     } catch (e) {
-      if (e instanceof FlatTreeError || e instanceof ProtocolError) return fail(`bad request: ${e.message}`);
-      throw e;
+      // Anything else is our bug, but still only this request's: answer it and keep serving.
+      return fail(isMacroboxError(e) ? `bad request: ${e.message}` : internalError(e));
     }
     const globals = req.globals ?? { defSite: 0, callSite: 0, mixedSite: 0 };
     let result: Result<BackendExpansion, string>;
@@ -103,7 +108,7 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
         spanData,
       });
     } catch (e) {
-      return fail(`macrobox: ${(e as Error).message}`);
+      return fail(isMacroboxError(e) ? `macrobox: ${e.message}` : internalError(e));
     }
     if (!result.ok) return fail(result.error);
     let tree;
@@ -131,7 +136,7 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
         try {
           return { type: "ListMacros", result: await backend.listMacros(req.dylibPath) };
         } catch (e) {
-          return { type: "ListMacros", result: { ok: false, error: `macrobox: ${(e as Error).message}` } };
+          return { type: "ListMacros", result: { ok: false, error: isMacroboxError(e) ? `macrobox: ${e.message}` : internalError(e) } };
         }
       case "ExpandMacro":
         return expand(req);
@@ -147,7 +152,8 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
       try {
         req = decodeRequestLine(line);
       } catch (e) {
-        return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error: `macrobox: ${(e as Error).message}` } });
+        const error = isMacroboxError(e) ? `macrobox: ${e.message}` : internalError(e);
+        return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } });
       }
       return encodeResponseLine(await handle(req));
     },

@@ -13,14 +13,16 @@
 //
 // Browser-safe: only typed arrays.
 
-export class WasmFormatError extends Error {
+import { MacroboxError } from "../errors.js";
+
+export class WasmFormatError extends MacroboxError {
   override name = "WasmFormatError";
   constructor(
     message: string,
     /** Byte offset in the module where the problem was found. */
     readonly offset: number,
   ) {
-    super(`${message} (at byte offset ${offset}, 0x${offset.toString(16)})`);
+    super("wasm-format", `${message} (at byte offset ${offset}, 0x${offset.toString(16)})`);
   }
 }
 

@@ -12,6 +12,8 @@
 //
 // Browser-safe: only WebAssembly and typed arrays.
 
+import { MacroboxError } from "../errors.js";
+
 export type MacroKind = "derive" | "attr" | "bang";
 
 export interface ProcMacroDecl {
@@ -29,8 +31,11 @@ export interface ProcMacroDecl {
 const DECLS_EXPORT = /^__rustc_proc_macro_decls_[0-9a-f]+__$/;
 const PROC_MACRO_SIZE = 28;
 
-export class MacroModuleError extends Error {
+export class MacroModuleError extends MacroboxError {
   override name = "MacroModuleError";
+  constructor(message: string) {
+    super("module", message);
+  }
 }
 
 /** The name of the export holding the decls address, or an error saying why the module is not a macro module. */
