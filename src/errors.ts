@@ -42,3 +42,12 @@ export class MacroboxError extends Error {
 export function isMacroboxError(e: unknown): e is MacroboxError {
   return e instanceof MacroboxError;
 }
+
+/** What front ends put before an error that is not a `MacroboxError`: it is macrobox's fault. */
+export const INTERNAL_ERROR = "internal error (a bug in macrobox; please report it)";
+
+/** One line for any error: a `MacroboxError`'s message, or the internal-error line naming what was thrown. */
+export function errorMessage(e: unknown): string {
+  if (isMacroboxError(e)) return e.message;
+  return `${INTERNAL_ERROR}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+}

@@ -3,14 +3,13 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { loadMacroModule } from "../host/module.js";
 import type { ExpandRequest, ExpandResult } from "../host/types.js";
 import { SpanTable } from "../bridge/spans.js";
 import { parseTokenStream } from "../tokens/index.js";
 import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
-import { compileModule, UsageError } from "./main.js";
+import { compileModule, parseCommandLine, UsageError } from "./main.js";
 import { MacroboxError } from "../errors.js";
 import { formatMessages } from "../host/render.js";
 import { compileErrors } from "../host/compile-errors.js";
@@ -46,7 +45,7 @@ function readSource(path: string): string {
 }
 
 export async function expandCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args,
     allowPositionals: true,
     options: {

@@ -1,12 +1,12 @@
 // The command line: argument parsing and printing only; the work is in src/builder, src/bridge...
 
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { build, BuildError, type BuildEvent } from "../builder/build.js";
 
 import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
-import { isMacroboxError, MacroboxError } from "../errors.js";
+import { errorMessage, INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../errors.js";
 
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
@@ -66,12 +66,11 @@ export async function main(argv: string[]): Promise<number> {
  */
 export function describeFailure(e: unknown): string {
   if (isMacroboxError(e)) return `error: ${e.message}\n`;
-  const detail = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
-  return `error: internal error in macrobox (a bug; please report it): ${detail}\n`;
+  return `error: ${e instanceof Error && e.stack ? `${INTERNAL_ERROR}: ${e.stack}` : errorMessage(e)}\n`;
 }
 
 async function buildCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args,
     allowPositionals: true,
     options: {
@@ -132,7 +131,7 @@ function renderEvent(event: BuildEvent): string {
 }
 
 async function inspectCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
+  const { values, positionals } = parseCommandLine({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
   if (positionals.length !== 1) throw new UsageError("inspect takes exactly one .wasm file");
   const module = compileModule(positionals[0]);
   const metadata = readMetadata(module);
@@ -171,6 +170,16 @@ export class UsageError extends MacroboxError {
   override name = "UsageError";
   constructor(message: string) {
     super("usage", message);
+  }
+}
+
+/** `parseArgs`, with what it rejects (an unknown or ambiguous option) reported as a usage error. */
+export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    if (String((e as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS_")) throw new UsageError((e as Error).message);
+    throw e;
   }
 }
 

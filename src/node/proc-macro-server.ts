@@ -33,6 +33,14 @@ export function wasmModuleFor(lib: string, modules: Record<string, string> = {})
   return modules[stem] ?? modules[crate] ?? null;
 }
 
+function readModuleFile(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 export type ProtocolFormat = "json-legacy" | "bidirectional-postcard-prototype";
 
 /** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
@@ -46,7 +54,7 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
       }
       let module = cache.get(path);
       if (module === undefined) {
-        module = loadMacroModule(readFileSync(path));
+        module = loadMacroModule(readModuleFile(path));
         cache.set(path, module);
         module.catch(() => cache.delete(path));
       }

@@ -9,7 +9,7 @@
 //
 // Browser-safe: no Node APIs here (the stdio loop is in src/node/stdio-server.ts).
 
-import { isMacroboxError } from "../errors.js";
+import { errorMessage, isMacroboxError } from "../errors.js";
 import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree } from "./flat.js";
 import {
   decodeRequestLine,
@@ -65,11 +65,6 @@ export interface ServerSession {
   readonly spanMode: SpanMode;
 }
 
-/** The reply text for an error that is a bug in macrobox rather than in the request. */
-function internalError(e: unknown): string {
-  return `macrobox: internal error (a bug; please report it): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
-}
-
 /** One connection's state (the span mode is per connection, like the native server's loop). */
 export function createServerSession(backend: ProcMacroBackend): ServerSession {
   let spanMode: SpanMode = "Id";
@@ -89,7 +84,7 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
       if (req.attributes !== null) attributes = decodeFlatTree(req.attributes);
     } catch (e) {
       // Anything else is our bug, but still only this request's: answer it and keep serving.
-      return fail(isMacroboxError(e) ? `bad request: ${e.message}` : internalError(e));
+      return fail(isMacroboxError(e) ? `bad request: ${e.message}` : `macrobox: ${errorMessage(e)}`);
     }
     const globals = req.globals ?? { defSite: 0, callSite: 0, mixedSite: 0 };
     let result: Result<BackendExpansion, string>;
@@ -108,7 +103,7 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
         spanData,
       });
     } catch (e) {
-      return fail(isMacroboxError(e) ? `macrobox: ${e.message}` : internalError(e));
+      return fail(`macrobox: ${errorMessage(e)}`);
     }
     if (!result.ok) return fail(result.error);
     let tree;
@@ -136,7 +131,7 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
         try {
           return { type: "ListMacros", result: await backend.listMacros(req.dylibPath) };
         } catch (e) {
-          return { type: "ListMacros", result: { ok: false, error: isMacroboxError(e) ? `macrobox: ${e.message}` : internalError(e) } };
+          return { type: "ListMacros", result: { ok: false, error: `macrobox: ${errorMessage(e)}` } };
         }
       case "ExpandMacro":
         return expand(req);
@@ -152,7 +147,7 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
       try {
         req = decodeRequestLine(line);
       } catch (e) {
-        const error = isMacroboxError(e) ? `macrobox: ${e.message}` : internalError(e);
+        const error = `macrobox: ${errorMessage(e)}`;
         return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } });
       }
       return encodeResponseLine(await handle(req));
