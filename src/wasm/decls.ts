@@ -16,12 +16,16 @@ import { MacroboxError } from "../errors.js";
 
 export type MacroKind = "derive" | "attr" | "bang";
 
-export interface ProcMacroDecl {
+/** One macro of a module, as the module, its metadata and the host's API describe it. */
+export interface MacroInfo {
   kind: MacroKind;
   /** The derive's trait name, or the attribute / function-like macro's name. */
   name: string;
   /** Helper attributes a derive declares (`#[proc_macro_derive(Foo, attributes(foo))]`). */
   helpers: string[];
+}
+
+export interface ProcMacroDecl extends MacroInfo {
   /** Index in `__indirect_function_table` of the client's `run: extern "C" fn(BridgeConfig) -> Buffer`. */
   run: number;
   /** Address of the client's `HandleCounters` (the handles it has issued; diagnostics only). */

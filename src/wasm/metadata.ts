@@ -4,7 +4,7 @@
 // Browser-safe: only WebAssembly and typed arrays.
 
 import { ByteWriter, concatBytes, encodeSection, SectionId } from "./binary.js";
-import { MacroModuleError, type MacroKind } from "./decls.js";
+import { MacroModuleError, type MacroInfo } from "./decls.js";
 
 export const METADATA_SECTION = "macrobox";
 export const METADATA_FORMAT = 1;
@@ -12,7 +12,7 @@ export const METADATA_FORMAT = 1;
 export interface ModuleMetadata {
   format: number;
   crate: { name: string; version: string; edition: string };
-  macros: Array<{ kind: MacroKind; name: string; helpers: string[] }>;
+  macros: MacroInfo[];
   /** `rustc -V` of the toolchain that built the module. */
   rustc: string;
   /** The proc_macro bridge ABI the module speaks (see bridgeAbiId in src/builder/toolchain.ts). */
