@@ -15,6 +15,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { Span } from "../tokens/model.js";
+import { normalizeSource } from "../tokens/parse.js";
 import { MacroboxError } from "../errors.js";
 
 export interface SourceFile {
@@ -79,11 +80,6 @@ export const ROOT_CTXT = 0;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** rustc's source normalisation (rustc_span::analyze_source_file / normalize_src): BOM and CRLF. */
-export function normalizeSource(text: string): string {
-  return text.replace(/^\uFEFF/, "").replace(/\r\n/g, "\n");
-}
-
 export class SpanTable {
   private readonly files: SourceFile[] = [];
   private readonly spans: SpanData[] = [{ file: -1, lo: 0, hi: 0, ctxt: ROOT_CTXT }]; // index 0 unused: handles are non-zero
@@ -99,7 +95,7 @@ export class SpanTable {
   }
 
   addFile(name: string, text: string, options: { localPath?: string | null } = {}): SourceFile {
-    const normalized = normalizeSource(text);
+    const normalized = normalizeSource(text).text;
     const bytes = utf8.encode(normalized);
     const lineStarts = [0];
     for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) lineStarts.push(i + 1);

@@ -20,7 +20,8 @@ import { readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
 import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "../bridge/abi.js";
 import { runClient, type RunOptions } from "../bridge/instance.js";
 import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
-import { normalizeSource, SpanTable, type SourceFile } from "../bridge/spans.js";
+import { SpanTable, type SourceFile } from "../bridge/spans.js";
+import { normalizeSource } from "../tokens/parse.js";
 import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
 import { LimitExceeded, resolveLimits, type Limits } from "../sandbox/limits.js";
 import { FUEL_EXPORT, instrumentFuel } from "../sandbox/fuel.js";
@@ -229,7 +230,7 @@ function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs
       return { stream: value, range: null };
     }
     const f = fileFor(value, what);
-    const expected = encoder.encode(normalizeSource(value));
+    const expected = encoder.encode(normalizeSource(value).text);
     const at = request.source ? offset : 0;
     // The text given must be where the source says it is (after the same normalisation).
     const bytes = f.bytes.subarray(at, at + expected.length);
