@@ -86,7 +86,7 @@ describe("errors a user can cause", { timeout: 10 * 60_000 }, () => {
     await assert.rejects(loadMacroModule(EMPTY_MODULE), (e) => isMacroboxError(e) && e.code === "bridge-abi");
   });
 
-  it("the server answers an unloadable module and an internal failure with error replies, then keeps serving", async () => {
+  it("the server answers an unloadable module and a failing backend with error replies, then keeps serving", async () => {
     const wasm = createWasmBackend({ loadModule: async () => loadMacroModule(readFileSync(truncated)) });
     const broken: ProcMacroBackend = {
       ...wasm,
@@ -100,7 +100,7 @@ describe("errors a user can cause", { timeout: 10 * 60_000 }, () => {
     assert.doesNotMatch(bad.result.error, /internal error/);
     const bug = await session.handle({ type: "ListMacros", dylibPath: "/bug.so" });
     assert.ok(bug.type === "ListMacros" && !bug.result.ok);
-    assert.equal(bug.result.error, `macrobox: ${INTERNAL_ERROR}: TypeError: x is undefined`);
+    assert.equal(bug.result.error, "macrobox: x is undefined");
     assert.deepEqual(await session.handle({ type: "ApiVersionCheck" }), { type: "ApiVersionCheck", version: CURRENT_API_VERSION });
     const garbled = await session.handleLine("{not json");
     assert.match(garbled, /proc-macro protocol/);

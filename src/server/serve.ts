@@ -103,7 +103,8 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
         spanData,
       });
     } catch (e) {
-      return fail(`macrobox: ${errorMessage(e)}`);
+      // The backend's own failure (ours or an embedder's): its message is the answer.
+      return fail(`macrobox: ${(e as Error).message}`);
     }
     if (!result.ok) return fail(result.error);
     let tree;
@@ -131,7 +132,7 @@ export function createServerSession(backend: ProcMacroBackend): ServerSession {
         try {
           return { type: "ListMacros", result: await backend.listMacros(req.dylibPath) };
         } catch (e) {
-          return { type: "ListMacros", result: { ok: false, error: `macrobox: ${errorMessage(e)}` } };
+          return { type: "ListMacros", result: { ok: false, error: `macrobox: ${(e as Error).message}` } };
         }
       case "ExpandMacro":
         return expand(req);

@@ -9,7 +9,6 @@
 //
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
-import { errorMessage } from "../errors.js";
 import { SpanTable } from "../bridge/spans.js";
 import type { MacroModule } from "../host/types.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
@@ -44,7 +43,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     try {
       return { ok: true, value: await options.loadModule(lib) };
     } catch (e) {
-      return { ok: false, error: `macrobox cannot load a macro module for ${lib}: ${errorMessage(e)}` };
+      return { ok: false, error: `macrobox cannot load a macro module for ${lib}: ${(e as Error).message}` };
     }
   };
 
