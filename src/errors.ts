@@ -1,7 +1,7 @@
 // The one base class of every error macrobox raises on purpose, with a stable code.
 //
 // An error a user can cause (bad input, a bad module, a limit, a missing toolchain, a crate that
-// does not build) is a `MacroboxError`: front ends print its message alone, as one clear line or
+// does not build, a file that cannot be read, bad protocol traffic) is a `MacroboxError`: front ends print its message alone, as one clear line or
 // block, and may switch on `code`. Anything else that escapes is a bug in macrobox, and front ends
 // say so (with the stack trace) instead of presenting it as the user's fault.
 //
@@ -17,11 +17,14 @@ export type ErrorCode =
   | "module" // a WebAssembly module that is not a usable macro module
   | "bridge-abi" // a module built for a proc_macro bridge this host does not serve
   | "bridge" // malformed bridge traffic from a module
+  | "exit" // the module called WASI proc_exit (the host ends the run with it)
   | "capability" // a capability declaration or grant that cannot be honoured
   | "fs" // the sandbox's file system view refused or failed an access
   | "protocol" // malformed proc-macro server protocol traffic
   | "toolchain" // the Rust toolchain is missing or incomplete
   | "build" // a macro crate could not be built into a module
+  | "manifest" // a crate's Cargo.toml (or its macrobox metadata) cannot be used
+  | "registry" // a crate named as name@version is not in the offline registry
   | "io"; // a file the user named cannot be read or written
 
 export class MacroboxError extends Error {
@@ -38,4 +41,13 @@ export class MacroboxError extends Error {
 /** Whether `e` is an error macrobox raised on purpose (as opposed to a bug). */
 export function isMacroboxError(e: unknown): e is MacroboxError {
   return e instanceof MacroboxError;
+}
+
+/** What front ends put before an error that is not a `MacroboxError`: it is macrobox's fault. */
+export const INTERNAL_ERROR = "internal error (a bug in macrobox; please report it)";
+
+/** One line for any error: a `MacroboxError`'s message, or the internal-error line naming what was thrown. */
+export function errorMessage(e: unknown): string {
+  if (isMacroboxError(e)) return e.message;
+  return `${INTERNAL_ERROR}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
 }

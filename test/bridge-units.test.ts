@@ -18,6 +18,8 @@ import { BridgeDecodeError, ByteReader, ByteWriter } from "../src/bridge/rpc.js"
 import { BridgeServer } from "../src/bridge/server.js";
 import { SpanTable } from "../src/bridge/spans.js";
 import { Errno, Wasi, WasiExit, wasiImportsFor } from "../src/sandbox/wasi.js";
+import { unsupportedImportsMessage } from "../src/sandbox/host-imports.js";
+import { MacroModuleError } from "../src/wasm/decls.js";
 import { readFileSync } from "node:fs";
 
 const MOD_RS = "/usr/src/rustc-1.96.0/library/proc_macro/src/bridge/mod.rs";
@@ -211,7 +213,7 @@ describe("wasi", () => {
     const bytesA = new Uint8Array(a.memory.buffer, 0, 32);
     assert.deepEqual(bytesA, new Uint8Array(b.memory.buffer, 0, 32));
     assert.ok(new Set(bytesA).size > 8, "the stream looks random");
-    assert.throws(() => wasi.proc_exit(3), (e: unknown) => e instanceof WasiExit && e.code === 3);
+    assert.throws(() => wasi.proc_exit(3), (e: unknown) => e instanceof WasiExit && e.exitCode === 3);
   });
 
   test("imports cover what a module asks for; unknown preview1 functions answer ENOSYS; other modules refused", () => {
@@ -226,6 +228,20 @@ describe("wasi", () => {
     assert.equal(obj.path_unlink_file(0, 0, 0), Errno.NOTCAPABLE);
     const bad = new WebAssembly.Module(moduleImporting([["env", "system", 1]]));
     assert.throws(() => wasiImportsFor(bad, new Wasi()), /env\.system/);
+  });
+
+  test("loading refuses exactly what `macrobox build` refuses, with the same message naming the import", () => {
+    for (const [module, name, expected] of [
+      ["env", "system", /env\.system \(function\): the host provides only `wasi_snapshot_preview1` functions/],
+      ["wasi_snapshot_preview1", "fd_teleport", /wasi_snapshot_preview1\.fd_teleport \(function\): not a WASI preview1 function/],
+    ] as const) {
+      const mod = new WebAssembly.Module(moduleImporting([[module, name, 1]]));
+      const message = unsupportedImportsMessage(mod);
+      assert.match(message ?? "", expected);
+      assert.throws(() => wasiImportsFor(mod, new Wasi()), (e) => e instanceof MacroModuleError && e.message === `the module ${message}`);
+    }
+    const fine = new WebAssembly.Module(moduleImporting([["wasi_snapshot_preview1", "fd_write", 4]]));
+    assert.equal(unsupportedImportsMessage(fine), null);
   });
 });
 

@@ -265,7 +265,7 @@ describe("the Node file system view", () => {
         f();
       } catch (e) {
         assert.ok(e instanceof FsError);
-        return e.code;
+        return e.fsCode;
       }
       return "no error";
     };

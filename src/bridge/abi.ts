@@ -13,6 +13,9 @@
 //
 // Browser-safe: only WebAssembly.Module.customSections and TextDecoder.
 
+import { MacroboxError } from "../errors.js";
+import { ByteReader } from "../wasm/binary.js";
+
 /** rustc 1.96's bridge methods, in `with_api!` order (library/proc_macro/src/bridge/mod.rs). */
 export const METHODS_1_96 = [
   "injected_env_var",
@@ -89,8 +92,11 @@ export interface ModuleAbi {
   source: "macrobox-section" | "producers-section" | "assumed";
 }
 
-export class BridgeAbiError extends Error {
+export class BridgeAbiError extends MacroboxError {
   override name = "BridgeAbiError";
+  constructor(message: string) {
+    super("bridge-abi", message);
+  }
 }
 
 const utf8 = new TextDecoder("utf-8");
@@ -140,34 +146,15 @@ export function checkBridgeAbi(abi: ModuleAbi): void {
 export function rustcFromProducers(module: WebAssembly.Module): string | null {
   const sections = WebAssembly.Module.customSections(module, "producers");
   if (sections.length === 0) return null;
-  const bytes = new Uint8Array(sections[0]);
-  let pos = 0;
-  const leb = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= bytes.length) throw new Error("truncated");
-      const b = bytes[pos++];
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
-    }
-  };
-  const str = (): string => {
-    const len = leb();
-    if (pos + len > bytes.length) throw new Error("truncated");
-    const s = utf8.decode(bytes.subarray(pos, pos + len));
-    pos += len;
-    return s;
-  };
+  const r = new ByteReader(new Uint8Array(sections[0]));
   try {
-    const fields = leb();
+    const fields = r.u32();
     for (let f = 0; f < fields; f++) {
-      const field = str();
-      const values = leb();
+      const field = r.name();
+      const values = r.u32();
       for (let v = 0; v < values; v++) {
-        const name = str();
-        const version = str();
+        const name = r.name();
+        const version = r.name();
         if (field === "processed-by" && name === "rustc") return version;
       }
     }

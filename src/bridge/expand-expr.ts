@@ -11,6 +11,7 @@
 
 import type { Literal, Span, TokenStream } from "../tokens/model.js";
 import { printTokenStream } from "../tokens/index.js";
+import { escapeDefault, unescapeStr } from "../tokens/escape.js";
 import type { SpanTable } from "./spans.js";
 
 export interface ExpandExprContext {
@@ -169,74 +170,9 @@ function u32Literal(n: number, span: Span): Literal {
   return { type: "literal", kind: "Integer", hashes: 0, symbol: String(n), suffix: "u32", span };
 }
 
-/** Rust's `char::escape_default`. */
-function escapeDefault(c: number): string {
-  switch (c) {
-    case 0x09:
-      return "\\t";
-    case 0x0d:
-      return "\\r";
-    case 0x0a:
-      return "\\n";
-    case 0x27:
-      return "\\'";
-    case 0x22:
-      return '\\"';
-    case 0x5c:
-      return "\\\\";
-  }
-  if (c >= 0x20 && c <= 0x7e) return String.fromCharCode(c);
-  return `\\u{${c.toString(16)}}`;
-}
-
 /** The value of a string or char literal (raw strings are their symbol; cooked ones unescaped). */
 function stringValue(lit: Literal): string | null {
   if (lit.kind === "StrRaw") return lit.symbol;
   if (lit.kind !== "Str" && lit.kind !== "Char") return null;
-  let out = "";
-  const s = lit.symbol;
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i];
-    if (ch !== "\\") {
-      out += ch;
-      continue;
-    }
-    const next = s[++i];
-    switch (next) {
-      case "n":
-        out += "\n";
-        break;
-      case "r":
-        out += "\r";
-        break;
-      case "t":
-        out += "\t";
-        break;
-      case "0":
-        out += "\0";
-        break;
-      case "\\":
-      case "'":
-      case '"':
-        out += next;
-        break;
-      case "x":
-        out += String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16));
-        i += 2;
-        break;
-      case "u": {
-        const close = s.indexOf("}", i);
-        out += String.fromCodePoint(parseInt(s.slice(i + 2, close).replace(/_/g, ""), 16));
-        i = close;
-        break;
-      }
-      case "\n":
-        // Line continuation: skip the newline and the whitespace after it.
-        while (i + 1 < s.length && /[ \t\n\r]/.test(s[i + 1])) i++;
-        break;
-      default:
-        return null;
-    }
-  }
-  return out;
+  return unescapeStr(lit.symbol);
 }

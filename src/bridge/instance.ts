@@ -36,6 +36,7 @@ import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_OK, readPanicMessage 
 import { BridgeServer } from "./server.js";
 import { SpanTable, type Expansion } from "./spans.js";
 import { ByteWriter as WasmWriter, concatBytes, encodeSection, SectionId, ValType } from "../wasm/binary.js";
+import { MacroModuleError } from "../wasm/decls.js";
 
 const PAGE = 65536;
 /** Fuel charged per bridge call (a host round trip), plus HOST_WORK_PER_BYTE each way and the server's hostWork. */
@@ -216,7 +217,7 @@ function failureOutcome(
 const fuelGiven = new WeakMap<WebAssembly.Instance, number>();
 
 function classifyThrow(e: unknown, when: string): RunOutcome {
-  if (e instanceof WasiExit) return { kind: "exit", code: e.code };
+  if (e instanceof WasiExit) return { kind: "exit", code: e.exitCode };
   if (e instanceof LimitExceeded) return { kind: "limit", error: e };
   if (e instanceof WebAssembly.RuntimeError) return { kind: "trap", message: `wasm trap ${when}: ${e.message}` };
   if (e instanceof RangeError && /call stack/i.test(e.message)) return { kind: "trap", message: `stack overflow ${when}` };
@@ -278,7 +279,7 @@ class HostSide {
     try {
       base = table.grow(3);
     } catch (e) {
-      throw new Error(`cannot add the bridge functions to the module's table (${(e as Error).message}); link it with a growable table`);
+      throw new MacroModuleError(`cannot add the bridge functions to the module's table (${(e as Error).message}); link it with a growable table`);
     }
     table.set(base, fns.dispatch);
     table.set(base + 1, fns.reserve);

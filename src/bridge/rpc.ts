@@ -8,12 +8,17 @@
 //
 // Browser-safe: only typed arrays.
 
+import { MacroboxError } from "../errors.js";
+
 /** Size of `usize` on the client side. Only wasm32 modules are supported. */
 export const USIZE_BYTES = 4;
 
 /** Malformed bridge bytes (a truncated message, a bad tag, invalid UTF-8, a zero handle). */
-export class BridgeDecodeError extends Error {
+export class BridgeDecodeError extends MacroboxError {
   override name = "BridgeDecodeError";
+  constructor(message: string) {
+    super("bridge", message);
+  }
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });

@@ -17,6 +17,7 @@ import { expandExpr } from "./expand-expr.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, writePanicMessage } from "./rpc.js";
 import type { Bound, Expansion, SpanTable } from "./spans.js";
 import { LimitExceeded } from "../sandbox/limits.js";
+import { MacroboxError } from "../errors.js";
 
 export type DiagnosticLevel = "error" | "warning" | "note" | "help";
 
@@ -73,8 +74,11 @@ function tokenCount(stream: TokenStream): number {
 }
 
 /** A failure inside the server caused by the request (unknown handle, malformed bytes, ...). */
-export class BridgeServerError extends Error {
+export class BridgeServerError extends MacroboxError {
   override name = "BridgeServerError";
+  constructor(message: string) {
+    super("bridge", message);
+  }
 }
 
 /** A panic rustc's server raises on purpose (e.g. a fatal lexer error in `ts_from_str`). */

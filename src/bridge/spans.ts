@@ -15,6 +15,8 @@
 // Browser-safe: no Node APIs here.
 
 import type { Span } from "../tokens/model.js";
+import { normalizeSource } from "../tokens/parse.js";
+import { MacroboxError } from "../errors.js";
 
 export interface SourceFile {
   /** Index in the table. */
@@ -77,19 +79,17 @@ export interface SpanTableDelta {
   contexts: SyntaxContextInfo[];
 }
 
-export class SpanError extends Error {
+export class SpanError extends MacroboxError {
   override name = "SpanError";
+  constructor(message: string) {
+    super("input", message);
+  }
 }
 
 export const ROOT_CTXT = 0;
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** rustc's source normalisation (rustc_span::analyze_source_file / normalize_src): BOM and CRLF. */
-export function normalizeSource(text: string): string {
-  return text.replace(/^\uFEFF/, "").replace(/\r\n/g, "\n");
-}
 
 export class SpanTable {
   private readonly files: SourceFile[] = [];
@@ -106,7 +106,7 @@ export class SpanTable {
   }
 
   addFile(name: string, text: string, options: { localPath?: string | null } = {}): SourceFile {
-    const normalized = normalizeSource(text);
+    const normalized = normalizeSource(text).text;
     const bytes = utf8.encode(normalized);
     const lineStarts = [0];
     for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) lineStarts.push(i + 1);

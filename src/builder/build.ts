@@ -11,13 +11,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameS
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { listProcMacros } from "../wasm/decls.js";
 import { appendCustomSection, encodeMetadata, METADATA_FORMAT, METADATA_SECTION, type ModuleMetadata } from "../wasm/metadata.js";
-import { unsupportedImports } from "../sandbox/host-imports.js";
+import { unsupportedImportsMessage } from "../sandbox/host-imports.js";
 import { toolchainCache } from "./cache.js";
 import { applyCompat, type CompatPatch } from "./compat.js";
 import { findCrate, registryRoots, syncDirectorySource } from "./registry.js";
 import { stageCrate, writePatchConfig, type StagedCrate } from "./stage.js";
 import { prepareTarget, TARGET_NAME } from "./target.js";
 import { bridgeAbiId, findToolchain, type Toolchain } from "./toolchain.js";
+import { MacroboxError } from "../errors.js";
 
 export interface BuildOptions {
   /** A crate directory, or `name@version` (or `name`) from the local registry. */
@@ -46,11 +47,11 @@ export interface BuildResult {
   size: number;
 }
 
-export class BuildError extends Error {
+export class BuildError extends MacroboxError {
   override name = "BuildError";
   /** rustc's rendered diagnostics, when the crate failed to compile. */
   constructor(message: string, readonly diagnostics: string = "") {
-    super(diagnostics ? `${message}\n${diagnostics}` : message);
+    super("build", diagnostics ? `${message}\n${diagnostics}` : message);
   }
 }
 
@@ -85,13 +86,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
     const linked = new Uint8Array(readFileSync(wasmPath));
     const module = new WebAssembly.Module(linked);
-    const bad = unsupportedImports(module);
-    if (bad.length > 0) {
-      throw new BuildError(
-        `${staged.name} needs imports the macrobox host does not provide:\n` +
-          bad.map((b) => `  ${b.module}.${b.name} (${b.kind}): ${b.reason}`).join("\n"),
-      );
-    }
+    const badImports = unsupportedImportsMessage(module);
+    if (badImports !== null) throw new BuildError(`${staged.name} ${badImports}`);
     const macros = (await listProcMacros(module)).map(({ kind, name, helpers }) => ({ kind, name, helpers }));
     const metadata: ModuleMetadata = {
       format: METADATA_FORMAT,

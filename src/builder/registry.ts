@@ -5,9 +5,13 @@
 import { existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Toolchain } from "./toolchain.js";
+import { MacroboxError } from "../errors.js";
 
-export class RegistryError extends Error {
+export class RegistryError extends MacroboxError {
   override name = "RegistryError";
+  constructor(message: string) {
+    super("registry", message);
+  }
 }
 
 /** Directories holding unpacked crates named `<name>-<version>`. */

@@ -11,11 +11,15 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
+import { MacroboxError } from "../errors.js";
 
 type Table = Record<string, unknown>;
 
-export class ManifestError extends Error {
+export class ManifestError extends MacroboxError {
   override name = "ManifestError";
+  constructor(message: string) {
+    super("manifest", message);
+  }
 }
 
 export interface Capabilities {

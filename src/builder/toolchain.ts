@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { MacroboxError } from "../errors.js";
 
 export interface Toolchain {
   rustc: string;
@@ -33,8 +34,11 @@ export interface Toolchain {
   key: string;
 }
 
-export class ToolchainError extends Error {
+export class ToolchainError extends MacroboxError {
   override name = "ToolchainError";
+  constructor(message: string) {
+    super("toolchain", message);
+  }
 }
 
 const DEBIAN_PACKAGES = "rustc-web cargo-web rust-web-src lld-22 wasi-libc";

@@ -3,19 +3,19 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { loadMacroModule } from "../host/module.js";
 import type { ExpandRequest, ExpandResult } from "../host/types.js";
 import { SpanTable } from "../bridge/spans.js";
 import { parseTokenStream } from "../tokens/index.js";
 import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
-import { compileModule, UsageError } from "./main.js";
+import { compileModule, parseCommandLine, UsageError } from "./main.js";
+import { MacroboxError } from "../errors.js";
 import { formatMessages } from "../host/render.js";
 import { compileErrors } from "../host/compile-errors.js";
 import { readMetadata } from "../wasm/metadata.js";
-import { CapabilityError, effectiveGrant } from "../sandbox/capabilities.js";
-import { DEFAULT_LIMITS, formatLimit, InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
+import { effectiveGrant, ungrantedEnvNotes } from "../sandbox/capabilities.js";
+import { DEFAULT_LIMITS, formatLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import { Watchdog } from "../node/watchdog.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import { grantFor, loadGrants } from "../node/grants.js";
@@ -40,12 +40,12 @@ function readSource(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
 
 export async function expandCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args,
     allowPositionals: true,
     options: {
@@ -70,14 +70,9 @@ export async function expandCommand(args: string[]): Promise<number> {
   if (!wasmPath) throw new UsageError("expand needs the module: macrobox expand <module.wasm> ...");
   const compiled = compileModule(wasmPath);
   const limits: Partial<Limits> = {};
-  try {
-    for (const name of LIMIT_NAMES) {
-      const v = (values as Record<string, unknown>)[LIMIT_SPECS[name].flag.slice(2)];
-      if (typeof v === "string") limits[name] = parseLimitValue(name, v);
-    }
-  } catch (e) {
-    if (e instanceof InvalidLimit) throw new UsageError(e.message);
-    throw e;
+  for (const name of LIMIT_NAMES) {
+    const v = (values as Record<string, unknown>)[LIMIT_SPECS[name].flag.slice(2)];
+    if (typeof v === "string") limits[name] = parseLimitValue(name, v);
   }
   // From the bytes, so that expansions are metered with fuel and the memory is capped.
   // --check-determinism compares two real runs, so it must not be answered from the cache.
@@ -101,23 +96,13 @@ export async function expandCommand(args: string[]): Promise<number> {
     }
     const crate = meta?.crate.name ?? "<unknown>";
     const declared = { env: meta?.capabilities?.env ?? [], read: meta?.capabilities?.read ?? [] };
-    let granted;
-    try {
-      granted = grantFor(loadGrants({ config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] }).grants, crate);
-    } catch (e) {
-      if (e instanceof CapabilityError) throw new UsageError(e.message);
-      throw e;
-    }
+    const granted = grantFor(loadGrants({ config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] }).grants, crate);
     const effective = effectiveGrant(crate, declared, granted);
     if (!effective.ok) throw new UsageError(effective.error);
     const crateDir = values["crate-dir"] ?? crateDirFor(values.derive !== undefined || values.attr !== undefined ? inputArg : values.file);
     let fs: NodeReadOnlyFs | null = null;
     if (effective.grant.read.length > 0) {
-      try {
-        fs = new NodeReadOnlyFs(crateDir);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
+      fs = new NodeReadOnlyFs(crateDir);
     }
     sandbox = { crate, declared, granted: effective.grant, fs, env: process.env };
   }

@@ -1,11 +1,12 @@
 // The command line: argument parsing and printing only; the work is in src/builder, src/bridge...
 
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { build, type BuildEvent } from "../builder/build.js";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { build, BuildError, type BuildEvent } from "../builder/build.js";
 
 import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
+import { errorMessage, INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../errors.js";
 
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
@@ -54,15 +55,22 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    const err = e as Error;
-    const known = ["BuildError", "ToolchainError", "ManifestError", "RegistryError", "MacroModuleError", "BridgeAbiError", "UsageError"].includes(err.name);
-    process.stderr.write(`error: ${known ? err.message : err.stack ?? err.message}\n`);
+    process.stderr.write(describeFailure(e));
     return 1;
   }
 }
 
+/**
+ * What the command prints for an error that ended it: an error the user can cause (a
+ * `MacroboxError`) is one clear message; anything else is a bug in macrobox, said so, with its stack.
+ */
+export function describeFailure(e: unknown): string {
+  if (isMacroboxError(e)) return `error: ${e.message}\n`;
+  return `error: ${e instanceof Error && e.stack ? `${INTERNAL_ERROR}: ${e.stack}` : errorMessage(e)}\n`;
+}
+
 async function buildCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args,
     allowPositionals: true,
     options: {
@@ -123,7 +131,7 @@ function renderEvent(event: BuildEvent): string {
 }
 
 async function inspectCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
+  const { values, positionals } = parseCommandLine({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
   if (positionals.length !== 1) throw new UsageError("inspect takes exactly one .wasm file");
   const module = compileModule(positionals[0]);
   const metadata = readMetadata(module);
@@ -158,8 +166,21 @@ async function inspectCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export class UsageError extends Error {
+export class UsageError extends MacroboxError {
   override name = "UsageError";
+  constructor(message: string) {
+    super("usage", message);
+  }
+}
+
+/** `parseArgs`, with what it rejects (an unknown or ambiguous option) reported as a usage error. */
+export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    if (String((e as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS_")) throw new UsageError((e as Error).message);
+    throw e;
+  }
 }
 
 export function compileModule(path: string): WebAssembly.Module {
@@ -167,12 +188,12 @@ export function compileModule(path: string): WebAssembly.Module {
   try {
     bytes = new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
     return new WebAssembly.Module(bytes);
   } catch (e) {
-    throw new UsageError(`${path} is not a WebAssembly module: ${(e as Error).message}`);
+    throw new MacroboxError("wasm-format", `${path} is not a WebAssembly module: ${(e as Error).message}`);
   }
 }
 

@@ -5,6 +5,7 @@
 // Browser-safe.
 
 import type { TokenStream, TokenTree } from "../tokens/model.js";
+import { unescapeStr } from "../tokens/escape.js";
 import type { Diagnostic } from "./types.js";
 import type { SpanTable } from "../bridge/spans.js";
 
@@ -18,7 +19,7 @@ export function compileErrors(output: TokenStream, spans: SpanTable): Diagnostic
       if (t.type === "ident" && t.sym === "compile_error" && bang?.type === "punct" && bang.ch === "!" && args?.type === "group") {
         const lit = args.stream[0];
         const message =
-          lit?.type === "literal" && lit.kind === "Str" ? unescapeStr(lit.symbol) : lit?.type === "literal" && lit.kind === "StrRaw" ? lit.symbol : "compile_error!";
+          lit?.type === "literal" && lit.kind === "Str" ? (unescapeStr(lit.symbol) ?? lit.symbol) : lit?.type === "literal" && lit.kind === "StrRaw" ? lit.symbol : "compile_error!";
         // rustc's span for the invocation: from the macro name to the closing delimiter.
         const span = spans.join(t.span, args.span.entire) ?? t.span;
         found.push({ level: "error", message, spans: [spans.location(span)], children: [] });
@@ -28,14 +29,4 @@ export function compileErrors(output: TokenStream, spans: SpanTable): Diagnostic
   };
   walk(output);
   return found;
-}
-
-/** The value of a `"..."` literal's symbol (escapes as written in source). */
-export function unescapeStr(symbol: string): string {
-  return symbol.replace(/\\(?:u\{([0-9a-fA-F_]+)\}|x([0-9a-fA-F]{2})|\n\s*|(.))/g, (whole, u, x, c) => {
-    if (u !== undefined) return String.fromCodePoint(parseInt(u.replace(/_/g, ""), 16));
-    if (x !== undefined) return String.fromCharCode(parseInt(x, 16));
-    if (c === undefined) return ""; // line continuation
-    return ({ n: "\n", t: "\t", r: "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"' } as Record<string, string>)[c] ?? whole;
-  });
 }

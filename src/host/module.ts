@@ -11,6 +11,7 @@
 //
 // Browser-safe: no Node APIs here.
 
+import { MacroboxError } from "../errors.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
@@ -19,7 +20,8 @@ import { readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
 import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "../bridge/abi.js";
 import { runClient, type RunOptions } from "../bridge/instance.js";
 import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
-import { normalizeSource, SpanTable, type SourceFile } from "../bridge/spans.js";
+import { SpanTable, type SourceFile } from "../bridge/spans.js";
+import { normalizeSource } from "../tokens/parse.js";
 import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
 import { LimitExceeded, resolveLimits, type Limits } from "../sandbox/limits.js";
 import { FUEL_EXPORT, FUEL_INSTRUMENTATION_VERSION, instrumentFuel } from "../sandbox/fuel.js";
@@ -47,7 +49,12 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
       bytes = meter ? instrumentFuel(wasm, { maxMemoryPages: limits.memoryPages }) : wasm;
       if (cacheKey) await options.moduleCache!.set(cacheKey, bytes);
     }
-    module = await WebAssembly.compile(bytes as BufferSource);
+    try {
+      module = await WebAssembly.compile(bytes as BufferSource);
+    } catch (e) {
+      if (e instanceof WebAssembly.CompileError) throw new MacroboxError("wasm-format", `not a WebAssembly module: ${e.message}`);
+      throw e;
+    }
   }
   const abi = detectModuleAbi(module, options.assumeBridgeAbi);
   checkBridgeAbi(abi);
@@ -266,7 +273,7 @@ function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs
       return { stream: value, range: null };
     }
     const f = fileFor(value, what);
-    const expected = encoder.encode(normalizeSource(value));
+    const expected = encoder.encode(normalizeSource(value).text);
     const at = request.source ? offset : 0;
     // The text given must be where the source says it is (after the same normalisation).
     const bytes = f.bytes.subarray(at, at + expected.length);

@@ -5,7 +5,7 @@
 
 import type { TokenStream } from "../tokens/model.js";
 import type { Edition } from "../tokens/index.js";
-import type { MacroKind } from "../wasm/decls.js";
+import type { MacroInfo, MacroKind } from "../wasm/decls.js";
 import type { ModuleMetadata } from "../wasm/metadata.js";
 import type { ModuleAbi } from "../bridge/abi.js";
 import type { SpanLocation, SpanTable } from "../bridge/spans.js";
@@ -44,12 +44,7 @@ export interface LoadOptions {
 /** The limits an expansion can tighten or relax for itself. */
 export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes">;
 
-export interface MacroInfo {
-  kind: MacroKind;
-  name: string;
-  /** Helper attributes of a derive. */
-  helpers: string[];
-}
+export type { MacroInfo };
 
 export interface ExpandRequest {
   kind: MacroKind;

@@ -3,6 +3,7 @@
 
 import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
+import { MacroboxError } from "../errors.js";
 import { FsError, type FsEntry, type FsFileType, type FsStat, type ReadOnlyFs } from "../sandbox/fs.js";
 
 export class NodeReadOnlyFs implements ReadOnlyFs {
@@ -13,9 +14,9 @@ export class NodeReadOnlyFs implements ReadOnlyFs {
     try {
       this.root = realpathSync(root);
     } catch (e) {
-      throw new Error(`cannot use ${root} as the crate directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new MacroboxError("io", `cannot use ${root} as the crate directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    if (!statSync(this.root).isDirectory()) throw new Error(`${root} is not a directory`);
+    if (!statSync(this.root).isDirectory()) throw new MacroboxError("io", `${root} is not a directory`);
   }
 
   /** The real absolute path of `path` and its position relative to the root; refuses escapes. */

@@ -15,6 +15,7 @@ import type { MacroModule } from "../host/types.js";
 import { servePostcardStdio, serveStdio } from "./stdio-server.js";
 import { moduleHash, nodeCaches } from "./disk-cache.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
+import { MacroboxError } from "../errors.js";
 
 export interface ProcMacroServerOptions {
   /** Dylib file stem (`libserde_derive`) or crate name (`serde_derive`) -> .wasm module path. */
@@ -33,6 +34,14 @@ export function wasmModuleFor(lib: string, modules: Record<string, string> = {})
   return modules[stem] ?? modules[crate] ?? null;
 }
 
+function readModuleFile(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 export type ProtocolFormat = "json-legacy" | "bidirectional-postcard-prototype";
 
 /** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
@@ -43,11 +52,11 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
     loadModule(lib) {
       const path = wasmModuleFor(lib, options.modules);
       if (path === null) {
-        return Promise.reject(new Error(`no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`));
+        return Promise.reject(new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`));
       }
       let module = cache.get(path);
       if (module === undefined) {
-        const bytes = readFileSync(path);
+        const bytes = readModuleFile(path);
         module = loadMacroModule(bytes, { moduleHash: moduleHash(bytes), moduleCache: caches.moduleCache, expansionCache: caches.expansionCache ?? undefined });
         cache.set(path, module);
         module.catch(() => cache.delete(path));

@@ -4,7 +4,7 @@
 import type { Readable, Writable } from "node:stream";
 
 import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../server/postcard.js";
-import { LineFramer } from "../server/protocol.js";
+import { LineFramer, ProtocolError } from "../server/protocol.js";
 import { createServerSession, type ProcMacroBackend, type SessionOptions } from "../server/serve.js";
 
 export interface StdioOptions {
@@ -61,7 +61,7 @@ export function servePostcardStdio(backend: ProcMacroBackend, options: StdioOpti
       for (const frame of splitter.push(chunk)) {
         chain = chain.then(async () => {
           const msg = decodeBidirectionalFrame(frame);
-          if (msg.type !== "Request") throw new Error(`expected a Request frame, got ${msg.type}`);
+          if (msg.type !== "Request") throw new ProtocolError(`expected a Request frame, got ${msg.type}`);
           const response = await session.handle(msg.request);
           output.write(encodeBidirectionalFrame({ type: "Response", response }));
         });

@@ -10,6 +10,8 @@
 //
 // Browser-safe: no Node APIs here.
 
+import { MacroboxError } from "../errors.js";
+
 export interface Capabilities {
   env: string[];
   read: string[];
@@ -40,8 +42,11 @@ export interface CapabilityDenial {
 }
 
 /** What a grant or declaration says that is not acceptable. */
-export class CapabilityError extends Error {
+export class CapabilityError extends MacroboxError {
   override name = "CapabilityError";
+  constructor(message: string) {
+    super("capability", message);
+  }
 }
 
 export type GrantResult =

@@ -8,12 +8,15 @@
 //
 // Browser-safe: no Node APIs here (the Node implementation is src/node/fs.ts).
 
+import { MacroboxError } from "../errors.js";
+
 export type FsErrorCode = "ENOENT" | "ENOTDIR" | "EISDIR" | "EACCES" | "EIO" | "OUTSIDE";
 
-export class FsError extends Error {
+/** `code` is "fs" like every sandbox file system error; `fsCode` says which failure it is. */
+export class FsError extends MacroboxError {
   override name = "FsError";
-  constructor(readonly code: FsErrorCode, message: string) {
-    super(message);
+  constructor(readonly fsCode: FsErrorCode, message: string) {
+    super("fs", message);
   }
 }
 
@@ -48,7 +51,7 @@ export class MemoryFs implements ReadOnlyFs {
     this.dirs.set("", new Map());
     for (const [path, content] of Object.entries(files)) {
       const segs = path.split("/").filter((s) => s !== "" && s !== ".");
-      if (segs.length === 0 || segs.includes("..")) throw new Error(`MemoryFs: bad path ${JSON.stringify(path)}`);
+      if (segs.length === 0 || segs.includes("..")) throw new MacroboxError("usage", `MemoryFs: bad path ${JSON.stringify(path)}`);
       const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
       this.files.set(segs.join("/"), bytes);
       for (let i = 0; i < segs.length; i++) {

@@ -47,6 +47,7 @@ import {
   type RawSection,
 } from "../wasm/binary.js";
 import { DEFAULT_LIMITS, LimitExceeded } from "./limits.js";
+import { MacroboxError } from "../errors.js";
 
 /** Name of the exported global that holds the remaining fuel. */
 export const FUEL_EXPORT = "__macrobox_fuel";
@@ -89,8 +90,11 @@ export interface FuelInstrumentation {
 }
 
 /** The module cannot be instrumented as asked (already instrumented, bad options). */
-export class InstrumentationError extends Error {
+export class InstrumentationError extends MacroboxError {
   override name = "InstrumentationError";
+  constructor(message: string) {
+    super("module", message);
+  }
 }
 
 /** Instruments `wasm` with fuel metering (and optionally a memory cap); returns the new module bytes. */

@@ -1,6 +1,6 @@
 // The imports the macrobox host provides to a macro module, and nothing else. `macrobox build`
 // refuses a module that needs anything outside this set (naming the import), and the host refuses
-// to load one. Every WASI preview1 function is provided; the sandbox decides what each may do
+// to load one (`wasiImportsFor` in src/sandbox/wasi.ts), with the same message. Every WASI preview1 function is provided; the sandbox decides what each may do
 // (by default: deny), so a macro sees ordinary OS errors rather than a failed link.
 //
 // Browser-safe.
@@ -17,6 +17,8 @@ export const WASI_PREVIEW1_FUNCTIONS = [
   "path_unlink_file", "poll_oneoff", "proc_exit", "proc_raise", "sched_yield", "random_get", "sock_accept",
   "sock_recv", "sock_send", "sock_shutdown",
 ] as const;
+
+export type WasiFunction = (typeof WASI_PREVIEW1_FUNCTIONS)[number];
 
 export interface ImportProblem {
   module: string;
@@ -37,4 +39,14 @@ export function unsupportedImports(module: WebAssembly.Module): ImportProblem[] 
     }
   }
   return problems;
+}
+
+/**
+ * What is wrong with the module's imports, for people: "needs imports the macrobox host does not
+ * provide:" and a line per import, to follow the module's name; null when the host provides them all.
+ */
+export function unsupportedImportsMessage(module: WebAssembly.Module): string | null {
+  const problems = unsupportedImports(module);
+  if (problems.length === 0) return null;
+  return "needs imports the macrobox host does not provide:\n" + problems.map((p) => `  ${p.module}.${p.name} (${p.kind}): ${p.reason}`).join("\n");
 }

@@ -18,6 +18,8 @@
 //
 // Browser-safe: no Node APIs.
 
+import { MacroboxError } from "../errors.js";
+
 export interface Limits {
   /** Wasm instructions one expansion may execute (metered by fuel.ts). */
   fuel: number;
@@ -114,7 +116,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze(
 );
 
 /** Raised when a macro expansion exceeds one of its limits. Says which, by how much, and how to raise it. */
-export class LimitExceeded extends Error {
+export class LimitExceeded extends MacroboxError {
   override name = "LimitExceeded";
   /** The option name that sets this limit (a key of `Limits`). */
   readonly option: LimitName;
@@ -131,6 +133,7 @@ export class LimitExceeded extends Error {
     const spec = LIMIT_SPECS[limit];
     const usedText = used !== undefined ? ` (needed ${formatLimit(limit, used)})` : "";
     super(
+      "limit",
       `macro exceeded its ${limit} limit: ${spec.description} is limited to ${formatLimit(limit, value)}${usedText}; ` +
         `raise it with ${spec.flag} ${spec.argument} or the \`${limit}\` option`,
     );
@@ -155,8 +158,11 @@ function formatBytes(bytes: number): string {
 }
 
 /** Raised for a limit value that is not usable (negative, fractional, too large). */
-export class InvalidLimit extends Error {
+export class InvalidLimit extends MacroboxError {
   override name = "InvalidLimit";
+  constructor(message: string) {
+    super("invalid-limit", message);
+  }
 }
 
 /** Checks one limit value: a positive safe integer within the limit's maximum. */

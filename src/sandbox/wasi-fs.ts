@@ -24,7 +24,7 @@ import {
   type Capabilities, type CapabilityDenial, type DenialReason,
 } from "./capabilities.js";
 import { FsError, type FsEntry, type FsFileType, type ReadOnlyFs } from "./fs.js";
-import type { Wasi, WasiExtension } from "./wasi.js";
+import { Errno, type Wasi, type WasiExtension } from "./wasi.js";
 
 export interface SandboxGrant {
   /** The macro crate (for notes). */
@@ -41,23 +41,7 @@ export interface SandboxGrant {
   maxOpenFiles?: number;
 }
 
-const E = {
-  SUCCESS: 0,
-  ACCES: 2,
-  BADF: 8,
-  FAULT: 21,
-  FBIG: 22,
-  INVAL: 28,
-  IO: 29,
-  ISDIR: 31,
-  MFILE: 33,
-  NOENT: 44,
-  NAMETOOLONG: 37,
-  NOSPC: 51,
-  NOTDIR: 54,
-  ROFS: 69,
-  SPIPE: 70,
-} as const;
+const E = Errno;
 
 const FILETYPE: Record<FsFileType | "chardev", number> = { chardev: 2, directory: 3, file: 4, other: 0 };
 const OFLAGS_CREAT = 1, OFLAGS_DIRECTORY = 2, OFLAGS_EXCL = 4, OFLAGS_TRUNC = 8;
@@ -307,7 +291,7 @@ class WasiCapabilities {
     try {
       st = fs.stat(path);
     } catch (e) {
-      if (e instanceof FsError && e.code === "OUTSIDE") {
+      if (e instanceof FsError && e.fsCode === "OUTSIDE") {
         s.deny("read", path, "symlink");
         return E.ACCES;
       }
@@ -501,7 +485,7 @@ function clipName(name: string): string {
 
 function fsErrno(e: unknown): number {
   if (!(e instanceof FsError)) return E.IO;
-  switch (e.code) {
+  switch (e.fsCode) {
     case "ENOENT":
       return E.NOENT;
     case "ENOTDIR":

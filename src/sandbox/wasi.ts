@@ -16,23 +16,31 @@
 // Browser-safe: no Node APIs here.
 
 import { LimitExceeded } from "./limits.js";
+import { MacroboxError } from "../errors.js";
+import { MacroModuleError } from "../wasm/decls.js";
+import { unsupportedImportsMessage, WASI_MODULE, type WasiFunction } from "./host-imports.js";
 
+export { WASI_MODULE };
+
+/** WASI preview1 errno values (wasi_snapshot_preview1 `errno`), the one table for the whole sandbox. */
 export const Errno = {
-  SUCCESS: 0,
-  BADF: 8,
-  NOSPC: 51,
-  FAULT: 21,
-  INVAL: 28,
-  NOSYS: 52,
-  NOTSUP: 58,
-  NOTCAPABLE: 76,
+  SUCCESS: 0, "2BIG": 1, ACCES: 2, ADDRINUSE: 3, ADDRNOTAVAIL: 4, AFNOSUPPORT: 5, AGAIN: 6, ALREADY: 7,
+  BADF: 8, BADMSG: 9, BUSY: 10, CANCELED: 11, CHILD: 12, CONNABORTED: 13, CONNREFUSED: 14, CONNRESET: 15,
+  DEADLK: 16, DESTADDRREQ: 17, DOM: 18, DQUOT: 19, EXIST: 20, FAULT: 21, FBIG: 22, HOSTUNREACH: 23, IDRM: 24,
+  ILSEQ: 25, INPROGRESS: 26, INTR: 27, INVAL: 28, IO: 29, ISCONN: 30, ISDIR: 31, LOOP: 32, MFILE: 33,
+  MLINK: 34, MSGSIZE: 35, MULTIHOP: 36, NAMETOOLONG: 37, NETDOWN: 38, NETRESET: 39, NETUNREACH: 40,
+  NFILE: 41, NOBUFS: 42, NODEV: 43, NOENT: 44, NOEXEC: 45, NOLCK: 46, NOLINK: 47, NOMEM: 48, NOMSG: 49,
+  NOPROTOOPT: 50, NOSPC: 51, NOSYS: 52, NOTCONN: 53, NOTDIR: 54, NOTEMPTY: 55, NOTRECOVERABLE: 56,
+  NOTSOCK: 57, NOTSUP: 58, NOTTY: 59, NXIO: 60, OVERFLOW: 61, OWNERDEAD: 62, PERM: 63, PIPE: 64, PROTO: 65,
+  PROTONOSUPPORT: 66, PROTOTYPE: 67, RANGE: 68, ROFS: 69, SPIPE: 70, SRCH: 71, STALE: 72, TIMEDOUT: 73,
+  TXTBSY: 74, XDEV: 75, NOTCAPABLE: 76,
 } as const;
 
 /** Thrown by proc_exit: the module asked to end the process. */
-export class WasiExit extends Error {
+export class WasiExit extends MacroboxError {
   override name = "WasiExit";
-  constructor(readonly code: number) {
-    super(`the macro called proc_exit(${code})`);
+  constructor(readonly exitCode: number) {
+    super("exit", `the macro called proc_exit(${exitCode})`);
   }
 }
 
@@ -303,7 +311,7 @@ export class Wasi {
 }
 
 /** Preview1 functions that get a generic refusal: file system and sockets need a capability. */
-const NOT_CAPABLE = [
+const NOT_CAPABLE: readonly WasiFunction[] = [
   "fd_advise", "fd_allocate", "fd_datasync", "fd_fdstat_set_flags", "fd_fdstat_set_rights", "fd_filestat_get",
   "fd_filestat_set_size", "fd_filestat_set_times", "fd_pread", "fd_pwrite", "fd_readdir", "fd_renumber", "fd_tell",
   "path_create_directory", "path_filestat_get", "path_filestat_set_times", "path_link", "path_readlink",
@@ -311,32 +319,29 @@ const NOT_CAPABLE = [
   "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
 ];
 
-const IMPLEMENTED = [
+const IMPLEMENTED: readonly WasiFunction[] = [
   "args_sizes_get", "args_get", "environ_sizes_get", "environ_get", "clock_res_get", "clock_time_get", "random_get",
   "fd_write", "fd_read", "fd_fdstat_get", "fd_prestat_get", "fd_prestat_dir_name", "fd_close", "fd_seek", "fd_sync",
   "path_open", "proc_exit", "sched_yield",
-] as const;
-
-export const WASI_MODULE = "wasi_snapshot_preview1";
+];
 
 /**
  * The import object for `module`: every preview1 function it imports, bound to `wasi`.
  * Functions we do not implement answer ENOTCAPABLE (file system, sockets) or ENOSYS (anything else,
- * e.g. poll_oneoff, proc_raise). Imports from other modules are refused: a macro module has no
- * business importing anything but WASI.
+ * e.g. poll_oneoff, proc_raise). Anything else is refused, as `macrobox build` refuses it
+ * (src/sandbox/host-imports.ts decides): a macro module has no business importing anything but WASI.
  */
 export function wasiImportsFor(module: WebAssembly.Module, wasi: Wasi): WebAssembly.Imports {
+  const badImports = unsupportedImportsMessage(module);
+  if (badImports !== null) throw new MacroModuleError(`the module ${badImports}`);
   const fns: Record<string, (...args: never[]) => unknown> = {};
   for (const imp of WebAssembly.Module.imports(module)) {
-    if (imp.module !== WASI_MODULE || imp.kind !== "function") {
-      throw new Error(`unsupported import ${imp.module}.${imp.name} (${imp.kind}): macro modules may only import ${WASI_MODULE} functions`);
-    }
-    const name = imp.name;
+    const name = imp.name as WasiFunction;
     let fn: (...args: never[]) => unknown;
     const extended = wasi.extension?.functions[name];
     if (extended) {
       fn = extended;
-    } else if ((IMPLEMENTED as readonly string[]).includes(name)) {
+    } else if (IMPLEMENTED.includes(name)) {
       const method = (wasi as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
       fn = (...args: never[]) => method.apply(wasi, args);
     } else if (NOT_CAPABLE.includes(name)) {

@@ -18,6 +18,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { Delimiter, Group, LitKind, Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
+import { MacroboxError } from "../errors.js";
 
 export interface FlatTree {
   subtree: number[];
@@ -46,10 +47,10 @@ export const CURRENT_API_VERSION = ProtocolVersion.HASHED_AST_ID;
 /** `!0u32`: "no such entry" (a missing suffix, a missing close span before version 2). */
 export const NONE_U32 = 0xffff_ffff;
 
-export class FlatTreeError extends Error {
+export class FlatTreeError extends MacroboxError {
+  override name = "FlatTreeError";
   constructor(message: string) {
-    super(`FlatTree: ${message}`);
-    this.name = "FlatTreeError";
+    super("protocol", `FlatTree: ${message}`);
   }
 }
 

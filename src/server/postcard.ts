@@ -13,6 +13,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { FlatTree } from "./flat.js";
+import { ByteReader, ByteWriter, WasmFormatError } from "../wasm/binary.js";
 import { ProtocolError, type ExpandMacroRequest, type MacroInfo, type MacroKind, type Request, type Response, type Result, type SpanMode } from "./protocol.js";
 
 export type SubRequest =
@@ -51,15 +52,14 @@ export type BidirectionalMessage =
 
 // ---- postcard primitives ----
 
+// Varints are LEB128, so the bytes and varints are wasm/binary's reader and writer; what is
+// postcard's own is the range checks and the messages.
+
 class Writer {
-  private bytes: number[] = [];
+  private readonly w = new ByteWriter();
   varint(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0) throw new ProtocolError(`postcard: ${n} is not an unsigned integer`);
-    while (n >= 0x80) {
-      this.bytes.push((n % 0x80) | 0x80);
-      n = Math.floor(n / 0x80);
-    }
-    this.bytes.push(n);
+    this.w.u64(n);
   }
   u32(n: number): void {
     if (n > 0xffff_ffff) throw new ProtocolError(`postcard: ${n} does not fit a u32`);
@@ -68,12 +68,12 @@ class Writer {
   str(s: string): void {
     const b = new TextEncoder().encode(s);
     this.varint(b.length);
-    for (const x of b) this.bytes.push(x);
+    this.w.bytes(b);
   }
   option<T>(v: T | null, f: (v: T) => void): void {
-    if (v === null) this.bytes.push(0);
+    if (v === null) this.w.u8(0);
     else {
-      this.bytes.push(1);
+      this.w.u8(1);
       f(v);
     }
   }
@@ -82,33 +82,32 @@ class Writer {
     for (const x of xs) f(x);
   }
   done(): Uint8Array {
-    return Uint8Array.from(this.bytes);
+    return this.w.finish();
   }
 }
 
 class Reader {
-  private at = 0;
-  constructor(private readonly bytes: Uint8Array) {}
+  private readonly r: ByteReader;
+  constructor(bytes: Uint8Array) {
+    this.r = new ByteReader(bytes);
+  }
   private fail(what: string): never {
-    throw new ProtocolError(`postcard: ${what} at byte ${this.at}`);
+    throw new ProtocolError(`postcard: ${what} at byte ${this.r.pos}`);
   }
   byte(): number {
-    if (this.at >= this.bytes.length) this.fail("unexpected end of message");
-    return this.bytes[this.at++];
+    if (this.r.atEnd) this.fail("unexpected end of message");
+    return this.r.u8();
   }
   varint(max = Number.MAX_SAFE_INTEGER): number {
-    let n = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      const b = this.byte();
-      n += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) {
-        if (n > max) this.fail(`integer ${n} out of range`);
-        return n;
-      }
-      scale *= 0x80;
+    let n: number;
+    try {
+      n = this.r.u64(); // at most 10 bytes, like postcard's u64
+    } catch (e) {
+      if (!(e instanceof WasmFormatError)) throw e;
+      this.fail(this.r.atEnd ? "unexpected end of message" : "varint too long");
     }
-    this.fail("varint too long");
+    if (n > max) this.fail(`integer ${n} out of range`);
+    return n;
   }
   u32(): number {
     return this.varint(0xffff_ffff);
@@ -121,9 +120,8 @@ class Reader {
   }
   str(): string {
     const n = this.varint();
-    if (this.at + n > this.bytes.length) this.fail("string runs past the end");
-    const s = this.bytes.subarray(this.at, this.at + n);
-    this.at += n;
+    if (n > this.r.end - this.r.pos) this.fail("string runs past the end");
+    const s = this.r.take(n);
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(s);
     } catch {
@@ -138,13 +136,13 @@ class Reader {
   }
   vec<T>(f: () => T): T[] {
     const n = this.varint();
-    if (n > this.bytes.length - this.at) this.fail(`sequence length ${n} exceeds the message`);
+    if (n > this.r.end - this.r.pos) this.fail(`sequence length ${n} exceeds the message`);
     const out: T[] = [];
     for (let i = 0; i < n; i++) out.push(f());
     return out;
   }
   end(): void {
-    if (this.at !== this.bytes.length) this.fail(`${this.bytes.length - this.at} trailing bytes`);
+    if (!this.r.atEnd) this.fail(`${this.r.end - this.r.pos} trailing bytes`);
   }
 }
 

@@ -20,11 +20,13 @@
 // Browser-safe: no Node APIs here.
 
 import { assertFlatTree, CURRENT_API_VERSION, type FlatTree } from "./flat.js";
+import { MacroboxError } from "../errors.js";
+import type { MacroInfo as ModuleMacroInfo, MacroKind } from "../wasm/decls.js";
 
 export type SpanMode = "Id" | "RustAnalyzer";
 
-/** Our names for proc-macro kinds; on the wire: CustomDerive, Attr, FuncLike (alias Bang). */
-export type MacroKind = "derive" | "attr" | "bang";
+/** Our names for proc-macro kinds (src/wasm/decls.ts); on the wire: CustomDerive, Attr, FuncLike (alias Bang). */
+export type { MacroKind };
 
 export interface ExpnGlobals {
   defSite: number;
@@ -57,10 +59,8 @@ export type Request =
 
 export type Result<T, E> = { ok: true; value: T } | { ok: false; error: E };
 
-export interface MacroInfo {
-  name: string;
-  kind: MacroKind;
-}
+/** What the protocol says of a macro: no helper attributes (rust-analyzer reads those from the source). */
+export type MacroInfo = Pick<ModuleMacroInfo, "name" | "kind">;
 
 export type Response =
   | { type: "ApiVersionCheck"; version: number }
@@ -70,10 +70,10 @@ export type Response =
   | { type: "SetConfig"; spanMode: SpanMode }
   | { type: "ExpandMacroExtended"; result: Result<{ tree: FlatTree; spanDataTable: number[] }, string> };
 
-export class ProtocolError extends Error {
+export class ProtocolError extends MacroboxError {
+  override name = "ProtocolError";
   constructor(message: string) {
-    super(`proc-macro protocol: ${message}`);
-    this.name = "ProtocolError";
+    super("protocol", `proc-macro protocol: ${message}`);
   }
 }
 

@@ -9,13 +9,13 @@
 //
 // Browser-safe: no Node APIs here (the stdio loop is in src/node/stdio-server.ts).
 
-import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree, FlatTreeError } from "./flat.js";
+import { errorMessage, isMacroboxError } from "../errors.js";
+import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree } from "./flat.js";
 import {
   decodeRequestLine,
   decodeSpanDataTable,
   encodeResponseLine,
   encodeSpanDataTable,
-  ProtocolError,
   type ExpandMacroRequest,
   type MacroInfo,
   type Request,
@@ -102,8 +102,8 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
       body = decodeFlatTree(req.macroBody);
       if (req.attributes !== null) attributes = decodeFlatTree(req.attributes);
     } catch (e) {
-      if (e instanceof FlatTreeError || e instanceof ProtocolError) return fail(`bad request: ${e.message}`);
-      throw e;
+      // Anything else is our bug, but still only this request's: answer it and keep serving.
+      return fail(isMacroboxError(e) ? `bad request: ${e.message}` : `macrobox: ${errorMessage(e)}`);
     }
     const globals = req.globals ?? { defSite: 0, callSite: 0, mixedSite: 0 };
     let result: Result<BackendExpansion, string>;
@@ -122,6 +122,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
         spanData,
       });
     } catch (e) {
+      // The backend's own failure (ours or an embedder's): its message is the answer.
       return fail(`macrobox: ${(e as Error).message}`);
     }
     if (!result.ok) return fail(result.error);
@@ -167,7 +168,8 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
       try {
         req = decodeRequestLine(line);
       } catch (e) {
-        return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error: `macrobox: ${(e as Error).message}` } });
+        const error = `macrobox: ${errorMessage(e)}`;
+        return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } });
       }
       if (memo === null || req.type !== "ExpandMacro") return encodeResponseLine(await handle(req));
       // The span mode is part of what the line means.

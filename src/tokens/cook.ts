@@ -13,6 +13,7 @@ import { checkForErrors, escapedChar, escapeDefault, isFatalEscapeError, type Es
 import { DocStyle, Lit, Raw, RawCursor, type RawStrError } from "./lexer.js";
 import type { LitKind } from "./model.js";
 import { utf8Length } from "./unicode.js";
+import { MacroboxError } from "../errors.js";
 
 export type Edition = "2015" | "2018" | "2021" | "2024";
 
@@ -24,13 +25,14 @@ export interface LexDiagnostic {
   hi: number;
 }
 
-export class FatalLexError extends Error {
+export class FatalLexError extends MacroboxError {
+  override name = "FatalLexError";
   constructor(
     message: string,
     readonly lo: number,
     readonly hi: number,
   ) {
-    super(message);
+    super("input", message);
   }
 }
 

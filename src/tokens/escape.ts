@@ -1,6 +1,7 @@
 // rustc-literal-escaper 0.0.7's `check_for_errors`: validates the inside of a quoted literal
 // and reports each escape error with its UTF-16 range within the content. Also the small
-// char-escaping helpers rustc uses in messages and doc-comment desugaring.
+// char-escaping helpers rustc uses in messages and doc-comment desugaring, and the value of a
+// cooked string literal (the one unescaper: the host and the bridge use it).
 //
 // Browser-safe: no Node APIs here.
 
@@ -278,3 +279,25 @@ export function escapeDebugChar(c: number): string {
   if (c !== 0x20 && (GRAPHEME_EXTEND.test(s) || NOT_PRINTABLE.test(s))) return `\\u{${c.toString(16)}}`;
   return s;
 }
+
+/**
+ * The value of a cooked `"..."` or `'...'` literal's symbol (its escapes as written in source):
+ * `\n \r \t \0 \\ \' \"`, `\xHH`, `\u{...}` and line continuations (a backslash-newline skips the
+ * ASCII whitespace after it, like rustc_literal_escaper). Null when an escape is not one of those.
+ */
+export function unescapeStr(symbol: string): string | null {
+  let bad = false;
+  const value = symbol.replace(/\\(?:u\{([0-9a-fA-F_]{1,12})\}|x([0-9a-fA-F]{2})|(\n[ \t\n\r]*)|([\s\S])|$)/g, (_whole, u, x, continuation, c) => {
+    if (u !== undefined) {
+      const code = parseInt(u.replace(/_/g, ""), 16);
+      if (code <= 0x10ffff) return String.fromCodePoint(code);
+    } else if (x !== undefined) return String.fromCharCode(parseInt(x, 16));
+    else if (continuation !== undefined) return "";
+    else if (c !== undefined && Object.hasOwn(SIMPLE_ESCAPES, c)) return SIMPLE_ESCAPES[c];
+    bad = true;
+    return "";
+  });
+  return bad ? null : value;
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t", "0": "\0", "\\": "\\", "'": "'", '"': '"' };

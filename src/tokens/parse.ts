@@ -12,7 +12,7 @@
 import { Cooker, FatalLexError, nfc, type Edition, type LexDiagnostic, type RichToken } from "./cook.js";
 import { escapeDebugChar } from "./escape.js";
 import type { Delimiter, Literal, Span, Spacing, TokenStream, TokenTree } from "./model.js";
-import { isIdent } from "./unicode.js";
+import { isIdent, utf8Length } from "./unicode.js";
 import { RawCursor, Raw, DocStyle } from "./lexer.js";
 
 export type { Edition, LexDiagnostic } from "./cook.js";
@@ -97,7 +97,7 @@ export function normalizeSource(src: string): { text: string; toOriginal: (byte:
   let bytes = 0;
   for (let i = text.indexOf("\r\n"); i >= 0; i = text.indexOf("\r\n", i + 2)) {
     const chunk = text.slice(last, i);
-    bytes += utf8Len(chunk);
+    bytes += utf8Length(chunk, 0, chunk.length);
     out += chunk;
     lfs.push(bytes);
     last = i + 1;
@@ -317,7 +317,7 @@ export function parseLiteral(src: string, span: Span, options: ParseOptions = {}
     const fatal = whole.error.kind === "fatal" ? [{ level: "error" as const, message: whole.error.message, lo: whole.error.lo, hi: whole.error.hi }] : [];
     return { ok: false, error: whole.error.message, kind: whole.error.kind, diagnostics: [...diagnostics, ...fatal] };
   }
-  const originalLength = utf8Len(src);
+  const originalLength = utf8Length(src, 0, src.length);
   src = normalizeSource(src).text;
   const cooker = new Cooker(src, options.edition ?? "2021", 0);
   let first = cooker.next();
@@ -337,10 +337,6 @@ export function parseLiteral(src: string, span: Span, options: ParseOptions = {}
     symbol = "-" + symbol;
   }
   return { ok: true, literal: { type: "literal", kind: t.kind, hashes: t.hashes, symbol, suffix: t.suffix, span }, diagnostics };
-}
-
-function utf8Len(s: string): number {
-  return new TextEncoder().encode(s).length;
 }
 
 /** The bridge's `symbol_normalize_and_validate_ident`: NFC, then rustc_lexer::is_ident. */

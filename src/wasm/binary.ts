@@ -13,14 +13,16 @@
 //
 // Browser-safe: only typed arrays.
 
-export class WasmFormatError extends Error {
+import { MacroboxError } from "../errors.js";
+
+export class WasmFormatError extends MacroboxError {
   override name = "WasmFormatError";
   constructor(
     message: string,
     /** Byte offset in the module where the problem was found. */
     readonly offset: number,
   ) {
-    super(`${message} (at byte offset ${offset}, 0x${offset.toString(16)})`);
+    super("wasm-format", `${message} (at byte offset ${offset}, 0x${offset.toString(16)})`);
   }
 }
 
@@ -207,7 +209,8 @@ export interface FuncType {
   results: number[];
 }
 
-export interface Limits {
+/** A memory or table type's size bounds (the binary format's `limits`; not the sandbox's `Limits`). */
+export interface SizeLimits {
   min: number;
   max: number | undefined;
   shared: boolean;
@@ -215,7 +218,7 @@ export interface Limits {
   is64: boolean;
 }
 
-export function readLimits(r: ByteReader): Limits {
+export function readLimits(r: ByteReader): SizeLimits {
   const at = r.pos;
   const flags = r.u8();
   if (flags > 0x07) r.fail(`unknown limits flags ${hex(flags)}`, at);
@@ -225,7 +228,7 @@ export function readLimits(r: ByteReader): Limits {
   return { min, max, shared: (flags & 0x02) !== 0, is64 };
 }
 
-export function writeLimits(w: ByteWriter, limits: Limits): void {
+export function writeLimits(w: ByteWriter, limits: SizeLimits): void {
   w.u8((limits.max !== undefined ? 0x01 : 0) | (limits.shared ? 0x02 : 0) | (limits.is64 ? 0x04 : 0));
   w.u64(limits.min);
   if (limits.max !== undefined) w.u64(limits.max);
@@ -324,7 +327,7 @@ export interface Import {
   /** func/tag: type index. */
   typeIndex?: number;
   /** table/memory: limits. */
-  limits?: Limits;
+  limits?: SizeLimits;
   /** global: value type and mutability. */
   valType?: number;
   mutable?: boolean;
@@ -337,7 +340,7 @@ export interface Export {
 }
 
 export interface Memory {
-  limits: Limits;
+  limits: SizeLimits;
   /** Byte range of this memory's limits inside the memory section. */
   start: number;
   end: number;
@@ -361,7 +364,7 @@ export interface ModuleInfo {
   imports: Import[];
   /** Type index of every function the module defines (not imported). */
   functionTypes: number[];
-  tables: Limits[];
+  tables: SizeLimits[];
   memories: Memory[];
   /** Number of globals the module defines (not imported). */
   definedGlobals: number;
@@ -522,7 +525,7 @@ function readMutability(r: ByteReader): boolean {
   return m === 1;
 }
 
-function readTable(r: ByteReader): Limits {
+function readTable(r: ByteReader): SizeLimits {
   const at = r.pos;
   if (r.bytes[r.pos] === 0x40) {
     // Table with an explicit initialiser: 0x40 0x00 tabletype expr.

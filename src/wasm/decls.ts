@@ -12,14 +12,20 @@
 //
 // Browser-safe: only WebAssembly and typed arrays.
 
+import { MacroboxError } from "../errors.js";
+
 export type MacroKind = "derive" | "attr" | "bang";
 
-export interface ProcMacroDecl {
+/** One macro of a module, as the module, its metadata and the host's API describe it. */
+export interface MacroInfo {
   kind: MacroKind;
   /** The derive's trait name, or the attribute / function-like macro's name. */
   name: string;
   /** Helper attributes a derive declares (`#[proc_macro_derive(Foo, attributes(foo))]`). */
   helpers: string[];
+}
+
+export interface ProcMacroDecl extends MacroInfo {
   /** Index in `__indirect_function_table` of the client's `run: extern "C" fn(BridgeConfig) -> Buffer`. */
   run: number;
   /** Address of the client's `HandleCounters` (the handles it has issued; diagnostics only). */
@@ -29,8 +35,11 @@ export interface ProcMacroDecl {
 const DECLS_EXPORT = /^__rustc_proc_macro_decls_[0-9a-f]+__$/;
 const PROC_MACRO_SIZE = 28;
 
-export class MacroModuleError extends Error {
+export class MacroModuleError extends MacroboxError {
   override name = "MacroModuleError";
+  constructor(message: string) {
+    super("module", message);
+  }
 }
 
 /** The name of the export holding the decls address, or an error saying why the module is not a macro module. */

@@ -4,7 +4,7 @@
 // Browser-safe: only WebAssembly and typed arrays.
 
 import { ByteWriter, concatBytes, encodeSection, SectionId } from "./binary.js";
-import type { MacroKind } from "./decls.js";
+import { MacroModuleError, type MacroInfo } from "./decls.js";
 
 export const METADATA_SECTION = "macrobox";
 export const METADATA_FORMAT = 1;
@@ -12,7 +12,7 @@ export const METADATA_FORMAT = 1;
 export interface ModuleMetadata {
   format: number;
   crate: { name: string; version: string; edition: string };
-  macros: Array<{ kind: MacroKind; name: string; helpers: string[] }>;
+  macros: MacroInfo[];
   /** `rustc -V` of the toolchain that built the module. */
   rustc: string;
   /** The proc_macro bridge ABI the module speaks (see bridgeAbiId in src/builder/toolchain.ts). */
@@ -38,19 +38,19 @@ export interface ModuleMetadata {
 export function readMetadata(module: WebAssembly.Module): ModuleMetadata | null {
   const sections = WebAssembly.Module.customSections(module, METADATA_SECTION);
   if (sections.length === 0) return null;
-  if (sections.length > 1) throw new Error(`module has ${sections.length} \`${METADATA_SECTION}\` sections`);
+  if (sections.length > 1) throw new MacroModuleError(`module has ${sections.length} \`${METADATA_SECTION}\` sections`);
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(sections[0]));
   } catch (e) {
-    throw new Error(`the \`${METADATA_SECTION}\` section is not valid JSON: ${(e as Error).message}`);
+    throw new MacroModuleError(`the \`${METADATA_SECTION}\` section is not valid JSON: ${(e as Error).message}`);
   }
   const meta = value as ModuleMetadata;
   if (typeof meta !== "object" || meta === null || typeof meta.format !== "number") {
-    throw new Error(`the \`${METADATA_SECTION}\` section has no format number`);
+    throw new MacroModuleError(`the \`${METADATA_SECTION}\` section has no format number`);
   }
   if (meta.format > METADATA_FORMAT) {
-    throw new Error(`the module's metadata format ${meta.format} is newer than this macrobox understands (${METADATA_FORMAT}); upgrade macrobox`);
+    throw new MacroModuleError(`the module's metadata format ${meta.format} is newer than this macrobox understands (${METADATA_FORMAT}); upgrade macrobox`);
   }
   return meta;
 }
