@@ -118,7 +118,7 @@ class LoadedMacroModule implements MacroModule {
     const session = new CapabilitySession(
       request.sandbox ?? { crate: this.crate?.name ?? "<unknown>", declared: { env: [...this.declared.env], read: [...this.declared.read] }, granted: { env: [], read: [] } },
     );
-    const server = new BridgeServer({ spans, expansion, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
+    const server = new BridgeServer({ spans, expansion, bridgeAbi: this.abi.bridgeAbi, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
     const runOptions: RunOptions = {
       wasi: { maxWrittenBytes: limits.capturedOutputBytes, extend: session.extend, ...request.wasi },
       forceShowPanics: request.forceShowPanics,
