@@ -14,7 +14,7 @@ import type { TokenStream, TokenTree } from "../tokens/model.js";
 import type { Edition } from "../tokens/index.js";
 import type { LimitExceeded } from "../sandbox/limits.js";
 import { BRIDGE_ABI, BridgeAbiError, KNOWN_BRIDGE_ABIS, resolveBridgeAbi } from "./abi.js";
-import { tokenTree, type BridgeTable, type Codec } from "./codec.js";
+import { tokenTree, type BridgeDiagnostic, type BridgeTable, type Codec } from "./codec.js";
 import { HandleStore } from "./handles.js";
 import { BridgeMethods, denyAllEnv, type EnvPolicy, type TrackedEnvVar } from "./methods.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, ServerPanic, writePanicMessage } from "./rpc.js";
@@ -80,7 +80,7 @@ const BOUND_TABLES: ReadonlyMap<string, readonly BoundMethod[]> = new Map(BRIDGE
 export class BridgeServer {
   /** The bridge ABI served (the module's, resolved to a known id). */
   readonly bridgeAbi: string;
-  readonly diagnostics: BridgeMethods["diagnostics"];
+  readonly diagnostics: BridgeDiagnostic[];
   readonly trackedEnv: TrackedEnvVar[];
   readonly trackedPaths: string[];
   /** Every request that failed inside the server, in order (also sent to the client as panics). */
