@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  abiRelease,
   BRIDGE_ABI,
   BridgeAbiError,
   bridgeAbiForRustc,
@@ -15,7 +16,11 @@ import {
 } from "../src/bridge/abi.js";
 import { assembleReexportModule } from "../src/bridge/instance.js";
 import { BridgeDecodeError, ByteReader, ByteWriter } from "../src/bridge/rpc.js";
-import { BridgeServer } from "../src/bridge/server.js";
+import { bool, diagnostic, literal, method, option, span, streamRef, tokenTree, usize, type BridgeDiagnostic } from "../src/bridge/codec.js";
+import { HandleStore } from "../src/bridge/handles.js";
+import { BridgeMethods } from "../src/bridge/methods.js";
+import { bindTable, BridgeServer } from "../src/bridge/server.js";
+import { RUSTC_1_96 } from "../src/bridge/versions/rustc-1.96.js";
 import { SpanTable } from "../src/bridge/spans.js";
 import { Errno, Wasi, WasiExit, wasiImportsFor } from "../src/sandbox/wasi.js";
 import { unsupportedImportsMessage } from "../src/sandbox/host-imports.js";
@@ -25,12 +30,42 @@ import { readFileSync } from "node:fs";
 const MOD_RS = "/usr/src/rustc-1.96.0/library/proc_macro/src/bridge/mod.rs";
 
 describe("abi", () => {
-  test("the method table is with_api!'s list in rustc 1.96's mod.rs, in order", () => {
+  test("the 1.96 table is with_api! in rustc 1.96's mod.rs: names in order, argument and result types", () => {
     const src = readFileSync(MOD_RS, "utf8");
     const body = src.slice(src.indexOf("macro_rules! with_api"), src.indexOf("pub(crate) struct Methods"));
-    const names = [...body.matchAll(/^\s*fn (\w+)\(/gm)].map((m) => m[1]);
-    assert.deepEqual(names, [...METHODS_1_96]);
-    assert.equal(METHODS_1_96.length, 32);
+    const signatures = [...body.matchAll(/fn (\w+)\(([^)]*)\)\s*(?:->\s*([^;]+))?;/g)].map((m) => ({
+      name: m[1],
+      args: splitTopLevel(m[2]).map((arg) => arg.slice(arg.indexOf(":") + 1).trim()),
+      ret: m[3] === undefined ? "()" : m[3].replace(/\s+/g, " ").trim(),
+    }));
+    assert.equal(signatures.length, 32);
+    assert.deepEqual(
+      RUSTC_1_96.methods.map((m) => ({ name: m.name, args: m.args.map((a) => a.rust), ret: m.ret.rust })),
+      signatures,
+    );
+    assert.deepEqual(signatures.map((s) => s.name), [...METHODS_1_96]);
+    assert.deepEqual(KNOWN_BRIDGE_ABIS, [RUSTC_1_96.abi]);
+    assert.equal(BRIDGE_ABI, RUSTC_1_96.abi);
+  });
+
+  test("every method of the 1.96 table has an implementation taking its arguments; a mismatch names the method", () => {
+    const bound = bindTable(RUSTC_1_96, BridgeMethods.prototype);
+    assert.deepEqual(bound.map((m) => m.name), [...METHODS_1_96]);
+    for (const m of bound) assert.equal(m.impl.length, m.args.length, m.name);
+    const extra = { abi: "test/extra", methods: [...RUSTC_1_96.methods, method("ts_frobnicate", [streamRef], bool)] };
+    assert.throws(() => bindTable(extra, BridgeMethods.prototype), /test\/extra: method ts_frobnicate has no implementation/);
+    const arity = { abi: "test/arity", methods: [method("span_join", [span], option(span))] };
+    assert.throws(() => bindTable(arity, BridgeMethods.prototype), /method span_join takes 1 argument\(s\) on the wire, its implementation 2/);
+    const twice = { abi: "test/twice", methods: [method("span_line", [span], usize), method("span_line", [span], usize)] };
+    assert.throws(() => bindTable(twice, BridgeMethods.prototype), /span_line is listed twice/);
+  });
+
+  test("a server is built for the module's bridge: a release-only id resolves, an unknown one is refused", () => {
+    const spans = new SpanTable();
+    const expansion = spans.newExpansion(spans.span(spans.addFile("a.rs", "x"), 0, 1));
+    assert.equal(new BridgeServer({ spans, expansion }).bridgeAbi, BRIDGE_ABI);
+    assert.equal(new BridgeServer({ spans, expansion, bridgeAbi: abiRelease(BRIDGE_ABI) }).bridgeAbi, BRIDGE_ABI);
+    assert.throws(() => new BridgeServer({ spans, expansion, bridgeAbi: "rustc-1.80/0123456789ab" }), (e: Error) => e instanceof BridgeAbiError && e.message.includes(BRIDGE_ABI));
   });
 
   test("bridge ABI ids from rustc versions", () => {
@@ -99,6 +134,39 @@ describe("rpc", () => {
     assert.throws(() => new ByteReader(new Uint8Array([2])).bool(), BridgeDecodeError);
     assert.throws(() => new ByteReader(new Uint8Array([2, 0, 0, 0, 0xff, 0xfe])).str(), BridgeDecodeError);
     assert.throws(() => new ByteReader(new Uint8Array([0xff, 0xff, 0xff, 0x7f])).vec(() => 0), BridgeDecodeError);
+  });
+});
+
+describe("codecs", () => {
+  const spans = new SpanTable();
+  const f = spans.addFile("c.rs", "abc");
+  const sp = spans.span(f, 0, 1);
+
+  test("compound types read back what they write (trees through the handle store)", () => {
+    const store = new HandleStore(spans);
+    const inner = [{ type: "ident", sym: "x", isRaw: true, span: sp } as const];
+    const trees = [
+      { type: "group", delimiter: "Bracket", stream: inner, span: { open: sp, close: sp, entire: sp } },
+      { type: "punct", ch: "#", joint: true, span: sp },
+      { type: "literal", kind: "StrRaw", hashes: 2, symbol: "s", suffix: "u8", span: sp },
+      { type: "literal", kind: "Integer", hashes: 0, symbol: "1", suffix: null, span: sp },
+    ] as const;
+    const w = new ByteWriter();
+    for (const t of trees) tokenTree.write(w, store, t);
+    const d: BridgeDiagnostic = { level: "note", message: "m", spans: [sp, sp], children: [{ level: "help", message: "c", spans: [], children: [] }] };
+    diagnostic.write(w, store, d);
+    const r = new ByteReader(w.finish());
+    assert.deepEqual(trees.map(() => tokenTree.read(r, store)), trees);
+    assert.deepEqual(diagnostic.read(r, store), d);
+    assert.equal(r.remaining, 0);
+    assert.equal(store.liveStreams, 0, "reading the group took its stream back out of the store");
+  });
+
+  test("a literal with an unknown kind or a forged span is refused", () => {
+    const store = new HandleStore(spans);
+    assert.throws(() => literal.read(new ByteReader(new Uint8Array([11])), store), /invalid LitKind tag 11/);
+    const forged = new ByteWriter().u8(0).str("a").u8(1).handle(987_654).finish();
+    assert.throws(() => literal.read(new ByteReader(forged), store), /use-after-free/);
   });
 });
 
@@ -290,6 +358,30 @@ describe("server dispatch", () => {
     assert.deepEqual([line.u8(), line.usize()], [0, 1]);
   });
 
+  test("the dispatcher answers an unknown tag or a truncated request with Err(PanicMessage) and keeps serving", () => {
+    const { s, a } = server();
+    const lineOf = () => {
+      const r = new ByteReader(s.dispatch(request("span_line", (w) => w.handle(a))));
+      return [r.u8(), r.usize(), r.remaining];
+    };
+    for (const unknown of [METHODS_1_96.length, 255]) {
+      assert.equal(panicMessage(s.dispatch(new Uint8Array([unknown]))), `unknown bridge method tag ${unknown}`);
+      assert.deepEqual(lineOf(), [0, 1, 0]);
+    }
+    // Every method takes arguments: its bare tag is a request cut short, and so is any proper prefix of a good one.
+    for (const m of METHODS_1_96) {
+      assert.match(panicMessage(s.dispatch(request(m)))!, /^truncated bridge message/, m);
+      assert.deepEqual(lineOf(), [0, 1, 0], `serving after a truncated ${m}`);
+    }
+    const join = request("span_join", (w) => w.handle(a).handle(a));
+    for (let len = 1; len < join.length; len++) assert.match(panicMessage(s.dispatch(join.subarray(0, len)))!, /^truncated/);
+    assert.equal(new ByteReader(s.dispatch(join)).u8(), 0);
+    assert.equal(s.errors.length, 2 + METHODS_1_96.length + join.length - 1);
+    // Calls count by tag, failed ones too: the good ones after each bad request, and the truncated span_line.
+    assert.equal(s.calls.get("span_line"), 2 + METHODS_1_96.length + 1);
+    assert.equal(s.calls.get("span_join"), 1 + join.length);
+  });
+
   test("env reads go through the policy (deny by default) and are tracked", () => {
     const { s } = server();
     const r = new ByteReader(s.dispatch(request("injected_env_var", (w) => w.str("HOME"))));
@@ -317,6 +409,23 @@ test("the re-export helper module is valid wasm and re-exports JS functions as w
   (table.get(0) as (a: number, b: number, c: number) => void)(1, 2, 3);
   assert.deepEqual(calls, [[1, 2, 3]]);
 });
+
+/** A Rust parameter list split at its top-level commas (not those inside `<...>`). */
+function splitTopLevel(params: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let current = "";
+  for (const ch of params.replace(/\s+/g, " ")) {
+    if (ch === "<") depth++;
+    if (ch === ">") depth--;
+    if (ch === "," && depth === 0) {
+      out.push(current.trim());
+      current = "";
+    } else current += ch;
+  }
+  if (current.trim() !== "") out.push(current.trim());
+  return out;
+}
 
 // ---- tiny wasm builders for the tests above ----
 

@@ -189,7 +189,7 @@ describe("expansion", () => {
     const ours = stringOutput(r).split("\n");
     const theirs = native.stdout.trimEnd().split("\n");
     // Where rustc reads its own crate metadata (spans saved while compiling the macro crate), a
-    // wasm module has nothing to read: see span_recover_proc_macro_span in src/bridge/server.ts.
+    // wasm module has nothing to read: see span_recover_proc_macro_span in src/bridge/methods.ts.
     const skip = (l: string) => l.startsWith("save_recover_same_loc");
     assert.deepEqual(ours.filter((l) => !skip(l)), theirs.filter((l) => !skip(l)));
 

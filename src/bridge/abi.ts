@@ -1,4 +1,4 @@
-// Which proc_macro bridge a wasm macro module speaks, and the method table of the one we serve.
+// Which proc_macro bridge a wasm macro module speaks, and whether this host serves it.
 //
 // The bridge has no version handshake: client and server must be built from the same
 // library/proc_macro source, or the byte stream silently means something else. So the host
@@ -15,53 +15,17 @@
 
 import { MacroboxError } from "../errors.js";
 import { ByteReader } from "../wasm/binary.js";
+import { BRIDGE_TABLES, RUSTC_1_96 } from "./versions/index.js";
 
-/** rustc 1.96's bridge methods, in `with_api!` order (library/proc_macro/src/bridge/mod.rs). */
-export const METHODS_1_96 = [
-  "injected_env_var",
-  "track_env_var",
-  "track_path",
-  "literal_from_str",
-  "emit_diagnostic",
-  "ts_drop",
-  "ts_clone",
-  "ts_is_empty",
-  "ts_expand_expr",
-  "ts_from_str",
-  "ts_to_string",
-  "ts_from_token_tree",
-  "ts_concat_trees",
-  "ts_concat_streams",
-  "ts_into_trees",
-  "span_debug",
-  "span_parent",
-  "span_source",
-  "span_byte_range",
-  "span_start",
-  "span_end",
-  "span_line",
-  "span_column",
-  "span_file",
-  "span_local_file",
-  "span_join",
-  "span_subspan",
-  "span_resolved_at",
-  "span_source_text",
-  "span_save_span",
-  "span_recover_proc_macro_span",
-  "symbol_normalize_and_validate_ident",
-] as const;
+/** rustc 1.96's bridge methods, in `with_api!` order (library/proc_macro/src/bridge/mod.rs): a method's tag is its index. */
+export type Method = (typeof RUSTC_1_96.methods)[number]["name"];
+export const METHODS_1_96: readonly Method[] = RUSTC_1_96.methods.map((m) => m.name);
 
-export type Method = (typeof METHODS_1_96)[number];
+/** The bridge this host serves by default: the newest table's (see versions/). */
+export const BRIDGE_ABI: string = BRIDGE_TABLES[0].abi;
 
-/**
- * The bridge this host serves, in `macrobox build`'s format (bridgeAbiId, src/builder/toolchain.ts):
- * `rustc-<major>.<minor>/<first 12 hex of sha256 over library/proc_macro/src/bridge/*>`.
- */
-export const BRIDGE_ABI = "rustc-1.96/bc39ef00f2e7";
-
-/** Every bridge ABI this host can serve (one, for now). */
-export const KNOWN_BRIDGE_ABIS: readonly string[] = [BRIDGE_ABI];
+/** Every bridge ABI this host can serve: one per table in versions/. */
+export const KNOWN_BRIDGE_ABIS: readonly string[] = BRIDGE_TABLES.map((t) => t.abi);
 
 /** The release part of an ABI id ("rustc-1.96" of "rustc-1.96/bc39ef00f2e7"). */
 export function abiRelease(abi: string): string {

@@ -327,7 +327,7 @@ class HostSide {
    */
   warmUp(run: (sret: number, config: number) => void, forceShowPanics: boolean): void {
     const realServer = this.server;
-    this.server = new BridgeServer({ spans: new SpanTable(), expansion: DUMMY_EXPANSION });
+    this.server = new BridgeServer({ spans: new SpanTable(), expansion: DUMMY_EXPANSION, bridgeAbi: realServer.bridgeAbi });
     try {
       const pages = 16;
       const end = (this.memory.grow(pages) + pages) * PAGE;

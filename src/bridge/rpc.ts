@@ -21,6 +21,25 @@ export class BridgeDecodeError extends MacroboxError {
   }
 }
 
+/** A failure inside the server caused by the request (unknown handle, bad token, ...): answered as a panic. */
+export class BridgeServerError extends MacroboxError {
+  override name = "BridgeServerError";
+  constructor(message: string) {
+    super("bridge", message);
+  }
+}
+
+/**
+ * A panic rustc's server raises on purpose (e.g. a fatal lexer error in `ts_from_str`): sent as
+ * `Err(PanicMessage)` like any failure, but part of the semantics, so not recorded as an error.
+ */
+export class ServerPanic extends MacroboxError {
+  override name = "ServerPanic";
+  constructor(readonly payload: string | null) {
+    super("bridge", payload ?? "panic");
+  }
+}
+
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const utf8Encoder = new TextEncoder();
 
@@ -90,15 +109,25 @@ export class ByteReader {
     return t;
   }
 
-  /** `Option<T>`: tag 0 = Some, 1 = None (declaration order in bridge/mod.rs). */
-  option<T>(item: () => T): T | null {
-    return this.tag(2, "Option") === 0 ? item() : null;
+  /** An `Option<T>` tag: true for Some (tag 0), false for None (tag 1), declaration order in bridge/mod.rs. */
+  some(): boolean {
+    return this.tag(2, "Option") === 0;
   }
 
-  vec<T>(item: () => T): T[] {
+  option<T>(item: () => T): T | null {
+    return this.some() ? item() : null;
+  }
+
+  /** A `Vec<T>`'s element count. */
+  vecLength(): number {
     const len = this.usize();
     // Every element takes at least one byte, so a longer count is certainly malformed.
     if (len > this.remaining) throw new BridgeDecodeError(`vector length ${len} exceeds message`);
+    return len;
+  }
+
+  vec<T>(item: () => T): T[] {
+    const len = this.vecLength();
     const out: T[] = [];
     for (let i = 0; i < len; i++) out.push(item());
     return out;

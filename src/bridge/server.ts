@@ -1,47 +1,35 @@
-// The bridge server: decodes one request from the client, runs the method with rustc's semantics
-// (rustc_expand/src/proc_macro_server.rs is the reference), encodes `Result<T, PanicMessage>`.
+// The bridge server: the dispatcher between the client's bytes and the methods (methods.ts).
 //
-// Handles: token streams live in an owned store (a handle is consumed by `ts_drop` and by methods
-// taking a stream by value); spans are the span table's interned numbers, used directly as handles.
-// A request naming an unknown handle, or otherwise malformed, is answered like rustc answers a
-// panic inside the server: `Err(PanicMessage)`, which the client re-raises as a panic of the macro.
-// The server never throws for client input.
+// For each request it picks the method by tag from the module's bridge version table (versions/),
+// decodes the arguments with the table's codecs (codec.ts), calls the method, and encodes
+// `Result<T, PanicMessage>` — the shape of rustc's `Dispatcher::dispatch` (bridge/server.rs).
+// Handles: token streams live in the handle store (handles.ts); spans are the span table's
+// interned numbers, used directly as handles. A request naming an unknown handle, or otherwise
+// malformed, is answered like rustc answers a panic inside the server: `Err(PanicMessage)`, which
+// the client re-raises as a panic of the macro. The server never throws for client input.
 //
 // Browser-safe: no Node APIs here.
 
-import type { Delimiter, LitKind, Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
-import { PUNCT_CHARS } from "../tokens/model.js";
-import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
-import { METHODS_1_96, type Method } from "./abi.js";
-import { expandExpr } from "./expand-expr.js";
-import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, writePanicMessage } from "./rpc.js";
-import type { Bound, Expansion, SpanTable } from "./spans.js";
-import { LimitExceeded } from "../sandbox/limits.js";
-import { MacroboxError } from "../errors.js";
+import type { TokenStream, TokenTree } from "../tokens/model.js";
+import type { Edition } from "../tokens/index.js";
+import type { LimitExceeded } from "../sandbox/limits.js";
+import { BRIDGE_ABI, BridgeAbiError, KNOWN_BRIDGE_ABIS, resolveBridgeAbi } from "./abi.js";
+import { tokenTree, type BridgeDiagnostic, type BridgeTable, type Codec } from "./codec.js";
+import { HandleStore } from "./handles.js";
+import { BridgeMethods, denyAllEnv, type EnvPolicy, type TrackedEnvVar } from "./methods.js";
+import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, ServerPanic, writePanicMessage } from "./rpc.js";
+import type { Expansion, SpanTable } from "./spans.js";
+import { BRIDGE_TABLES } from "./versions/index.js";
 
-export type DiagnosticLevel = "error" | "warning" | "note" | "help";
-
-export interface BridgeDiagnostic {
-  level: DiagnosticLevel;
-  message: string;
-  spans: Span[];
-  children: BridgeDiagnostic[];
-}
-
-export interface TrackedEnvVar {
-  name: string;
-  value: string | null;
-}
-
-/** Decides what `proc_macro::tracked::env_var` sees through the bridge (`injected_env_var`). */
-export type EnvPolicy = (name: string) => string | null;
-
-/** The default: no environment at all. */
-export const denyAllEnv: EnvPolicy = () => null;
+export type { BridgeDiagnostic, DiagnosticLevel } from "./codec.js";
+export { denyAllEnv, HOST_WORK_PER_LEXED_CHAR, toInternal, type EnvPolicy, type TrackedEnvVar } from "./methods.js";
+export { BridgeServerError } from "./rpc.js";
 
 export interface ServerOptions {
   spans: SpanTable;
   expansion: Expansion;
+  /** The module's bridge ABI (ModuleAbi.bridgeAbi; a release-only id is resolved). Default: BRIDGE_ABI. */
+  bridgeAbi?: string;
   env?: EnvPolicy;
   /** Token stream handles alive at once (the `tokenHandles` limit). Default: unlimited. */
   maxLiveStreams?: number;
@@ -59,440 +47,161 @@ export interface ServerOptions {
   edition?: Edition;
 }
 
-/** Fuel units charged per character the host lexes or prints (~0.5 µs each, ~ that many wasm instructions). */
-export const HOST_WORK_PER_LEXED_CHAR = 256;
-
-/** Tokens in a stream, groups with their contents; memoized, streams being shared and immutable. */
-const tokenCounts = new WeakMap<TokenStream, number>();
-function tokenCount(stream: TokenStream): number {
-  let n = tokenCounts.get(stream);
-  if (n !== undefined) return n;
-  n = 0;
-  for (const t of stream) n += t.type === "group" ? 1 + tokenCount(t.stream) : 1;
-  tokenCounts.set(stream, n);
-  return n;
+/** A table entry with the method that serves it. */
+interface BoundMethod {
+  readonly name: string;
+  readonly args: readonly Codec<unknown>[];
+  readonly ret: Codec<unknown>;
+  readonly impl: (this: object, ...args: unknown[]) => unknown;
 }
 
-/** A failure inside the server caused by the request (unknown handle, malformed bytes, ...). */
-export class BridgeServerError extends MacroboxError {
-  override name = "BridgeServerError";
-  constructor(message: string) {
-    super("bridge", message);
-  }
+/**
+ * Pairs each method of `table` with the function of that name on `impl`, checking that it exists
+ * and takes as many arguments as the wire carries: a mismatch is an error naming the method when
+ * the table is bound (at load, below), not a crash in the middle of an expansion.
+ */
+export function bindTable(table: BridgeTable, impl: object): readonly BoundMethod[] {
+  const seen = new Set<string>();
+  return table.methods.map((m) => {
+    if (seen.has(m.name)) throw new Error(`bridge table ${table.abi}: method ${m.name} is listed twice`);
+    seen.add(m.name);
+    const f: unknown = (impl as Record<string, unknown>)[m.name];
+    if (typeof f !== "function") throw new Error(`bridge table ${table.abi}: method ${m.name} has no implementation`);
+    if (f.length !== m.args.length) {
+      throw new Error(`bridge table ${table.abi}: method ${m.name} takes ${m.args.length} argument(s) on the wire, its implementation ${f.length}`);
+    }
+    return { name: m.name, args: m.args, ret: m.ret, impl: f as BoundMethod["impl"] };
+  });
 }
 
-/** A panic rustc's server raises on purpose (e.g. a fatal lexer error in `ts_from_str`). */
-class ServerPanic extends Error {
-  constructor(readonly payload: string | null) {
-    super(payload ?? "panic");
-  }
-}
-
-const DELIMITERS: readonly Delimiter[] = ["Parenthesis", "Brace", "Bracket", "None"];
-const LEVELS: readonly DiagnosticLevel[] = ["error", "warning", "note", "help"];
-/** `bridge::LitKind` tags in declaration order; the raw kinds carry a u8 hash count. */
-const LIT_KINDS: readonly LitKind[] = [
-  "Byte", "Char", "Integer", "Float", "Str", "StrRaw", "ByteStr", "ByteStrRaw", "CStr", "CStrRaw", "ErrWithGuar",
-];
-const RAW_KINDS = new Set<LitKind>(["StrRaw", "ByteStrRaw", "CStrRaw"]);
+/** Every registered table bound to the methods, once, when this module loads. */
+const BOUND_TABLES: ReadonlyMap<string, readonly BoundMethod[]> = new Map(BRIDGE_TABLES.map((t) => [t.abi, bindTable(t, BridgeMethods.prototype)]));
 
 export class BridgeServer {
-  readonly diagnostics: BridgeDiagnostic[] = [];
-  readonly trackedEnv: TrackedEnvVar[] = [];
-  readonly trackedPaths: string[] = [];
+  /** The bridge ABI served (the module's, resolved to a known id). */
+  readonly bridgeAbi: string;
+  readonly diagnostics: BridgeDiagnostic[];
+  readonly trackedEnv: TrackedEnvVar[];
+  readonly trackedPaths: string[];
   /** Every request that failed inside the server, in order (also sent to the client as panics). */
   readonly errors: string[] = [];
-  /** Calls per method, for tests and profiling. */
-  readonly calls = new Map<Method, number>();
-  /**
-   * Host work done for the client so far, in fuel units (see HOST_WORK in instance.ts): the runner
-   * charges it to the module's fuel, so a macro cannot make the host work unboundedly for free
-   * (one bulk copy hands the host a megabyte to lex).
-   */
-  hostWork = 0;
-  /** Set when a request went over a limit: the expansion must end with this error. */
-  limitExceeded: LimitExceeded | null = null;
 
-  private readonly streams = new Map<number, TokenStream>();
-  private nextStreamHandle = 1;
-  private readonly savedSpans: Span[] = [];
-  private readonly spans: SpanTable;
-  private readonly expansion: Expansion;
-  private readonly env: EnvPolicy;
-  private readonly maxLiveStreams: number;
-  private readonly maxStreamTokens: number;
-  private readonly edition: Edition;
+  private readonly store: HandleStore;
+  private readonly methods: BridgeMethods;
+  private readonly table: readonly BoundMethod[];
+  /** Calls per method tag (see `calls`). */
+  private readonly counts: number[];
 
   constructor(options: ServerOptions) {
-    this.maxLiveStreams = options.maxLiveStreams ?? Infinity;
-    this.maxStreamTokens = options.maxStreamTokens ?? Infinity;
-    this.spans = options.spans;
-    this.expansion = options.expansion;
-    this.env = options.env ?? denyAllEnv;
-    this.edition = options.edition ?? "2021";
+    const abi = resolveBridgeAbi(options.bridgeAbi ?? BRIDGE_ABI);
+    const table = abi === null ? undefined : BOUND_TABLES.get(abi);
+    if (abi === null || table === undefined) {
+      throw new BridgeAbiError(`no bridge server for ${options.bridgeAbi}; this host serves: ${KNOWN_BRIDGE_ABIS.join(", ")}`);
+    }
+    this.bridgeAbi = abi;
+    this.table = table;
+    this.counts = new Array<number>(table.length).fill(0);
+    this.store = new HandleStore(options.spans, { maxLiveStreams: options.maxLiveStreams, maxStreamTokens: options.maxStreamTokens });
+    this.methods = new BridgeMethods({
+      store: this.store,
+      spans: options.spans,
+      expansion: options.expansion,
+      env: options.env ?? denyAllEnv,
+      edition: options.edition ?? "2021",
+    });
+    this.diagnostics = this.methods.diagnostics;
+    this.trackedEnv = this.methods.trackedEnv;
+    this.trackedPaths = this.methods.trackedPaths;
   }
 
-  // ---- the owned token stream store ----
+  /** Calls per method so far (only methods called at least once), for tests and profiling. */
+  get calls(): ReadonlyMap<string, number> {
+    const calls = new Map<string, number>();
+    for (let tag = 0; tag < this.counts.length; tag++) if (this.counts[tag] > 0) calls.set(this.table[tag].name, this.counts[tag]);
+    return calls;
+  }
+
+  /** Host work done for the client so far, in fuel units (HandleStore.hostWork). */
+  get hostWork(): number {
+    return this.store.hostWork;
+  }
+
+  /** Set when a request went over a limit: the expansion must end with this error. */
+  get limitExceeded(): LimitExceeded | null {
+    return this.store.limitExceeded;
+  }
+
+  // ---- the owned token stream store, for the runner (instance.ts) ----
 
   /** Stores a stream and returns its new handle (the server side of encoding a `TokenStream`). */
   allocStream(stream: TokenStream): number {
-    if (this.nextStreamHandle > 0xffffffff) throw new BridgeServerError("`proc_macro` handle counter overflowed");
-    if (this.streams.size >= this.maxLiveStreams) {
-      // The client would see this as a panic it might catch; the runner ends the expansion instead.
-      this.limitExceeded ??= new LimitExceeded("tokenHandles", this.maxLiveStreams, this.streams.size + 1);
-      throw this.limitExceeded;
-    }
-    if (this.maxStreamTokens !== Infinity) {
-      const tokens = tokenCount(stream);
-      if (tokens > this.maxStreamTokens) {
-        this.limitExceeded ??= new LimitExceeded("outputBytes", this.maxStreamTokens, tokens);
-        throw this.limitExceeded;
-      }
-    }
-    this.hostWork += stream.length; // the top-level array was built (copied) for this stream
-    const h = this.nextStreamHandle++;
-    this.streams.set(h, stream);
-    return h;
+    return this.store.alloc(stream);
   }
 
   /** Removes and returns a stream (a stream passed by value). */
   takeStream(handle: number): TokenStream {
-    const s = this.streams.get(handle);
-    if (s === undefined) throw new BridgeServerError("use-after-free in `proc_macro` handle");
-    this.streams.delete(handle);
-    return s;
+    return this.store.take(handle);
   }
 
   /** Looks a stream up (a stream passed by reference). */
   stream(handle: number): TokenStream {
-    const s = this.streams.get(handle);
-    if (s === undefined) throw new BridgeServerError("use-after-free in `proc_macro` handle");
-    return s;
+    return this.store.get(handle);
   }
 
   get liveStreams(): number {
-    return this.streams.size;
+    return this.store.liveStreams;
   }
 
-  private span(r: ByteReader): Span {
-    const h = r.handle();
-    if (!this.spans.has(h)) throw new BridgeServerError("use-after-free in `proc_macro` handle");
-    return h;
+  /** Encodes a tree as the server sends it (a group's stream gets a new handle). */
+  writeTree(w: ByteWriter, t: TokenTree): void {
+    tokenTree.write(w, this.store, t);
   }
 
   // ---- dispatch ----
 
   /** Answers one request (the bytes the client put in its buffer). Never throws. */
   dispatch(request: Uint8Array): Uint8Array {
-    const w = new ByteWriter();
     try {
       const r = new ByteReader(request);
       const tag = r.u8();
-      const method = METHODS_1_96[tag];
-      if (method === undefined) throw new BridgeDecodeError(`unknown bridge method tag ${tag}`);
-      this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
-      const body = new ByteWriter();
-      this.call(method, r, body);
-      w.u8(RESULT_OK).raw(body.finish());
+      const m = this.table[tag];
+      if (m === undefined) throw new BridgeDecodeError(`unknown bridge method tag ${tag}`);
+      this.counts[tag]++;
+      const value = this.call(m, r);
+      const w = new ByteWriter();
+      w.u8(RESULT_OK);
+      m.ret.write(w, this.store, value);
+      return w.finish();
     } catch (e) {
+      const err = new ByteWriter();
+      err.u8(RESULT_ERR);
       if (e instanceof ServerPanic) {
         // A panic rustc's server itself raises for this request: part of the semantics, not a fault.
-        const err = new ByteWriter();
-        err.u8(RESULT_ERR);
         writePanicMessage(err, e.payload);
         return err.finish();
       }
       const message = e instanceof Error ? e.message : String(e);
       this.errors.push(message);
-      const err = new ByteWriter();
-      err.u8(RESULT_ERR);
       writePanicMessage(err, message);
       return err.finish();
     }
-    return w.finish();
   }
 
-  private call(method: Method, r: ByteReader, w: ByteWriter): void {
-    const spans = this.spans;
-    switch (method) {
-      case "injected_env_var": {
-        const name = r.str();
-        w.option(this.env(name), (v) => w.str(v));
-        return;
-      }
-      case "track_env_var": {
-        const name = r.str();
-        const value = r.option(() => r.str());
-        this.trackedEnv.push({ name, value });
-        return;
-      }
-      case "track_path":
-        this.trackedPaths.push(r.str());
-        return;
-      case "literal_from_str": {
-        // Literals parsed from strings get the call-site span, as in rustc.
-        const result = parseLiteral(r.str(), this.expansion.callSite, { edition: this.edition });
-        if (!result.ok) w.u8(RESULT_ERR).str(result.error);
-        else {
-          w.u8(RESULT_OK);
-          this.writeLiteral(w, result.literal);
-        }
-        return;
-      }
-      case "emit_diagnostic":
-        this.diagnostics.push(this.readDiagnostic(r, 0));
-        return;
-      case "ts_drop":
-        this.takeStream(r.handle());
-        return;
-      case "ts_clone":
-        // Streams are never mutated in place, so a clone can share the trees.
-        w.handle(this.allocStream(this.stream(r.handle())));
-        return;
-      case "ts_is_empty":
-        w.bool(this.stream(r.handle()).length === 0);
-        return;
-      case "ts_expand_expr": {
-        const expanded = expandExpr(this.stream(r.handle()), {
-          spans: this.spans,
-          env: this.env,
-          trackEnv: (name, value) => this.trackedEnv.push({ name, value }),
-          error: (message, span) => this.diagnostics.push({ level: "error", message, spans: [span], children: [] }),
-        });
-        if (expanded === null) w.u8(RESULT_ERR);
-        else w.u8(RESULT_OK).handle(this.allocStream(expanded));
-        return;
-      }
-      case "ts_from_str": {
-        const src = r.str();
-        this.hostWork += src.length * HOST_WORK_PER_LEXED_CHAR;
-        // rustc gives every token of a parsed string the call-site span.
-        const callSite = this.expansion.callSite;
-        const parsed = parseTokenStream(src, () => callSite, { edition: this.edition });
-        // What the lexer reports without failing still reaches the user, as in rustc.
-        for (const d of parsed.diagnostics) this.diagnostics.push({ level: d.level, message: d.message, spans: [callSite], children: [] });
-        if (parsed.ok) {
-          w.u8(RESULT_OK).handle(this.allocStream(parsed.stream));
-          return;
-        }
-        switch (parsed.error.kind) {
-          case "lex":
-            w.u8(RESULT_ERR).str(parsed.error.message);
-            return;
-          case "fatal":
-            // rustc emits the error and aborts the call: the macro sees a panic with no message.
-            this.diagnostics.push({ level: "error", message: parsed.error.message, spans: [callSite], children: [] });
-            throw new ServerPanic(null);
-          case "ice":
-            // rustc 1.96 panics turning this diagnostic into a LexError.
-            throw new ServerPanic(ICE_PANIC_MESSAGE);
-        }
-        return;
-      }
-      case "ts_to_string": {
-        const text = printTokenStream(this.stream(r.handle()));
-        this.hostWork += text.length * HOST_WORK_PER_LEXED_CHAR;
-        w.str(text);
-        return;
-      }
-      case "ts_from_token_tree":
-        w.handle(this.allocStream(toInternal(this.readTree(r))));
-        return;
-      case "ts_concat_trees": {
-        const base = r.option(() => this.takeStream(r.handle())) ?? [];
-        const trees = r.vec(() => this.readTree(r));
-        const out = base.slice();
-        for (const t of trees) out.push(...toInternal(t));
-        w.handle(this.allocStream(out));
-        return;
-      }
-      case "ts_concat_streams": {
-        const base = r.option(() => this.takeStream(r.handle())) ?? [];
-        const streams = r.vec(() => this.takeStream(r.handle()));
-        w.handle(this.allocStream(base.concat(...streams)));
-        return;
-      }
-      case "ts_into_trees": {
-        const stream = this.takeStream(r.handle());
-        w.vec(stream, (t) => this.writeTree(w, t));
-        return;
-      }
-      case "span_debug":
-        w.str(spans.debug(this.span(r)));
-        return;
-      case "span_parent":
-        w.option(spans.parent(this.span(r)), (s) => w.handle(s));
-        return;
-      case "span_source":
-        w.handle(spans.source(this.span(r)));
-        return;
-      case "span_byte_range": {
-        const range = spans.byteRange(this.span(r));
-        w.usize(range.start).usize(range.end);
-        return;
-      }
-      case "span_start":
-        w.handle(spans.start(this.span(r)));
-        return;
-      case "span_end":
-        w.handle(spans.end(this.span(r)));
-        return;
-      case "span_line":
-        w.usize(spans.line(this.span(r)));
-        return;
-      case "span_column":
-        w.usize(spans.column(this.span(r)));
-        return;
-      case "span_file":
-        w.str(spans.fileName(this.span(r)));
-        return;
-      case "span_local_file":
-        w.option(spans.localFile(this.span(r)), (p) => w.str(p));
-        return;
-      case "span_join": {
-        const a = this.span(r);
-        const b = this.span(r);
-        w.option(spans.join(a, b), (s) => w.handle(s));
-        return;
-      }
-      case "span_subspan": {
-        const s = this.span(r);
-        const start = readBound(r);
-        const end = readBound(r);
-        w.option(spans.subspan(s, start, end), (x) => w.handle(x));
-        return;
-      }
-      case "span_resolved_at": {
-        const s = this.span(r);
-        const at = this.span(r);
-        w.handle(spans.resolvedAt(s, at));
-        return;
-      }
-      case "span_source_text":
-        w.option(spans.sourceText(this.span(r)), (t) => w.str(t));
-        return;
-      case "span_save_span":
-        this.savedSpans.push(this.span(r));
-        w.usize(this.savedSpans.length - 1);
-        return;
-      case "span_recover_proc_macro_span": {
-        // rustc reads spans saved while compiling the macro crate from its metadata, which a wasm
-        // module does not carry; spans saved during this expansion round-trip, others become
-        // def-site (rustc gives recovered spans the def-site context too).
-        const id = r.usize();
-        w.handle(this.savedSpans[id] ?? this.expansion.defSite);
-        return;
-      }
-      case "symbol_normalize_and_validate_ident": {
-        const sym = normalizeAndValidateIdent(r.str());
-        if (sym === null) w.u8(RESULT_ERR);
-        else w.u8(RESULT_OK).str(sym);
-        return;
-      }
+  /** Decodes the arguments in order (as rustc does) and calls the method; no per-call closures or arrays for up to three. */
+  private call(m: BoundMethod, r: ByteReader): unknown {
+    const args = m.args;
+    const h = this.store;
+    switch (args.length) {
+      case 0:
+        return m.impl.call(this.methods);
+      case 1:
+        return m.impl.call(this.methods, args[0].read(r, h));
+      case 2:
+        return m.impl.call(this.methods, args[0].read(r, h), args[1].read(r, h));
+      case 3:
+        return m.impl.call(this.methods, args[0].read(r, h), args[1].read(r, h), args[2].read(r, h));
+      default:
+        return m.impl.apply(this.methods, args.map((a) => a.read(r, h)));
     }
   }
-
-  // ---- compound types ----
-
-  private readTree(r: ByteReader): TokenTree {
-    switch (r.tag(4, "TokenTree")) {
-      case 0: {
-        const delimiter = DELIMITERS[r.tag(4, "Delimiter")];
-        const stream = r.option(() => this.takeStream(r.handle())) ?? [];
-        const open = this.span(r);
-        const close = this.span(r);
-        const entire = this.span(r);
-        return { type: "group", delimiter, stream, span: { open, close, entire } };
-      }
-      case 1: {
-        const code = r.u8();
-        const ch = String.fromCharCode(code);
-        const joint = r.bool();
-        const span = this.span(r);
-        if (!PUNCT_CHARS.includes(ch)) throw new BridgeServerError(`unsupported character ${JSON.stringify(ch)} in Punct`);
-        return { type: "punct", ch, joint, span };
-      }
-      case 2: {
-        const sym = r.str();
-        const isRaw = r.bool();
-        const span = this.span(r);
-        return { type: "ident", sym, isRaw, span };
-      }
-      default: {
-        const kindTag = r.tag(LIT_KINDS.length, "LitKind");
-        const kind = LIT_KINDS[kindTag];
-        const hashes = RAW_KINDS.has(kind) ? r.u8() : 0;
-        const symbol = r.str();
-        const suffix = r.option(() => r.str());
-        const span = this.span(r);
-        return { type: "literal", kind, hashes, symbol, suffix, span };
-      }
-    }
-  }
-
-  writeTree(w: ByteWriter, t: TokenTree): void {
-    switch (t.type) {
-      case "group":
-        w.u8(0).u8(DELIMITERS.indexOf(t.delimiter));
-        w.u8(0).handle(this.allocStream(t.stream)); // Some(stream), as rustc sends it
-        w.handle(t.span.open).handle(t.span.close).handle(t.span.entire);
-        return;
-      case "punct":
-        w.u8(1).u8(t.ch.charCodeAt(0)).bool(t.joint).handle(t.span);
-        return;
-      case "ident":
-        w.u8(2).str(t.sym).bool(t.isRaw).handle(t.span);
-        return;
-      case "literal":
-        w.u8(3);
-        this.writeLiteral(w, t);
-        return;
-    }
-  }
-
-  private writeLiteral(w: ByteWriter, l: Literal): void {
-    w.u8(LIT_KINDS.indexOf(l.kind));
-    if (RAW_KINDS.has(l.kind)) w.u8(l.hashes);
-    w.str(l.symbol);
-    w.option(l.suffix, (s) => w.str(s));
-    w.handle(l.span);
-  }
-
-  private readDiagnostic(r: ByteReader, depth: number): BridgeDiagnostic {
-    if (depth > 64) throw new BridgeDecodeError("diagnostic nesting too deep");
-    const level = LEVELS[r.tag(4, "Level")];
-    const message = r.str();
-    const spans = r.vec(() => this.span(r));
-    const children = r.vec(() => this.readDiagnostic(r, depth + 1));
-    return { level, message, spans, children };
-  }
-
 }
-
-function readBound(r: ByteReader): Bound {
-  switch (r.tag(3, "Bound")) {
-    case 0:
-      return { kind: "included", value: r.usize() };
-    case 1:
-      return { kind: "excluded", value: r.usize() };
-    default:
-      return { kind: "unbounded" };
-  }
-}
-
-/**
- * rustc's `ToInternal` for one tree. Spacing beyond `joint` is not part of the bridge, so trees
- * from the client carry none (they print as rustc prints them: Alone unless joint). A negative
- * integer or float literal (which a macro can make: a negative integer or float literal with `Literal::i32_unsuffixed(-5)`) becomes a `-` punct followed by the positive literal.
- */
-export function toInternal(t: TokenTree): TokenTree[] {
-  if (t.type === "literal" && (t.kind === "Integer" || t.kind === "Float") && t.symbol.startsWith("-")) {
-    // rustc makes the `-` JointHidden: invisible to macros, but printed glued (`-5`).
-    return [
-      { type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: t.span },
-      { ...t, symbol: t.symbol.slice(1) },
-    ];
-  }
-  return [t];
-}
-

@@ -14,7 +14,7 @@ import { MacroboxError } from "../errors.js";
 import { formatMessages } from "../host/render.js";
 import { compileErrors } from "../host/compile-errors.js";
 import { readMetadata } from "../wasm/metadata.js";
-import { effectiveGrant, ungrantedEnvNotes } from "../sandbox/capabilities.js";
+import { effectiveGrant } from "../sandbox/capabilities.js";
 import { DEFAULT_LIMITS, formatLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import { Watchdog } from "../node/watchdog.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";

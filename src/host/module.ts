@@ -168,7 +168,7 @@ class LoadedMacroModule implements MacroModule {
     const base: ExpandReport = { diagnostics: [], trackedEnv: [], trackedPaths: [], reads: [], denials: [], stdout: "", stderr: "", spans };
     const expansion = spans.newExpansion(prepared.invocation);
     const session = new CapabilitySession(sandbox);
-    const server = new BridgeServer({ spans, expansion, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
+    const server = new BridgeServer({ spans, expansion, bridgeAbi: this.abi.bridgeAbi, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
     const runOptions: RunOptions = {
       wasi: { maxWrittenBytes: limits.capturedOutputBytes, extend: session.extend, ...request.wasi },
       forceShowPanics: request.forceShowPanics,
