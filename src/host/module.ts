@@ -16,6 +16,7 @@ import { parseTokenStream, printTokenStream, type Edition } from "../tokens/inde
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
 import { parseModule } from "../wasm/binary.js";
 import { readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
+import { readLibcInfo, type LibcInfo } from "../wasm/libc.js";
 import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "../bridge/abi.js";
 import { runClient, type RunOptions } from "../bridge/instance.js";
 import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
@@ -34,8 +35,11 @@ const EDITIONS: readonly Edition[] = ["2015", "2018", "2021", "2024"];
 export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, options: LoadOptions = {}): Promise<MacroModule> {
   const limits = resolveLimits(options.limits);
   let module: WebAssembly.Module;
+  // From a compiled module the code cannot be read: the macro's current directory stays "/".
+  let libc: LibcInfo = { cwdAddress: null, joinsRelativePaths: false };
   if (wasm instanceof WebAssembly.Module) module = wasm;
   else {
+    libc = readLibcInfo(wasm);
     const meter = (options.meter ?? true) && !isInstrumented(wasm);
     const bytes = meter ? instrumentFuel(wasm, { maxMemoryPages: limits.memoryPages }) : wasm;
     module = await WebAssembly.compile(bytes as BufferSource);
@@ -53,7 +57,7 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   } catch {
     // a module with malformed metadata declares nothing
   }
-  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata);
+  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata, libc);
 }
 
 /** Whether the bytes already export the fuel global (cheap check before instrumenting twice). */
@@ -84,6 +88,7 @@ class LoadedMacroModule implements MacroModule {
     readonly limits: Readonly<Limits>,
     readonly metered: boolean,
     readonly metadata: ModuleMetadata | null,
+    private readonly libc: LibcInfo = { cwdAddress: null, joinsRelativePaths: false },
   ) {
     this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
     this.crate = metadata ? { name: metadata.crate.name, version: metadata.crate.version } : null;
@@ -115,8 +120,11 @@ class LoadedMacroModule implements MacroModule {
       return fail("input", (e as Error).message);
     }
     const expansion = spans.newExpansion(prepared.invocation);
+    const cwdAddress = this.libc.cwdAddress;
     const session = new CapabilitySession(
       request.sandbox ?? { crate: this.crate?.name ?? "<unknown>", declared: { env: [...this.declared.env], read: [...this.declared.read] }, granted: { env: [], read: [] } },
+      // Relative paths reach the host absolute only when wasi-libc joins them with the cwd we set.
+      { joinsRelativePaths: this.libc.joinsRelativePaths && cwdAddress !== null },
     );
     const server = new BridgeServer({ spans, expansion, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
     const runOptions: RunOptions = {
@@ -124,6 +132,7 @@ class LoadedMacroModule implements MacroModule {
       forceShowPanics: request.forceShowPanics,
       fuel: limits.fuel,
       memoryPages: limits.memoryPages,
+      currentDir: cwdAddress !== null && session.currentDir !== "/" ? { address: cwdAddress, path: session.currentDir } : undefined,
     };
     const inputs = request.kind === "attr" ? [prepared.args!, prepared.input] : [prepared.input];
     const run = await runClient(this.module, decl.run, server, expansion, inputs, runOptions);
