@@ -103,6 +103,12 @@ describe("pest_derive: a grammar file through CARGO_MANIFEST_DIR", () => {
   });
 });
 
+test("macrobox inspect shows a grant beyond what the crate declares", async () => {
+  const cli = spawnSync(process.execPath, ["--import", TSX, CLI, "inspect", await wasmBuild(PEST), "--allow-read", "pest_derive:src/grammar.pest", "--allow-env", "pest_derive:CARGO_MANIFEST_DIR"], { cwd: crateDir, encoding: "utf8" });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /capabilities declared:\n  none\ncapabilities granted:\n  env:  CARGO_MANIFEST_DIR  \(beyond what the crate declares\)\n  read: src\/grammar\.pest  \(beyond what the crate declares\)\nnote: macro crate pest_derive is granted env var CARGO_MANIFEST_DIR, read access to src\/grammar\.pest, beyond what the crate declares \(it declares nothing\)\n/);
+});
+
 describe("num_enum_derive with proc-macro-crate: $CARGO_MANIFEST_DIR/Cargo.toml", () => {
   let module: MacroModule;
   before(async () => {
