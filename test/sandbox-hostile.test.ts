@@ -8,6 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -19,7 +20,8 @@ import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.j
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
-const WORK = join(tmpdir(), `macrobox-hostile-tests-${process.getuid?.() ?? 0}`);
+// One per checkout: worktrees testing at once must not overwrite each other's fixture modules.
+const WORK = join(tmpdir(), `macrobox-hostile-tests-${process.getuid?.() ?? 0}-${createHash("sha256").update(ROOT).digest("hex").slice(0, 8)}`);
 const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
 const CLI = join(ROOT, "src", "cli", "run.ts");
 
