@@ -27,8 +27,8 @@ export type {
   RuntimeLimits,
 } from "./host/types.js";
 export type { MacroKind } from "./wasm/decls.js";
-export { formatMessages, renderDiagnostic, type FormatOptions } from "./host/render.js";
-export { compileErrors } from "./host/compile-errors.js";
+export { expansionFails, formatMessages, renderDiagnostic, type FormatOptions } from "./host/render.js";
+export { compileErrors, evalCfg, DEFAULT_CFG_TARGET, type CfgTarget, type CompileErrorOptions } from "./host/compile-errors.js";
 
 // Spans
 export { SpanTable, type SpanLocation, type SourceFile } from "./bridge/spans.js";
@@ -42,8 +42,8 @@ export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, detectModuleAbi, type ModuleAbi } from "
 export { DEFAULT_LIMITS, LIMIT_SPECS, LIMIT_NAMES, resolveLimits, LimitExceeded, type Limits, type LimitName, type LimitSpec } from "./sandbox/limits.js";
 
 // Capabilities and the sandbox's file system
-export { effectiveGrant, parseGrantFlags, NO_CAPABILITIES, type Capabilities, type CapabilityDenial, type DenialReason, type GrantResult } from "./sandbox/capabilities.js";
-export type { SandboxGrant } from "./sandbox/wasi-fs.js";
+export { describeGrant, effectiveGrant, parseGrantFlags, type GrantDescription, NO_CAPABILITIES, type Capabilities, type CapabilityDenial, type DenialReason, type GrantResult } from "./sandbox/capabilities.js";
+export type { LibcPaths, SandboxGrant } from "./sandbox/wasi-fs.js";
 export { MemoryFs, FsError, type ReadOnlyFs, type FsStat, type FsEntry, type FsErrorCode, type FsFileType } from "./sandbox/fs.js";
 
 // Tokens

@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  checkDeclaration, denial, denialNote, ungrantedEnvNotes, effectiveGrant, envAllowed, normalizePath, parseGrantFlags, readAllowed, readLeadsTo,
+  checkDeclaration, denial, denialNote, describeGrant, ungrantedEnvNotes, effectiveGrant, envAllowed, normalizePath, parseGrantFlags, pathInside,
+  readAllowed, readLeadsTo, resolveAbsolute,
 } from "../src/sandbox/capabilities.js";
 import { grantFor, loadGrants, parseGrants } from "../src/node/grants.js";
 
@@ -24,15 +25,46 @@ test("a grant within the declaration is effective; '*' means all declared", () =
   assert.deepEqual(glob.grant.read, ["migrations/*.sql", "*.sql"]);
 });
 
-test("a grant exceeding the declaration is an error naming what exceeds", () => {
-  const r = effectiveGrant("sqlm", declared, { env: ["HOME", "DATABASE_URL"], read: ["src", "../secret", "/etc", "conf", "*"] });
+test("a grant beyond the declaration is honoured and described as such; '*' stays what is declared", () => {
+  const r = effectiveGrant("sqlm", declared, { env: ["HOME", "DATABASE_URL"], read: ["src", "conf", "./Cargo.toml", "*"] });
+  assert.ok(r.ok);
+  assert.deepEqual(r.grant, { env: ["HOME", "DATABASE_URL"], read: ["src", "conf", "Cargo.toml", "migrations", "*.sql", "conf/app.toml"] });
+  assert.deepEqual(r.beyond, { env: ["HOME"], read: ["src", "conf", "Cargo.toml"] });
+  const d = describeGrant("sqlm", declared, r.grant);
+  assert.deepEqual(d.beyond, r.beyond);
+  assert.deepEqual(d.lines.filter((l) => l.declared).map((l) => l.item), ["DATABASE_URL", "migrations", "*.sql", "conf/app.toml"]);
+  assert.equal(
+    d.note,
+    'macro crate sqlm is granted env var HOME, read access to src, read access to conf, read access to Cargo.toml, beyond what the crate declares (it declares env = ["DATABASE_URL", "MYMAC_*"], read = ["migrations", "*.sql", "conf/app.toml"])',
+  );
+  // An undeclared crate: explicit grants work, '*' gives nothing.
+  const none = { env: [], read: [] };
+  const u = effectiveGrant("pest_derive", none, { env: ["CARGO_MANIFEST_DIR", "*"], read: ["src/grammar.pest", "*"] });
+  assert.ok(u.ok);
+  assert.deepEqual(u.grant, { env: ["CARGO_MANIFEST_DIR"], read: ["src/grammar.pest"] });
+  assert.equal(describeGrant("pest_derive", none, u.grant).note, "macro crate pest_derive is granted env var CARGO_MANIFEST_DIR, read access to src/grammar.pest, beyond what the crate declares (it declares nothing)");
+  assert.equal(describeGrant("sqlm", declared, { env: ["DATABASE_URL"], read: ["migrations/x"] }).note, null);
+  // Glob grants wider than the declaration are beyond it.
+  const g = effectiveGrant("c", { env: ["A"], read: ["a.sql"] }, { env: ["A*"], read: ["*.sql"] });
+  assert.ok(g.ok);
+  assert.deepEqual(g.beyond, { env: ["A*"], read: ["*.sql"] });
+});
+
+test("grants that cannot be served are errors naming them", () => {
+  const r = effectiveGrant("sqlm", declared, { env: ["A=B"], read: ["../secret", "/etc", "ok"] });
   assert.ok(!r.ok);
-  assert.deepEqual(r.exceeding, { env: ["HOME"], read: ["src", "../secret", "/etc", "conf"] });
-  assert.match(r.error, /macro crate sqlm is granted env var HOME, read access to src, read access to \.\.\/secret/);
-  assert.match(r.error, /it declares env = \["DATABASE_URL", "MYMAC_\*"\]/);
-  // A glob grant wider than a literal declaration, and a glob env grant, exceed it.
-  assert.ok(!effectiveGrant("c", { env: ["A"], read: ["a.sql"] }, { env: ["A*"], read: [] }).ok);
-  assert.ok(!effectiveGrant("c", { env: [], read: ["a.sql"] }, { env: [], read: ["*.sql"] }).ok);
+  assert.deepEqual(r.exceeding, { env: ["A=B"], read: ["../secret", "/etc"] });
+  assert.match(r.error, /macro crate sqlm is granted env var "A=B" \(not a variable name\), read access to "\.\.\/secret" \(read paths are relative/);
+});
+
+test("absolute paths resolve like the kernel's, and are placed in the crate directory or not", () => {
+  assert.deepEqual(resolveAbsolute("/w/c", "src/../x"), { abs: "/w/c/x", dotdot: true });
+  assert.deepEqual(resolveAbsolute("/w/c", "/etc//passwd"), { abs: "/etc/passwd", dotdot: false });
+  assert.deepEqual(resolveAbsolute("/", "../../x"), { abs: "/x", dotdot: true });
+  assert.equal(pathInside("/w/c", "/w/c/src/a"), "src/a");
+  assert.equal(pathInside("/w/c", "/w/c"), "");
+  assert.equal(pathInside("/w/c", "/w/cc/a"), null);
+  assert.equal(pathInside("/", "/a/b"), "a/b");
 });
 
 test("env names and read patterns match as documented", () => {
@@ -81,13 +113,17 @@ test("denial notes name the capability and how to grant it", () => {
     'macro crate sqlm tried to read env var DATABASE_URL; grant it with `--allow-env sqlm:DATABASE_URL` or in macrobox.toml (`[grants.sqlm] env = ["DATABASE_URL"]`)',
   );
   assert.match(denialNote("sqlm", "read", "x.sql", "not-granted"), /--allow-read sqlm:x\.sql/);
-  assert.match(denialNote("sqlm", "env", "HOME", "undeclared"), /does not declare/);
+  assert.match(denialNote("sqlm", "env", "HOME", "undeclared"), /does not declare; grant it with `--allow-env sqlm:HOME`/);
+  assert.match(denialNote("sqlm", "read", "/w/c/Cargo.toml", "undeclared", "Cargo.toml"), /tried to read file \/w\/c\/Cargo\.toml, which it does not declare; .*EACCES.*; grant it with `--allow-read sqlm:Cargo\.toml`/);
+  assert.doesNotMatch(denialNote("sqlm", "read", "/etc/passwd", "outside"), /--allow-read/);
   assert.match(denialNote("sqlm", "read", "../etc/passwd", "escape"), /outside the crate directory/);
 });
 
 test("notes for declared env vars left ungranted (for failed expansions)", () => {
   const notes = ungrantedEnvNotes("m", { env: ["A", "B", "C"], read: [] }, { env: ["A"], read: [] }, [denial("m", "env", "C", "not-granted")]);
-  assert.deepEqual(notes.map((n) => [n.name, n.reason]), [["B", "environ"]]);
+  assert.deepEqual(notes.map((n) => [n.name, n.reason]), [["B", "environ"], ["CARGO_MANIFEST_DIR", "cargo-env"]]);
+  assert.match(notes[1].note, /may have read env var CARGO_MANIFEST_DIR, which cargo sets .*grant it with `--allow-env m:CARGO_MANIFEST_DIR`/);
+  assert.deepEqual(ungrantedEnvNotes("m", { env: [], read: [] }, { env: ["CARGO_MANIFEST_DIR"], read: [] }), []);
   assert.equal(notes[0].note, 'macro crate m declares env var B, which is not granted (the macro sees it unset); grant it with `--allow-env m:B` or in macrobox.toml (`[grants.m] env = ["B"]`)');
 });
 

@@ -102,7 +102,7 @@ describe("error diagnostics conform to rustc's", { timeout: 20 * 60_000 }, () =>
             source: { text, inputOffset: site.inputOffset, callSite: site.callSites.get(name) },
           });
           assert.ok(r.output, `${site.c.id} (${name}): ${r.error?.kind}: ${r.error?.message}`);
-          const errors = [...r.diagnostics.filter((d) => d.level === "error"), ...compileErrors(r.output, r.spans)];
+          const errors = [...r.diagnostics, ...compileErrors(r.output, r.spans)].filter((d) => d.level === "error");
           for (const e of errors) {
             const at = e.spans[0];
             actual.add(describeError(e.message, at.lo, at.hi, at.text ?? ""));

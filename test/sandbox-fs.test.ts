@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wasi } from "../src/sandbox/wasi.js";
-import { CapabilitySession, MAX_FILE_BYTES, MAX_PATH_BYTES, MAX_RECORDS, type SandboxGrant } from "../src/sandbox/wasi-fs.js";
+import { CapabilitySession, MAX_FILE_BYTES, MAX_PATH_BYTES, MAX_RECORDS, type LibcPaths, type SandboxGrant } from "../src/sandbox/wasi-fs.js";
 import { FsError, MemoryFs, type ReadOnlyFs } from "../src/sandbox/fs.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 
@@ -20,15 +20,19 @@ const FD_READ = 1n << 1n, FD_WRITE = 1n << 6n;
 type Fn = (...args: (number | bigint)[]) => number;
 
 /** One instance's view: the session, the functions, and helpers over a 1-page memory. */
-function setup(grant: Partial<SandboxGrant> = {}) {
+/** Where the crate directory appears to the macro in these tests. */
+const CRATE = "/work/crate";
+
+function setup(grant: Partial<SandboxGrant> = {}, libc?: LibcPaths) {
   const session = new CapabilitySession({
     crate: "m",
     declared: { env: ["A", "B"], read: ["data", "*.sql"] },
     granted: { env: ["A"], read: ["data", "*.sql"] },
     fs: new MemoryFs({ "data/one.txt": "0123456789", "data/sub/two.txt": "two", "x.sql": "select", "secret": "s", "deep/a.sql": "no" }),
     env: { A: "1", B: "2", C: "3" },
+    crateDir: CRATE,
     ...grant,
-  });
+  }, libc);
   const wasi = new Wasi({ extend: session.extend });
   const memory = new WebAssembly.Memory({ initial: 1 });
   wasi.bindMemory(memory);
@@ -68,13 +72,13 @@ function setup(grant: Partial<SandboxGrant> = {}) {
 }
 
 describe("WASI capabilities", () => {
-  test("fd 3 is the preopened crate directory \".\"; nothing else is", () => {
+  test("fd 3 is the preopened root \"/\"; nothing else is", () => {
     const { fns, view, memory } = setup();
     assert.equal(fns.fd_prestat_get(3, 100), E.SUCCESS);
     assert.equal(view().getUint8(100), 0);
     assert.equal(view().getUint32(104, true), 1);
     assert.equal(fns.fd_prestat_dir_name(3, 200, 1), E.SUCCESS);
-    assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 200, 1)), ".");
+    assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 200, 1)), "/");
     assert.equal(fns.fd_prestat_get(4, 100), E.BADF);
     assert.equal(fns.fd_prestat_get(3, 65535), E.FAULT);
   });
@@ -146,15 +150,48 @@ describe("WASI capabilities", () => {
     assert.equal(open("data/one.txt", O_TRUNC).errno, E.ROFS);
     assert.equal(open("data/one.txt", 0, FD_READ | FD_WRITE).errno, E.ROFS);
     assert.equal(open("secret").errno, E.ACCES);
-    assert.deepEqual(session.denials.map((d) => [d.name, d.reason]), [
-      ["secret", "undeclared"],
-      ["deep/a.sql", "undeclared"],
-      ["../x", "escape"],
-      ["data/../../x", "escape"],
-      ["data/new.txt", "write"],
-      ["data/one.txt", "write"],
+    assert.equal(open("../crate2/x").errno, E.ACCES);
+    // Denials name the path where the macro asked for it, the grant that allows it (none when no
+    // grant can) and the error the macro saw by its Linux name.
+    assert.deepEqual(session.denials.map((d) => [d.name, d.reason, d.grant, d.errno]), [
+      ["/work/crate/secret", "undeclared", "secret", "EACCES"],
+      ["/work/crate/deep/a.sql", "undeclared", "deep/a.sql", "EACCES"],
+      ["/work/x", "escape", undefined, "EACCES"],
+      ["/work/crate/data/new.txt", "write", undefined, "EROFS"],
+      ["/work/crate/data/one.txt", "write", undefined, "EROFS"],
+      ["/work/crate2/x", "escape", undefined, "EACCES"],
     ]);
+    assert.match(session.denials[0].note, /tried to read file \/work\/crate\/secret, which it does not declare; the macro sees EACCES "Permission denied" \(Linux errno 13; Rust prints WASI's number, "os error 2"\); grant it with `--allow-read m:secret`/);
+    assert.match(session.denials[3].note, /EROFS "Read-only file system" \(Linux errno 30/);
     assert.deepEqual(session.reads, []);
+  });
+
+  test("absolute paths: the crate directory at its real path; everything else outside", () => {
+    // wasi-libc with chdir makes every path absolute before it reaches the host (leading "/" stripped).
+    const { open, read, session } = setup({ currentDir: "/work" }, { joinsRelativePaths: true });
+    const ok = open("work/crate/data/one.txt");
+    assert.equal(ok.errno, E.SUCCESS);
+    assert.equal(read(ok.fd, 4).text, "0123");
+    assert.equal(open("work/crate/./data/sub/../one.txt").errno, E.SUCCESS);
+    assert.equal(open("etc/passwd").errno, E.ACCES);
+    assert.equal(open("work/crate/data/../../outside").errno, E.ACCES);
+    assert.equal(open("work/crate/secret").errno, E.ACCES);
+    assert.equal(open("work").errno, E.ACCES, "directories above the crate are not shown");
+    assert.deepEqual(session.denials.map((d) => [d.name, d.reason, d.grant]), [
+      ["/etc/passwd", "outside", undefined],
+      ["/work/outside", "escape", undefined],
+      ["/work/crate/secret", "undeclared", "secret"],
+      ["/work", "outside", undefined],
+    ]);
+    assert.match(session.denials[0].note, /tried to read file \/etc\/passwd, which is outside the crate directory; .*cannot|tried to read file \/etc\/passwd, which is outside the crate directory/);
+    assert.deepEqual(session.reads, ["data/one.txt"]);
+    // Without chdir in the module, a path inside the crate directory is taken as absolute and any
+    // other as relative to the current directory.
+    const plain = setup({ currentDir: "/work" });
+    assert.equal(plain.open("work/crate/data/one.txt").errno, E.SUCCESS);
+    assert.equal(plain.open("crate/data/one.txt").errno, E.SUCCESS);
+    assert.equal(plain.open("crate/secret").errno, E.ACCES);
+    assert.deepEqual(plain.session.reads, ["data/one.txt"]);
   });
 
   test("declared but not granted, and no crate directory at all", () => {

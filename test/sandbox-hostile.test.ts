@@ -8,6 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -19,7 +20,8 @@ import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.j
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
-const WORK = join(tmpdir(), `macrobox-hostile-tests-${process.getuid?.() ?? 0}`);
+// One per checkout: worktrees testing at once must not overwrite each other's fixture modules.
+const WORK = join(tmpdir(), `macrobox-hostile-tests-${process.getuid?.() ?? 0}-${createHash("sha256").update(ROOT).digest("hex").slice(0, 8)}`);
 const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
 const CLI = join(ROOT, "src", "cli", "run.ts");
 
@@ -82,7 +84,8 @@ after(() => {
 function hostileSandbox(granted: Capabilities = HOSTILE_DECLARED): SandboxGrant {
   const g = effectiveGrant("hostile_macros", HOSTILE_DECLARED, granted);
   assert.ok(g.ok);
-  return { crate: "hostile_macros", declared: HOSTILE_DECLARED, granted: g.grant, fs: crateFs, env: hostEnv };
+  // The crate directory at its real path, and the macro's current directory in it (as cargo runs rustc).
+  return { crate: "hostile_macros", declared: HOSTILE_DECLARED, granted: g.grant, fs: crateFs, env: hostEnv, crateDir: crateFs.root, currentDir: crateFs.root };
 }
 
 /** Runs an attack, then checks that a normal expansion of the same module right after works. */
@@ -92,6 +95,10 @@ async function attack(name: string, input = "", extra: Partial<Parameters<MacroM
   assert.equal(next.ok, true, `the expansion after ${name} failed: ${next.error?.message}`);
   assert.equal(next.text, 'const HELLO: &str = "hello";');
   return r;
+}
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 /** The string a macro emitted (its output is one string literal). */
@@ -191,8 +198,11 @@ describe("file system: read-only, inside the grant, denials noted", () => {
     assert.equal(emitted(r), "ERR:PermissionDenied:Permission denied (os error 2)");
     assert.deepEqual(r.reads, []);
     assert.equal(r.denials.length, 1);
-    assert.deepEqual({ ...r.denials[0], note: undefined }, { crate: "hostile_macros", kind: "read", name: "secret.txt", reason: "undeclared", note: undefined });
-    assert.match(r.denials[0].note, /macro crate hostile_macros tried to read file secret\.txt, which it does not declare/);
+    assert.deepEqual(
+      { ...r.denials[0], note: undefined },
+      { crate: "hostile_macros", kind: "read", name: join(crateFs.root, "secret.txt"), reason: "undeclared", grant: "secret.txt", errno: "EACCES", note: undefined },
+    );
+    assert.match(r.denials[0].note, /macro crate hostile_macros tried to read file \/.*\/secret\.txt, which it does not declare; the macro sees EACCES .*; grant it with `--allow-read hostile_macros:secret\.txt`/);
     const src = await attack("list_dir", '"src"');
     assert.match(emitted(src), /^ERR:PermissionDenied/);
   });
@@ -208,7 +218,7 @@ describe("file system: read-only, inside the grant, denials noted", () => {
     ["via ..", "../../../../../../../../etc/passwd", "escape"],
     ["via .. from inside the grant", "data/../../etc/passwd", "escape"],
     ["via a symlink", "data/passwd", "symlink"],
-    ["via an absolute path", "/etc/passwd", "undeclared"],
+    ["via an absolute path", "/etc/passwd", "outside"],
   ] as const) {
     test(`/etc/passwd ${how}`, async () => {
       const r = await attack("read_file", JSON.stringify(path));
@@ -219,6 +229,46 @@ describe("file system: read-only, inside the grant, denials noted", () => {
       assert.deepEqual(r.reads, []);
     });
   }
+
+  test("absolute paths inside the grant are served; ../outside, symlinks and absolute paths leaving it are not", async () => {
+    const outside = join(dirname(crateFs.root), `${basenameOf(crateFs.root)}-outside.txt`);
+    writeFileSync(outside, "OUTSIDE\n");
+    symlinkSync(outside, join(crateDir, "data", "to-outside"));
+    try {
+      const r = await attack("read_file", JSON.stringify(join(crateFs.root, "data", "ok.txt")));
+      assert.equal(emitted(r), 'OK:"granted data\\n"');
+      assert.deepEqual(r.reads, ["data/ok.txt"]);
+      for (const [path, reason] of [
+        [`../${basenameOf(outside)}`, "escape"],
+        [`data/../../${basenameOf(outside)}`, "escape"],
+        [`${crateFs.root}/data/../../${basenameOf(outside)}`, "escape"],
+        ["data/to-outside", "symlink"],
+        [outside, "outside"],
+        [join(crateFs.root, "secret.txt"), "undeclared"],
+      ] as const) {
+        const d = await attack("read_file", JSON.stringify(path));
+        assert.equal(emitted(d), "ERR:PermissionDenied:Permission denied (os error 2)", path);
+        assert.equal(d.denials[0]?.reason, reason, path);
+        assert.deepEqual(d.reads, []);
+        assert.doesNotMatch(JSON.stringify(d), /OUTSIDE|TOP SECRET/);
+        // One note, naming the exact path the macro asked for (resolved), and the error by its Linux name.
+        assert.equal(d.denials.length, 1);
+        assert.match(d.denials[0].note, /EACCES "Permission denied"/);
+        if (reason === "undeclared") assert.match(d.denials[0].note, /--allow-read hostile_macros:secret\.txt/);
+        else assert.doesNotMatch(d.denials[0].note, /--allow-read/);
+      }
+    } finally {
+      rmSync(join(crateDir, "data", "to-outside"));
+      rmSync(outside);
+    }
+  });
+
+  test("current_dir() is the current directory the host gives; relative paths resolve against it", async () => {
+    const r = await attack("current_dir", '"ok.txt"', { sandbox: { ...hostileSandbox(), currentDir: join(crateFs.root, "data") } });
+    assert.equal(emitted(r), `cwd=OK:${JSON.stringify(join(crateFs.root, "data"))} rel=OK:"granted data\\n" abs=OK:"granted data\\n"`);
+    const root = await attack("current_dir", '"data/ok.txt"');
+    assert.match(emitted(root), new RegExp(`^cwd=OK:${JSON.stringify(crateFs.root).replace(/[/.]/g, "\\$&")} rel=OK`));
+  });
 
   test("a symlink inside the grant to an ungranted file of the crate", async () => {
     const r = await attack("read_file", '"data/inner"');
@@ -332,19 +382,23 @@ describe("a macro that needs capabilities works once granted", () => {
 });
 
 describe("macrobox expand: grants, notes, determinism check", () => {
-  test("flags grant; notes tell what to grant; a grant beyond the declaration is refused", () => {
-    const denied = macrobox(["expand", capablePath, "--bang", "include_greeting", '"templates/hello.txt"', "--crate-dir", crateDir], { env: { ...process.env, CAPABLE_GREETING: "Hey" } });
+  test("flags grant; notes tell what to grant; a grant beyond the declaration is honoured with a note", () => {
+    const denied = macrobox(["expand", capablePath, "--bang", "include_greeting", '"templates/hello.txt"', "--crate-dir", crateDir], { cwd: crateDir, env: { ...process.env, CAPABLE_GREETING: "Hey" } });
     assert.equal(denied.status, 1);
     assert.match(denied.stderr, /note: macro crate capable_macros tried to read env var CAPABLE_GREETING; grant it with `--allow-env capable_macros:CAPABLE_GREETING`/);
     const granted = macrobox(
       ["expand", capablePath, "--bang", "include_greeting", '"templates/hello.txt"', "--crate-dir", crateDir, "--allow-env", "capable_macros:CAPABLE_GREETING", "--allow-read", "capable-macros:templates", "--check-determinism"],
-      { env: { ...process.env, CAPABLE_GREETING: "Hey" } },
+      { cwd: crateDir, env: { ...process.env, CAPABLE_GREETING: "Hey" } },
     );
     assert.equal(granted.status, 0, granted.stderr);
     assert.equal(granted.stdout.trim(), '"Hey, Hello from the template"');
-    const beyond = macrobox(["expand", capablePath, "--bang", "sql_files", "", "--crate-dir", crateDir, "--allow-read", "capable_macros:src"]);
-    assert.equal(beyond.status, 1);
-    assert.match(beyond.stderr, /error: macro crate capable_macros is granted read access to src, which it does not declare/);
+    assert.equal(granted.stderr, "");
+    const beyond = macrobox(["expand", capablePath, "--bang", "sql_files", "", "--allow-read", "capable_macros:src", "--allow-read", "capable_macros:*.sql"], { cwd: crateDir });
+    assert.equal(beyond.status, 0, beyond.stderr);
+    assert.match(beyond.stderr, /^note: macro crate capable_macros is granted read access to src, beyond what the crate declares \(it declares env = \["CAPABLE_GREETING"\], read = \["templates", "\*\.sql"\]\)\n$/);
+    const bad = macrobox(["expand", capablePath, "--bang", "sql_files", "", "--allow-read", "capable_macros:../x"], { cwd: crateDir });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /error: macro crate capable_macros is granted read access to "\.\.\/x" \(read paths are relative to the crate directory/);
   });
 
   test("macrobox.toml in the current directory; the crate dir found from the input file", () => {

@@ -78,6 +78,11 @@ export interface RunOptions {
   memoryPages?: number;
   /** rustc's `-Z proc-macro-backtrace`: let the module's default panic hook print to stderr. */
   forceShowPanics?: boolean;
+  /**
+   * The macro's current directory, stored in wasi-libc's `__wasilibc_cwd` (at `address`, see
+   * src/wasm/libc.ts) before the macro runs: what `std::env::current_dir()` returns.
+   */
+  currentDir?: { address: number; path: string };
 }
 
 interface RawBuffer {
@@ -148,6 +153,18 @@ export async function runClient(
   }
   wasi.resetOutput();
   if (instance.exports[FUEL_EXPORT] instanceof WebAssembly.Global) setFuel(instance, fuel);
+  if (options.currentDir) {
+    // The string lives in host-allocated memory, never freed: wasi-libc's chdir frees only what it
+    // allocated itself (`__wasilibc_cwd_mallocd`).
+    try {
+      const bytes = new TextEncoder().encode(options.currentDir.path + "\0");
+      const at = host.alloc(bytes.length);
+      host.bytes(at, bytes.length).set(bytes);
+      host.view().setUint32(options.currentDir.address, at, true);
+    } catch (e) {
+      return result(failureOutcome(e, instance, host, server, wasi, options.memoryPages));
+    }
+  }
 
   let response: Uint8Array;
   try {

@@ -1,7 +1,7 @@
 // `macrobox expand`: run one macro of a module on source text and print what it generates, with
 // its diagnostics rendered like rustc's.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { loadMacroModule } from "../host/module.js";
 import type { ExpandRequest, ExpandResult } from "../host/types.js";
@@ -11,10 +11,9 @@ import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
 import { compileModule, parseCommandLine, UsageError } from "./main.js";
 import { MacroboxError } from "../errors.js";
-import { formatMessages } from "../host/render.js";
-import { compileErrors } from "../host/compile-errors.js";
+import { expansionFails, formatMessages } from "../host/render.js";
 import { readMetadata } from "../wasm/metadata.js";
-import { effectiveGrant } from "../sandbox/capabilities.js";
+import { describeGrant, effectiveGrant } from "../sandbox/capabilities.js";
 import { DEFAULT_LIMITS, formatLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import { Watchdog } from "../node/watchdog.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
@@ -99,12 +98,18 @@ export async function expandCommand(args: string[]): Promise<number> {
     const granted = grantFor(loadGrants({ config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] }).grants, crate);
     const effective = effectiveGrant(crate, declared, granted);
     if (!effective.ok) throw new UsageError(effective.error);
+    const beyond = describeGrant(crate, declared, effective.grant).note;
+    if (beyond !== null) process.stderr.write(`note: ${beyond}\n`);
     const crateDir = values["crate-dir"] ?? crateDirFor(values.derive !== undefined || values.attr !== undefined ? inputArg : values.file);
     let fs: NodeReadOnlyFs | null = null;
     if (effective.grant.read.length > 0) {
       fs = new NodeReadOnlyFs(crateDir);
     }
-    sandbox = { crate, declared, granted: effective.grant, fs, env: process.env };
+    // The macro sees the crate directory at its real path, and rustc's working directory (ours) as
+    // its current directory; CARGO_MANIFEST_DIR, when granted, is what cargo would set.
+    const realCrateDir = fs?.root ?? realPathOr(crateDir);
+    const env = { ...process.env, CARGO_MANIFEST_DIR: process.env.CARGO_MANIFEST_DIR ?? realCrateDir };
+    sandbox = { crate, declared, granted: effective.grant, fs, env, crateDir: realCrateDir, currentDir: realPathOr(process.cwd()) };
   }
 
   // Each job is one expansion: a label and the request.
@@ -168,13 +173,13 @@ export async function expandCommand(args: string[]): Promise<number> {
         failed = true;
       }
     }
-    failed ||= !result.ok || compileErrors(result.output ?? [], result.spans).length > 0;
+    failed ||= expansionFails(result);
     const code = result.text === undefined ? undefined : values["no-format"] ? result.text : formatRust(result.text).text;
     results.push({ label: job.label, result, code });
   }
   if (values.json) {
     const plain = results.map(({ label, result, code }) => ({
-      label, ok: result.ok, code, error: result.error, diagnostics: result.diagnostics,
+      label, ok: !expansionFails(result), code, error: result.error, diagnostics: result.diagnostics,
       trackedEnv: result.trackedEnv, trackedPaths: result.trackedPaths, reads: result.reads, denials: result.denials,
       stdout: result.stdout, stderr: result.stderr,
     }));
@@ -189,6 +194,14 @@ export async function expandCommand(args: string[]): Promise<number> {
     process.stderr.write(formatMessages(result, { sources, sandbox }));
   }
   return failed ? 1 : 0;
+}
+
+function realPathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
 }
 
 /** What a run shows the user, for --check-determinism. */

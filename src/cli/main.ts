@@ -7,13 +7,15 @@ import { build, type BuildEvent } from "../builder/build.js";
 import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { errorMessage, INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../errors.js";
+import { CapabilityError, describeGrant, effectiveGrant, type GrantDescription } from "../sandbox/capabilities.js";
+import { grantFor, loadGrants } from "../node/grants.js";
 
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
 Usage:
   macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
                  [--online] [--quiet] [--json]
-  macrobox inspect <module.wasm> [--json]
+  macrobox inspect <module.wasm> [--json] [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml]
   macrobox expand <module.wasm> --derive <Name> <file.rs>            every item in the file deriving Name
   macrobox expand <module.wasm> --attr <name> [--args <text>] <item.rs>
   macrobox expand <module.wasm> --bang <name> <input text | --file f.rs>
@@ -131,13 +133,38 @@ function renderEvent(event: BuildEvent): string {
 }
 
 async function inspectCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
+  const { values, positionals } = parseCommandLine({
+    args,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean" },
+      "allow-env": { type: "string", multiple: true },
+      "allow-read": { type: "string", multiple: true },
+      config: { type: "string" },
+    },
+  });
   if (positionals.length !== 1) throw new UsageError("inspect takes exactly one .wasm file");
   const module = compileModule(positionals[0]);
   const metadata = readMetadata(module);
   const macros = await listProcMacros(module);
+  // What the user grants the module's crate (macrobox.toml and flags), against what it declares.
+  let grant: GrantDescription | null = null;
+  if (metadata) {
+    try {
+      const { grants, file } = loadGrants({ config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] });
+      const given = grantFor(grants, metadata.crate.name);
+      if (file !== null || given.env.length + given.read.length > 0) {
+        const effective = effectiveGrant(metadata.crate.name, metadata.capabilities, given);
+        if (!effective.ok) throw new UsageError(effective.error);
+        grant = describeGrant(metadata.crate.name, metadata.capabilities, effective.grant);
+      }
+    } catch (e) {
+      if (e instanceof CapabilityError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
   if (values.json) {
-    process.stdout.write(JSON.stringify({ macros: macros.map(({ kind, name, helpers }) => ({ kind, name, helpers })), metadata }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ macros: macros.map(({ kind, name, helpers }) => ({ kind, name, helpers })), metadata, ...(grant ? { grant } : {}) }, null, 2) + "\n");
     return 0;
   }
   const out: string[] = [];
@@ -157,6 +184,12 @@ async function inspectCommand(args: string[]): Promise<number> {
     if (caps.env.length === 0 && caps.read.length === 0) out.push("  none");
     if (caps.env.length) out.push(`  env:  ${caps.env.join(", ")}`);
     if (caps.read.length) out.push(`  read: ${caps.read.join(", ")}`);
+    if (grant) {
+      out.push("capabilities granted:");
+      if (grant.lines.length === 0) out.push("  none");
+      for (const l of grant.lines) out.push(`  ${`${l.kind}:`.padEnd(5)} ${l.item === "" ? "." : l.item}${l.declared ? "" : "  (beyond what the crate declares)"}`);
+      if (grant.note) out.push(`note: ${grant.note}`);
+    }
     if (metadata.build.compat.length) {
       out.push("compatibility patches applied to dependencies:");
       for (const c of metadata.build.compat) out.push(`  ${c.crate} ${c.version} ${c.file}: ${c.change}`);

@@ -17,6 +17,7 @@ import { parseTokenStream, printTokenStream, type Edition } from "../tokens/inde
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
 import { parseModule } from "../wasm/binary.js";
 import { readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
+import { readLibcInfo, type LibcInfo } from "../wasm/libc.js";
 import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "../bridge/abi.js";
 import { runClient, type RunOptions } from "../bridge/instance.js";
 import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
@@ -38,8 +39,11 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   const limits = resolveLimits(options.limits);
   const moduleHash = options.moduleHash ?? (wasm instanceof WebAssembly.Module ? null : sha256Hex(wasm));
   let module: WebAssembly.Module;
+  // From a compiled module the code cannot be read: the macro's current directory stays "/".
+  let libc: LibcInfo = { cwdAddress: null, joinsRelativePaths: false };
   if (wasm instanceof WebAssembly.Module) module = wasm;
   else {
+    libc = readLibcInfo(wasm);
     const meter = (options.meter ?? true) && !isInstrumented(wasm);
     let bytes: Uint8Array | null = null;
     // Instrumenting is most of the cost of loading: the instrumented bytes are cached by what decides them.
@@ -69,7 +73,7 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   } catch {
     // a module with malformed metadata declares nothing
   }
-  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata, moduleHash, options.expansionCache ?? null);
+  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata, moduleHash, options.expansionCache ?? null, libc);
 }
 
 /** Whether the bytes already export the fuel global (cheap check before instrumenting twice). */
@@ -103,6 +107,7 @@ class LoadedMacroModule implements MacroModule {
     /** sha256 of the module's bytes as given (before instrumentation); null when unknown (a precompiled module). */
     readonly hash: string | null,
     private readonly expansionCache: CacheStore | null,
+    private readonly libc: LibcInfo = { cwdAddress: null, joinsRelativePaths: false },
   ) {
     this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
     this.crate = metadata ? { name: metadata.crate.name, version: metadata.crate.version } : null;
@@ -167,13 +172,19 @@ class LoadedMacroModule implements MacroModule {
   private async run(request: ExpandRequest, decl: ProcMacroDecl, prepared: PreparedInputs, spans: SpanTable, limits: Limits, sandbox: SandboxGrant): Promise<ExpandResult> {
     const base: ExpandReport = { diagnostics: [], trackedEnv: [], trackedPaths: [], reads: [], denials: [], stdout: "", stderr: "", spans };
     const expansion = spans.newExpansion(prepared.invocation);
-    const session = new CapabilitySession(sandbox);
+    const cwdAddress = this.libc.cwdAddress;
+    const session = new CapabilitySession(
+      sandbox,
+      // Relative paths reach the host absolute only when wasi-libc joins them with the cwd we set.
+      { joinsRelativePaths: this.libc.joinsRelativePaths && cwdAddress !== null },
+    );
     const server = new BridgeServer({ spans, expansion, bridgeAbi: this.abi.bridgeAbi, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
     const runOptions: RunOptions = {
       wasi: { maxWrittenBytes: limits.capturedOutputBytes, extend: session.extend, ...request.wasi },
       forceShowPanics: request.forceShowPanics,
       fuel: limits.fuel,
       memoryPages: limits.memoryPages,
+      currentDir: cwdAddress !== null && session.currentDir !== "/" ? { address: cwdAddress, path: session.currentDir } : undefined,
     };
     const inputs = request.kind === "attr" ? [prepared.args!, prepared.input] : [prepared.input];
     const run = await runClient(this.module, decl.run, server, expansion, inputs, runOptions);

@@ -8,14 +8,24 @@
 
 import { ungrantedEnvNotes } from "../sandbox/capabilities.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
-import { compileErrors } from "./compile-errors.js";
+import { compileErrors, type CfgTarget } from "./compile-errors.js";
 import type { Diagnostic, ExpandResult } from "./types.js";
 
 export interface FormatOptions {
   /** Source texts by file name, for the code excerpts under each span (as rustc shows them). */
   sources?: ReadonlyMap<string, string>;
-  /** The grant the expansion ran with: a failure then also names declared env vars left ungranted. */
+  /** The grant the expansion ran with: a failure then also names env vars left ungranted it may have read. */
   sandbox?: SandboxGrant;
+  /** The target of the real compilation, for `#[cfg]`s around `compile_error!`s. Default: DEFAULT_CFG_TARGET. */
+  target?: CfgTarget;
+}
+
+/**
+ * Whether the expansion fails the compilation: the macro failed, or its output holds a
+ * `compile_error!` rustc would report. What `macrobox expand` exits with, and its `--json` `ok`.
+ */
+export function expansionFails(result: ExpandResult, options: Pick<FormatOptions, "target"> = {}): boolean {
+  return !result.ok || compileErrors(result.output ?? [], result.spans, { target: options.target }).some((d) => d.level === "error");
 }
 
 /**
@@ -27,14 +37,20 @@ export interface FormatOptions {
 export function formatMessages(result: ExpandResult, options: FormatOptions = {}): string {
   const sources = options.sources ?? new Map<string, string>();
   const out: string[] = [];
-  const emitted = compileErrors(result.output ?? [], result.spans);
+  const emitted = compileErrors(result.output ?? [], result.spans, { target: options.target });
   const diagnostics = [...result.diagnostics, ...emitted];
   for (const d of diagnostics) out.push(renderDiagnostic(d, sources));
   for (const d of result.denials) out.push(`note: ${d.note}`);
-  // A failed expansion may come from a declared variable it could not see through std::env.
+  // A failed expansion may come from a variable it could not see through std::env.
   const sandbox = options.sandbox;
-  if (sandbox && (!result.ok || emitted.length > 0)) {
-    for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) out.push(`note: ${d.note}`);
+  if (sandbox) {
+    const failed = !result.ok || emitted.some((d) => d.level === "error");
+    // Cargo's variables only when the expansion failed or the macro's messages name them (proc-macro-crate
+    // prints "`CARGO_MANIFEST_DIR` env variable not set" and carries on with a guess).
+    const said = [result.stdout, result.stderr, ...diagnostics.map((d) => d.message)].join("\n");
+    for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) {
+      if (failed || (d.reason === "cargo-env" && said.includes(d.name))) out.push(`note: ${d.note}`);
+    }
   }
   // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
   if (!result.ok && !diagnostics.some((d) => d.level === "error")) out.push(`error: ${result.error.message}`);

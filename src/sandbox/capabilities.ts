@@ -1,6 +1,9 @@
 // Capabilities: what a macro crate declares it needs (`[package.metadata.macrobox]` in its
 // Cargo.toml, recorded in the module's metadata) and what the user grants it (command line,
-// macrobox.toml). A grant never exceeds the declaration; everything else is denied.
+// macrobox.toml). An explicit grant is honoured whether or not the crate declares it (no crate on
+// the registry declares anything), and is shown as "beyond what the crate declares"
+// (`describeGrant`); a wildcard grant (`*`) stands for what the crate declares, no more.
+// Everything not granted is denied.
 //
 //   env  = ["DATABASE_URL", "MYMACRO_*"]    environment variable names (`*` matches any run of chars)
 //   read = ["migrations", "*.sql"]           paths relative to the manifest dir of the crate being
@@ -21,10 +24,12 @@ export const NO_CAPABILITIES: Readonly<Capabilities> = Object.freeze({ env: [], 
 
 /** Why an access was refused. */
 export type DenialReason =
-  | "undeclared" // the crate does not declare this capability
+  | "undeclared" // not granted, and the crate does not declare it either
   | "not-granted" // declared, but the user did not grant it
   | "environ" // declared, not granted, and the macro may have looked for it in its environment
+  | "cargo-env" // a variable cargo sets (CARGO_MANIFEST_DIR), not granted: the macro may have looked for it
   | "escape" // the path leaves the crate directory (`..`)
+  | "outside" // an absolute path outside the crate directory
   | "symlink" // a symlink leads outside the granted roots
   | "write" // the macro asked to write, create or truncate: reads only
   | "no-root" // the host gave the expansion no directory to read from
@@ -34,9 +39,13 @@ export interface CapabilityDenial {
   /** The macro crate that asked. */
   crate: string;
   kind: "env" | "read";
-  /** The variable name, or the path as the macro gave it (relative to the crate root). */
+  /** The variable name, or the path the macro asked for (absolute, as resolved against its current directory). */
   name: string;
   reason: DenialReason;
+  /** For files: the pattern to grant (relative to the crate directory); absent when it cannot be granted. */
+  grant?: string;
+  /** For files: what the macro was told, by its Linux name (`EACCES`, `EROFS`). */
+  errno?: LinuxErrno;
   /** The message to show the user, naming the capability to grant. */
   note: string;
 }
@@ -50,21 +59,26 @@ export class CapabilityError extends MacroboxError {
 }
 
 export type GrantResult =
-  | { ok: true; grant: Capabilities }
+  | { ok: true; grant: Capabilities; beyond: Capabilities }
   | { ok: false; error: string; exceeding: Capabilities };
 
 /**
- * The capabilities a crate gets: the granted ones, each checked against the declaration. A grant of
- * `"*"` stands for everything declared. Anything granted but not declared is an error naming it
- * (the user must not be able to hand a macro more than it says it needs).
+ * The capabilities a crate gets: what is granted, with `"*"` standing for everything declared of
+ * that kind. Explicit grants are honoured beyond the declaration too (listed in `beyond`, for
+ * `describeGrant`); only malformed ones are an error (a read path that is absolute or climbs out of
+ * the crate directory, an env name with `=`), listed in `exceeding`.
  */
 export function effectiveGrant(crate: string, declared: Capabilities, granted: Capabilities): GrantResult {
-  const exceeding: Capabilities = { env: [], read: [] };
+  const bad: Capabilities = { env: [], read: [] };
   const grant: Capabilities = { env: [], read: [] };
+  const beyond: Capabilities = { env: [], read: [] };
   for (const name of granted.env) {
     if (name === "*") grant.env.push(...declared.env);
-    else if (declared.env.some((d) => d === name || (!hasGlob(name) && globMatch(d, name)))) grant.env.push(name);
-    else exceeding.env.push(name);
+    else if (!/^[^=\0]+$/.test(name)) bad.env.push(name);
+    else {
+      grant.env.push(name);
+      if (!declared.env.some((d) => d === name || (!hasGlob(name) && globMatch(d, name)))) beyond.env.push(name);
+    }
   }
   for (const raw of granted.read) {
     if (raw === "*") {
@@ -72,18 +86,63 @@ export function effectiveGrant(crate: string, declared: Capabilities, granted: C
       continue;
     }
     const p = normalizePattern(raw);
-    if (p !== null && declared.read.some((d) => patternWithin(p, normalizePattern(d)))) grant.read.push(p);
-    else exceeding.read.push(raw);
+    if (p === null) bad.read.push(raw);
+    else {
+      grant.read.push(p);
+      if (!declared.read.some((d) => patternWithin(p, normalizePattern(d)))) beyond.read.push(p);
+    }
   }
-  if (exceeding.env.length + exceeding.read.length > 0) {
+  if (bad.env.length + bad.read.length > 0) {
     const parts = [
-      ...exceeding.env.map((e) => `env var ${e}`),
-      ...exceeding.read.map((r) => `read access to ${r}`),
+      ...bad.env.map((e) => `env var ${q(e)} (not a variable name)`),
+      ...bad.read.map((r) => `read access to ${q(r)} (read paths are relative to the crate directory and stay inside it)`),
     ];
-    const decl = `it declares env = [${declared.env.map(q).join(", ")}], read = [${declared.read.map(q).join(", ")}]`;
-    return { ok: false, exceeding, error: `macro crate ${crate} is granted ${parts.join(", ")}, which it does not declare (${decl})` };
+    return { ok: false, exceeding: bad, error: `macro crate ${crate} is granted ${parts.join(", ")}` };
   }
-  return { ok: true, grant: { env: dedupe(grant.env), read: dedupe(grant.read) } };
+  return { ok: true, grant: { env: dedupe(grant.env), read: dedupe(grant.read) }, beyond: { env: dedupe(beyond.env), read: dedupe(beyond.read) } };
+}
+
+/** One line per granted capability: what it is, and whether the crate declares it. */
+export interface GrantLine {
+  kind: "env" | "read";
+  item: string;
+  declared: boolean;
+}
+
+export interface GrantDescription {
+  lines: GrantLine[];
+  /** The granted capabilities the crate does not declare. */
+  beyond: Capabilities;
+  /** The note to show when something is granted beyond the declaration; null when nothing is. */
+  note: string | null;
+}
+
+/**
+ * How a grant relates to what the crate declares, for `expand` (a note), `inspect` and `patch`:
+ * the grant must be an effective one (`effectiveGrant(...).grant`).
+ */
+export function describeGrant(crate: string, declared: Capabilities, grant: Capabilities): GrantDescription {
+  const beyond: Capabilities = { env: [], read: [] };
+  const lines: GrantLine[] = [];
+  for (const name of grant.env) {
+    const isDeclared = declared.env.some((d) => d === name || (!hasGlob(name) && globMatch(d, name)));
+    lines.push({ kind: "env", item: name, declared: isDeclared });
+    if (!isDeclared) beyond.env.push(name);
+  }
+  for (const p of grant.read) {
+    const isDeclared = declared.read.some((d) => patternWithin(p, normalizePattern(d)));
+    lines.push({ kind: "read", item: p, declared: isDeclared });
+    if (!isDeclared) beyond.read.push(p);
+  }
+  let note: string | null = null;
+  if (beyond.env.length + beyond.read.length > 0) {
+    const parts = [...beyond.env.map((e) => `env var ${e}`), ...beyond.read.map((r) => `read access to ${r === "" ? "the whole crate directory" : r}`)];
+    const decl = declared.env.length + declared.read.length === 0
+      ? "it declares nothing"
+      : `it declares env = [${declared.env.map(q).join(", ")}], read = [${declared.read.map(q).join(", ")}]`;
+    note = `macro crate ${crate} is granted ${parts.join(", ")}, beyond what the crate declares (${decl})`;
+  }
+  return { lines, beyond, note };
 }
 
 /** Checks a declaration (as found in a Cargo.toml or a module's metadata); throws CapabilityError. */
@@ -140,6 +199,32 @@ export function normalizePath(path: string): string | null {
     } else out.push(seg);
   }
   return out.join("/");
+}
+
+/**
+ * `path` resolved against the absolute directory `base` as the kernel would without symbolic
+ * links: `.` and empty segments dropped, `..` popped (at "/" it stays, as on Unix). `dotdot`: the
+ * path used `..` at all.
+ */
+export function resolveAbsolute(base: string, path: string): { abs: string; dotdot: boolean } {
+  const out: string[] = [];
+  let dotdot = false;
+  for (const seg of (path.startsWith("/") ? path : `${base}/${path}`).split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      dotdot = true;
+      out.pop();
+    } else out.push(seg);
+  }
+  return { abs: "/" + out.join("/"), dotdot };
+}
+
+/** Where absolute `abs` lies inside absolute directory `dir` ("" for `dir` itself); null when outside. */
+export function pathInside(dir: string, abs: string): string | null {
+  const d = dir.replace(/\/+$/, "");
+  if (d === "") return abs.replace(/^\/+/, "");
+  if (abs === d) return "";
+  return abs.startsWith(d + "/") ? abs.slice(d.length + 1) : null;
 }
 
 /** A read pattern normalized like a path (no `..` allowed at all, no absolute path); null if bad. */
@@ -207,45 +292,94 @@ function q(s: string): string {
   return JSON.stringify(s);
 }
 
-/** The note shown to the user for a refused access. */
-export function denialNote(crate: string, kind: "env" | "read", name: string, reason: DenialReason): string {
-  const what = kind === "env" ? `env var ${name}` : `file ${name}`;
-  const tried = `macro crate ${crate} tried to read ${what}`;
-  const flag = kind === "env" ? `--allow-env ${crate}:${name}` : `--allow-read ${crate}:${name}`;
-  const table = `[grants.${crate}] ${kind} = [${q(name)}]`;
-  switch (reason) {
-    case "not-granted":
-      return `${tried}; grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
-    case "environ":
-      return `macro crate ${crate} declares env var ${name}, which is not granted (the macro sees it unset); grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
-    case "undeclared":
-      return `${tried}, which it does not declare; it can only be granted once the crate declares it in [package.metadata.macrobox] ${kind} = [...]`;
-    case "escape":
-      return `${tried}, which is outside the crate directory; macros may only read granted paths inside it`;
-    case "symlink":
-      return `${tried}, a symbolic link leading outside the granted paths; it cannot be granted`;
-    case "write":
-      return `macro crate ${crate} tried to write, create or truncate ${what}; macros get read-only access`;
-    case "more":
-      return `macro crate ${crate} was refused more accesses than are listed (this one was to ${what})`;
-    case "no-root":
-      return `${tried}, but this expansion has no crate directory to read from`;
-  }
+/** Linux's names for the errors a refused access gives (WASI numbers them differently). */
+export type LinuxErrno = "EACCES" | "EROFS";
+
+const ERRNO_TEXT: Record<LinuxErrno, { message: string; wasi: number; linux: number }> = {
+  EACCES: { message: "Permission denied", wasi: 2, linux: 13 },
+  EROFS: { message: "Read-only file system", wasi: 69, linux: 30 },
+};
+
+/**
+ * What the macro was told, for a note: Rust's `io::Error` prints WASI's number (`os error 2`, which
+ * reads as ENOENT on Linux), so the note names the error as Linux users know it.
+ */
+export function errnoPhrase(errno: LinuxErrno): string {
+  const e = ERRNO_TEXT[errno];
+  return `the macro sees ${errno} "${e.message}" (Linux errno ${e.linux}; Rust prints WASI's number, "os error ${e.wasi}")`;
 }
 
-export function denial(crate: string, kind: "env" | "read", name: string, reason: DenialReason): CapabilityDenial {
-  return { crate, kind, name, reason, note: denialNote(crate, kind, name, reason) };
+/** The errno a refused file access gives the macro. */
+export function denialErrno(reason: DenialReason): LinuxErrno {
+  return reason === "write" ? "EROFS" : "EACCES";
 }
 
 /**
- * Notes for declared env vars that are not granted, for an expansion that failed: a macro reading
- * them with `std::env::var` sees them unset, and the host cannot tell which it asked for (it can for
- * `proc_macro::tracked::env_var`, which gives a "not-granted" denial). Names already in `denials` are skipped.
+ * The note shown to the user for a refused access: the exact path or variable, and the grant that
+ * would allow it (`grant`: for files, the pattern relative to the crate directory; none when no
+ * grant can allow it).
  */
-export function ungrantedEnvNotes(crate: string, declared: Capabilities, granted: Capabilities, denials: readonly CapabilityDenial[] = []): CapabilityDenial[] {
-  return declared.env
+export function denialNote(crate: string, kind: "env" | "read", name: string, reason: DenialReason, grant?: string): string {
+  const what = kind === "env" ? `env var ${name}` : `file ${name}`;
+  const tried = `macro crate ${crate} tried to read ${what}`;
+  const item = kind === "env" ? name : grant ?? name;
+  const flag = kind === "env" ? `--allow-env ${crate}:${item}` : `--allow-read ${crate}:${item}`;
+  const table = `[grants.${crate}] ${kind} = [${q(item)}]`;
+  const how = `grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
+  const seen = kind === "read" ? `; ${errnoPhrase(denialErrno(reason))}` : "";
+  switch (reason) {
+    case "not-granted":
+      return `${tried}${seen}; ${how}`;
+    case "undeclared":
+      return `${tried}, which it does not declare${seen}; ${how}`;
+    case "environ":
+      return `macro crate ${crate} declares env var ${name}, which is not granted (the macro sees it unset); ${how}`;
+    case "cargo-env":
+      return `macro crate ${crate} may have read env var ${name}, which cargo sets for every crate it compiles (the macro sees it unset: it is not granted); ${how}`;
+    case "escape":
+      return `${tried}, which is outside the crate directory (\`..\`)${seen}; macros may only read granted paths inside it`;
+    case "outside":
+      return `${tried}, which is outside the crate directory${seen}; macros may only read granted paths inside it`;
+    case "symlink":
+      return `${tried}, a symbolic link leading outside the granted paths${seen}; it cannot be granted`;
+    case "write":
+      return `macro crate ${crate} tried to write, create or truncate ${what}${seen}; macros get read-only access`;
+    case "more":
+      return `macro crate ${crate} was refused more accesses than are listed (this one was to ${what})`;
+    case "no-root":
+      return `${tried}, but this expansion has no crate directory to read from${seen}`;
+  }
+}
+
+export function denial(crate: string, kind: "env" | "read", name: string, reason: DenialReason, grant?: string): CapabilityDenial {
+  const d: CapabilityDenial = { crate, kind, name, reason, note: denialNote(crate, kind, name, reason, grant) };
+  if (kind === "read") {
+    if (grant !== undefined) d.grant = grant;
+    if (reason !== "more") d.errno = denialErrno(reason);
+  }
+  return d;
+}
+
+/** Variables cargo and rust-analyzer set for every compilation, which macros commonly read with `std::env::var`. */
+export const CARGO_ENV_HINTS: readonly string[] = ["CARGO_MANIFEST_DIR"];
+
+/**
+ * Notes for env vars that are not granted, for an expansion that failed: a macro reading them with
+ * `std::env::var` sees them unset, and the host cannot tell which it asked for (it can for
+ * `proc_macro::tracked::env_var`, which gives a "not-granted" denial). These are the declared
+ * variables and `hints` (by default CARGO_ENV_HINTS: cargo's own, which undeclared crates read).
+ * Names already in `denials` are skipped.
+ */
+export function ungrantedEnvNotes(
+  crate: string,
+  declared: Capabilities,
+  granted: Capabilities,
+  denials: readonly CapabilityDenial[] = [],
+  hints: readonly string[] = CARGO_ENV_HINTS,
+): CapabilityDenial[] {
+  return dedupe([...declared.env, ...hints])
     .filter((name) => !envAllowed(granted, name) && !denials.some((d) => d.kind === "env" && d.name === name))
-    .map((name) => denial(crate, "env", name, "environ"));
+    .map((name) => denial(crate, "env", name, declared.env.includes(name) ? "environ" : "cargo-env"));
 }
 
 /**

@@ -1,5 +1,6 @@
 // Granted capabilities served to a macro through WASI preview1: a read-only preopened directory
-// (fd 3, ".", the manifest dir of the crate being compiled) and the granted environment variables.
+// (fd 3, "/", in which the crate directory appears at its real absolute path, `crateDir`, and
+// nothing else does) and the granted environment variables.
 //
 // One `CapabilitySession` per expansion: it makes the WASI extension for the expansion's instance
 // (see `WasiOptions.extend` in wasi.ts) and the bridge's env policy, and records what happened:
@@ -13,14 +14,19 @@
 // `NotPresent`, as if unset).
 //
 // wasi-libc finds its preopens in a constructor (`__wasm_call_ctors`) by asking fd_prestat_get for
-// fd 3, 4, ... until EBADF; paths are then resolved against the longest matching preopen, so every
-// relative path (and every absolute one: wasi-libc strips the leading "/") arrives here relative to
-// fd 3. It never leaves the root: `..` that climbs out is refused, not clamped.
+// fd 3, 4, ... until EBADF; paths are then resolved against the longest matching preopen. Ours is
+// "/", stored as the empty prefix, so every path arrives here relative to fd 3 with its leading "/"
+// stripped. When the module links wasi-libc's chdir (`LibcPaths.joinsRelativePaths`), wasi-libc
+// first makes relative paths absolute against its current directory, which the host sets to
+// `currentDir` (src/bridge/instance.ts): a path then arrives absolute. Otherwise a relative and an
+// absolute path look the same: one inside the crate directory is taken as absolute, anything else
+// as relative to `currentDir`. Either way the result is checked against the grant: only the crate
+// directory's granted paths are visible, `..` that climbs out of it is refused.
 //
 // Browser-safe: no Node APIs here.
 
 import {
-  denial, envAllowed, normalizePath, normalizePattern, readAllowed, readLeadsTo,
+  denial, envAllowed, normalizePattern, pathInside, readAllowed, readLeadsTo, resolveAbsolute,
   type Capabilities, type CapabilityDenial, type DenialReason,
 } from "./capabilities.js";
 import { FsError, type FsEntry, type FsFileType, type ReadOnlyFs } from "./fs.js";
@@ -31,10 +37,21 @@ export interface SandboxGrant {
   crate: string;
   /** What the crate declares (the module's metadata). */
   declared: Capabilities;
-  /** What it may use: an effective grant (see `effectiveGrant`), never beyond `declared`. */
+  /** What it may use: an effective grant (see `effectiveGrant`); it may go beyond `declared`. */
   granted: Capabilities;
   /** The crate directory reads are served from; none: every read is refused. */
   fs?: ReadOnlyFs | null;
+  /**
+   * Where the macro sees `fs`: the crate directory's real absolute path (what CARGO_MANIFEST_DIR
+   * holds), so that paths it computes and emits (`include_str!("/abs/src/grammar.pest")`) are
+   * valid in the real build. Default "/".
+   */
+  crateDir?: string;
+  /**
+   * The macro's current directory (`std::env::current_dir()`, and what relative paths resolve
+   * against): rustc's working directory as cargo or rust-analyzer set it. Absolute; default `crateDir`.
+   */
+  currentDir?: string;
   /** Environment values the host has; only granted names are ever served. */
   env?: Readonly<Record<string, string | undefined>>;
   /** Files and directories open at once. Default 64. */
@@ -60,9 +77,16 @@ export const MAX_PATH_BYTES = 4096;
 /** Records kept per expansion (reads, env vars, denials each): a loop over distinct names cannot grow the host. */
 export const MAX_RECORDS = 1000;
 
+/** What the module's wasi-libc does with paths (found in its code by src/host/module.ts). */
+export interface LibcPaths {
+  /** It links chdir, so it makes relative paths absolute against its current directory. */
+  joinsRelativePaths: boolean;
+}
+
 type OpenFd =
   | { kind: "file"; path: string; data: Uint8Array; pos: number }
-  | { kind: "dir"; path: string; entries: FsEntry[] | null; granted: boolean };
+  // `path`: relative to the crate directory; `abs`: where the macro sees it (null for the crate's own entries: crateDir/path).
+  | { kind: "dir"; path: string; entries: FsEntry[] | null; granted: boolean; abs?: string };
 
 export class CapabilitySession {
   /** Paths read (files opened, directories listed, metadata asked), relative to the crate root, in order. */
@@ -73,8 +97,19 @@ export class CapabilitySession {
   private readonly declared: Capabilities;
   private readonly seen = new Set<string>();
 
-  constructor(readonly grant: SandboxGrant) {
+  /** `SandboxGrant.crateDir` and `currentDir`, normalized. */
+  readonly crateDir: string;
+  readonly currentDir: string;
+
+  constructor(readonly grant: SandboxGrant, readonly libc: LibcPaths = { joinsRelativePaths: false }) {
     this.declared = { env: grant.declared.env, read: grant.declared.read.map((r) => normalizePattern(r) ?? "\0") };
+    this.crateDir = resolveAbsolute("/", grant.crateDir ?? "/").abs;
+    this.currentDir = resolveAbsolute(this.crateDir, grant.currentDir ?? this.crateDir).abs;
+  }
+
+  /** Where the macro sees a path of the crate directory. */
+  absolute(path: string): string {
+    return path === "" ? this.crateDir : this.crateDir === "/" ? `/${path}` : `${this.crateDir}/${path}`;
   }
 
   /** `WasiOptions.extend`: a fresh fd table for each instance. */
@@ -133,7 +168,13 @@ export class CapabilitySession {
     if (this.fresh(`read\0${path}`, this.reads)) this.reads.push(path);
   }
 
-  deny(kind: "env" | "read", name: string, reason: DenialReason): void {
+  /** A refused read of crate path `path` (relative; null: outside the crate directory, at `abs`). */
+  denyRead(path: string | null, abs: string, reason: DenialReason): void {
+    const grantable = reason === "not-granted" || reason === "undeclared" || reason === "no-root";
+    this.deny("read", abs, reason, grantable && path !== null ? path || "." : undefined);
+  }
+
+  deny(kind: "env" | "read", name: string, reason: DenialReason, grant?: string): void {
     name = clipName(name);
     if (this.denials.length === MAX_RECORDS - 1 && !this.seen.has(`deny\0${kind}\0${name}\0${reason}`)) {
       // The last place says there were more.
@@ -141,7 +182,7 @@ export class CapabilitySession {
       this.denials.push(denial(this.grant.crate, kind, name, "more"));
       return;
     }
-    if (this.fresh(`deny\0${kind}\0${name}\0${reason}`, this.denials)) this.denials.push(denial(this.grant.crate, kind, name, reason));
+    if (this.fresh(`deny\0${kind}\0${name}\0${reason}`, this.denials)) this.denials.push(denial(this.grant.crate, kind, name, reason, grant));
   }
 }
 
@@ -155,7 +196,7 @@ class WasiCapabilities {
     private readonly session: CapabilitySession,
     private readonly wasi: Wasi,
   ) {
-    this.fds.set(PREOPEN_FD, { kind: "dir", path: "", entries: null, granted: false });
+    this.fds.set(PREOPEN_FD, { kind: "dir", path: "", entries: null, granted: false, abs: "/" });
     this.maxOpen = session.grant.maxOpenFiles ?? 64;
   }
 
@@ -245,17 +286,22 @@ class WasiCapabilities {
     return E.SUCCESS;
   }
 
+  // The preopen is "/": absolute paths reach it (wasi-libc stores it as the empty prefix, as it would ".").
+
   private prestatDirName(fd: number, ptr: number, len: number): number {
     if (fd !== PREOPEN_FD || !this.fds.has(fd)) return E.BADF;
     if (len < 1 || !this.ok(ptr, 1)) return E.FAULT;
-    this.view().setUint8(ptr, ".".charCodeAt(0));
+    this.view().setUint8(ptr, "/".charCodeAt(0));
     return E.SUCCESS;
   }
 
   // ---- opening ----
 
-  /** The path `fd` + `path` names, relative to the crate root; null when it climbs out. */
-  private target(fd: number, ptr: number, len: number): { path: string | null; asked: string } | number {
+  /**
+   * The path `fd` + `path` names: where the macro sees it (`abs`), and where that is in the crate
+   * directory (`path`, relative; null when outside it). `dotdot`: it climbed with `..`.
+   */
+  private target(fd: number, ptr: number, len: number): { path: string | null; abs: string; dotdot: boolean } | number {
     const dir = this.fds.get(fd);
     if (!dir) return E.BADF;
     if (dir.kind !== "dir") return E.NOTDIR;
@@ -263,28 +309,35 @@ class WasiCapabilities {
     if (!this.wasi.charge(FS_LOOKUP_COST + len)) return E.NOSPC;
     const asked = this.str(ptr, len);
     if (asked === null) return E.FAULT;
-    const full = dir.path === "" ? asked : `${dir.path}/${asked}`;
-    return { path: asked.startsWith("/") ? null : normalizePath(full), asked: full };
+    const s = this.session;
+    if (asked.includes("\0")) return { path: null, abs: asked, dotdot: false };
+    let r = resolveAbsolute(dir.abs ?? s.absolute(dir.path), asked);
+    if (fd === PREOPEN_FD && !s.libc.joinsRelativePaths && pathInside(s.crateDir, r.abs) === null) {
+      // A relative path wasi-libc did not make absolute (it looks the same as an absolute one).
+      r = resolveAbsolute(s.currentDir, asked);
+    }
+    return { path: pathInside(s.crateDir, r.abs), abs: r.abs, dotdot: r.dotdot };
   }
 
   /**
-   * Checks a read of `path` against the grant and the file system; returns what it is, or the
-   * errno (recording the denial).
+   * Checks a read of `t` against the grant and the file system; returns what it is, or the errno
+   * (recording the denial).
    */
-  private check(path: string | null, asked: string, wantDir: boolean): { type: FsFileType; size: number } | number {
+  private check(t: { path: string | null; abs: string; dotdot: boolean }, wantDir: boolean): { type: FsFileType; size: number } | number {
     const s = this.session;
+    const { path, abs } = t;
     if (path === null) {
-      s.deny("read", asked, "escape");
+      s.denyRead(null, abs, t.dotdot ? "escape" : "outside");
       return E.ACCES;
     }
     const g = s.grant.granted;
     if (!readAllowed(g, path) && !readLeadsTo(g, path)) {
-      s.deny("read", path || ".", s.readReason(path));
+      s.denyRead(path, abs, s.readReason(path));
       return E.ACCES;
     }
     const fs = s.grant.fs;
     if (!fs) {
-      s.deny("read", path || ".", "no-root");
+      s.denyRead(path, abs, "no-root");
       return E.ACCES;
     }
     let st;
@@ -292,7 +345,7 @@ class WasiCapabilities {
       st = fs.stat(path);
     } catch (e) {
       if (e instanceof FsError && e.fsCode === "OUTSIDE") {
-        s.deny("read", path, "symlink");
+        s.denyRead(path, abs, "symlink");
         return E.ACCES;
       }
       if (readAllowed(g, path)) s.recordRead(path); // a granted path that does not exist (yet)
@@ -300,11 +353,11 @@ class WasiCapabilities {
     }
     const allowedAt = (p: string) => readAllowed(g, p) || (st.type === "directory" && readLeadsTo(g, p));
     if (!allowedAt(path) || (st.type !== "directory" && !readAllowed(g, path))) {
-      s.deny("read", path, s.readReason(path));
+      s.denyRead(path, abs, s.readReason(path));
       return E.ACCES;
     }
     if (st.realPath !== path && !allowedAt(st.realPath)) {
-      s.deny("read", path, "symlink");
+      s.denyRead(path, abs, "symlink");
       return E.ACCES;
     }
     if (wantDir && st.type !== "directory") return E.NOTDIR;
@@ -318,10 +371,10 @@ class WasiCapabilities {
     if (typeof t === "number") return t;
     if (!this.ok(out, 4)) return E.FAULT;
     if ((oflags & (OFLAGS_CREAT | OFLAGS_TRUNC | OFLAGS_EXCL)) !== 0 || (BigInt.asUintN(64, rightsBase) & WRITE_RIGHTS) !== 0n || (fdflags & FDFLAGS_APPEND) !== 0) {
-      this.session.deny("read", t.path ?? t.asked, "write");
+      this.session.denyRead(t.path, t.abs, "write");
       return E.ROFS;
     }
-    const st = this.check(t.path, t.asked, (oflags & OFLAGS_DIRECTORY) !== 0);
+    const st = this.check(t, (oflags & OFLAGS_DIRECTORY) !== 0);
     if (typeof st === "number") return st;
     if (this.fds.size >= this.maxOpen) return E.MFILE;
     const path = t.path!;
@@ -427,7 +480,7 @@ class WasiCapabilities {
   private pathFilestat(fd: number, ptr: number, len: number, buf: number): number {
     const t = this.target(fd, ptr, len);
     if (typeof t === "number") return t;
-    const st = this.check(t.path, t.asked, false);
+    const st = this.check(t, false);
     if (typeof st === "number") return st;
     this.session.recordRead(t.path || ".");
     return this.writeFilestat(buf, t.path!, FILETYPE[st.type], st.size);

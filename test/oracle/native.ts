@@ -29,7 +29,7 @@ export class OracleError extends Error {
 }
 
 /** A proc-macro crate: from the local registry by name and exact version, or a local directory. */
-export type NativeCrate = { name: string; version: string } | { path: string };
+export type NativeCrate = ({ name: string; version: string } | { path: string }) & { features?: readonly string[] };
 
 // ---- toolchain and cache ----
 
@@ -62,7 +62,8 @@ function syncVendorDir(dir: string): void {
 const dylibMemo = new Map<string, string>();
 
 function crateKey(crate: NativeCrate): string {
-  return "path" in crate ? `path:${resolve(crate.path)}` : `${crate.name}@${crate.version}`;
+  const base = "path" in crate ? `path:${resolve(crate.path)}` : `${crate.name}@${crate.version}`;
+  return crate.features?.length ? `${base}+${[...crate.features].sort().join(",")}` : base;
 }
 
 /**
@@ -95,6 +96,10 @@ export function buildNativeMacro(crate: NativeCrate): string {
   } else {
     depName = crate.name;
     depSpec = JSON.stringify(`=${crate.version}`);
+  }
+  if (crate.features?.length) {
+    const spec = depSpec.startsWith("{") ? depSpec.slice(1, -1).trim() : `version = ${depSpec}`;
+    depSpec = `{ ${spec}, features = ${JSON.stringify(crate.features)} }`;
   }
   writeFileSync(
     join(wrapper, "Cargo.toml"),
@@ -182,6 +187,10 @@ export interface NativeExpandRequest {
   input: string;
   /** The attribute's arguments as source text (attr only; default empty). */
   args?: string;
+  /** The environment the macro sees (rust-analyzer passes cargo's: CARGO_MANIFEST_DIR...). Default none. */
+  env?: Record<string, string>;
+  /** The macro's current directory. Default: the server's. */
+  currentDir?: string;
 }
 
 export type NativeExpansion = { ok: true; output: TokenStream } | { ok: false; error: string };
@@ -214,7 +223,7 @@ export async function expandNative(req: NativeExpandRequest, lex?: Lexer): Promi
   } catch (e) {
     return { ok: false, error: `input does not lex: ${(e as Error).message}` };
   }
-  return expandNativeTokens({ dylib: req.dylib, kind: req.kind, name: req.name, input: body, args });
+  return expandNativeTokens({ dylib: req.dylib, kind: req.kind, name: req.name, input: body, args, env: req.env, currentDir: req.currentDir });
 }
 
 /** Expands a macro natively from token streams. */
@@ -224,13 +233,15 @@ export async function expandNativeTokens(req: {
   name: string;
   input: TokenStream;
   args?: TokenStream | null;
+  env?: Record<string, string>;
+  currentDir?: string;
 }): Promise<NativeExpansion> {
   const srv = await theServer();
   const rootSpan = NATIVE_SPANS.callSite;
   const result = await srv.expand({
     lib: req.dylib,
-    env: [],
-    currentDir: null,
+    env: Object.entries(req.env ?? {}),
+    currentDir: req.currentDir ?? null,
     macroBody: encodeFlatTree(req.input, { rootSpan }),
     macroName: req.name,
     attributes: req.kind === "attr" ? encodeFlatTree(req.args ?? [], { rootSpan }) : null,
