@@ -17,6 +17,7 @@ import { expandExpr } from "./expand-expr.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, writePanicMessage } from "./rpc.js";
 import type { Bound, Expansion, SpanTable } from "./spans.js";
 import { LimitExceeded } from "../sandbox/limits.js";
+import { streamShape, type StreamShape } from "../tokens/shape.js";
 
 export type DiagnosticLevel = "error" | "warning" | "note" | "help";
 
@@ -50,6 +51,8 @@ export interface ServerOptions {
    * doubled by concatenating it with itself). Default: unlimited.
    */
   maxStreamTokens?: number;
+  /** Groups nested inside each other in one stream (the `nestingDepth` limit). Default: unlimited. */
+  maxNestingDepth?: number;
   /**
    * The macro crate's edition. Tokens a macro parses from strings carry the call-site span, whose
    * edition is the macro definition's: it decides prefixes, `c"..."`, raw lifetimes and keywords.
@@ -61,15 +64,19 @@ export interface ServerOptions {
 /** Fuel units charged per character the host lexes or prints (~0.5 µs each, ~ that many wasm instructions). */
 export const HOST_WORK_PER_LEXED_CHAR = 256;
 
-/** Tokens in a stream, groups with their contents; memoized, streams being shared and immutable. */
-const tokenCounts = new WeakMap<TokenStream, number>();
-function tokenCount(stream: TokenStream): number {
-  let n = tokenCounts.get(stream);
-  if (n !== undefined) return n;
-  n = 0;
-  for (const t of stream) n += t.type === "group" ? 1 + tokenCount(t.stream) : 1;
-  tokenCounts.set(stream, n);
-  return n;
+/** Token count and nesting depth of the streams stored; memoized, streams being shared and immutable. */
+const streamShapes = new WeakMap<TokenStream, StreamShape>();
+
+/**
+ * The limit a stream about to be stored goes over, or null. Measured iteratively and memoized, so a
+ * stream built one group per call costs one level per call, and no depth overflows the host's stack.
+ */
+function overLimit(stream: TokenStream, maxTokens: number, maxDepth: number): LimitExceeded | null {
+  if (maxTokens === Infinity && maxDepth === Infinity) return null;
+  const { tokens, depth } = streamShape(stream, streamShapes);
+  if (depth > maxDepth) return new LimitExceeded("nestingDepth", maxDepth, depth);
+  if (tokens > maxTokens) return new LimitExceeded("outputBytes", maxTokens, tokens);
+  return null;
 }
 
 /** A failure inside the server caused by the request (unknown handle, malformed bytes, ...). */
@@ -117,11 +124,13 @@ export class BridgeServer {
   private readonly env: EnvPolicy;
   private readonly maxLiveStreams: number;
   private readonly maxStreamTokens: number;
+  private readonly maxNestingDepth: number;
   private readonly edition: Edition;
 
   constructor(options: ServerOptions) {
     this.maxLiveStreams = options.maxLiveStreams ?? Infinity;
     this.maxStreamTokens = options.maxStreamTokens ?? Infinity;
+    this.maxNestingDepth = options.maxNestingDepth ?? Infinity;
     this.spans = options.spans;
     this.expansion = options.expansion;
     this.env = options.env ?? denyAllEnv;
@@ -138,12 +147,10 @@ export class BridgeServer {
       this.limitExceeded ??= new LimitExceeded("tokenHandles", this.maxLiveStreams, this.streams.size + 1);
       throw this.limitExceeded;
     }
-    if (this.maxStreamTokens !== Infinity) {
-      const tokens = tokenCount(stream);
-      if (tokens > this.maxStreamTokens) {
-        this.limitExceeded ??= new LimitExceeded("outputBytes", this.maxStreamTokens, tokens);
-        throw this.limitExceeded;
-      }
+    const over = overLimit(stream, this.maxStreamTokens, this.maxNestingDepth);
+    if (over !== null) {
+      this.limitExceeded ??= over;
+      throw this.limitExceeded;
     }
     this.hostWork += stream.length; // the top-level array was built (copied) for this stream
     const h = this.nextStreamHandle++;
@@ -264,7 +271,8 @@ export class BridgeServer {
         this.hostWork += src.length * HOST_WORK_PER_LEXED_CHAR;
         // rustc gives every token of a parsed string the call-site span.
         const callSite = this.expansion.callSite;
-        const parsed = parseTokenStream(src, () => callSite, { edition: this.edition });
+        // Too deep a text fails before its trees are built, with the limit storing them would hit.
+        const parsed = parseTokenStream(src, () => callSite, { edition: this.edition, maxDepth: this.maxNestingDepth });
         // What the lexer reports without failing still reaches the user, as in rustc.
         for (const d of parsed.diagnostics) this.diagnostics.push({ level: d.level, message: d.message, spans: [callSite], children: [] });
         if (parsed.ok) {
@@ -282,6 +290,9 @@ export class BridgeServer {
           case "ice":
             // rustc 1.96 panics turning this diagnostic into a LexError.
             throw new ServerPanic(ICE_PANIC_MESSAGE);
+          case "depth":
+            this.limitExceeded ??= new LimitExceeded("nestingDepth", this.maxNestingDepth);
+            throw this.limitExceeded;
         }
         return;
       }

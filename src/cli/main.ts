@@ -19,6 +19,7 @@ Usage:
                  [--no-format] [--json] [--check-determinism]
                  [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml] [--crate-dir dir]
                  [--fuel n] [--memory size] [--max-output bytes] [--max-handles n] [--max-captured-output bytes]
+                 [--max-nesting levels]
 
 Commands:
   build     compile an unmodified proc-macro crate into a .wasm macro module

@@ -10,23 +10,30 @@ import type { SpanTable } from "../bridge/spans.js";
 
 export function compileErrors(output: TokenStream, spans: SpanTable): Diagnostic[] {
   const found: Diagnostic[] = [];
-  const walk = (stream: TokenTree[]) => {
-    for (let i = 0; i < stream.length; i++) {
-      const t = stream[i];
-      const bang = stream[i + 1];
-      const args = stream[i + 2];
-      if (t.type === "ident" && t.sym === "compile_error" && bang?.type === "punct" && bang.ch === "!" && args?.type === "group") {
-        const lit = args.stream[0];
-        const message =
-          lit?.type === "literal" && lit.kind === "Str" ? unescapeStr(lit.symbol) : lit?.type === "literal" && lit.kind === "StrRaw" ? lit.symbol : "compile_error!";
-        // rustc's span for the invocation: from the macro name to the closing delimiter.
-        const span = spans.join(t.span, args.span.entire) ?? t.span;
-        found.push({ level: "error", message, spans: [spans.location(span)], children: [] });
-        i += 2;
-      } else if (t.type === "group") walk(t.stream);
+  // Depth first in order, with an explicit stack: the output may be nested as deep as the
+  // nestingDepth limit allows, which a recursive walk could not take.
+  const stack: { stream: TokenTree[]; next: number }[] = [{ stream: output, next: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    const stream = frame.stream;
+    if (frame.next >= stream.length) {
+      stack.pop();
+      continue;
     }
-  };
-  walk(output);
+    const i = frame.next++;
+    const t = stream[i];
+    const bang = stream[i + 1];
+    const args = stream[i + 2];
+    if (t.type === "ident" && t.sym === "compile_error" && bang?.type === "punct" && bang.ch === "!" && args?.type === "group") {
+      const lit = args.stream[0];
+      const message =
+        lit?.type === "literal" && lit.kind === "Str" ? unescapeStr(lit.symbol) : lit?.type === "literal" && lit.kind === "StrRaw" ? lit.symbol : "compile_error!";
+      // rustc's span for the invocation: from the macro name to the closing delimiter.
+      const span = spans.join(t.span, args.span.entire) ?? t.span;
+      found.push({ level: "error", message, spans: [spans.location(span)], children: [] });
+      frame.next += 2;
+    } else if (t.type === "group") stack.push({ stream: t.stream, next: 0 });
+  }
   return found;
 }
 
