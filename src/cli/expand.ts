@@ -128,7 +128,7 @@ export async function expandCommand(args: string[]): Promise<number> {
     const parsed = parseTokenStream(text, (lo: number, hi: number) => spans.span(file, lo, hi), { maxDepth });
     if (!parsed.ok) {
       const at = spans.location(spans.span(file, parsed.error.lo, parsed.error.hi));
-      const message = parsed.error.kind === "depth" ? new LimitExceeded("nestingDepth", maxDepth, undefined, inputArg).message : parsed.error.message;
+      const message = parsed.error.kind === "depth" ? new LimitExceeded("nestingDepth", maxDepth, undefined, "the source file").message : parsed.error.message;
       throw new UsageError(`${inputArg}:${at.line}:${at.column}: ${message}`);
     }
     const sites = findDeriveSites(parsed.stream, values.derive);

@@ -29,7 +29,7 @@ export interface LoadOptions {
 }
 
 /** The limits an expansion can tighten or relax for itself. */
-export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes">;
+export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes" | "nestingDepth">;
 
 export interface MacroInfo {
   kind: MacroKind;
