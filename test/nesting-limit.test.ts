@@ -19,6 +19,7 @@ import { decodeResponseLine, encodeRequestLine, type Request } from "../src/serv
 import { desugarDocCommentsAsMacroArgs } from "../src/host/input.js";
 import { compileErrors } from "../src/host/compile-errors.js";
 import { SpanTable } from "../src/bridge/spans.js";
+import { expandExpr } from "../src/bridge/expand-expr.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "macrobox-nesting-"));
@@ -100,6 +101,16 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
     assert.equal(printTokenStream(deep), nestedText(200_000, "x"));
     assert.equal(streamShape(desugarDocCommentsAsMacroArgs(deep)).depth, 200_000);
     assert.deepEqual(compileErrors(deep, spans), []);
+  });
+
+  it("expand_expr: concat! nested as deep as the limit allows stops at rustc's recursion limit, not the host's stack", () => {
+    const text = "concat!(".repeat(DEFAULT_LIMITS.nestingDepth - 1) + '"a"' + ")".repeat(DEFAULT_LIMITS.nestingDepth - 1);
+    const lexed = parseTokenStream(text, () => 0);
+    assert.ok(lexed.ok);
+    const errors: string[] = [];
+    const result = expandExpr(lexed.stream, { spans: new SpanTable(), env: () => null, trackEnv: () => {}, error: (m) => errors.push(m) });
+    assert.equal(result, null);
+    assert.deepEqual(errors, ["recursion limit reached while expanding `concat!`"]);
   });
 
   it("1,000 levels of real-ish code still expand", async () => {
