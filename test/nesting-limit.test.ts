@@ -20,6 +20,7 @@ import { desugarDocCommentsAsMacroArgs } from "../src/host/input.js";
 import { compileErrors } from "../src/host/compile-errors.js";
 import { SpanTable } from "../src/bridge/spans.js";
 import { expandExpr } from "../src/bridge/expand-expr.js";
+import { findDeriveSites } from "../src/cli/items.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "macrobox-nesting-"));
@@ -101,6 +102,16 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
     assert.equal(printTokenStream(deep), nestedText(200_000, "x"));
     assert.equal(streamShape(desugarDocCommentsAsMacroArgs(deep)).depth, 200_000);
     assert.deepEqual(compileErrors(deep, spans), []);
+  });
+
+  it("finding derive sites takes modules nested 20,000 deep, in order", () => {
+    const n = 20_000;
+    const text = `#[derive(D)] struct A;${" mod m { #[derive(D)] struct B; ".repeat(n)}${"}".repeat(n)} #[derive(D)] struct C;`;
+    const lexed = parseTokenStream(text, () => 0);
+    assert.ok(lexed.ok);
+    const sites = findDeriveSites(lexed.stream, "D");
+    assert.equal(sites.length, n + 2);
+    assert.deepEqual([sites[0].item, sites[1].item, sites[n].item, sites[n + 1].item], ["A", "B", "B", "C"]);
   });
 
   it("expand_expr: concat! nested as deep as the limit allows stops at rustc's recursion limit, not the host's stack", () => {
