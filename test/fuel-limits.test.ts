@@ -14,7 +14,7 @@ import {
 } from "../src/sandbox/limits.js";
 
 test("every limit has a documented, valid default and a distinct flag", () => {
-  assert.deepEqual(LIMIT_NAMES.sort(), ["capturedOutputBytes", "fuel", "memoryPages", "outputBytes", "tokenHandles", "wallClockMs"]);
+  assert.deepEqual(LIMIT_NAMES.sort(), ["capturedOutputBytes", "fuel", "memoryPages", "nestingDepth", "outputBytes", "tokenHandles", "wallClockMs"]);
   for (const name of LIMIT_NAMES) {
     assert.equal(checkLimit(name, DEFAULT_LIMITS[name]), LIMIT_SPECS[name].default);
     assert.match(LIMIT_SPECS[name].flag, /^--[a-z-]+$/);

@@ -24,8 +24,15 @@ export interface ExpandExprContext {
   error: (message: string, span: Span) => void;
 }
 
-/** The expansion, or null for `Err(())`. */
-export function expandExpr(stream: TokenStream, ctx: ExpandExprContext): TokenStream | null {
+/**
+ * rustc's default `recursion_limit`: nested `concat!(concat!(...))` deeper than this is refused
+ * (rustc: "recursion limit reached while expanding"), which also keeps the recursion here far from
+ * the host's stack limit whatever the nestingDepth limit lets in.
+ */
+const RECURSION_LIMIT = 128;
+
+/** The expansion, or null for `Err(())`. `depth`: how many `concat!`s this stream is inside. */
+export function expandExpr(stream: TokenStream, ctx: ExpandExprContext, depth = 0): TokenStream | null {
   const trees = unwrapInvisible(stream);
   if (trees.length === 1) {
     const t = trees[0];
@@ -44,7 +51,11 @@ export function expandExpr(stream: TokenStream, ctx: ExpandExprContext): TokenSt
   }
   const call = builtinCall(trees);
   if (call === null) return null;
-  const value = expandBuiltin(call, ctx);
+  if (depth >= RECURSION_LIMIT) {
+    ctx.error(`recursion limit reached while expanding \`${call.name}!\``, call.span);
+    return null;
+  }
+  const value = expandBuiltin(call, ctx, depth);
   return value === null ? null : [value];
 }
 
@@ -65,7 +76,7 @@ function builtinCall(trees: TokenStream): BuiltinCall | null {
   return { name: name.sym, args: group.stream, span: name.span };
 }
 
-function expandBuiltin(call: BuiltinCall, ctx: ExpandExprContext): Literal | null {
+function expandBuiltin(call: BuiltinCall, ctx: ExpandExprContext, depth: number): Literal | null {
   const { spans } = ctx;
   switch (call.name) {
     case "stringify":
@@ -80,7 +91,7 @@ function expandBuiltin(call: BuiltinCall, ctx: ExpandExprContext): Literal | nul
       let out = "";
       for (const arg of splitCommas(call.args)) {
         if (arg.length === 0) continue; // a trailing comma
-        const piece = concatPiece(arg, ctx);
+        const piece = concatPiece(arg, ctx, depth + 1);
         if (piece === null) return null;
         out += piece;
       }
@@ -105,8 +116,8 @@ function expandBuiltin(call: BuiltinCall, ctx: ExpandExprContext): Literal | nul
 }
 
 /** What one `concat!` argument contributes, or null when rustc would reject it. */
-function concatPiece(arg: TokenStream, ctx: ExpandExprContext): string | null {
-  const expanded = expandExpr(arg, ctx);
+function concatPiece(arg: TokenStream, ctx: ExpandExprContext, depth: number): string | null {
+  const expanded = expandExpr(arg, ctx, depth);
   if (expanded === null) return null;
   if (expanded.length === 2) {
     const lit = expanded[1];

@@ -6,6 +6,7 @@
 
 import type { Span, TokenStream } from "../tokens/model.js";
 import { LimitExceeded } from "../sandbox/limits.js";
+import { streamShape, type StreamShape } from "../tokens/shape.js";
 import { BridgeServerError } from "./rpc.js";
 import type { SpanTable } from "./spans.js";
 
@@ -14,17 +15,23 @@ export interface HandleLimits {
   maxLiveStreams?: number;
   /** Tokens (groups counted with their contents) one stream may hold (the `outputBytes` limit). Default: unlimited. */
   maxStreamTokens?: number;
+  /** Nesting depth of groups in one stream (the `nestingDepth` limit). Default: unlimited. */
+  maxNestingDepth?: number;
 }
 
-/** Tokens in a stream, groups with their contents; memoized, streams being shared and immutable. */
-const tokenCounts = new WeakMap<TokenStream, number>();
-function tokenCount(stream: TokenStream): number {
-  let n = tokenCounts.get(stream);
-  if (n !== undefined) return n;
-  n = 0;
-  for (const t of stream) n += t.type === "group" ? 1 + tokenCount(t.stream) : 1;
-  tokenCounts.set(stream, n);
-  return n;
+/** Token count and nesting depth of the streams stored; memoized, streams being shared and immutable. */
+const streamShapes = new WeakMap<TokenStream, StreamShape>();
+
+/**
+ * The limit a stream about to be stored goes over, or null. Measured iteratively and memoized, so a
+ * stream built one group per call costs one level per call, and no depth overflows the host's stack.
+ */
+function overLimit(stream: TokenStream, maxTokens: number, maxDepth: number): LimitExceeded | null {
+  if (maxTokens === Infinity && maxDepth === Infinity) return null;
+  const { tokens, depth } = streamShape(stream, streamShapes);
+  if (depth > maxDepth) return new LimitExceeded("nestingDepth", maxDepth, depth);
+  if (tokens > maxTokens) return new LimitExceeded("outputBytes", maxTokens, tokens);
+  return null;
 }
 
 export class HandleStore {
@@ -41,6 +48,7 @@ export class HandleStore {
   private nextStreamHandle = 1;
   private readonly maxLiveStreams: number;
   private readonly maxStreamTokens: number;
+  readonly maxNestingDepth: number;
 
   constructor(
     private readonly spans: SpanTable,
@@ -48,6 +56,7 @@ export class HandleStore {
   ) {
     this.maxLiveStreams = limits.maxLiveStreams ?? Infinity;
     this.maxStreamTokens = limits.maxStreamTokens ?? Infinity;
+    this.maxNestingDepth = limits.maxNestingDepth ?? Infinity;
   }
 
   /** Stores a stream and returns its new handle (the server side of encoding a `TokenStream`). */
@@ -58,12 +67,10 @@ export class HandleStore {
       this.limitExceeded ??= new LimitExceeded("tokenHandles", this.maxLiveStreams, this.streams.size + 1);
       throw this.limitExceeded;
     }
-    if (this.maxStreamTokens !== Infinity) {
-      const tokens = tokenCount(stream);
-      if (tokens > this.maxStreamTokens) {
-        this.limitExceeded ??= new LimitExceeded("outputBytes", this.maxStreamTokens, tokens);
-        throw this.limitExceeded;
-      }
+    const over = overLimit(stream, this.maxStreamTokens, this.maxNestingDepth);
+    if (over !== null) {
+      this.limitExceeded ??= over;
+      throw this.limitExceeded;
     }
     this.hostWork += stream.length; // the top-level array was built (copied) for this stream
     const h = this.nextStreamHandle++;

@@ -233,11 +233,16 @@ function failureOutcome(
 /** The fuel each instance was given (for the limit message). */
 const fuelGiven = new WeakMap<WebAssembly.Instance, number>();
 
+/** V8's (and SpiderMonkey's, JavaScriptCore's) error for an exhausted stack. */
+function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack|too much recursion/i.test(e.message);
+}
+
 function classifyThrow(e: unknown, when: string): RunOutcome {
   if (e instanceof WasiExit) return { kind: "exit", code: e.exitCode };
   if (e instanceof LimitExceeded) return { kind: "limit", error: e };
   if (e instanceof WebAssembly.RuntimeError) return { kind: "trap", message: `wasm trap ${when}: ${e.message}` };
-  if (e instanceof RangeError && /call stack/i.test(e.message)) return { kind: "trap", message: `stack overflow ${when}` };
+  if (isStackOverflow(e)) return { kind: "trap", message: `stack overflow ${when}` };
   const WasmException = (WebAssembly as unknown as { Exception?: new (...args: never[]) => unknown }).Exception;
   if (typeof WasmException === "function" && e instanceof WasmException) {
     return { kind: "trap", message: `uncaught wasm exception ${when} (a panic escaped the bridge)` };
@@ -316,7 +321,10 @@ class HostSide {
       fn();
     } catch (e) {
       if (e instanceof LimitExceeded) this.limitExceeded ??= e;
-      else this.fault ??= e instanceof Error ? e.message : String(e);
+      // The host's calls are shallow (its walks over trees are iterative): a call that overflows
+      // the stack was made with it nearly used up by the macro's own recursion, which is the
+      // macro's stack overflow, reported as the trap it is (classifyThrow), not as a host fault.
+      else if (!isStackOverflow(e)) this.fault ??= e instanceof Error ? e.message : String(e);
       throw e;
     }
   }

@@ -9,6 +9,7 @@
 //
 // Browser-safe: no Node APIs here.
 
+import { LimitExceeded } from "../sandbox/limits.js";
 import type { Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
 import { ERR_UNIT, type BridgeDiagnostic, type MethodsOf, type Result } from "./codec.js";
@@ -110,7 +111,8 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
     this.store.hostWork += src.length * HOST_WORK_PER_LEXED_CHAR;
     // rustc gives every token of a parsed string the call-site span.
     const callSite = this.expansion.callSite;
-    const parsed = parseTokenStream(src, () => callSite, { edition: this.edition });
+    // Too deep a text fails before its trees are built, with the limit storing them would hit.
+    const parsed = parseTokenStream(src, () => callSite, { edition: this.edition, maxDepth: this.store.maxNestingDepth });
     // What the lexer reports without failing still reaches the user, as in rustc.
     for (const d of parsed.diagnostics) this.diagnostics.push({ level: d.level, message: d.message, spans: [callSite], children: [] });
     if (parsed.ok) return { ok: true, value: parsed.stream };
@@ -124,6 +126,9 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
       case "ice":
         // rustc 1.96 panics turning this diagnostic into a LexError.
         throw new ServerPanic(ICE_PANIC_MESSAGE);
+      case "depth":
+        this.store.limitExceeded ??= new LimitExceeded("nestingDepth", this.store.maxNestingDepth);
+        throw this.store.limitExceeded;
     }
   }
 

@@ -39,6 +39,8 @@ export interface ServerOptions {
    * doubled by concatenating it with itself). Default: unlimited.
    */
   maxStreamTokens?: number;
+  /** Groups nested inside each other in one stream (the `nestingDepth` limit). Default: unlimited. */
+  maxNestingDepth?: number;
   /**
    * The macro crate's edition. Tokens a macro parses from strings carry the call-site span, whose
    * edition is the macro definition's: it decides prefixes, `c"..."`, raw lifetimes and keywords.
@@ -101,7 +103,7 @@ export class BridgeServer {
     this.bridgeAbi = abi;
     this.table = table;
     this.counts = new Array<number>(table.length).fill(0);
-    this.store = new HandleStore(options.spans, { maxLiveStreams: options.maxLiveStreams, maxStreamTokens: options.maxStreamTokens });
+    this.store = new HandleStore(options.spans, { maxLiveStreams: options.maxLiveStreams, maxStreamTokens: options.maxStreamTokens, maxNestingDepth: options.maxNestingDepth });
     this.methods = new BridgeMethods({
       store: this.store,
       spans: options.spans,

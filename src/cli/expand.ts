@@ -14,7 +14,7 @@ import { MacroboxError } from "../errors.js";
 import { expansionFails, formatMessages } from "../host/render.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { describeGrant, effectiveGrant } from "../sandbox/capabilities.js";
-import { DEFAULT_LIMITS, formatLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
+import { DEFAULT_LIMITS, formatLimit, LimitExceeded, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import { Watchdog } from "../node/watchdog.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import { grantFor, loadGrants } from "../node/grants.js";
@@ -121,10 +121,13 @@ export async function expandCommand(args: string[]): Promise<number> {
     sources.set(inputArg, text);
     const spans = new SpanTable();
     const file = spans.addFile(inputArg, text, { localPath: resolve(inputArg) });
-    const parsed = parseTokenStream(text, (lo: number, hi: number) => spans.span(file, lo, hi));
+    // The file's items are found by walking its trees: the depth limit applies to it as to an input.
+    const maxDepth = limits.nestingDepth ?? DEFAULT_LIMITS.nestingDepth;
+    const parsed = parseTokenStream(text, (lo: number, hi: number) => spans.span(file, lo, hi), { maxDepth });
     if (!parsed.ok) {
       const at = spans.location(spans.span(file, parsed.error.lo, parsed.error.hi));
-      throw new UsageError(`${inputArg}:${at.line}:${at.column}: ${parsed.error.message}`);
+      const message = parsed.error.kind === "depth" ? new LimitExceeded("nestingDepth", maxDepth, undefined, "the source file").message : parsed.error.message;
+      throw new UsageError(`${inputArg}:${at.line}:${at.column}: ${message}`);
     }
     const sites = findDeriveSites(parsed.stream, values.derive);
     if (sites.length === 0) throw new UsageError(`no item in ${inputArg} derives \`${values.derive}\``);

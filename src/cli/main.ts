@@ -22,6 +22,7 @@ Usage:
                  [--no-format] [--json] [--check-determinism]
                  [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml] [--crate-dir dir]
                  [--fuel n] [--memory size] [--max-output bytes] [--max-handles n] [--max-captured-output bytes]
+                 [--max-nesting levels]
 
 Commands:
   build     compile an unmodified proc-macro crate into a .wasm macro module
@@ -30,7 +31,8 @@ Commands:
   proc-macro-server
             serve rust-analyzer's proc-macro protocol on stdin/stdout with wasm modules in place of
             native dylibs (a dylib maps to <dylib>.wasm next to it, or to a --module entry; the
-            MACROBOX_MODULES environment variable takes the same entries separated by commas)
+            MACROBOX_MODULES environment variable takes the same entries separated by commas);
+            expand's limit flags apply to every expansion, except --timeout
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -236,10 +238,22 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
   const modules: Record<string, string> = {};
   const rest: string[] = [];
   const entries = (process.env.MACROBOX_MODULES ?? "").split(",").filter(Boolean);
+  // The limits too (`--max-nesting 8192`), but not the wall clock: only `expand` has a watchdog.
+  const { InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue } = await import("../sandbox/limits.js");
+  const limitFlags = new Map(LIMIT_NAMES.filter((n) => n !== "wallClockMs").map((n) => [LIMIT_SPECS[n].flag, n]));
+  const limits: Record<string, number> = {};
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--module") entries.push(args[++i] ?? "");
-    else if (args[i].startsWith("--module=")) entries.push(args[i].slice("--module=".length));
-    else rest.push(args[i]);
+    const [flag, inline] = args[i].startsWith("--") && args[i].includes("=") ? [args[i].slice(0, args[i].indexOf("=")), args[i].slice(args[i].indexOf("=") + 1)] : [args[i], undefined];
+    const limit = limitFlags.get(flag);
+    if (flag === "--module") entries.push(inline ?? args[++i] ?? "");
+    else if (limit !== undefined) {
+      try {
+        limits[limit] = parseLimitValue(limit, inline ?? args[++i] ?? "");
+      } catch (e) {
+        if (e instanceof InvalidLimit) throw new UsageError(e.message);
+        throw e;
+      }
+    } else rest.push(args[i]);
   }
   for (const entry of entries) {
     const eq = entry.indexOf("=");
@@ -247,5 +261,5 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
     modules[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   const { procMacroServerMain } = await import("../node/proc-macro-server.js");
-  return procMacroServerMain(rest, { modules });
+  return procMacroServerMain(rest, { modules, limits });
 }

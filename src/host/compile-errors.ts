@@ -56,62 +56,74 @@ export type CfgValue = boolean | null;
 export function compileErrors(output: TokenStream, spans: SpanTable, options: CompileErrorOptions = {}): Diagnostic[] {
   const target = options.target ?? DEFAULT_CFG_TARGET;
   const found: Diagnostic[] = [];
-  const walk = (stream: TokenTree[], unsure: string | null) => {
-    // `#[cfg(...)]`s seen since the last item ended, and whether they hold.
-    let pending: CfgValue = true;
-    let pendingWhy: string | null = null;
-    for (let i = 0; i < stream.length; i++) {
-      const t = stream[i];
-      const next = stream[i + 1];
-      // An outer attribute: `#` `[...]`.
-      if (t.type === "punct" && t.ch === "#" && next?.type === "group" && next.delimiter === "Bracket") {
-        const cfg = cfgOfAttribute(next.stream);
-        if (cfg !== undefined) {
-          const value = evalCfg(cfg, target);
-          if (value === false) pending = false;
-          else if (value === null && pending !== false) {
-            pending = null;
-            pendingWhy ??= `#[cfg(${printCfg(cfg)})]`;
-          }
-        }
-        i += 1;
-        continue;
-      }
-      const bang = stream[i + 1];
-      const args = stream[i + 2];
-      const here = pending;
-      const why = unsure ?? pendingWhy;
-      if (t.type === "ident" && t.sym === "compile_error" && bang?.type === "punct" && bang.ch === "!" && args?.type === "group") {
-        if (here !== false) {
-          const lit = args.stream[0];
-          const message =
-            lit?.type === "literal" && lit.kind === "Str" ? (unescapeStr(lit.symbol) ?? lit.symbol) : lit?.type === "literal" && lit.kind === "StrRaw" ? lit.symbol : "compile_error!";
-          // rustc's span for the invocation: from the macro name to the closing delimiter.
-          const span = spans.join(t.span, args.span.entire) ?? t.span;
-          const location = [spans.location(span)];
-          if (here === null || why !== null) {
-            found.push({
-              level: "note",
-              message: `the macro emitted \`compile_error!(${JSON.stringify(message)})\` under ${why ?? "a cfg"}, which this host cannot evaluate: rustc reports it as an error if that holds`,
-              spans: location,
-              children: [],
-            });
-          } else found.push({ level: "error", message, spans: location, children: [] });
-        }
-        i += 2;
-      } else if (t.type === "group") {
-        if (here !== false) walk(t.stream, here === null ? why : unsure);
-      }
-      // The item the attributes were on ends at `;` or at a `{...}` not followed by `;`.
-      const ends = (t.type === "punct" && t.ch === ";") ||
-        (t.type === "group" && t.delimiter === "Brace" && !(stream[i + 1]?.type === "punct" && (stream[i + 1] as { ch: string }).ch === ";"));
-      if (ends) {
-        pending = true;
-        pendingWhy = null;
-      }
+  // Depth first in order, with an explicit stack: the output may be nested as deep as the
+  // nestingDepth limit allows, which a recursive walk could not take. Each frame keeps the
+  // `#[cfg(...)]`s seen since the last item of its stream ended, and whether they hold.
+  interface Frame {
+    stream: TokenTree[];
+    next: number;
+    /** Why an enclosing cfg is undecidable, or null when all enclosing ones hold. */
+    unsure: string | null;
+    pending: CfgValue;
+    pendingWhy: string | null;
+  }
+  const stack: Frame[] = [{ stream: output, next: 0, unsure: null, pending: true, pendingWhy: null }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    const stream = frame.stream;
+    if (frame.next >= stream.length) {
+      stack.pop();
+      continue;
     }
-  };
-  walk(output, null);
+    const i = frame.next++;
+    const t = stream[i];
+    const next = stream[i + 1];
+    // An outer attribute: `#` `[...]`.
+    if (t.type === "punct" && t.ch === "#" && next?.type === "group" && next.delimiter === "Bracket") {
+      const cfg = cfgOfAttribute(next.stream);
+      if (cfg !== undefined) {
+        const value = evalCfg(cfg, target);
+        if (value === false) frame.pending = false;
+        else if (value === null && frame.pending !== false) {
+          frame.pending = null;
+          frame.pendingWhy ??= `#[cfg(${printCfg(cfg)})]`;
+        }
+      }
+      frame.next += 1;
+      continue;
+    }
+    const bang = stream[i + 1];
+    const args = stream[i + 2];
+    const here = frame.pending;
+    const why = frame.unsure ?? frame.pendingWhy;
+    if (t.type === "ident" && t.sym === "compile_error" && bang?.type === "punct" && bang.ch === "!" && args?.type === "group") {
+      if (here !== false) {
+        const lit = args.stream[0];
+        const message =
+          lit?.type === "literal" && lit.kind === "Str" ? (unescapeStr(lit.symbol) ?? lit.symbol) : lit?.type === "literal" && lit.kind === "StrRaw" ? lit.symbol : "compile_error!";
+        // rustc's span for the invocation: from the macro name to the closing delimiter.
+        const span = spans.join(t.span, args.span.entire) ?? t.span;
+        const location = [spans.location(span)];
+        if (here === null || why !== null) {
+          found.push({
+            level: "note",
+            message: `the macro emitted \`compile_error!(${JSON.stringify(message)})\` under ${why ?? "a cfg"}, which this host cannot evaluate: rustc reports it as an error if that holds`,
+            spans: location,
+            children: [],
+          });
+        } else found.push({ level: "error", message, spans: location, children: [] });
+      }
+      frame.next += 2;
+    } else if (t.type === "group" && here !== false) {
+      stack.push({ stream: t.stream, next: 0, unsure: here === null ? why : frame.unsure, pending: true, pendingWhy: null });
+    }
+    // The item the attributes were on ends at `;` or at a `{...}` not followed by `;`.
+    const ends = (t.type === "punct" && t.ch === ";") || (t.type === "group" && t.delimiter === "Brace" && !(next?.type === "punct" && next.ch === ";"));
+    if (ends) {
+      frame.pending = true;
+      frame.pendingWhy = null;
+    }
+  }
   return found;
 }
 

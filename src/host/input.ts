@@ -12,13 +12,31 @@
 
 import type { Punct, TokenStream, TokenTree } from "../tokens/model.js";
 
-/** The stream with lexed doc comments in rustc's macro-argument form (see the header comment). */
+/**
+ * The stream with lexed doc comments in rustc's macro-argument form (see the header comment).
+ * Level by level with an explicit queue, so that no depth of nesting recurses: each group is copied
+ * with a new inner array, which is filled when the queue reaches it.
+ */
 export function desugarDocCommentsAsMacroArgs(stream: TokenStream): TokenStream {
-  const out: TokenTree[] = [];
+  const top: TokenTree[] = [];
+  const queue: { from: TokenStream; into: TokenTree[] }[] = [{ from: stream, into: top }];
+  for (let q = 0; q < queue.length; q++) {
+    const { from, into } = queue[q];
+    desugarLevel(from, into, (inner) => {
+      const copy: TokenTree[] = [];
+      queue.push({ from: inner, into: copy });
+      return copy;
+    });
+  }
+  return top;
+}
+
+/** One level of desugarDocCommentsAsMacroArgs; `nested` gives the (later filled) copy of a group's stream. */
+function desugarLevel(stream: TokenStream, out: TokenTree[], nested: (inner: TokenStream) => TokenTree[]): void {
   for (let i = 0; i < stream.length; i++) {
     const t = stream[i];
     if (t.type === "group") {
-      out.push({ ...t, stream: desugarDocCommentsAsMacroArgs(t.stream) });
+      out.push({ ...t, stream: nested(t.stream) });
       continue;
     }
     if (t.type !== "punct" || !t.doc) {
@@ -52,7 +70,6 @@ export function desugarDocCommentsAsMacroArgs(stream: TokenStream): TokenStream 
       i = j - 1;
     }
   }
-  return out;
 }
 
 /** The fewest `#`s that let a raw string hold `text` (rustc's `desugared_tts`). */

@@ -30,6 +30,7 @@ import { CapabilitySession, type SandboxGrant } from "../sandbox/wasi-fs.js";
 import type { Capabilities } from "../sandbox/capabilities.js";
 import { desugarDocCommentsAsMacroArgs } from "./input.js";
 import { decodeEntry, encodeEntry, expansionKey, RecordingFs, sha256Hex, type CacheStore } from "./cache.js";
+import { streamShape } from "../tokens/shape.js";
 import type { Diagnostic, ExpandErrorKind, ExpandFailure, ExpandReport, ExpandRequest, ExpandResult, LoadOptions, MacroInfo, MacroModule } from "./types.js";
 
 const EDITIONS: readonly Edition[] = ["2015", "2018", "2021", "2024"];
@@ -129,15 +130,22 @@ class LoadedMacroModule implements MacroModule {
     }
     if (request.kind === "attr" && request.args === undefined) request = { ...request, args: [] };
 
-    const prepared = prepareInputs(request, spans);
-    if ("error" in prepared) return fail("input", prepared.error);
-
     let limits: Limits;
     try {
       limits = resolveLimits({ ...this.limits, ...request.limits });
     } catch (e) {
       return fail("input", (e as Error).message);
     }
+
+    const prepared = prepareInputs(request, spans, limits.nestingDepth);
+    if ("tooDeep" in prepared) {
+      // Refused before anything walks the trees (see prepareInputs).
+      const what = prepared.tooDeep.what === "input" ? "the input of" : "the attribute arguments of";
+      const e = new LimitExceeded("nestingDepth", limits.nestingDepth, undefined, `${what} proc macro \`${request.name}\``);
+      const at = prepared.tooDeep.at === null ? [] : [spans.location(prepared.tooDeep.at)];
+      return { ...base, ok: false, diagnostics: [{ level: "error", message: e.message, spans: at, children: [] }], error: { kind: "limit", message: e.message, limit: e.limit } };
+    }
+    if ("error" in prepared) return fail("input", prepared.error);
     let sandbox = request.sandbox ?? { crate: this.crate?.name ?? "<unknown>", declared: { env: [...this.declared.env], read: [...this.declared.read] }, granted: { env: [], read: [] } };
 
     // The expansion cache (src/host/cache.ts). A caller's own env policy is a function whose
@@ -178,7 +186,16 @@ class LoadedMacroModule implements MacroModule {
       // Relative paths reach the host absolute only when wasi-libc joins them with the cwd we set.
       { joinsRelativePaths: this.libc.joinsRelativePaths && cwdAddress !== null },
     );
-    const server = new BridgeServer({ spans, expansion, bridgeAbi: this.abi.bridgeAbi, env: request.env ?? session.envPolicy, maxLiveStreams: limits.tokenHandles, maxStreamTokens: limits.outputBytes, edition: this.edition });
+    const server = new BridgeServer({
+      spans,
+      expansion,
+      bridgeAbi: this.abi.bridgeAbi,
+      env: request.env ?? session.envPolicy,
+      maxLiveStreams: limits.tokenHandles,
+      maxStreamTokens: limits.outputBytes,
+      maxNestingDepth: limits.nestingDepth,
+      edition: this.edition,
+    });
     const runOptions: RunOptions = {
       wasi: { maxWrittenBytes: limits.capturedOutputBytes, extend: session.extend, ...request.wasi },
       forceShowPanics: request.forceShowPanics,
@@ -266,7 +283,17 @@ interface PreparedInputs {
   invocation: Span;
 }
 
-function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs | { error: string } {
+/** An input nested deeper than the nestingDepth limit, and where when known (the first delimiter too deep). */
+interface TooDeep {
+  tooDeep: { what: "input" | "attribute arguments"; at: Span | null };
+}
+
+/**
+ * Lexes and checks the inputs. The nesting depth is checked first (while lexing text, by an
+ * iterative measure of given streams): everything after it, here and in the bridge, may walk the
+ * trees, so it must come before any of that.
+ */
+function prepareInputs(request: ExpandRequest, spans: SpanTable, maxDepth: number): PreparedInputs | TooDeep | { error: string } {
   const fileName = request.fileName ?? "<macro input>";
   const encoder = new TextEncoder();
   let sourceFile: SourceFile | null = null;
@@ -277,8 +304,11 @@ function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs
     return sourceFile;
   };
 
-  const lex = (value: string | TokenStream, offset: number, what: string): { stream: TokenStream; range: Span | null } | { error: string } => {
+  type What = TooDeep["tooDeep"]["what"];
+  const lex = (value: string | TokenStream, offset: number, what: What): { stream: TokenStream; range: Span | null } | TooDeep | { error: string } => {
     if (typeof value !== "string") {
+      const { depth } = streamShape(value, undefined, maxDepth);
+      if (depth > maxDepth) return { tooDeep: { what, at: null } };
       const bad = firstUnknownSpan(value, spans);
       if (bad !== null) return { error: `the ${what} token stream has span ${bad}, which is not in the given span table` };
       return { stream: value, range: null };
@@ -291,7 +321,8 @@ function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs
     if (bytes.length !== expected.length || !bytes.every((b, i) => b === expected[i])) {
       return { error: `the ${what} text is not found at byte ${at} of the source text` };
     }
-    const parsed = parseTokenStream(new TextDecoder().decode(bytes), (lo: number, hi: number) => spans.span(f, at + lo, at + hi));
+    const parsed = parseTokenStream(new TextDecoder().decode(bytes), (lo: number, hi: number) => spans.span(f, at + lo, at + hi), { maxDepth });
+    if (!parsed.ok && parsed.error.kind === "depth") return { tooDeep: { what, at: spans.span(f, at + parsed.error.lo, at + parsed.error.hi) } };
     if (!parsed.ok) {
       const clamp = (n: number) => Math.min(at + Math.max(0, n), f.bytes.length);
       const loc = spans.location(spans.span(f, clamp(parsed.error.lo), Math.max(clamp(parsed.error.lo), clamp(parsed.error.hi))));
@@ -301,12 +332,12 @@ function prepareInputs(request: ExpandRequest, spans: SpanTable): PreparedInputs
   };
 
   const input = lex(request.input, request.source?.inputOffset ?? 0, "input");
-  if ("error" in input) return input;
+  if (!("stream" in input)) return input;
   let args: TokenStream | undefined;
   let argsRange: Span | null = null;
   if (request.args !== undefined) {
     const a = lex(request.args, request.source?.argsOffset ?? 0, "attribute arguments");
-    if ("error" in a) return a;
+    if (!("stream" in a)) return a;
     args = a.stream;
     argsRange = a.range;
   }
@@ -338,12 +369,19 @@ function spanOfTokens(stream: TokenStream, spans: SpanTable): Span | null {
   return d.file < 0 ? null : spans.intern({ ...d, ctxt: 0 });
 }
 
+/** The first span (depth first, in order) the table does not know; iterative, as any depth may come here. */
 function firstUnknownSpan(stream: TokenStream, spans: SpanTable): Span | null {
-  for (const t of stream) {
+  const stack: { stream: TokenStream; next: number }[] = [{ stream, next: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    if (frame.next >= frame.stream.length) {
+      stack.pop();
+      continue;
+    }
+    const t = frame.stream[frame.next++];
     if (t.type === "group") {
       for (const s of [t.span.open, t.span.close, t.span.entire]) if (!spans.has(s)) return s;
-      const inner = firstUnknownSpan(t.stream, spans);
-      if (inner !== null) return inner;
+      stack.push({ stream: t.stream, next: 0 });
     } else if (!spans.has(t.span)) return t.span;
   }
   return null;

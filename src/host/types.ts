@@ -42,7 +42,7 @@ export interface LoadOptions {
 }
 
 /** The limits an expansion can tighten or relax for itself. */
-export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes">;
+export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes" | "nestingDepth">;
 
 export type { MacroInfo };
 

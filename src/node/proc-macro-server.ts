@@ -12,6 +12,7 @@ import { basename } from "node:path";
 
 import { loadMacroModule } from "../host/module.js";
 import type { MacroModule } from "../host/types.js";
+import type { Limits } from "../sandbox/limits.js";
 import { servePostcardStdio, serveStdio } from "./stdio-server.js";
 import { moduleHash, nodeCaches } from "./disk-cache.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
@@ -22,6 +23,8 @@ export interface ProcMacroServerOptions {
   modules?: Record<string, string>;
   /** Lines on stdin that are not requests (default: written to stderr). */
   onNoise?: (line: string) => void;
+  /** Limits every expansion runs under (default: DEFAULT_LIMITS); an expansion over one answers with its error. */
+  limits?: Partial<Limits>;
 }
 
 /** The .wasm module path standing for a dylib path, or null. */
@@ -57,7 +60,7 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
       let module = cache.get(path);
       if (module === undefined) {
         const bytes = readModuleFile(path);
-        module = loadMacroModule(bytes, { moduleHash: moduleHash(bytes), moduleCache: caches.moduleCache, expansionCache: caches.expansionCache ?? undefined });
+        module = loadMacroModule(bytes, { limits: options.limits, moduleHash: moduleHash(bytes), moduleCache: caches.moduleCache, expansionCache: caches.expansionCache ?? undefined });
         cache.set(path, module);
         module.catch(() => cache.delete(path));
       }

@@ -15,6 +15,10 @@
 //   allows; inside one thread it is not enforceable and fuel is the bound.
 // - outputBytes, tokenHandles, capturedOutputBytes: checked by the bridge server / WASI layer as
 //   the macro produces output, allocates handles or writes to stdout/stderr.
+// - nestingDepth: checked on the input before anything walks it (while lexing text, by an
+//   iterative measure of given token streams) and by the bridge server on every stream it stores,
+//   so a macro cannot build output deeper than it either. Everything the host does over trees is
+//   iterative or runs after the check, so no input or output overflows the host's own stack.
 //
 // Browser-safe: no Node APIs.
 
@@ -33,6 +37,8 @@ export interface Limits {
   tokenHandles: number;
   /** Maximum bytes the macro may write to stdout/stderr in one expansion (the rest is dropped). */
   capturedOutputBytes: number;
+  /** Maximum depth of token trees nested inside each other, in the input and in every stream the macro builds. */
+  nestingDepth: number;
 }
 
 export type LimitName = keyof Limits;
@@ -107,6 +113,15 @@ export const LIMIT_SPECS: Readonly<Record<LimitName, LimitSpec>> = {
     default: 1024 * 1024,
     max: 2 ** 31,
   },
+  nestingDepth: {
+    description: "nesting depth of token trees (groups inside groups) in a macro's input and output",
+    unit: "levels",
+    argument: "<levels>",
+    flag: "--max-nesting",
+    // Real code nests a few dozen levels, generated code a few hundred.
+    default: 4096,
+    max: 2 ** 31,
+  },
 };
 
 export const LIMIT_NAMES = Object.keys(LIMIT_SPECS) as LimitName[];
@@ -129,12 +144,14 @@ export class LimitExceeded extends MacroboxError {
     readonly value: number,
     /** What was used or requested when it tripped, when known. */
     readonly used?: number,
+    /** What exceeded it, for the message. */
+    subject = "macro",
   ) {
     const spec = LIMIT_SPECS[limit];
     const usedText = used !== undefined ? ` (needed ${formatLimit(limit, used)})` : "";
     super(
       "limit",
-      `macro exceeded its ${limit} limit: ${spec.description} is limited to ${formatLimit(limit, value)}${usedText}; ` +
+      `${subject} exceeded its ${limit} limit: ${spec.description} is limited to ${formatLimit(limit, value)}${usedText}; ` +
         `raise it with ${spec.flag} ${spec.argument} or the \`${limit}\` option`,
     );
     this.option = limit;

@@ -20,22 +20,45 @@ export interface WasmBackendOptions {
   loadModule(lib: string): Promise<MacroModule>;
 }
 
+// Both walks use explicit stacks: a request may nest as deep as the client likes, and the depth
+// limit is only checked by the expansion these walks prepare (and its output is as deep as that).
+
+/** Every span id in the stream, in order (depth first), into `into`. */
 function collectSpans(stream: TokenStream, into: Set<Span>): void {
-  for (const t of stream) {
+  const stack: { stream: TokenStream; next: number }[] = [{ stream, next: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    if (frame.next >= frame.stream.length) {
+      stack.pop();
+      continue;
+    }
+    const t = frame.stream[frame.next++];
     if (t.type === "group") {
       into.add(t.span.open).add(t.span.close);
-      collectSpans(t.stream, into);
+      stack.push({ stream: t.stream, next: 0 });
     } else into.add(t.span);
   }
 }
 
+/** A copy of the stream with every span mapped; a group's inner copy is filled when the queue reaches it. */
 function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open: Span, close: Span) => Span): TokenStream {
-  return stream.map((t): TokenTree => {
-    if (t.type !== "group") return { ...t, span: map(t.span) };
-    const open = map(t.span.open);
-    const close = map(t.span.close);
-    return { ...t, stream: mapSpans(t.stream, map, joinGroup), span: { open, close, entire: joinGroup(open, close) } };
-  });
+  const top: TokenTree[] = [];
+  const queue: { from: TokenStream; into: TokenTree[] }[] = [{ from: stream, into: top }];
+  for (let q = 0; q < queue.length; q++) {
+    const { from, into } = queue[q];
+    for (const t of from) {
+      if (t.type !== "group") {
+        into.push({ ...t, span: map(t.span) });
+        continue;
+      }
+      const open = map(t.span.open);
+      const close = map(t.span.close);
+      const inner: TokenTree[] = [];
+      queue.push({ from: t.stream, into: inner });
+      into.push({ ...t, stream: inner, span: { open, close, entire: joinGroup(open, close) } });
+    }
+  }
+  return top;
 }
 
 export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {

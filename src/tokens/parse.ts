@@ -20,6 +20,12 @@ export type { Edition, LexDiagnostic } from "./cook.js";
 export interface ParseOptions {
   /** The edition of the call site (it decides reserved prefixes, c-strings, guarded strings). Default 2021. */
   edition?: Edition;
+  /**
+   * Groups nested deeper than this fail the parse (kind `depth`) at the first delimiter past it,
+   * before any tree is built. Default: unlimited (building trees is iterative; whoever walks the
+   * result recursively should set it).
+   */
+  maxDepth?: number;
 }
 
 /**
@@ -30,9 +36,11 @@ export interface ParseOptions {
  * - `ice`: mismatched delimiters. rustc 1.96 itself panics turning the diagnostic into a
  *   LexError: the proc macro sees a panic whose payload is `ICE_PANIC_MESSAGE`; `message` is
  *   the diagnostic rustc meant to report.
+ * - `depth`: groups nested deeper than `ParseOptions.maxDepth` (ours, not rustc's); `lo..hi` is
+ *   the first delimiter too deep.
  */
 export interface LexFailure {
-  kind: "lex" | "fatal" | "ice";
+  kind: "lex" | "fatal" | "ice" | "depth";
   message: string;
   /** UTF-8 byte range in the source. */
   lo: number;
@@ -52,6 +60,7 @@ export type ParseResult =
   | { ok: false; error: LexFailure; diagnostics: LexDiagnostic[] };
 
 const CLOSE_OF: Record<string, string> = { "(": ")", "[": "]", "{": "}" };
+const OPEN_OF: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
 const DELIM_OF: Record<string, Delimiter> = { "(": "Parenthesis", "[": "Bracket", "{": "Brace" };
 
 /** rustc_lexer::strip_shebang: the length (UTF-16) of a leading shebang line, or 0. */
@@ -133,7 +142,7 @@ function lex(src: string, makeSpan: (lo: number, hi: number) => Span, options: P
   const remap = <T extends { lo: number; hi: number }>(d: T): T => ({ ...d, lo: toOriginal(d.lo), hi: toOriginal(d.hi) });
   let result: ParseResult;
   try {
-    result = buildTrees(cooker, span);
+    result = buildTrees(cooker, span, options.maxDepth ?? Infinity);
   } catch (e) {
     if (!(e instanceof FatalLexError)) throw e;
     result = { ok: false, error: { kind: "fatal", message: e.message, lo: e.lo, hi: e.hi }, diagnostics: cooker.diagnostics };
@@ -147,7 +156,7 @@ function isPunctToken(t: RichToken): boolean {
   return t.k === "punct";
 }
 
-function buildTrees(cooker: Cooker, makeSpan: (lo: number, hi: number) => Span): ParseResult {
+function buildTrees(cooker: Cooker, makeSpan: (lo: number, hi: number) => Span, maxDepth: number): ParseResult {
   let cur = cooker.next().tok;
   /** Moves past `cur`; returns rustc's spacing for it. */
   const advance = (): Spacing => {
@@ -160,6 +169,8 @@ function buildTrees(cooker: Cooker, makeSpan: (lo: number, hi: number) => Span):
   };
   const top: TokenTree[] = [];
   const stack: Frame[] = [];
+  /** Frames on the stack by opening delimiter, so that finding an enclosing match costs nothing per level. */
+  const openCount: Record<string, number> = { "(": 0, "[": 0, "{": 0 };
   const unmatched: { ch: string; lo: number; hi: number }[] = [];
   let lastUnclosedFoundLo = -1;
   const treesNow = () => (stack.length ? stack[stack.length - 1].trees : top);
@@ -182,12 +193,21 @@ function buildTrees(cooker: Cooker, makeSpan: (lo: number, hi: number) => Span):
     const tok = cur;
     switch (tok.k) {
       case "open": {
+        if (stack.length >= maxDepth) {
+          return {
+            ok: false,
+            error: { kind: "depth", message: `delimiters nested more than ${maxDepth} levels deep`, lo: tok.lo, hi: tok.hi },
+            diagnostics: cooker.diagnostics,
+          };
+        }
         const openSpacing = advance();
         stack.push({ open: tok, openSpacing, trees: [] });
+        openCount[(tok as { ch: string }).ch]++;
         continue;
       }
       case "close": {
         const frame = stack.pop();
+        if (frame) openCount[(frame.open as { ch: string }).ch]--;
         if (!frame) {
           // rustc reports mismatches first, but their diagnostics carry no plain message,
           // so the LexError's message is this one.
@@ -208,7 +228,7 @@ function buildTrees(cooker: Cooker, makeSpan: (lo: number, hi: number) => Span):
           lastUnclosedFoundLo = tok.lo;
           unmatched.push({ ch: tok.ch, lo: tok.lo, hi: tok.hi });
         }
-        const closesOuter = stack.some((f) => CLOSE_OF[(f.open as { ch: string }).ch] === tok.ch);
+        const closesOuter = openCount[OPEN_OF[tok.ch]] > 0;
         if (!closesOuter) closeFrame(frame, tok, advance());
         else closeFrame(frame, tok, "Alone");
         continue;
