@@ -33,6 +33,9 @@ import { decodeEntry, encodeEntry, expansionKey, RecordingFs, sha256Hex, type Ca
 import { streamShape } from "../tokens/shape.js";
 import type { Diagnostic, ExpandErrorKind, ExpandFailure, ExpandReport, ExpandRequest, ExpandResult, LoadOptions, MacroInfo, MacroModule } from "./types.js";
 
+/** Deepest token trees (input or output) the expansion cache keeps; deeper ones are always expanded. */
+const CACHEABLE_DEPTH = 1000;
+
 const EDITIONS: readonly Edition[] = ["2015", "2018", "2021", "2024"];
 
 /** Compiles (if needed) and checks a macro module, and reads its macro table. */
@@ -150,7 +153,12 @@ class LoadedMacroModule implements MacroModule {
 
     // The expansion cache (src/host/cache.ts). A caller's own env policy is a function whose
     // answers cannot be keyed, and WASI overrides are for tests and tools: both bypass it.
-    const cache = this.expansionCache !== null && this.hash !== null && request.env === undefined && request.wasi === undefined ? this.expansionCache : null;
+    // Entries are JSON, whose encoder recurses: trees nested deeper than any real code skip the cache.
+    const shallow = (s: TokenStream | undefined) => s === undefined || streamShape(s, undefined, CACHEABLE_DEPTH).depth <= CACHEABLE_DEPTH;
+    const cache =
+      this.expansionCache !== null && this.hash !== null && request.env === undefined && request.wasi === undefined && shallow(prepared.input) && shallow(prepared.args)
+        ? this.expansionCache
+        : null;
     let cacheKey: string | null = null;
     const checkpoint = spans.checkpoint();
     let recorder: RecordingFs | null = null;
@@ -170,7 +178,7 @@ class LoadedMacroModule implements MacroModule {
       }
     }
     const result = await this.run(request, decl, prepared, spans, limits, sandbox);
-    if (cache && cacheKey !== null && result.error?.kind !== "limit") {
+    if (cache && cacheKey !== null && result.error?.kind !== "limit" && shallow(result.output)) {
       // A limit's verdict depends on the host's bookkeeping as well as on the macro; not worth keeping.
       await cache.set(cacheKey, encodeEntry(cacheKey, checkpoint, spans, recorder?.observations ?? [], result));
     }
