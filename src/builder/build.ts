@@ -15,7 +15,7 @@ import { unsupportedImports } from "../sandbox/host-imports.js";
 import { toolchainCache } from "./cache.js";
 import { applyCompat, type CompatPatch } from "./compat.js";
 import { findCrate, registryRoots, syncDirectorySource } from "./registry.js";
-import { stageCrate, writePatchConfig, type StagedCrate } from "./stage.js";
+import { stageCrate, writeBuildConfig, type StagedCrate } from "./stage.js";
 import { prepareTarget, TARGET_NAME } from "./target.js";
 import { bridgeAbiId, findToolchain, type Toolchain } from "./toolchain.js";
 
@@ -28,9 +28,17 @@ export interface BuildOptions {
   noDefaultFeatures?: boolean;
   /** Resolve dependencies through the user's cargo configuration (a reachable registry) instead of the local registry. */
   online?: boolean;
+  /**
+   * "dev" (the default) builds like cargo's dev profile, which is how cargo and rust-analyzer build
+   * proc macros natively: debug assertions and overflow checks on (still optimised). "release"
+   * turns both off, like `cargo build --release`.
+   */
+  profile?: BuildProfile;
   /** Progress reports; nothing is printed by the build itself. */
   onEvent?: (event: BuildEvent) => void;
 }
+
+export type BuildProfile = "dev" | "release";
 
 export type BuildEvent =
   | { type: "step"; message: string }
@@ -76,12 +84,18 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       join(cache, "compat"),
     );
     for (const patch of report) emit({ type: "compat", patch });
-    const patchConfig = writePatchConfig(staged.dir, patches.map((p) => ({ ...p, path: throughStage(staged.dir, join(cache, "compat"), p.path) })));
+    const profile = options.profile ?? "dev";
+    if (profile !== "dev" && profile !== "release") throw new BuildError(`unknown build profile \`${String(profile)}\` (known: dev, release)`);
+    const buildConfig = writeBuildConfig(
+      staged.dir,
+      patches.map((p) => ({ ...p, path: throughStage(staged.dir, join(cache, "compat"), p.path) })),
+      profileOverrides(profile, packages),
+    );
 
     if (!hasStd(cache)) {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
     }
-    const wasmPath = await cargoBuild(toolchain, staged, target.spec, patchConfig, env, options, emit);
+    const wasmPath = await cargoBuild(toolchain, staged, target.spec, buildConfig, env, options, emit);
 
     const linked = new Uint8Array(readFileSync(wasmPath));
     const module = new WebAssembly.Module(linked);
@@ -103,7 +117,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       sourceHash: `sha256:${staged.sourceHash}`,
       build: {
         target: TARGET_NAME,
-        profile: "release",
+        profile,
         panic: "unwind",
         features: [...(options.features ?? [])].sort(),
         defaultFeatures: !options.noDefaultFeatures,
@@ -128,6 +142,19 @@ function throughStage(stageDir: string, compatDir: string, path: string): string
   const link = join(stageDir, ".macrobox-compat");
   if (!existsSync(link)) symlinkSync(compatDir, link);
   return join(link, relative(compatDir, path));
+}
+
+/**
+ * The per-package profile settings of a build. cargo builds everything, std included, with the
+ * staged `[profile.release]` (assertions off, like the prebuilt std natively); for the dev profile
+ * the crate and each of its resolved dependencies get debug assertions and overflow checks, as
+ * `cargo build` gives them natively. std stays as natively prebuilt.
+ */
+function profileOverrides(profile: BuildProfile, packages: ResolvedPackage[]): Record<string, Record<string, boolean>> {
+  const overrides: Record<string, Record<string, boolean>> = {};
+  if (profile === "release") return overrides;
+  for (const p of packages) overrides[`${p.name}@${p.version}`] = { "debug-assertions": true, "overflow-checks": true };
+  return overrides;
 }
 
 function resolveCrateDir(crate: string, roots: string[]): string {
@@ -218,13 +245,13 @@ async function cargoBuild(
   toolchain: Toolchain,
   staged: StagedCrate,
   spec: string,
-  patchConfig: string,
+  buildConfig: string,
   env: NodeJS.ProcessEnv,
   options: BuildOptions,
   emit: (e: BuildEvent) => void,
 ): Promise<string> {
   const args = [
-    "rustc", "--config", patchConfig, "--lib", "--release", "--crate-type", "proc-macro",
+    "rustc", "--config", buildConfig, "--lib", "--release", "--crate-type", "proc-macro",
     "--target", spec,
     "-Zbuild-std=std,panic_unwind,proc_macro", "-Zjson-target-spec",
     "--message-format=json-diagnostic-rendered-ansi",
