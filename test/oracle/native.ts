@@ -61,8 +61,13 @@ function syncVendorDir(dir: string): void {
 
 const dylibMemo = new Map<string, string>();
 
-function crateKey(crate: NativeCrate): string {
-  return "path" in crate ? `path:${resolve(crate.path)}` : `${crate.name}@${crate.version}`;
+/** cargo's dev profile (`cargo build`, what rust-analyzer users run) or its release profile. */
+export type NativeProfile = "dev" | "release";
+
+function crateKey(crate: NativeCrate, profile: NativeProfile): string {
+  const key = "path" in crate ? `path:${resolve(crate.path)}` : `${crate.name}@${crate.version}`;
+  // Release keys stay as they were, so dylibs built before profiles existed are reused.
+  return profile === "release" ? key : `${key} (${profile})`;
 }
 
 /**
@@ -70,8 +75,8 @@ function crateKey(crate: NativeCrate): string {
  * dependency of an empty wrapper package, so registry crates are used unmodified and read-only;
  * cargo's JSON messages name the proc-macro artifact.
  */
-export function buildNativeMacro(crate: NativeCrate): string {
-  const key = crateKey(crate);
+export function buildNativeMacro(crate: NativeCrate, profile: NativeProfile = "release"): string {
+  const key = crateKey(crate, profile);
   const memo = dylibMemo.get(key);
   if (memo !== undefined) return memo;
 
@@ -109,7 +114,7 @@ export function buildNativeMacro(crate: NativeCrate): string {
 
   let stdout: string;
   try {
-    stdout = execFileSync(CARGO, ["build", "--release", "--message-format=json", "--target-dir", join(cache, "target")], {
+    stdout = execFileSync(CARGO, ["build", ...(profile === "release" ? ["--release"] : []), "--message-format=json", "--target-dir", join(cache, "target")], {
       cwd: wrapper,
       encoding: "utf8",
       env: { ...process.env, RUSTC, CARGO_TERM_COLOR: "never" },
