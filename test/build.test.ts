@@ -166,4 +166,11 @@ describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
   it("refuses a module whose imports the host does not provide, naming the import", () => {
     assert.match(failing([join(fixtures, "foreign-import")]), /env\.host_secret \(function\)/);
   });
+
+  it("names a C function wasi-libc lacks and who calls it, without the linker's output", () => {
+    const err = failing([join(fixtures, "missing-libc")]);
+    assert.match(err, /missing-libc 0\.1\.0 does not link for wasm32-macro: it calls C functions that the module's C library \(wasi-libc\) does not provide:\n {2}getuid \(called from missing_libc\)\n/);
+    assert.match(err, /conditional on `not\(target_os = "wasi"\)`/);
+    assert.doesNotMatch(err, /wasm-ld|rust-lld|linking with|rcgu\.o|-flavor/);
+  });
 });

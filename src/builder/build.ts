@@ -16,6 +16,7 @@ import { toolchainCache } from "./cache.js";
 import { applyCompat, type CompatPatch } from "./compat.js";
 import { findCrate, registryRoots, syncDirectorySource } from "./registry.js";
 import { stageCrate, writeBuildConfig, type StagedCrate } from "./stage.js";
+import { LIBC_SHIM_SYMBOLS } from "./libc-shim.js";
 import { prepareTarget, TARGET_NAME } from "./target.js";
 import { bridgeAbiId, findToolchain, type Toolchain } from "./toolchain.js";
 
@@ -283,12 +284,41 @@ async function cargoBuild(
     }
   }, (line) => emit({ type: "cargo", line }));
   if (code !== 0) {
+    const link = linkFailure(staged, diagnostics);
+    if (link) throw link;
     if (diagnostics.length > 0) throw new BuildError(`${staged.name} ${staged.version} does not compile for ${TARGET_NAME}:`, diagnostics.join("\n"));
     if (/no matching package|failed to select a version/.test(stderr)) throw dependencyError(staged, stderr);
     throw new BuildError(`cargo failed building ${staged.name} ${staged.version}:\n${stderr.trim()}`);
   }
   if (!artifact) throw new BuildError(`cargo reported no .wasm artifact for ${staged.name}`);
   return artifact;
+}
+
+/**
+ * A failed link explained: rust-lld's `undefined symbol: X` lines become the C functions the
+ * module needs and who calls them, instead of the linker's command line and raw output. Null when
+ * the failure is not (only) undefined symbols.
+ */
+function linkFailure(staged: StagedCrate, diagnostics: string[]): BuildError | null {
+  const linkErrors = diagnostics.filter((d) => /^error: linking with `[^`]*` failed/.test(d));
+  if (linkErrors.length === 0 || linkErrors.length !== diagnostics.length) return null;
+  const callers = new Map<string, Set<string>>();
+  for (const m of linkErrors.join("\n").matchAll(/(\S+): undefined symbol: (\S+)/g)) {
+    const [, object, symbol] = m;
+    // `.../libstd-<hash>.rlib(std-<hash>.std.<cgu>.rcgu.o)` or `.../deps/<crate>-<hash>.<crate>.<cgu>.rcgu.o`.
+    const crate = /\/lib(\w+)-[0-9a-f]+\.rlib\(/.exec(object)?.[1] ?? /\/(\w+)-[0-9a-f]{16}\.[^/]*\.o$/.exec(object)?.[1] ?? "an object of the build";
+    if (!callers.has(symbol)) callers.set(symbol, new Set());
+    callers.get(symbol)!.add(crate);
+  }
+  if (callers.size === 0) return null;
+  const fromStd = [...callers.values()].some((c) => c.has("std"));
+  return new BuildError(
+    `${staged.name} ${staged.version} does not link for ${TARGET_NAME}: it calls C functions that the module's C library (wasi-libc) does not provide:\n` +
+      [...callers].map(([symbol, crates]) => `  ${symbol} (called from ${[...crates].sort().join(", ")})`).join("\n") +
+      `\nmacrobox provides ${LIBC_SHIM_SYMBOLS.join(", ")} itself; no other C function can be added to a sandboxed macro. ` +
+      "Make the code that calls these functions conditional on `not(target_os = \"wasi\")`, or avoid it" +
+      (fromStd ? "; a function that std itself needs is a macrobox bug: please report it, naming the function." : "."),
+  );
 }
 
 function packageNameVersion(id: string): [string, string] {
