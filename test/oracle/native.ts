@@ -187,6 +187,8 @@ export interface NativeExpandRequest {
   input: string;
   /** The attribute's arguments as source text (attr only; default empty). */
   args?: string;
+  /** The working directory the server runs the macro in (as cargo sets rustc's); default its own. */
+  currentDir?: string;
 }
 
 export type NativeExpansion = { ok: true; output: TokenStream } | { ok: false; error: string };
@@ -219,7 +221,7 @@ export async function expandNative(req: NativeExpandRequest, lex?: Lexer): Promi
   } catch (e) {
     return { ok: false, error: `input does not lex: ${(e as Error).message}` };
   }
-  return expandNativeTokens({ dylib: req.dylib, kind: req.kind, name: req.name, input: body, args });
+  return expandNativeTokens({ dylib: req.dylib, kind: req.kind, name: req.name, input: body, args, currentDir: req.currentDir });
 }
 
 /** Expands a macro natively from token streams. */
@@ -229,13 +231,14 @@ export async function expandNativeTokens(req: {
   name: string;
   input: TokenStream;
   args?: TokenStream | null;
+  currentDir?: string;
 }): Promise<NativeExpansion> {
   const srv = await theServer();
   const rootSpan = NATIVE_SPANS.callSite;
   const result = await srv.expand({
     lib: req.dylib,
     env: [],
-    currentDir: null,
+    currentDir: req.currentDir ?? null,
     macroBody: encodeFlatTree(req.input, { rootSpan }),
     macroName: req.name,
     attributes: req.kind === "attr" ? encodeFlatTree(req.args ?? [], { rootSpan }) : null,
