@@ -107,13 +107,17 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
   it("gives the same bytes from two fresh caches in different places (two machines' layouts)", () => {
     // std, the dependencies (patched syn included) and the crate all compile in each cache.
     const base = mkdtempSync(join(tmpdir(), "macrobox-two-caches-"));
-    const built = [join(base, "c"), join(base, "x", "y", "z", "c")].map((cache, i) => {
-      const wasm = join(out, `cache-${i}.wasm`);
-      const r = cli(["build", join(root, "examples/demo-macros"), "-o", wasm, "--quiet"], { MACROBOX_CACHE: cache });
-      assert.equal(r.code, 0, r.stderr);
-      return readFileSync(wasm);
-    });
-    assert.ok(built[0].equals(built[1]), "modules built in two caches differ");
+    // The embed fixture calls std::fs::canonicalize: the libc shim, compiled in each cache, too.
+    const crates = [join(root, "examples/demo-macros"), join(root, "test/fixtures/embed")];
+    const built = [join(base, "c"), join(base, "x", "y", "z", "c")].map((cache, i) =>
+      crates.map((crate, j) => {
+        const wasm = join(out, `cache-${i}-${j}.wasm`);
+        const r = cli(["build", crate, "-o", wasm, "--quiet"], { MACROBOX_CACHE: cache });
+        assert.equal(r.code, 0, r.stderr);
+        return readFileSync(wasm);
+      }),
+    );
+    crates.forEach((crate, j) => assert.ok(built[0][j].equals(built[1][j]), `modules of ${crate} built in two caches differ`));
     rmSync(base, { recursive: true, force: true });
   });
 });
@@ -165,5 +169,12 @@ describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
 
   it("refuses a module whose imports the host does not provide, naming the import", () => {
     assert.match(failing([join(fixtures, "foreign-import")]), /env\.host_secret \(function\)/);
+  });
+
+  it("names a C function wasi-libc lacks and who calls it, without the linker's output", () => {
+    const err = failing([join(fixtures, "missing-libc")]);
+    assert.match(err, /missing-libc 0\.1\.0 does not link for wasm32-macro: it calls C functions that the module's C library \(wasi-libc\) does not provide:\n {2}getuid \(called from missing_libc\)\n/);
+    assert.match(err, /conditional on `not\(target_os = "wasi"\)`/);
+    assert.doesNotMatch(err, /wasm-ld|rust-lld|linking with|rcgu\.o|-flavor/);
   });
 });

@@ -15,7 +15,8 @@ import { unsupportedImportsMessage } from "../sandbox/host-imports.js";
 import { toolchainCache } from "./cache.js";
 import { applyCompat, type CompatPatch } from "./compat.js";
 import { findCrate, registryRoots, syncDirectorySource } from "./registry.js";
-import { stageCrate, writePatchConfig, type StagedCrate } from "./stage.js";
+import { stageCrate, writeBuildConfig, type StagedCrate } from "./stage.js";
+import { LIBC_SHIM_SYMBOLS } from "./libc-shim.js";
 import { prepareTarget, TARGET_NAME } from "./target.js";
 import { bridgeAbiId, findToolchain, type Toolchain } from "./toolchain.js";
 import { MacroboxError } from "../errors.js";
@@ -29,9 +30,17 @@ export interface BuildOptions {
   noDefaultFeatures?: boolean;
   /** Resolve dependencies through the user's cargo configuration (a reachable registry) instead of the local registry. */
   online?: boolean;
+  /**
+   * "dev" (the default) builds like cargo's dev profile, which is how cargo and rust-analyzer build
+   * proc macros natively: debug assertions and overflow checks on (still optimised). "release"
+   * turns both off, like `cargo build --release`.
+   */
+  profile?: BuildProfile;
   /** Progress reports; nothing is printed by the build itself. */
   onEvent?: (event: BuildEvent) => void;
 }
+
+export type BuildProfile = "dev" | "release";
 
 export type BuildEvent =
   | { type: "step"; message: string }
@@ -77,12 +86,18 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       join(cache, "compat"),
     );
     for (const patch of report) emit({ type: "compat", patch });
-    const patchConfig = writePatchConfig(staged.dir, patches.map((p) => ({ ...p, path: throughStage(staged.dir, join(cache, "compat"), p.path) })));
+    const profile = options.profile ?? "dev";
+    if (profile !== "dev" && profile !== "release") throw new BuildError(`unknown build profile \`${String(profile)}\` (known: dev, release)`);
+    const buildConfig = writeBuildConfig(
+      staged.dir,
+      patches.map((p) => ({ ...p, path: throughStage(staged.dir, join(cache, "compat"), p.path) })),
+      profileOverrides(profile, packages),
+    );
 
     if (!hasStd(cache)) {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
     }
-    const wasmPath = await cargoBuild(toolchain, staged, target.spec, patchConfig, env, options, emit);
+    const wasmPath = await cargoBuild(toolchain, staged, target.spec, buildConfig, env, options, emit);
 
     const linked = new Uint8Array(readFileSync(wasmPath));
     const module = new WebAssembly.Module(linked);
@@ -99,7 +114,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       sourceHash: `sha256:${staged.sourceHash}`,
       build: {
         target: TARGET_NAME,
-        profile: "release",
+        profile,
         panic: "unwind",
         features: [...(options.features ?? [])].sort(),
         defaultFeatures: !options.noDefaultFeatures,
@@ -124,6 +139,19 @@ function throughStage(stageDir: string, compatDir: string, path: string): string
   const link = join(stageDir, ".macrobox-compat");
   if (!existsSync(link)) symlinkSync(compatDir, link);
   return join(link, relative(compatDir, path));
+}
+
+/**
+ * The per-package profile settings of a build. cargo builds everything, std included, with the
+ * staged `[profile.release]` (assertions off, like the prebuilt std natively); for the dev profile
+ * the crate and each of its resolved dependencies get debug assertions and overflow checks, as
+ * `cargo build` gives them natively. std stays as natively prebuilt.
+ */
+function profileOverrides(profile: BuildProfile, packages: ResolvedPackage[]): Record<string, Record<string, boolean>> {
+  const overrides: Record<string, Record<string, boolean>> = {};
+  if (profile === "release") return overrides;
+  for (const p of packages) overrides[`${p.name}@${p.version}`] = { "debug-assertions": true, "overflow-checks": true };
+  return overrides;
 }
 
 function resolveCrateDir(crate: string, roots: string[]): string {
@@ -214,13 +242,13 @@ async function cargoBuild(
   toolchain: Toolchain,
   staged: StagedCrate,
   spec: string,
-  patchConfig: string,
+  buildConfig: string,
   env: NodeJS.ProcessEnv,
   options: BuildOptions,
   emit: (e: BuildEvent) => void,
 ): Promise<string> {
   const args = [
-    "rustc", "--config", patchConfig, "--lib", "--release", "--crate-type", "proc-macro",
+    "rustc", "--config", buildConfig, "--lib", "--release", "--crate-type", "proc-macro",
     "--target", spec,
     "-Zbuild-std=std,panic_unwind,proc_macro", "-Zjson-target-spec",
     "--message-format=json-diagnostic-rendered-ansi",
@@ -252,12 +280,41 @@ async function cargoBuild(
     }
   }, (line) => emit({ type: "cargo", line }));
   if (code !== 0) {
+    const link = linkFailure(staged, diagnostics);
+    if (link) throw link;
     if (diagnostics.length > 0) throw new BuildError(`${staged.name} ${staged.version} does not compile for ${TARGET_NAME}:`, diagnostics.join("\n"));
     if (/no matching package|failed to select a version/.test(stderr)) throw dependencyError(staged, stderr);
     throw new BuildError(`cargo failed building ${staged.name} ${staged.version}:\n${stderr.trim()}`);
   }
   if (!artifact) throw new BuildError(`cargo reported no .wasm artifact for ${staged.name}`);
   return artifact;
+}
+
+/**
+ * A failed link explained: rust-lld's `undefined symbol: X` lines become the C functions the
+ * module needs and who calls them, instead of the linker's command line and raw output. Null when
+ * the failure is not (only) undefined symbols.
+ */
+function linkFailure(staged: StagedCrate, diagnostics: string[]): BuildError | null {
+  const linkErrors = diagnostics.filter((d) => /^error: linking with `[^`]*` failed/.test(d));
+  if (linkErrors.length === 0 || linkErrors.length !== diagnostics.length) return null;
+  const callers = new Map<string, Set<string>>();
+  for (const m of linkErrors.join("\n").matchAll(/(\S+): undefined symbol: (\S+)/g)) {
+    const [, object, symbol] = m;
+    // `.../libstd-<hash>.rlib(std-<hash>.std.<cgu>.rcgu.o)` or `.../deps/<crate>-<hash>.<crate>.<cgu>.rcgu.o`.
+    const crate = /\/lib(\w+)-[0-9a-f]+\.rlib\(/.exec(object)?.[1] ?? /\/(\w+)-[0-9a-f]{16}\.[^/]*\.o$/.exec(object)?.[1] ?? "an object of the build";
+    if (!callers.has(symbol)) callers.set(symbol, new Set());
+    callers.get(symbol)!.add(crate);
+  }
+  if (callers.size === 0) return null;
+  const fromStd = [...callers.values()].some((c) => c.has("std"));
+  return new BuildError(
+    `${staged.name} ${staged.version} does not link for ${TARGET_NAME}: it calls C functions that the module's C library (wasi-libc) does not provide:\n` +
+      [...callers].map(([symbol, crates]) => `  ${symbol} (called from ${[...crates].sort().join(", ")})`).join("\n") +
+      `\nmacrobox provides ${LIBC_SHIM_SYMBOLS.join(", ")} itself; no other C function can be added to a sandboxed macro. ` +
+      "Make the code that calls these functions conditional on `not(target_os = \"wasi\")`, or avoid it" +
+      (fromStd ? "; a function that std itself needs is a macrobox bug: please report it, naming the function." : "."),
+  );
 }
 
 function packageNameVersion(id: string): [string, string] {

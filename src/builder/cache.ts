@@ -18,7 +18,7 @@ export function cacheRoot(): string {
  * staged and patched crates live): cargo does not notice all of those, and artifacts from an older
  * layout would make modules that differ from a fresh build's.
  */
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 
 /** The cache directory of one toolchain; everything in it is valid only for that toolchain. */
 export function toolchainCache(toolchain: Toolchain): string {

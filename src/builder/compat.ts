@@ -1,10 +1,14 @@
 // Compatibility for dependencies that switch `proc_macro` off on wasm32.
 //
-// Older releases of proc-macro2, quote and syn assume wasm32 has no `proc_macro` crate (true
-// before macrobox) and compile their proc_macro support out by cfg or by target name. Current
-// upstream releases do not. We never edit the user's crate: the affected *dependencies* are copied
-// into the stage, rewritten there, and substituted with `[patch.crates-io]`; every rewrite is
-// reported in the build output and recorded in the module's metadata.
+// Older releases of proc-macro2, quote, syn, synstructure and their kind assume wasm32 has no
+// `proc_macro` crate (true before macrobox) and compile their proc_macro support out, by cfg
+// (`#[cfg(not(all(target_arch = "wasm32", ..)))] extern crate proc_macro;`) or, in build.rs, by
+// target name (`target.contains("wasm32")`). Current upstream releases do not. The rule is not a
+// list of crate names: a dependency qualifies when its own sources show it, and within it every
+// wasm32 test is made false, so it builds as it does for a target with proc_macro. We never edit
+// the user's crate: the affected *dependencies* are copied into the stage, rewritten there, and
+// substituted with `[patch.crates-io]`; every rewrite is reported in the build output and recorded
+// in the module's metadata.
 
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
@@ -17,61 +21,164 @@ export interface CompatPatch {
   count: number;
 }
 
+// ---- cfg predicates ----
+
+/** A `key = "value"` leaf of a cfg predicate that only holds on wasm: the test the rule makes false. */
+const WASM_LEAF = /^(target_arch\s*=\s*"wasm32"|target_family\s*=\s*"wasm")$/;
+
+/** `(start, end)` offsets of the wasm leaves of every cfg predicate in `text`, and where each attribute ends. */
+interface CfgSite {
+  /** `#[cfg(..)]` (an attribute gating the next item), or `cfg_attr`/`cfg!` (a condition elsewhere). */
+  gatesItem: boolean;
+  leaves: Array<[number, number]>;
+  /** Offset just past the attribute's closing `]` (gatesItem only). */
+  end: number;
+}
+
+const CFG_OPENER = /#!?\[\s*(cfg|cfg_attr)\s*\(|\bcfg\s*!\s*\(/g;
+
+/**
+ * Parses the predicate starting at `pos` (just inside `cfg(`): a predicate is `name`,
+ * `name = "str"`, or `name(pred, ..)`. Returns the wasm leaves it contains and where it ends, or
+ * null when the text is not a predicate (e.g. the word `cfg` in prose).
+ */
+function parsePredicate(text: string, pos: number, leaves: Array<[number, number]>): number | null {
+  const skip = (i: number) => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+    return i;
+  };
+  let i = skip(pos);
+  const ident = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i, i + 64));
+  if (!ident) return null;
+  const start = i;
+  i = skip(i + ident[0].length);
+  if (text[i] === "=") {
+    i = skip(i + 1);
+    if (text[i] !== '"') return null;
+    const close = text.indexOf('"', i + 1);
+    if (close < 0) return null;
+    i = close + 1;
+    if (WASM_LEAF.test(text.slice(start, i))) leaves.push([start, i]);
+    return i;
+  }
+  if (text[i] === "(") {
+    i = skip(i + 1);
+    while (text[i] !== ")") {
+      const next = parsePredicate(text, i, leaves);
+      if (next === null) return null;
+      i = skip(next);
+      if (text[i] === ",") i = skip(i + 1);
+      else if (text[i] !== ")") return null;
+    }
+    return i + 1;
+  }
+  return i;
+}
+
+function cfgSites(text: string): CfgSite[] {
+  const sites: CfgSite[] = [];
+  CFG_OPENER.lastIndex = 0;
+  for (let m = CFG_OPENER.exec(text); m; m = CFG_OPENER.exec(text)) {
+    const leaves: Array<[number, number]> = [];
+    const end = parsePredicate(text, m.index + m[0].length, leaves);
+    if (end === null) continue;
+    const gatesItem = m[1] === "cfg";
+    let attrEnd = end;
+    if (gatesItem) {
+      const close = /^\s*\)\s*\]/.exec(text.slice(end));
+      if (!close) continue;
+      attrEnd = end + close[0].length;
+    }
+    sites.push({ gatesItem, leaves, end: attrEnd });
+    CFG_OPENER.lastIndex = end;
+  }
+  return sites;
+}
+
+/** The text of the item after an attribute: further attributes, then up to `;` or its `{..}` block. */
+function itemAfter(text: string, pos: number): string {
+  let depth = 0;
+  for (let i = pos; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{" || c === "(" || c === "[") depth++;
+    else if (c === "}" || c === ")" || c === "]") {
+      if (--depth <= 0 && c === "}") return text.slice(pos, i + 1);
+    } else if (c === ";" && depth === 0) return text.slice(pos, i + 1);
+  }
+  return text.slice(pos);
+}
+
+/** `proc_macro` the crate (not proc_macro2, not the `#[proc_macro]` attribute of a proc-macro crate). */
+const USES_PROC_MACRO = /\bextern\s+crate\s+proc_macro\b|\bproc_macro\s*::|\buse\s+proc_macro\b/;
+
+/** True when some `#[cfg]` with a wasm test gates an item that uses the `proc_macro` crate. */
+function gatesProcMacroOnWasm(text: string): boolean {
+  return cfgSites(text).some((s) => s.gatesItem && s.leaves.length > 0 && USES_PROC_MACRO.test(itemAfter(text, s.end)));
+}
+
+/** Replaces every wasm leaf of every cfg predicate with `any()` (false). */
+function falsifyWasmCfgs(text: string): { text: string; count: number } {
+  const leaves = cfgSites(text).flatMap((s) => s.leaves);
+  let out = "";
+  let last = 0;
+  for (const [start, end] of leaves) {
+    out += text.slice(last, start) + "any()";
+    last = end;
+  }
+  return { text: out + text.slice(last), count: leaves.length };
+}
+
+// ---- build scripts ----
+
+/** String literals in a build script that name wasm targets: `"wasm32"`, `"wasm32-unknown-unknown"`, `"wasm"`. */
+const WASM_TARGET_LITERAL = /"(wasm32[A-Za-z0-9_-]*|wasm)"/g;
+
+/**
+ * Makes a build script's target-name tests for wasm fail: the literal gets a leading NUL, which no
+ * target name or cfg value contains, so `target.contains("\0wasm32")` and
+ * `arch == "\0wasm32"` are false and the script configures the crate as for a target with proc_macro.
+ */
+function unmatchableWasmNames(text: string): { text: string; count: number } {
+  let count = 0;
+  const out = text.replace(WASM_TARGET_LITERAL, (_all, name: string) => {
+    count++;
+    return `"\\0${name}"`;
+  });
+  return { text: out, count };
+}
+
+// ---- the rules ----
+
 interface Rule {
-  crates: string[];
-  /** Which files of the crate the rule reads. */
+  /** Does this crate disable proc_macro on wasm32 this way? Given the crate's texts by relative path. */
+  applies: (files: Map<string, string>) => boolean;
+  /** Which files of the crate the rule rewrites. */
   file: (path: string) => boolean;
   describe: string;
   apply: (text: string) => { text: string; count: number };
 }
 
-/**
- * Replaces every cfg predicate `not(all(target_arch = "wasm32", ...))` with `all()` (always true).
- * These crates use exactly that shape to mean "proc_macro is unavailable here".
- */
-function enableOnWasm(text: string): { text: string; count: number } {
-  const opener = /not\(\s*all\(\s*target_arch\s*=\s*"wasm32"/g;
-  let out = "";
-  let last = 0;
-  let count = 0;
-  for (let m = opener.exec(text); m; m = opener.exec(text)) {
-    // Find the parenthesis closing `not(`.
-    let depth = 0;
-    let end = -1;
-    for (let i = m.index + 3; i < text.length; i++) {
-      if (text[i] === "(") depth++;
-      else if (text[i] === ")" && --depth === 0) {
-        end = i + 1;
-        break;
-      }
-    }
-    if (end < 0) break;
-    out += text.slice(last, m.index) + "all()";
-    last = end;
-    opener.lastIndex = end;
-    count++;
-  }
-  return { text: out + text.slice(last), count };
-}
+const isSource = (p: string) => p !== "build.rs";
 
 /** Bumped whenever RULES change, so patched copies made by older rules are not reused. */
-const RULES_VERSION = "r1";
+const RULES_VERSION = "r2";
 
 const RULES: Rule[] = [
   {
-    crates: ["proc-macro2"],
+    // proc-macro2 1.0.47: `if target.contains("wasm32") { return false; }` decides `use_proc_macro`.
+    applies: (files) =>
+      [...files].some(([p, t]) => isSource(p) && USES_PROC_MACRO.test(t)) &&
+      (files.get("build.rs")?.match(WASM_TARGET_LITERAL)?.length ?? 0) > 0,
     file: (p) => p === "build.rs",
-    describe: '`target.contains("wasm32")` → `false` (keep the proc_macro wrapper on wasm32)',
-    apply: (text) => {
-      const count = text.split('target.contains("wasm32")').length - 1;
-      return { text: text.split('target.contains("wasm32")').join("false"), count };
-    },
+    describe: 'build script target test "wasm32" → "\\0wasm32" (matches no target: keep proc_macro on wasm32)',
+    apply: unmatchableWasmNames,
   },
   {
-    crates: ["proc-macro2", "quote", "syn"],
-    file: (p) => p.endsWith(".rs"),
-    describe: 'cfg `not(all(target_arch = "wasm32", ..))` → `all()` (keep proc_macro support on wasm32)',
-    apply: enableOnWasm,
+    // syn 1, quote 1.0.21, synstructure 0.12: `#[cfg(not(all(target_arch = "wasm32", ..)))] extern crate proc_macro;`.
+    applies: (files) => [...files].some(([p, t]) => isSource(p) && gatesProcMacroOnWasm(t)),
+    file: isSource,
+    describe: 'cfg `target_arch = "wasm32"` / `target_family = "wasm"` → `any()` (false: keep proc_macro support on wasm32)',
+    apply: falsifyWasmCfgs,
   },
 ];
 
@@ -88,14 +195,14 @@ function rsFiles(dir: string, base = dir): string[] {
 }
 
 /** The patches a crate needs, without writing anything. */
-function findPatches(name: string, version: string, dir: string): Array<{ file: string; text: string; patch: CompatPatch }> {
-  const found: Array<{ file: string; text: string; patch: CompatPatch }> = [];
+export function findPatches(name: string, version: string, dir: string): Array<{ file: string; text: string; patch: CompatPatch }> {
   const texts = new Map<string, string>();
+  for (const file of rsFiles(dir)) texts.set(file, readFileSync(join(dir, file), "utf8"));
+  const found: Array<{ file: string; text: string; patch: CompatPatch }> = [];
   for (const rule of RULES) {
-    if (!rule.crates.includes(name)) continue;
-    for (const file of rsFiles(dir).filter(rule.file)) {
-      const before = texts.get(file) ?? readFileSync(join(dir, file), "utf8");
-      const { text, count } = rule.apply(before);
+    if (!rule.applies(texts)) continue;
+    for (const file of [...texts.keys()].filter(rule.file)) {
+      const { text, count } = rule.apply(texts.get(file)!);
       if (count === 0) continue;
       texts.set(file, text);
       found.push({ file, text, patch: { crate: name, version, file, change: rule.describe, count } });

@@ -267,15 +267,22 @@ export function stageCrate(crateDir: string, stageRoot: string, cargoConfig: str
 }
 
 /**
- * Writes the `[patch.crates-io]` entries as a cargo config file in the stage, passed with
- * `--config` to the build only. The staged manifest itself stays unpatched, so dependency
- * resolution always sees the registry packages (and the compat report is the same on every build).
+ * Writes the `[patch.crates-io]` entries and the profile's per-package settings as a cargo config
+ * file in the stage, passed with `--config` to the build only. The staged manifest itself stays
+ * unpatched, so dependency resolution always sees the registry packages (and the compat report is
+ * the same on every build), and one stage serves both profiles.
  */
-export function writePatchConfig(stageDir: string, patches: Array<{ key: string; name: string; path: string }>): string {
+export function writeBuildConfig(
+  stageDir: string,
+  patches: Array<{ key: string; name: string; path: string }>,
+  packageProfiles: Record<string, Record<string, boolean>>,
+): string {
   const cratesIo: Table = {};
   for (const p of patches) cratesIo[p.key] = { path: p.path, package: p.name };
   const path = join(stageDir, ".macrobox-patches.toml");
-  const text = stringifyToml({ patch: { "crates-io": cratesIo } });
+  const config: Table = { patch: { "crates-io": cratesIo } };
+  if (Object.keys(packageProfiles).length > 0) config.profile = { release: { package: packageProfiles } };
+  const text = stringifyToml(config);
   if (!existsSync(path) || readFileSync(path, "utf8") !== text) writeFileSync(path, text);
   return path;
 }

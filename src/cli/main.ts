@@ -14,7 +14,7 @@ const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAsse
 
 Usage:
   macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
-                 [--online] [--quiet] [--json]
+                 [--online] [--release] [--quiet] [--json]
   macrobox inspect <module.wasm> [--json] [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml]
   macrobox expand <module.wasm> --derive <Name> <file.rs>            every item in the file deriving Name
   macrobox expand <module.wasm> --attr <name> [--args <text>] <item.rs>
@@ -82,6 +82,7 @@ async function buildCommand(args: string[]): Promise<number> {
       features: { type: "string", short: "F" },
       "no-default-features": { type: "boolean" },
       online: { type: "boolean" },
+      release: { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
       json: { type: "boolean" },
     },
@@ -101,6 +102,7 @@ async function buildCommand(args: string[]): Promise<number> {
       features: values.features?.split(/[ ,]+/).filter(Boolean),
       noDefaultFeatures: values["no-default-features"],
       online: values.online,
+      profile: values.release ? "release" : "dev",
       onEvent,
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -171,7 +173,7 @@ async function inspectCommand(args: string[]): Promise<number> {
   }
   const out: string[] = [];
   if (metadata) {
-    out.push(`${metadata.crate.name} ${metadata.crate.version}`, `  built by ${metadata.rustc}, bridge ${metadata.bridgeAbi}`, `  source ${metadata.sourceHash}`);
+    out.push(`${metadata.crate.name} ${metadata.crate.version}`, `  built by ${metadata.rustc}, bridge ${metadata.bridgeAbi}`, `  source ${metadata.sourceHash}`, `  profile ${profileLabel(metadata.build.profile)}`);
   } else {
     out.push(`${positionals[0]} (no macrobox metadata: not built by macrobox build)`);
   }
@@ -199,6 +201,13 @@ async function inspectCommand(args: string[]): Promise<number> {
   }
   process.stdout.write(out.join("\n") + "\n");
   return 0;
+}
+
+function profileLabel(profile: string): string {
+  if (profile === "dev") return "dev (debug assertions and overflow checks on, as cargo builds proc macros by default)";
+  // Modules built before the dev profile existed say "release" and were built without either.
+  if (profile === "release") return "release (debug assertions and overflow checks off)";
+  return profile;
 }
 
 export class UsageError extends MacroboxError {

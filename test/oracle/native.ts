@@ -61,9 +61,14 @@ function syncVendorDir(dir: string): void {
 
 const dylibMemo = new Map<string, string>();
 
-function crateKey(crate: NativeCrate): string {
+/** cargo's dev profile (`cargo build`, what rust-analyzer users run) or its release profile. */
+export type NativeProfile = "dev" | "release";
+
+function crateKey(crate: NativeCrate, profile: NativeProfile): string {
   const base = "path" in crate ? `path:${resolve(crate.path)}` : `${crate.name}@${crate.version}`;
-  return crate.features?.length ? `${base}+${[...crate.features].sort().join(",")}` : base;
+  const key = crate.features?.length ? `${base}+${[...crate.features].sort().join(",")}` : base;
+  // Release keys stay as they were, so dylibs built before profiles existed are reused.
+  return profile === "release" ? key : `${key} (${profile})`;
 }
 
 /**
@@ -71,8 +76,8 @@ function crateKey(crate: NativeCrate): string {
  * dependency of an empty wrapper package, so registry crates are used unmodified and read-only;
  * cargo's JSON messages name the proc-macro artifact.
  */
-export function buildNativeMacro(crate: NativeCrate): string {
-  const key = crateKey(crate);
+export function buildNativeMacro(crate: NativeCrate, profile: NativeProfile = "release"): string {
+  const key = crateKey(crate, profile);
   const memo = dylibMemo.get(key);
   if (memo !== undefined) return memo;
 
@@ -114,7 +119,7 @@ export function buildNativeMacro(crate: NativeCrate): string {
 
   let stdout: string;
   try {
-    stdout = execFileSync(CARGO, ["build", "--release", "--message-format=json", "--target-dir", join(cache, "target")], {
+    stdout = execFileSync(CARGO, ["build", ...(profile === "release" ? ["--release"] : []), "--message-format=json", "--target-dir", join(cache, "target")], {
       cwd: wrapper,
       encoding: "utf8",
       env: { ...process.env, RUSTC, CARGO_TERM_COLOR: "never" },
