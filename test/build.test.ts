@@ -131,6 +131,24 @@ describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
     return r.stderr;
   };
 
+  it("an edited and reverted crate builds its own sources again, not the last edit's (shared target dir, cargo's mtimes)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "macrobox-revert-"));
+    writeFileSync(join(dir, "Cargo.toml"), '[package]\nname = "revert_probe"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\nproc-macro = true\n');
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(join(dir, "src"));
+    const write = (name: string) => writeFileSync(join(dir, "src/lib.rs"), `#[proc_macro]\npub fn ${name}(_: proc_macro::TokenStream) -> proc_macro::TokenStream { Default::default() }\n`);
+    const names = async (label: string) => {
+      const r = await build({ crate: dir, output: join(out, `revert-${label}.wasm`) });
+      return r.metadata.macros.map((m) => m.name);
+    };
+    write("first");
+    assert.deepEqual(await names("a"), ["first"]);
+    write("second");
+    assert.deepEqual(await names("b"), ["second"]);
+    write("first");
+    assert.deepEqual(await names("c"), ["first"], "the reverted sources were built, not the previous module reused");
+  });
+
   it("refuses a crate that is not a proc-macro crate", () => {
     assert.match(failing([join(fixtures, "not-proc-macro")]), /plain-lib is not a proc-macro crate: .*Cargo\.toml has no `\[lib\] proc-macro = true`/);
   });

@@ -7,7 +7,7 @@
 // imports → append the metadata section → write the output atomically.
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { listProcMacros } from "../wasm/decls.js";
 import { appendCustomSection, encodeMetadata, METADATA_FORMAT, METADATA_SECTION, type ModuleMetadata } from "../wasm/metadata.js";
@@ -97,6 +97,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     if (!hasStd(cache)) {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
     }
+    rebuildIfAnotherStageWasLast(cache, staged);
     const wasmPath = await cargoBuild(toolchain, staged, target.spec, buildConfig, env, options, emit);
 
     const linked = new Uint8Array(readFileSync(wasmPath));
@@ -204,6 +205,39 @@ function cargoEnv(toolchain: Toolchain, cache: string, linker: string): NodeJS.P
     CARGO_TERM_COLOR: "never",
     CARGO_HOME: process.env.CARGO_HOME ?? join(process.env.HOME ?? "", ".cargo"),
   };
+}
+
+/**
+ * Every staged copy of one crate version compiles into the same shared target directory with the
+ * same `-C metadata` (the stage is the workspace root, see DEVELOPERS.md), and cargo decides
+ * freshness by comparing source mtimes with the output's. So after building copy B, rebuilding an
+ * older copy A would find A's sources older than B's output and hand back B's module. When the
+ * copy differs from the one last built for this crate version, its files are touched, which makes
+ * cargo rebuild it (mtimes never reach the module's bytes).
+ */
+function rebuildIfAnotherStageWasLast(cache: string, staged: StagedCrate): void {
+  const markers = join(cache, "target", ".macrobox-last-stage");
+  mkdirSync(markers, { recursive: true });
+  const marker = join(markers, `${staged.name}-${staged.version}`);
+  const current = basename(staged.dir);
+  let last: string | null = null;
+  try {
+    last = readFileSync(marker, "utf8");
+  } catch {
+    // never built here
+  }
+  if (last !== null && last !== current) {
+    const now = new Date();
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.isFile()) utimesSync(path, now, now); // symlinks (the shared compat copies) are left alone
+      }
+    };
+    walk(staged.dir);
+  }
+  if (last !== current) writeFileSync(marker, current);
 }
 
 function hasStd(cache: string): boolean {
