@@ -66,7 +66,10 @@ for (const s of SUBJECTS) {
 const modulesEnv = [...artifacts.values()].map((a) => `${libStem(a.dylib)}=${a.wasm}`).join(",");
 
 function libStem(dylib: string): string {
-  return dylib.replace(/^.*\//, "").replace(/\.(so|dylib|dll)$/, "").replace(/-[0-9a-f]{8,}$/, "");
+  return dylib
+    .replace(/^.*\//, "")
+    .replace(/\.(so|dylib|dll)$/, "")
+    .replace(/-[0-9a-f]{8,}$/, "");
 }
 
 // ---- the request stream ----
@@ -139,7 +142,11 @@ const stats = (xs: number[]) => {
 
 // ---- cold start ----
 
-async function coldStart(spawn: () => ProcMacroServerClient, dylib: string, first: string): Promise<{ total: number; version: number; list: number; expand: number }> {
+async function coldStart(
+  spawn: () => ProcMacroServerClient,
+  dylib: string,
+  first: string,
+): Promise<{ total: number; version: number; list: number; expand: number }> {
   const t0 = performance.now();
   const client = spawn();
   await client.request({ type: "ApiVersionCheck" });
@@ -276,7 +283,13 @@ await ours.close();
   const nm = stats(n).median;
   const om = stats(o.map((x) => x.total)).median;
   const parts = (k: "version" | "list" | "expand") => stats(o.map((x) => x[k])).median;
-  summary.coldStart = { native: nm, macrobox: om, ratio: om / nm, bareNode: bare, macroboxParts: { version: parts("version"), list: parts("list"), firstExpand: parts("expand") } };
+  summary.coldStart = {
+    native: nm,
+    macrobox: om,
+    ratio: om / nm,
+    bareNode: bare,
+    macroboxParts: { version: parts("version"), list: parts("list"), firstExpand: parts("expand") },
+  };
   console.log(
     `cold start (spawn → version → list → first expansion): native ${fmt(nm)} ms, macrobox ${fmt(om)} ms (${ratio(om, nm)}); ` +
       `bare \`node -e ''\` ${fmt(bare)} ms; macrobox parts: version ${fmt(parts("version"))}, list ${fmt(parts("list"))}, first expansion ${fmt(parts("expand"))}`,

@@ -17,7 +17,9 @@ const byCrate = new Map<string, ReturnType<typeof loadCorpus>>();
 for (const c of loadCorpus()) byCrate.set(crateKey(c.crate), [...(byCrate.get(crateKey(c.crate)) ?? []), c]);
 
 console.log(`per-expansion time in ms, ${rounds} rounds after a warm-up round (fresh instance per expansion)`);
-console.log(`${"crate".padEnd(24)} ${"expansions".padStart(10)} ${"metered mean".padStart(13)} ${"median".padStart(7)} ${"p95".padStart(7)} ${"unmetered mean".padStart(15)} ${"metering cost".padStart(14)}`);
+console.log(
+  `${"crate".padEnd(24)} ${"expansions".padStart(10)} ${"metered mean".padStart(13)} ${"median".padStart(7)} ${"p95".padStart(7)} ${"unmetered mean".padStart(15)} ${"metering cost".padStart(14)}`,
+);
 for (const [key, cases] of byCrate) {
   const crate = cases[0].crate;
   const spec = "path" in crate ? crate.path : `${crate.name}@${crate.version}`;

@@ -109,11 +109,17 @@ async function main(): Promise<void> {
 
   console.log("\nslowdown with fuel (best of 9, interleaved):");
   console.log(`  ${"kernel".padEnd(17)} ${variants.map((v) => v.label.padStart(11)).join("")}   slowdown local / global   fuel used`);
-  for (const [name, n] of [["mix", 50_000_000], ["fib", 32], ["sieve", 20_000_000]] as const) {
-    const results = new Set(variants.map((v) => {
-      if (v.label !== "plain") setFuel(v.instance, 2n ** 62n);
-      return (v.instance.exports[name] as Kernel)(n);
-    }));
+  for (const [name, n] of [
+    ["mix", 50_000_000],
+    ["fib", 32],
+    ["sieve", 20_000_000],
+  ] as const) {
+    const results = new Set(
+      variants.map((v) => {
+        if (v.label !== "plain") setFuel(v.instance, 2n ** 62n);
+        return (v.instance.exports[name] as Kernel)(n);
+      }),
+    );
     if (results.size !== 1) throw new Error(`${name}: results differ with fuel: ${[...results]}`);
     const best = variants.map(() => Infinity);
     for (let round = 0; round < 10; round++) {
@@ -154,7 +160,9 @@ async function serdeExpansions(): Promise<void> {
     ["Serialize", `#[serde(rename_all = "camelCase")]\nenum Shape { Circle { radius_m: f64 }, Square(u32), #[serde(skip)] Nothing }`],
   ] as const;
   console.log("\nserde_derive expansions through the bridge:");
-  console.log(`  ${"".padEnd(24)} ${"first plain".padStart(12)} ${"first metered".padStart(14)} ${"steady plain".padStart(13)} ${"steady metered".padStart(15)}`);
+  console.log(
+    `  ${"".padEnd(24)} ${"first plain".padStart(12)} ${"first metered".padStart(14)} ${"steady plain".padStart(13)} ${"steady metered".padStart(15)}`,
+  );
   for (const [name, input] of inputs) {
     const modules = [await loadMacroModule(wasm, { meter: false }), await loadMacroModule(wasm)];
     const first = [0, 0];
@@ -174,7 +182,9 @@ async function serdeExpansions(): Promise<void> {
   }
 }
 
-main().then(serdeExpansions).catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+main()
+  .then(serdeExpansions)
+  .catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -42,7 +42,17 @@ export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, detectModuleAbi, type ModuleAbi } from "
 export { DEFAULT_LIMITS, LIMIT_SPECS, LIMIT_NAMES, resolveLimits, LimitExceeded, type Limits, type LimitName, type LimitSpec } from "./sandbox/limits.js";
 
 // Capabilities and the sandbox's file system
-export { describeGrant, effectiveGrant, parseGrantFlags, type GrantDescription, NO_CAPABILITIES, type Capabilities, type CapabilityDenial, type DenialReason, type GrantResult } from "./sandbox/capabilities.js";
+export {
+  describeGrant,
+  effectiveGrant,
+  parseGrantFlags,
+  type GrantDescription,
+  NO_CAPABILITIES,
+  type Capabilities,
+  type CapabilityDenial,
+  type DenialReason,
+  type GrantResult,
+} from "./sandbox/capabilities.js";
 export type { LibcPaths, SandboxGrant } from "./sandbox/wasi-fs.js";
 export { MemoryFs, FsError, type ReadOnlyFs, type FsStat, type FsEntry, type FsErrorCode, type FsFileType } from "./sandbox/fs.js";
 

@@ -14,7 +14,10 @@ const root = new URL("..", import.meta.url).pathname;
 const out = mkdtempSync(join(tmpdir(), "macrobox-edition-"));
 
 describe("edition of the macro crate", { timeout: 10 * 60_000 }, () => {
-  for (const [edition, tokens] of [["2018", "2"], ["2021", "1"]] as const) {
+  for (const [edition, tokens] of [
+    ["2018", "2"],
+    ["2021", "1"],
+  ] as const) {
     it(`lexes from_str by edition ${edition}`, async () => {
       const built = await build({ crate: join(root, `test/fixtures/edition/e${edition}`), output: join(out, `e${edition}.wasm`) });
       assert.equal(built.metadata.crate.edition, edition);

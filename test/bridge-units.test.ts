@@ -43,14 +43,20 @@ describe("abi", () => {
       RUSTC_1_96.methods.map((m) => ({ name: m.name, args: m.args.map((a) => a.rust), ret: m.ret.rust })),
       signatures,
     );
-    assert.deepEqual(signatures.map((s) => s.name), [...METHODS_1_96]);
+    assert.deepEqual(
+      signatures.map((s) => s.name),
+      [...METHODS_1_96],
+    );
     assert.deepEqual(KNOWN_BRIDGE_ABIS, [RUSTC_1_96.abi]);
     assert.equal(BRIDGE_ABI, RUSTC_1_96.abi);
   });
 
   test("every method of the 1.96 table has an implementation taking its arguments; a mismatch names the method", () => {
     const bound = bindTable(RUSTC_1_96, BridgeMethods.prototype);
-    assert.deepEqual(bound.map((m) => m.name), [...METHODS_1_96]);
+    assert.deepEqual(
+      bound.map((m) => m.name),
+      [...METHODS_1_96],
+    );
     for (const m of bound) assert.equal(m.impl.length, m.args.length, m.name);
     const extra = { abi: "test/extra", methods: [...RUSTC_1_96.methods, method("ts_frobnicate", [streamRef], bool)] };
     assert.throws(() => bindTable(extra, BridgeMethods.prototype), /test\/extra: method ts_frobnicate has no implementation/);
@@ -65,7 +71,10 @@ describe("abi", () => {
     const expansion = spans.newExpansion(spans.span(spans.addFile("a.rs", "x"), 0, 1));
     assert.equal(new BridgeServer({ spans, expansion }).bridgeAbi, BRIDGE_ABI);
     assert.equal(new BridgeServer({ spans, expansion, bridgeAbi: abiRelease(BRIDGE_ABI) }).bridgeAbi, BRIDGE_ABI);
-    assert.throws(() => new BridgeServer({ spans, expansion, bridgeAbi: "rustc-1.80/0123456789ab" }), (e: Error) => e instanceof BridgeAbiError && e.message.includes(BRIDGE_ABI));
+    assert.throws(
+      () => new BridgeServer({ spans, expansion, bridgeAbi: "rustc-1.80/0123456789ab" }),
+      (e: Error) => e instanceof BridgeAbiError && e.message.includes(BRIDGE_ABI),
+    );
   });
 
   test("bridge ABI ids from rustc versions", () => {
@@ -81,7 +90,10 @@ describe("abi", () => {
     checkBridgeAbi(ok);
 
     const old = detectModuleAbi(meta(JSON.stringify({ rustc: "rustc 1.80.0", bridgeAbi: "rustc-1.80/0123456789ab" })));
-    assert.throws(() => checkBridgeAbi(old), (e: Error) => e instanceof BridgeAbiError && e.message.includes("rustc-1.80/0123456789ab") && e.message.includes(KNOWN_BRIDGE_ABIS[0]));
+    assert.throws(
+      () => checkBridgeAbi(old),
+      (e: Error) => e instanceof BridgeAbiError && e.message.includes("rustc-1.80/0123456789ab") && e.message.includes(KNOWN_BRIDGE_ABIS[0]),
+    );
     // Same release, different bridge sources (a nightly that changed the bridge): refused too.
     const changed = detectModuleAbi(meta(JSON.stringify({ rustc: "rustc 1.96.0", bridgeAbi: "rustc-1.96/ffffffffffff" })));
     assert.throws(() => checkBridgeAbi(changed), BridgeAbiError);
@@ -108,22 +120,34 @@ describe("abi", () => {
 describe("rpc", () => {
   test("fixed-width little-endian, usize is 4 bytes, strings length-prefixed, Option Some=0", () => {
     const w = new ByteWriter();
-    w.u8(7).bool(true).u32(0x01020304).usize(5).str("hé").option("x", (s) => w.str(s)).option(null, () => {});
+    w.u8(7)
+      .bool(true)
+      .u32(0x01020304)
+      .usize(5)
+      .str("hé")
+      .option("x", (s) => w.str(s))
+      .option(null, () => {});
     w.vec([1, 2], (n) => w.u32(n));
     const bytes = w.finish();
-    assert.deepEqual(
-      [...bytes],
-      [7, 1, 4, 3, 2, 1, 5, 0, 0, 0, 3, 0, 0, 0, 0x68, 0xc3, 0xa9, 0, 1, 0, 0, 0, 0x78, 1, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0],
-    );
+    assert.deepEqual([...bytes], [7, 1, 4, 3, 2, 1, 5, 0, 0, 0, 3, 0, 0, 0, 0x68, 0xc3, 0xa9, 0, 1, 0, 0, 0, 0x78, 1, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
     const r = new ByteReader(bytes);
     assert.equal(r.u8(), 7);
     assert.equal(r.bool(), true);
     assert.equal(r.u32(), 0x01020304);
     assert.equal(r.usize(), 5);
     assert.equal(r.str(), "hé");
-    assert.equal(r.option(() => r.str()), "x");
-    assert.equal(r.option(() => r.str()), null);
-    assert.deepEqual(r.vec(() => r.u32()), [1, 2]);
+    assert.equal(
+      r.option(() => r.str()),
+      "x",
+    );
+    assert.equal(
+      r.option(() => r.str()),
+      null,
+    );
+    assert.deepEqual(
+      r.vec(() => r.u32()),
+      [1, 2],
+    );
     assert.equal(r.remaining, 0);
   });
 
@@ -156,7 +180,10 @@ describe("codecs", () => {
     const d: BridgeDiagnostic = { level: "note", message: "m", spans: [sp, sp], children: [{ level: "help", message: "c", spans: [], children: [] }] };
     diagnostic.write(w, store, d);
     const r = new ByteReader(w.finish());
-    assert.deepEqual(trees.map(() => tokenTree.read(r, store)), trees);
+    assert.deepEqual(
+      trees.map(() => tokenTree.read(r, store)),
+      trees,
+    );
     assert.deepEqual(diagnostic.read(r, store), d);
     assert.equal(r.remaining, 0);
     assert.equal(store.liveStreams, 0, "reading the group took its stream back out of the store");
@@ -281,7 +308,10 @@ describe("wasi", () => {
     const bytesA = new Uint8Array(a.memory.buffer, 0, 32);
     assert.deepEqual(bytesA, new Uint8Array(b.memory.buffer, 0, 32));
     assert.ok(new Set(bytesA).size > 8, "the stream looks random");
-    assert.throws(() => wasi.proc_exit(3), (e: unknown) => e instanceof WasiExit && e.exitCode === 3);
+    assert.throws(
+      () => wasi.proc_exit(3),
+      (e: unknown) => e instanceof WasiExit && e.exitCode === 3,
+    );
   });
 
   test("imports cover what a module asks for; unknown preview1 functions answer ENOSYS; other modules refused", () => {
@@ -306,7 +336,10 @@ describe("wasi", () => {
       const mod = new WebAssembly.Module(moduleImporting([[module, name, 1]]));
       const message = unsupportedImportsMessage(mod);
       assert.match(message ?? "", expected);
-      assert.throws(() => wasiImportsFor(mod, new Wasi()), (e) => e instanceof MacroModuleError && e.message === `the module ${message}`);
+      assert.throws(
+        () => wasiImportsFor(mod, new Wasi()),
+        (e) => e instanceof MacroModuleError && e.message === `the module ${message}`,
+      );
     }
     const fine = new WebAssembly.Module(moduleImporting([["wasi_snapshot_preview1", "fd_write", 4]]));
     assert.equal(unsupportedImportsMessage(fine), null);

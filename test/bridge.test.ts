@@ -91,7 +91,14 @@ describe("expansion", () => {
     // Spans survive the round trip: the first token is `struct` at 1:1.
     const first = r.output![0];
     assert.deepEqual(r.spans.location(first.type === "group" ? first.span.entire : first.span), {
-      file: "<macro input>", lo: 0, hi: 6, line: 1, column: 1, endLine: 1, endColumn: 7, text: "struct",
+      file: "<macro input>",
+      lo: 0,
+      hi: 6,
+      line: 1,
+      column: 1,
+      endLine: 1,
+      endColumn: 7,
+      text: "struct",
     });
   });
 
@@ -191,7 +198,10 @@ describe("expansion", () => {
     // Where rustc reads its own crate metadata (spans saved while compiling the macro crate), a
     // wasm module has nothing to read: see span_recover_proc_macro_span in src/bridge/methods.ts.
     const skip = (l: string) => l.startsWith("save_recover_same_loc");
-    assert.deepEqual(ours.filter((l) => !skip(l)), theirs.filter((l) => !skip(l)));
+    assert.deepEqual(
+      ours.filter((l) => !skip(l)),
+      theirs.filter((l) => !skip(l)),
+    );
 
     // The warning and its note, where rustc puts them.
     assert.equal(r.diagnostics.length, 1);
@@ -219,7 +229,10 @@ describe("expansion", () => {
     ];
     const run = await runClient(module, decl.run, server, expansion, [input]);
     assert.equal(run.outcome.kind, "ok");
-    assert.deepEqual(METHODS_1_96.filter((m) => !server.calls.has(m)), []);
+    assert.deepEqual(
+      METHODS_1_96.filter((m) => !server.calls.has(m)),
+      [],
+    );
     assert.deepEqual(server.errors, []);
   });
 
@@ -256,7 +269,10 @@ describe("expansion", () => {
     assert.equal(r.diagnostics.length, 1);
     const e = r.diagnostics[0];
     assert.deepEqual([e.level, e.message, e.spans[0].text, e.spans[0].line, e.spans[0].column], ["error", "probe error", "first", 3, 3]);
-    assert.deepEqual(e.children.map((c) => [c.level, c.message]), [["help", "probe help"]]);
+    assert.deepEqual(
+      e.children.map((c) => [c.level, c.message]),
+      [["help", "probe help"]],
+    );
     assert.ok(native.stderr.includes(`error: probe error\n --> main.rs:${e.spans[0].line}:${e.spans[0].column}`), native.stderr);
     assert.ok(native.stderr.includes("= help: probe help"), native.stderr);
   });
@@ -296,7 +312,10 @@ describe("failures", () => {
     const last = r.diagnostics[r.diagnostics.length - 1];
     assert.equal(last.level, "error");
     assert.equal(last.message, "proc macro panicked");
-    assert.deepEqual(last.children.map((c) => [c.level, c.message]), [["help", "message: boom: a b"]]);
+    assert.deepEqual(
+      last.children.map((c) => [c.level, c.message]),
+      [["help", "message: boom: a b"]],
+    );
     assert.equal(last.spans[0].text, "a b");
     assert.equal(r.stderr, "", "the panic hook stays quiet during expansion, as in rustc");
     const next = await probe.expand({ kind: "bang", name: "echo", input: "ok" });
@@ -369,10 +388,13 @@ describe("limits", () => {
 describe("serde_derive", () => {
   test("#[derive(Serialize)] and #[derive(Deserialize)] expand", async () => {
     const serde = await loadMacroModule(await macroWasm("serde_derive"));
-    assert.deepEqual(serde.macros.map((m) => [m.kind, m.name, m.helpers]), [
-      ["derive", "Serialize", ["serde"]],
-      ["derive", "Deserialize", ["serde"]],
-    ]);
+    assert.deepEqual(
+      serde.macros.map((m) => [m.kind, m.name, m.helpers]),
+      [
+        ["derive", "Serialize", ["serde"]],
+        ["derive", "Deserialize", ["serde"]],
+      ],
+    );
     const item = `#[serde(rename_all = "camelCase")]\nstruct Point { x_pos: i32, #[serde(default)] y: Option<String> }`;
     const s = await serde.expand({ kind: "derive", name: "Serialize", input: item });
     assert.equal(s.ok, true, s.error?.message);

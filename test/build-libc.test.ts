@@ -66,13 +66,26 @@ describe("std::fs::canonicalize in macros", { timeout: 20 * 60_000 }, () => {
   it("include_dir_macros 0.7.3 builds unmodified and embeds a granted directory like native", async () => {
     const { wasm, native } = await both({ name: "include_dir_macros", version: "0.7.3" }, "include_dir_macros@0.7.3", "include_dir", '"assets"');
     // include_bytes! of canonical paths: the realpath answers are in the output.
-    assert.ok(strings(native).some((s) => s.endsWith("/assets/sub/b.txt")), printTokens(native));
+    assert.ok(
+      strings(native).some((s) => s.endsWith("/assets/sub/b.txt")),
+      printTokens(native),
+    );
     const expected = asSandboxShows(native, shownAt(wasm));
     assert.equal(compareStreams(wasm, expected), null, `wasm ${printTokens(wasm)}\nnative ${printTokens(expected)}`);
   });
 
   it("realpath normalises `.`, `..` and `//`, and fails as native does", async () => {
-    const paths = [".", "assets/a.txt", "./assets/sub/../a.txt", "assets//sub/./b.txt", "assets/sub/", "assets/sub/..", "assets/missing.txt", "assets/a.txt/x", "assets/sub/../../assets/a.txt"];
+    const paths = [
+      ".",
+      "assets/a.txt",
+      "./assets/sub/../a.txt",
+      "assets//sub/./b.txt",
+      "assets/sub/",
+      "assets/sub/..",
+      "assets/missing.txt",
+      "assets/a.txt/x",
+      "assets/sub/../../assets/a.txt",
+    ];
     const failures: string[] = [];
     for (const p of paths) {
       const { wasm, native } = await both({ path: fixture }, fixture, "canonicalize", JSON.stringify(p));

@@ -39,7 +39,10 @@ async function agreesWithNative(profile: BuildProfile): Promise<string[]> {
     if (!native.ok) {
       assert.ok(!wasm.ok, `${label}: native panicked (${native.error}), wasm expanded to ${wasm.ok ? printTokens(wasm.output) : ""}`);
       assert.equal(wasm.error.kind, "panic", `${label}: ${wasm.error.message}`);
-      assert.ok(wasm.error.message.includes(native.error), `${label}: native panicked with ${JSON.stringify(native.error)}, wasm with ${JSON.stringify(wasm.error.message)}`);
+      assert.ok(
+        wasm.error.message.includes(native.error),
+        `${label}: native panicked with ${JSON.stringify(native.error)}, wasm with ${JSON.stringify(wasm.error.message)}`,
+      );
       seen.push(`${label} panics: ${native.error}`);
     } else {
       assert.ok(wasm.ok, `${label}: native expanded, wasm failed: ${wasm.ok ? "" : wasm.error.message}`);
@@ -56,14 +59,26 @@ describe("build profiles behave like cargo's", { timeout: 20 * 60_000 }, () => {
   it("by default like cargo's dev profile: debug assertions on, overflow panics", async () => {
     const seen = await agreesWithNative("dev");
     // The oracle itself must show the dev behaviour, or the comparison proves nothing.
-    assert.ok(seen.some((s) => s.includes("debug_assertions") && s.includes("debug assertions are on")), seen.join("\n"));
-    assert.ok(seen.some((s) => s.includes("attempt to add with overflow")), seen.join("\n"));
+    assert.ok(
+      seen.some((s) => s.includes("debug_assertions") && s.includes("debug assertions are on")),
+      seen.join("\n"),
+    );
+    assert.ok(
+      seen.some((s) => s.includes("attempt to add with overflow")),
+      seen.join("\n"),
+    );
   });
 
   it("with the release option like cargo's release profile: no assertions, overflow wraps", async () => {
     const seen = await agreesWithNative("release");
-    assert.ok(seen.some((s) => s.includes("debug_assertions") && s.includes("false")), seen.join("\n"));
-    assert.ok(seen.some((s) => s.includes("200 100") && s.includes("44u8")), seen.join("\n"));
+    assert.ok(
+      seen.some((s) => s.includes("debug_assertions") && s.includes("false")),
+      seen.join("\n"),
+    );
+    assert.ok(
+      seen.some((s) => s.includes("200 100") && s.includes("44u8")),
+      seen.join("\n"),
+    );
   });
 
   it("inspect shows the profile; `macrobox build --release` records release", () => {

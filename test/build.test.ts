@@ -45,7 +45,10 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
     assert.match(metadata.bridgeAbi, /^rustc-1\.\d+\/[0-9a-f]{12}$/);
     assert.match(metadata.sourceHash, /^sha256:[0-9a-f]{64}$/);
     // syn 1 / quote 1.0.21 / proc-macro2 1.0.47 switch proc_macro off on wasm32: patched, and said so.
-    assert.ok(metadata.build.compat.some((c: any) => c.crate === "syn"), JSON.stringify(metadata.build.compat));
+    assert.ok(
+      metadata.build.compat.some((c: any) => c.crate === "syn"),
+      JSON.stringify(metadata.build.compat),
+    );
     assert.match(r.stderr, /Compat syn 1\.0\.107/);
     // The human-readable inspect names the macros too.
     const text = cli(["inspect", wasm]);
@@ -59,10 +62,13 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "", "--quiet prints nothing on success");
     const { macros, metadata } = inspect(wasm);
-    assert.deepEqual(macros.map((m) => [m.kind, m.name, m.helpers]), [
-      ["derive", "Serialize", ["serde"]],
-      ["derive", "Deserialize", ["serde"]],
-    ]);
+    assert.deepEqual(
+      macros.map((m) => [m.kind, m.name, m.helpers]),
+      [
+        ["derive", "Serialize", ["serde"]],
+        ["derive", "Deserialize", ["serde"]],
+      ],
+    );
     assert.deepEqual(metadata.crate, { name: "serde_derive", version: "1.0.152", edition: "2015" });
   });
 
@@ -70,10 +76,16 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
     const wasm = join(out, "thiserror_impl.wasm");
     const r = cli(["build", "thiserror-impl@1.0.38", "-o", wasm, "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.ok(events.length >= 2);
     assert.equal(events.at(-1).event, "done");
-    assert.ok(events.some((e) => e.event === "compiled" && e.crate === "thiserror-impl"), "reports compiled crates");
+    assert.ok(
+      events.some((e) => e.event === "compiled" && e.crate === "thiserror-impl"),
+      "reports compiled crates",
+    );
     const { macros } = inspect(wasm);
     assert.deepEqual(macros, [{ kind: "derive", name: "Error", helpers: ["backtrace", "error", "from", "source"] }]);
   });
@@ -136,7 +148,8 @@ describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
     writeFileSync(join(dir, "Cargo.toml"), '[package]\nname = "revert_probe"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\nproc-macro = true\n');
     const { mkdirSync } = await import("node:fs");
     mkdirSync(join(dir, "src"));
-    const write = (name: string) => writeFileSync(join(dir, "src/lib.rs"), `#[proc_macro]\npub fn ${name}(_: proc_macro::TokenStream) -> proc_macro::TokenStream { Default::default() }\n`);
+    const write = (name: string) =>
+      writeFileSync(join(dir, "src/lib.rs"), `#[proc_macro]\npub fn ${name}(_: proc_macro::TokenStream) -> proc_macro::TokenStream { Default::default() }\n`);
     const names = async (label: string) => {
       const r = await build({ crate: dir, output: join(out, `revert-${label}.wasm`) });
       return r.metadata.macros.map((m) => m.name);
@@ -170,7 +183,11 @@ describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
     // A toolchain whose rustc answers but whose sysroot has no std sources, linker or wasi libc.
     const fake = mkdtempSync(join(tmpdir(), "macrobox-fake-toolchain-"));
     const rustc = join(fake, "rustc");
-    writeFileSync(rustc, `#!/bin/sh\ncase "$1" in\n  -vV) printf 'rustc 1.96.0\\nhost: x86_64-unknown-linux-gnu\\nrelease: 1.96.0\\n';;\n  --print) echo ${fake};;\nesac\n`, { mode: 0o755 });
+    writeFileSync(
+      rustc,
+      `#!/bin/sh\ncase "$1" in\n  -vV) printf 'rustc 1.96.0\\nhost: x86_64-unknown-linux-gnu\\nrelease: 1.96.0\\n';;\n  --print) echo ${fake};;\nesac\n`,
+      { mode: 0o755 },
+    );
     const err = failing([join(root, "examples/demo-macros")], { MACROBOX_RUSTC: rustc, MACROBOX_CARGO: "/nonexistent/cargo" });
     assert.match(err, /lacks cargo/);
     assert.match(err, /the standard library sources .*rust-web-src, or rustup component rust-src/);
@@ -191,7 +208,10 @@ describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
 
   it("names a C function wasi-libc lacks and who calls it, without the linker's output", () => {
     const err = failing([join(fixtures, "missing-libc")]);
-    assert.match(err, /missing-libc 0\.1\.0 does not link for wasm32-macro: it calls C functions that the module's C library \(wasi-libc\) does not provide:\n {2}getuid \(called from missing_libc\)\n/);
+    assert.match(
+      err,
+      /missing-libc 0\.1\.0 does not link for wasm32-macro: it calls C functions that the module's C library \(wasi-libc\) does not provide:\n {2}getuid \(called from missing_libc\)\n/,
+    );
     assert.match(err, /conditional on `not\(target_os = "wasi"\)`/);
     assert.doesNotMatch(err, /wasm-ld|rust-lld|linking with|rcgu\.o|-flavor/);
   });

@@ -33,9 +33,24 @@ class CountingStore implements CacheStore {
 /** Everything an expansion shows, with output spans resolved through the result's own table. */
 function observable(r: ExpandResult): string {
   const spans = (r.output ?? []).flatMap(function walk(t): unknown[] {
-    return t.type === "group" ? [r.spans.location(t.span.open), r.spans.debug(t.span.entire), ...t.stream.flatMap(walk)] : [r.spans.location(t.span), r.spans.debug(t.span)];
+    return t.type === "group"
+      ? [r.spans.location(t.span.open), r.spans.debug(t.span.entire), ...t.stream.flatMap(walk)]
+      : [r.spans.location(t.span), r.spans.debug(t.span)];
   });
-  return JSON.stringify([r.ok, r.text ?? null, r.output ? printTokenStream(r.output) : null, spans, r.error ?? null, r.diagnostics, r.stdout, r.stderr, r.trackedEnv, r.trackedPaths, r.reads, r.denials]);
+  return JSON.stringify([
+    r.ok,
+    r.text ?? null,
+    r.output ? printTokenStream(r.output) : null,
+    spans,
+    r.error ?? null,
+    r.diagnostics,
+    r.stdout,
+    r.stderr,
+    r.trackedEnv,
+    r.trackedPaths,
+    r.reads,
+    r.denials,
+  ]);
 }
 
 const SERDE_INPUT = '#[serde(rename_all = "camelCase")]\nstruct User { id: u64, #[serde(default)] display_name: String, tags: Vec<String> }';
@@ -92,7 +107,11 @@ test("a changed granted file, grant, env value, module or limit is a miss", asyn
   const dir = crateDir();
   writeFileSync(join(dir, "b.sql"), "select 22;\n");
   const grant = (read: string[], env: Record<string, string> = { CAPABLE_GREETING: "Howdy", HOME: "/root" }): SandboxGrant => ({
-    crate: "capable_macros", declared: DECLARED, granted: { env: ["CAPABLE_GREETING"], read }, fs: new NodeReadOnlyFs(dir), env,
+    crate: "capable_macros",
+    declared: DECLARED,
+    granted: { env: ["CAPABLE_GREETING"], read },
+    fs: new NodeReadOnlyFs(dir),
+    env,
   });
   const list = (g: SandboxGrant, limits?: ExpandRequest["limits"]) => capable.expand({ kind: "bang", name: "sql_files", input: "", sandbox: g, limits });
   const text = (r: ExpandResult) => r.text ?? r.error?.message;
@@ -152,9 +171,19 @@ test("a corrupt or truncated entry is ignored and recomputed", async () => {
   const request: ExpandRequest = { kind: "derive", name: "Serialize", input: SERDE_INPUT };
   const reference = observable(await (await loadMacroModule(bytes)).expand(request));
   // In a store that hands back damaged bytes.
-  for (const damage of [(b: Uint8Array) => b.subarray(0, b.length >> 1), (_b: Uint8Array) => new TextEncoder().encode("{}"), (b: Uint8Array) => b.map((x, i) => (i === 10 ? x ^ 0x20 : x))]) {
+  for (const damage of [
+    (b: Uint8Array) => b.subarray(0, b.length >> 1),
+    (_b: Uint8Array) => new TextEncoder().encode("{}"),
+    (b: Uint8Array) => b.map((x, i) => (i === 10 ? x ^ 0x20 : x)),
+  ]) {
     const store = new MemoryCacheStore();
-    const damaging: CacheStore = { get: (k) => { const v = store.get(k); return v && damage(v); }, set: (k, v) => store.set(k, v) };
+    const damaging: CacheStore = {
+      get: (k) => {
+        const v = store.get(k);
+        return v && damage(v);
+      },
+      set: (k, v) => store.set(k, v),
+    };
     const m = await loadMacroModule(bytes, { expansionCache: damaging });
     await m.expand(request);
     assert.equal(observable(await m.expand(request)), reference);
@@ -247,8 +276,15 @@ test("the proc-macro server answers a repeated request line from its memo, only 
   const parsed = parseTokenStream(SERDE_INPUT, () => next++);
   assert.ok(parsed.ok);
   const line = encodeRequestLine({
-    type: "ExpandMacro", lib: "serde_derive.so", env: [], currentDir: null, macroName: "Serialize", attributes: null,
-    macroBody: encodeFlatTree(parsed.stream, { rootSpan: 1 }), globals: { defSite: 0, callSite: 1, mixedSite: 2 }, spanDataTable: [],
+    type: "ExpandMacro",
+    lib: "serde_derive.so",
+    env: [],
+    currentDir: null,
+    macroName: "Serialize",
+    attributes: null,
+    macroBody: encodeFlatTree(parsed.stream, { rootSpan: 1 }),
+    globals: { defSite: 0, callSite: 1, mixedSite: 2 },
+    spanDataTable: [],
   }).trimEnd();
   const memoised = createServerSession(backend, { memo: true });
   const plain = createServerSession(backend);

@@ -6,8 +6,19 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  checkDeclaration, denial, denialNote, describeGrant, ungrantedEnvNotes, effectiveGrant, envAllowed, normalizePath, parseGrantFlags, pathInside,
-  readAllowed, readLeadsTo, resolveAbsolute,
+  checkDeclaration,
+  denial,
+  denialNote,
+  describeGrant,
+  ungrantedEnvNotes,
+  effectiveGrant,
+  envAllowed,
+  normalizePath,
+  parseGrantFlags,
+  pathInside,
+  readAllowed,
+  readLeadsTo,
+  resolveAbsolute,
 } from "../src/sandbox/capabilities.js";
 import { grantFor, loadGrants, parseGrants } from "../src/node/grants.js";
 
@@ -32,7 +43,10 @@ test("a grant beyond the declaration is honoured and described as such; '*' stay
   assert.deepEqual(r.beyond, { env: ["HOME"], read: ["src", "conf", "Cargo.toml"] });
   const d = describeGrant("sqlm", declared, r.grant);
   assert.deepEqual(d.beyond, r.beyond);
-  assert.deepEqual(d.lines.filter((l) => l.declared).map((l) => l.item), ["DATABASE_URL", "migrations", "*.sql", "conf/app.toml"]);
+  assert.deepEqual(
+    d.lines.filter((l) => l.declared).map((l) => l.item),
+    ["DATABASE_URL", "migrations", "*.sql", "conf/app.toml"],
+  );
   assert.equal(
     d.note,
     'macro crate sqlm is granted env var HOME, read access to src, read access to conf, read access to Cargo.toml, beyond what the crate declares (it declares env = ["DATABASE_URL", "MYMAC_*"], read = ["migrations", "*.sql", "conf/app.toml"])',
@@ -42,7 +56,10 @@ test("a grant beyond the declaration is honoured and described as such; '*' stay
   const u = effectiveGrant("pest_derive", none, { env: ["CARGO_MANIFEST_DIR", "*"], read: ["src/grammar.pest", "*"] });
   assert.ok(u.ok);
   assert.deepEqual(u.grant, { env: ["CARGO_MANIFEST_DIR"], read: ["src/grammar.pest"] });
-  assert.equal(describeGrant("pest_derive", none, u.grant).note, "macro crate pest_derive is granted env var CARGO_MANIFEST_DIR, read access to src/grammar.pest, beyond what the crate declares (it declares nothing)");
+  assert.equal(
+    describeGrant("pest_derive", none, u.grant).note,
+    "macro crate pest_derive is granted env var CARGO_MANIFEST_DIR, read access to src/grammar.pest, beyond what the crate declares (it declares nothing)",
+  );
   assert.equal(describeGrant("sqlm", declared, { env: ["DATABASE_URL"], read: ["migrations/x"] }).note, null);
   // Glob grants wider than the declaration are beyond it.
   const g = effectiveGrant("c", { env: ["A"], read: ["a.sql"] }, { env: ["A*"], read: ["*.sql"] });
@@ -114,17 +131,29 @@ test("denial notes name the capability and how to grant it", () => {
   );
   assert.match(denialNote("sqlm", "read", "x.sql", "not-granted"), /--allow-read sqlm:x\.sql/);
   assert.match(denialNote("sqlm", "env", "HOME", "undeclared"), /does not declare; grant it with `--allow-env sqlm:HOME`/);
-  assert.match(denialNote("sqlm", "read", "/w/c/Cargo.toml", "undeclared", "Cargo.toml"), /tried to read file \/w\/c\/Cargo\.toml, which it does not declare; .*EACCES.*; grant it with `--allow-read sqlm:Cargo\.toml`/);
+  assert.match(
+    denialNote("sqlm", "read", "/w/c/Cargo.toml", "undeclared", "Cargo.toml"),
+    /tried to read file \/w\/c\/Cargo\.toml, which it does not declare; .*EACCES.*; grant it with `--allow-read sqlm:Cargo\.toml`/,
+  );
   assert.doesNotMatch(denialNote("sqlm", "read", "/etc/passwd", "outside"), /--allow-read/);
   assert.match(denialNote("sqlm", "read", "../etc/passwd", "escape"), /outside the crate directory/);
 });
 
 test("notes for declared env vars left ungranted (for failed expansions)", () => {
   const notes = ungrantedEnvNotes("m", { env: ["A", "B", "C"], read: [] }, { env: ["A"], read: [] }, [denial("m", "env", "C", "not-granted")]);
-  assert.deepEqual(notes.map((n) => [n.name, n.reason]), [["B", "environ"], ["CARGO_MANIFEST_DIR", "cargo-env"]]);
+  assert.deepEqual(
+    notes.map((n) => [n.name, n.reason]),
+    [
+      ["B", "environ"],
+      ["CARGO_MANIFEST_DIR", "cargo-env"],
+    ],
+  );
   assert.match(notes[1].note, /may have read env var CARGO_MANIFEST_DIR, which cargo sets .*grant it with `--allow-env m:CARGO_MANIFEST_DIR`/);
   assert.deepEqual(ungrantedEnvNotes("m", { env: [], read: [] }, { env: ["CARGO_MANIFEST_DIR"], read: [] }), []);
-  assert.equal(notes[0].note, 'macro crate m declares env var B, which is not granted (the macro sees it unset); grant it with `--allow-env m:B` or in macrobox.toml (`[grants.m] env = ["B"]`)');
+  assert.equal(
+    notes[0].note,
+    'macro crate m declares env var B, which is not granted (the macro sees it unset); grant it with `--allow-env m:B` or in macrobox.toml (`[grants.m] env = ["B"]`)',
+  );
 });
 
 test("command-line grants", () => {

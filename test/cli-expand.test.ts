@@ -14,7 +14,11 @@ const dir = mkdtempSync(join(tmpdir(), "macrobox-expand-cli-"));
 const wasm = join(dir, "demo_macros.wasm");
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], { cwd: root, encoding: "utf8", env: { ...process.env, MACROBOX_RUSTFMT: "/nonexistent" } });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, MACROBOX_RUSTFMT: "/nonexistent" },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -20,7 +20,15 @@ function serve(lines: object[], args: string[], env: NodeJS.ProcessEnv = {}) {
     input: lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
     env: { ...process.env, ...env },
   });
-  return { code: r.status, replies: r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)), stderr: r.stderr };
+  return {
+    code: r.status,
+    replies: r.stdout
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l)),
+    stderr: r.stderr,
+  };
 }
 
 describe("macrobox proc-macro-server", { timeout: 10 * 60_000 }, () => {
@@ -31,11 +39,23 @@ describe("macrobox proc-macro-server", { timeout: 10 * 60_000 }, () => {
   it("lists a module's macros for the dylib rust-analyzer names, mapped by --module", () => {
     const r = serve([{ ListMacros: { dylib_path: dylib } }], ["--module", `demo_macros=${wasm}`]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.replies, [{ ListMacros: { Ok: [["Describe", "CustomDerive"], ["route", "Attr"], ["sql", "FuncLike"]] } }]);
+    assert.deepEqual(r.replies, [
+      {
+        ListMacros: {
+          Ok: [
+            ["Describe", "CustomDerive"],
+            ["route", "Attr"],
+            ["sql", "FuncLike"],
+          ],
+        },
+      },
+    ]);
   });
 
   it("maps through MACROBOX_MODULES, and answers an unknown dylib with an error, then keeps serving", () => {
-    const r = serve([{ ListMacros: { dylib_path: "/elsewhere/libother-0123456789abcdef.so" } }, { ListMacros: { dylib_path: dylib } }], [], { MACROBOX_MODULES: `demo_macros=${wasm}` });
+    const r = serve([{ ListMacros: { dylib_path: "/elsewhere/libother-0123456789abcdef.so" } }, { ListMacros: { dylib_path: dylib } }], [], {
+      MACROBOX_MODULES: `demo_macros=${wasm}`,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.replies.length, 2);
     assert.match(JSON.stringify(r.replies[0]), /no wasm module for \/elsewhere\/libother/);

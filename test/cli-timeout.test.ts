@@ -15,7 +15,11 @@ const wasm = join(mkdtempSync(join(tmpdir(), "macrobox-timeout-")), "hostile.was
 
 function expand(args: string[]) {
   const started = Date.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), "expand", wasm, ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), "expand", wasm, ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
 }
 

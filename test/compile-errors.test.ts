@@ -22,7 +22,12 @@ test("cfg predicates on the compile_error! itself, for x86_64-unknown-linux-gnu"
   assert.deepEqual(errors('compile_error!("boom");'), [E]);
   assert.deepEqual(errors('#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))] compile_error!("boom");'), []);
   assert.deepEqual(errors('#[cfg(any(target_os = "linux"))] compile_error!("boom");'), [E]);
-  assert.deepEqual(errors('#[cfg(all(unix, target_arch = "x86_64", target_pointer_width = "64", target_env = "gnu", target_vendor = "unknown", target_family = "unix"))] compile_error!("boom");'), [E]);
+  assert.deepEqual(
+    errors(
+      '#[cfg(all(unix, target_arch = "x86_64", target_pointer_width = "64", target_env = "gnu", target_vendor = "unknown", target_family = "unix"))] compile_error!("boom");',
+    ),
+    [E],
+  );
   assert.deepEqual(errors('#[cfg(windows)] compile_error!("boom");'), []);
   assert.deepEqual(errors('#[cfg(all(unix, not(unix)))] compile_error!("boom");'), []);
   assert.deepEqual(errors('#[cfg(any())] compile_error!("boom");'), []);

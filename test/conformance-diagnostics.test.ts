@@ -52,14 +52,37 @@ const describeError = (message: string, lo: number, hi: number, text: string): R
 
 /** The errors rustc reports from the macros: those without an error code (compile_error!). */
 function rustcErrors(file: string, crateName: string, dylib: string): Reported[] {
-  const r = spawnSync(RUSTC, ["--edition", "2021", "--crate-type", "lib", "--error-format", "json", "--emit", "metadata", "-o", join(out, "case.rmeta"), "--extern", `${crateName}=${dylib}`, file], {
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    RUSTC,
+    [
+      "--edition",
+      "2021",
+      "--crate-type",
+      "lib",
+      "--error-format",
+      "json",
+      "--emit",
+      "metadata",
+      "-o",
+      join(out, "case.rmeta"),
+      "--extern",
+      `${crateName}=${dylib}`,
+      file,
+    ],
+    {
+      encoding: "utf8",
+    },
+  );
   const bytes = readFileSync(file);
   const errors = new Set<Reported>();
   for (const line of r.stderr.split("\n")) {
     if (!line.startsWith("{")) continue;
-    const d = JSON.parse(line) as { level: string; message: string; code: unknown; spans: Array<{ is_primary: boolean; byte_start: number; byte_end: number; file_name: string }> };
+    const d = JSON.parse(line) as {
+      level: string;
+      message: string;
+      code: unknown;
+      spans: Array<{ is_primary: boolean; byte_start: number; byte_end: number; file_name: string }>;
+    };
     if (d.level !== "error" || d.code !== null) continue;
     const span = d.spans.find((s) => s.is_primary);
     if (!span) continue;

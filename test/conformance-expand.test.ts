@@ -64,7 +64,9 @@ describe("wasm expansion conforms to native expansion", () => {
             const wasm = await module.expand({ kind: c.kind, name, input: c.input, args: c.args });
             if (!native.ok) {
               if (wasm.error?.kind !== "panic" || !wasm.error.message.includes(native.error)) {
-                failures.push(`${label}: native panicked (${native.error}), wasm gave ${wasm.error ? `${wasm.error.kind}: ${wasm.error.message}` : "an expansion"}`);
+                failures.push(
+                  `${label}: native panicked (${native.error}), wasm gave ${wasm.error ? `${wasm.error.kind}: ${wasm.error.message}` : "an expansion"}`,
+                );
               }
               continue;
             }
@@ -72,11 +74,11 @@ describe("wasm expansion conforms to native expansion", () => {
               failures.push(`${label}: wasm failed: ${wasm.error?.kind}: ${wasm.error?.message}`);
               continue;
             }
-            const diff = c.usesToString
-              ? compareStreams(maskStrings(wasm.output), maskStrings(native.output))
-              : compareStreams(wasm.output, native.output);
+            const diff = c.usesToString ? compareStreams(maskStrings(wasm.output), maskStrings(native.output)) : compareStreams(wasm.output, native.output);
             if (diff !== null) {
-              failures.push(`${label}: wasm vs native differ at ${diff}\n  wasm:   ${printTokens(wasm.output).slice(0, 300)}\n  native: ${printTokens(native.output).slice(0, 300)}`);
+              failures.push(
+                `${label}: wasm vs native differ at ${diff}\n  wasm:   ${printTokens(wasm.output).slice(0, 300)}\n  native: ${printTokens(native.output).slice(0, 300)}`,
+              );
             }
           }
         }

@@ -44,7 +44,10 @@ test("1,000 serde_derive expansions are byte-identical within a process and acro
   assert.deepEqual(here.unstable, [], "a case expanded differently when it came round again");
   assert.equal(Object.keys(here.cases).length, jobs.length);
   const [a, b] = await Promise.all(children);
-  for (const [name, other] of [["first child", a], ["second child", b]] as const) {
+  for (const [name, other] of [
+    ["first child", a],
+    ["second child", b],
+  ] as const) {
     assert.deepEqual(other.unstable, [], `${name}: unstable cases`);
     const differing = Object.keys(here.cases).filter((id) => here.cases[id] !== other.cases[id]);
     assert.deepEqual(differing, [], `${name}: cases that differ from this process`);

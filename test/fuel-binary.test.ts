@@ -2,15 +2,7 @@
 // proposal rustc can emit, and clear refusals of what it does not understand.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  ByteReader,
-  ByteWriter,
-  InstructionReader,
-  WasmFormatError,
-  decodeAllBodies,
-  parseModule,
-  readSections,
-} from "../src/wasm/binary.js";
+import { ByteReader, ByteWriter, InstructionReader, WasmFormatError, decodeAllBodies, parseModule, readSections } from "../src/wasm/binary.js";
 import { instrumentFuelDetailed } from "../src/sandbox/fuel.js";
 import { wabtValidate, wat } from "./fuel-wat.js";
 
@@ -176,12 +168,7 @@ test("the instruction reader exposes labels and indices", async () => {
 function moduleWithBody(code: number[]): Uint8Array {
   const body = [0, ...code, 0x0b];
   const codeSection = [1, body.length, ...body];
-  return new Uint8Array([
-    0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    1, 4, 1, 0x60, 0, 0,
-    3, 2, 1, 0,
-    10, codeSection.length, ...codeSection,
-  ]);
+  return new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, codeSection.length, ...codeSection]);
 }
 
 test("unknown opcodes are refused, naming the opcode and offset", () => {

@@ -28,7 +28,10 @@ test("resolveLimits overrides defaults and refuses bad values and unknown names"
   const limits = resolveLimits({ fuel: 5_000, memoryPages: undefined });
   assert.equal(limits.fuel, 5_000);
   assert.equal(limits.memoryPages, DEFAULT_LIMITS.memoryPages);
-  assert.throws(() => resolveLimits({ fuel: -1 }), (e: unknown) => e instanceof InvalidLimit && /--fuel/.test(e.message));
+  assert.throws(
+    () => resolveLimits({ fuel: -1 }),
+    (e: unknown) => e instanceof InvalidLimit && /--fuel/.test(e.message),
+  );
   assert.throws(() => resolveLimits({ fuel: 1.5 }), InvalidLimit);
   assert.throws(() => resolveLimits({ fuel: "10" }), InvalidLimit);
   assert.throws(() => resolveLimits({ memoryPages: 65537 }), /at most 65536/);
@@ -66,6 +69,9 @@ test("LimitExceeded names the limit, its value, what was needed and how to raise
   assert.equal(e.flag, "--memory");
   assert.equal(e.value, 4096);
   assert.equal(e.used, 5000);
-  assert.match(e.message, /limited to 4096 pages \(256 MiB\) \(needed 5000 pages \(312.5 MiB\)\); raise it with --memory <pages\|size> or the `memoryPages` option/);
+  assert.match(
+    e.message,
+    /limited to 4096 pages \(256 MiB\) \(needed 5000 pages \(312.5 MiB\)\); raise it with --memory <pages\|size> or the `memoryPages` option/,
+  );
   assert.doesNotMatch(new LimitExceeded("fuel", 10).message, /needed/);
 });

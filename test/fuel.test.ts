@@ -3,16 +3,7 @@
 // catch; the memory cap makes memory.grow fail.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  FUEL_EXPORT,
-  InstrumentationError,
-  getFuel,
-  instrumentFuel,
-  instrumentFuelDetailed,
-  isOutOfFuel,
-  runWithFuel,
-  setFuel,
-} from "../src/sandbox/fuel.js";
+import { FUEL_EXPORT, InstrumentationError, getFuel, instrumentFuel, instrumentFuelDetailed, isOutOfFuel, runWithFuel, setFuel } from "../src/sandbox/fuel.js";
 import { LimitExceeded } from "../src/sandbox/limits.js";
 import { decodeAllBodies, parseModule, SectionId } from "../src/wasm/binary.js";
 import { instantiate, wabtValidate, wat } from "./fuel-wat.js";
@@ -108,7 +99,10 @@ for (const mode of MODES) {
     assert.equal(result.functions, 5);
     assert.ok(result.meteringPoints >= 5, `expected a metering point per function at least, got ${result.meteringPoints}`);
     const exports = WebAssembly.Module.exports(new WebAssembly.Module(result.wasm));
-    assert.deepEqual(exports.find((e) => e.name === FUEL_EXPORT), { name: FUEL_EXPORT, kind: "global" });
+    assert.deepEqual(
+      exports.find((e) => e.name === FUEL_EXPORT),
+      { name: FUEL_EXPORT, kind: "global" },
+    );
   });
 
   test(`[${mode}] with enough fuel, results are unchanged`, async () => {
@@ -175,10 +169,12 @@ for (const mode of MODES) {
 
   test(`[${mode}] errors that are not fuel exhaustion pass through runWithFuel unchanged`, async () => {
     const instance = instantiate(instrumentFuel(await wat(`(module (func (export "trap") unreachable))`), { mode }));
-    assert.throws(() => runWithFuel(instance, 1000, () => fn(instance, "trap")()), (e: unknown) => e instanceof WebAssembly.RuntimeError);
+    assert.throws(
+      () => runWithFuel(instance, 1000, () => fn(instance, "trap")()),
+      (e: unknown) => e instanceof WebAssembly.RuntimeError,
+    );
     assert.ok(!isOutOfFuel(instance));
   });
-
 
   test(`[${mode}] exhaustion cannot be caught by the module's catch_all, even through delegate`, async () => {
     const bytes = instrumentFuel(await wat(SWALLOW), { mode });
@@ -207,7 +203,6 @@ for (const mode of MODES) {
     assert.equal(fn(instance, "g")(), 5);
   });
 
-
   test(`[${mode}] branches, br_table, if/else, try/catch/delegate and multi-value behave the same`, async () => {
     const bytes = await wat(CONTROL);
     const original = instantiate(bytes);
@@ -219,11 +214,16 @@ for (const mode of MODES) {
       assert.ok(fuelUsed > 10 && fuelUsed < 200, `mix(${x}) used ${fuelUsed}`);
     }
   });
-
 }
 
 test("a JS exception from an import IS caught by the module's catch_all (why fuel traps instead)", async () => {
-  const instance = instantiate(await wat(SWALLOW), { host: { boom: () => { throw new Error("out of fuel"); } } });
+  const instance = instantiate(await wat(SWALLOW), {
+    host: {
+      boom: () => {
+        throw new Error("out of fuel");
+      },
+    },
+  });
   assert.equal(fn(instance, "swallowHost")(), 42);
 });
 
@@ -302,12 +302,18 @@ test("bad options are refused with clear errors", async () => {
   assert.throws(() => instrumentFuel(bytes, { mode: "fast" as never }), /unknown fuel mode/);
   const instance = instantiate(instrumentFuel(bytes));
   assert.throws(() => setFuel(instance, -5), RangeError);
-  assert.throws(() => getFuel(instantiate(bytes)), (e: unknown) => e instanceof InstrumentationError && /not instrumented/.test(e.message));
+  assert.throws(
+    () => getFuel(instantiate(bytes)),
+    (e: unknown) => e instanceof InstrumentationError && /not instrumented/.test(e.message),
+  );
 });
 
 test("instrumenting twice is refused with a clear error", async () => {
   const once = instrumentFuel(await wat(COMPUTE));
-  assert.throws(() => instrumentFuel(once), (e: unknown) => e instanceof InstrumentationError && /already instrumented/.test(e.message));
+  assert.throws(
+    () => instrumentFuel(once),
+    (e: unknown) => e instanceof InstrumentationError && /already instrumented/.test(e.message),
+  );
 });
 
 test("modules without global or export sections get them in the right place", async () => {
@@ -316,7 +322,9 @@ test("modules without global or export sections get them in the right place", as
   assert.ok(!info.sections.some((s) => s.id === SectionId.global || s.id === SectionId.export));
   const out = instrumentFuel(bytes);
   assert.ok(WebAssembly.validate(out));
-  const ids = parseModule(out).sections.filter((s) => s.id !== 0).map((s) => s.id);
+  const ids = parseModule(out)
+    .sections.filter((s) => s.id !== 0)
+    .map((s) => s.id);
   assert.deepEqual(ids, [1, 3, 5, 6, 7, 10, 11]);
   assert.equal(getFuel(instantiate(out)) > 0n, true);
 });
@@ -324,33 +332,31 @@ test("modules without global or export sections get them in the right place", as
 test("custom sections (names) are copied through byte for byte", async () => {
   const bytes = await wat(`(module (func $named (export "f") (param $p i32) (result i32) (local.get $p)))`);
   const custom = (b: Uint8Array): string[] =>
-    parseModule(b).sections.filter((s) => s.id === 0).map((s) => Buffer.from(b.subarray(s.start, s.end)).toString("hex"));
+    parseModule(b)
+      .sections.filter((s) => s.id === 0)
+      .map((s) => Buffer.from(b.subarray(s.start, s.end)).toString("hex"));
   assert.equal(custom(bytes).length, 1);
   assert.deepEqual(custom(instrumentFuel(bytes)), custom(bytes));
 });
 
-test(
-  "the real serde_derive.wasm instruments, validates and re-decodes",
-  { timeout: 10 * 60_000 },
-  async () => {
-    // Built by `macrobox build` (uninstrumented: what loading instruments).
-    const original = await macroWasm("serde_derive");
-    const before = parseModule(original);
-    const originalCount = decodeAllBodies(before);
-    const global = instrumentFuelDetailed(original, { maxMemoryPages: 4096, mode: "global" });
-    assert.ok(WebAssembly.validate(global.wasm), "instrumented serde_derive (global mode) does not validate");
-    assert.equal(decodeAllBodies(parseModule(global.wasm)), originalCount + global.insertedInstructions);
-    const result = instrumentFuelDetailed(original, { maxMemoryPages: 4096 });
-    assert.equal(result.meteringPoints, global.meteringPoints);
-    assert.ok(WebAssembly.validate(result.wasm), "instrumented serde_derive does not validate");
-    const after = parseModule(result.wasm);
-    // Every body must decode again to its end, with exactly the instructions added.
-    assert.equal(decodeAllBodies(after), originalCount + result.insertedInstructions);
-    assert.equal(after.codeBodies.length, before.codeBodies.length);
-    assert.equal(after.memories[0].limits.max, 4096);
-    const customs = (info: typeof before) =>
-      info.sections.filter((s) => s.id === 0).map((s) => Buffer.from(info.bytes.subarray(s.start, s.end)).toString("base64"));
-    assert.deepEqual(customs(after), customs(before));
-    assert.ok(WebAssembly.Module.exports(new WebAssembly.Module(result.wasm)).some((e) => e.name === FUEL_EXPORT));
-  },
-);
+test("the real serde_derive.wasm instruments, validates and re-decodes", { timeout: 10 * 60_000 }, async () => {
+  // Built by `macrobox build` (uninstrumented: what loading instruments).
+  const original = await macroWasm("serde_derive");
+  const before = parseModule(original);
+  const originalCount = decodeAllBodies(before);
+  const global = instrumentFuelDetailed(original, { maxMemoryPages: 4096, mode: "global" });
+  assert.ok(WebAssembly.validate(global.wasm), "instrumented serde_derive (global mode) does not validate");
+  assert.equal(decodeAllBodies(parseModule(global.wasm)), originalCount + global.insertedInstructions);
+  const result = instrumentFuelDetailed(original, { maxMemoryPages: 4096 });
+  assert.equal(result.meteringPoints, global.meteringPoints);
+  assert.ok(WebAssembly.validate(result.wasm), "instrumented serde_derive does not validate");
+  const after = parseModule(result.wasm);
+  // Every body must decode again to its end, with exactly the instructions added.
+  assert.equal(decodeAllBodies(after), originalCount + result.insertedInstructions);
+  assert.equal(after.codeBodies.length, before.codeBodies.length);
+  assert.equal(after.memories[0].limits.max, 4096);
+  const customs = (info: typeof before) =>
+    info.sections.filter((s) => s.id === 0).map((s) => Buffer.from(info.bytes.subarray(s.start, s.end)).toString("base64"));
+  assert.deepEqual(customs(after), customs(before));
+  assert.ok(WebAssembly.Module.exports(new WebAssembly.Module(result.wasm)).some((e) => e.name === FUEL_EXPORT));
+});

@@ -64,7 +64,10 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
   let demo: MacroModule;
   let hostile: MacroModule;
   before(async () => {
-    for (const [crate, out] of [["examples/demo-macros", demoPath], ["test/fixtures/hostile", hostilePath]]) {
+    for (const [crate, out] of [
+      ["examples/demo-macros", demoPath],
+      ["test/fixtures/hostile", hostilePath],
+    ]) {
       const r = cli(["build", join(root, crate), "-o", out, "--quiet"]);
       assert.equal(r.code, 0, r.stderr);
     }
@@ -213,17 +216,18 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
   });
 
   it("server: 20,000 and 200,000 levels get an error reply naming the limit, then the next request is served", () => {
-    const request = (body: TokenStream): Request => ({
-      type: "ExpandMacro",
-      lib: dylib,
-      env: [],
-      currentDir: null,
-      macroBody: encodeFlatTree(body, { rootSpan: 1 }),
-      macroName: "sql",
-      attributes: null,
-      globals: { defSite: 0, callSite: 1, mixedSite: 2 },
-      spanDataTable: [],
-    } as Request);
+    const request = (body: TokenStream): Request =>
+      ({
+        type: "ExpandMacro",
+        lib: dylib,
+        env: [],
+        currentDir: null,
+        macroBody: encodeFlatTree(body, { rootSpan: 1 }),
+        macroName: "sql",
+        attributes: null,
+        globals: { defSite: 0, callSite: 1, mixedSite: 2 },
+        spanDataTable: [],
+      }) as Request;
     const lexed = parseTokenStream("select id from users", () => 3);
     assert.ok(lexed.ok);
     const normal = request(lexed.stream);
@@ -239,10 +243,16 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
     const last = replies[2];
     assert.ok(last.type === "ExpandMacro" && last.result.ok, JSON.stringify(last));
     const out = decodeFlatTree(last.result.value);
-    assert.deepEqual(out.map((t) => (t.type === "literal" ? t.symbol : t.type)), ["select id from users"]);
+    assert.deepEqual(
+      out.map((t) => (t.type === "literal" ? t.symbol : t.type)),
+      ["select id from users"],
+    );
 
     // Raised with the same flag, 20,000 levels reach the macro (and its compile_error! comes back).
-    const raised = cli(["proc-macro-server", "--module", `demo_macros=${demoPath}`, "--max-nesting", "30000"], encodeRequestLine(request(nestedStream(20_000, 3))));
+    const raised = cli(
+      ["proc-macro-server", "--module", `demo_macros=${demoPath}`, "--max-nesting", "30000"],
+      encodeRequestLine(request(nestedStream(20_000, 3))),
+    );
     const reply = decodeResponseLine(raised.stdout.trim());
     assert.ok(reply.type === "ExpandMacro" && reply.result.ok, raised.stdout.slice(0, 500));
     const tokens = decodeFlatTree(reply.result.value);

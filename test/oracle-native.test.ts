@@ -101,7 +101,7 @@ describe("FlatTree codec", () => {
     assert.throws(() => decodeFlatTree(bad({ token_tree: [0] })), FlatTreeError); // root contains itself
     assert.throws(() => decodeFlatTree(bad({ subtree: [1, 1, 7, 0, 0] })), FlatTreeError); // bad delimiter
     assert.throws(() => decodeFlatTree(bad({ subtree: [1, 1, 0, 0, 99999] })), FlatTreeError); // bad range
-    assert.throws(() => decodeFlatTree(bad({ token_tree: good.token_tree.map((x) => (x & 3) === 1 ? x + (500 << 2) : x) })), FlatTreeError);
+    assert.throws(() => decodeFlatTree(bad({ token_tree: good.token_tree.map((x) => ((x & 3) === 1 ? x + (500 << 2) : x)) })), FlatTreeError);
     assert.throws(() => decodeFlatTree(null as unknown as typeof good), FlatTreeError);
     assert.throws(() => encodeFlatTree([{ type: "ident", sym: "x", isRaw: false, span: -1 }], { rootSpan: 1 }), FlatTreeError);
     assert.throws(() => encodeFlatTree([{ type: "punct", ch: "==", joint: false, span: 1 }], { rootSpan: 1 }), FlatTreeError);
@@ -140,7 +140,17 @@ describe("protocol messages", () => {
   const responses: Response[] = [
     { type: "ApiVersionCheck", version: 6 },
     { type: "SetConfig", spanMode: "Id" },
-    { type: "ListMacros", result: { ok: true, value: [{ name: "a", kind: "derive" }, { name: "b", kind: "attr" }, { name: "c", kind: "bang" }] } },
+    {
+      type: "ListMacros",
+      result: {
+        ok: true,
+        value: [
+          { name: "a", kind: "derive" },
+          { name: "b", kind: "attr" },
+          { name: "c", kind: "bang" },
+        ],
+      },
+    },
     { type: "ListMacros", result: { ok: false, error: "cannot load" } },
     { type: "ExpandMacro", result: { ok: true, value: tree } },
     { type: "ExpandMacro", result: { ok: false, error: "boom" } },
@@ -161,13 +171,24 @@ describe("protocol messages", () => {
     assert.equal(encodeRequestLine({ type: "SetConfig", spanMode: "Id" }), '{"SetConfig":{"span_mode":"Id"}}\n');
     assert.equal(encodeResponseLine(responses[2]), '{"ListMacros":{"Ok":[["a","CustomDerive"],["b","Attr"],["c","FuncLike"]]}}\n');
     // The older kind name is still accepted, like serde's alias.
-    assert.deepEqual(decodeResponseLine('{"ListMacros":{"Ok":[["m","Bang"]]}}'), { type: "ListMacros", result: { ok: true, value: [{ name: "m", kind: "bang" }] } });
+    assert.deepEqual(decodeResponseLine('{"ListMacros":{"Ok":[["m","Bang"]]}}'), {
+      type: "ListMacros",
+      result: { ok: true, value: [{ name: "m", kind: "bang" }] },
+    });
     const expand = JSON.parse(encodeRequestLine(requests[3])) as { ExpandMacro: Record<string, unknown> };
     assert.deepEqual(Object.keys(expand.ExpandMacro).sort(), ["attributes", "current_dir", "env", "has_global_spans", "lib", "macro_body", "macro_name"]);
   });
 
   test("bad messages give ProtocolError", () => {
-    for (const line of ["not json", "{}", '{"A":1,"B":2}', '{"Nope":{}}', '{"ListMacros":{}}', '{"ExpandMacro":{"lib":1}}', '{"SetConfig":{"span_mode":"X"}}']) {
+    for (const line of [
+      "not json",
+      "{}",
+      '{"A":1,"B":2}',
+      '{"Nope":{}}',
+      '{"ListMacros":{}}',
+      '{"ExpandMacro":{"lib":1}}',
+      '{"SetConfig":{"span_mode":"X"}}',
+    ]) {
       assert.throws(() => decodeRequestLine(line), ProtocolError, line);
     }
     assert.throws(() => decodeResponseLine('{"ExpandMacro":{"Ok":{"subtree":[1]}}}'), ProtocolError);

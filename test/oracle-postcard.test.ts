@@ -97,9 +97,31 @@ describe("postcard messages", () => {
     { type: "Request", request: { type: "ListMacros", dylibPath: "/x/libé.so" } },
     {
       type: "Request",
-      request: { type: "ExpandMacro", lib: "/x", env: [["A", "b"]], currentDir: null, macroBody: tree, macroName: "m", attributes: tree, globals: { defSite: 0, callSite: 300, mixedSite: 2 }, spanDataTable: [1, 2, 3, 4, 5] },
+      request: {
+        type: "ExpandMacro",
+        lib: "/x",
+        env: [["A", "b"]],
+        currentDir: null,
+        macroBody: tree,
+        macroName: "m",
+        attributes: tree,
+        globals: { defSite: 0, callSite: 300, mixedSite: 2 },
+        spanDataTable: [1, 2, 3, 4, 5],
+      },
     },
-    { type: "Response", response: { type: "ListMacros", result: { ok: true, value: [{ name: "A", kind: "derive" }, { name: "b", kind: "bang" }] } } },
+    {
+      type: "Response",
+      response: {
+        type: "ListMacros",
+        result: {
+          ok: true,
+          value: [
+            { name: "A", kind: "derive" },
+            { name: "b", kind: "bang" },
+          ],
+        },
+      },
+    },
     { type: "Response", response: { type: "ExpandMacroExtended", result: { ok: false, error: "boom" } } },
     { type: "Response", response: { type: "ApiVersionCheck", version: 6 } },
     ...(
@@ -168,8 +190,14 @@ describe("postcard against rust-analyzer-proc-macro-srv", () => {
     resetSpans();
     const base = { lib: dylib, env: [] as [string, string][], currentDir: null, globals: { defSite: 0, callSite: 1, mixedSite: 2 }, spanDataTable: [] };
     await same({ type: "ExpandMacro", ...base, macroName: "echo", macroBody: encodeFlatTree(richStream(), { rootSpan: 1 }), attributes: null });
-    const big = lexSource("fn f() { let s = \"" + "x".repeat(600) + "\"; }");
-    await same({ type: "ExpandMacro", ...base, macroName: "echo_attr", macroBody: encodeFlatTree(big, { rootSpan: 1 }), attributes: encodeFlatTree(lexSource("a = 1"), { rootSpan: 1 }) });
+    const big = lexSource('fn f() { let s = "' + "x".repeat(600) + '"; }');
+    await same({
+      type: "ExpandMacro",
+      ...base,
+      macroName: "echo_attr",
+      macroBody: encodeFlatTree(big, { rootSpan: 1 }),
+      attributes: encodeFlatTree(lexSource("a = 1"), { rootSpan: 1 }),
+    });
     const panic = await same({ type: "ExpandMacro", ...base, macroName: "panic_now", macroBody: encodeFlatTree([], { rootSpan: 1 }), attributes: null });
     assert.ok(panic.type === "ExpandMacro" && !panic.result.ok);
   });

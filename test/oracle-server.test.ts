@@ -76,7 +76,14 @@ describe("our protocol server answers like rust-analyzer's", () => {
     await same(expandRequest(dylib, "echo", [], null));
     await same(expandRequest(dylib, "echo", [group("Brace", [ident("only")])], null));
     await same(expandRequest(dylib, "echo", [group("None", [ident("a"), group("None", [punct("+")])])], null));
-    await same(expandRequest(dylib, "echo_attr", [ident("fn"), ident("f"), group("Parenthesis", []), group("Brace", [])], [ident("x"), punct("="), lit("Integer", "1", "u8")]));
+    await same(
+      expandRequest(
+        dylib,
+        "echo_attr",
+        [ident("fn"), ident("f"), group("Parenthesis", []), group("Brace", [])],
+        [ident("x"), punct("="), lit("Integer", "1", "u8")],
+      ),
+    );
     await same(expandRequest(dylib, "EchoDerive", [ident("struct"), ident("S"), punct(";")], null));
     const panic = await same(expandRequest(dylib, "panic_now", [], null));
     assert.match(panic, /"Err":"echo-macros: asked to panic"/);
@@ -107,7 +114,10 @@ describe("server session", () => {
   });
 
   test("backend exceptions and bad output become error responses, not crashes", async () => {
-    assert.deepEqual(await session.handle({ type: "ListMacros", dylibPath: "/x" }), { type: "ListMacros", result: { ok: false, error: "macrobox: no such module" } });
+    assert.deepEqual(await session.handle({ type: "ListMacros", dylibPath: "/x" }), {
+      type: "ListMacros",
+      result: { ok: false, error: "macrobox: no such module" },
+    });
     const res = await session.handle(expandRequest("/x", "m", [], null));
     assert.equal(res.type, "ExpandMacro");
     assert.ok(res.type === "ExpandMacro" && !res.result.ok && /cannot encode/.test(res.result.error));
@@ -115,7 +125,12 @@ describe("server session", () => {
 
   test("bad request lines get an error answer", async () => {
     assert.match(await session.handleLine("{nonsense"), /"Err":"macrobox: proc-macro protocol: bad JSON line/);
-    assert.match(await session.handleLine('{"ExpandMacro":{"lib":"x","env":[],"current_dir":null,"macro_body":{"subtree":[0,0,9,0,0],"literal":[],"punct":[],"ident":[],"token_tree":[],"text":[]},"macro_name":"m","attributes":null}}'), /bad request: FlatTree/);
+    assert.match(
+      await session.handleLine(
+        '{"ExpandMacro":{"lib":"x","env":[],"current_dir":null,"macro_body":{"subtree":[0,0,9,0,0],"literal":[],"punct":[],"ident":[],"token_tree":[],"text":[]},"macro_name":"m","attributes":null}}',
+      ),
+      /bad request: FlatTree/,
+    );
   });
 
   test("span mode falls back to Id when the backend lacks RustAnalyzer mode", async () => {
@@ -155,10 +170,14 @@ describe("our server with the wasm backend expands like rust-analyzer's with the
       const built = await build({ crate: "path" in crate ? crate.path : `${crate.name}@${crate.version}`, output: wasmPath });
       const module = await loadMacroModule(readFileSync(built.output));
       // The client names the native dylib; our backend maps that name to the wasm module.
-      const session = createServerSession(createWasmBackend({ loadModule: async (lib) => {
-        if (lib !== dylib) throw new Error(`unknown library ${lib}`);
-        return module;
-      } }));
+      const session = createServerSession(
+        createWasmBackend({
+          loadModule: async (lib) => {
+            if (lib !== dylib) throw new Error(`unknown library ${lib}`);
+            return module;
+          },
+        }),
+      );
       const key = crateKey(crate);
       const cases = loadCorpus().filter((c) => crateKey(c.crate) === key);
       assert.ok(cases.length > 10);
@@ -183,7 +202,8 @@ describe("our server with the wasm backend expands like rust-analyzer's with the
             continue;
           }
           if (!a.result.ok || !b.result.ok) {
-            if (a.result.ok !== b.result.ok) failures.push(`${c.id} ${name}: native ${a.result.ok ? "ok" : a.result.error}, ours ${b.result.ok ? "ok" : b.result.error}`);
+            if (a.result.ok !== b.result.ok)
+              failures.push(`${c.id} ${name}: native ${a.result.ok ? "ok" : a.result.error}, ours ${b.result.ok ? "ok" : b.result.error}`);
             continue;
           }
           const na = decodeFlatTree(a.result.value);
@@ -248,7 +268,9 @@ describe("macrobox as a proc-macro server process", () => {
         spanDataTable: [],
       });
       assert.ok(res.ok, res.ok ? "" : res.error);
-      const printed = decodeFlatTree(res.value).map((t) => (t.type === "ident" ? t.sym : "")).join(" ");
+      const printed = decodeFlatTree(res.value)
+        .map((t) => (t.type === "ident" ? t.sym : ""))
+        .join(" ");
       assert.match(printed, /impl P/);
       const missing = await srv.listMacros("/elsewhere/libunknown-0123456789abcdef.so");
       assert.ok(!missing.ok && /no wasm module/.test(missing.error));

@@ -14,8 +14,11 @@ import { FsError, MemoryFs, type ReadOnlyFs } from "../src/sandbox/fs.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 
 const E = { SUCCESS: 0, ACCES: 2, BADF: 8, FAULT: 21, ISDIR: 31, MFILE: 33, NOENT: 44, NOTDIR: 54, ROFS: 69 };
-const O_CREAT = 1, O_DIRECTORY = 2, O_TRUNC = 8;
-const FD_READ = 1n << 1n, FD_WRITE = 1n << 6n;
+const O_CREAT = 1,
+  O_DIRECTORY = 2,
+  O_TRUNC = 8;
+const FD_READ = 1n << 1n,
+  FD_WRITE = 1n << 6n;
 
 type Fn = (...args: (number | bigint)[]) => number;
 
@@ -24,21 +27,25 @@ type Fn = (...args: (number | bigint)[]) => number;
 const CRATE = "/work/crate";
 
 function setup(grant: Partial<SandboxGrant> = {}, libc?: LibcPaths) {
-  const session = new CapabilitySession({
-    crate: "m",
-    declared: { env: ["A", "B"], read: ["data", "*.sql"] },
-    granted: { env: ["A"], read: ["data", "*.sql"] },
-    fs: new MemoryFs({ "data/one.txt": "0123456789", "data/sub/two.txt": "two", "x.sql": "select", "secret": "s", "deep/a.sql": "no" }),
-    env: { A: "1", B: "2", C: "3" },
-    crateDir: CRATE,
-    ...grant,
-  }, libc);
+  const session = new CapabilitySession(
+    {
+      crate: "m",
+      declared: { env: ["A", "B"], read: ["data", "*.sql"] },
+      granted: { env: ["A"], read: ["data", "*.sql"] },
+      fs: new MemoryFs({ "data/one.txt": "0123456789", "data/sub/two.txt": "two", "x.sql": "select", secret: "s", "deep/a.sql": "no" }),
+      env: { A: "1", B: "2", C: "3" },
+      crateDir: CRATE,
+      ...grant,
+    },
+    libc,
+  );
   const wasi = new Wasi({ extend: session.extend });
   const memory = new WebAssembly.Memory({ initial: 1 });
   wasi.bindMemory(memory);
   const fns = wasi.extension!.functions as unknown as Record<string, Fn>;
   const view = () => new DataView(memory.buffer);
-  const PATH = 1024, OUT = 512;
+  const PATH = 1024,
+    OUT = 512;
   const open = (path: string, oflags = 0, rights = FD_READ, dirfd = 3): { errno: number; fd: number } => {
     const bytes = new TextEncoder().encode(path);
     new Uint8Array(memory.buffer, PATH, bytes.length).set(bytes);
@@ -72,7 +79,7 @@ function setup(grant: Partial<SandboxGrant> = {}, libc?: LibcPaths) {
 }
 
 describe("WASI capabilities", () => {
-  test("fd 3 is the preopened root \"/\"; nothing else is", () => {
+  test('fd 3 is the preopened root "/"; nothing else is', () => {
     const { fns, view, memory } = setup();
     assert.equal(fns.fd_prestat_get(3, 100), E.SUCCESS);
     assert.equal(view().getUint8(100), 0);
@@ -153,15 +160,21 @@ describe("WASI capabilities", () => {
     assert.equal(open("../crate2/x").errno, E.ACCES);
     // Denials name the path where the macro asked for it, the grant that allows it (none when no
     // grant can) and the error the macro saw by its Linux name.
-    assert.deepEqual(session.denials.map((d) => [d.name, d.reason, d.grant, d.errno]), [
-      ["/work/crate/secret", "undeclared", "secret", "EACCES"],
-      ["/work/crate/deep/a.sql", "undeclared", "deep/a.sql", "EACCES"],
-      ["/work/x", "escape", undefined, "EACCES"],
-      ["/work/crate/data/new.txt", "write", undefined, "EROFS"],
-      ["/work/crate/data/one.txt", "write", undefined, "EROFS"],
-      ["/work/crate2/x", "escape", undefined, "EACCES"],
-    ]);
-    assert.match(session.denials[0].note, /tried to read file \/work\/crate\/secret, which it does not declare; the macro sees EACCES "Permission denied" \(Linux errno 13; Rust prints WASI's number, "os error 2"\); grant it with `--allow-read m:secret`/);
+    assert.deepEqual(
+      session.denials.map((d) => [d.name, d.reason, d.grant, d.errno]),
+      [
+        ["/work/crate/secret", "undeclared", "secret", "EACCES"],
+        ["/work/crate/deep/a.sql", "undeclared", "deep/a.sql", "EACCES"],
+        ["/work/x", "escape", undefined, "EACCES"],
+        ["/work/crate/data/new.txt", "write", undefined, "EROFS"],
+        ["/work/crate/data/one.txt", "write", undefined, "EROFS"],
+        ["/work/crate2/x", "escape", undefined, "EACCES"],
+      ],
+    );
+    assert.match(
+      session.denials[0].note,
+      /tried to read file \/work\/crate\/secret, which it does not declare; the macro sees EACCES "Permission denied" \(Linux errno 13; Rust prints WASI's number, "os error 2"\); grant it with `--allow-read m:secret`/,
+    );
     assert.match(session.denials[3].note, /EROFS "Read-only file system" \(Linux errno 30/);
     assert.deepEqual(session.reads, []);
   });
@@ -177,13 +190,19 @@ describe("WASI capabilities", () => {
     assert.equal(open("work/crate/data/../../outside").errno, E.ACCES);
     assert.equal(open("work/crate/secret").errno, E.ACCES);
     assert.equal(open("work").errno, E.ACCES, "directories above the crate are not shown");
-    assert.deepEqual(session.denials.map((d) => [d.name, d.reason, d.grant]), [
-      ["/etc/passwd", "outside", undefined],
-      ["/work/outside", "escape", undefined],
-      ["/work/crate/secret", "undeclared", "secret"],
-      ["/work", "outside", undefined],
-    ]);
-    assert.match(session.denials[0].note, /tried to read file \/etc\/passwd, which is outside the crate directory; .*cannot|tried to read file \/etc\/passwd, which is outside the crate directory/);
+    assert.deepEqual(
+      session.denials.map((d) => [d.name, d.reason, d.grant]),
+      [
+        ["/etc/passwd", "outside", undefined],
+        ["/work/outside", "escape", undefined],
+        ["/work/crate/secret", "undeclared", "secret"],
+        ["/work", "outside", undefined],
+      ],
+    );
+    assert.match(
+      session.denials[0].note,
+      /tried to read file \/etc\/passwd, which is outside the crate directory; .*cannot|tried to read file \/etc\/passwd, which is outside the crate directory/,
+    );
     assert.deepEqual(session.reads, ["data/one.txt"]);
     // Without chdir in the module, a path inside the crate directory is taken as absolute and any
     // other as relative to the current directory.
@@ -265,7 +284,13 @@ describe("WASI capabilities", () => {
     assert.equal(session.envPolicy("A"), "1");
     assert.equal(session.envPolicy("B"), null);
     assert.equal(session.envPolicy("C"), null);
-    assert.deepEqual(session.denials.map((d) => [d.name, d.reason]), [["B", "not-granted"], ["C", "undeclared"]]);
+    assert.deepEqual(
+      session.denials.map((d) => [d.name, d.reason]),
+      [
+        ["B", "not-granted"],
+        ["C", "undeclared"],
+      ],
+    );
   });
 
   test("each instance gets its own descriptor table", () => {
@@ -292,7 +317,10 @@ describe("the Node file system view", () => {
     assert.deepEqual(fs.stat("in/f.txt"), { type: "file", size: 1, realPath: "in/f.txt" });
     assert.deepEqual(fs.stat("in/up"), { type: "file", size: 1, realPath: "top.txt" });
     assert.equal(new TextDecoder().decode(fs.readFile("in/f.txt")), "f");
-    assert.deepEqual(fs.readdir("in").map((e) => `${e.name}:${e.type}`), ["f.txt:file", "loop:other", "out:file", "up:file"]);
+    assert.deepEqual(
+      fs.readdir("in").map((e) => `${e.name}:${e.type}`),
+      ["f.txt:file", "loop:other", "out:file", "up:file"],
+    );
     assert.deepEqual(fs.stat(""), { type: "directory", size: 0, realPath: "" });
   });
 
@@ -306,13 +334,34 @@ describe("the Node file system view", () => {
       }
       return "no error";
     };
-    assert.equal(code(() => fs.readFile("in/out")), "OUTSIDE");
-    assert.equal(code(() => fs.stat("in/out")), "OUTSIDE");
-    assert.equal(code(() => fs.readFile("../etc/passwd")), "OUTSIDE");
-    assert.equal(code(() => fs.readFile("/etc/passwd")), "OUTSIDE");
-    assert.equal(code(() => fs.stat("in/loop")), "OUTSIDE");
-    assert.equal(code(() => fs.stat("in/nothing")), "ENOENT");
-    assert.equal(code(() => fs.readdir("in/f.txt")), "ENOTDIR");
+    assert.equal(
+      code(() => fs.readFile("in/out")),
+      "OUTSIDE",
+    );
+    assert.equal(
+      code(() => fs.stat("in/out")),
+      "OUTSIDE",
+    );
+    assert.equal(
+      code(() => fs.readFile("../etc/passwd")),
+      "OUTSIDE",
+    );
+    assert.equal(
+      code(() => fs.readFile("/etc/passwd")),
+      "OUTSIDE",
+    );
+    assert.equal(
+      code(() => fs.stat("in/loop")),
+      "OUTSIDE",
+    );
+    assert.equal(
+      code(() => fs.stat("in/nothing")),
+      "ENOENT",
+    );
+    assert.equal(
+      code(() => fs.readdir("in/f.txt")),
+      "ENOTDIR",
+    );
     assert.throws(() => new NodeReadOnlyFs(join(dir, "missing")), /cannot use .* as the crate directory: ENOENT/);
   });
 });

@@ -38,7 +38,10 @@ function macrobox(args: string[], options: { cwd?: string; env?: NodeJS.ProcessE
 function buildFixture(name: string): string {
   mkdirSync(WORK, { recursive: true });
   const out = join(WORK, `${name}.wasm`);
-  execFileSync(process.execPath, ["--import", TSX, CLI, "build", join(FIXTURES, name), "-o", out, "--quiet"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(process.execPath, ["--import", TSX, CLI, "build", join(FIXTURES, name), "-o", out, "--quiet"], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   return out;
 }
 
@@ -135,7 +138,10 @@ describe("resource attacks end with an error naming the macro, the limit and the
     assert.equal(r.error?.kind, "trap");
     assert.match(r.error!.message, /stack overflow|out of bounds/);
     assert.match(r.diagnostics[0].message, /^proc macro `recurse` trapped/);
-    assert.deepEqual(r.diagnostics[0].children.map((c) => c.message), ["this is most likely a stack overflow: the macro recursed too deeply"]);
+    assert.deepEqual(
+      r.diagnostics[0].children.map((c) => c.message),
+      ["this is most likely a stack overflow: the macro recursed too deeply"],
+    );
   });
 
   test("emitting tokens without end: bounded by the output limit while it builds", async () => {
@@ -200,9 +206,20 @@ describe("file system: read-only, inside the grant, denials noted", () => {
     assert.equal(r.denials.length, 1);
     assert.deepEqual(
       { ...r.denials[0], note: undefined },
-      { crate: "hostile_macros", kind: "read", name: join(crateFs.root, "secret.txt"), reason: "undeclared", grant: "secret.txt", errno: "EACCES", note: undefined },
+      {
+        crate: "hostile_macros",
+        kind: "read",
+        name: join(crateFs.root, "secret.txt"),
+        reason: "undeclared",
+        grant: "secret.txt",
+        errno: "EACCES",
+        note: undefined,
+      },
     );
-    assert.match(r.denials[0].note, /macro crate hostile_macros tried to read file \/.*\/secret\.txt, which it does not declare; the macro sees EACCES .*; grant it with `--allow-read hostile_macros:secret\.txt`/);
+    assert.match(
+      r.denials[0].note,
+      /macro crate hostile_macros tried to read file \/.*\/secret\.txt, which it does not declare; the macro sees EACCES .*; grant it with `--allow-read hostile_macros:secret\.txt`/,
+    );
     const src = await attack("list_dir", '"src"');
     assert.match(emitted(src), /^ERR:PermissionDenied/);
   });
@@ -306,7 +323,10 @@ describe("environment: only granted variables", () => {
     const r = await attack("read_env", '"HOSTILE_DECLARED"', { sandbox: hostileSandbox({ env: [], read: [] }) });
     assert.equal(emitted(r), "std=Err(NotPresent) tracked=Err(NotPresent)");
     const notes = r.denials.filter((d) => d.name === "HOSTILE_DECLARED").map((d) => d.note);
-    assert.ok(notes.some((n) => n.includes("grant it with `--allow-env hostile_macros:HOSTILE_DECLARED`")), notes.join("\n"));
+    assert.ok(
+      notes.some((n) => n.includes("grant it with `--allow-env hostile_macros:HOSTILE_DECLARED`")),
+      notes.join("\n"),
+    );
     assert.ok(!JSON.stringify(r).includes("declared-value"));
   });
 
@@ -358,10 +378,20 @@ describe("a macro that needs capabilities works once granted", () => {
   });
 
   test("without the grant it fails with notes naming what to grant", async () => {
-    const r = await capable.expand({ kind: "bang", name: "include_greeting", input: '"templates/hello.txt"', sandbox: sandbox({ env: [], read: ["templates"] }) });
+    const r = await capable.expand({
+      kind: "bang",
+      name: "include_greeting",
+      input: '"templates/hello.txt"',
+      sandbox: sandbox({ env: [], read: ["templates"] }),
+    });
     assert.match(r.text ?? "", /compile_error/);
     assert.ok(r.denials.some((d) => d.note.includes("--allow-env capable_macros:CAPABLE_GREETING")));
-    const f = await capable.expand({ kind: "bang", name: "include_greeting", input: '"templates/hello.txt"', sandbox: sandbox({ env: ["CAPABLE_GREETING"], read: [] }) });
+    const f = await capable.expand({
+      kind: "bang",
+      name: "include_greeting",
+      input: '"templates/hello.txt"',
+      sandbox: sandbox({ env: ["CAPABLE_GREETING"], read: [] }),
+    });
     assert.match(f.text ?? "", /cannot read templates\/hello\.txt: Permission denied/);
     assert.ok(f.denials.some((d) => d.note.includes("--allow-read capable_macros:templates/hello.txt")));
   });
@@ -383,19 +413,43 @@ describe("a macro that needs capabilities works once granted", () => {
 
 describe("macrobox expand: grants, notes, determinism check", () => {
   test("flags grant; notes tell what to grant; a grant beyond the declaration is honoured with a note", () => {
-    const denied = macrobox(["expand", capablePath, "--bang", "include_greeting", '"templates/hello.txt"', "--crate-dir", crateDir], { cwd: crateDir, env: { ...process.env, CAPABLE_GREETING: "Hey" } });
+    const denied = macrobox(["expand", capablePath, "--bang", "include_greeting", '"templates/hello.txt"', "--crate-dir", crateDir], {
+      cwd: crateDir,
+      env: { ...process.env, CAPABLE_GREETING: "Hey" },
+    });
     assert.equal(denied.status, 1);
-    assert.match(denied.stderr, /note: macro crate capable_macros tried to read env var CAPABLE_GREETING; grant it with `--allow-env capable_macros:CAPABLE_GREETING`/);
+    assert.match(
+      denied.stderr,
+      /note: macro crate capable_macros tried to read env var CAPABLE_GREETING; grant it with `--allow-env capable_macros:CAPABLE_GREETING`/,
+    );
     const granted = macrobox(
-      ["expand", capablePath, "--bang", "include_greeting", '"templates/hello.txt"', "--crate-dir", crateDir, "--allow-env", "capable_macros:CAPABLE_GREETING", "--allow-read", "capable-macros:templates", "--check-determinism"],
+      [
+        "expand",
+        capablePath,
+        "--bang",
+        "include_greeting",
+        '"templates/hello.txt"',
+        "--crate-dir",
+        crateDir,
+        "--allow-env",
+        "capable_macros:CAPABLE_GREETING",
+        "--allow-read",
+        "capable-macros:templates",
+        "--check-determinism",
+      ],
       { cwd: crateDir, env: { ...process.env, CAPABLE_GREETING: "Hey" } },
     );
     assert.equal(granted.status, 0, granted.stderr);
     assert.equal(granted.stdout.trim(), '"Hey, Hello from the template"');
     assert.equal(granted.stderr, "");
-    const beyond = macrobox(["expand", capablePath, "--bang", "sql_files", "", "--allow-read", "capable_macros:src", "--allow-read", "capable_macros:*.sql"], { cwd: crateDir });
+    const beyond = macrobox(["expand", capablePath, "--bang", "sql_files", "", "--allow-read", "capable_macros:src", "--allow-read", "capable_macros:*.sql"], {
+      cwd: crateDir,
+    });
     assert.equal(beyond.status, 0, beyond.stderr);
-    assert.match(beyond.stderr, /^note: macro crate capable_macros is granted read access to src, beyond what the crate declares \(it declares env = \["CAPABLE_GREETING"\], read = \["templates", "\*\.sql"\]\)\n$/);
+    assert.match(
+      beyond.stderr,
+      /^note: macro crate capable_macros is granted read access to src, beyond what the crate declares \(it declares env = \["CAPABLE_GREETING"\], read = \["templates", "\*\.sql"\]\)\n$/,
+    );
     const bad = macrobox(["expand", capablePath, "--bang", "sql_files", "", "--allow-read", "capable_macros:../x"], { cwd: crateDir });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /error: macro crate capable_macros is granted read access to "\.\.\/x" \(read paths are relative to the crate directory/);

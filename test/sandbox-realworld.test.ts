@@ -65,7 +65,15 @@ const cargoEnv = () => ({ CARGO_MANIFEST_DIR: crateDir });
 function sandbox(crate: string, granted: Capabilities): SandboxGrant {
   const g = effectiveGrant(crate, { env: [], read: [] }, granted);
   assert.ok(g.ok);
-  return { crate, declared: { env: [], read: [] }, granted: g.grant, fs: new NodeReadOnlyFs(crateDir), env: { ...cargoEnv(), HOME: "/root" }, crateDir, currentDir: crateDir };
+  return {
+    crate,
+    declared: { env: [], read: [] },
+    granted: g.grant,
+    fs: new NodeReadOnlyFs(crateDir),
+    env: { ...cargoEnv(), HOME: "/root" },
+    crateDir,
+    currentDir: crateDir,
+  };
 }
 
 async function native(crate: Crate, kind: "derive" | "attr", name: string, input: string) {
@@ -82,11 +90,19 @@ describe("pest_derive: a grammar file through CARGO_MANIFEST_DIR", () => {
   });
 
   test("granted exactly the file and the variable, it expands like native, absolute include_str! path included", async () => {
-    const r = await module.expand({ kind: "derive", name: "Parser", input: PEST_INPUT, sandbox: sandbox("pest_derive", { env: ["CARGO_MANIFEST_DIR"], read: ["src/grammar.pest"] }) });
+    const r = await module.expand({
+      kind: "derive",
+      name: "Parser",
+      input: PEST_INPUT,
+      sandbox: sandbox("pest_derive", { env: ["CARGO_MANIFEST_DIR"], read: ["src/grammar.pest"] }),
+    });
     assert.ok(r.ok, r.ok ? "" : r.error.message);
     const expected = await native(PEST, "derive", "Parser", PEST_INPUT);
     assert.equal(compareStreams(r.output, expected), null, printTokens(r.output).slice(0, 400));
-    assert.ok(r.text.includes(`include_str! ("${crateDir}/src/grammar.pest")`) || r.text.includes(`include_str!("${crateDir}/src/grammar.pest")`), r.text.slice(0, 300));
+    assert.ok(
+      r.text.includes(`include_str! ("${crateDir}/src/grammar.pest")`) || r.text.includes(`include_str!("${crateDir}/src/grammar.pest")`),
+      r.text.slice(0, 300),
+    );
     assert.ok(r.reads.includes("src/grammar.pest"));
   });
 
@@ -99,14 +115,26 @@ describe("pest_derive: a grammar file through CARGO_MANIFEST_DIR", () => {
     const f = await module.expand({ kind: "derive", name: "Parser", input: PEST_INPUT, sandbox: env });
     assert.equal(f.ok, false);
     const notes = formatMessages(f, { sandbox: env });
-    assert.match(notes, new RegExp(`tried to read file ${crateDir}/src/grammar\\.pest, which it does not declare; the macro sees EACCES .*--allow-read pest_derive:src/grammar\\.pest`));
+    assert.match(
+      notes,
+      new RegExp(
+        `tried to read file ${crateDir}/src/grammar\\.pest, which it does not declare; the macro sees EACCES .*--allow-read pest_derive:src/grammar\\.pest`,
+      ),
+    );
   });
 });
 
 test("macrobox inspect shows a grant beyond what the crate declares", async () => {
-  const cli = spawnSync(process.execPath, ["--import", TSX, CLI, "inspect", await wasmBuild(PEST), "--allow-read", "pest_derive:src/grammar.pest", "--allow-env", "pest_derive:CARGO_MANIFEST_DIR"], { cwd: crateDir, encoding: "utf8" });
+  const cli = spawnSync(
+    process.execPath,
+    ["--import", TSX, CLI, "inspect", await wasmBuild(PEST), "--allow-read", "pest_derive:src/grammar.pest", "--allow-env", "pest_derive:CARGO_MANIFEST_DIR"],
+    { cwd: crateDir, encoding: "utf8" },
+  );
   assert.equal(cli.status, 0, cli.stderr);
-  assert.match(cli.stdout, /capabilities declared:\n {2}none\ncapabilities granted:\n {2}env: {2}CARGO_MANIFEST_DIR {2}\(beyond what the crate declares\)\n {2}read: src\/grammar\.pest {2}\(beyond what the crate declares\)\nnote: macro crate pest_derive is granted env var CARGO_MANIFEST_DIR, read access to src\/grammar\.pest, beyond what the crate declares \(it declares nothing\)\n/);
+  assert.match(
+    cli.stdout,
+    /capabilities declared:\n {2}none\ncapabilities granted:\n {2}env: {2}CARGO_MANIFEST_DIR {2}\(beyond what the crate declares\)\n {2}read: src\/grammar\.pest {2}\(beyond what the crate declares\)\nnote: macro crate pest_derive is granted env var CARGO_MANIFEST_DIR, read access to src\/grammar\.pest, beyond what the crate declares \(it declares nothing\)\n/,
+  );
 });
 
 describe("num_enum_derive with proc-macro-crate: $CARGO_MANIFEST_DIR/Cargo.toml", () => {
@@ -116,7 +144,12 @@ describe("num_enum_derive with proc-macro-crate: $CARGO_MANIFEST_DIR/Cargo.toml"
   });
 
   test("granted exactly Cargo.toml and the variable, it expands like native (the renamed crate)", async () => {
-    const r = await module.expand({ kind: "derive", name: "TryFromPrimitive", input: ENUM_INPUT, sandbox: sandbox("num_enum_derive", { env: ["CARGO_MANIFEST_DIR"], read: ["Cargo.toml"] }) });
+    const r = await module.expand({
+      kind: "derive",
+      name: "TryFromPrimitive",
+      input: ENUM_INPUT,
+      sandbox: sandbox("num_enum_derive", { env: ["CARGO_MANIFEST_DIR"], read: ["Cargo.toml"] }),
+    });
     assert.ok(r.ok, r.ok ? "" : r.error.message);
     const expected = await native(NUM_ENUM, "derive", "TryFromPrimitive", ENUM_INPUT);
     assert.equal(compareStreams(r.output, expected), null);
@@ -133,7 +166,10 @@ describe("num_enum_derive with proc-macro-crate: $CARGO_MANIFEST_DIR/Cargo.toml"
     const env = sandbox("num_enum_derive", { env: ["CARGO_MANIFEST_DIR"], read: [] });
     const f = await module.expand({ kind: "derive", name: "TryFromPrimitive", input: ENUM_INPUT, sandbox: env });
     assert.ok(!f.ok || compareStreams(f.output, expected) !== null);
-    assert.match(formatMessages(f, { sandbox: env }), new RegExp(`note: macro crate num_enum_derive tried to read file ${crateDir}/Cargo\\.toml.*--allow-read num_enum_derive:Cargo\\.toml`));
+    assert.match(
+      formatMessages(f, { sandbox: env }),
+      new RegExp(`note: macro crate num_enum_derive tried to read file ${crateDir}/Cargo\\.toml.*--allow-read num_enum_derive:Cargo\\.toml`),
+    );
   });
 });
 
@@ -146,13 +182,21 @@ describe("ctor: compile_error! under a #[cfg] false for this host", () => {
     assert.equal(compareStreams(r.output, await native(CTOR, "attr", "ctor", "fn init() {}")), null);
     assert.deepEqual(compileErrors(r.output, r.spans), []);
     // For a target #[ctor] does not support, rustc would report it.
-    const wasi = compileErrors(r.output, r.spans, { target: { arch: "wasm32", os: "wasi", family: ["wasm"], env: "p1", vendor: "unknown", pointerWidth: "32", endian: "little" } });
-    assert.deepEqual(wasi.map((d) => [d.level, d.message]), [["error", "#[ctor] is not supported on the current target"]]);
+    const wasi = compileErrors(r.output, r.spans, {
+      target: { arch: "wasm32", os: "wasi", family: ["wasm"], env: "p1", vendor: "unknown", pointerWidth: "32", endian: "little" },
+    });
+    assert.deepEqual(
+      wasi.map((d) => [d.level, d.message]),
+      [["error", "#[ctor] is not supported on the current target"]],
+    );
 
     const item = join(crateDir, "src", "init.rs");
     writeFileSync(item, "fn init() {}\n");
     for (const json of [false, true]) {
-      const cli = spawnSync(process.execPath, ["--import", TSX, CLI, "expand", wasm, "--attr", "ctor", item, ...(json ? ["--json"] : [])], { cwd: crateDir, encoding: "utf8" });
+      const cli = spawnSync(process.execPath, ["--import", TSX, CLI, "expand", wasm, "--attr", "ctor", item, ...(json ? ["--json"] : [])], {
+        cwd: crateDir,
+        encoding: "utf8",
+      });
       assert.equal(cli.status, 0, cli.stderr);
       assert.doesNotMatch(cli.stderr, /error/);
       if (json) assert.equal((JSON.parse(cli.stdout) as Array<{ ok: boolean }>)[0].ok, true);

@@ -10,10 +10,33 @@ import { DocStyle, Lit, Raw, RawCursor, shebangLength } from "../src/tokens/inde
 import { utf8Length } from "../src/tokens/unicode.js";
 
 const SINGLE_NAMES: Record<string, string> = {
-  ";": "Semi", ",": "Comma", ".": "Dot", "(": "OpenParen", ")": "CloseParen", "{": "OpenBrace", "}": "CloseBrace",
-  "[": "OpenBracket", "]": "CloseBracket", "@": "At", "#": "Pound", "~": "Tilde", "?": "Question", ":": "Colon",
-  $: "Dollar", "=": "Eq", "!": "Bang", "<": "Lt", ">": "Gt", "-": "Minus", "&": "And", "|": "Or", "+": "Plus",
-  "*": "Star", "/": "Slash", "^": "Caret", "%": "Percent",
+  ";": "Semi",
+  ",": "Comma",
+  ".": "Dot",
+  "(": "OpenParen",
+  ")": "CloseParen",
+  "{": "OpenBrace",
+  "}": "CloseBrace",
+  "[": "OpenBracket",
+  "]": "CloseBracket",
+  "@": "At",
+  "#": "Pound",
+  "~": "Tilde",
+  "?": "Question",
+  ":": "Colon",
+  $: "Dollar",
+  "=": "Eq",
+  "!": "Bang",
+  "<": "Lt",
+  ">": "Gt",
+  "-": "Minus",
+  "&": "And",
+  "|": "Or",
+  "+": "Plus",
+  "*": "Star",
+  "/": "Slash",
+  "^": "Caret",
+  "%": "Percent",
 };
 const BASES: Record<number, string> = { 2: "Binary", 8: "Octal", 10: "Decimal", 16: "Hexadecimal" };
 
@@ -27,19 +50,45 @@ function debugToken(c: RawCursor): string {
   const len = utf8Length(src, c.start, c.end);
   let kind: string;
   switch (c.kind) {
-    case Raw.LineComment: kind = `LineComment { doc_style: ${docStyle(c.docStyle)} }`; break;
-    case Raw.BlockComment: kind = `BlockComment { doc_style: ${docStyle(c.docStyle)}, terminated: ${c.terminated} }`; break;
-    case Raw.Whitespace: kind = "Whitespace"; break;
-    case Raw.Ident: kind = "Ident"; break;
-    case Raw.InvalidIdent: kind = "InvalidIdent"; break;
-    case Raw.RawIdent: kind = "RawIdent"; break;
-    case Raw.UnknownPrefix: kind = "UnknownPrefix"; break;
-    case Raw.UnknownPrefixLifetime: kind = "UnknownPrefixLifetime"; break;
-    case Raw.RawLifetime: kind = "RawLifetime"; break;
-    case Raw.GuardedStrPrefix: kind = "GuardedStrPrefix"; break;
-    case Raw.Lifetime: kind = `Lifetime { starts_with_number: ${c.startsWithNumber} }`; break;
-    case Raw.Single: kind = SINGLE_NAMES[String.fromCharCode(c.ch)]; break;
-    case Raw.Unknown: kind = "Unknown"; break;
+    case Raw.LineComment:
+      kind = `LineComment { doc_style: ${docStyle(c.docStyle)} }`;
+      break;
+    case Raw.BlockComment:
+      kind = `BlockComment { doc_style: ${docStyle(c.docStyle)}, terminated: ${c.terminated} }`;
+      break;
+    case Raw.Whitespace:
+      kind = "Whitespace";
+      break;
+    case Raw.Ident:
+      kind = "Ident";
+      break;
+    case Raw.InvalidIdent:
+      kind = "InvalidIdent";
+      break;
+    case Raw.RawIdent:
+      kind = "RawIdent";
+      break;
+    case Raw.UnknownPrefix:
+      kind = "UnknownPrefix";
+      break;
+    case Raw.UnknownPrefixLifetime:
+      kind = "UnknownPrefixLifetime";
+      break;
+    case Raw.RawLifetime:
+      kind = "RawLifetime";
+      break;
+    case Raw.GuardedStrPrefix:
+      kind = "GuardedStrPrefix";
+      break;
+    case Raw.Lifetime:
+      kind = `Lifetime { starts_with_number: ${c.startsWithNumber} }`;
+      break;
+    case Raw.Single:
+      kind = SINGLE_NAMES[String.fromCharCode(c.ch)];
+      break;
+    case Raw.Unknown:
+      kind = "Unknown";
+      break;
     case Raw.Literal: {
       const n = c.nHashes < 0 ? "None" : `Some(${c.nHashes})`;
       const lit = {
@@ -57,7 +106,8 @@ function debugToken(c: RawCursor): string {
       kind = `Literal { kind: ${lit}, suffix_start: ${utf8Length(src, c.start, c.suffixStart)} }`;
       break;
     }
-    default: throw new Error(`unexpected raw kind ${c.kind}`);
+    default:
+      throw new Error(`unexpected raw kind ${c.kind}`);
   }
   return `Token { kind: ${kind}, len: ${len} }`;
 }
@@ -71,11 +121,17 @@ function lex(src: string): string {
 
 /** An `expect![[r#"..."#]]` block: its lines, unindented. */
 function expected(block: string): string {
-  return block.split("\n").map((l) => l.trim()).filter((l) => l).join("\n");
+  return block
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l)
+    .join("\n");
 }
 
 test("smoke_test", () => {
-  assert.equal(lex('/* my source file */ fn main() { println!("zebra"); }\n'), expected(`
+  assert.equal(
+    lex('/* my source file */ fn main() { println!("zebra"); }\n'),
+    expected(`
             Token { kind: BlockComment { doc_style: None, terminated: true }, len: 20 }
             Token { kind: Whitespace, len: 1 }
             Token { kind: Ident, len: 2 }
@@ -94,12 +150,16 @@ test("smoke_test", () => {
             Token { kind: Semi, len: 1 }
             Token { kind: Whitespace, len: 1 }
             Token { kind: CloseBrace, len: 1 }
-            Token { kind: Whitespace, len: 1 }`));
+            Token { kind: Whitespace, len: 1 }`),
+  );
 });
 
 test("comment_flavors", () => {
-  const src = "\n// line\n//// line as well\n/// outer doc line\n//! inner doc line\n/* block */\n/**/\n/*** also block */\n/** outer doc block */\n/*! inner doc block */\n";
-  assert.equal(lex(src), expected(`
+  const src =
+    "\n// line\n//// line as well\n/// outer doc line\n//! inner doc line\n/* block */\n/**/\n/*** also block */\n/** outer doc block */\n/*! inner doc block */\n";
+  assert.equal(
+    lex(src),
+    expected(`
             Token { kind: Whitespace, len: 1 }
             Token { kind: LineComment { doc_style: None }, len: 7 }
             Token { kind: Whitespace, len: 1 }
@@ -118,22 +178,29 @@ test("comment_flavors", () => {
             Token { kind: BlockComment { doc_style: Some(Outer), terminated: true }, len: 22 }
             Token { kind: Whitespace, len: 1 }
             Token { kind: BlockComment { doc_style: Some(Inner), terminated: true }, len: 22 }
-            Token { kind: Whitespace, len: 1 }`));
+            Token { kind: Whitespace, len: 1 }`),
+  );
 });
 
 test("nested_block_comments", () => {
-  assert.equal(lex("/* /* */ */'a'"), expected(`
+  assert.equal(
+    lex("/* /* */ */'a'"),
+    expected(`
             Token { kind: BlockComment { doc_style: None, terminated: true }, len: 11 }
-            Token { kind: Literal { kind: Char { terminated: true }, suffix_start: 3 }, len: 3 }`));
+            Token { kind: Literal { kind: Char { terminated: true }, suffix_start: 3 }, len: 3 }`),
+  );
 });
 
 test("characters", () => {
-  assert.equal(lex("'a' ' ' '\\n'"), expected(`
+  assert.equal(
+    lex("'a' ' ' '\\n'"),
+    expected(`
             Token { kind: Literal { kind: Char { terminated: true }, suffix_start: 3 }, len: 3 }
             Token { kind: Whitespace, len: 1 }
             Token { kind: Literal { kind: Char { terminated: true }, suffix_start: 3 }, len: 3 }
             Token { kind: Whitespace, len: 1 }
-            Token { kind: Literal { kind: Char { terminated: true }, suffix_start: 4 }, len: 4 }`));
+            Token { kind: Literal { kind: Char { terminated: true }, suffix_start: 4 }, len: 4 }`),
+  );
 });
 
 test("lifetime", () => {
@@ -145,8 +212,10 @@ test("raw_string", () => {
 });
 
 test("literal_suffixes", () => {
-  const src = "\n'a'\nb'a'\n\"a\"\nb\"a\"\n1234\n0b101\n0xABC\n1.0\n1.0e10\n2us\nr###\"raw\"###suffix\nbr###\"raw\"###suffix\n";
-  assert.equal(lex(src), expected(`
+  const src = '\n\'a\'\nb\'a\'\n"a"\nb"a"\n1234\n0b101\n0xABC\n1.0\n1.0e10\n2us\nr###"raw"###suffix\nbr###"raw"###suffix\n';
+  assert.equal(
+    lex(src),
+    expected(`
             Token { kind: Whitespace, len: 1 }
             Token { kind: Literal { kind: Char { terminated: true }, suffix_start: 3 }, len: 3 }
             Token { kind: Whitespace, len: 1 }
@@ -171,12 +240,15 @@ test("literal_suffixes", () => {
             Token { kind: Literal { kind: RawStr { n_hashes: Some(3) }, suffix_start: 12 }, len: 18 }
             Token { kind: Whitespace, len: 1 }
             Token { kind: Literal { kind: RawByteStr { n_hashes: Some(3) }, suffix_start: 13 }, len: 19 }
-            Token { kind: Whitespace, len: 1 }`));
+            Token { kind: Whitespace, len: 1 }`),
+  );
 });
 
 test("frontmatter_disallowed", () => {
   const src = '\n---cargo\n[dependencies]\nclap = "4"\n---\n\nfn main() {}\n';
-  assert.equal(lex(src), expected(`
+  assert.equal(
+    lex(src),
+    expected(`
             Token { kind: Whitespace, len: 1 }
             Token { kind: Minus, len: 1 }
             Token { kind: Minus, len: 1 }
@@ -205,7 +277,8 @@ test("frontmatter_disallowed", () => {
             Token { kind: Whitespace, len: 1 }
             Token { kind: OpenBrace, len: 1 }
             Token { kind: CloseBrace, len: 1 }
-            Token { kind: Whitespace, len: 1 }`));
+            Token { kind: Whitespace, len: 1 }`),
+  );
 });
 
 test("raw strings: hash counts and errors (check_raw_str cases)", () => {

@@ -56,7 +56,12 @@ test("standard library sources tokenize and print exactly as rustc does", { skip
       }
     };
     same("trees", oracleTrees(ours.stream), a.trees);
-    if (r.spans) same("spans", oracleTrees(ours.stream, (i) => spans[i]), r.spans);
+    if (r.spans)
+      same(
+        "spans",
+        oracleTrees(ours.stream, (i) => spans[i]),
+        r.spans,
+      );
     same("display", printTokenStream(ours.stream), a.display);
     same("rebuilt", printTokenStream(rebuiltTrees(ours.stream)), a.rebuilt);
   }

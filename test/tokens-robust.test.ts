@@ -9,7 +9,11 @@ import { parseLiteral, parseTokenStream, printTokenStream } from "../src/tokens/
 const noSpan = () => 0;
 
 test("deeply nested groups parse and print without recursion limits", () => {
-  for (const [open, close] of [["(", ")"], ["[", "]"], ["{", "}"]]) {
+  for (const [open, close] of [
+    ["(", ")"],
+    ["[", "]"],
+    ["{", "}"],
+  ]) {
     const n = 100_000;
     const r = parseTokenStream(open.repeat(n) + "x" + close.repeat(n), noSpan);
     assert.ok(r.ok);
@@ -44,11 +48,14 @@ test("lone surrogates and NULs are unknown characters, reported with byte offset
     r.stream.map((t) => (t.type === "ident" ? t.sym : t.type)),
     ["a", "b", "c"],
   );
-  assert.deepEqual(r.diagnostics.map((d) => [d.message, d.lo, d.hi]), [
-    ["unknown start of token: \\u{d800}", 2, 5],
-    ["unknown start of token: \\u{0}", 8, 9],
-    ["unknown start of token: \\u{dfff}", 12, 15],
-  ]);
+  assert.deepEqual(
+    r.diagnostics.map((d) => [d.message, d.lo, d.hi]),
+    [
+      ["unknown start of token: \\u{d800}", 2, 5],
+      ["unknown start of token: \\u{0}", 8, 9],
+      ["unknown start of token: \\u{dfff}", 12, 15],
+    ],
+  );
 });
 
 test("spans are UTF-8 byte ranges of the caller's text, across BOM and CRLF", () => {
@@ -56,7 +63,14 @@ test("spans are UTF-8 byte ranges of the caller's text, across BOM and CRLF", ()
   const r = parseTokenStream("\ufeffé\r\nü 😀x", (lo, hi) => ranges.push([lo, hi]) - 1);
   assert.ok(r.ok);
   // é at bytes 3..5 (after the 3-byte BOM), ü after the CRLF at 7..9, 😀x at 10..15.
-  assert.deepEqual(r.stream.map((t) => (t.type === "ident" ? ranges[t.span] : null)), [[3, 5], [7, 9], [10, 15]]);
+  assert.deepEqual(
+    r.stream.map((t) => (t.type === "ident" ? ranges[t.span] : null)),
+    [
+      [3, 5],
+      [7, 9],
+      [10, 15],
+    ],
+  );
 });
 
 test("Literal::from_str rejects what is not exactly one literal", () => {

@@ -15,7 +15,11 @@ import { oracleTrees, runOracleRecords, type InputRecord, type OracleRecord } fr
 /** Code points whose classes differ between Node's ICU and rustc's Unicode tables. */
 const KNOWN_UNICODE_DIFFERENCES: Record<string, string> = {};
 
-const RANGES: [number, number][] = [[0x80, 0xffff], [0x10000, 0x3ffff], [0xe0000, 0xeffff]];
+const RANGES: [number, number][] = [
+  [0x80, 0xffff],
+  [0x10000, 0x3ffff],
+  [0xe0000, 0xeffff],
+];
 const CHUNK = 0x4000;
 
 /** Every tree where our lexer and rustc disagree (the first 40 or so), with the record's category. */
@@ -59,7 +63,11 @@ test("identifier character classes agree with rustc for planes 0-3 and 14", { ti
     for (let from = lo; from <= hi; from += CHUNK) {
       const to = Math.min(from + CHUNK, hi + 1);
       for (const asStart of [false, true]) {
-        records.push({ kind: "stream", payload: chunkSource(from, to, asStart), category: `${asStart ? "start" : "continue"} ${from.toString(16)}-${to.toString(16)}` });
+        records.push({
+          kind: "stream",
+          payload: chunkSource(from, to, asStart),
+          category: `${asStart ? "start" : "continue"} ${from.toString(16)}-${to.toString(16)}`,
+        });
       }
     }
   }

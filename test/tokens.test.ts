@@ -146,8 +146,17 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
       check("trees", oracleTrees(res.stream), a.trees);
       check("display", printTokenStream(res.stream, { edition }), a.display);
       check("rebuilt", printTokenStream(rebuiltTrees(res.stream), { edition }), a.rebuilt);
-      check("pieces", res.stream.map((tt) => printTokenTree(tt, { edition })), a.pieces);
-      if (r.spans) check("spans", oracleTrees(res.stream, (i) => spans[i]), r.spans);
+      check(
+        "pieces",
+        res.stream.map((tt) => printTokenTree(tt, { edition })),
+        a.pieces,
+      );
+      if (r.spans)
+        check(
+          "spans",
+          oracleTrees(res.stream, (i) => spans[i]),
+          r.spans,
+        );
     } else if (a.result === "err") {
       check("result", res.ok ? "ok" : { kind: res.error.kind, message: res.error.message }, { kind: "lex", message: a.message });
     } else {
@@ -164,7 +173,11 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
     if (!/[\r\ufeff]/.test(r.payload)) check("diagnostic spans", normSpans(ourOwn), normSpans(theirOwn));
     if (a.result === "ok") {
       if (!res.ok) return void check("result", res, "ok");
-      check("literal", { kind: litKindDebug(res.literal.kind, res.literal.hashes), s: printLiteral(res.literal), suffix: res.literal.suffix }, { kind: a.kind, s: a.s, suffix: a.suffix });
+      check(
+        "literal",
+        { kind: litKindDebug(res.literal.kind, res.literal.hashes), s: printLiteral(res.literal), suffix: res.literal.suffix },
+        { kind: a.kind, s: a.s, suffix: a.suffix },
+      );
       check("display", printTokenStream([res.literal], { edition }), a.display);
     } else if (a.result === "err") {
       check("result", res.ok ? "ok" : res.kind === "lex" ? res.error : res.kind, a.message);
@@ -181,7 +194,11 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
     }
     check("trees", oracleTrees(stream), a.trees);
     check("display", printTokenStream(stream, { edition }), a.display);
-    check("pieces", stream.map((tt) => printTokenTree(tt, { edition })), a.pieces);
+    check(
+      "pieces",
+      stream.map((tt) => printTokenTree(tt, { edition })),
+      a.pieces,
+    );
   }
 }
 
@@ -202,7 +219,10 @@ for (const edition of ["2021", "2015", "2018", "2024"] as Edition[]) {
     try {
       assert.deepEqual(normDiags(crateLevel.ours), normDiags(crateLevel.theirs));
     } catch {
-      problems.set(`${edition}|crate|*|diagnostics`, `ours:   ${JSON.stringify(normDiags(crateLevel.ours))}\nrustc:  ${JSON.stringify(normDiags(crateLevel.theirs))}`);
+      problems.set(
+        `${edition}|crate|*|diagnostics`,
+        `ours:   ${JSON.stringify(normDiags(crateLevel.ours))}\nrustc:  ${JSON.stringify(normDiags(crateLevel.theirs))}`,
+      );
     }
     const unexpected = [...problems].filter(([k]) => !(k in KNOWN_DIFFERENCES));
     const fixed = Object.keys(KNOWN_DIFFERENCES).filter((k) => k.startsWith(edition + "|") && !problems.has(k));

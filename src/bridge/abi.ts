@@ -97,9 +97,7 @@ export function detectModuleAbi(module: WebAssembly.Module, assumeBridgeAbi?: st
 export function checkBridgeAbi(abi: ModuleAbi): void {
   if (resolveBridgeAbi(abi.bridgeAbi) === null) {
     const built = abi.rustc ? ` (built with rustc ${abi.rustc})` : "";
-    throw new BridgeAbiError(
-      `unsupported proc_macro bridge ${abi.bridgeAbi}${built}; this host serves: ${KNOWN_BRIDGE_ABIS.join(", ")}`,
-    );
+    throw new BridgeAbiError(`unsupported proc_macro bridge ${abi.bridgeAbi}${built}; this host serves: ${KNOWN_BRIDGE_ABIS.join(", ")}`);
   }
 }
 

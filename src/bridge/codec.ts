@@ -223,9 +223,7 @@ export const bound: Codec<Bound> = {
 
 const DELIMITERS: readonly Delimiter[] = ["Parenthesis", "Brace", "Bracket", "None"];
 /** `bridge::LitKind` tags in declaration order; the raw kinds carry a u8 hash count. */
-const LIT_KINDS: readonly LitKind[] = [
-  "Byte", "Char", "Integer", "Float", "Str", "StrRaw", "ByteStr", "ByteStrRaw", "CStr", "CStrRaw", "ErrWithGuar",
-];
+const LIT_KINDS: readonly LitKind[] = ["Byte", "Char", "Integer", "Float", "Str", "StrRaw", "ByteStr", "ByteStrRaw", "CStr", "CStrRaw", "ErrWithGuar"];
 const RAW_KINDS = new Set<LitKind>(["StrRaw", "ByteStrRaw", "CStrRaw"]);
 
 /** `Literal<$Span, $Symbol>`: kind (with the hash count of raw kinds), symbol, suffix, span. */

@@ -498,7 +498,11 @@ function reexportModule(): WebAssembly.Module {
 export function assembleReexportModule(): Uint8Array<ArrayBuffer> {
   const FUNC = 0x60;
   const IMPORT_FUNC = 0x00;
-  const funcs: [string, number][] = [["dispatch", 0], ["reserve", 0], ["drop", 1]];
+  const funcs: [string, number][] = [
+    ["dispatch", 0],
+    ["reserve", 0],
+    ["drop", 1],
+  ];
   const types = new WasmWriter().u32(2).u8(FUNC).u32(3).u8(ValType.i32).u8(ValType.i32).u8(ValType.i32).u32(0).u8(FUNC).u32(1).u8(ValType.i32).u32(0);
   const imports = new WasmWriter().u32(funcs.length);
   for (const [name, type] of funcs) imports.name("h").name(name).u8(IMPORT_FUNC).u32(type);

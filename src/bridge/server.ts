@@ -103,7 +103,11 @@ export class BridgeServer {
     this.bridgeAbi = abi;
     this.table = table;
     this.counts = new Array<number>(table.length).fill(0);
-    this.store = new HandleStore(options.spans, { maxLiveStreams: options.maxLiveStreams, maxStreamTokens: options.maxStreamTokens, maxNestingDepth: options.maxNestingDepth });
+    this.store = new HandleStore(options.spans, {
+      maxLiveStreams: options.maxLiveStreams,
+      maxStreamTokens: options.maxStreamTokens,
+      maxNestingDepth: options.maxNestingDepth,
+    });
     this.methods = new BridgeMethods({
       store: this.store,
       spans: options.spans,
@@ -203,7 +207,10 @@ export class BridgeServer {
       case 3:
         return m.impl.call(this.methods, args[0].read(r, h), args[1].read(r, h), args[2].read(r, h));
       default:
-        return m.impl.apply(this.methods, args.map((a) => a.read(r, h)));
+        return m.impl.apply(
+          this.methods,
+          args.map((a) => a.read(r, h)),
+        );
     }
   }
 }

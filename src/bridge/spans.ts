@@ -214,7 +214,8 @@ export class SpanTable {
   /** Replays a delta recorded at checkpoint `at`, which must be where this table is now. */
   applyDelta(at: SpanTableCheckpoint, delta: SpanTableDelta): void {
     const now = this.checkpoint();
-    if (now.files !== at.files || now.spans !== at.spans || now.contexts !== at.contexts) throw new SpanError("the span table changed since the cached expansion's checkpoint");
+    if (now.files !== at.files || now.spans !== at.spans || now.contexts !== at.contexts)
+      throw new SpanError("the span table changed since the cached expansion's checkpoint");
     for (const c of delta.contexts) this.contexts.push({ kind: c.kind, parentCallSite: c.parentCallSite });
     for (const d of delta.spans) {
       const id = this.spans.length;

@@ -59,7 +59,10 @@ export interface BuildResult {
 export class BuildError extends MacroboxError {
   override name = "BuildError";
   /** rustc's rendered diagnostics, when the crate failed to compile. */
-  constructor(message: string, readonly diagnostics: string = "") {
+  constructor(
+    message: string,
+    readonly diagnostics: string = "",
+  ) {
     super("build", diagnostics ? `${message}\n${diagnostics}` : message);
   }
 }
@@ -119,7 +122,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         panic: "unwind",
         features: [...(options.features ?? [])].sort(),
         defaultFeatures: !options.noDefaultFeatures,
-        dependencies: packages.filter((p) => p.name !== staged.name || p.registry).map((p) => `${p.name} ${p.version}`).sort(),
+        dependencies: packages
+          .filter((p) => p.name !== staged.name || p.registry)
+          .map((p) => `${p.name} ${p.version}`)
+          .sort(),
         compat: report,
       },
     };
@@ -188,8 +194,10 @@ function cargoEnv(toolchain: Toolchain, cache: string, linker: string): NodeJS.P
   const remaps = new Map<string, string>([[cache, "/macrobox"]]);
   for (const src of new Set([toolchain.sourceRoot, realpathSync(toolchain.sourceRoot)])) remaps.set(src, `/rustc/${toolchain.commitHash}`);
   const rustflags = [
-    "-L", toolchain.wasiLibDir,
-    "-C", "link-self-contained=no",
+    "-L",
+    toolchain.wasiLibDir,
+    "-C",
+    "link-self-contained=no",
     "--cap-lints=allow",
     ...[...remaps].map(([from, to]) => `--remap-path-prefix=${from}=${to}`),
   ];
@@ -265,7 +273,8 @@ async function resolveDependencies(toolchain: Toolchain, staged: StagedCrate, en
 
 function dependencyError(staged: StagedCrate, stderr: string): BuildError {
   const lines = stderr.split("\n").filter((l) => l.trim() && !l.startsWith("warning:"));
-  const missing = stderr.match(/no matching package named `([^`]+)` found/)?.[1] ?? stderr.match(/failed to select a version for the requirement `([^`]+)`/)?.[1];
+  const missing =
+    stderr.match(/no matching package named `([^`]+)` found/)?.[1] ?? stderr.match(/failed to select a version for the requirement `([^`]+)`/)?.[1];
   const hint = missing
     ? `\ndependency \`${missing}\` is not available in the local registry; on Debian install librust-${missing.split(" ")[0].replace(/_/g, "-")}-dev, or use --online where a registry is reachable`
     : "";
@@ -282,9 +291,17 @@ async function cargoBuild(
   emit: (e: BuildEvent) => void,
 ): Promise<string> {
   const args = [
-    "rustc", "--config", buildConfig, "--lib", "--release", "--crate-type", "proc-macro",
-    "--target", spec,
-    "-Zbuild-std=std,panic_unwind,proc_macro", "-Zjson-target-spec",
+    "rustc",
+    "--config",
+    buildConfig,
+    "--lib",
+    "--release",
+    "--crate-type",
+    "proc-macro",
+    "--target",
+    spec,
+    "-Zbuild-std=std,panic_unwind,proc_macro",
+    "-Zjson-target-spec",
     "--message-format=json-diagnostic-rendered-ansi",
   ];
   if (options.features?.length) args.push("--features", options.features.join(","));
@@ -294,25 +311,32 @@ async function cargoBuild(
   args.push("--", "--extern", "proc_macro");
   const diagnostics: string[] = [];
   let artifact: string | null = null;
-  const { code, stderr } = await runCargo(toolchain, args, staged.dir, { ...env, CARGO_TERM_COLOR: "never" }, (line) => {
-    if (!line.startsWith("{")) return;
-    const msg = JSON.parse(line) as {
-      reason: string;
-      package_id?: string;
-      target?: { name: string };
-      filenames?: string[];
-      fresh?: boolean;
-      message?: { level: string; rendered: string };
-    };
-    if (msg.reason === "compiler-message" && msg.message && msg.message.level.startsWith("error")) {
-      diagnostics.push(stripAnsi(msg.message.rendered));
-    } else if (msg.reason === "compiler-artifact") {
-      const [name, version] = packageNameVersion(msg.package_id ?? "");
-      emit({ type: "compiled", crate: name, version, fresh: msg.fresh ?? false });
-      const wasm = msg.filenames?.find((f) => f.endsWith(".wasm"));
-      if (wasm && msg.target?.name.replace(/-/g, "_") === staged.libName) artifact = wasm;
-    }
-  }, (line) => emit({ type: "cargo", line }));
+  const { code, stderr } = await runCargo(
+    toolchain,
+    args,
+    staged.dir,
+    { ...env, CARGO_TERM_COLOR: "never" },
+    (line) => {
+      if (!line.startsWith("{")) return;
+      const msg = JSON.parse(line) as {
+        reason: string;
+        package_id?: string;
+        target?: { name: string };
+        filenames?: string[];
+        fresh?: boolean;
+        message?: { level: string; rendered: string };
+      };
+      if (msg.reason === "compiler-message" && msg.message && msg.message.level.startsWith("error")) {
+        diagnostics.push(stripAnsi(msg.message.rendered));
+      } else if (msg.reason === "compiler-artifact") {
+        const [name, version] = packageNameVersion(msg.package_id ?? "");
+        emit({ type: "compiled", crate: name, version, fresh: msg.fresh ?? false });
+        const wasm = msg.filenames?.find((f) => f.endsWith(".wasm"));
+        if (wasm && msg.target?.name.replace(/-/g, "_") === staged.libName) artifact = wasm;
+      }
+    },
+    (line) => emit({ type: "cargo", line }),
+  );
   if (code !== 0) {
     const link = linkFailure(staged, diagnostics);
     if (link) throw link;
@@ -346,7 +370,7 @@ function linkFailure(staged: StagedCrate, diagnostics: string[]): BuildError | n
     `${staged.name} ${staged.version} does not link for ${TARGET_NAME}: it calls C functions that the module's C library (wasi-libc) does not provide:\n` +
       [...callers].map(([symbol, crates]) => `  ${symbol} (called from ${[...crates].sort().join(", ")})`).join("\n") +
       `\nmacrobox provides ${LIBC_SHIM_SYMBOLS.join(", ")} itself; no other C function can be added to a sandboxed macro. ` +
-      "Make the code that calls these functions conditional on `not(target_os = \"wasi\")`, or avoid it" +
+      'Make the code that calls these functions conditional on `not(target_os = "wasi")`, or avoid it' +
       (fromStd ? "; a function that std itself needs is a macrobox bug: please report it, naming the function." : "."),
   );
 }
@@ -390,8 +414,14 @@ function runCargo(
         for (const p of parts) onLine(p);
       };
     };
-    child.stdout.on("data", lines(onStdoutLine, (s) => (stdout += s)));
-    child.stderr.on("data", lines(onStderrLine, (s) => (stderr += s)));
+    child.stdout.on(
+      "data",
+      lines(onStdoutLine, (s) => (stdout += s)),
+    );
+    child.stderr.on(
+      "data",
+      lines(onStderrLine, (s) => (stderr += s)),
+    );
     child.on("error", (e) => reject(new BuildError(`could not run ${toolchain.cargo}: ${e.message}`)));
     child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout, stderr }));
   });

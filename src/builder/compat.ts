@@ -167,8 +167,7 @@ const RULES: Rule[] = [
   {
     // proc-macro2 1.0.47: `if target.contains("wasm32") { return false; }` decides `use_proc_macro`.
     applies: (files) =>
-      [...files].some(([p, t]) => isSource(p) && USES_PROC_MACRO.test(t)) &&
-      (files.get("build.rs")?.match(WASM_TARGET_LITERAL)?.length ?? 0) > 0,
+      [...files].some(([p, t]) => isSource(p) && USES_PROC_MACRO.test(t)) && (files.get("build.rs")?.match(WASM_TARGET_LITERAL)?.length ?? 0) > 0,
     file: (p) => p === "build.rs",
     describe: 'build script target test "wasm32" → "\\0wasm32" (matches no target: keep proc_macro on wasm32)',
     apply: unmatchableWasmNames,

@@ -51,7 +51,12 @@ export function findCrate(roots: string[], spec: string): CrateDir {
   if (!version) return crates.sort((a, b) => compareVersions(b.version, a.version))[0];
   const exact = crates.find((c) => c.version === version);
   if (!exact) {
-    throw new RegistryError(`${name} ${version} is not in the local registry; it has ${crates.map((c) => c.version).sort(compareVersions).join(", ")}`);
+    throw new RegistryError(
+      `${name} ${version} is not in the local registry; it has ${crates
+        .map((c) => c.version)
+        .sort(compareVersions)
+        .join(", ")}`,
+    );
   }
   return exact;
 }

@@ -47,7 +47,19 @@ export interface StagedCrate extends CrateInfo {
 const STAGE_FORMAT = 3;
 
 /** Directories and files that are not part of a crate's sources. */
-const SKIP = new Set(["target", ".git", ".hg", ".svn", ".cargo", "Cargo.lock", "node_modules", ".macrobox-path-deps", ".macrobox-stage", ".macrobox-patches.toml", ".macrobox-compat"]);
+const SKIP = new Set([
+  "target",
+  ".git",
+  ".hg",
+  ".svn",
+  ".cargo",
+  "Cargo.lock",
+  "node_modules",
+  ".macrobox-path-deps",
+  ".macrobox-stage",
+  ".macrobox-patches.toml",
+  ".macrobox-compat",
+]);
 
 export function readManifest(crateDir: string): Table {
   const path = join(crateDir, "Cargo.toml");
@@ -104,7 +116,8 @@ function declaredCapabilities(metadata: Table | undefined, manifestPath: string)
     return v as string[];
   };
   for (const key of Object.keys(decl)) {
-    if (key !== "env" && key !== "read") throw new ManifestError(`${manifestPath}: unknown capability \`${key}\` in [package.metadata.macrobox] (known: env, read)`);
+    if (key !== "env" && key !== "read")
+      throw new ManifestError(`${manifestPath}: unknown capability \`${key}\` in [package.metadata.macrobox] (known: env, read)`);
   }
   return { env: list("env"), read: list("read") };
 }
@@ -124,7 +137,12 @@ function crateFiles(dir: string, base = dir): string[] {
 
 function hashFiles(dir: string, files: string[]): string {
   const hash = createHash("sha256");
-  for (const f of files) hash.update(f).update("\0").update(readFileSync(join(dir, f))).update("\0");
+  for (const f of files)
+    hash
+      .update(f)
+      .update("\0")
+      .update(readFileSync(join(dir, f)))
+      .update("\0");
   return hash.digest("hex");
 }
 
@@ -199,7 +217,8 @@ function rewriteManifest(manifest: Table, ctx: RewriteContext, isRoot: boolean):
       let dep = table(spec);
       if (dep?.workspace === true) {
         const inherited = wsDeps[name];
-        if (inherited === undefined) throw new ManifestError(`${ctx.crateDir}: dependency \`${name}\` uses workspace = true but the workspace does not declare it`);
+        if (inherited === undefined)
+          throw new ManifestError(`${ctx.crateDir}: dependency \`${name}\` uses workspace = true but the workspace does not declare it`);
         const base: Table = typeof inherited === "string" ? { version: inherited } : { ...(table(inherited) ?? {}) };
         if (typeof base.path === "string") base.path = resolve(ws!.root, base.path);
         const { workspace: _ws, features, ...rest } = dep;
@@ -222,7 +241,9 @@ function rewriteManifest(manifest: Table, ctx: RewriteContext, isRoot: boolean):
     // path and compat dependencies are excluded so that cargo does not make them members (members
     // would have their dev-dependencies resolved).
     out.workspace = { exclude: [".macrobox-path-deps", ".macrobox-compat"] };
-    out.profile = { release: { "opt-level": 3, "codegen-units": 1, debug: false, incremental: false, lto: false, "debug-assertions": false, "overflow-checks": false } };
+    out.profile = {
+      release: { "opt-level": 3, "codegen-units": 1, debug: false, incremental: false, lto: false, "debug-assertions": false, "overflow-checks": false },
+    };
   }
   return out;
 }

@@ -71,7 +71,7 @@ function buildExceptionTag(toolchain: Toolchain, spec: string, dir: string, out:
     [
       "#![feature(no_core, rustc_attrs, decl_macro, asm_experimental_arch)]",
       "#![no_core]",
-      "#![crate_type = \"lib\"]",
+      '#![crate_type = "lib"]',
       "#[rustc_builtin_macro] macro global_asm($($t:tt)*) { /* compiler built-in */ }",
       'global_asm!(".globl __cpp_exception", ".tagtype __cpp_exception i32", "__cpp_exception:");',
       "",

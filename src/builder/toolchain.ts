@@ -68,7 +68,10 @@ function candidates(): Array<{ rustc: string; cargo: string; origin: string }> {
   const home = process.env.RUSTUP_HOME ?? join(process.env.HOME ?? "", ".rustup");
   const toolchains = join(home, "toolchains");
   if (existsSync(toolchains)) {
-    for (const name of readdirSync(toolchains).filter((n) => n.startsWith("nightly")).sort().reverse()) {
+    for (const name of readdirSync(toolchains)
+      .filter((n) => n.startsWith("nightly"))
+      .sort()
+      .reverse()) {
       list.push({ rustc: join(toolchains, name, "bin/rustc"), cargo: join(toolchains, name, "bin/cargo"), origin: `rustup ${name}` });
     }
   }
@@ -140,11 +143,7 @@ function findWasmLinker(sysroot: string, host: string): string[] | null {
 }
 
 function findWasiLibc(sysroot: string): string | null {
-  const choices = [
-    join(sysroot, "lib/rustlib/wasm32-wasip1/lib/self-contained"),
-    "/usr/lib/wasm32-wasi",
-    "/usr/lib/wasm32-wasip1",
-  ];
+  const choices = [join(sysroot, "lib/rustlib/wasm32-wasip1/lib/self-contained"), "/usr/lib/wasm32-wasi", "/usr/lib/wasm32-wasip1"];
   return choices.find((dir) => existsSync(join(dir, "libc.a"))) ?? null;
 }
 
@@ -156,7 +155,12 @@ function findWasiLibc(sysroot: string): string | null {
 export function bridgeAbiId(toolchain: Toolchain): string {
   const dir = join(toolchain.librarySource, "proc_macro/src/bridge");
   const hash = createHash("sha256");
-  for (const file of readdirSync(dir).sort()) hash.update(file).update("\0").update(readFileSync(join(dir, file))).update("\0");
+  for (const file of readdirSync(dir).sort())
+    hash
+      .update(file)
+      .update("\0")
+      .update(readFileSync(join(dir, file)))
+      .update("\0");
   const [major, minor] = toolchain.release.split(".");
   return `rustc-${major}.${minor}/${hash.digest("hex").slice(0, 12)}`;
 }

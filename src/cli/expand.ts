@@ -81,7 +81,7 @@ export async function expandCommand(args: string[]): Promise<number> {
     limits,
     moduleHash: moduleHash(bytes),
     moduleCache: caches.moduleCache,
-    expansionCache: values["check-determinism"] ? undefined : caches.expansionCache ?? undefined,
+    expansionCache: values["check-determinism"] ? undefined : (caches.expansionCache ?? undefined),
   });
 
   // Capabilities: what the module's crate declares, granted by macrobox.toml and the flags.
@@ -146,7 +146,7 @@ export async function expandCommand(args: string[]): Promise<number> {
     sources.set(fileName, input);
     const label = kind === "attr" ? `#[${name}${values.args ? `(${values.args})` : ""}]` : `${name}!(...)`;
     if (kind === "attr" && values.args !== undefined) sources.set(`${fileName} (attribute arguments)`, values.args);
-    jobs.push({ label, request: { kind, name, input, args: kind === "attr" ? values.args ?? "" : undefined, fileName } });
+    jobs.push({ label, request: { kind, name, input, args: kind === "attr" ? (values.args ?? "") : undefined, fileName } });
   }
 
   let failed = false;
@@ -182,9 +182,17 @@ export async function expandCommand(args: string[]): Promise<number> {
   }
   if (values.json) {
     const plain = results.map(({ label, result, code }) => ({
-      label, ok: !expansionFails(result), code, error: result.error, diagnostics: result.diagnostics,
-      trackedEnv: result.trackedEnv, trackedPaths: result.trackedPaths, reads: result.reads, denials: result.denials,
-      stdout: result.stdout, stderr: result.stderr,
+      label,
+      ok: !expansionFails(result),
+      code,
+      error: result.error,
+      diagnostics: result.diagnostics,
+      trackedEnv: result.trackedEnv,
+      trackedPaths: result.trackedPaths,
+      reads: result.reads,
+      denials: result.denials,
+      stdout: result.stdout,
+      stderr: result.stderr,
     }));
     process.stdout.write(JSON.stringify(plain, null, 2) + "\n");
     return failed ? 1 : 0;
@@ -210,8 +218,15 @@ function realPathOr(path: string): string {
 /** What a run shows the user, for --check-determinism. */
 function observable(r: ExpandResult): Record<string, unknown> {
   return {
-    output: r.text, error: r.error, diagnostics: r.diagnostics, stdout: r.stdout, stderr: r.stderr,
-    "tracked env vars": r.trackedEnv, "tracked paths": r.trackedPaths, reads: r.reads, denials: r.denials,
+    output: r.text,
+    error: r.error,
+    diagnostics: r.diagnostics,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    "tracked env vars": r.trackedEnv,
+    "tracked paths": r.trackedPaths,
+    reads: r.reads,
+    denials: r.denials,
   };
 }
 
@@ -228,4 +243,3 @@ function clip(s: string | undefined): string {
   if (s === undefined) return "nothing";
   return s.length > 200 ? s.slice(0, 200) + "..." : s;
 }
-

@@ -56,7 +56,10 @@ export function findDeriveSites(stream: TokenTree[], name: string): DeriveSite[]
         if ((x.type === "group" && x.delimiter === "Brace") || (x.type === "punct" && x.ch === ";")) break;
         end++;
       }
-      const callSite = attrs.map(deriveNames).flat().find((id) => id.sym === name);
+      const callSite = attrs
+        .map(deriveNames)
+        .flat()
+        .find((id) => id.sym === name);
       if (callSite && end < stream.length) {
         const kept = attrs.filter((a) => deriveNames(a).length === 0 && !isDeriveAttr(a)).flat();
         const firstNonAttr = level.start + attrs.length * 2;

@@ -107,7 +107,9 @@ async function buildCommand(args: string[]): Promise<number> {
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (json) {
-      process.stdout.write(JSON.stringify({ event: "done", output: result.output, size: result.size, seconds: Number(seconds), metadata: result.metadata }) + "\n");
+      process.stdout.write(
+        JSON.stringify({ event: "done", output: result.output, size: result.size, seconds: Number(seconds), metadata: result.metadata }) + "\n",
+      );
     } else if (!quiet) {
       const names = result.metadata.macros.map((m) => m.name).join(", ");
       process.stderr.write(`    Finished ${result.output} (${(result.size / 1024).toFixed(0)} KiB; ${names}) in ${seconds}s\n`);
@@ -168,12 +170,19 @@ async function inspectCommand(args: string[]): Promise<number> {
     }
   }
   if (values.json) {
-    process.stdout.write(JSON.stringify({ macros: macros.map(({ kind, name, helpers }) => ({ kind, name, helpers })), metadata, ...(grant ? { grant } : {}) }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify({ macros: macros.map(({ kind, name, helpers }) => ({ kind, name, helpers })), metadata, ...(grant ? { grant } : {}) }, null, 2) + "\n",
+    );
     return 0;
   }
   const out: string[] = [];
   if (metadata) {
-    out.push(`${metadata.crate.name} ${metadata.crate.version}`, `  built by ${metadata.rustc}, bridge ${metadata.bridgeAbi}`, `  source ${metadata.sourceHash}`, `  profile ${profileLabel(metadata.build.profile)}`);
+    out.push(
+      `${metadata.crate.name} ${metadata.crate.version}`,
+      `  built by ${metadata.rustc}, bridge ${metadata.bridgeAbi}`,
+      `  source ${metadata.sourceHash}`,
+      `  profile ${profileLabel(metadata.build.profile)}`,
+    );
   } else {
     out.push(`${positionals[0]} (no macrobox metadata: not built by macrobox build)`);
   }
@@ -191,7 +200,8 @@ async function inspectCommand(args: string[]): Promise<number> {
     if (grant) {
       out.push("capabilities granted:");
       if (grant.lines.length === 0) out.push("  none");
-      for (const l of grant.lines) out.push(`  ${`${l.kind}:`.padEnd(5)} ${l.item === "" ? "." : l.item}${l.declared ? "" : "  (beyond what the crate declares)"}`);
+      for (const l of grant.lines)
+        out.push(`  ${`${l.kind}:`.padEnd(5)} ${l.item === "" ? "." : l.item}${l.declared ? "" : "  (beyond what the crate declares)"}`);
       if (grant.note) out.push(`note: ${grant.note}`);
     }
     if (metadata.build.compat.length) {
@@ -241,7 +251,6 @@ export function compileModule(path: string): WebAssembly.Module {
   }
 }
 
-
 async function procMacroServerCommand(args: string[]): Promise<number> {
   // `--module` entries are ours; everything else is what rust-analyzer passes to its server.
   const modules: Record<string, string> = {};
@@ -252,7 +261,10 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
   const limitFlags = new Map(LIMIT_NAMES.filter((n) => n !== "wallClockMs").map((n) => [LIMIT_SPECS[n].flag, n]));
   const limits: Record<string, number> = {};
   for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i].startsWith("--") && args[i].includes("=") ? [args[i].slice(0, args[i].indexOf("=")), args[i].slice(args[i].indexOf("=") + 1)] : [args[i], undefined];
+    const [flag, inline] =
+      args[i].startsWith("--") && args[i].includes("=")
+        ? [args[i].slice(0, args[i].indexOf("=")), args[i].slice(args[i].indexOf("=") + 1)]
+        : [args[i], undefined];
     const limit = limitFlags.get(flag);
     if (flag === "--module") entries.push(inline ?? args[++i] ?? "");
     else if (limit !== undefined) {

@@ -100,7 +100,11 @@ export function compileErrors(output: TokenStream, spans: SpanTable, options: Co
       if (here !== false) {
         const lit = args.stream[0];
         const message =
-          lit?.type === "literal" && lit.kind === "Str" ? (unescapeStr(lit.symbol) ?? lit.symbol) : lit?.type === "literal" && lit.kind === "StrRaw" ? lit.symbol : "compile_error!";
+          lit?.type === "literal" && lit.kind === "Str"
+            ? (unescapeStr(lit.symbol) ?? lit.symbol)
+            : lit?.type === "literal" && lit.kind === "StrRaw"
+              ? lit.symbol
+              : "compile_error!";
         // rustc's span for the invocation: from the macro name to the closing delimiter.
         const span = spans.join(t.span, args.span.entire) ?? t.span;
         const location = [spans.location(span)];
@@ -128,11 +132,7 @@ export function compileErrors(output: TokenStream, spans: SpanTable, options: Co
 }
 
 /** A cfg predicate: `name`, `name = "value"`, all(...), any(...), not(...). */
-export type Cfg =
-  | { op: "option"; name: string; value: string | null }
-  | { op: "all" | "any"; args: Cfg[] }
-  | { op: "not"; arg: Cfg }
-  | { op: "invalid" };
+export type Cfg = { op: "option"; name: string; value: string | null } | { op: "all" | "any"; args: Cfg[] } | { op: "not"; arg: Cfg } | { op: "invalid" };
 
 /** The predicate of `cfg(...)` in an attribute's bracket contents; undefined when it is not a cfg. */
 function cfgOfAttribute(stream: TokenTree[]): Cfg | undefined {
@@ -224,7 +224,7 @@ function evalOption(name: string, value: string | null, t: CfgTarget): CfgValue 
     case "windows":
       return value === null ? t.family.includes(name) : false;
     case "debug_assertions":
-      return value !== null ? false : t.debugAssertions ?? null;
+      return value !== null ? false : (t.debugAssertions ?? null);
     case "feature":
       return value === null ? false : t.features ? t.features.includes(value) : null;
     default:

@@ -62,7 +62,15 @@ function desugarLevel(stream: TokenStream, out: TokenTree[], nested: (inner: Tok
         stream: [
           { ...ident, spacing: "Alone" } as TokenTree,
           { ...(eq as Punct), joint: false, spacing: "Alone" },
-          { type: "literal", kind: "StrRaw", hashes: rawHashes(doc.text), symbol: doc.text, suffix: null, span: lit.type === "group" ? lit.span.entire : lit.span, spacing: "Alone" },
+          {
+            type: "literal",
+            kind: "StrRaw",
+            hashes: rawHashes(doc.text),
+            symbol: doc.text,
+            suffix: null,
+            span: lit.type === "group" ? lit.span.entire : lit.span,
+            spacing: "Alone",
+          },
         ],
       });
       i = j;

@@ -51,7 +51,8 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
     const meter = (options.meter ?? true) && !isInstrumented(wasm);
     let bytes: Uint8Array | null = null;
     // Instrumenting is most of the cost of loading: the instrumented bytes are cached by what decides them.
-    const cacheKey = meter && options.moduleCache && moduleHash ? sha256Hex(`module:${FUEL_INSTRUMENTATION_VERSION}:${moduleHash}:${limits.memoryPages}`) : null;
+    const cacheKey =
+      meter && options.moduleCache && moduleHash ? sha256Hex(`module:${FUEL_INSTRUMENTATION_VERSION}:${moduleHash}:${limits.memoryPages}`) : null;
     if (cacheKey) bytes = await options.moduleCache!.get(cacheKey);
     if (bytes === null) {
       bytes = meter ? instrumentFuel(wasm, { maxMemoryPages: limits.memoryPages }) : wasm;
@@ -146,17 +147,31 @@ class LoadedMacroModule implements MacroModule {
       const what = prepared.tooDeep.what === "input" ? "the input of" : "the attribute arguments of";
       const e = new LimitExceeded("nestingDepth", limits.nestingDepth, undefined, `${what} proc macro \`${request.name}\``);
       const at = prepared.tooDeep.at === null ? [] : [spans.location(prepared.tooDeep.at)];
-      return { ...base, ok: false, diagnostics: [{ level: "error", message: e.message, spans: at, children: [] }], error: { kind: "limit", message: e.message, limit: e.limit } };
+      return {
+        ...base,
+        ok: false,
+        diagnostics: [{ level: "error", message: e.message, spans: at, children: [] }],
+        error: { kind: "limit", message: e.message, limit: e.limit },
+      };
     }
     if ("error" in prepared) return fail("input", prepared.error);
-    let sandbox = request.sandbox ?? { crate: this.crate?.name ?? "<unknown>", declared: { env: [...this.declared.env], read: [...this.declared.read] }, granted: { env: [], read: [] } };
+    let sandbox = request.sandbox ?? {
+      crate: this.crate?.name ?? "<unknown>",
+      declared: { env: [...this.declared.env], read: [...this.declared.read] },
+      granted: { env: [], read: [] },
+    };
 
     // The expansion cache (src/host/cache.ts). A caller's own env policy is a function whose
     // answers cannot be keyed, and WASI overrides are for tests and tools: both bypass it.
     // Entries are JSON, whose encoder recurses: trees nested deeper than any real code skip the cache.
     const shallow = (s: TokenStream | undefined) => s === undefined || streamShape(s, undefined, CACHEABLE_DEPTH).depth <= CACHEABLE_DEPTH;
     const cache =
-      this.expansionCache !== null && this.hash !== null && request.env === undefined && request.wasi === undefined && shallow(prepared.input) && shallow(prepared.args)
+      this.expansionCache !== null &&
+      this.hash !== null &&
+      request.env === undefined &&
+      request.wasi === undefined &&
+      shallow(prepared.input) &&
+      shallow(prepared.args)
         ? this.expansionCache
         : null;
     let cacheKey: string | null = null;
@@ -164,8 +179,18 @@ class LoadedMacroModule implements MacroModule {
     let recorder: RecordingFs | null = null;
     if (cache) {
       cacheKey = expansionKey({
-        moduleHash: this.hash!, metered: this.metered, edition: this.edition, kind: request.kind, name: request.name,
-        input: prepared.input, args: prepared.args, invocation: prepared.invocation, spans, sandbox, limits, forceShowPanics: request.forceShowPanics ?? false,
+        moduleHash: this.hash!,
+        metered: this.metered,
+        edition: this.edition,
+        kind: request.kind,
+        name: request.name,
+        input: prepared.input,
+        args: prepared.args,
+        invocation: prepared.invocation,
+        spans,
+        sandbox,
+        limits,
+        forceShowPanics: request.forceShowPanics ?? false,
       });
       const stored = await cache.get(cacheKey);
       if (stored !== null) {
@@ -185,7 +210,14 @@ class LoadedMacroModule implements MacroModule {
     return result;
   }
 
-  private async run(request: ExpandRequest, decl: ProcMacroDecl, prepared: PreparedInputs, spans: SpanTable, limits: Limits, sandbox: SandboxGrant): Promise<ExpandResult> {
+  private async run(
+    request: ExpandRequest,
+    decl: ProcMacroDecl,
+    prepared: PreparedInputs,
+    spans: SpanTable,
+    limits: Limits,
+    sandbox: SandboxGrant,
+  ): Promise<ExpandResult> {
     const base: ExpandReport = { diagnostics: [], trackedEnv: [], trackedPaths: [], reads: [], denials: [], stdout: "", stderr: "", spans };
     const expansion = spans.newExpansion(prepared.invocation);
     const cwdAddress = this.libc.cwdAddress;
@@ -231,7 +263,13 @@ class LoadedMacroModule implements MacroModule {
       case "ok":
         if (diagnostics.some((d) => d.level === "error")) {
           // rustc keeps the output but the compilation fails; we report both.
-          return { ...result, ok: false, output: outcome.output, text: printTokenStream(outcome.output), error: { kind: "diagnostics", message: `proc macro \`${request.name}\` emitted ${diagnostics.filter((d) => d.level === "error").length} error(s)` } };
+          return {
+            ...result,
+            ok: false,
+            output: outcome.output,
+            text: printTokenStream(outcome.output),
+            error: { kind: "diagnostics", message: `proc macro \`${request.name}\` emitted ${diagnostics.filter((d) => d.level === "error").length} error(s)` },
+          };
         }
         {
           const text = printTokenStream(outcome.output);
@@ -269,7 +307,12 @@ class LoadedMacroModule implements MacroModule {
         return { ...result, ok: false, error: { kind: "trap", message: outcome.message } };
       }
       case "exit":
-        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` exited the process with code ${outcome.code}`, spans: at, children: [] });
+        result.diagnostics.push({
+          level: "error",
+          message: `proc macro \`${request.name}\` exited the process with code ${outcome.code}`,
+          spans: at,
+          children: [],
+        });
         return { ...result, ok: false, error: { kind: "exit", message: `the macro called proc_exit(${outcome.code})` } };
       case "limit": {
         // Name the macro: "proc macro `x` exceeded its fuel limit: ...".

@@ -161,4 +161,3 @@ export interface MacroModule extends ModuleInfo {
   readonly metered: boolean;
   expand(request: ExpandRequest): Promise<ExpandResult>;
 }
-

@@ -32,7 +32,9 @@ export function wasmModuleFor(lib: string, modules: Record<string, string> = {})
   if (lib.endsWith(".wasm")) return lib;
   if (existsSync(`${lib}.wasm`)) return `${lib}.wasm`;
   // libserde_derive-0123abcd.so -> libserde_derive, serde_derive
-  const stem = basename(lib).replace(/\.(so|dylib|dll)$/, "").replace(/-[0-9a-f]{8,}$/, "");
+  const stem = basename(lib)
+    .replace(/\.(so|dylib|dll)$/, "")
+    .replace(/-[0-9a-f]{8,}$/, "");
   const crate = stem.replace(/^lib/, "");
   return modules[stem] ?? modules[crate] ?? null;
 }
@@ -60,7 +62,12 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
       let module = cache.get(path);
       if (module === undefined) {
         const bytes = readModuleFile(path);
-        module = loadMacroModule(bytes, { limits: options.limits, moduleHash: moduleHash(bytes), moduleCache: caches.moduleCache, expansionCache: caches.expansionCache ?? undefined });
+        module = loadMacroModule(bytes, {
+          limits: options.limits,
+          moduleHash: moduleHash(bytes),
+          moduleCache: caches.moduleCache,
+          expansionCache: caches.expansionCache ?? undefined,
+        });
         cache.set(path, module);
         module.catch(() => cache.delete(path));
       }
@@ -71,11 +78,15 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
     await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null } });
     return;
   }
-  await serveStdio(backend, { session: { memo: caches.expansionCache !== null }, onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)) });
+  await serveStdio(backend, {
+    session: { memo: caches.expansionCache !== null },
+    onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
+  });
 }
 
 /** What `--version` prints; rust-analyzer shows it when versions disagree. */
-export const SERVER_VERSION_LINE = "macrobox-proc-macro-srv (rust-analyzer proc-macro protocol json-legacy and bidirectional-postcard-prototype, API version 6)";
+export const SERVER_VERSION_LINE =
+  "macrobox-proc-macro-srv (rust-analyzer proc-macro protocol json-legacy and bidirectional-postcard-prototype, API version 6)";
 
 /**
  * Command-line handling of the arguments rust-analyzer passes to a proc-macro server:
@@ -92,7 +103,9 @@ export async function procMacroServerMain(argv: string[], options: ProcMacroServ
     const format = arg === "--format" ? argv[++i] : arg.startsWith("--format=") ? arg.slice(9) : undefined;
     if (format !== undefined) {
       if (format !== "json-legacy" && format !== "bidirectional-postcard-prototype") {
-        process.stderr.write(`macrobox proc-macro server: unsupported protocol format ${JSON.stringify(format)} (json-legacy or bidirectional-postcard-prototype)\n`);
+        process.stderr.write(
+          `macrobox proc-macro server: unsupported protocol format ${JSON.stringify(format)} (json-legacy or bidirectional-postcard-prototype)\n`,
+        );
         return 2;
       }
       protocol = format;

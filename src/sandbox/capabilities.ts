@@ -58,9 +58,7 @@ export class CapabilityError extends MacroboxError {
   }
 }
 
-export type GrantResult =
-  | { ok: true; grant: Capabilities; beyond: Capabilities }
-  | { ok: false; error: string; exceeding: Capabilities };
+export type GrantResult = { ok: true; grant: Capabilities; beyond: Capabilities } | { ok: false; error: string; exceeding: Capabilities };
 
 /**
  * The capabilities a crate gets: what is granted, with `"*"` standing for everything declared of
@@ -137,9 +135,10 @@ export function describeGrant(crate: string, declared: Capabilities, grant: Capa
   let note: string | null = null;
   if (beyond.env.length + beyond.read.length > 0) {
     const parts = [...beyond.env.map((e) => `env var ${e}`), ...beyond.read.map((r) => `read access to ${r === "" ? "the whole crate directory" : r}`)];
-    const decl = declared.env.length + declared.read.length === 0
-      ? "it declares nothing"
-      : `it declares env = [${declared.env.map(q).join(", ")}], read = [${declared.read.map(q).join(", ")}]`;
+    const decl =
+      declared.env.length + declared.read.length === 0
+        ? "it declares nothing"
+        : `it declares env = [${declared.env.map(q).join(", ")}], read = [${declared.read.map(q).join(", ")}]`;
     note = `macro crate ${crate} is granted ${parts.join(", ")}, beyond what the crate declares (${decl})`;
   }
   return { lines, beyond, note };
@@ -255,7 +254,15 @@ function matchSegments(ps: string[], i: number, xs: string[], j: number, prefixO
 /** `*` any run of characters, `?` one character, everything else literal. */
 export function globMatch(pattern: string, text: string): boolean {
   if (!hasGlob(pattern)) return pattern === text;
-  const re = new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$", "s");
+  const re = new RegExp(
+    "^" +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".") +
+      "$",
+    "s",
+  );
   return re.test(text);
 }
 
@@ -322,7 +329,7 @@ export function denialErrno(reason: DenialReason): LinuxErrno {
 export function denialNote(crate: string, kind: "env" | "read", name: string, reason: DenialReason, grant?: string): string {
   const what = kind === "env" ? `env var ${name}` : `file ${name}`;
   const tried = `macro crate ${crate} tried to read ${what}`;
-  const item = kind === "env" ? name : grant ?? name;
+  const item = kind === "env" ? name : (grant ?? name);
   const flag = kind === "env" ? `--allow-env ${crate}:${item}` : `--allow-read ${crate}:${item}`;
   const table = `[grants.${crate}] ${kind} = [${q(item)}]`;
   const how = `grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;

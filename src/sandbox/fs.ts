@@ -15,7 +15,10 @@ export type FsErrorCode = "ENOENT" | "ENOTDIR" | "EISDIR" | "EACCES" | "EIO" | "
 /** `code` is "fs" like every sandbox file system error; `fsCode` says which failure it is. */
 export class FsError extends MacroboxError {
   override name = "FsError";
-  constructor(readonly fsCode: FsErrorCode, message: string) {
+  constructor(
+    readonly fsCode: FsErrorCode,
+    message: string,
+  ) {
     super("fs", message);
   }
 }

@@ -384,14 +384,22 @@ function globalModeInsertions(plan: MeteringPlan, fuel: number): Insertion[] {
     at: p.at,
     order: CHARGE,
     code: new ByteWriter()
-      .u8(Op.global_get).u32(fuel)
-      .u8(Op.i64_const).s64(p.cost)
+      .u8(Op.global_get)
+      .u32(fuel)
+      .u8(Op.i64_const)
+      .s64(p.cost)
       .u8(Op.i64_sub)
-      .u8(Op.global_set).u32(fuel)
-      .u8(Op.global_get).u32(fuel)
-      .u8(Op.i64_const).u8(0)
+      .u8(Op.global_set)
+      .u32(fuel)
+      .u8(Op.global_get)
+      .u32(fuel)
+      .u8(Op.i64_const)
+      .u8(0)
       .u8(Op.i64_lt_s)
-      .u8(Op.if).u8(0x40).u8(Op.unreachable).u8(Op.end)
+      .u8(Op.if)
+      .u8(0x40)
+      .u8(Op.unreachable)
+      .u8(Op.end)
       .finish(),
   }));
 }
@@ -408,13 +416,18 @@ function localModeInsertions(plan: MeteringPlan, fuel: number, local: number, bo
   const writeBack = new ByteWriter().u8(Op.local_get).u32(local).u8(Op.global_set).u32(fuel).finish();
   const charge = (cost: number): Uint8Array =>
     new ByteWriter()
-      .u8(Op.local_get).u32(local)
-      .u8(Op.i64_const).s64(cost)
+      .u8(Op.local_get)
+      .u32(local)
+      .u8(Op.i64_const)
+      .s64(cost)
       .u8(Op.i64_sub)
-      .u8(Op.local_tee).u32(local)
-      .u8(Op.i64_const).u8(0)
+      .u8(Op.local_tee)
+      .u32(local)
+      .u8(Op.i64_const)
+      .u8(0)
       .u8(Op.i64_lt_s)
-      .u8(Op.if).u8(0x40)
+      .u8(Op.if)
+      .u8(0x40)
       .bytes(writeBack)
       .u8(Op.unreachable)
       .u8(Op.end)
@@ -469,7 +482,11 @@ function writeMeteredBody(w: ByteWriter, bytes: Uint8Array, body: CodeBody, inse
   } else {
     const r = new ByteReader(bytes, body.bodyStart, body.instrStart);
     const groups = r.u32();
-    out.u32(groups + 1).bytes(bytes.subarray(r.pos, body.instrStart)).u32(1).u8(0x7e);
+    out
+      .u32(groups + 1)
+      .bytes(bytes.subarray(r.pos, body.instrStart))
+      .u32(1)
+      .u8(0x7e);
   }
   let copied = body.instrStart;
   for (const insertion of insertions) {

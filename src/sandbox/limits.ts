@@ -168,7 +168,11 @@ export function formatLimit(name: LimitName, value: number): string {
 }
 
 function formatBytes(bytes: number): string {
-  for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ["GiB", 2 ** 30],
+    ["MiB", 2 ** 20],
+    ["KiB", 2 ** 10],
+  ] as const) {
     if (bytes >= size) return `${+(bytes / size).toFixed(2)} ${unit}`;
   }
   return `${bytes} bytes`;

@@ -26,8 +26,16 @@
 // Browser-safe: no Node APIs here.
 
 import {
-  denial, envAllowed, normalizePattern, pathInside, readAllowed, readLeadsTo, resolveAbsolute,
-  type Capabilities, type CapabilityDenial, type DenialReason,
+  denial,
+  envAllowed,
+  normalizePattern,
+  pathInside,
+  readAllowed,
+  readLeadsTo,
+  resolveAbsolute,
+  type Capabilities,
+  type CapabilityDenial,
+  type DenialReason,
 } from "./capabilities.js";
 import { FsError, type FsEntry, type FsFileType, type ReadOnlyFs } from "./fs.js";
 import { Errno, type Wasi, type WasiExtension } from "./wasi.js";
@@ -61,9 +69,15 @@ export interface SandboxGrant {
 const E = Errno;
 
 const FILETYPE: Record<FsFileType | "chardev", number> = { chardev: 2, directory: 3, file: 4, other: 0 };
-const OFLAGS_CREAT = 1, OFLAGS_DIRECTORY = 2, OFLAGS_EXCL = 4, OFLAGS_TRUNC = 8;
+const OFLAGS_CREAT = 1,
+  OFLAGS_DIRECTORY = 2,
+  OFLAGS_EXCL = 4,
+  OFLAGS_TRUNC = 8;
 const FDFLAGS_APPEND = 1;
-const RIGHT_FD_WRITE = 1n << 6n, RIGHT_FD_ALLOCATE = 1n << 8n, RIGHT_FD_FILESTAT_SET_SIZE = 1n << 22n, RIGHT_FD_DATASYNC = 1n;
+const RIGHT_FD_WRITE = 1n << 6n,
+  RIGHT_FD_ALLOCATE = 1n << 8n,
+  RIGHT_FD_FILESTAT_SET_SIZE = 1n << 22n,
+  RIGHT_FD_DATASYNC = 1n;
 const WRITE_RIGHTS = RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_FILESTAT_SET_SIZE | RIGHT_FD_DATASYNC;
 const ALL_RIGHTS = (1n << 30n) - 1n;
 const READ_RIGHTS = ALL_RIGHTS & ~WRITE_RIGHTS;
@@ -101,7 +115,10 @@ export class CapabilitySession {
   readonly crateDir: string;
   readonly currentDir: string;
 
-  constructor(readonly grant: SandboxGrant, readonly libc: LibcPaths = { joinsRelativePaths: false }) {
+  constructor(
+    readonly grant: SandboxGrant,
+    readonly libc: LibcPaths = { joinsRelativePaths: false },
+  ) {
     this.declared = { env: grant.declared.env, read: grant.declared.read.map((r) => normalizePattern(r) ?? "\0") };
     this.crateDir = resolveAbsolute("/", grant.crateDir ?? "/").abs;
     this.currentDir = resolveAbsolute(this.crateDir, grant.currentDir ?? this.crateDir).abs;
@@ -212,14 +229,24 @@ class WasiCapabilities {
         fd_fdstat_get: (fd: number, ptr: number) => (std(fd) ? w.fd_fdstat_get(fd, ptr) : this.fdstatGet(fd, ptr)),
         fd_read: (fd: number, iovs: number, n: number, nread: number) => (std(fd) ? w.fd_read(fd, iovs, n, nread) : this.read(fd, iovs, n, nread, null)),
         fd_pread: (fd: number, iovs: number, n: number, offset: bigint, nread: number) => (std(fd) ? E.SPIPE : this.read(fd, iovs, n, nread, offset)),
-        fd_seek: (fd: number, offset: bigint, whence: number, out: number) => (std(fd) ? w.fd_seek(fd, offset, whence, out) : this.seek(fd, offset, whence, out)),
+        fd_seek: (fd: number, offset: bigint, whence: number, out: number) =>
+          std(fd) ? w.fd_seek(fd, offset, whence, out) : this.seek(fd, offset, whence, out),
         fd_tell: (fd: number, out: number) => (std(fd) ? E.SPIPE : this.seek(fd, 0n, 1, out)),
         fd_close: (fd: number) => (std(fd) ? w.fd_close(fd) : this.close(fd)),
         fd_filestat_get: (fd: number, buf: number) => this.fdFilestat(fd, buf),
         fd_advise: (fd: number) => (std(fd) || this.fds.has(fd) ? E.SUCCESS : E.BADF),
         fd_readdir: (fd: number, buf: number, len: number, cookie: bigint, used: number) => this.readdir(fd, buf, len, cookie, used),
-        path_open: (fd: number, _dirflags: number, ptr: number, len: number, oflags: number, rightsBase: bigint, _rightsInh: bigint, fdflags: number, out: number) =>
-          this.pathOpen(fd, ptr, len, oflags, rightsBase, fdflags, out),
+        path_open: (
+          fd: number,
+          _dirflags: number,
+          ptr: number,
+          len: number,
+          oflags: number,
+          rightsBase: bigint,
+          _rightsInh: bigint,
+          fdflags: number,
+          out: number,
+        ) => this.pathOpen(fd, ptr, len, oflags, rightsBase, fdflags, out),
         path_filestat_get: (fd: number, _flags: number, ptr: number, len: number, buf: number) => this.pathFilestat(fd, ptr, len, buf),
       },
     };
@@ -256,7 +283,11 @@ class WasiCapabilities {
     if (!this.ok(countPtr, 4) || !this.ok(sizePtr, 4)) return E.FAULT;
     const vars = this.environBytes();
     this.view().setUint32(countPtr, vars.length, true);
-    this.view().setUint32(sizePtr, vars.reduce((n, b) => n + b.length, 0), true);
+    this.view().setUint32(
+      sizePtr,
+      vars.reduce((n, b) => n + b.length, 0),
+      true,
+    );
     return E.SUCCESS;
   }
 
@@ -370,7 +401,11 @@ class WasiCapabilities {
     const t = this.target(fd, ptr, len);
     if (typeof t === "number") return t;
     if (!this.ok(out, 4)) return E.FAULT;
-    if ((oflags & (OFLAGS_CREAT | OFLAGS_TRUNC | OFLAGS_EXCL)) !== 0 || (BigInt.asUintN(64, rightsBase) & WRITE_RIGHTS) !== 0n || (fdflags & FDFLAGS_APPEND) !== 0) {
+    if (
+      (oflags & (OFLAGS_CREAT | OFLAGS_TRUNC | OFLAGS_EXCL)) !== 0 ||
+      (BigInt.asUintN(64, rightsBase) & WRITE_RIGHTS) !== 0n ||
+      (fdflags & FDFLAGS_APPEND) !== 0
+    ) {
       this.session.denyRead(t.path, t.abs, "write");
       return E.ROFS;
     }

@@ -57,19 +57,7 @@ export class FlatTreeError extends MacroboxError {
 const DELIMITER_CODES: readonly Delimiter[] = ["None", "Parenthesis", "Brace", "Bracket"];
 
 // Literal kind codes: the low byte of the u16; raw kinds carry their hash count in the high byte.
-const LIT_KIND_CODES: readonly LitKind[] = [
-  "ErrWithGuar",
-  "Byte",
-  "Char",
-  "Integer",
-  "Float",
-  "Str",
-  "StrRaw",
-  "ByteStr",
-  "ByteStrRaw",
-  "CStr",
-  "CStrRaw",
-];
+const LIT_KIND_CODES: readonly LitKind[] = ["ErrWithGuar", "Byte", "Char", "Integer", "Float", "Str", "StrRaw", "ByteStr", "ByteStrRaw", "CStr", "CStrRaw"];
 const RAW_KINDS: ReadonlySet<LitKind> = new Set<LitKind>(["StrRaw", "ByteStrRaw", "CStrRaw"]);
 
 const TAG_SUBTREE = 0;
@@ -380,7 +368,8 @@ export function splitLiteralText(source: string): Pick<Literal, "kind" | "hashes
     return withSuffix(kind, 0, source.slice(quoted[0].length, i), source.slice(i + 1));
   }
   // Numbers: integer digits (with base prefix), then optional fraction/exponent, then a suffix.
-  const number = /^(0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*\.(?![0-9.\p{XID_Start}_])|[0-9][0-9_]*(\.[0-9][0-9_]*)?([eE][+-]?[0-9_]*[0-9][0-9_]*)?)/u.exec(source);
+  const number =
+    /^(0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*\.(?![0-9.\p{XID_Start}_])|[0-9][0-9_]*(\.[0-9][0-9_]*)?([eE][+-]?[0-9_]*[0-9][0-9_]*)?)/u.exec(source);
   if (number === null) return null;
   const digits = number[0];
   const isFloat = !/^0[xob]/.test(digits) && (digits.includes(".") || /[eE]/.test(digits));

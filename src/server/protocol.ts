@@ -51,11 +51,7 @@ export interface ExpandMacroRequest {
   spanDataTable: number[];
 }
 
-export type Request =
-  | { type: "ApiVersionCheck" }
-  | { type: "ListMacros"; dylibPath: string }
-  | ExpandMacroRequest
-  | { type: "SetConfig"; spanMode: SpanMode };
+export type Request = { type: "ApiVersionCheck" } | { type: "ListMacros"; dylibPath: string } | ExpandMacroRequest | { type: "SetConfig"; spanMode: SpanMode };
 
 export type Result<T, E> = { ok: true; value: T } | { ok: false; error: E };
 

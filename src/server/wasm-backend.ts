@@ -99,7 +99,12 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
         toBridge.set(id, s);
         toClient.set(`${i * 2}:${i * 2 + 1}`, id);
       });
-      const inBridge = (stream: TokenStream) => mapSpans(stream, (s) => toBridge.get(s)!, (_open, close) => close);
+      const inBridge = (stream: TokenStream) =>
+        mapSpans(
+          stream,
+          (s) => toBridge.get(s)!,
+          (_open, close) => close,
+        );
 
       const result = await module.value.expand({
         kind,

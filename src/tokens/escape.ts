@@ -78,7 +78,12 @@ function unescape1(chars: Chars, unit: Unit): number {
     return 0;
   }
   switch (c) {
-    case 0x22: case 0x6e: case 0x72: case 0x74: case 0x5c: case 0x27:
+    case 0x22:
+    case 0x6e:
+    case 0x72:
+    case 0x74:
+    case 0x5c:
+    case 0x27:
       return 1;
     case 0x78: {
       const hi = chars.next();
@@ -149,8 +154,17 @@ function unitOf(mode: EscapeMode): Unit {
 function isRustWhitespace(c: number): boolean {
   // char::is_whitespace (White_Space property)
   return (
-    (c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0x85 || c === 0xa0 || c === 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0x20 ||
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
   );
 }
 
@@ -158,13 +172,7 @@ function isRustWhitespace(c: number): boolean {
  * Calls `onError(from, to, error)` (UTF-16 indices into `s`) for each escape error in the
  * literal content `s[start, end)`, like rustc_literal_escaper::check_for_errors.
  */
-export function checkForErrors(
-  s: string,
-  start: number,
-  end: number,
-  mode: EscapeMode,
-  onError: (from: number, to: number, error: EscapeError) => void,
-): void {
+export function checkForErrors(s: string, start: number, end: number, mode: EscapeMode, onError: (from: number, to: number, error: EscapeError) => void): void {
   const unit = unitOf(mode);
   const chars = new Chars(s, start, end);
   if (mode === "Char" || mode === "Byte") {
@@ -214,11 +222,7 @@ export function checkForErrors(
   }
 }
 
-function skipAsciiWhitespace(
-  chars: Chars,
-  start: number,
-  onError: (from: number, to: number, error: EscapeError) => void,
-): void {
+function skipAsciiWhitespace(chars: Chars, start: number, onError: (from: number, to: number, error: EscapeError) => void): void {
   const s = chars.s;
   let i = chars.pos;
   let sawNewline = false;
@@ -241,12 +245,18 @@ function skipAsciiWhitespace(
 /** `char::escape_default` as a string. */
 export function escapeDefault(c: number): string {
   switch (c) {
-    case 0x09: return "\\t";
-    case 0x0d: return "\\r";
-    case 0x0a: return "\\n";
-    case 0x27: return "\\'";
-    case 0x22: return '\\"';
-    case 0x5c: return "\\\\";
+    case 0x09:
+      return "\\t";
+    case 0x0d:
+      return "\\r";
+    case 0x0a:
+      return "\\n";
+    case 0x27:
+      return "\\'";
+    case 0x22:
+      return '\\"';
+    case 0x5c:
+      return "\\\\";
   }
   if (c >= 0x20 && c <= 0x7e) return String.fromCharCode(c);
   return `\\u{${c.toString(16)}}`;
@@ -266,13 +276,20 @@ const NOT_PRINTABLE = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u;
 /** `char::escape_debug` (escapes both quotes, grapheme extenders and non-printables). */
 export function escapeDebugChar(c: number): string {
   switch (c) {
-    case 0x00: return "\\0";
-    case 0x09: return "\\t";
-    case 0x0d: return "\\r";
-    case 0x0a: return "\\n";
-    case 0x27: return "\\'";
-    case 0x22: return '\\"';
-    case 0x5c: return "\\\\";
+    case 0x00:
+      return "\\0";
+    case 0x09:
+      return "\\t";
+    case 0x0d:
+      return "\\r";
+    case 0x0a:
+      return "\\n";
+    case 0x27:
+      return "\\'";
+    case 0x22:
+      return '\\"';
+    case 0x5c:
+      return "\\\\";
   }
   if (c >= 0x20 && c < 0x7f) return String.fromCharCode(c);
   const s = String.fromCodePoint(c);

@@ -56,9 +56,7 @@ export const enum DocStyle {
 
 /** Why a raw string is invalid (rustc_lexer::RawStrError). */
 export type RawStrError =
-  | { kind: "InvalidStarter"; badChar: number }
-  | { kind: "NoTerminator"; expected: number; found: number }
-  | { kind: "TooManyDelimiters"; found: number };
+  { kind: "InvalidStarter"; badChar: number } | { kind: "NoTerminator"; expected: number; found: number } | { kind: "TooManyDelimiters"; found: number };
 
 const EOF = -1;
 const CH_QUOTE = 0x27; // '

@@ -13,18 +13,7 @@ export type Span = number;
 export type Delimiter = "Parenthesis" | "Brace" | "Bracket" | "None";
 
 /** rustc's `bridge::LitKind`, with the raw-string hash count carried in `Literal.hashes`. */
-export type LitKind =
-  | "Byte"
-  | "Char"
-  | "Integer"
-  | "Float"
-  | "Str"
-  | "StrRaw"
-  | "ByteStr"
-  | "ByteStrRaw"
-  | "CStr"
-  | "CStrRaw"
-  | "ErrWithGuar";
+export type LitKind = "Byte" | "Char" | "Integer" | "Float" | "Str" | "StrRaw" | "ByteStr" | "ByteStrRaw" | "CStr" | "CStrRaw" | "ErrWithGuar";
 
 /**
  * rustc's internal `tokenstream::Spacing` of a token that came from source text. Proc macros

@@ -55,9 +55,7 @@ export const ICE_PANIC_MESSAGE = "no diagnostic has a message";
  * unknown characters, reserved prefixes, ...): the stream is still returned, but the crate
  * using the macro gets these errors (and warnings).
  */
-export type ParseResult =
-  | { ok: true; stream: TokenStream; diagnostics: LexDiagnostic[] }
-  | { ok: false; error: LexFailure; diagnostics: LexDiagnostic[] };
+export type ParseResult = { ok: true; stream: TokenStream; diagnostics: LexDiagnostic[] } | { ok: false; error: LexFailure; diagnostics: LexDiagnostic[] };
 
 const CLOSE_OF: Record<string, string> = { "(": ")", "[": "]", "{": "}" };
 const OPEN_OF: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
@@ -126,11 +124,7 @@ export function normalizeSource(src: string): { text: string; toOriginal: (byte:
 }
 
 /** `TokenStream::from_str(src)`; `makeSpan(lo, hi)` makes the span of a UTF-8 byte range of `src`. */
-export function parseTokenStream(
-  src: string,
-  makeSpan: (lo: number, hi: number) => Span,
-  options: ParseOptions = {},
-): ParseResult {
+export function parseTokenStream(src: string, makeSpan: (lo: number, hi: number) => Span, options: ParseOptions = {}): ParseResult {
   return lex(src, makeSpan, options, false);
 }
 
@@ -321,8 +315,7 @@ function pushToken(out: TokenTree[], tok: RichToken, spacing: Spacing, makeSpan:
  * in every case; a fatal error is the last of them.
  */
 export type LiteralResult =
-  | { ok: true; literal: Literal; diagnostics: LexDiagnostic[] }
-  | { ok: false; error: string; kind: LexFailure["kind"]; diagnostics: LexDiagnostic[] };
+  { ok: true; literal: Literal; diagnostics: LexDiagnostic[] } | { ok: false; error: string; kind: LexFailure["kind"]; diagnostics: LexDiagnostic[] };
 
 /**
  * `Literal::from_str(src)` as rustc's `literal_from_str`: one literal token, optionally

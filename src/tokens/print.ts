@@ -26,25 +26,43 @@ type Tok =
  * rustc's internal token trees for one level of a stream; a group's inner level is converted
  * only when the printer enters it (so deep nesting needs no recursion).
  */
-type ITree =
-  | { t: "tok"; tok: Tok; spacing: Spacing }
-  | { t: "delim"; delim: Delimiter; open: Spacing; close: Spacing; stream: TokenStream };
+type ITree = { t: "tok"; tok: Tok; spacing: Spacing } | { t: "delim"; delim: Delimiter; open: Spacing; close: Spacing; stream: TokenStream };
 
 /** rustc's Token::glue for the operators proc macros can produce. */
 const GLUE: Record<string, string> = {
-  "= =": "==", "= >": "=>",
-  "< =": "<=", "< <": "<<", "< <=": "<<=", "< -": "<-",
-  "> =": ">=", "> >": ">>", "> >=": ">>=",
-  "! =": "!=", "+ =": "+=", "- =": "-=", "- >": "->", "* =": "*=", "/ =": "/=", "% =": "%=",
-  "^ =": "^=", "& =": "&=", "& &": "&&", "| =": "|=", "| |": "||",
-  "<< =": "<<=", ">> =": ">>=",
-  ". .": "..", ". ..": "...", ".. .": "...", ".. =": "..=",
+  "= =": "==",
+  "= >": "=>",
+  "< =": "<=",
+  "< <": "<<",
+  "< <=": "<<=",
+  "< -": "<-",
+  "> =": ">=",
+  "> >": ">>",
+  "> >=": ">>=",
+  "! =": "!=",
+  "+ =": "+=",
+  "- =": "-=",
+  "- >": "->",
+  "* =": "*=",
+  "/ =": "/=",
+  "% =": "%=",
+  "^ =": "^=",
+  "& =": "&=",
+  "& &": "&&",
+  "| =": "|=",
+  "| |": "||",
+  "<< =": "<<=",
+  ">> =": ">>=",
+  ". .": "..",
+  ". ..": "...",
+  ".. .": "...",
+  ".. =": "..=",
   ": :": "::",
 };
 
 function glue(a: Tok, b: Tok): Tok | null {
   if (a.k !== "op") return null;
-  if (a.text === "'" ) {
+  if (a.text === "'") {
     if (b.k === "ident") return { k: "lifetime", sym: "'" + b.sym, raw: b.raw };
     return null;
   }
@@ -121,11 +139,56 @@ function isDocTail(stream: TokenStream, i: number, style: "outer" | "inner"): bo
 }
 
 const ALWAYS_RESERVED = new Set([
-  "$crate", "{{root}}", "_",
-  "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
-  "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
-  "trait", "true", "type", "unsafe", "use", "where", "while",
-  "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield",
+  "$crate",
+  "{{root}}",
+  "_",
+  "as",
+  "break",
+  "const",
+  "continue",
+  "crate",
+  "else",
+  "enum",
+  "extern",
+  "false",
+  "fn",
+  "for",
+  "if",
+  "impl",
+  "in",
+  "let",
+  "loop",
+  "match",
+  "mod",
+  "move",
+  "mut",
+  "pub",
+  "ref",
+  "return",
+  "self",
+  "Self",
+  "static",
+  "struct",
+  "super",
+  "trait",
+  "true",
+  "type",
+  "unsafe",
+  "use",
+  "where",
+  "while",
+  "abstract",
+  "become",
+  "box",
+  "do",
+  "final",
+  "macro",
+  "override",
+  "priv",
+  "typeof",
+  "unsized",
+  "virtual",
+  "yield",
 ]);
 
 /** rustc's Symbol::is_reserved for the edition. */
@@ -174,25 +237,46 @@ export function printLiteral(lit: Literal): string {
   const { symbol: sym } = lit;
   let out: string;
   switch (lit.kind) {
-    case "Byte": out = `b'${sym}'`; break;
-    case "Char": out = `'${sym}'`; break;
-    case "Str": out = `"${sym}"`; break;
-    case "StrRaw": out = `r${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`; break;
-    case "ByteStr": out = `b"${sym}"`; break;
-    case "ByteStrRaw": out = `br${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`; break;
-    case "CStr": out = `c"${sym}"`; break;
-    case "CStrRaw": out = `cr${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`; break;
-    default: out = sym;
+    case "Byte":
+      out = `b'${sym}'`;
+      break;
+    case "Char":
+      out = `'${sym}'`;
+      break;
+    case "Str":
+      out = `"${sym}"`;
+      break;
+    case "StrRaw":
+      out = `r${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`;
+      break;
+    case "ByteStr":
+      out = `b"${sym}"`;
+      break;
+    case "ByteStrRaw":
+      out = `br${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`;
+      break;
+    case "CStr":
+      out = `c"${sym}"`;
+      break;
+    case "CStrRaw":
+      out = `cr${HASHES(lit.hashes)}"${sym}"${HASHES(lit.hashes)}`;
+      break;
+    default:
+      out = sym;
   }
   return lit.suffix === null ? out : out + lit.suffix;
 }
 
 function tokenText(tok: Tok): string {
   switch (tok.k) {
-    case "op": return tok.text;
-    case "ident": return tok.raw ? "r#" + tok.sym : tok.sym;
-    case "lifetime": return tok.raw ? "'r#" + tok.sym.slice(1) : tok.sym;
-    case "lit": return printLiteral(tok.lit);
+    case "op":
+      return tok.text;
+    case "ident":
+      return tok.raw ? "r#" + tok.sym : tok.sym;
+    case "lifetime":
+      return tok.raw ? "'r#" + tok.sym.slice(1) : tok.sym;
+    case "lit":
+      return printLiteral(tok.lit);
     case "doc":
       if (tok.kind === "line") return (tok.style === "outer" ? "///" : "//!") + tok.text;
       return (tok.style === "outer" ? "/**" : "/*!") + tok.text + "*/";
@@ -273,10 +357,14 @@ export function printTokenStream(stream: TokenStream, options: PrintOptions = {}
 /** The client-side Display of one token tree (proc_macro prints Ident/Punct/Literal itself). */
 export function printTokenTree(tt: TokenTree, options: PrintOptions = {}): string {
   switch (tt.type) {
-    case "ident": return tt.isRaw ? "r#" + tt.sym : tt.sym;
-    case "punct": return tt.ch;
-    case "literal": return printLiteral(tt);
+    case "ident":
+      return tt.isRaw ? "r#" + tt.sym : tt.sym;
+    case "punct":
+      return tt.ch;
+    case "literal":
+      return printLiteral(tt);
     // Group::to_string goes through ToInternal, which forgets the group's own DelimSpacing.
-    case "group": return printTokenStream([{ ...tt, delimSpacing: undefined }], options);
+    case "group":
+      return printTokenStream([{ ...tt, delimSpacing: undefined }], options);
   }
 }

@@ -52,8 +52,17 @@ export function isNonAsciiEmoji(cp: number): boolean {
 /** rustc_lexer::is_whitespace (Pattern_White_Space). */
 export function isWhitespace(cp: number): boolean {
   switch (cp) {
-    case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x85: case 0x2028: case 0x2029:
-    case 0x200e: case 0x200f: case 0x09: case 0x20:
+    case 0x0a:
+    case 0x0b:
+    case 0x0c:
+    case 0x0d:
+    case 0x85:
+    case 0x2028:
+    case 0x2029:
+    case 0x200e:
+    case 0x200f:
+    case 0x09:
+    case 0x20:
       return true;
     default:
       return false;

@@ -104,7 +104,7 @@ export class ByteReader {
       // The unused high bits of the last byte must be a sign extension of the value.
       const usedBits = bits - (shift - 7);
       const rest = byte >> (usedBits - 1);
-      if (rest !== 0 && rest !== (0x7f >> (usedBits - 1))) this.fail(`s${bits} LEB128 overflows`, start);
+      if (rest !== 0 && rest !== 0x7f >> (usedBits - 1)) this.fail(`s${bits} LEB128 overflows`, start);
     }
     if (byte & 0x40) result -= 2 ** shift;
     return result;
@@ -642,9 +642,7 @@ export const Op = {
 
 // SIMD sub-opcodes (0xfd prefix) that do not exist; everything else up to 0xff, and relaxed
 // SIMD 0x100..0x113, does. Cross-checked against wabt's decoder.
-const SIMD_HOLES = new Set([
-  0x9a, 0xa2, 0xa5, 0xa6, 0xaf, 0xb0, 0xb2, 0xb3, 0xb4, 0xbb, 0xc2, 0xc5, 0xc6, 0xcf, 0xd0, 0xd2, 0xd3, 0xd4, 0xe2, 0xee,
-]);
+const SIMD_HOLES = new Set([0x9a, 0xa2, 0xa5, 0xa6, 0xaf, 0xb0, 0xb2, 0xb3, 0xb4, 0xbb, 0xc2, 0xc5, 0xc6, 0xcf, 0xd0, 0xd2, 0xd3, 0xd4, 0xe2, 0xee]);
 
 /**
  * Decodes instructions one at a time, exposing the current one through its fields (no allocation
@@ -686,15 +684,45 @@ export class InstructionReader {
     const op = r.u8();
     this.opcode = op;
     switch (op) {
-      case 0x00: case 0x01: case 0x05: case 0x0a: case 0x0b: case 0x0f: case 0x19:
-      case 0x1a: case 0x1b: case 0xd1: case 0xd3: case 0xd5:
+      case 0x00:
+      case 0x01:
+      case 0x05:
+      case 0x0a:
+      case 0x0b:
+      case 0x0f:
+      case 0x19:
+      case 0x1a:
+      case 0x1b:
+      case 0xd1:
+      case 0xd3:
+      case 0xd5:
         break;
-      case 0x02: case 0x03: case 0x04: case 0x06:
+      case 0x02:
+      case 0x03:
+      case 0x04:
+      case 0x06:
         this.blockType();
         break;
-      case 0x07: case 0x08: case 0x09: case 0x0c: case 0x0d: case 0x10: case 0x12:
-      case 0x14: case 0x15: case 0x18: case 0x20: case 0x21: case 0x22: case 0x23:
-      case 0x24: case 0x25: case 0x26: case 0xd2: case 0xd4: case 0xd6:
+      case 0x07:
+      case 0x08:
+      case 0x09:
+      case 0x0c:
+      case 0x0d:
+      case 0x10:
+      case 0x12:
+      case 0x14:
+      case 0x15:
+      case 0x18:
+      case 0x20:
+      case 0x21:
+      case 0x22:
+      case 0x23:
+      case 0x24:
+      case 0x25:
+      case 0x26:
+      case 0xd2:
+      case 0xd4:
+      case 0xd6:
         this.index = r.u32();
         break;
       case 0x0e: {
@@ -703,7 +731,8 @@ export class InstructionReader {
         for (let i = 0; i <= n; i++) this.labels.push(r.u32());
         break;
       }
-      case 0x11: case 0x13:
+      case 0x11:
+      case 0x13:
         this.index = r.u32();
         r.u32(); // table
         break;
@@ -719,7 +748,8 @@ export class InstructionReader {
         for (let i = 0; i < n; i++) {
           const at = r.pos;
           const kind = r.u8();
-          if (kind === 0x00 || kind === 0x01) r.u32(); // tag
+          if (kind === 0x00 || kind === 0x01)
+            r.u32(); // tag
           else if (kind !== 0x02 && kind !== 0x03) r.fail(`unknown try_table catch kind ${hex(kind)}`, at);
           this.labels.push(r.u32());
         }
@@ -737,7 +767,8 @@ export class InstructionReader {
       case 0x44:
         r.skip(8);
         break;
-      case 0x3f: case 0x40:
+      case 0x3f:
+      case 0x40:
         r.u32(); // memory index
         break;
       case 0xd0:
@@ -789,7 +820,8 @@ export class InstructionReader {
     const r = this.r;
     const at = r.pos;
     const align = r.u32();
-    if (align & 0x40) r.u32(); // multi-memory: explicit memory index
+    if (align & 0x40)
+      r.u32(); // multi-memory: explicit memory index
     else if (align >= 0x40) r.fail(`bad memory alignment ${align}`, at);
     r.skipLeb(10); // offset: u32, or u64 for memory64
   }
@@ -799,7 +831,14 @@ export class InstructionReader {
     const sub = r.u32();
     this.sub = sub;
     switch (sub) {
-      case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+      case 4:
+      case 5:
+      case 6:
+      case 7:
         break; // saturating truncation
       case 8: // memory.init data mem
         this.index = r.u32();
@@ -828,9 +867,12 @@ export class InstructionReader {
     const r = this.r;
     const sub = r.u32();
     this.sub = sub;
-    if (sub <= 0x0b || sub === 0x5c || sub === 0x5d) this.memarg(); // loads, stores, load_zero
-    else if (sub === 0x0c || sub === 0x0d) r.skip(16); // v128.const, i8x16.shuffle
-    else if (sub >= 0x15 && sub <= 0x22) r.skip(1); // extract/replace lane
+    if (sub <= 0x0b || sub === 0x5c || sub === 0x5d)
+      this.memarg(); // loads, stores, load_zero
+    else if (sub === 0x0c || sub === 0x0d)
+      r.skip(16); // v128.const, i8x16.shuffle
+    else if (sub >= 0x15 && sub <= 0x22)
+      r.skip(1); // extract/replace lane
     else if (sub >= 0x54 && sub <= 0x5b) {
       this.memarg(); // load/store lane
       r.skip(1);

@@ -26,7 +26,10 @@ export function readLibcInfo(bytes: Uint8Array): LibcInfo {
   const none: LibcInfo = { cwdAddress: null, joinsRelativePaths: false };
   try {
     const info = parseModule(bytes);
-    const names = functionNames(bytes, info.sections.find((s) => s.id === SectionId.custom && s.customName === "name"));
+    const names = functionNames(
+      bytes,
+      info.sections.find((s) => s.id === SectionId.custom && s.customName === "name"),
+    );
     const joinsRelativePaths = [...names.values()].includes("__wasilibc_find_relpath_alloc");
     let getcwd: number | undefined;
     for (const [index, name] of names) if (name === "getcwd") getcwd = index;

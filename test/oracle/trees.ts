@@ -2,7 +2,6 @@
 
 import type { Group, Literal, TokenStream, TokenTree } from "../../src/tokens/model.js";
 
-
 let nextSpan = 100;
 /** Restarts span numbering, so two runs build identical trees. */
 export function resetSpans(first = 100): void {
@@ -31,7 +30,7 @@ export function group(delimiter: Group["delimiter"], stream: TokenStream): Group
 export function richStream(): TokenStream {
   return [
     punct("#"),
-    group("Bracket", [ident("doc"), punct("="), lit("Str", "a \\\"doc\\\" \\u{1F600}")]),
+    group("Bracket", [ident("doc"), punct("="), lit("Str", 'a \\"doc\\" \\u{1F600}')]),
     ident("struct"),
     ident("Foo", true),
     punct("<"),
@@ -56,7 +55,7 @@ export function richStream(): TokenStream {
       group("None", [ident("inner"), group("Parenthesis", [])]),
     ]),
     lit("Str", "s"),
-    lit("StrRaw", "raw \"quoted\"", null, 2),
+    lit("StrRaw", 'raw "quoted"', null, 2),
     lit("ByteStr", "bytes\\n"),
     lit("ByteStrRaw", "br", null, 1),
     lit("Byte", "x"),
@@ -72,4 +71,3 @@ export function richStream(): TokenStream {
     group("Parenthesis", [group("Brace", [group("Bracket", [ident("deep")])])]),
   ];
 }
-

@@ -5,8 +5,24 @@
 // Browser-safe: no Node APIs here.
 
 import {
-  bool, bound, diagnostic, literal, method, option, range, result, span, str, stream, streamRef, string, symbol,
-  tokenTree, unit, usize, vec,
+  bool,
+  bound,
+  diagnostic,
+  literal,
+  method,
+  option,
+  range,
+  result,
+  span,
+  str,
+  stream,
+  streamRef,
+  string,
+  symbol,
+  tokenTree,
+  unit,
+  usize,
+  vec,
 } from "../codec.js";
 
 export const RUSTC_1_96 = {

@@ -169,7 +169,7 @@ function runRustc(lib: string, driver: string, input: string, out: string, editi
   }
   const buf = readFileSync(errFile);
   const lines: string[] = [];
-  for (let start = 0; start < buf.length; ) {
+  for (let start = 0; start < buf.length;) {
     let end = buf.indexOf(10, start);
     if (end < 0) end = buf.length;
     lines.push(buf.toString("utf8", start, end));
@@ -184,10 +184,7 @@ function runRustc(lib: string, driver: string, input: string, out: string, editi
  * `<proc-macro source code>`, with real spans: those are attributed to the record whose
  * marker warning (`macrobox-probe K`, emitted first by each probe) precedes them.
  */
-function collectDiagnostics(
-  stderr: string[],
-  records: InputRecord[],
-): { byLine: Map<number, OracleDiagnostic[]>; sourced: Map<number, OracleDiagnostic[]> } {
+function collectDiagnostics(stderr: string[], records: InputRecord[]): { byLine: Map<number, OracleDiagnostic[]>; sourced: Map<number, OracleDiagnostic[]> } {
   // Lints and stashed diagnostics come after every probe has run. Those of stream records
   // carry the record's tag; those of literal records are found by their source line.
   const literalByLine = new Map<string, number>();
@@ -324,7 +321,14 @@ export function oracleTrees(stream: TokenStream, range?: (span: number) => [numb
     switch (tt.type) {
       case "group":
         return range
-          ? { t: "group", d: tt.delimiter, open: range(tt.span.open), close: range(tt.span.close), entire: range(tt.span.entire), s: oracleTrees(tt.stream, range) }
+          ? {
+              t: "group",
+              d: tt.delimiter,
+              open: range(tt.span.open),
+              close: range(tt.span.close),
+              entire: range(tt.span.entire),
+              s: oracleTrees(tt.stream, range),
+            }
           : { t: "group", d: tt.delimiter, s: oracleTrees(tt.stream) };
       case "punct":
         return { t: "punct", c: tt.ch, j: tt.joint, ...at(tt.span) };
