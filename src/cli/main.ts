@@ -23,6 +23,7 @@ Usage:
                  [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml] [--crate-dir dir]
                  [--fuel n] [--memory size] [--max-output bytes] [--max-handles n] [--max-captured-output bytes]
                  [--max-nesting levels]
+  macrobox playground [--port 8080] [--module m.wasm ...] [--out dir]
 
 Commands:
   build     compile an unmodified proc-macro crate into a .wasm macro module
@@ -33,6 +34,9 @@ Commands:
             native dylibs (a dylib maps to <dylib>.wasm next to it, or to a --module entry; the
             MACROBOX_MODULES environment variable takes the same entries separated by commas);
             expand's limit flags apply to every expansion, except --timeout
+  playground
+            the playground page: macros expanding in the browser, sandboxed, shareable by link; serves
+            it on 127.0.0.1 (prints the URL), or writes it as static files for any web host (--out)
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
       case "expand":
         // Loaded on demand: building and inspecting do not need the bridge host.
         return await (await import("./expand.js")).expandCommand(rest);
+      case "playground":
+        return await (await import("./playground.js")).playgroundCommand(rest);
       case undefined:
       case "help":
       case "--help":
