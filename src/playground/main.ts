@@ -275,6 +275,7 @@ function parseEnv(text: string): Record<string, string> {
 function showControls(): void {
   $("args-row").hidden = state.kind !== "attr";
   $<HTMLInputElement>("args").value = state.args;
+  $<HTMLInputElement>("fuel").value = state.fuel > 0 ? String(state.fuel) : "";
   $<HTMLTextAreaElement>("env").value = Object.entries(state.env)
     .map(([k, v]) => `${k}=${v}`)
     .join("\n");
@@ -314,6 +315,7 @@ function job(): ExpandJob | null {
     granted: { env: [...state.grantEnv], read: [...state.grantRead] },
     files: { ...state.files },
     env: { ...state.env },
+    fuel: state.fuel,
   };
 }
 
@@ -475,6 +477,11 @@ async function start(): Promise<void> {
   };
   $<HTMLTextAreaElement>("env").oninput = (e) => {
     state.env = parseEnv((e.target as HTMLTextAreaElement).value);
+    changed();
+  };
+  $<HTMLInputElement>("fuel").onchange = (e) => {
+    const v = Number((e.target as HTMLInputElement).value);
+    state.fuel = Number.isSafeInteger(v) && v > 0 ? v : 0;
     changed();
   };
   $("file-save").onclick = () => {

@@ -31,6 +31,8 @@ export interface ExpandJob {
   files: Record<string, string>;
   /** The environment the host offers; only granted names reach the macro. */
   env: Record<string, string>;
+  /** The fuel limit; 0: the core's default. */
+  fuel: number;
 }
 
 export interface ExpandOutcome {

@@ -7,6 +7,7 @@
 //   grant-env   granted env var names, comma-separated      grant-read  granted path patterns, comma-separated
 //   env     base64url of a JSON object: env var name -> value offered to the macro
 //   files   base64url of a JSON object: path (relative to the crate directory) -> text
+//   fuel    the expansion's fuel limit (wasm instructions); absent: the core's default
 //
 // Keys are written in this order, empty ones left out; unknown keys are ignored when read.
 //
@@ -24,9 +25,11 @@ export interface PageState {
   grantRead: string[];
   env: Record<string, string>;
   files: Record<string, string>;
+  /** The fuel limit; 0: the core's default. */
+  fuel: number;
 }
 
-export const EMPTY_STATE: PageState = { module: "", kind: "derive", macro: "", input: "", args: "", grantEnv: [], grantRead: [], env: {}, files: {} };
+export const EMPTY_STATE: PageState = { module: "", kind: "derive", macro: "", input: "", args: "", grantEnv: [], grantRead: [], env: {}, files: {}, fuel: 0 };
 
 /** base64url (RFC 4648 §5, no padding) of the UTF-8 bytes of `text`. */
 export function encodeText(text: string): string {
@@ -58,6 +61,7 @@ export function writeFragment(s: PageState): string {
   if (s.grantRead.length) parts.push(["grant-read", s.grantRead.map(encodeURIComponent).join(",")]);
   if (Object.keys(s.env).length) parts.push(["env", encodeText(JSON.stringify(s.env))]);
   if (Object.keys(s.files).length) parts.push(["files", encodeText(JSON.stringify(s.files))]);
+  if (s.fuel > 0) parts.push(["fuel", String(s.fuel)]);
   return "#" + parts.map(([k, v]) => `${k}=${v}`).join("&");
 }
 
@@ -100,6 +104,10 @@ export function readFragment(fragment: string, fallback: PageState = EMPTY_STATE
           break;
         case "files":
           state.files = stringRecord(JSON.parse(decodeText(value)));
+          break;
+        case "fuel":
+          if (!/^[1-9][0-9]*$/.test(value) || !Number.isSafeInteger(Number(value))) throw new Error("expected a positive number of instructions");
+          state.fuel = Number(value);
           break;
       }
     } catch (e) {

@@ -4,7 +4,7 @@
 //
 // Browser-safe: imports only the core ("macrobox", src/index.ts).
 
-import { effectiveGrant, expansionFails, formatMessages, loadMacroModule, MemoryFs, type ExpandResult, type MacroModule, type SandboxGrant } from "../index.js";
+import { compileErrors, effectiveGrant, expansionFails, formatMessages, loadMacroModule, MemoryFs, type ExpandResult, type MacroModule, type SandboxGrant } from "../index.js";
 import { layoutTokens } from "./layout.js";
 import { INPUT_FILE, type ExpandJob, type ExpandOutcome, type FromWorker, type ModuleSummary, type ToWorker } from "./protocol.js";
 
@@ -72,6 +72,7 @@ async function run(job: ExpandJob): Promise<ExpandOutcome> {
     args: job.kind === "attr" ? job.args : undefined,
     fileName: INPUT_FILE,
     sandbox,
+    limits: job.fuel > 0 ? { fuel: job.fuel } : undefined,
   });
   const ms = performance.now() - started;
   return outcome(result, job, sandbox, ms);
@@ -85,7 +86,8 @@ function outcome(result: ExpandResult, job: ExpandJob, sandbox: SandboxGrant, ms
     code: result.output ? layoutTokens(result.output) : undefined,
     text: result.text,
     error: result.error ? { kind: result.error.kind, message: result.error.message, limit: result.error.limit } : undefined,
-    diagnostics: result.diagnostics,
+    // The macro's own diagnostics, then the `compile_error!`s of its output rustc would report.
+    diagnostics: [...result.diagnostics, ...compileErrors(result.output ?? [], result.spans)],
     messages: formatMessages(result, { sources, sandbox }),
     stdout: result.stdout,
     stderr: result.stderr,
