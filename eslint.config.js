@@ -14,6 +14,8 @@ const browserSafe = [
   "src/sandbox/**",
   "src/host/**",
   "src/server/**",
+  // The playground page and worker run in the browser: they import only the core ("../index.js").
+  "src/playground/**",
   "src/index.ts",
   "src/errors.ts",
   "src/version.ts",

@@ -137,7 +137,8 @@ describe("the playground in chromium", { timeout: 10 * 60_000 }, () => {
     assert.equal(await settled(page), "done");
     assert.match(await output(page).innerText(), /impl _serde :: Serialize for User/);
     const options = await page.locator('[data-testid="macro"] option').allInnerTexts();
-    for (const m of ["#[derive(Serialize)]", "#[derive(Deserialize)]", "#[derive(Error)]", "hello!", "include_greeting!"]) assert.ok(options.includes(m), `${m} in ${options}`);
+    for (const m of ["#[derive(Serialize)]", "#[derive(Deserialize)]", "#[derive(Error)]", "hello!", "include_greeting!"])
+      assert.ok(options.includes(m), `${m} in ${options}`);
     assert.deepEqual(errors, []);
     assert.ok(requests.length > 0);
     for (const r of requests) assert.equal(new URL(r).origin, origin, `request outside the page's origin: ${r}`);
@@ -176,9 +177,27 @@ describe("the playground in chromium", { timeout: 10 * 60_000 }, () => {
     const file = join(dir, "lib.rs");
     writeFileSync(file, prefix + input);
     const dylib = buildNativeMacro({ name: "serde_derive", version: "1.0.152" });
-    const r = spawnSync(RUSTC, ["--edition", "2021", "--crate-type", "lib", "--error-format", "json", "--emit", "metadata", "-o", join(dir, "x.rmeta"), "--extern", `serde_derive=${dylib}`, file], {
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      RUSTC,
+      [
+        "--edition",
+        "2021",
+        "--crate-type",
+        "lib",
+        "--error-format",
+        "json",
+        "--emit",
+        "metadata",
+        "-o",
+        join(dir, "x.rmeta"),
+        "--extern",
+        `serde_derive=${dylib}`,
+        file,
+      ],
+      {
+        encoding: "utf8",
+      },
+    );
     const errors = r.stderr
       .split("\n")
       .filter((l) => l.startsWith("{"))
@@ -245,7 +264,10 @@ describe("the playground in chromium", { timeout: 10 * 60_000 }, () => {
     assert.equal(await page.locator('[data-testid="input"] .cm-content').innerText(), "spin still typing");
     assert.notEqual(await output(page).getAttribute("data-state"), "done");
     assert.equal(await settled(page, 120_000), "error");
-    assert.match(await page.locator('[data-testid="diagnostics"]').innerText(), /proc macro `infinite_loop` exceeded its fuel limit: wasm instructions executed by one expansion is limited to 8000000000 instructions/);
+    assert.match(
+      await page.locator('[data-testid="diagnostics"]').innerText(),
+      /proc macro `infinite_loop` exceeded its fuel limit: wasm instructions executed by one expansion is limited to 8000000000 instructions/,
+    );
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -14,7 +14,8 @@ import { parseCommandLine, UsageError } from "./main.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root: from sources (src/cli) and from the compiled command (dist/src/cli). */
-const ROOT = [join(HERE, "..", ".."), join(HERE, "..", "..", "..")].find((d) => existsSync(join(d, "src", "playground", "index.html"))) ?? join(HERE, "..", "..");
+const ROOT =
+  [join(HERE, "..", ".."), join(HERE, "..", "..", "..")].find((d) => existsSync(join(d, "src", "playground", "index.html"))) ?? join(HERE, "..", "..");
 const PAGE_DIR = join(ROOT, "src", "playground");
 
 /** The modules every playground ships: crates from the local registry, and the example crate. */
@@ -38,7 +39,10 @@ export async function buildPlayground(options: PlaygroundOptions = {}): Promise<
   try {
     esbuild = await import("esbuild");
   } catch {
-    throw new MacroboxError("usage", "the playground is bundled with esbuild, a development dependency of macrobox: run it from a checkout after `npm install`");
+    throw new MacroboxError(
+      "usage",
+      "the playground is bundled with esbuild, a development dependency of macrobox: run it from a checkout after `npm install`",
+    );
   }
   log("bundling the page and its worker");
   const bundled = await esbuild.build({
@@ -114,7 +118,9 @@ export function serveSite(site: Site, port: number): Promise<{ server: Server; u
   });
   return new Promise((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new MacroboxError("io", `cannot serve on 127.0.0.1:${port}: ${e.code === "EADDRINUSE" ? "the port is in use (pick another with --port)" : e.message}`)),
+      reject(
+        new MacroboxError("io", `cannot serve on 127.0.0.1:${port}: ${e.code === "EADDRINUSE" ? "the port is in use (pick another with --port)" : e.message}`),
+      ),
     );
     server.listen(port, "127.0.0.1", () => {
       const address = server.address();
@@ -145,7 +151,8 @@ export async function playgroundCommand(args: string[]): Promise<number> {
   });
   void positionals;
   const port = values.port === undefined ? 8080 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port expects a port number (0 to 65535), got ${JSON.stringify(values.port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port expects a port number (0 to 65535), got ${JSON.stringify(values.port)}`);
   const log = values.quiet ? undefined : (line: string) => process.stderr.write(`    macrobox ${line}\n`);
   const site = await buildPlayground({ modules: values.module, log });
   if (values.out !== undefined) {

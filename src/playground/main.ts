@@ -73,7 +73,11 @@ function ask(message: Request, wallClock = false): Promise<FromWorker> {
       entry.timer = setTimeout(() => {
         pending.delete(id);
         replaceWorker();
-        resolve({ type: "failed", id, message: `the expansion took longer than ${WALL_CLOCK_MS / 1000} s of wall-clock time; its worker was stopped and replaced` });
+        resolve({
+          type: "failed",
+          id,
+          message: `the expansion took longer than ${WALL_CLOCK_MS / 1000} s of wall-clock time; its worker was stopped and replaced`,
+        });
       }, WALL_CLOCK_MS);
     }
     pending.set(id, entry);
@@ -216,7 +220,9 @@ function renderModuleInfo(): void {
   line(m.summary.built ?? `${m.file}: no macrobox metadata (not built by macrobox build)`);
   line(`macros: ${m.summary.macros.map((x) => `${x.kind} ${x.name}${x.helpers.length ? ` (helpers: ${x.helpers.join(", ")})` : ""}`).join("; ")}`);
   const { env, read } = m.summary.declared;
-  line(env.length + read.length === 0 ? "declares no capabilities" : `declares: ${[...env.map((e) => `env ${e}`), ...read.map((r) => `read ${r}`)].join(", ")}`);
+  line(
+    env.length + read.length === 0 ? "declares no capabilities" : `declares: ${[...env.map((e) => `env ${e}`), ...read.map((r) => `read ${r}`)].join(", ")}`,
+  );
   const box = (kind: "env" | "read", item: string) => {
     const label = document.createElement("label");
     const check = document.createElement("input");
@@ -415,7 +421,10 @@ async function checkDeterminism(): Promise<void> {
   out.textContent = "expanding twice in fresh instances...";
   await ready;
   const reply = await ask({ type: "determinism", job: j }, true);
-  if (reply.type === "determinism") out.textContent = reply.identical ? "identical: two fresh runs gave the same output, diagnostics and reads" : `not deterministic: the runs differ in ${reply.difference}`;
+  if (reply.type === "determinism")
+    out.textContent = reply.identical
+      ? "identical: two fresh runs gave the same output, diagnostics and reads"
+      : `not deterministic: the runs differ in ${reply.difference}`;
   else if (reply.type === "failed") out.textContent = `could not check: ${reply.message}`;
 }
 

@@ -4,7 +4,17 @@
 //
 // Browser-safe: imports only the core ("macrobox", src/index.ts).
 
-import { compileErrors, effectiveGrant, expansionFails, formatMessages, loadMacroModule, MemoryFs, type ExpandResult, type MacroModule, type SandboxGrant } from "../index.js";
+import {
+  compileErrors,
+  effectiveGrant,
+  expansionFails,
+  formatMessages,
+  loadMacroModule,
+  MemoryFs,
+  type ExpandResult,
+  type MacroModule,
+  type SandboxGrant,
+} from "../index.js";
 import { layoutTokens } from "./layout.js";
 import { INPUT_FILE, type ExpandJob, type ExpandOutcome, type FromWorker, type ModuleSummary, type ToWorker } from "./protocol.js";
 
