@@ -79,3 +79,40 @@ test("the layout keeps every token of serde_derive's and thiserror's expansions"
     assert.equal(compareStreams(back.stream, r.output), null, laid);
   }
 });
+
+test("--out writes the playground as static files, with the bundled modules and --module's", () => {
+  const dir = mkdtempSync(join(tmpdir(), "macrobox-playground-out-"));
+  const extra = join(dir, "mine.wasm");
+  execFileSync(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "src", "cli", "run.ts"), "build", join(ROOT, "examples", "demo-macros"), "-o", extra, "--quiet"],
+    {
+      cwd: ROOT,
+      stdio: "inherit",
+    },
+  );
+  const site = join(dir, "site");
+  const out = execFileSync(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "src", "cli", "run.ts"), "playground", "--out", site, "--module", extra, "--quiet"],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+    },
+  );
+  assert.match(out, /wrote the playground to .*site/);
+  const index = JSON.parse(readFileSync(join(site, "modules", "index.json"), "utf8"));
+  assert.deepEqual(index, [
+    { file: "serde_derive.wasm", origin: "bundled" },
+    { file: "thiserror_impl.wasm", origin: "bundled" },
+    { file: "demo_macros.wasm", origin: "bundled" },
+    { file: "mine.wasm", origin: "command line" },
+  ]);
+  for (const f of index) assert.ok(WebAssembly.validate(readFileSync(join(site, "modules", f.file))));
+  const html = readFileSync(join(site, "index.html"), "utf8");
+  assert.match(html, /<script type="module" src="main.js">/);
+  assert.match(html, /default-src 'self'/);
+  for (const f of ["main.js", "worker.js", "playground.css"]) assert.ok(readFileSync(join(site, f)).length > 1000, f);
+  // Nothing in the bundles names another origin to fetch from.
+  for (const f of ["main.js", "worker.js"]) assert.doesNotMatch(readFileSync(join(site, f), "utf8"), /fetch\(\s*["'`]https?:/);
+});
