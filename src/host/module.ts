@@ -14,6 +14,8 @@
 import { MacroboxError } from "../errors.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
+import { printedLengthBound } from "../tokens/print.js";
+import { withLazyText } from "./lazy-text.js";
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
 import { parseModule } from "../wasm/binary.js";
 import { readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
@@ -272,15 +274,20 @@ class LoadedMacroModule implements MacroModule {
           };
         }
         {
-          const text = printTokenStream(outcome.output);
-          const size = new TextEncoder().encode(text).length;
-          if (size > limits.outputBytes) {
-            const e = new LimitExceeded("outputBytes", limits.outputBytes, size);
-            const message = e.message.replace(/^macro /, `proc macro \`${request.name}\` `);
-            result.diagnostics.push({ level: "error", message, spans: at, children: [] });
-            return { ...result, ok: false, error: { kind: "limit", message, limit: e.limit } };
+          // The text is printed only when someone reads it, or when a cheap bound on its size
+          // cannot rule out the output limit (then the exact size decides, as always).
+          let text: string | undefined;
+          if (printedLengthBound(outcome.output) > limits.outputBytes) {
+            text = printTokenStream(outcome.output);
+            const size = new TextEncoder().encode(text).length;
+            if (size > limits.outputBytes) {
+              const e = new LimitExceeded("outputBytes", limits.outputBytes, size);
+              const message = e.message.replace(/^macro /, `proc macro \`${request.name}\` `);
+              result.diagnostics.push({ level: "error", message, spans: at, children: [] });
+              return { ...result, ok: false, error: { kind: "limit", message, limit: e.limit } };
+            }
           }
-          return { ...result, ok: true, output: outcome.output, text };
+          return withLazyText({ ...result, ok: true as const, output: outcome.output }, outcome.output, text);
         }
       case "panic": {
         // A server-side failure (unknown handle, bad bytes) reaches the client as a panic whose
