@@ -23,7 +23,7 @@ test("bench/compare.ts --quick --rounds 1 completes and writes every figure", { 
   });
   assert.equal(r.status, 0, `the benchmark failed:\n${r.stdout}\n${r.stderr}`);
   process.stdout.write(r.stdout);
-  const s = JSON.parse(readFileSync(json, "utf8")) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const s = JSON.parse(readFileSync(json, "utf8")) as Record<string, any>;
   assert.equal(s.quick, true);
   assert.equal(s.rounds, 1);
   const subjects = ["serde_derive Serialize", "serde_derive Deserialize", "thiserror-impl Error", "demo Describe", "demo route", "demo sql"];
