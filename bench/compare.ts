@@ -303,19 +303,23 @@ await ours.close();
   const metered = await loadMacroModule(bytes);
   const plain = await loadMacroModule(bytes, { meter: false });
   const cases = corpus.filter((c) => crateId(c.crate) === crateId(SUBJECTS[0].crate) && c.expect === "ok").slice(0, quick ? 5 : 40);
-  const run = async (m: typeof metered) => {
-    const t: number[] = [];
-    for (let r = 0; r <= Math.min(rounds, 5); r++) {
-      for (const c of cases) {
-        const start = performance.now();
-        for (const name of c.macros) await m.expand({ kind: c.kind, name, input: c.input, args: c.args });
-        if (r > 0) t.push(performance.now() - start);
-      }
-    }
-    return t.reduce((a, b) => a + b, 0);
+  const pass = async (m: typeof metered) => {
+    const start = performance.now();
+    for (const c of cases) for (const name of c.macros) await m.expand({ kind: c.kind, name, input: c.input, args: c.args });
+    return performance.now() - start;
   };
-  const on = await run(metered);
-  const off = await run(plain);
+  // Both warmed up first (V8 tiers wasm and host code up while they run), then passes alternate,
+  // so neither side is measured on colder code or a noisier moment than the other.
+  for (let r = 0; r < 2; r++) {
+    await pass(metered);
+    await pass(plain);
+  }
+  let on = 0;
+  let off = 0;
+  for (let r = 0; r < Math.max(2, Math.min(rounds, 6)); r++) {
+    on += await pass(metered);
+    off += await pass(plain);
+  }
   summary.fuel = { meteredMs: on, unmeteredMs: off, cost: on / off - 1 };
   console.log(`fuel metering cost (serde_derive corpus, in process): ${((on / off - 1) * 100).toFixed(1)}%`);
 }

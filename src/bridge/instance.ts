@@ -112,7 +112,7 @@ export async function runClient(
   let instance: WebAssembly.Instance;
   const fuel = options.fuel ?? DEFAULT_LIMITS.fuel;
   try {
-    instance = await WebAssembly.instantiate(module, wasiImportsFor(module, wasi));
+    instance = await instantiate(module, wasiImportsFor(module, wasi));
     if (instance.exports[FUEL_EXPORT] instanceof WebAssembly.Global) {
       setFuel(instance, fuel);
       fuelGiven.set(instance, fuel);
@@ -230,6 +230,25 @@ function failureOutcome(
   return classifyThrow(e, "while the macro ran");
 }
 
+/**
+ * A fresh instance of an already compiled module. Synchronously where the engine allows it: the
+ * asynchronous form yields to the event loop (and, in V8, to a background task) for every
+ * expansion, which costs more than the instantiation itself. Browsers may refuse synchronous
+ * instantiation of large modules on the main thread (a RangeError): then asynchronously.
+ */
+async function instantiate(module: WebAssembly.Module, imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
+  if (syncInstantiation) {
+    try {
+      return new WebAssembly.Instance(module, imports);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      syncInstantiation = false;
+    }
+  }
+  return WebAssembly.instantiate(module, imports);
+}
+let syncInstantiation = true;
+
 /** The fuel each instance was given (for the limit message). */
 const fuelGiven = new WeakMap<WebAssembly.Instance, number>();
 
@@ -311,8 +330,12 @@ class HostSide {
     this.dropIndex = base + 2;
   }
 
+  private dataView: DataView | null = null;
+  /** A view of the memory (a new one only when growing has replaced the buffer). */
   view(): DataView {
-    return new DataView(this.memory.buffer);
+    const buffer = this.memory.buffer;
+    if (this.dataView === null || this.dataView.buffer !== buffer) this.dataView = new DataView(buffer);
+    return this.dataView;
   }
 
   /** Runs a call from the module, remembering why it failed before the error unwinds into it. */
@@ -434,7 +457,8 @@ class HostSide {
   /** The dispatch closure: answer the request in the buffer, in that same buffer. */
   private dispatch(sret: number, bufPtr: number): void {
     let b = this.readBuffer(bufPtr);
-    const request = this.bytes(b.data, b.len).slice();
+    // A view, not a copy: the server decodes it completely before answering (BridgeServer.dispatch).
+    const request = this.bytes(b.data, b.len);
     // Out of fuel once: every later call fails too (the macro may catch the first as a panic).
     if (this.limitExceeded) throw this.limitExceeded;
     const workBefore = this.server.hostWork;

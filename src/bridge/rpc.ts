@@ -43,12 +43,20 @@ export class ServerPanic extends MacroboxError {
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const utf8Encoder = new TextEncoder();
 
+/**
+ * Reads bridge bytes. One reader can be pointed at each message in turn (`reset`): the bridge
+ * decodes one message per call, and a reader per call was a good share of the host's garbage.
+ */
 export class ByteReader {
   private pos = 0;
-  private readonly view: DataView;
 
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  constructor(private bytes: Uint8Array) {}
+
+  /** Reads `bytes` from the start. */
+  reset(bytes: Uint8Array): this {
+    this.bytes = bytes;
+    this.pos = 0;
+    return this;
   }
 
   get remaining(): number {
@@ -74,9 +82,10 @@ export class ByteReader {
 
   u32(): number {
     this.need(4, "u32");
-    const v = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
+    const b = this.bytes;
+    const p = this.pos;
+    this.pos = p + 4;
+    return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
   }
 
   usize(): number {
@@ -134,9 +143,15 @@ export class ByteReader {
   }
 }
 
+/** Writes bridge bytes; `reset` starts a new message in the same storage. */
 export class ByteWriter {
   private bytes = new Uint8Array(64);
   private len = 0;
+
+  reset(): this {
+    this.len = 0;
+    return this;
+  }
 
   private reserve(n: number): void {
     if (this.len + n <= this.bytes.length) return;
@@ -159,8 +174,13 @@ export class ByteWriter {
 
   u32(v: number): this {
     this.reserve(4);
-    new DataView(this.bytes.buffer).setUint32(this.len, v >>> 0, true);
-    this.len += 4;
+    const b = this.bytes;
+    const p = this.len;
+    b[p] = v & 0xff;
+    b[p + 1] = (v >>> 8) & 0xff;
+    b[p + 2] = (v >>> 16) & 0xff;
+    b[p + 3] = (v >>> 24) & 0xff;
+    this.len = p + 4;
     return this;
   }
 
@@ -182,6 +202,24 @@ export class ByteWriter {
   }
 
   str(s: string): this {
+    // Most strings are short and ASCII (identifiers, punctuation, numbers): written in place.
+    const n = s.length;
+    if (n <= 64) {
+      this.reserve(4 + n);
+      const b = this.bytes;
+      const start = this.len + 4;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[start + i] = c;
+      }
+      if (i === n) {
+        this.u32(n);
+        this.len += n;
+        return this;
+      }
+    }
     const b = utf8Encoder.encode(s);
     this.usize(b.length);
     return this.raw(b);
@@ -203,6 +241,11 @@ export class ByteWriter {
 
   finish(): Uint8Array {
     return this.bytes.slice(0, this.len);
+  }
+
+  /** The message so far, without a copy: valid until the next write or `reset`. */
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.len);
   }
 }
 

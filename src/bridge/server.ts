@@ -93,6 +93,9 @@ export class BridgeServer {
   private readonly table: readonly BoundMethod[];
   /** Calls per method tag (see `calls`). */
   private readonly counts: number[];
+  /** One reader and one writer for every call (see dispatch). */
+  private readonly reader = new ByteReader(new Uint8Array(0));
+  private readonly writer = new ByteWriter();
 
   constructor(options: ServerOptions) {
     const abi = resolveBridgeAbi(options.bridgeAbi ?? BRIDGE_ABI);
@@ -165,19 +168,23 @@ export class BridgeServer {
 
   // ---- dispatch ----
 
-  /** Answers one request (the bytes the client put in its buffer). Never throws. */
+  /**
+   * Answers one request (the bytes the client put in its buffer). Never throws. The request is
+   * decoded completely before anything is answered, so it may be a view of the client's memory;
+   * the response is a view of the server's writer, valid until the next call.
+   */
   dispatch(request: Uint8Array): Uint8Array {
     try {
-      const r = new ByteReader(request);
+      const r = this.reader.reset(request);
       const tag = r.u8();
       const m = this.table[tag];
       if (m === undefined) throw new BridgeDecodeError(`unknown bridge method tag ${tag}`);
       this.counts[tag]++;
       const value = this.call(m, r);
-      const w = new ByteWriter();
+      const w = this.writer.reset();
       w.u8(RESULT_OK);
       m.ret.write(w, this.store, value);
-      return w.finish();
+      return w.view();
     } catch (e) {
       const err = new ByteWriter();
       err.u8(RESULT_ERR);

@@ -2,7 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { build, type BuildEvent } from "../builder/build.js";
+import type { BuildEvent } from "../builder/build.js";
 
 import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
@@ -102,6 +102,8 @@ async function buildCommand(args: string[]): Promise<number> {
     else if (!quiet) process.stderr.write(renderEvent(event));
   };
   try {
+    // Loaded on demand, like the expander: the proc-macro server starts faster without the builder.
+    const { build } = await import("../builder/build.js");
     const result = await build({
       crate: positionals[0],
       output: values.output,

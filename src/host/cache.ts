@@ -26,9 +26,10 @@ import { FsError, type FsEntry, type FsStat, type ReadOnlyFs } from "../sandbox/
 import { envAllowed } from "../sandbox/capabilities.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import type { ExpandResult } from "./types.js";
+import { withLazyText } from "./lazy-text.js";
 
 /** Bump when what is cached, or how keys are made, changes: old entries then simply miss. */
-export const EXPANSION_CACHE_FORMAT = 1;
+export const EXPANSION_CACHE_FORMAT = 2;
 
 /** A key-value store for cache entries. Keys are lowercase hex sha256 digests. */
 export interface CacheStore {
@@ -227,12 +228,21 @@ interface CachedExpansion {
   checkpoint: SpanTableCheckpoint;
   delta: SpanTableDelta;
   observations: FsObservation[];
-  result: Omit<ExpandResult, "spans">;
+  result: Omit<ExpandResult, "spans" | "text">;
 }
 
 export function encodeEntry(key: string, checkpoint: SpanTableCheckpoint, spans: SpanTable, observations: FsObservation[], result: ExpandResult): Uint8Array {
-  const { spans: _table, ...rest } = result;
-  const entry: CachedExpansion = { format: EXPANSION_CACHE_FORMAT, key, checkpoint, delta: spans.deltaSince(checkpoint), observations, result: rest };
+  // Not the text: it is printed from the output when read (lazy-text.ts), and reading it here would print it.
+  const rest: Record<string, unknown> = {};
+  for (const k of Object.keys(result)) if (k !== "spans" && k !== "text") rest[k] = result[k as keyof ExpandResult];
+  const entry: CachedExpansion = {
+    format: EXPANSION_CACHE_FORMAT,
+    key,
+    checkpoint,
+    delta: spans.deltaSince(checkpoint),
+    observations,
+    result: rest as CachedExpansion["result"],
+  };
   return utf8.encode(JSON.stringify(entry));
 }
 
@@ -251,5 +261,6 @@ export function decodeEntry(key: string, bytes: Uint8Array, spans: SpanTable, fs
   } catch {
     return null;
   }
-  return { ...entry.result, spans } as ExpandResult;
+  const result = { ...entry.result, spans } as ExpandResult;
+  return result.output === undefined ? result : withLazyText(result, result.output);
 }

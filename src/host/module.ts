@@ -14,10 +14,12 @@
 import { MacroboxError } from "../errors.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
+import { printedLengthBound } from "../tokens/print.js";
+import { withLazyText } from "./lazy-text.js";
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
 import { parseModule } from "../wasm/binary.js";
 import { readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
-import { readLibcInfo, type LibcInfo } from "../wasm/libc.js";
+import { LIBC_INFO_VERSION, readLibcInfo, type LibcInfo } from "../wasm/libc.js";
 import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "../bridge/abi.js";
 import { runClient, type RunOptions } from "../bridge/instance.js";
 import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
@@ -47,16 +49,17 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   let libc: LibcInfo = { cwdAddress: null, joinsRelativePaths: false };
   if (wasm instanceof WebAssembly.Module) module = wasm;
   else {
-    libc = readLibcInfo(wasm);
-    const meter = (options.meter ?? true) && !isInstrumented(wasm);
+    const moduleCache = options.moduleCache && moduleHash ? options.moduleCache : null;
+    libc = await cachedLibcInfo(wasm, moduleCache, moduleHash);
     let bytes: Uint8Array | null = null;
     // Instrumenting is most of the cost of loading: the instrumented bytes are cached by what decides them.
-    const cacheKey =
-      meter && options.moduleCache && moduleHash ? sha256Hex(`module:${FUEL_INSTRUMENTATION_VERSION}:${moduleHash}:${limits.memoryPages}`) : null;
-    if (cacheKey) bytes = await options.moduleCache!.get(cacheKey);
+    // Only bytes that were not instrumented yet are ever stored, so a hit also answers that question.
+    const cacheKey = (options.meter ?? true) && moduleCache ? sha256Hex(`module:${FUEL_INSTRUMENTATION_VERSION}:${moduleHash}:${limits.memoryPages}`) : null;
+    if (cacheKey) bytes = await moduleCache!.get(cacheKey);
     if (bytes === null) {
+      const meter = (options.meter ?? true) && !isInstrumented(wasm);
       bytes = meter ? instrumentFuel(wasm, { maxMemoryPages: limits.memoryPages }) : wasm;
-      if (cacheKey) await options.moduleCache!.set(cacheKey, bytes);
+      if (cacheKey && meter) await moduleCache!.set(cacheKey, bytes);
     }
     try {
       module = await WebAssembly.compile(bytes as BufferSource);
@@ -79,6 +82,23 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
     // a module with malformed metadata declares nothing
   }
   return new LoadedMacroModule(module, abi, decls, limits, metered, metadata, moduleHash, options.expansionCache ?? null, libc);
+}
+
+/** What readLibcInfo finds (a walk over the module's names and code), kept in the module cache beside the module. */
+async function cachedLibcInfo(wasm: Uint8Array, cache: CacheStore | null, moduleHash: string | null): Promise<LibcInfo> {
+  const key = cache ? sha256Hex(`libc:${LIBC_INFO_VERSION}:${moduleHash}`) : null;
+  const stored = key ? await cache!.get(key) : null;
+  if (stored !== null) {
+    try {
+      const info = JSON.parse(new TextDecoder().decode(stored)) as LibcInfo;
+      if ((info.cwdAddress === null || Number.isInteger(info.cwdAddress)) && typeof info.joinsRelativePaths === "boolean") return info;
+    } catch {
+      // a damaged entry: read the module again
+    }
+  }
+  const info = readLibcInfo(wasm);
+  if (key) await cache!.set(key, new TextEncoder().encode(JSON.stringify(info)));
+  return info;
 }
 
 /** Whether the bytes already export the fuel global (cheap check before instrumenting twice). */
@@ -272,15 +292,20 @@ class LoadedMacroModule implements MacroModule {
           };
         }
         {
-          const text = printTokenStream(outcome.output);
-          const size = new TextEncoder().encode(text).length;
-          if (size > limits.outputBytes) {
-            const e = new LimitExceeded("outputBytes", limits.outputBytes, size);
-            const message = e.message.replace(/^macro /, `proc macro \`${request.name}\` `);
-            result.diagnostics.push({ level: "error", message, spans: at, children: [] });
-            return { ...result, ok: false, error: { kind: "limit", message, limit: e.limit } };
+          // The text is printed only when someone reads it, or when a cheap bound on its size
+          // cannot rule out the output limit (then the exact size decides, as always).
+          let text: string | undefined;
+          if (printedLengthBound(outcome.output) > limits.outputBytes) {
+            text = printTokenStream(outcome.output);
+            const size = new TextEncoder().encode(text).length;
+            if (size > limits.outputBytes) {
+              const e = new LimitExceeded("outputBytes", limits.outputBytes, size);
+              const message = e.message.replace(/^macro /, `proc macro \`${request.name}\` `);
+              result.diagnostics.push({ level: "error", message, spans: at, children: [] });
+              return { ...result, ok: false, error: { kind: "limit", message, limit: e.limit } };
+            }
           }
-          return { ...result, ok: true, output: outcome.output, text };
+          return withLazyText({ ...result, ok: true as const, output: outcome.output }, outcome.output, text);
         }
       case "panic": {
         // A server-side failure (unknown handle, bad bytes) reaches the client as a panic whose

@@ -164,6 +164,11 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
     async handleLine(line: string): Promise<string> {
       // A request we cannot read has no response of its own in the protocol; the native server
       // dies on it. We answer with the error as a panic message so the client sees why.
+      // A line answered before is answered again without reading it (only expansions are kept;
+      // the span mode is part of what the line means).
+      const key = memo === null ? "" : `${spanMode}\n${line}`;
+      const known = memo?.get(key);
+      if (known !== undefined) return known;
       let req: Request;
       try {
         req = decodeRequestLine(line);
@@ -172,10 +177,6 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
         return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } });
       }
       if (memo === null || req.type !== "ExpandMacro") return encodeResponseLine(await handle(req));
-      // The span mode is part of what the line means.
-      const key = `${spanMode}\n${line}`;
-      const known = memo.get(key);
-      if (known !== undefined) return known;
       reusable = false;
       const response = encodeResponseLine(await handle(req));
       if (reusable) memo.set(key, response);

@@ -92,13 +92,9 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       const order = [...ids];
       const spans = new SpanTable();
       const file = spans.addFile("<rust-analyzer tokens>", " ".repeat(order.length * 2));
+      // The id at position i owns bytes 2i..2i+1 of the file: `order` maps a position back to its id.
       const toBridge = new Map<Span, Span>();
-      const toClient = new Map<string, Span>();
-      order.forEach((id, i) => {
-        const s = spans.span(file, i * 2, i * 2 + 1);
-        toBridge.set(id, s);
-        toClient.set(`${i * 2}:${i * 2 + 1}`, id);
-      });
+      order.forEach((id, i) => toBridge.set(id, spans.span(file, i * 2, i * 2 + 1)));
       const inBridge = (stream: TokenStream) =>
         mapSpans(
           stream,
@@ -115,7 +111,14 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       });
       if (result.output === undefined) return { ok: false, error: result.error?.message ?? "expansion failed" };
 
+      // Output tokens share few spans: each is mapped once.
+      const mapped = new Map<Span, Span>();
       const toClientSpan = (s: Span): Span => {
+        let c = mapped.get(s);
+        if (c === undefined) mapped.set(s, (c = clientSpan(s)));
+        return c;
+      };
+      const clientSpan = (s: Span): Span => {
         if (!spans.has(s)) return req.callSite;
         const d = spans.data(s);
         switch (spans.context(d.ctxt).kind) {
@@ -127,7 +130,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
             return req.callSite;
           case "root": {
             // An input token's span (possibly joined or sliced: those fall back to the call site).
-            const id = d.file === file.index ? toClient.get(`${d.lo}:${d.hi}`) : undefined;
+            const id = d.file === file.index && d.hi === d.lo + 1 && d.lo % 2 === 0 ? order[d.lo / 2] : undefined;
             return id ?? req.callSite;
           }
         }

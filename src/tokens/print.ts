@@ -354,6 +354,49 @@ export function printTokenStream(stream: TokenStream, options: PrintOptions = {}
   return p.pp.eof();
 }
 
+/**
+ * An upper bound on the UTF-8 length of `printTokenStream(stream)`, without printing: what a size
+ * limit can be checked against when nobody needs the text. Every word is at most 3 bytes per
+ * UTF-16 unit (plus the `r#` of a raw ident and a literal's quotes, prefix and hashes); every tree
+ * is followed by at most one break, a brace by two more, and a break is one space or a newline
+ * plus the indent, which only braces raise (INDENT_UNIT per enclosing brace). Doc comments end in
+ * a hard break, whose size is the printer's business: a stream with one has no bound here
+ * (Infinity), and the caller prints it.
+ */
+export function printedLengthBound(stream: TokenStream): number {
+  let bound = 0;
+  const stack: { stream: TokenStream; next: number; braces: number }[] = [{ stream, next: 0, braces: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    if (frame.next >= frame.stream.length) {
+      stack.pop();
+      continue;
+    }
+    const tt = frame.stream[frame.next++];
+    const breakCost = 1 + INDENT_UNIT * (frame.braces + 1);
+    switch (tt.type) {
+      case "punct":
+        if (tt.doc) return Infinity;
+        bound += 1 + breakCost;
+        break;
+      case "ident":
+        bound += 3 * tt.sym.length + 2 + breakCost;
+        break;
+      case "literal":
+        // Quotes, a prefix (`br`, `cr`), hashes on both sides, the suffix; a negative number is two trees.
+        bound += 3 * (tt.symbol.length + (tt.suffix?.length ?? 0)) + 4 + 2 * tt.hashes + 2 * breakCost;
+        break;
+      case "group": {
+        const brace = tt.delimiter === "Brace";
+        bound += 2 + (brace ? 3 : 1) * breakCost + (brace ? 2 * INDENT_UNIT : 0);
+        stack.push({ stream: tt.stream, next: 0, braces: frame.braces + (brace ? 1 : 0) });
+        break;
+      }
+    }
+  }
+  return bound;
+}
+
 /** The client-side Display of one token tree (proc_macro prints Ident/Punct/Literal itself). */
 export function printTokenTree(tt: TokenTree, options: PrintOptions = {}): string {
   switch (tt.type) {

@@ -18,6 +18,9 @@ export interface LibcInfo {
   joinsRelativePaths: boolean;
 }
 
+/** Bump when readLibcInfo's answers change: the module cache keeps them by this version. */
+export const LIBC_INFO_VERSION = 1;
+
 const OP_I32_CONST = 0x41;
 const OP_I32_LOAD = 0x28;
 
