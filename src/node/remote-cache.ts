@@ -134,14 +134,17 @@ export class RemoteCache {
         stats.misses++;
         return null;
       }
-      let digest;
+      let files;
       try {
-        digest = decodeActionResult(ac).outputFiles.find((f) => f.path === outputPath(kind))?.digest;
+        files = decodeActionResult(ac).outputFiles;
       } catch {
-        digest = undefined;
-      }
-      if (!digest || !HEX_KEY.test(digest.hash)) {
         stats.corrupt++;
+        return null;
+      }
+      // An action result of another kind (or another tool) under this key holds nothing for us.
+      const digest = files.find((f) => f.path === outputPath(kind))?.digest;
+      if (!digest || !HEX_KEY.test(digest.hash)) {
+        stats.misses++;
         return null;
       }
       const blob = await this.request("GET", `/cas/${digest.hash}`);
