@@ -147,7 +147,7 @@ export interface NodeCaches {
 export function nodeCaches(env: NodeJS.ProcessEnv = process.env, options: { remote?: RemoteCacheSetting | null } = {}): NodeCaches {
   const root = cacheRoot(env);
   const off = (env.MACROBOX_EXPANSION_CACHE ?? "").toLowerCase() === "off";
-  const setting = options.remote !== undefined ? options.remote : remoteCacheSetting({ env });
+  const setting = options.remote !== undefined ? options.remote : implicitRemoteSetting(env);
   const remote = setting ? new RemoteCache({ url: setting.url, readOnly: setting.readOnly, env }) : null;
   const behind = (stores: CacheStore[], kind: RemoteKind): CacheStore => (remote ? new LayeredCacheStore([...stores, remote.store(kind)]) : stores[0]);
   return {
@@ -164,6 +164,16 @@ export function nodeCaches(env: NodeJS.ProcessEnv = process.env, options: { remo
     buildCache: remote ? behind([new DiskCacheStore(join(root, "builds"), 2 * 1024 * 1024 * 1024)], "build") : null,
     remote,
   };
+}
+
+/** The setting from the environment or the current directory's file; a bad one is said and skipped (a server keeps serving). */
+function implicitRemoteSetting(env: NodeJS.ProcessEnv): RemoteCacheSetting | null {
+  try {
+    return remoteCacheSetting({ env });
+  } catch (e) {
+    process.stderr.write(`warning: ${(e as Error).message}; continuing without a remote cache\n`);
+    return null;
+  }
 }
 
 /** sha256 of module bytes with Node's native hash (the core's portable one is slower on large modules). */
