@@ -10,9 +10,9 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { listProcMacros } from "../wasm/decls.js";
-import { appendCustomSection, encodeMetadata, METADATA_FORMAT, METADATA_SECTION, type ModuleMetadata } from "../wasm/metadata.js";
+import { appendCustomSection, encodeMetadata, METADATA_FORMAT, METADATA_SECTION, readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
 import { unsupportedImportsMessage } from "../sandbox/host-imports.js";
-import { toolchainCache } from "./cache.js";
+import { moduleKey, toolchainCache, type ModuleStore } from "./cache.js";
 import { applyCompat, type CompatPatch } from "./compat.js";
 import { findCrate, registryRoots, syncDirectorySource } from "./registry.js";
 import { stageCrate, writeBuildConfig, type StagedCrate } from "./stage.js";
@@ -38,6 +38,12 @@ export interface BuildOptions {
   profile?: BuildProfile;
   /** Progress reports; nothing is printed by the build itself. */
   onEvent?: (event: BuildEvent) => void;
+  /**
+   * Built modules by content (`moduleKey` in cache.ts), e.g. a remote cache shared by a fleet: a
+   * module found there is written out without running cargo; a module built is offered to it.
+   * A store that fails or holds something else than a module of this crate is a miss.
+   */
+  moduleStore?: ModuleStore;
 }
 
 export type BuildProfile = "dev" | "release";
@@ -54,6 +60,8 @@ export interface BuildResult {
   stageDir: string;
   metadata: ModuleMetadata;
   size: number;
+  /** Whether the module came from `moduleStore` (cargo did not run). */
+  fromStore: boolean;
 }
 
 export class BuildError extends MacroboxError {
@@ -97,6 +105,29 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       profileOverrides(profile, packages),
     );
 
+    const storeKey = options.moduleStore
+      ? moduleKey({
+          toolchain,
+          bridgeAbi: bridgeAbiId(toolchain),
+          crate: staged,
+          features: options.features ?? [],
+          defaultFeatures: !options.noDefaultFeatures,
+          profile,
+          online: options.online ?? false,
+          dependencies: packages,
+          compat: report,
+        })
+      : null;
+    if (storeKey !== null) {
+      const stored = await storedModule(options.moduleStore!, storeKey, staged);
+      if (stored !== null) {
+        emit({ type: "step", message: `found ${staged.name} ${staged.version} in the module cache (${storeKey.slice(0, 12)})` });
+        const output = resolve(options.output ?? `${staged.libName}.wasm`);
+        writeAtomically(output, stored.bytes);
+        return { output, stageDir: staged.dir, metadata: stored.metadata, size: stored.bytes.length, fromStore: true };
+      }
+    }
+
     if (!hasStd(cache)) {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
     }
@@ -132,8 +163,22 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const output = resolve(options.output ?? `${staged.libName}.wasm`);
     const bytes = appendCustomSection(linked, METADATA_SECTION, encodeMetadata(metadata));
     writeAtomically(output, bytes);
-    return { output, stageDir: staged.dir, metadata, size: bytes.length };
+    if (storeKey !== null) await options.moduleStore!.set(storeKey, bytes);
+    return { output, stageDir: staged.dir, metadata, size: bytes.length, fromStore: false };
   });
+}
+
+/** A module from the store, if it is one (it compiles, and its metadata names this crate's sources); else null. */
+async function storedModule(store: ModuleStore, key: string, staged: StagedCrate): Promise<{ bytes: Uint8Array; metadata: ModuleMetadata } | null> {
+  try {
+    const bytes = await store.get(key);
+    if (bytes === null) return null;
+    const metadata = readMetadata(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>));
+    if (metadata === null || metadata.crate.name !== staged.name || metadata.sourceHash !== `sha256:${staged.sourceHash}`) return null;
+    return { bytes, metadata };
+  } catch {
+    return null; // an unusable entry: build instead
+  }
 }
 
 /**

@@ -20,6 +20,7 @@ import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import { grantFor, loadGrants } from "../node/grants.js";
 import { NodeReadOnlyFs } from "../node/fs.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
+import { remoteCacheSetting } from "../node/settings.js";
 
 /** `--fuel`, `--memory`, ...: one option per limit (src/sandbox/limits.ts). */
 const LIMIT_OPTIONS = Object.fromEntries(LIMIT_NAMES.map((n) => [LIMIT_SPECS[n].flag.slice(2), { type: "string" as const }]));
@@ -60,6 +61,8 @@ export async function expandCommand(args: string[]): Promise<number> {
       config: { type: "string" },
       "crate-dir": { type: "string" },
       "check-determinism": { type: "boolean" },
+      "remote-cache": { type: "string" },
+      "remote-cache-read-only": { type: "boolean" },
       ...LIMIT_OPTIONS,
     },
   });
@@ -76,7 +79,9 @@ export async function expandCommand(args: string[]): Promise<number> {
   // From the bytes, so that expansions are metered with fuel and the memory is capped.
   // --check-determinism compares two real runs, so it must not be answered from the cache.
   const bytes = new Uint8Array(readFileSync(wasmPath));
-  const caches = nodeCaches();
+  const caches = nodeCaches(process.env, {
+    remote: remoteCacheSetting({ remoteCache: values["remote-cache"], readOnly: values["remote-cache-read-only"], config: values.config }),
+  });
   const module = await loadMacroModule(bytes, {
     limits,
     moduleHash: moduleHash(bytes),

@@ -9,12 +9,14 @@ import { readMetadata } from "../wasm/metadata.js";
 import { errorMessage, INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../errors.js";
 import { CapabilityError, describeGrant, effectiveGrant, type GrantDescription } from "../sandbox/capabilities.js";
 import { grantFor, loadGrants } from "../node/grants.js";
+import { flushRemoteCaches } from "../node/remote-cache.js";
+import { remoteCacheSetting } from "../node/settings.js";
 
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
 Usage:
   macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
-                 [--online] [--release] [--quiet] [--json]
+                 [--online] [--release] [--quiet] [--json] [--remote-cache url] [--remote-cache-read-only]
   macrobox inspect <module.wasm> [--json] [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml]
   macrobox expand <module.wasm> --derive <Name> <file.rs>            every item in the file deriving Name
   macrobox expand <module.wasm> --attr <name> [--args <text>] <item.rs>
@@ -22,7 +24,7 @@ Usage:
                  [--no-format] [--json] [--check-determinism]
                  [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml] [--crate-dir dir]
                  [--fuel n] [--memory size] [--max-output bytes] [--max-handles n] [--max-captured-output bytes]
-                 [--max-nesting levels]
+                 [--max-nesting levels] [--remote-cache url] [--remote-cache-read-only]
   macrobox playground [--port 8080] [--module m.wasm ...] [--out dir]
 
 Commands:
@@ -37,36 +39,46 @@ Commands:
   playground
             the playground page: macros expanding in the browser, sandboxed, shareable by link; serves
             it on 127.0.0.1 (prints the URL), or writes it as static files for any web host (--out)
+
+--remote-cache url (or MACROBOX_REMOTE_CACHE, or remote-cache = "url" in macrobox.toml) shares
+modules and expansions through a Bazel remote cache (HTTP: /cas/ and /ac/); a failing one is skipped.
 `;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case "build":
-        return await buildCommand(rest);
-      case "inspect":
-        return await inspectCommand(rest);
-      case "proc-macro-server":
-        return await procMacroServerCommand(rest);
-      case "expand":
-        // Loaded on demand: building and inspecting do not need the bridge host.
-        return await (await import("./expand.js")).expandCommand(rest);
-      case "playground":
-        return await (await import("./playground.js")).playgroundCommand(rest);
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        process.stderr.write(`macrobox: unknown command \`${command}\`\n\n${USAGE}`);
-        return 2;
-    }
+    return await dispatch(command, rest);
   } catch (e) {
     process.stderr.write(describeFailure(e));
     return 1;
+  } finally {
+    // Uploads to a remote cache go on in the background; they get a bounded moment to finish.
+    await flushRemoteCaches();
+  }
+}
+
+async function dispatch(command: string | undefined, rest: string[]): Promise<number> {
+  switch (command) {
+    case "build":
+      return await buildCommand(rest);
+    case "inspect":
+      return await inspectCommand(rest);
+    case "proc-macro-server":
+      return await procMacroServerCommand(rest);
+    case "expand":
+      // Loaded on demand: building and inspecting do not need the bridge host.
+      return await (await import("./expand.js")).expandCommand(rest);
+    case "playground":
+      return await (await import("./playground.js")).playgroundCommand(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`macrobox: unknown command \`${command}\`\n\n${USAGE}`);
+      return 2;
   }
 }
 
@@ -91,9 +103,15 @@ async function buildCommand(args: string[]): Promise<number> {
       release: { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
       json: { type: "boolean" },
+      "remote-cache": { type: "string" },
+      "remote-cache-read-only": { type: "boolean" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("build takes exactly one crate (a directory or name@version)");
+  const { nodeCaches } = await import("../node/disk-cache.js");
+  const { buildCache } = nodeCaches(process.env, {
+    remote: remoteCacheSetting({ remoteCache: values["remote-cache"], readOnly: values["remote-cache-read-only"] }),
+  });
   const json = values.json ?? false;
   const quiet = values.quiet ?? false;
   const started = Date.now();
@@ -112,6 +130,7 @@ async function buildCommand(args: string[]): Promise<number> {
       online: values.online,
       profile: values.release ? "release" : "dev",
       onEvent,
+      moduleStore: buildCache ?? undefined,
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (json) {

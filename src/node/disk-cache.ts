@@ -11,12 +11,15 @@
 //
 //   MACROBOX_CACHE             the cache root (default ~/.cache/macrobox)
 //   MACROBOX_EXPANSION_CACHE   "off" turns the expansion cache off (modules are still cached)
+//   MACROBOX_REMOTE_CACHE      a shared cache behind these (src/node/remote-cache.ts)
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from "../host/cache.js";
+import { RemoteCache, type RemoteKind } from "./remote-cache.js";
+import { remoteCacheSetting, type RemoteCacheSetting } from "./settings.js";
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.MACROBOX_CACHE ? resolve(env.MACROBOX_CACHE) : join(homedir(), ".cache", "macrobox");
@@ -129,16 +132,48 @@ export interface NodeCaches {
   moduleCache: CacheStore;
   /** Null when MACROBOX_EXPANSION_CACHE=off. */
   expansionCache: CacheStore | null;
+  /** Built modules by content, for `macrobox build`: null without a remote cache (cargo's target dir is the local one). */
+  buildCache: CacheStore | null;
+  /** The shared cache behind the local ones (src/node/remote-cache.ts), if one is set. */
+  remote: RemoteCache | null;
 }
 
-/** The caches a Node process uses: in memory first, then on disk under the cache root. */
-export function nodeCaches(env: NodeJS.ProcessEnv = process.env): NodeCaches {
+/**
+ * The caches a Node process uses: in memory first, then on disk under the cache root, then the
+ * remote cache when one is set (`remote`, else MACROBOX_REMOTE_CACHE or the settings file of the
+ * current directory: src/node/settings.ts). A local hit never asks the remote one; a remote hit
+ * fills the local ones.
+ */
+export function nodeCaches(env: NodeJS.ProcessEnv = process.env, options: { remote?: RemoteCacheSetting | null } = {}): NodeCaches {
   const root = cacheRoot(env);
   const off = (env.MACROBOX_EXPANSION_CACHE ?? "").toLowerCase() === "off";
+  const setting = options.remote !== undefined ? options.remote : implicitRemoteSetting(env);
+  const remote = setting ? new RemoteCache({ url: setting.url, readOnly: setting.readOnly, env }) : null;
+  const behind = (stores: CacheStore[], kind: RemoteKind): CacheStore => (remote ? new LayeredCacheStore([...stores, remote.store(kind)]) : stores[0]);
   return {
-    moduleCache: new DiskCacheStore(join(root, "modules"), 2 * 1024 * 1024 * 1024),
-    expansionCache: off ? null : new LayeredCacheStore([new MemoryCacheStore(64 * 1024 * 1024), new DiskCacheStore(join(root, "expansions"))]),
+    moduleCache: remote
+      ? behind([new DiskCacheStore(join(root, "modules"), 2 * 1024 * 1024 * 1024)], "module")
+      : new DiskCacheStore(join(root, "modules"), 2 * 1024 * 1024 * 1024),
+    expansionCache: off
+      ? null
+      : new LayeredCacheStore([
+          new MemoryCacheStore(64 * 1024 * 1024),
+          new DiskCacheStore(join(root, "expansions")),
+          ...(remote ? [remote.store("expansion")] : []),
+        ]),
+    buildCache: remote ? behind([new DiskCacheStore(join(root, "builds"), 2 * 1024 * 1024 * 1024)], "build") : null,
+    remote,
   };
+}
+
+/** The setting from the environment or the current directory's file; a bad one is said and skipped (a server keeps serving). */
+function implicitRemoteSetting(env: NodeJS.ProcessEnv): RemoteCacheSetting | null {
+  try {
+    return remoteCacheSetting({ env });
+  } catch (e) {
+    process.stderr.write(`warning: ${(e as Error).message}; continuing without a remote cache\n`);
+    return null;
+  }
 }
 
 /** sha256 of module bytes with Node's native hash (the core's portable one is slower on large modules). */

@@ -13,9 +13,10 @@
 // `"*"` grants everything the crate declares of that kind. Crate names compare with `-` and `_`
 // equal. The command line adds to the file (`--allow-env crate:VAR`, `--allow-read crate:path`).
 
-import { existsSync, readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { parse as parseToml } from "smol-toml";
+import { SETTINGS_KEYS, settingsFile } from "./settings.js";
 import { addGrant, CapabilityError, crateKey, parseGrantFlags, type Capabilities } from "../sandbox/capabilities.js";
 
 export type Grants = Map<string, Capabilities>;
@@ -54,7 +55,9 @@ export function parseGrants(text: string, path: string, format: "macrobox" | "ca
     grantsTable = mb?.grants;
   } else {
     for (const key of Object.keys(doc)) {
-      if (key !== "grants") throw new CapabilityError(`${path}: unknown table \`${key}\` (macrobox.toml holds [grants.<crate>] tables)`);
+      if (key !== "grants" && !SETTINGS_KEYS.includes(key)) {
+        throw new CapabilityError(`${path}: unknown table \`${key}\` (macrobox.toml holds [grants.<crate>] tables and ${SETTINGS_KEYS.join(", ")})`);
+      }
     }
     grantsTable = doc.grants;
   }
@@ -95,11 +98,7 @@ export interface GrantSources {
  * `[workspace.metadata.macrobox.grants]` of `cwd`/Cargo.toml when present) merged with the flags.
  */
 export function loadGrants(sources: GrantSources = {}): { grants: Grants; file: string | null } {
-  const cwd = resolve(sources.cwd ?? process.cwd());
-  let file: string | null = null;
-  if (sources.config !== undefined) file = resolve(cwd, sources.config);
-  else if (existsSync(join(cwd, "macrobox.toml"))) file = join(cwd, "macrobox.toml");
-  else if (existsSync(join(cwd, "Cargo.toml"))) file = join(cwd, "Cargo.toml");
+  const file = settingsFile(sources.cwd, sources.config);
   const grants: Grants = file ? readGrantsFile(file) : new Map();
   parseGrantFlags("env", sources.allowEnv ?? [], grants);
   parseGrantFlags("read", sources.allowRead ?? [], grants);
