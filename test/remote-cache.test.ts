@@ -109,8 +109,9 @@ describe("remote cache (nginx WebDAV)", { timeout: 20 * 60_000 }, () => {
     assert.equal(a.code, 0, a.stderr);
     reference = a;
     assert.deepEqual(stats(a, "expansion"), { hits: 0, misses: 3, corrupt: 0, uploaded: 3, dropped: 0, failed: 0 });
-    assert.equal(stats(a, "module").uploaded, 1, "the instrumented module is shared too");
-    assert.equal(files(join(server.data, "ac")).length, 4);
+    // The module cache holds two entries per module: the instrumented bytes and what readLibcInfo found.
+    assert.equal(stats(a, "module").uploaded, 2, "the instrumented module is shared too");
+    assert.equal(files(join(server.data, "ac")).length, 5);
     assert.ok(files(join(server.data, "cas")).length >= 4);
 
     // B: the environment variable; the macro never runs (every expansion and the instrumented
@@ -120,7 +121,7 @@ describe("remote cache (nginx WebDAV)", { timeout: 20 * 60_000 }, () => {
     assert.equal(b.code, 0, b.stderr);
     assert.equal(b.stdout, a.stdout);
     assert.deepEqual(stats(b, "expansion"), { hits: 3, misses: 0, corrupt: 0, uploaded: 0, dropped: 0, failed: 0 });
-    assert.deepEqual(stats(b, "module"), { hits: 1, misses: 0, corrupt: 0, uploaded: 0, dropped: 0, failed: 0 });
+    assert.deepEqual(stats(b, "module"), { hits: 2, misses: 0, corrupt: 0, uploaded: 0, dropped: 0, failed: 0 });
     // A remote hit fills the local cache: B's next run never touches the network, even with the
     // setting pointing at a port where nothing listens.
     assert.equal(files(join(localB, "expansions")).length > 0, true);
@@ -268,8 +269,10 @@ describe("remote cache (nginx WebDAV)", { timeout: 20 * 60_000 }, () => {
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, reference.stdout);
         assert.equal(r.stderr.match(/warning: the remote cache .* is unreachable/g)?.length, 1, r.stderr);
-        // After the first failure the server is left alone: a hanging one costs one timeout, not one per request.
-        if (bad) assert.ok(bad.requests <= 2, `${bad.requests} requests to a failing server`);
+        // After the first failure the server is left alone: a hanging one costs one timeout, not one per
+        // request. Requests already in flight together when it fails (a lookup and the upload a miss
+        // before it queued) fail with it: at most three reach a server that drops connections after one.
+        if (bad) assert.ok(bad.requests <= (mode === "reset-after-first" ? 3 : 2), `${bad.requests} requests to a failing server`);
         assert.ok(r.ms < 60_000, `took ${r.ms} ms`);
       } finally {
         await bad?.stop();
