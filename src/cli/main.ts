@@ -13,6 +13,7 @@ import { grantFor, loadGrants } from "../node/grants.js";
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
 Usage:
+  macrobox patch [--undo] [--keep-native crate,...]     in a cargo workspace: every proc macro sandboxed
   macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
                  [--online] [--release] [--quiet] [--json]
   macrobox inspect <module.wasm> [--json] [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml]
@@ -25,6 +26,8 @@ Usage:
                  [--max-nesting levels]
 
 Commands:
+  patch     wire shims into the cargo workspace (cargo configuration only) so that \`cargo build\` runs
+            every proc-macro dependency's wasm module in the macrobox host; --undo restores everything
   build     compile an unmodified proc-macro crate into a .wasm macro module
   inspect   show what a macro module holds: macros, capabilities, how it was built
   expand    run a macro of a module in the sandboxed host and print the generated code
@@ -45,6 +48,8 @@ export async function main(argv: string[]): Promise<number> {
         return await inspectCommand(rest);
       case "proc-macro-server":
         return await procMacroServerCommand(rest);
+      case "patch":
+        return await (await import("./patch.js")).patchCommand(rest);
       case "expand":
         // Loaded on demand: building and inspecting do not need the bridge host.
         return await (await import("./expand.js")).expandCommand(rest);
