@@ -167,7 +167,11 @@ async function expandRequest(req: ShimRequest, load: (path: string) => Promise<M
   }
   const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name));
   for (const name of effective.grant.env) if (!/[*?[]/.test(name)) trackedEnv.add(name);
-  return encodeReply({ kind: "output", output: result.output, trackedFiles: [...trackedFiles].sort(), trackedEnv: [...trackedEnv].sort() }, printed, req.toShim);
+  return encodeReply(
+    { kind: "output", output: result.output, trackedFiles: [...trackedFiles].sort(), trackedEnv: [...trackedEnv].sort() },
+    printed,
+    req.toShim,
+  );
 }
 
 export function socketExists(socket: string): boolean {

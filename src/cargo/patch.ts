@@ -75,12 +75,19 @@ interface UndoRecord {
 /** The command that starts the host: this Node, with the loader this process runs under (tsx from sources). */
 function hostCommand(): string[] {
   const main = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./host-main.ts" : "./host-main.js", import.meta.url));
-  return [process.execPath, ...process.execArgv, main];
+  // A loader named by package (`--import tsx`) is resolved from here: the host runs in rustc's directory.
+  const argv = process.execArgv.map((arg, i, all) =>
+    (all[i - 1] === "--import" || all[i - 1] === "--loader") && !/^[./]/.test(arg) && !arg.includes(":") ? import.meta.resolve(arg) : arg,
+  );
+  return [process.execPath, ...argv, main];
 }
 
 /** A short socket path (sun_path holds 108 bytes), one per host command and bridge ABI. */
 function socketPath(command: readonly string[], abi: string): string {
-  const key = createHash("sha256").update(JSON.stringify([command, abi])).digest("hex").slice(0, 16);
+  const key = createHash("sha256")
+    .update(JSON.stringify([command, abi]))
+    .digest("hex")
+    .slice(0, 16);
   return join(tmpdir(), `macrobox-${process.getuid?.() ?? "user"}`, `host-${key}.sock`);
 }
 
@@ -100,7 +107,15 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const failures: string[] = [];
   for (const pkg of macros) {
     const keep = options.keepNative?.some((k) => k === "*" || k === pkg.name) ?? false;
-    const base = { name: pkg.name, version: pkg.version, edition: pkg.edition, macros: [], declared: { env: [], read: [] }, granted: { env: [], read: [] }, note: null };
+    const base = {
+      name: pkg.name,
+      version: pkg.version,
+      edition: pkg.edition,
+      macros: [],
+      declared: { env: [], read: [] },
+      granted: { env: [], read: [] },
+      note: null,
+    };
     let built: { module: string; fresh: boolean; metadata: NonNullable<ReturnType<typeof readMetadata>> };
     try {
       built = await buildModule(pkg, modulesDir, (e) => options.onEvent?.({ ...e, crate: pkg.name }));
@@ -189,7 +204,8 @@ function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[]): str
     } catch (e) {
       throw new PatchError(`${configPath} is not valid TOML: ${(e as Error).message}`);
     }
-    if ("include" in parsed) throw new PatchError(`${configPath} already has an \`include\` key: add "${PATCH_FILE}" to it by hand, or remove it, and run \`macrobox patch\` again`);
+    if ("include" in parsed)
+      throw new PatchError(`${configPath} already has an \`include\` key: add "${PATCH_FILE}" to it by hand, or remove it, and run \`macrobox patch\` again`);
   }
   const record: UndoRecord = {
     format: 1,

@@ -39,7 +39,7 @@ export function shimFiles(spec: ShimSpec): { manifest: string; lib: string } {
     "",
     "[lib]",
     `name = ${q(spec.libName)}`,
-    "path = \"src/lib.rs\"",
+    'path = "src/lib.rs"',
     "proc-macro = true",
     "",
     "# Not part of any workspace it happens to sit in.",

@@ -38,7 +38,9 @@ export async function patchCommand(args: string[]): Promise<number> {
       out.push(`  ${m.kind.padEnd(6)} ${label}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
     }
     const caps = (x: { env: string[]; read: string[] }) =>
-      x.env.length + x.read.length === 0 ? "none" : [x.env.length ? `env ${x.env.join(", ")}` : "", x.read.length ? `read ${x.read.join(", ")}` : ""].filter(Boolean).join("; ");
+      x.env.length + x.read.length === 0
+        ? "none"
+        : [x.env.length ? `env ${x.env.join(", ")}` : "", x.read.length ? `read ${x.read.join(", ")}` : ""].filter(Boolean).join("; ");
     out.push(`  declares: ${caps(c.declared)}`, `  granted:  ${caps(c.granted)}`);
     if (c.note) out.push(`  note: ${c.note}`);
   }
