@@ -137,7 +137,7 @@ export function decodeRequest(bytes: Uint8Array): ShimRequest {
   const fileFor = (s: ShimSpan): SourceFile | null => {
     if (s.localFile === null) return null;
     if (!files.has(s.localFile)) {
-      let text: string | null = null;
+      let text: string | null;
       try {
         text = readFileSync(s.localFile, "utf8");
       } catch {
