@@ -68,10 +68,14 @@ function compiled(json: string): { name: string; id: string; fresh: boolean }[] 
 
 /** rustc's rendered errors without cargo's own progress lines. */
 function errors(stderr: string): string {
-  return stderr
-    .split("\n")
-    .filter((l) => !/^\s*(Compiling|Locking|Adding|Finished|Running|Blocking)\b/.test(l))
-    .join("\n");
+  return (
+    stderr
+      .split("\n")
+      .filter((l) => !/^\s*(Compiling|Locking|Adding|Finished|Running|Blocking)\b/.test(l))
+      .join("\n")
+      // rustc names a file in the target directory (long type names), which differs per build.
+      .replace(/\/[^\s']*\/target-(native|patched)\/[^\s']*/g, "<target file>")
+  );
 }
 
 const testNames = (out: string) =>
