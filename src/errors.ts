@@ -25,6 +25,7 @@ export type ErrorCode =
   | "build" // a macro crate could not be built into a module
   | "manifest" // a crate's Cargo.toml (or its macrobox metadata) cannot be used
   | "registry" // a crate named as name@version is not in the offline registry
+  | "patch" // a cargo workspace cannot be patched (`macrobox patch`)
   | "io"; // a file the user named cannot be read or written
 
 export class MacroboxError extends Error {

@@ -15,6 +15,7 @@ import { remoteCacheSetting } from "../node/settings.js";
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
 Usage:
+  macrobox patch [--undo] [--keep-native crate,...]     in a cargo workspace: every proc macro sandboxed
   macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
                  [--online] [--release] [--quiet] [--json] [--remote-cache url] [--remote-cache-read-only]
   macrobox inspect <module.wasm> [--json] [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml]
@@ -28,6 +29,8 @@ Usage:
   macrobox playground [--port 8080] [--module m.wasm ...] [--out dir]
 
 Commands:
+  patch     wire shims into the cargo workspace (cargo configuration only) so that \`cargo build\` runs
+            every proc-macro dependency's wasm module in the macrobox host; --undo restores everything
   build     compile an unmodified proc-macro crate into a .wasm macro module
   inspect   show what a macro module holds: macros, capabilities, how it was built
   expand    run a macro of a module in the sandboxed host and print the generated code
@@ -70,6 +73,8 @@ async function dispatch(command: string | undefined, rest: string[]): Promise<nu
       return await (await import("./expand.js")).expandCommand(rest);
     case "playground":
       return await (await import("./playground.js")).playgroundCommand(rest);
+    case "patch":
+      return await (await import("./patch.js")).patchCommand(rest);
     case undefined:
     case "help":
     case "--help":

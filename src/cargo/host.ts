@@ -1,0 +1,179 @@
+// The macrobox host the shims talk to: one Node process per socket, started by the first shim
+// that finds no host, serving every rustc of the build (and of later builds) until it has been
+// idle for a while. Each connection carries one expansion (shim-runtime.rs, protocol.ts).
+
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { createConnection, createServer, type Socket } from "node:net";
+import { isAbsolute, join, resolve } from "node:path";
+import { effectiveGrant, loadMacroModule, type MacroModule } from "../index.js";
+import { grantFor, loadGrants, NodeReadOnlyFs } from "../node/index.js";
+import { moduleHash, nodeCaches } from "../node/disk-cache.js";
+import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
+import { errorMessage } from "../errors.js";
+
+/** How long the host waits for a connection before it exits. */
+export const DEFAULT_IDLE_MS = 60_000;
+const PANIC_TITLES = ["proc macro panicked", "proc-macro derive panicked", "custom attribute panicked"];
+
+export interface HostOptions {
+  socket: string;
+  idleMs?: number;
+  log?: (line: string) => void;
+}
+
+export async function runHost(options: HostOptions): Promise<void> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+  const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+  const caches = nodeCaches();
+  const modules = new Map<string, Promise<MacroModule>>();
+  const load = (path: string): Promise<MacroModule> => {
+    let m = modules.get(path);
+    if (m === undefined) {
+      const bytes = new Uint8Array(readFileSync(path));
+      m = loadMacroModule(bytes, { moduleCache: caches.moduleCache, expansionCache: caches.expansionCache ?? undefined, moduleHash: moduleHash(bytes) });
+      m.catch(() => modules.delete(path));
+      modules.set(path, m);
+    }
+    return m;
+  };
+
+  let active = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const server = createServer((conn) => {
+    active++;
+    if (timer) clearTimeout(timer);
+    serveConnection(conn, load, log).finally(() => {
+      active--;
+      if (active === 0) armIdle();
+    });
+  });
+  const armIdle = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      log("idle: exiting");
+      server.close();
+      try {
+        unlinkSync(options.socket);
+      } catch {
+        // already gone
+      }
+    }, idleMs);
+  };
+
+  mkdirSync(join(options.socket, ".."), { recursive: true, mode: 0o700 });
+  await listen(server, options.socket);
+  log(`listening on ${options.socket} (pid ${process.pid})`);
+  armIdle();
+  await new Promise<void>((done) => server.on("close", done));
+}
+
+/** Listens on the socket; a stale socket file is removed, a live host makes this one exit (exit code 0). */
+async function listen(server: ReturnType<typeof createServer>, socket: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await new Promise<void>((ok, fail) => {
+        server.once("error", fail);
+        server.listen(socket, () => {
+          server.off("error", fail);
+          ok();
+        });
+      });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt > 0) throw e;
+      if (await isAlive(socket)) process.exit(0); // another host answers: the shim connects to it
+      unlinkSync(socket);
+    }
+  }
+}
+
+function isAlive(socket: string): Promise<boolean> {
+  return new Promise((answer) => {
+    const c = createConnection(socket);
+    c.once("connect", () => {
+      c.destroy();
+      answer(true);
+    });
+    c.once("error", () => answer(false));
+  });
+}
+
+async function serveConnection(conn: Socket, load: (path: string) => Promise<MacroModule>, log: (line: string) => void): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let expected = -1;
+  const request = await new Promise<Buffer | null>((done) => {
+    conn.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (expected < 0 && size >= 4) expected = Buffer.concat(chunks).readUInt32LE(0);
+      if (expected >= 0 && size >= 4 + expected) done(Buffer.concat(chunks).subarray(4, 4 + expected));
+    });
+    conn.on("error", () => done(null));
+    conn.on("end", () => done(null));
+  });
+  if (request === null) return;
+  let reply: Buffer;
+  try {
+    reply = await expandRequest(decodeRequest(request), load);
+  } catch (e) {
+    log(`error: ${errorMessage(e)}`);
+    reply = encodeReply({ kind: "error", message: `macrobox: ${errorMessage(e)}` }, { stdout: "", stderr: "" }, null);
+  }
+  await new Promise<void>((done) => conn.end(reply, done));
+}
+
+async function expandRequest(req: ShimRequest, load: (path: string) => Promise<MacroModule>): Promise<Buffer> {
+  const module = await load(req.module);
+  const crate = module.crate?.name ?? req.crate;
+  // Grants come from the workspace (`macrobox.toml` or `[workspace.metadata.macrobox]`), which
+  // the patch names in MACROBOX_WORKSPACE; the macro sees the crate being compiled.
+  const workspace = req.env.MACROBOX_WORKSPACE ?? req.cwd;
+  const given = grantFor(loadGrants({ cwd: workspace }).grants, crate);
+  const effective = effectiveGrant(crate, module.declared, given);
+  if (!effective.ok) return encodeReply({ kind: "error", message: `macrobox: ${effective.error}` }, { stdout: "", stderr: "" }, null);
+  const crateDir = req.env.CARGO_MANIFEST_DIR ?? req.cwd;
+  const fs = effective.grant.read.length > 0 ? new NodeReadOnlyFs(crateDir) : null;
+  const realCrateDir = fs?.root ?? crateDir;
+  const result = await module.expand({
+    kind: req.kind,
+    name: req.name,
+    input: req.input,
+    args: req.args,
+    spans: req.spans,
+    sandbox: { crate, declared: module.declared, granted: effective.grant, fs, env: req.env, crateDir: realCrateDir, currentDir: req.cwd },
+  });
+  const notes = result.denials.map((d) => `note: macrobox: ${d.note}\n`).join("");
+  const printed = { stdout: result.stdout, stderr: result.stderr + notes };
+  if (result.output === undefined) {
+    const err = result.error!;
+    if (err.kind === "panic") {
+      const title = PANIC_TITLES.find((t) => err.message === t || err.message.startsWith(`${t}: `));
+      // rustc prints a panic without a message as "proc macro panicked" with no help line; an
+      // empty payload is the closest a shim can panic with.
+      const message = title === undefined ? err.message : err.message.slice(title.length + 2);
+      return encodeReply({ kind: "panic", message }, printed, null);
+    }
+    return encodeReply({ kind: "error", message: `macrobox: ${crate}: ${err.message}` }, printed, null);
+  }
+  const trackedFiles = new Set<string>();
+  for (const read of result.reads) {
+    const path = isAbsolute(read) ? read : resolve(realCrateDir, read);
+    try {
+      if (statSync(path).isFile()) trackedFiles.add(path);
+    } catch {
+      // gone since: nothing to track
+    }
+  }
+  const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name));
+  for (const name of effective.grant.env) if (!/[*?[]/.test(name)) trackedEnv.add(name);
+  return encodeReply(
+    { kind: "output", output: result.output, trackedFiles: [...trackedFiles].sort(), trackedEnv: [...trackedEnv].sort() },
+    printed,
+    req.toShim,
+  );
+}
+
+export function socketExists(socket: string): boolean {
+  return existsSync(socket);
+}

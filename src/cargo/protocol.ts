@@ -1,0 +1,318 @@
+// The host's half of the shim wire format (shim-runtime.rs is the other half): requests decoded
+// into token streams over a span table with the user's real source files, replies encoded with
+// every output span as an index into the shim's own span table plus the context to resolve at.
+
+import { readFileSync } from "node:fs";
+import { parseLiteral, printLiteral, SpanTable, type MacroKind, type SourceFile } from "../index.js";
+import type { Delimiter, Span, TokenStream, TokenTree } from "../tokens/model.js";
+import { MacroboxError } from "../errors.js";
+
+export const SHIM_PROTOCOL = "macrobox-shim-1";
+
+export class ShimProtocolError extends MacroboxError {
+  override name = "ShimProtocolError";
+  constructor(message: string) {
+    super("protocol", `malformed request from a macrobox shim: ${message}`);
+  }
+}
+
+/** What the shim says about one of its spans (rustc's answers to the stable `Span` methods). */
+interface ShimSpan {
+  file: string;
+  localFile: string | null;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+type RawTree =
+  | { t: "group"; delimiter: Delimiter; open: number; close: number; entire: number; stream: RawTree[] }
+  | { t: "ident"; text: string; span: number }
+  | { t: "punct"; ch: string; joint: boolean; span: number }
+  | { t: "literal"; text: string; span: number };
+
+export interface ShimRequest {
+  module: string;
+  crate: string;
+  kind: MacroKind;
+  name: string;
+  cwd: string;
+  env: Record<string, string>;
+  /** The table the streams' spans belong to; `shimIndex` maps a table span back to the shim's index. */
+  spans: SpanTable;
+  input: TokenStream;
+  args: TokenStream | undefined;
+  toShim: SpanMapper;
+}
+
+const KINDS: MacroKind[] = ["derive", "attr", "bang"];
+const DELIMITERS: Delimiter[] = ["Parenthesis", "Brace", "Bracket", "None"];
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+class Reader {
+  at = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+  u8(): number {
+    if (this.at >= this.bytes.length) throw new ShimProtocolError("truncated");
+    return this.bytes[this.at++];
+  }
+  u32(): number {
+    if (this.at + 4 > this.bytes.length) throw new ShimProtocolError("truncated");
+    const v = (this.bytes[this.at] | (this.bytes[this.at + 1] << 8) | (this.bytes[this.at + 2] << 16) | (this.bytes[this.at + 3] << 24)) >>> 0;
+    this.at += 4;
+    return v;
+  }
+  str(): string {
+    const n = this.u32();
+    if (this.at + n > this.bytes.length) throw new ShimProtocolError("truncated string");
+    try {
+      return utf8.decode(this.bytes.subarray(this.at, (this.at += n)));
+    } catch {
+      throw new ShimProtocolError("a string is not UTF-8");
+    }
+  }
+  stream(spanCount: number): RawTree[] {
+    // Explicit stack: nesting is as deep as the user's source, and this must not overflow.
+    const top: RawTree[] = [];
+    const stack: { into: RawTree[]; left: number }[] = [{ into: top, left: this.u32() }];
+    const span = () => {
+      const s = this.u32();
+      if (s >= spanCount) throw new ShimProtocolError(`span ${s} is not in the table`);
+      return s;
+    };
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      if (frame.left === 0) {
+        stack.pop();
+        continue;
+      }
+      frame.left--;
+      const tag = this.u8();
+      if (tag === 0) {
+        const delimiter = DELIMITERS[this.u8()] ?? "None";
+        const g: RawTree = { t: "group", delimiter, open: span(), close: span(), entire: span(), stream: [] };
+        frame.into.push(g);
+        stack.push({ into: g.stream, left: this.u32() });
+      } else if (tag === 1) frame.into.push({ t: "ident", text: this.str(), span: span() });
+      else if (tag === 2) frame.into.push({ t: "punct", ch: String.fromCodePoint(this.u32()), joint: this.u8() === 1, span: span() });
+      else if (tag === 3) frame.into.push({ t: "literal", text: this.str(), span: span() });
+      else throw new ShimProtocolError(`unknown token tag ${tag}`);
+    }
+    return top;
+  }
+}
+
+/**
+ * Decodes a request. Spans with a readable local file get their real location in it (so a macro
+ * asking `line()` or `source_text()` gets rustc's answer); others get one-byte slots in a virtual file.
+ */
+export function decodeRequest(bytes: Uint8Array): ShimRequest {
+  const r = new Reader(bytes);
+  if (r.str() !== SHIM_PROTOCOL) throw new ShimProtocolError(`not ${SHIM_PROTOCOL} (a shim from another macrobox version: run \`macrobox patch\` again)`);
+  const module = r.str();
+  const crate = r.str();
+  const kind = KINDS[r.u8()];
+  if (kind === undefined) throw new ShimProtocolError("unknown macro kind");
+  const name = r.str();
+  const cwd = r.str();
+  const env: Record<string, string> = {};
+  for (let n = r.u32(); n > 0; n--) {
+    const k = r.str();
+    env[k] = r.str();
+  }
+  const shimSpans: ShimSpan[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const file = r.str();
+    const localFile = r.u8() === 1 ? r.str() : null;
+    shimSpans.push({ file, localFile, line: r.u32(), column: r.u32(), endLine: r.u32(), endColumn: r.u32() });
+  }
+  if (shimSpans.length === 0) throw new ShimProtocolError("no call site span");
+  const input = r.stream(shimSpans.length);
+  const args = r.u8() === 1 ? r.stream(shimSpans.length) : undefined;
+
+  const spans = new SpanTable();
+  const toShim = new SpanMapper(spans);
+  const files = new Map<string, SourceFile | null>();
+  const fileFor = (s: ShimSpan): SourceFile | null => {
+    if (s.localFile === null) return null;
+    if (!files.has(s.localFile)) {
+      let text: string | null;
+      try {
+        text = readFileSync(s.localFile, "utf8");
+      } catch {
+        text = null;
+      }
+      files.set(s.localFile, text === null ? null : spans.addFile(s.file, text, { localPath: s.localFile }));
+    }
+    return files.get(s.localFile)!;
+  };
+  const located: (Span | null)[] = shimSpans.map((s) => {
+    const f = fileFor(s);
+    if (f === null) return null;
+    const lo = offsetOf(f, s.line, s.column);
+    const hi = offsetOf(f, s.endLine, s.endColumn);
+    return lo === null || hi === null || hi < lo ? null : spans.span(f, lo, hi);
+  });
+  const unplaced = located.filter((s) => s === null).length;
+  const virtual = unplaced > 0 ? spans.addFile("<macrobox: tokens without a source file>", " ".repeat(unplaced * 2)) : null;
+  let slot = 0;
+  const table: Span[] = located.map((s) => {
+    if (s !== null) return s;
+    const at = slot++ * 2;
+    return spans.span(virtual!, at, at + 1);
+  });
+  table.forEach((s, i) => toShim.add(s, i));
+
+  return { module, crate, kind, name, cwd, env, spans, input: toTokens(input, table), args: args && toTokens(args, table), toShim };
+}
+
+/** Byte offset of 1-based line and char column in the file, or null when outside it. */
+function offsetOf(f: SourceFile, line: number, column: number): number | null {
+  const start = f.lineStarts[line - 1];
+  if (start === undefined || column < 1) return null;
+  let at = start;
+  for (let chars = 1; chars < column; chars++) {
+    if (at >= f.bytes.length || f.bytes[at] === 0x0a) return null;
+    at++;
+    while (at < f.bytes.length && (f.bytes[at] & 0xc0) === 0x80) at++;
+  }
+  return at;
+}
+
+function toTokens(raw: RawTree[], table: Span[]): TokenStream {
+  const top: TokenTree[] = [];
+  const queue: { from: RawTree[]; into: TokenTree[] }[] = [{ from: raw, into: top }];
+  for (let q = 0; q < queue.length; q++) {
+    const { from, into } = queue[q];
+    for (const t of from) {
+      if (t.t === "group") {
+        const inner: TokenTree[] = [];
+        queue.push({ from: t.stream, into: inner });
+        into.push({ type: "group", delimiter: t.delimiter, stream: inner, span: { open: table[t.open], close: table[t.close], entire: table[t.entire] } });
+      } else if (t.t === "ident") {
+        const isRaw = t.text.startsWith("r#");
+        into.push({ type: "ident", sym: isRaw ? t.text.slice(2) : t.text, isRaw, span: table[t.span] });
+      } else if (t.t === "punct") into.push({ type: "punct", ch: t.ch, joint: t.joint, span: table[t.span] });
+      else {
+        const lit = parseLiteral(t.text, table[t.span]);
+        if (!lit.ok) throw new ShimProtocolError(`literal ${JSON.stringify(t.text)}: ${lit.error}`);
+        into.push(lit.literal);
+      }
+    }
+  }
+  return top;
+}
+
+const CTXT_AS_IS = 0;
+const CTXT_CALL_SITE = 1;
+const CTXT_MIXED_SITE = 2;
+
+/**
+ * Maps spans of the host's table to the shim's: a span at an input token's location is that
+ * token's span (first token there), resolved at the call or mixed site when the macro made it
+ * so; anything else is the call site (index 0) in that context.
+ */
+export class SpanMapper {
+  private readonly byLocation = new Map<string, number>();
+  private readonly byStart = new Map<string, number>();
+  constructor(private readonly spans: SpanTable) {}
+
+  add(span: Span, index: number): void {
+    const d = this.spans.data(span);
+    const key = `${d.file}:${d.lo}:${d.hi}`;
+    if (!this.byLocation.has(key)) this.byLocation.set(key, index);
+    if (!this.byStart.has(`${d.file}:${d.lo}`)) this.byStart.set(`${d.file}:${d.lo}`, index);
+  }
+
+  map(span: Span): [number, number] {
+    if (!this.spans.has(span)) return [0, CTXT_CALL_SITE];
+    const d = this.spans.data(span);
+    const kind = this.spans.context(d.ctxt).kind;
+    const ctxt = kind === "root" ? CTXT_AS_IS : kind === "call_site" ? CTXT_CALL_SITE : CTXT_MIXED_SITE;
+    const at = this.byLocation.get(`${d.file}:${d.lo}:${d.hi}`) ?? (kind === "root" ? this.byStart.get(`${d.file}:${d.lo}`) : undefined);
+    if (at === undefined) return [0, kind === "root" ? CTXT_CALL_SITE : ctxt];
+    return [at, ctxt];
+  }
+}
+
+class Writer {
+  private chunks: number[] = [];
+  u8(v: number) {
+    this.chunks.push(v & 0xff);
+  }
+  u32(v: number) {
+    this.chunks.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+  }
+  str(s: string) {
+    const b = Buffer.from(s, "utf8");
+    this.u32(b.length);
+    for (const x of b) this.chunks.push(x);
+  }
+  bytes(): Buffer {
+    return Buffer.from(this.chunks);
+  }
+}
+
+export type ShimReply =
+  | { kind: "output"; output: TokenStream; trackedFiles: string[]; trackedEnv: string[] }
+  | { kind: "panic"; message: string }
+  | { kind: "error"; message: string };
+
+/** The reply, framed (u32 LE length first). */
+export function encodeReply(reply: ShimReply, printed: { stdout: string; stderr: string }, toShim: SpanMapper | null): Buffer {
+  const w = new Writer();
+  w.str(printed.stdout);
+  w.str(printed.stderr);
+  if (reply.kind !== "output") {
+    w.u8(reply.kind === "panic" ? 1 : 2);
+    w.str(reply.message);
+  } else {
+    w.u8(0);
+    w.u32(reply.trackedFiles.length);
+    for (const f of reply.trackedFiles) w.str(f);
+    w.u32(reply.trackedEnv.length);
+    for (const e of reply.trackedEnv) w.str(e);
+    const span = (s: Span) => {
+      const [at, ctxt] = toShim!.map(s);
+      w.u32(at);
+      w.u8(ctxt);
+    };
+    // Depth first, in order, with an explicit stack.
+    const stack: { stream: TokenStream; next: number }[] = [{ stream: reply.output, next: 0 }];
+    w.u32(reply.output.length);
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      if (frame.next >= frame.stream.length) {
+        stack.pop();
+        continue;
+      }
+      const t = frame.stream[frame.next++];
+      if (t.type === "group") {
+        w.u8(0);
+        w.u8(DELIMITERS.indexOf(t.delimiter));
+        span(t.span.entire);
+        w.u32(t.stream.length);
+        stack.push({ stream: t.stream, next: 0 });
+      } else if (t.type === "ident") {
+        w.u8(1);
+        w.str(t.isRaw ? `r#${t.sym}` : t.sym);
+        span(t.span);
+      } else if (t.type === "punct") {
+        w.u8(2);
+        w.u32(t.ch.codePointAt(0)!);
+        w.u8(t.joint ? 1 : 0);
+        span(t.span);
+      } else {
+        w.u8(3);
+        w.str(printLiteral(t));
+        span(t.span);
+      }
+    }
+  }
+  const payload = w.bytes();
+  const framed = Buffer.alloc(4 + payload.length);
+  framed.writeUInt32LE(payload.length, 0);
+  payload.copy(framed, 4);
+  return framed;
+}

@@ -1,0 +1,321 @@
+// The runtime of every macrobox shim (src/cargo/shim.ts prepends the crate's constants and
+// macro functions). std only, and valid in every edition from 2015 to 2024: the shim has the
+// macro crate's own edition, which rustc gives its call_site spans.
+//
+// Wire format (src/cargo/protocol.ts is the other half): a u32 LE length, then the payload.
+// Strings are a u32 LE byte length and UTF-8; spans are indices into the table of spans this
+// shim sends (index 0 is the call site), and come back as an index plus a context to resolve at.
+
+fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: TokenStream) -> TokenStream {
+    let mut spans: Vec<Span> = vec![Span::call_site()];
+    let mut body = Vec::new();
+    macrobox_encode_stream(&mut body, &mut spans, input);
+    match args {
+        Some(a) => {
+            body.push(1);
+            macrobox_encode_stream(&mut body, &mut spans, a);
+        }
+        None => body.push(0),
+    }
+    let mut msg = Vec::new();
+    macrobox_put_str(&mut msg, "macrobox-shim-1");
+    macrobox_put_str(&mut msg, MACROBOX_MODULE);
+    macrobox_put_str(&mut msg, MACROBOX_CRATE);
+    msg.push(kind);
+    macrobox_put_str(&mut msg, name);
+    let cwd = ::std::env::current_dir().ok().and_then(|p| p.to_str().map(|s| s.to_string())).unwrap_or_default();
+    macrobox_put_str(&mut msg, &cwd);
+    let vars: Vec<(String, String)> = ::std::env::vars_os()
+        .filter_map(|(k, v)| match (k.into_string(), v.into_string()) {
+            (Ok(k), Ok(v)) => Some((k, v)),
+            _ => None,
+        })
+        .collect();
+    macrobox_put_u32(&mut msg, vars.len() as u32);
+    for &(ref k, ref v) in &vars {
+        macrobox_put_str(&mut msg, k);
+        macrobox_put_str(&mut msg, v);
+    }
+    macrobox_put_u32(&mut msg, spans.len() as u32);
+    for s in &spans {
+        macrobox_put_str(&mut msg, &s.file());
+        match s.local_file().and_then(|p| p.to_str().map(|s| s.to_string())) {
+            Some(p) => {
+                msg.push(1);
+                macrobox_put_str(&mut msg, &p);
+            }
+            None => msg.push(0),
+        }
+        let end = s.end();
+        macrobox_put_u32(&mut msg, s.line() as u32);
+        macrobox_put_u32(&mut msg, s.column() as u32);
+        macrobox_put_u32(&mut msg, end.line() as u32);
+        macrobox_put_u32(&mut msg, end.column() as u32);
+    }
+    msg.extend_from_slice(&body);
+    match macrobox_exchange(&msg) {
+        Ok(reply) => match macrobox_decode_reply(kind, &reply, &spans) {
+            Ok(out) => out,
+            Err(e) => macrobox_error(&format!("macrobox: malformed reply from the macrobox host: {}", e)),
+        },
+        Err(e) => macrobox_error(&e),
+    }
+}
+
+fn macrobox_error(message: &str) -> TokenStream {
+    format!("::core::compile_error! {{ {:?} }}", message).parse().unwrap()
+}
+
+fn macrobox_put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&[v as u8, (v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8]);
+}
+
+fn macrobox_put_str(out: &mut Vec<u8>, s: &str) {
+    macrobox_put_u32(out, s.len() as u32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn macrobox_encode_stream(out: &mut Vec<u8>, spans: &mut Vec<Span>, stream: TokenStream) {
+    let trees: Vec<TokenTree> = stream.into_iter().collect();
+    macrobox_put_u32(out, trees.len() as u32);
+    for tree in trees {
+        match tree {
+            TokenTree::Group(g) => {
+                out.push(0);
+                out.push(match g.delimiter() {
+                    Delimiter::Parenthesis => 0,
+                    Delimiter::Brace => 1,
+                    Delimiter::Bracket => 2,
+                    Delimiter::None => 3,
+                });
+                for s in &[g.span_open(), g.span_close(), g.span()] {
+                    macrobox_put_u32(out, spans.len() as u32);
+                    spans.push(*s);
+                }
+                macrobox_encode_stream(out, spans, g.stream());
+            }
+            TokenTree::Ident(i) => {
+                out.push(1);
+                macrobox_put_str(out, &i.to_string());
+                macrobox_put_u32(out, spans.len() as u32);
+                spans.push(i.span());
+            }
+            TokenTree::Punct(p) => {
+                out.push(2);
+                macrobox_put_u32(out, p.as_char() as u32);
+                out.push(if p.spacing() == Spacing::Joint { 1 } else { 0 });
+                macrobox_put_u32(out, spans.len() as u32);
+                spans.push(p.span());
+            }
+            TokenTree::Literal(l) => {
+                out.push(3);
+                macrobox_put_str(out, &l.to_string());
+                macrobox_put_u32(out, spans.len() as u32);
+                spans.push(l.span());
+            }
+        }
+    }
+}
+
+fn macrobox_exchange(msg: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Write};
+    let socket = ::std::env::var("MACROBOX_HOST_SOCKET").unwrap_or_else(|_| MACROBOX_SOCKET.to_string());
+    let mut stream = macrobox_connect(&socket)?;
+    let timeout = ::std::env::var("MACROBOX_HOST_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(600u64);
+    let _ = stream.set_read_timeout(Some(::std::time::Duration::from_secs(timeout)));
+    let _ = stream.set_write_timeout(Some(::std::time::Duration::from_secs(timeout)));
+    let broken = |e: ::std::io::Error| {
+        format!(
+            "macrobox: the macrobox host at {} failed while expanding ({}); its log is {}.log. Run the build again, or `macrobox patch --undo` to use the native macros",
+            socket, e, socket
+        )
+    };
+    let mut framed = Vec::with_capacity(msg.len() + 4);
+    macrobox_put_u32(&mut framed, msg.len() as u32);
+    framed.extend_from_slice(msg);
+    stream.write_all(&framed).map_err(&broken)?;
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).map_err(&broken)?;
+    let n = (len[0] as usize) | (len[1] as usize) << 8 | (len[2] as usize) << 16 | (len[3] as usize) << 24;
+    let mut reply = vec![0u8; n];
+    stream.read_exact(&mut reply).map_err(&broken)?;
+    Ok(reply)
+}
+
+fn macrobox_connect(socket: &str) -> Result<::std::os::unix::net::UnixStream, String> {
+    use std::os::unix::net::UnixStream;
+    if let Ok(s) = UnixStream::connect(socket) {
+        return Ok(s);
+    }
+    // No host yet: start one (it listens on `socket` and exits once idle). Its output goes to a
+    // log file, never to rustc's stderr, which cargo reads until every holder closes it.
+    let log_path = format!("{}.log", socket);
+    let log = ::std::fs::OpenOptions::new().create(true).append(true).open(&log_path);
+    let mut command = ::std::process::Command::new(MACROBOX_HOST_COMMAND[0]);
+    command.args(&MACROBOX_HOST_COMMAND[1..]).arg("--socket").arg(socket);
+    command.stdin(::std::process::Stdio::null()).stdout(::std::process::Stdio::null());
+    match log {
+        Ok(f) => command.stderr(f),
+        Err(_) => command.stderr(::std::process::Stdio::null()),
+    };
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    let mut child = command.spawn().map_err(|e| {
+        format!(
+            "macrobox: cannot start the macrobox host `{}` ({}). Install Node.js and macrobox, then run `macrobox patch` again, or `macrobox patch --undo` to use the native macros",
+            MACROBOX_HOST_COMMAND.join(" "),
+            e
+        )
+    })?;
+    let deadline = ::std::time::Instant::now() + ::std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(s) = UnixStream::connect(socket) {
+            return Ok(s);
+        }
+        // A host that exits at once lost the race to another one (which then answers) or is broken.
+        let exited = match child.try_wait() {
+            Ok(Some(status)) => Some(status),
+            _ => None,
+        };
+        if let Some(status) = exited {
+            if !status.success() {
+                return Err(format!(
+                    "macrobox: the macrobox host `{}` exited ({}) without serving; its log is {}. Run `macrobox patch` again to repair it, or `macrobox patch --undo` to use the native macros",
+                    MACROBOX_HOST_COMMAND.join(" "),
+                    status,
+                    log_path
+                ));
+            }
+        }
+        if ::std::time::Instant::now() > deadline {
+            return Err(format!(
+                "macrobox: the macrobox host did not start listening on {} within 60s; its log is {}. Run `macrobox patch` again, or `macrobox patch --undo` to use the native macros",
+                socket, log_path
+            ));
+        }
+        ::std::thread::sleep(::std::time::Duration::from_millis(20));
+    }
+}
+
+struct MacroboxReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> MacroboxReader<'a> {
+    fn u8(&mut self) -> Result<u8, String> {
+        let b = *self.bytes.get(self.at).ok_or_else(|| "truncated".to_string())?;
+        self.at += 1;
+        Ok(b)
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        let mut v = 0u32;
+        for i in 0..4 {
+            v |= (self.u8()? as u32) << (8 * i);
+        }
+        Ok(v)
+    }
+    fn str(&mut self) -> Result<String, String> {
+        let n = self.u32()? as usize;
+        if self.at + n > self.bytes.len() {
+            return Err("truncated string".to_string());
+        }
+        let s = ::std::str::from_utf8(&self.bytes[self.at..self.at + n]).map_err(|e| e.to_string())?.to_string();
+        self.at += n;
+        Ok(s)
+    }
+}
+
+fn macrobox_span(r: &mut MacroboxReader, spans: &[Span]) -> Result<Span, String> {
+    let at = r.u32()? as usize;
+    let base = match spans.get(at) {
+        Some(s) => *s,
+        None => Span::call_site(),
+    };
+    Ok(match r.u8()? {
+        1 => base.resolved_at(Span::call_site()),
+        2 => base.resolved_at(Span::mixed_site()),
+        _ => base,
+    })
+}
+
+fn macrobox_decode_stream(r: &mut MacroboxReader, spans: &[Span]) -> Result<TokenStream, String> {
+    let n = r.u32()?;
+    let mut trees: Vec<TokenTree> = Vec::new();
+    for _ in 0..n {
+        let tree = match r.u8()? {
+            0 => {
+                let delimiter = match r.u8()? {
+                    0 => Delimiter::Parenthesis,
+                    1 => Delimiter::Brace,
+                    2 => Delimiter::Bracket,
+                    _ => Delimiter::None,
+                };
+                let span = macrobox_span(r, spans)?;
+                let mut g = Group::new(delimiter, macrobox_decode_stream(r, spans)?);
+                g.set_span(span);
+                TokenTree::Group(g)
+            }
+            1 => {
+                let text = r.str()?;
+                let span = macrobox_span(r, spans)?;
+                if text.starts_with("r#") {
+                    TokenTree::Ident(Ident::new_raw(&text[2..], span))
+                } else {
+                    TokenTree::Ident(Ident::new(&text, span))
+                }
+            }
+            2 => {
+                let ch = ::std::char::from_u32(r.u32()?).ok_or_else(|| "bad char".to_string())?;
+                let spacing = if r.u8()? == 1 { Spacing::Joint } else { Spacing::Alone };
+                let mut p = Punct::new(ch, spacing);
+                p.set_span(macrobox_span(r, spans)?);
+                TokenTree::Punct(p)
+            }
+            _ => {
+                let text = r.str()?;
+                let mut l: Literal = text.parse().map_err(|_| format!("bad literal {}", text))?;
+                l.set_span(macrobox_span(r, spans)?);
+                TokenTree::Literal(l)
+            }
+        };
+        trees.push(tree);
+    }
+    Ok(trees.into_iter().collect())
+}
+
+fn macrobox_decode_reply(kind: u8, reply: &[u8], spans: &[Span]) -> Result<TokenStream, String> {
+    let mut r = MacroboxReader { bytes: reply, at: 0 };
+    // What the macro printed, as it would have printed it natively.
+    let stdout = r.str()?;
+    let stderr = r.str()?;
+    if !stdout.is_empty() {
+        print!("{}", stdout);
+    }
+    if !stderr.is_empty() {
+        eprint!("{}", stderr);
+    }
+    match r.u8()? {
+        0 => {}
+        // The macro panicked: panic with its message, so that rustc reports it as natively.
+        1 => panic!("{}", r.str()?),
+        _ => return Ok(macrobox_error(&r.str()?)),
+    }
+    let mut tracked = String::new();
+    for _ in 0..r.u32()? {
+        tracked.push_str(&format!("let _ = include_bytes!({:?});", r.str()?));
+    }
+    for _ in 0..r.u32()? {
+        tracked.push_str(&format!("let _ = option_env!({:?});", r.str()?));
+    }
+    let mut out = macrobox_decode_stream(&mut r, spans)?;
+    // Granted files and env vars the expansion saw: uses rustc records in its dep-info, so that
+    // cargo rebuilds when they change. Only where the output is items (derives and attributes).
+    if !tracked.is_empty() && kind != 2 {
+        let items: TokenStream = format!("const _: () = {{ {} }};", tracked).parse().map_err(|_| "bad tracking item".to_string())?;
+        out.extend(items);
+    }
+    Ok(out)
+}

@@ -1,0 +1,51 @@
+// `macrobox patch [--undo] [--keep-native crate]`: the work is in src/cargo/patch.ts.
+
+import { parseCommandLine, UsageError } from "./main.js";
+
+export async function patchCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine({
+    args,
+    allowPositionals: false,
+    options: {
+      undo: { type: "boolean" },
+      "keep-native": { type: "string", multiple: true },
+      quiet: { type: "boolean", short: "q" },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError("patch takes no arguments (run it inside the workspace)");
+  const { patch, undo } = await import("../cargo/patch.js");
+  if (values.undo) {
+    const r = undo();
+    process.stderr.write(r.undone ? `    Restored ${r.workspace}: native proc macros again\n` : `    Nothing to undo: ${r.workspace} is not patched\n`);
+    return 0;
+  }
+  const quiet = values.quiet ?? false;
+  const report = await patch({
+    keepNative: values["keep-native"]?.flatMap((v) => v.split(",")).filter(Boolean),
+    onEvent: (e) => {
+      if (!quiet && e.type === "cargo" && /^\s*Compiling\b/.test(e.line)) process.stderr.write(`${e.line}\n`);
+    },
+  });
+  const out: string[] = [];
+  for (const c of report.crates) {
+    if (c.status === "native") {
+      out.push(`${c.name} ${c.version}: stays native (--keep-native): ${c.reason}`);
+      continue;
+    }
+    out.push(`${c.name} ${c.version} (edition ${c.edition}): ${c.status === "built" ? "module built" : "module reused from the cache"}`);
+    for (const m of c.macros) {
+      const label = m.kind === "derive" ? `#[derive(${m.name})]` : m.kind === "attr" ? `#[${m.name}]` : `${m.name}!`;
+      out.push(`  ${m.kind.padEnd(6)} ${label}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
+    }
+    const caps = (x: { env: string[]; read: string[] }) =>
+      x.env.length + x.read.length === 0
+        ? "none"
+        : [x.env.length ? `env ${x.env.join(", ")}` : "", x.read.length ? `read ${x.read.join(", ")}` : ""].filter(Boolean).join("; ");
+    out.push(`  declares: ${caps(c.declared)}`, `  granted:  ${caps(c.granted)}`);
+    if (c.note) out.push(`  note: ${c.note}`);
+  }
+  if (report.crates.length === 0) out.push("no proc-macro dependencies");
+  out.push(`patched ${report.workspace} (${report.config}); \`macrobox patch --undo\` restores it`);
+  process.stdout.write(out.join("\n") + "\n");
+  return 0;
+}
