@@ -282,5 +282,27 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
     modules[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   const { procMacroServerMain } = await import("../node/proc-macro-server.js");
-  return procMacroServerMain(rest, { modules, limits });
+  const { moduleForDylib } = await import("../builder/for-dylib.js");
+  return procMacroServerMain(rest, {
+    modules,
+    limits,
+    // A dylib without a mapping: build the crate behind it, saying so on stderr (rust-analyzer logs it).
+    resolveModule: (lib) =>
+      moduleForDylib(lib, {
+        onEvent: (event) => {
+          if (event.type === "step") process.stderr.write(`macrobox: ${event.message}\n`);
+          else if (event.type === "compiled" && !event.fresh) process.stderr.write(`macrobox: compiled ${event.crate} ${event.version}\n`);
+        },
+      }),
+  });
+}
+
+/** `macrobox-proc-macro-srv`: the package bin rust-analyzer's `procMacro.server` setting points at. */
+export async function procMacroSrvMain(argv: string[]): Promise<number> {
+  try {
+    return await procMacroServerCommand(argv);
+  } catch (e) {
+    process.stderr.write(`macrobox-proc-macro-srv: ${isMacroboxError(e) ? e.message : errorMessage(e)}\n`);
+    return 1;
+  }
 }

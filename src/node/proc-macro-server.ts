@@ -25,6 +25,11 @@ export interface ProcMacroServerOptions {
   onNoise?: (line: string) => void;
   /** Limits every expansion runs under (default: DEFAULT_LIMITS); an expansion over one answers with its error. */
   limits?: Partial<Limits>;
+  /**
+   * The .wasm module for a dylib no mapping names (the command line builds the crate behind the
+   * dylib: src/builder/for-dylib.ts). Its error is the reply to the request.
+   */
+  resolveModule?: (lib: string) => Promise<string>;
 }
 
 /** The .wasm module path standing for a dylib path, or null. */
@@ -55,21 +60,24 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
   const caches = nodeCaches();
   const backend = createWasmBackend({
     loadModule(lib) {
-      const path = wasmModuleFor(lib, options.modules);
-      if (path === null) {
-        return Promise.reject(new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`));
-      }
-      let module = cache.get(path);
+      let module = cache.get(lib);
       if (module === undefined) {
-        const bytes = readModuleFile(path);
-        module = loadMacroModule(bytes, {
-          limits: options.limits,
-          moduleHash: moduleHash(bytes),
-          moduleCache: caches.moduleCache,
-          expansionCache: caches.expansionCache ?? undefined,
-        });
-        cache.set(path, module);
-        module.catch(() => cache.delete(path));
+        module = (async () => {
+          let path = wasmModuleFor(lib, options.modules);
+          if (path === null && options.resolveModule !== undefined) path = await options.resolveModule(lib);
+          if (path === null) {
+            throw new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`);
+          }
+          const bytes = readModuleFile(path);
+          return loadMacroModule(bytes, {
+            limits: options.limits,
+            moduleHash: moduleHash(bytes),
+            moduleCache: caches.moduleCache,
+            expansionCache: caches.expansionCache ?? undefined,
+          });
+        })();
+        cache.set(lib, module);
+        module.catch(() => cache.delete(lib));
       }
       return module;
     },
