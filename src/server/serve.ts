@@ -25,6 +25,7 @@ import {
   type SpanMode,
 } from "./protocol.js";
 import type { Span, TokenStream } from "../tokens/model.js";
+import type { RaSpanClient } from "./ra-spans.js";
 
 export interface BackendExpandRequest {
   /** What the client named the library (`lib` / `dylib_path`). */
@@ -41,6 +42,11 @@ export interface BackendExpandRequest {
   spanMode: SpanMode;
   /** RustAnalyzer mode: what each span id stands for. Empty in Id mode. */
   spanData: SpanData[];
+  /**
+   * RustAnalyzer mode in the bidirectional format: asks the client what only it knows about spans
+   * (its sub-requests); absent, the native server's answers without a client apply.
+   */
+  spanClient?: RaSpanClient;
 }
 
 export interface BackendExpansion {
