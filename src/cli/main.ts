@@ -32,7 +32,7 @@ Commands:
             serve rust-analyzer's proc-macro protocol on stdin/stdout with wasm modules in place of
             native dylibs (a dylib maps to <dylib>.wasm next to it, or to a --module entry; the
             MACROBOX_MODULES environment variable takes the same entries separated by commas);
-            expand's limit flags apply to every expansion, except --timeout
+            expand's limit flags apply to every expansion
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -256,9 +256,9 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
   const modules: Record<string, string> = {};
   const rest: string[] = [];
   const entries = (process.env.MACROBOX_MODULES ?? "").split(",").filter(Boolean);
-  // The limits too (`--max-nesting 8192`), but not the wall clock: only `expand` has a watchdog.
+  // The limits too (`--max-nesting 8192`, `--timeout 60000`: the server runs expansions in a worker it can stop).
   const { InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue } = await import("../sandbox/limits.js");
-  const limitFlags = new Map(LIMIT_NAMES.filter((n) => n !== "wallClockMs").map((n) => [LIMIT_SPECS[n].flag, n]));
+  const limitFlags = new Map(LIMIT_NAMES.map((n) => [LIMIT_SPECS[n].flag, n]));
   const limits: Record<string, number> = {};
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] =
