@@ -115,7 +115,8 @@ export interface ModuleForDylibOptions {
 }
 
 /**
- * The built module's path for the dylib: from the store `<cache>/modules-built/<key>.wasm`, keyed
+ * The built module's path for the dylib: from the store `<toolchain cache>/modules-built/<key>.wasm`
+ * (or $MACROBOX_MODULE_STORE), keyed
  * by crate name, version, features, the bytes of every source file and the toolchain, or built now.
  */
 export async function moduleForDylib(lib: string, options: ModuleForDylibOptions = {}): Promise<string> {
@@ -136,7 +137,8 @@ export async function moduleForDylib(lib: string, options: ModuleForDylibOptions
       hash.update("<missing>");
     }
   }
-  const store = join(toolchainCache(toolchain), "modules-built");
+  // MACROBOX_MODULE_STORE moves the store (tests start from an empty one without rebuilding std).
+  const store = process.env.MACROBOX_MODULE_STORE ? resolve(process.env.MACROBOX_MODULE_STORE) : join(toolchainCache(toolchain), "modules-built");
   const path = join(store, `${crate.name}-${crate.version}-${hash.digest("hex").slice(0, 32)}.wasm`);
   if (existsSync(path)) return path;
   mkdirSync(store, { recursive: true });
