@@ -251,7 +251,8 @@ describe("macrobox as a proc-macro server process", () => {
     });
     try {
       assert.equal(await srv.apiVersion(), 6);
-      assert.equal(await srv.setSpanMode("RustAnalyzer"), "Id");
+      assert.equal(await srv.setSpanMode("RustAnalyzer"), "RustAnalyzer");
+      assert.equal(await srv.setSpanMode("Id"), "Id");
       const lib = "/work/target/debug/deps/libdemo_macros-0123456789abcdef.so";
       const listed = await srv.listMacros(lib);
       assert.ok(listed.ok);

@@ -126,6 +126,12 @@ console.log(JSON.stringify({
   assert.equal(got.fs.type, "file");
 });
 
+it("the installed `macrobox-proc-macro-srv` answers rust-analyzer's --version", () => {
+  const r = run(join(project, "node_modules", ".bin", "macrobox-proc-macro-srv"), ["--version"], { cwd: project });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^macrobox-proc-macro-srv .*API version 6/);
+});
+
 it("the installed `macrobox --help` prints the usage", () => {
   const bin = join(project, "node_modules", ".bin", "macrobox");
   const r = run(bin, ["--help"], { cwd: project });

@@ -109,13 +109,16 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
 
   ts_from_str(src: string): Result<TokenStream, string> {
     this.store.hostWork += src.length * HOST_WORK_PER_LEXED_CHAR;
-    // rustc gives every token of a parsed string the call-site span.
+    // rustc gives every token of a parsed string the call-site span (the span table decides: rust-analyzer's does not).
     const callSite = this.expansion.callSite;
     // Too deep a text fails before its trees are built, with the limit storing them would hit.
-    const parsed = parseTokenStream(src, () => callSite, { edition: this.edition, maxDepth: this.store.maxNestingDepth });
+    const parsed = parseTokenStream(src, (lo, hi) => this.spans.parsedSpan(callSite, lo, hi), {
+      edition: this.edition,
+      maxDepth: this.store.maxNestingDepth,
+    });
     // What the lexer reports without failing still reaches the user, as in rustc.
     for (const d of parsed.diagnostics) this.diagnostics.push({ level: d.level, message: d.message, spans: [callSite], children: [] });
-    if (parsed.ok) return { ok: true, value: parsed.stream };
+    if (parsed.ok) return { ok: true, value: this.spans.adjustParsed(parsed.stream, src, callSite) };
     switch (parsed.error.kind) {
       case "lex":
         return { ok: false, error: parsed.error.message };

@@ -14,7 +14,7 @@
 //
 // Browser-safe: no Node APIs here.
 
-import type { Span } from "../tokens/model.js";
+import type { Span, TokenStream } from "../tokens/model.js";
 import { normalizeSource } from "../tokens/parse.js";
 import { MacroboxError } from "../errors.js";
 
@@ -222,6 +222,18 @@ export class SpanTable {
       this.spans.push({ file: d.file, lo: d.lo, hi: d.hi, ctxt: d.ctxt });
       this.interned.set(`${d.file}:${d.lo}:${d.hi}:${d.ctxt}`, id);
     }
+  }
+
+  // ---- spans of tokens parsed from a string (`TokenStream::from_str`) ----
+
+  /** The span of the token at bytes lo..hi of the parsed string: rustc gives every one the call site. */
+  parsedSpan(callSite: Span, _lo: number, _hi: number): Span {
+    return callSite;
+  }
+
+  /** A last pass over a parsed string's tokens (a table whose spans depend on the token kind); rustc: none. */
+  adjustParsed(stream: TokenStream, _src: string, _callSite: Span): TokenStream {
+    return stream;
   }
 
   // ---- rustc's span operations (rustc_expand/src/proc_macro_server.rs) ----

@@ -38,7 +38,7 @@ Commands:
             serve rust-analyzer's proc-macro protocol on stdin/stdout with wasm modules in place of
             native dylibs (a dylib maps to <dylib>.wasm next to it, or to a --module entry; the
             MACROBOX_MODULES environment variable takes the same entries separated by commas);
-            expand's limit flags apply to every expansion, except --timeout
+            expand's limit flags apply to every expansion
   playground
             the playground page: macros expanding in the browser, sandboxed, shareable by link; serves
             it on 127.0.0.1 (prints the URL), or writes it as static files for any web host (--out)
@@ -288,9 +288,9 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
   const modules: Record<string, string> = {};
   const rest: string[] = [];
   const entries = (process.env.MACROBOX_MODULES ?? "").split(",").filter(Boolean);
-  // The limits too (`--max-nesting 8192`), but not the wall clock: only `expand` has a watchdog.
+  // The limits too (`--max-nesting 8192`, `--timeout 60000`: the server runs expansions in a worker it can stop).
   const { InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue } = await import("../sandbox/limits.js");
-  const limitFlags = new Map(LIMIT_NAMES.filter((n) => n !== "wallClockMs").map((n) => [LIMIT_SPECS[n].flag, n]));
+  const limitFlags = new Map(LIMIT_NAMES.map((n) => [LIMIT_SPECS[n].flag, n]));
   const limits: Record<string, number> = {};
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] =
@@ -314,5 +314,27 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
     modules[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   const { procMacroServerMain } = await import("../node/proc-macro-server.js");
-  return procMacroServerMain(rest, { modules, limits });
+  const { moduleForDylib } = await import("../builder/for-dylib.js");
+  return procMacroServerMain(rest, {
+    modules,
+    limits,
+    // A dylib without a mapping: build the crate behind it, saying so on stderr (rust-analyzer logs it).
+    resolveModule: (lib) =>
+      moduleForDylib(lib, {
+        onEvent: (event) => {
+          if (event.type === "step") process.stderr.write(`macrobox: ${event.message}\n`);
+          else if (event.type === "compiled" && !event.fresh) process.stderr.write(`macrobox: compiled ${event.crate} ${event.version}\n`);
+        },
+      }),
+  });
+}
+
+/** `macrobox-proc-macro-srv`: the package bin rust-analyzer's `procMacro.server` setting points at. */
+export async function procMacroSrvMain(argv: string[]): Promise<number> {
+  try {
+    return await procMacroServerCommand(argv);
+  } catch (e) {
+    process.stderr.write(`macrobox-proc-macro-srv: ${isMacroboxError(e) ? e.message : errorMessage(e)}\n`);
+    return 1;
+  }
 }

@@ -188,6 +188,7 @@ class LoadedMacroModule implements MacroModule {
     const cache =
       this.expansionCache !== null &&
       this.hash !== null &&
+      request.cache !== false &&
       request.env === undefined &&
       request.wasi === undefined &&
       shallow(prepared.input) &&

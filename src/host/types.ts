@@ -82,6 +82,11 @@ export interface ExpandRequest {
   forceShowPanics?: boolean;
   /** Overrides of the module's limits for this expansion. */
   limits?: Partial<RuntimeLimits>;
+  /**
+   * false: neither read nor write the expansion cache, for spans whose answers come from outside
+   * the table (rust-analyzer's client answering span questions). Default true.
+   */
+  cache?: boolean;
 }
 
 export type ExpandErrorKind = "panic" | "diagnostics" | "trap" | "exit" | "unknown-macro" | "bridge" | "input" | "limit";

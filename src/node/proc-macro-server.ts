@@ -7,15 +7,13 @@
 // `.wasm`; `<dylib>.wasm` next to it; then a `modules` map (dylib file stem without the hash,
 // e.g. `libserde_derive`, or the crate name `serde_derive`, to a .wasm path).
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
-import { loadMacroModule } from "../host/module.js";
-import type { MacroModule } from "../host/types.js";
-import type { Limits } from "../sandbox/limits.js";
+import { DEFAULT_LIMITS, type Limits } from "../sandbox/limits.js";
 import { servePostcardStdio, serveStdio } from "./stdio-server.js";
-import { moduleHash, nodeCaches } from "./disk-cache.js";
-import { createWasmBackend } from "../server/wasm-backend.js";
+import { nodeCaches } from "./disk-cache.js";
+import { createWorkerBackend } from "./expansion-worker.js";
 import { MacroboxError } from "../errors.js";
 
 export interface ProcMacroServerOptions {
@@ -25,6 +23,11 @@ export interface ProcMacroServerOptions {
   onNoise?: (line: string) => void;
   /** Limits every expansion runs under (default: DEFAULT_LIMITS); an expansion over one answers with its error. */
   limits?: Partial<Limits>;
+  /**
+   * The .wasm module for a dylib no mapping names (the command line builds the crate behind the
+   * dylib: src/builder/for-dylib.ts). Its error is the reply to the request.
+   */
+  resolveModule?: (lib: string) => Promise<string>;
 }
 
 /** The .wasm module path standing for a dylib path, or null. */
@@ -39,49 +42,43 @@ export function wasmModuleFor(lib: string, modules: Record<string, string> = {})
   return modules[stem] ?? modules[crate] ?? null;
 }
 
-function readModuleFile(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
 export type ProtocolFormat = "json-legacy" | "bidirectional-postcard-prototype";
 
 /** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
 export async function runProcMacroServer(options: ProcMacroServerOptions = {}, format: ProtocolFormat = "json-legacy"): Promise<void> {
-  const cache = new Map<string, Promise<MacroModule>>();
+  // Which module stands for a dylib is decided once per dylib: a crate that does not build is not
+  // rebuilt for every request (rust-analyzer restarts the server when the workspace changes).
+  const paths = new Map<string, Promise<string>>();
   const caches = nodeCaches();
-  const backend = createWasmBackend({
-    loadModule(lib) {
-      const path = wasmModuleFor(lib, options.modules);
-      if (path === null) {
-        return Promise.reject(new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`));
+  const backend = createWorkerBackend({
+    limits: options.limits,
+    wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
+    modulePath(lib) {
+      let path = paths.get(lib);
+      if (path === undefined) {
+        path = (async () => {
+          const mapped = wasmModuleFor(lib, options.modules);
+          if (mapped !== null) return mapped;
+          if (options.resolveModule !== undefined) return options.resolveModule(lib);
+          throw new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`);
+        })();
+        paths.set(lib, path);
       }
-      let module = cache.get(path);
-      if (module === undefined) {
-        const bytes = readModuleFile(path);
-        module = loadMacroModule(bytes, {
-          limits: options.limits,
-          moduleHash: moduleHash(bytes),
-          moduleCache: caches.moduleCache,
-          expansionCache: caches.expansionCache ?? undefined,
-        });
-        cache.set(path, module);
-        module.catch(() => cache.delete(path));
-      }
-      return module;
+      return path;
     },
   });
-  if (format === "bidirectional-postcard-prototype") {
-    await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null } });
-    return;
+  try {
+    if (format === "bidirectional-postcard-prototype") {
+      await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null } });
+      return;
+    }
+    await serveStdio(backend, {
+      session: { memo: caches.expansionCache !== null },
+      onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
+    });
+  } finally {
+    await backend.close();
   }
-  await serveStdio(backend, {
-    session: { memo: caches.expansionCache !== null },
-    onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
-  });
 }
 
 /** What `--version` prints; rust-analyzer shows it when versions disagree. */

@@ -3,8 +3,16 @@
 
 import type { Readable, Writable } from "node:stream";
 
-import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../server/postcard.js";
-import { LineFramer, ProtocolError } from "../server/protocol.js";
+import { errorMessage } from "../errors.js";
+import {
+  decodeBidirectionalFrame,
+  encodeBidirectionalFrame,
+  FrameSplitter,
+  type BidirectionalMessage,
+  type SubRequest,
+  type SubResponse,
+} from "../server/postcard.js";
+import { encodeResponseLine, LineFramer } from "../server/protocol.js";
 import { createServerSession, type ProcMacroBackend, type SessionOptions } from "../server/serve.js";
 
 export interface StdioOptions {
@@ -14,6 +22,14 @@ export interface StdioOptions {
   output?: Writable;
   /** Where lines that are not requests are reported (default: ignored, like the native server). */
   onNoise?: (line: string) => void;
+  /** A message longer than this is dropped unread and answered with an error (default 512 MiB). */
+  maxMessageBytes?: number;
+}
+
+const DEFAULT_MAX_MESSAGE = 512 * 1024 * 1024;
+
+function oversized(bytes: number, max: number): string {
+  return `macrobox: proc-macro protocol: a message of ${bytes} bytes or more is over the ${max}-byte limit; it was not read`;
 }
 
 /** Serves until end of input (or an empty line, which the native server also treats as the end). */
@@ -21,20 +37,31 @@ export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
   const session = createServerSession(backend, options.session);
+  const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   let ended = false;
-  const framer = new LineFramer((line) => {
-    if (line === "") ended = true;
-    else options.onNoise?.(line);
-  });
   let chain = Promise.resolve();
+  const reply = (answer: () => Promise<string>) => {
+    chain = chain.then(async () => {
+      output.write(await answer());
+    });
+  };
+  const framer = new LineFramer(
+    (line) => {
+      if (line === "") ended = true;
+      else options.onNoise?.(line);
+    },
+    {
+      // Characters, not bytes: a bound on memory all the same.
+      maxLength: max,
+      onOversized: (length) => reply(async () => encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error: oversized(length, max) } })),
+    },
+  );
   return new Promise((resolve, reject) => {
     input.setEncoding("utf8");
     input.on("data", (chunk: string) => {
       for (const line of framer.push(chunk)) {
         if (ended) break;
-        chain = chain.then(async () => {
-          output.write(await session.handleLine(line));
-        });
+        reply(() => session.handleLine(line));
       }
       if (ended) input.destroy();
     });
@@ -47,31 +74,82 @@ export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}
 
 /**
  * Serves the postcard format (`--format bidirectional-postcard-prototype`) until end of input.
- * Our backends never need sub-requests, so only Request frames are answered; a frame that is not
- * a request, or cannot be read, ends the session like a protocol error ends the native server.
+ * Requests are answered in order; while an expansion runs, the macro's span questions go out as
+ * SubRequest frames and the client's SubResponse frames come back to it. A frame that cannot be
+ * read, or that is not a request, gets an error response and the session goes on.
  */
 export function servePostcardStdio(backend: ProcMacroBackend, options: StdioOptions = {}): Promise<void> {
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
   const session = createServerSession(backend, options.session);
-  const splitter = new FrameSplitter();
+  const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   let chain = Promise.resolve();
+  let waiting: ((r: SubResponse) => void) | null = null;
+  let closed = false;
+  const send = (msg: BidirectionalMessage) => output.write(encodeBidirectionalFrame(msg));
+  const fail = (error: string) => send({ type: "Response", response: { type: "ExpandMacro", result: { ok: false, error } } });
+  const settle = (r: SubResponse) => {
+    const w = waiting;
+    waiting = null;
+    w?.(r);
+  };
+  const askClient = (sub: SubRequest): Promise<SubResponse> =>
+    new Promise((resolve) => {
+      if (closed) return resolve({ type: "Cancel", reason: "the client closed the connection" });
+      waiting = resolve;
+      send({ type: "SubRequest", subRequest: sub });
+    });
+  const splitter = new FrameSplitter({
+    maxBytes: max,
+    onOversized: (bytes) => {
+      if (waiting) settle({ type: "Cancel", reason: oversized(bytes, max) });
+      else chain = chain.then(() => void fail(oversized(bytes, max)));
+    },
+  });
   return new Promise((resolve, reject) => {
     input.on("data", (chunk: Buffer) => {
       for (const frame of splitter.push(chunk)) {
+        let msg: BidirectionalMessage;
+        try {
+          msg = decodeBidirectionalFrame(frame);
+        } catch (e) {
+          const error = `macrobox: ${errorMessage(e)}`;
+          if (waiting) settle({ type: "Cancel", reason: `proc-macro IPC error: ${error}` });
+          else chain = chain.then(() => void fail(error));
+          continue;
+        }
+        if (msg.type === "SubResponse") {
+          // An answer nobody asked for is ignored, like noise on the JSON channel.
+          settle(msg.subResponse);
+          continue;
+        }
+        if (waiting) {
+          settle({ type: "Cancel", reason: `proc-macro IPC error: expected SubResponse, got ${msg.type}` });
+          if (msg.type !== "Request") continue;
+        }
+        if (msg.type !== "Request") {
+          const type = msg.type;
+          chain = chain.then(() => void fail(`macrobox: proc-macro protocol: expected a Request frame, got ${type}`));
+          continue;
+        }
+        const request = msg.request;
         chain = chain.then(async () => {
-          const msg = decodeBidirectionalFrame(frame);
-          if (msg.type !== "Request") throw new ProtocolError(`expected a Request frame, got ${msg.type}`);
-          const response = await session.handle(msg.request);
-          output.write(encodeBidirectionalFrame({ type: "Response", response }));
-        });
-        chain.catch((e: Error) => {
-          input.destroy();
-          reject(e);
+          let response;
+          try {
+            response = await session.handle(request, { askClient });
+          } catch (e) {
+            fail(`macrobox: ${errorMessage(e)}`);
+            return;
+          }
+          send({ type: "Response", response });
         });
       }
     });
-    const finish = () => chain.then(resolve, reject);
+    const finish = () => {
+      closed = true;
+      settle({ type: "Cancel", reason: "the client closed the connection" });
+      chain.then(resolve, reject);
+    };
     input.on("end", finish);
     input.on("close", finish);
     input.on("error", reject);

@@ -189,16 +189,48 @@ export function cobsDecode(frame: Uint8Array): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Splits incoming bytes into COBS frames (each without its 0x00). */
+/**
+ * Splits incoming bytes into COBS frames (each without its 0x00). A frame growing past `maxBytes`
+ * is dropped, up to its terminating 0x00, and reported to `onOversized` (the server answers it with
+ * an error instead of holding it in memory).
+ */
 export class FrameSplitter {
-  private pending: number[] = [];
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private dropping = false;
+
+  constructor(private readonly options: { maxBytes?: number; onOversized?: (bytes: number) => void } = {}) {}
+
   push(chunk: Uint8Array): Uint8Array[] {
     const frames: Uint8Array[] = [];
-    for (const b of chunk) {
-      if (b === 0) {
-        frames.push(Uint8Array.from(this.pending));
-        this.pending = [];
-      } else this.pending.push(b);
+    const max = this.options.maxBytes ?? Infinity;
+    let from = 0;
+    while (from <= chunk.length) {
+      const zero = chunk.indexOf(0, from);
+      const end = zero < 0 ? chunk.length : zero;
+      if (!this.dropping && end > from) {
+        this.pending.push(chunk.subarray(from, end));
+        this.pendingBytes += end - from;
+        if (this.pendingBytes > max) {
+          this.dropping = true;
+          this.pending = [];
+        }
+      } else if (this.dropping) this.pendingBytes += end - from;
+      if (zero < 0) break;
+      if (this.dropping) this.options.onOversized?.(this.pendingBytes);
+      else {
+        const frame = new Uint8Array(this.pendingBytes);
+        let at = 0;
+        for (const piece of this.pending) {
+          frame.set(piece, at);
+          at += piece.length;
+        }
+        frames.push(frame);
+      }
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.dropping = false;
+      from = zero + 1;
     }
     return frames;
   }

@@ -301,17 +301,39 @@ export function decodeResponseLine(line: string): Response {
  */
 export class LineFramer {
   private pending = "";
+  /** Dropping the rest of a line that grew past `maxLength`. */
+  private dropping = false;
+  private dropped = 0;
 
-  constructor(private readonly onNoise: (line: string) => void = () => {}) {}
+  constructor(
+    private readonly onNoise: (line: string) => void = () => {},
+    private readonly options: { maxLength?: number; onOversized?: (length: number) => void } = {},
+  ) {}
 
   /** Feeds a chunk; returns the complete message lines it finished. */
   push(chunk: string): string[] {
-    this.pending += chunk;
     const lines: string[] = [];
-    let nl: number;
-    while ((nl = this.pending.indexOf("\n")) >= 0) {
-      let line = this.pending.slice(0, nl);
-      this.pending = this.pending.slice(nl + 1);
+    const max = this.options.maxLength ?? Infinity;
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf("\n", from);
+      const piece = chunk.slice(from, nl < 0 ? chunk.length : nl);
+      if (this.dropping) this.dropped += piece.length;
+      else if (this.pending.length + piece.length > max) {
+        this.dropping = true;
+        this.dropped = this.pending.length + piece.length;
+        this.pending = "";
+      } else this.pending += piece;
+      if (nl < 0) break;
+      from = nl + 1;
+      if (this.dropping) {
+        this.options.onOversized?.(this.dropped);
+        this.dropping = false;
+        this.dropped = 0;
+        continue;
+      }
+      let line = this.pending;
+      this.pending = "";
       if (line.endsWith("\r")) line = line.slice(0, -1);
       if (line.startsWith("{")) lines.push(line);
       else this.onNoise(line);

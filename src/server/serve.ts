@@ -25,6 +25,8 @@ import {
   type SpanMode,
 } from "./protocol.js";
 import type { Span, TokenStream } from "../tokens/model.js";
+import type { RaSpanClient } from "./ra-spans.js";
+import type { SubRequest, SubResponse } from "./postcard.js";
 
 export interface BackendExpandRequest {
   /** What the client named the library (`lib` / `dylib_path`). */
@@ -41,6 +43,23 @@ export interface BackendExpandRequest {
   spanMode: SpanMode;
   /** RustAnalyzer mode: what each span id stands for. Empty in Id mode. */
   spanData: SpanData[];
+  /**
+   * RustAnalyzer mode in the bidirectional format: asks the client what only it knows about spans
+   * (its sub-requests); absent, the native server's answers without a client apply.
+   */
+  spanClient?: RaSpanClient;
+  /**
+   * The same, asynchronously: what the session can offer (the bidirectional stdio loop sends a
+   * SubRequest and waits for the SubResponse). A backend that runs macros elsewhere (a worker
+   * thread) turns it into a `spanClient` there.
+   */
+  askClient?: (sub: SubRequest) => Promise<SubResponse>;
+}
+
+/** What one request may use besides its message. */
+export interface RequestContext {
+  /** The bidirectional format's sub-requests to the client. */
+  askClient?: (sub: SubRequest) => Promise<SubResponse>;
 }
 
 export interface BackendExpansion {
@@ -64,7 +83,7 @@ export interface ProcMacroBackend {
 
 export interface ServerSession {
   /** Answers one request. Never throws for bad requests: errors become error responses where the protocol has them. */
-  handle(req: Request): Promise<Response>;
+  handle(req: Request, context?: RequestContext): Promise<Response>;
   /** Answers one JSON line (without its newline); returns the response line, newline included. */
   handleLine(line: string): Promise<string>;
   readonly spanMode: SpanMode;
@@ -89,7 +108,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
   let reusable = false;
   const modes = backend.spanModes ?? ["Id"];
 
-  async function expand(req: ExpandMacroRequest): Promise<Response> {
+  async function expand(req: ExpandMacroRequest, context: RequestContext): Promise<Response> {
     const mode = spanMode;
     const fail = (error: string): Response =>
       mode === "Id" ? { type: "ExpandMacro", result: { ok: false, error } } : { type: "ExpandMacroExtended", result: { ok: false, error } };
@@ -120,6 +139,8 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
         currentDir: req.currentDir,
         spanMode: mode,
         spanData,
+        // Only RustAnalyzer-mode spans are things the client can answer questions about.
+        askClient: mode === "RustAnalyzer" ? context.askClient : undefined,
       });
     } catch (e) {
       // The backend's own failure (ours or an embedder's): its message is the answer.
@@ -140,7 +161,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
     };
   }
 
-  async function handle(req: Request): Promise<Response> {
+  async function handle(req: Request, context: RequestContext = {}): Promise<Response> {
     switch (req.type) {
       case "ApiVersionCheck":
         return { type: "ApiVersionCheck", version: CURRENT_API_VERSION };
@@ -155,7 +176,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
           return { type: "ListMacros", result: { ok: false, error: `macrobox: ${(e as Error).message}` } };
         }
       case "ExpandMacro":
-        return expand(req);
+        return expand(req, context);
     }
   }
 

@@ -12,7 +12,8 @@
 import { SpanTable } from "../bridge/spans.js";
 import type { MacroModule } from "../host/types.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
-import type { MacroInfo, Result } from "./protocol.js";
+import type { MacroInfo, Result, SpanData } from "./protocol.js";
+import { RaSpanTable } from "./ra-spans.js";
 import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
 
 export interface WasmBackendOptions {
@@ -70,8 +71,57 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     }
   };
 
+  /**
+   * RustAnalyzer span mode, as proc-macro-srv-cli's `handle_expand_ra` does it: ids index the
+   * request's span table; a group's `entire` is `join(open, close)` or else the close span; the
+   * output's spans index the same table (an IndexSet: entries already there keep their index, new
+   * ones are appended in the order the flat-tree writer meets them, the call site first).
+   */
+  async function expandRa(module: MacroModule, req: BackendExpandRequest): Promise<Result<BackendExpansion, string>> {
+    const kind = module.macros.find((m) => m.name === req.macroName)!.kind;
+    const spans = new RaSpanTable(req.spanClient ?? null);
+    const handleOf = (id: Span): Span => {
+      const d = req.spanData[id];
+      if (d === undefined) throw new RangeError(`span id ${id} is not in the span data table (${req.spanData.length} entries)`);
+      return spans.internRa(d);
+    };
+    let input: TokenStream;
+    let args: TokenStream | undefined;
+    try {
+      const inRa = (stream: TokenStream) => mapSpans(stream, handleOf, (open, close) => spans.join(open, close) ?? close);
+      spans.setGlobals({ defSite: handleOf(req.defSite), callSite: handleOf(req.callSite), mixedSite: handleOf(req.mixedSite) });
+      input = inRa(req.body);
+      args = kind === "attr" ? inRa(req.attributes ?? []) : undefined;
+    } catch (e) {
+      return { ok: false, error: `bad request: ${(e as Error).message}` };
+    }
+    const result = await module.expand({ kind, name: req.macroName, input, args, spans, cache: !spans.asksClient });
+    if (result.output === undefined) return { ok: false, error: result.error?.message ?? "expansion failed" };
+
+    const table: SpanData[] = [];
+    const index = new Map<string, number>();
+    const idOf = (d: SpanData): number => {
+      const key = `${d.fileId}:${d.astId}:${d.start}:${d.end}:${d.ctx}`;
+      let id = index.get(key);
+      if (id === undefined) {
+        id = table.length;
+        table.push(d);
+        index.set(key, id);
+      }
+      return id;
+    };
+    for (const d of req.spanData) idOf(d);
+    idOf(req.spanData[req.callSite]);
+    const output = mapSpans(
+      result.output,
+      (s) => idOf(spans.ra(s)),
+      (_open, close) => close,
+    );
+    return { ok: true, value: { output, spanData: table, reusable: !spans.asksClient } };
+  }
+
   return {
-    spanModes: ["Id"],
+    spanModes: ["Id", "RustAnalyzer"],
 
     async listMacros(lib: string): Promise<Result<MacroInfo[], string>> {
       const module = await load(lib);
@@ -85,6 +135,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       const macro = module.value.macros.find((m) => m.name === req.macroName);
       if (macro === undefined) return { ok: false, error: `proc-macro \`${req.macroName}\` is missing from ${req.lib}` };
       const kind = macro.kind;
+      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req);
 
       const ids = new Set<Span>();
       collectSpans(req.body, ids);
