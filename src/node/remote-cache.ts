@@ -20,14 +20,17 @@
 //   MACROBOX_REMOTE_CACHE_STATS       "1": print what the remote cache did when the command ends
 
 import { createHash } from "node:crypto";
-import type { Agent, ClientRequest } from "node:http";
+import type http from "node:http";
+import { createRequire } from "node:module";
 import type { CacheStore } from "../host/cache.js";
+import { decodeActionResult, encodeActionResult } from "./reapi.js";
 
-// node:http(s) and the protobuf codec (./reapi.js) are imported when the first request is made, not
-// with this module: every start of the command and the proc-macro server loads this module, and
-// loading those took a tenth of a cold start while most runs have no remote cache.
-const httpModule = (protocol: string) => (protocol === "https:" ? import("node:https") : import("node:http"));
-const reapi = () => import("./reapi.js");
+// node:http and node:https are loaded when a remote cache is made, not with this module: every start
+// of the command and the proc-macro server loads this module, most without a remote cache, and
+// loading them (https brings tls) was a noticeable part of a cold start. Synchronously, so a
+// cache behaves as if they were imported at the top.
+const require = createRequire(import.meta.url);
+const httpModule = (protocol: string): typeof http => require(protocol === "https:" ? "node:https" : "node:http") as typeof http;
 
 export type RemoteKind = "expansion" | "module" | "build";
 
@@ -86,13 +89,12 @@ export class RemoteCache {
   private readonly maxQueuedBytes: number;
   private readonly maxBlobBytes: number;
   private readonly warn: (message: string) => void;
-  /** Made with the first request (see httpModule). */
-  private agent: Agent | null = null;
+  private readonly agent: http.Agent;
   private downUntil = 0;
   private readonly queue: Array<{ kind: RemoteKind; key: string; value: Uint8Array }> = [];
   private queuedBytes = 0;
   private uploading = 0;
-  private readonly inflight = new Set<ClientRequest>();
+  private readonly inflight = new Set<http.ClientRequest>();
   private idle: Array<() => void> = [];
 
   constructor(options: RemoteCacheOptions) {
@@ -114,6 +116,8 @@ export class RemoteCache {
     this.maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
     this.maxBlobBytes = options.maxBlobBytes ?? 1024 * 1024 * 1024;
     this.warn = options.warn ?? ((m) => process.stderr.write(m));
+    // Idle keep-alive sockets are unref'd by Node's agent: they never hold the process open.
+    this.agent = new (httpModule(this.url.protocol).Agent)({ keepAlive: true, maxSockets: 4 });
     const zero = (): RemoteStats => ({ hits: 0, misses: 0, corrupt: 0, uploads: 0, dropped: 0, failures: 0 });
     this.stats = { expansion: zero(), module: zero(), build: zero() };
     live.add(this);
@@ -137,7 +141,6 @@ export class RemoteCache {
         stats.misses++;
         return null;
       }
-      const { decodeActionResult } = await reapi();
       let files;
       try {
         files = decodeActionResult(ac).outputFiles;
@@ -198,7 +201,7 @@ export class RemoteCache {
     for (const item of this.queue.splice(0)) this.stats[item.kind].dropped++;
     this.queuedBytes = 0;
     for (const req of this.inflight) req.destroy();
-    this.agent?.destroy();
+    this.agent.destroy();
   }
 
   private pump(): void {
@@ -224,7 +227,6 @@ export class RemoteCache {
       const hash = sha256Hex(item.value);
       // The blob first: a server that validates the action result wants what it names to exist.
       await this.request("PUT", `/cas/${hash}`, item.value);
-      const { encodeActionResult } = await reapi();
       const result = encodeActionResult({ outputFiles: [{ path: outputPath(item.kind), digest: { hash, sizeBytes: item.value.length } }], exitCode: 0 });
       await this.request("PUT", `/ac/${item.key}`, result);
       stats.uploads++;
@@ -259,10 +261,8 @@ export class RemoteCache {
    * One request. GET: the body, or null for 404. PUT: null. Throws `RemoteFailure` on anything
    * else: a network error, the timeout, another status, a body cut short or too large.
    */
-  private async request(method: "GET" | "PUT", path: string, body?: Uint8Array): Promise<Uint8Array | null> {
-    const mod = (await httpModule(this.url.protocol)).default;
-    // Idle keep-alive sockets are unref'd by Node's agent: they never hold the process open.
-    const agent = (this.agent ??= new mod.Agent({ keepAlive: true, maxSockets: 4 }));
+  private request(method: "GET" | "PUT", path: string, body?: Uint8Array): Promise<Uint8Array | null> {
+    const mod = httpModule(this.url.protocol);
     return new Promise((resolve, reject) => {
       let settled = false;
       const done = (err: Error | null, value: Uint8Array | null = null) => {
@@ -281,7 +281,7 @@ export class RemoteCache {
         headers["content-length"] = String(body.length);
       }
       const req = mod.request(
-        { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port, path: `${this.base}${path}`, method, headers, agent },
+        { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port, path: `${this.base}${path}`, method, headers, agent: this.agent },
         (res) => {
           const status = res.statusCode ?? 0;
           if (method === "GET" && status === 404) {
