@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
@@ -61,12 +61,18 @@ it("the tarball holds the built library, the command and the README, and no test
   for (const [entry, target] of Object.entries(pkg.exports)) {
     for (const file of [target.types, target.default]) assert.ok(packed.includes(file.replace(/^\.\//, "")), `${entry}: ${file} is packed`);
   }
-  // Besides the compiled library: the Rust source of the cargo shims' runtime, which `macrobox patch` writes into each shim.
+  // Besides the compiled library and the command's bundle: the Rust source of the cargo shims' runtime,
+  // which `macrobox patch` writes into each shim.
   const stray = packed.filter(
-    (f) => !/^(package\.json|README\.md|bin\/macrobox\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/src\/cargo\/shim-runtime\.rs)$/.test(f),
+    (f) =>
+      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/src\/cargo\/shim-runtime\.rs|dist\/cli\/[\w-]+\.js(\.map)?)$/.test(
+        f,
+      ),
   );
-  assert.deepEqual(stray, [], "only the library, the command, the shims' runtime and the README are packed");
+  assert.deepEqual(stray, [], "only the library, the command, its bundle, the shims' runtime and the README are packed");
   assert.ok(packed.includes("dist/src/cli/main.js"), "the command's code is packed");
+  // The command runs from its bundle (scripts/bundle.mjs, built by prepack); dist/src stays the library.
+  assert.ok(packed.includes("dist/cli/main.js"), "the command's bundle is packed");
 });
 
 it("the installed package declares its dependency and npm resolved it from there", () => {
@@ -148,6 +154,19 @@ it("the installed `macrobox --help` prints the usage", () => {
   );
   assert.equal(fromSource.code, 0, fromSource.stderr);
   assert.equal(r.stdout, fromSource.stdout);
+});
+
+it("the installed command runs from its bundle, without tsc's copy of the command", () => {
+  const tscMain = join(project, "node_modules", "macrobox", "dist", "src", "cli", "main.js");
+  const aside = `${tscMain}.aside`;
+  renameSync(tscMain, aside);
+  try {
+    const r = run(join(project, "node_modules", ".bin", "macrobox"), ["--help"], { cwd: project });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^macrobox — /);
+  } finally {
+    renameSync(aside, tscMain);
+  }
 });
 
 /** Type-checks `source` in the consumer project with the repo's tsc: NodeNext resolution, lib checking on. */

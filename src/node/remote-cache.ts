@@ -20,10 +20,17 @@
 //   MACROBOX_REMOTE_CACHE_STATS       "1": print what the remote cache did when the command ends
 
 import { createHash } from "node:crypto";
-import http from "node:http";
-import https from "node:https";
+import type http from "node:http";
+import { createRequire } from "node:module";
 import type { CacheStore } from "../host/cache.js";
 import { decodeActionResult, encodeActionResult } from "./reapi.js";
+
+// node:http and node:https are loaded when a remote cache is made, not with this module: every start
+// of the command and the proc-macro server loads this module, most without a remote cache, and
+// loading them (https brings tls) was a noticeable part of a cold start. Synchronously, so a
+// cache behaves as if they were imported at the top.
+const require = createRequire(import.meta.url);
+const httpModule = (protocol: string): typeof http => require(protocol === "https:" ? "node:https" : "node:http") as typeof http;
 
 export type RemoteKind = "expansion" | "module" | "build";
 
@@ -110,7 +117,7 @@ export class RemoteCache {
     this.maxBlobBytes = options.maxBlobBytes ?? 1024 * 1024 * 1024;
     this.warn = options.warn ?? ((m) => process.stderr.write(m));
     // Idle keep-alive sockets are unref'd by Node's agent: they never hold the process open.
-    this.agent = this.url.protocol === "https:" ? new https.Agent({ keepAlive: true, maxSockets: 4 }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.agent = new (httpModule(this.url.protocol).Agent)({ keepAlive: true, maxSockets: 4 });
     const zero = (): RemoteStats => ({ hits: 0, misses: 0, corrupt: 0, uploads: 0, dropped: 0, failures: 0 });
     this.stats = { expansion: zero(), module: zero(), build: zero() };
     live.add(this);
@@ -255,7 +262,7 @@ export class RemoteCache {
    * else: a network error, the timeout, another status, a body cut short or too large.
    */
   private request(method: "GET" | "PUT", path: string, body?: Uint8Array): Promise<Uint8Array | null> {
-    const mod = this.url.protocol === "https:" ? https : http;
+    const mod = httpModule(this.url.protocol);
     return new Promise((resolve, reject) => {
       let settled = false;
       const done = (err: Error | null, value: Uint8Array | null = null) => {

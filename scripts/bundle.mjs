@@ -1,0 +1,30 @@
+// Bundles the `macrobox` command (src/cli/main.ts and what it imports) into dist/cli/ with esbuild,
+// for start-up time: node loads a few files instead of the ~100 modules of dist/src, and a
+// proc-macro server answers its first request sooner (see DEVELOPERS.md, Performance). The command's
+// lazily imported parts (build, expand, the server, the playground) stay lazy: separate chunks.
+// dist/src (tsc's output) is still what the library entry points are; bin/macrobox.js falls back
+// to it when no bundle was built. Run by `npm run build`, `prepack` and scripts/setup, never at run
+// time (esbuild is a devDependency).
+
+import { build } from "esbuild";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outdir = join(root, "dist", "cli");
+rmSync(outdir, { recursive: true, force: true });
+await build({
+  entryPoints: { main: join(root, "src", "cli", "main.ts") },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  // The playground imports esbuild itself (a devDependency) when it runs.
+  external: ["esbuild"],
+  chunkNames: "chunk-[hash]",
+  sourcemap: true,
+  logLevel: "warning",
+});
