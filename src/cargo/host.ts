@@ -9,6 +9,7 @@ import { effectiveGrant, loadMacroModule, type MacroModule } from "../index.js";
 import { grantFor, loadGrants, NodeReadOnlyFs } from "../node/index.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
+import { withTracking } from "./tracking.js";
 import { errorMessage } from "../errors.js";
 
 /** How long the host waits for a connection before it exits. */
@@ -167,11 +168,8 @@ async function expandRequest(req: ShimRequest, load: (path: string) => Promise<M
   }
   const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name));
   for (const name of effective.grant.env) if (!/[*?[]/.test(name)) trackedEnv.add(name);
-  return encodeReply(
-    { kind: "output", output: result.output, trackedFiles: [...trackedFiles].sort(), trackedEnv: [...trackedEnv].sort() },
-    printed,
-    req.toShim,
-  );
+  const { output } = withTracking(req.kind, result.output, [...trackedFiles].sort(), [...trackedEnv].sort(), req.callSite);
+  return encodeReply({ kind: "output", output }, printed, req.toShim);
 }
 
 export function socketExists(socket: string): boolean {
