@@ -2,7 +2,7 @@
 // that finds no host, serving every rustc of the build (and of later builds) until it has been
 // idle for a while. Each connection carries one expansion (shim-runtime.rs, protocol.ts).
 
-import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { effectiveGrant, loadMacroModule, type MacroModule } from "../index.js";
@@ -83,7 +83,8 @@ async function listen(server: ReturnType<typeof createServer>, socket: string): 
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt > 0) throw e;
       if (await isAlive(socket)) process.exit(0); // another host answers: the shim connects to it
-      unlinkSync(socket);
+      // Stale; another host starting at the same time may have removed it already.
+      rmSync(socket, { force: true });
     }
   }
 }
