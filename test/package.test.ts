@@ -6,11 +6,12 @@
 
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { parseTokenStream, printTokenStream } from "../src/tokens/index.js";
+import { findToolchain } from "../src/builder/index.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
@@ -70,6 +71,7 @@ it("the tarball holds the built library, the command and the README, and no test
       ),
   );
   assert.deepEqual(stray, [], "only the library, the command, its bundle, the shims' runtime and the README are packed");
+  assert.ok(packed.includes("dist/src/cargo/shim-runtime.rs"), "the shim runtime is packed");
   assert.ok(packed.includes("dist/src/cli/main.js"), "the command's code is packed");
   // The command runs from its bundle (scripts/bundle.mjs, built by prepack); dist/src stays the library.
   assert.ok(packed.includes("dist/cli/main.js"), "the command's bundle is packed");
@@ -136,6 +138,41 @@ it("the installed `macrobox-proc-macro-srv` answers rust-analyzer's --version", 
   const r = run(join(project, "node_modules", ".bin", "macrobox-proc-macro-srv"), ["--version"], { cwd: project });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^macrobox-proc-macro-srv .*API version 6/);
+});
+
+it("the installed `macrobox patch` builds a macro crate's module and writes its shim, cargo builds with it, and --undo restores", () => {
+  // A crate using examples/config-macros (no dependencies: no registry needed); the host the shim
+  // starts is the installed one, and exits soon after.
+  const app = join(tmp, "patch-app");
+  cpSync(join(root, "examples", "config-macros"), join(tmp, "config-macros"), { recursive: true, filter: (p) => !p.includes("/target") });
+  mkdirSync(join(app, "src"), { recursive: true });
+  writeFileSync(
+    join(app, "Cargo.toml"),
+    '[package]\nname = "patch-app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nconfig-macros = { path = "../config-macros" }\n',
+  );
+  writeFileSync(join(app, "src", "main.rs"), 'config_macros::config_consts!("app.conf");\nfn main() { println!("{}", NAME); }\n');
+  writeFileSync(join(app, "app.conf"), "name = installed\n");
+  writeFileSync(join(app, "macrobox.toml"), '[grants.config-macros]\nenv = ["CARGO_MANIFEST_DIR"]\nread = ["app.conf"]\n');
+  const toolchain = findToolchain();
+  const env = { ...process.env, CARGO_TARGET_DIR: join(tmp, "patch-target"), CARGO_NET_OFFLINE: "true", MACROBOX_HOST_IDLE_MS: "2000" };
+  const bin = join(project, "node_modules", ".bin", "macrobox");
+  const patched = run(bin, ["patch"], { cwd: app, env });
+  assert.equal(patched.code, 0, patched.stderr);
+  assert.match(patched.stdout, /config-macros 0\.1\.0 \(edition 2021\): module (built|reused from the cache)/);
+  const built = run(toolchain.cargo, ["run", "-q"], { cwd: app, env });
+  assert.equal(built.code, 0, built.stderr);
+  assert.equal(built.stdout, "installed\n");
+  // The shim starts the installed package's host.
+  const shim = /"config-macros" = \{ path = "([^"]+)"/.exec(readFileSync(join(app, ".cargo", "macrobox-patch.toml"), "utf8"))?.[1];
+  assert.ok(shim !== undefined, "the patch names the shim");
+  assert.ok(
+    readFileSync(join(shim, "src", "lib.rs"), "utf8").includes(
+      JSON.stringify(join(project, "node_modules", "macrobox", "dist", "src", "cargo", "host-main.js")),
+    ),
+  );
+  const undone = run(bin, ["patch", "--undo"], { cwd: app, env });
+  assert.equal(undone.code, 0, undone.stderr);
+  assert.ok(!existsSync(join(app, ".cargo")), "--undo removes the .cargo directory it created");
 });
 
 it("the installed `macrobox --help` prints the usage", () => {

@@ -1,6 +1,7 @@
 // `macrobox patch` on examples/sample-app, against the native build as the oracle: same program
 // output and test results, no native code of any macro crate compiled, the same error for a bad
-// serde attribute, nothing rebuilt when nothing changed, and `--undo` leaves the workspace
+// serde attribute, nothing rebuilt when nothing changed, a rebuild when a granted file or env var a
+// macro read changed (config-macros), and `--undo` leaves the workspace
 // byte-identical. crates-io comes from the builder's directory source (a CARGO_HOME config).
 
 import { test } from "node:test";
@@ -28,10 +29,13 @@ writeFileSync(
   `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
 );
 cpSync(join(scratch, "cargo-home.toml"), join(cargoHome, "config.toml"));
-const env = { ...process.env, CARGO_HOME: cargoHome, PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`, CARGO_TERM_COLOR: "never" };
+const env: NodeJS.ProcessEnv = { ...process.env, CARGO_HOME: cargoHome, PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`, CARGO_TERM_COLOR: "never" };
 
-function cargo(args: string[], targetDir: string) {
-  const r = spawnSync(toolchain.cargo, args, { cwd: app, env: { ...env, CARGO_TARGET_DIR: targetDir, RUSTC: toolchain.rustc }, encoding: "utf8" });
+// The env var config-macros' `#[env_or]` reads: unset unless a step sets it.
+delete env.SAMPLE_BUILD_LABEL;
+
+function cargo(args: string[], targetDir: string, extraEnv: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(toolchain.cargo, args, { cwd: app, env: { ...env, ...extraEnv, CARGO_TARGET_DIR: targetDir, RUSTC: toolchain.rustc }, encoding: "utf8" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -104,9 +108,15 @@ test("macrobox patch: the sample builds, runs and tests the same with every macr
   // The workspace as the user has it (the native builds wrote its Cargo.lock).
   const before = snapshot();
   const report = macrobox(["patch"]);
-  for (const name of ["serde_derive 1.0.152 (edition 2015)", "thiserror-impl 1.0.38 (edition 2018)", "demo-macros 0.1.0 (edition 2021)"])
+  for (const name of [
+    "serde_derive 1.0.152 (edition 2015)",
+    "thiserror-impl 1.0.38 (edition 2018)",
+    "demo-macros 0.1.0 (edition 2021)",
+    "config-macros 0.1.0 (edition 2021)",
+  ])
     assert.match(report, new RegExp(name.replace(/[().]/g, "\\$&")));
   assert.match(report, /#\[derive\(Serialize\)\]\s+helper attributes: serde/);
+  assert.match(report, /granted: {2}env CARGO_MANIFEST_DIR, SAMPLE_BUILD_LABEL; read config/);
 
   const patchedJson = cargo(["build", "--message-format=json"], patchedTarget);
   assert.equal(patchedJson.status, 0, patchedJson.stderr);
@@ -114,7 +124,7 @@ test("macrobox patch: the sample builds, runs and tests the same with every macr
   for (const c of patchedBuilt) {
     // The macro crates are the shims (path packages in the cache), and nothing they needed natively is compiled.
     assert.ok(!["syn", "quote", "proc_macro2"].includes(c.name), `patched build compiles ${c.name}`);
-    if (["serde_derive", "thiserror_impl", "demo_macros"].includes(c.name)) assert.match(c.id, /\/patch\/shims\//, `${c.name} is the shim`);
+    if (["serde_derive", "thiserror_impl", "demo_macros", "config_macros"].includes(c.name)) assert.match(c.id, /\/patch\/shims\//, `${c.name} is the shim`);
   }
   const patchedRun = cargo(["run", "-q"], patchedTarget);
   assert.equal(patchedRun.status, 0, patchedRun.stderr);
@@ -127,6 +137,42 @@ test("macrobox patch: the sample builds, runs and tests the same with every macr
   // Changing nothing rebuilds nothing.
   const again = compiled(cargo(["build", "--message-format=json"], patchedTarget).stdout);
   assert.ok(again.length > 0 && again.every((c) => c.fresh), `rebuilt: ${again.filter((c) => !c.fresh).map((c) => c.name)}`);
+
+  // Tracked inputs: changing a granted file a macro read, or a granted env var, rebuilds the crate
+  // that uses the macro (and nothing else), with the new content; the same again rebuilds nothing.
+  // Each input is read by one kind of macro, and so tracked from a different place in its output
+  // (src/cargo/tracking.ts): after a derive's impl, after a function-like macro's items, first in
+  // the body of the method an attribute rewrote.
+  const program = join(patchedTarget, "debug", "sample-app");
+  const rebuiltBy = (change: () => void, extraEnv: NodeJS.ProcessEnv = {}) => {
+    change();
+    const r = cargo(["build", "--message-format=json"], patchedTarget, extraEnv);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = spawnSync(program, { encoding: "utf8", env: { ...env, ...extraEnv } }).stdout.split("\n");
+    return {
+      rebuilt: compiled(r.stdout)
+        .filter((c) => !c.fresh)
+        .map((c) => c.name)
+        .sort(),
+      printed: lines[lines.length - 2],
+    };
+  };
+  const configFile = (name: string) => join(app, "config", name);
+  const greeting = readFileSync(configFile("greeting.txt"), "utf8");
+  const limits = readFileSync(configFile("limits.conf"), "utf8");
+  const byFile = rebuiltBy(() => writeFileSync(configFile("limits.conf"), limits.replace("max_users = 100", "max_users = 250")));
+  assert.deepEqual(byFile.rebuilt, ["sample-app", "sample_app"], "config_consts! tracked config/limits.conf");
+  assert.equal(byFile.printed, "Hello from config/greeting.txt | max_users=250 region=eu-west | build unlabelled");
+  const byDeriveFile = rebuiltBy(() => writeFileSync(configFile("greeting.txt"), "Hi again\n"));
+  assert.deepEqual(byDeriveFile.rebuilt, ["sample-app", "sample_app"], "#[derive(Greeting)] tracked config/greeting.txt");
+  assert.match(byDeriveFile.printed, /^Hi again \| /);
+  const label = { SAMPLE_BUILD_LABEL: "ci-42" };
+  const byEnv = rebuiltBy(() => {}, label);
+  assert.deepEqual(byEnv.rebuilt, ["sample-app", "sample_app"], "#[env_or] tracked SAMPLE_BUILD_LABEL");
+  assert.match(byEnv.printed, /\| build ci-42$/);
+  assert.deepEqual(rebuiltBy(() => {}, label).rebuilt, [], "the same file and env again rebuild nothing");
+  writeFileSync(configFile("greeting.txt"), greeting);
+  writeFileSync(configFile("limits.conf"), limits);
 
   // A bad serde attribute: the same file:line:col and message as natively.
   const lib = join(app, "src", "lib.rs");

@@ -2,13 +2,14 @@
 // that finds no host, serving every rustc of the build (and of later builds) until it has been
 // idle for a while. Each connection carries one expansion (shim-runtime.rs, protocol.ts).
 
-import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { effectiveGrant, loadMacroModule, type MacroModule } from "../index.js";
 import { grantFor, loadGrants, NodeReadOnlyFs } from "../node/index.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
+import { withTracking } from "./tracking.js";
 import { errorMessage } from "../errors.js";
 
 /** How long the host waits for a connection before it exits. */
@@ -82,7 +83,8 @@ async function listen(server: ReturnType<typeof createServer>, socket: string): 
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt > 0) throw e;
       if (await isAlive(socket)) process.exit(0); // another host answers: the shim connects to it
-      unlinkSync(socket);
+      // Stale; another host starting at the same time may have removed it already.
+      rmSync(socket, { force: true });
     }
   }
 }
@@ -167,11 +169,8 @@ async function expandRequest(req: ShimRequest, load: (path: string) => Promise<M
   }
   const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name));
   for (const name of effective.grant.env) if (!/[*?[]/.test(name)) trackedEnv.add(name);
-  return encodeReply(
-    { kind: "output", output: result.output, trackedFiles: [...trackedFiles].sort(), trackedEnv: [...trackedEnv].sort() },
-    printed,
-    req.toShim,
-  );
+  const { output } = withTracking(req.kind, result.output, [...trackedFiles].sort(), [...trackedEnv].sort(), req.callSite);
+  return encodeReply({ kind: "output", output }, printed, req.toShim);
 }
 
 export function socketExists(socket: string): boolean {

@@ -7,7 +7,7 @@ import { parseLiteral, printLiteral, SpanTable, type MacroKind, type SourceFile 
 import type { Delimiter, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { MacroboxError } from "../errors.js";
 
-export const SHIM_PROTOCOL = "macrobox-shim-1";
+export const SHIM_PROTOCOL = "macrobox-shim-2";
 
 export class ShimProtocolError extends MacroboxError {
   override name = "ShimProtocolError";
@@ -41,6 +41,8 @@ export interface ShimRequest {
   env: Record<string, string>;
   /** The table the streams' spans belong to; `shimIndex` maps a table span back to the shim's index. */
   spans: SpanTable;
+  /** The call site (the shim's span 0) in that table. */
+  callSite: Span;
   input: TokenStream;
   args: TokenStream | undefined;
   toShim: SpanMapper;
@@ -164,7 +166,7 @@ export function decodeRequest(bytes: Uint8Array): ShimRequest {
   });
   table.forEach((s, i) => toShim.add(s, i));
 
-  return { module, crate, kind, name, cwd, env, spans, input: toTokens(input, table), args: args && toTokens(args, table), toShim };
+  return { module, crate, kind, name, cwd, env, spans, callSite: table[0], input: toTokens(input, table), args: args && toTokens(args, table), toShim };
 }
 
 /** Byte offset of 1-based line and char column in the file, or null when outside it. */
@@ -254,10 +256,7 @@ class Writer {
   }
 }
 
-export type ShimReply =
-  | { kind: "output"; output: TokenStream; trackedFiles: string[]; trackedEnv: string[] }
-  | { kind: "panic"; message: string }
-  | { kind: "error"; message: string };
+export type ShimReply = { kind: "output"; output: TokenStream } | { kind: "panic"; message: string } | { kind: "error"; message: string };
 
 /** The reply, framed (u32 LE length first). */
 export function encodeReply(reply: ShimReply, printed: { stdout: string; stderr: string }, toShim: SpanMapper | null): Buffer {
@@ -269,10 +268,6 @@ export function encodeReply(reply: ShimReply, printed: { stdout: string; stderr:
     w.str(reply.message);
   } else {
     w.u8(0);
-    w.u32(reply.trackedFiles.length);
-    for (const f of reply.trackedFiles) w.str(f);
-    w.u32(reply.trackedEnv.length);
-    for (const e of reply.trackedEnv) w.str(e);
     const span = (s: Span) => {
       const [at, ctxt] = toShim!.map(s);
       w.u32(at);

@@ -18,7 +18,7 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
         None => body.push(0),
     }
     let mut msg = Vec::new();
-    macrobox_put_str(&mut msg, "macrobox-shim-1");
+    macrobox_put_str(&mut msg, "macrobox-shim-2");
     macrobox_put_str(&mut msg, MACROBOX_MODULE);
     macrobox_put_str(&mut msg, MACROBOX_CRATE);
     msg.push(kind);
@@ -54,7 +54,7 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
     }
     msg.extend_from_slice(&body);
     match macrobox_exchange(&msg) {
-        Ok(reply) => match macrobox_decode_reply(kind, &reply, &spans) {
+        Ok(reply) => match macrobox_decode_reply(&reply, &spans) {
             Ok(out) => out,
             Err(e) => macrobox_error(&format!("macrobox: malformed reply from the macrobox host: {}", e)),
         },
@@ -286,7 +286,7 @@ fn macrobox_decode_stream(r: &mut MacroboxReader, spans: &[Span]) -> Result<Toke
     Ok(trees.into_iter().collect())
 }
 
-fn macrobox_decode_reply(kind: u8, reply: &[u8], spans: &[Span]) -> Result<TokenStream, String> {
+fn macrobox_decode_reply(reply: &[u8], spans: &[Span]) -> Result<TokenStream, String> {
     let mut r = MacroboxReader { bytes: reply, at: 0 };
     // What the macro printed, as it would have printed it natively.
     let stdout = r.str()?;
@@ -303,19 +303,7 @@ fn macrobox_decode_reply(kind: u8, reply: &[u8], spans: &[Span]) -> Result<Token
         1 => panic!("{}", r.str()?),
         _ => return Ok(macrobox_error(&r.str()?)),
     }
-    let mut tracked = String::new();
-    for _ in 0..r.u32()? {
-        tracked.push_str(&format!("let _ = include_bytes!({:?});", r.str()?));
-    }
-    for _ in 0..r.u32()? {
-        tracked.push_str(&format!("let _ = option_env!({:?});", r.str()?));
-    }
-    let mut out = macrobox_decode_stream(&mut r, spans)?;
-    // Granted files and env vars the expansion saw: uses rustc records in its dep-info, so that
-    // cargo rebuilds when they change. Only where the output is items (derives and attributes).
-    if !tracked.is_empty() && kind != 2 {
-        let items: TokenStream = format!("const _: () = {{ {} }};", tracked).parse().map_err(|_| "bad tracking item".to_string())?;
-        out.extend(items);
-    }
-    Ok(out)
+    // Granted files and env vars the expansion saw are in the output already, as uses rustc
+    // records in its dep-info (src/cargo/tracking.ts).
+    macrobox_decode_stream(&mut r, spans)
 }

@@ -1,5 +1,6 @@
 //! The sample's library: every item here goes through a proc macro.
 
+use config_macros::{config_consts, env_or, Greeting};
 use demo_macros::{route, sql, Describe};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -49,4 +50,25 @@ pub fn parse_event(text: &str) -> Result<Event, AppError> {
 
 pub fn find(users: &[User], id: u64) -> Result<&User, AppError> {
     users.iter().find(|u| u.user_id == id).ok_or(AppError::NotFound(id))
+}
+
+// Macros with inputs (config-macros): files next to this Cargo.toml and an env var, granted in
+// macrobox.toml. Patched, a change to any of them rebuilds this crate.
+
+/// A derive reading config/greeting.txt.
+#[derive(Greeting)]
+#[greeting = "config/greeting.txt"]
+pub struct Welcome;
+
+// A function-like macro in item position reading config/limits.conf.
+config_consts!("config/limits.conf");
+
+pub struct Build;
+
+impl Build {
+    /// An attribute on a method: SAMPLE_BUILD_LABEL when set.
+    #[env_or("SAMPLE_BUILD_LABEL")]
+    pub fn label() -> &'static str {
+        "unlabelled"
+    }
 }

@@ -10,4 +10,5 @@ fn main() {
     println!("{}", find(&[user], 8).unwrap_err());
     println!("{} {:?}", User::describe(), User::FIELD_NAMES);
     println!("{:?} {} {}", LIST_USERS_ROUTE, list_users(), QUERY);
+    println!("{} | max_users={} region={} | build {}", Welcome::greeting(), MAX_USERS, REGION, Build::label());
 }
