@@ -7,7 +7,7 @@
 // time (esbuild is a devDependency).
 
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { copyFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,7 +15,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = join(root, "dist", "cli");
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { main: join(root, "src", "cli", "main.ts") },
+  // The command, and the two scripts it starts as processes or threads by a path next to its own
+  // code (`new URL("./…", import.meta.url)`): the cargo host and the server's expansion worker.
+  entryPoints: {
+    main: join(root, "src", "cli", "main.ts"),
+    "host-main": join(root, "src", "cargo", "host-main.ts"),
+    "expansion-worker-main": join(root, "src", "node", "expansion-worker-main.ts"),
+  },
   outdir,
   bundle: true,
   splitting: true,
@@ -28,3 +34,5 @@ await build({
   sourcemap: true,
   logLevel: "warning",
 });
+// Read at run time next to the code that reads it (src/cargo/shim.ts).
+copyFileSync(join(root, "src", "cargo", "shim-runtime.rs"), join(outdir, "shim-runtime.rs"));
