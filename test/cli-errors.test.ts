@@ -129,9 +129,17 @@ describe("every error class macrobox exports is a MacroboxError", () => {
     const errorClasses = new Map<Function, string>();
     for (const file of modules(join(root, "src"))) {
       const where = relative(root, file);
-      // These run when imported: the command, the cargo host's process, and the playground's page and
-      // worker (browser globals).
-      if (["src/cli/run.ts", "src/cargo/host-main.ts", "src/playground/main.ts", "src/playground/worker.ts"].includes(where)) continue;
+      // These run when imported: the commands, the cargo host's process, the server's expansion worker,
+      // and the playground's page and worker (browser globals).
+      const entries = [
+        "src/cli/run.ts",
+        "src/cli/srv-run.ts",
+        "src/cargo/host-main.ts",
+        "src/node/expansion-worker-main.ts",
+        "src/playground/main.ts",
+        "src/playground/worker.ts",
+      ];
+      if (entries.includes(where)) continue;
       const exports = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
       for (const [name, value] of Object.entries(exports)) {
         if (typeof value === "function" && (value === Error || value.prototype instanceof Error)) {
