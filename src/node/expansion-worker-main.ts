@@ -12,6 +12,7 @@ import type { SubRequest, SubResponse } from "../server/postcard.js";
 import type { SpanData } from "../server/protocol.js";
 import type { RaSpanClient } from "../server/ra-spans.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
+import { decodeFlatTree, type FlatTree } from "../server/flat.js";
 import { MacroboxError } from "../errors.js";
 import { moduleHash, nodeCaches } from "./disk-cache.js";
 import type { WorkerMessage, WorkerReply } from "./expansion-worker.js";
@@ -116,7 +117,9 @@ port.on("message", (m: WorkerMessage) => {
     pathFor.set(m.req.lib, m.path);
     let result;
     try {
-      result = await backend.expand({ ...m.req, spanClient: m.asksClient ? spanClient(m.id) : undefined });
+      const body = decodeFlatTree(m.req.body as unknown as FlatTree);
+      const attributes = m.req.attributes === null ? null : decodeFlatTree(m.req.attributes as unknown as FlatTree);
+      result = await backend.expand({ ...m.req, body, attributes, spanClient: m.asksClient ? spanClient(m.id) : undefined });
     } catch (e) {
       result = { ok: false as const, error: `macrobox: ${(e as Error).message}` };
     }

@@ -11,7 +11,9 @@
 
 import { Worker } from "node:worker_threads";
 
-import type { Limits } from "../sandbox/limits.js";
+import { LimitExceeded, resolveLimits, type Limits } from "../sandbox/limits.js";
+import { streamShape } from "../tokens/shape.js";
+import { encodeFlatTree } from "../server/flat.js";
 import type { MacroInfo, Result } from "../server/protocol.js";
 import type { SubRequest, SubResponse } from "../server/postcard.js";
 import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "../server/serve.js";
@@ -152,6 +154,17 @@ export function createWorkerBackend(options: WorkerBackendOptions): ProcMacroBac
     },
 
     async expand(req) {
+      // Checked here, before the trees cross to the worker: structured cloning recurses, so a tree
+      // deeper than the limit would overflow this thread's stack instead of getting the limit's error.
+      const maxDepth = resolveLimits(options.limits).nestingDepth;
+      for (const [stream, what] of [
+        [req.body, "the input of"],
+        [req.attributes, "the attribute arguments of"],
+      ] as const) {
+        if (stream !== null && streamShape(stream, undefined, maxDepth).depth > maxDepth) {
+          return { ok: false, error: new LimitExceeded("nestingDepth", maxDepth, undefined, `${what} proc macro \`${req.macroName}\``).message };
+        }
+      }
       const p = await path(req.lib);
       if (!p.ok) return p;
       const id = nextId++;
@@ -159,7 +172,13 @@ export function createWorkerBackend(options: WorkerBackendOptions): ProcMacroBac
       const { spanClient: _sync, askClient, ...plain } = req;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const reply = await new Promise<WorkerReply>((resolve) => {
-        w.post({ type: "expand", id, path: p.value, req: plain, asksClient: askClient !== undefined }, { resolve, askClient });
+        // Trees cross as FlatTrees: structured cloning recurses, the FlatTree codec does not.
+        const flat = {
+          ...plain,
+          body: encodeFlatTree(plain.body, { rootSpan: plain.callSite }) as never,
+          attributes: (plain.attributes === null ? null : encodeFlatTree(plain.attributes, { rootSpan: plain.callSite })) as never,
+        };
+        w.post({ type: "expand", id, path: p.value, req: flat, asksClient: askClient !== undefined }, { resolve, askClient });
         if (Number.isFinite(options.wallClockMs)) {
           timer = setTimeout(() => {
             w.pending.delete(id);
