@@ -244,20 +244,9 @@ function skipAsciiWhitespace(chars: Chars, start: number, onError: (from: number
 
 /** `char::escape_default` as a string. */
 export function escapeDefault(c: number): string {
-  switch (c) {
-    case 0x09:
-      return "\\t";
-    case 0x0d:
-      return "\\r";
-    case 0x0a:
-      return "\\n";
-    case 0x27:
-      return "\\'";
-    case 0x22:
-      return '\\"';
-    case 0x5c:
-      return "\\\\";
-  }
+  // escape_default has no `\0`: NUL is `\u{0}`.
+  const simple = c === 0 ? undefined : BACKSLASH_ESCAPE.get(c);
+  if (simple !== undefined) return simple;
   if (c >= 0x20 && c <= 0x7e) return String.fromCharCode(c);
   return `\\u{${c.toString(16)}}`;
 }
@@ -275,22 +264,8 @@ const NOT_PRINTABLE = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u;
 
 /** `char::escape_debug` (escapes both quotes, grapheme extenders and non-printables). */
 export function escapeDebugChar(c: number): string {
-  switch (c) {
-    case 0x00:
-      return "\\0";
-    case 0x09:
-      return "\\t";
-    case 0x0d:
-      return "\\r";
-    case 0x0a:
-      return "\\n";
-    case 0x27:
-      return "\\'";
-    case 0x22:
-      return '\\"';
-    case 0x5c:
-      return "\\\\";
-  }
+  const simple = BACKSLASH_ESCAPE.get(c);
+  if (simple !== undefined) return simple;
   if (c >= 0x20 && c < 0x7f) return String.fromCharCode(c);
   const s = String.fromCodePoint(c);
   if (c !== 0x20 && (GRAPHEME_EXTEND.test(s) || NOT_PRINTABLE.test(s))) return `\\u{${c.toString(16)}}`;
@@ -317,4 +292,6 @@ export function unescapeStr(symbol: string): string | null {
   return bad ? null : value;
 }
 
+/** The one-character escapes (`\n` ...): what each stands for, and, inverted, how each such character is escaped. */
 const SIMPLE_ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t", "0": "\0", "\\": "\\", "'": "'", '"': '"' };
+const BACKSLASH_ESCAPE = new Map(Object.entries(SIMPLE_ESCAPES).map(([letter, value]) => [value.codePointAt(0)!, `\\${letter}`]));
