@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseLiteral, printLiteral, SpanTable, type MacroKind, type SourceFile } from "../index.js";
 import type { Delimiter, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { MacroboxError } from "../errors.js";
+import { forEachTree } from "../tokens/walk.js";
 
 export const SHIM_PROTOCOL = "macrobox-shim-2";
 
@@ -273,22 +274,14 @@ export function encodeReply(reply: ShimReply, printed: { stdout: string; stderr:
       w.u32(at);
       w.u8(ctxt);
     };
-    // Depth first, in order, with an explicit stack.
-    const stack: { stream: TokenStream; next: number }[] = [{ stream: reply.output, next: 0 }];
+    // Depth first, in order: a group's header (with its length), then its contents.
     w.u32(reply.output.length);
-    while (stack.length > 0) {
-      const frame = stack[stack.length - 1];
-      if (frame.next >= frame.stream.length) {
-        stack.pop();
-        continue;
-      }
-      const t = frame.stream[frame.next++];
+    forEachTree(reply.output, (t) => {
       if (t.type === "group") {
         w.u8(0);
         w.u8(DELIMITERS.indexOf(t.delimiter));
         span(t.span.entire);
         w.u32(t.stream.length);
-        stack.push({ stream: t.stream, next: 0 });
       } else if (t.type === "ident") {
         w.u8(1);
         w.str(t.isRaw ? `r#${t.sym}` : t.sym);
@@ -303,7 +296,7 @@ export function encodeReply(reply: ShimReply, printed: { stdout: string; stderr:
         w.str(printLiteral(t));
         span(t.span);
       }
-    }
+    });
   }
   const payload = w.bytes();
   const framed = Buffer.alloc(4 + payload.length);

@@ -11,6 +11,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { Punct, TokenStream, TokenTree } from "../tokens/model.js";
+import { copyStream } from "../tokens/walk.js";
 
 /**
  * The stream with lexed doc comments in rustc's macro-argument form (see the header comment).
@@ -18,17 +19,7 @@ import type { Punct, TokenStream, TokenTree } from "../tokens/model.js";
  * with a new inner array, which is filled when the queue reaches it.
  */
 export function desugarDocCommentsAsMacroArgs(stream: TokenStream): TokenStream {
-  const top: TokenTree[] = [];
-  const queue: { from: TokenStream; into: TokenTree[] }[] = [{ from: stream, into: top }];
-  for (let q = 0; q < queue.length; q++) {
-    const { from, into } = queue[q];
-    desugarLevel(from, into, (inner) => {
-      const copy: TokenTree[] = [];
-      queue.push({ from: inner, into: copy });
-      return copy;
-    });
-  }
-  return top;
+  return copyStream(stream, desugarLevel);
 }
 
 /** One level of desugarDocCommentsAsMacroArgs; `nested` gives the (later filled) copy of a group's stream. */

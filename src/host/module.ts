@@ -33,6 +33,7 @@ import type { Capabilities } from "../sandbox/capabilities.js";
 import { desugarDocCommentsAsMacroArgs } from "./input.js";
 import { decodeEntry, encodeEntry, expansionKey, RecordingFs, sha256Hex, type CacheStore } from "./cache.js";
 import { streamShape } from "../tokens/shape.js";
+import { forEachTree } from "../tokens/walk.js";
 import type { Diagnostic, ExpandErrorKind, ExpandFailure, ExpandReport, ExpandRequest, ExpandResult, LoadOptions, MacroInfo, MacroModule } from "./types.js";
 
 /** Deepest token trees (input or output) the expansion cache keeps; deeper ones are always expanded. */
@@ -448,20 +449,13 @@ function spanOfTokens(stream: TokenStream, spans: SpanTable): Span | null {
 
 /** The first span (depth first, in order) the table does not know; iterative, as any depth may come here. */
 function firstUnknownSpan(stream: TokenStream, spans: SpanTable): Span | null {
-  const stack: { stream: TokenStream; next: number }[] = [{ stream, next: 0 }];
-  while (stack.length > 0) {
-    const frame = stack[stack.length - 1];
-    if (frame.next >= frame.stream.length) {
-      stack.pop();
-      continue;
-    }
-    const t = frame.stream[frame.next++];
-    if (t.type === "group") {
-      for (const s of [t.span.open, t.span.close, t.span.entire]) if (!spans.has(s)) return s;
-      stack.push({ stream: t.stream, next: 0 });
-    } else if (!spans.has(t.span)) return t.span;
-  }
-  return null;
+  let unknown: Span | null = null;
+  forEachTree(stream, (t) => {
+    const own = t.type === "group" ? [t.span.open, t.span.close, t.span.entire] : [t.span];
+    unknown = own.find((s) => !spans.has(s)) ?? null;
+    return unknown !== null;
+  });
+  return unknown;
 }
 
 function resolveDiagnostic(d: BridgeDiagnostic, spans: SpanTable): Diagnostic {

@@ -11,7 +11,8 @@
 
 import { SpanTable } from "../bridge/spans.js";
 import type { MacroModule } from "../host/types.js";
-import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
+import type { Span, TokenStream } from "../tokens/model.js";
+import { copyStream, forEachTree } from "../tokens/walk.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
 import { RaSpanTable } from "./ra-spans.js";
 import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
@@ -21,32 +22,20 @@ export interface WasmBackendOptions {
   loadModule(lib: string): Promise<MacroModule>;
 }
 
-// Both walks use explicit stacks: a request may nest as deep as the client likes, and the depth
+// Both walks are src/tokens/walk.ts's (no recursion): a request may nest as deep as the client likes, and the depth
 // limit is only checked by the expansion these walks prepare (and its output is as deep as that).
 
 /** Every span id in the stream, in order (depth first), into `into`. */
 function collectSpans(stream: TokenStream, into: Set<Span>): void {
-  const stack: { stream: TokenStream; next: number }[] = [{ stream, next: 0 }];
-  while (stack.length > 0) {
-    const frame = stack[stack.length - 1];
-    if (frame.next >= frame.stream.length) {
-      stack.pop();
-      continue;
-    }
-    const t = frame.stream[frame.next++];
-    if (t.type === "group") {
-      into.add(t.span.open).add(t.span.close);
-      stack.push({ stream: t.stream, next: 0 });
-    } else into.add(t.span);
-  }
+  forEachTree(stream, (t) => {
+    if (t.type === "group") into.add(t.span.open).add(t.span.close);
+    else into.add(t.span);
+  });
 }
 
-/** A copy of the stream with every span mapped; a group's inner copy is filled when the queue reaches it. */
+/** A copy of the stream with every span mapped. */
 function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open: Span, close: Span) => Span): TokenStream {
-  const top: TokenTree[] = [];
-  const queue: { from: TokenStream; into: TokenTree[] }[] = [{ from: stream, into: top }];
-  for (let q = 0; q < queue.length; q++) {
-    const { from, into } = queue[q];
+  return copyStream(stream, (from, into, nested) => {
     for (const t of from) {
       if (t.type !== "group") {
         into.push({ ...t, span: map(t.span) });
@@ -54,12 +43,9 @@ function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open:
       }
       const open = map(t.span.open);
       const close = map(t.span.close);
-      const inner: TokenTree[] = [];
-      queue.push({ from: t.stream, into: inner });
-      into.push({ ...t, stream: inner, span: { open, close, entire: joinGroup(open, close) } });
+      into.push({ ...t, stream: nested(t.stream), span: { open, close, entire: joinGroup(open, close) } });
     }
-  }
-  return top;
+  });
 }
 
 export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {
