@@ -28,11 +28,27 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  // The playground imports esbuild itself (a devDependency) when it runs.
-  external: ["esbuild"],
   chunkNames: "chunk-[hash]",
   sourcemap: true,
   logLevel: "warning",
 });
 // Read at run time next to the code that reads it (src/cargo/shim.ts).
 copyFileSync(join(root, "src", "cargo", "shim-runtime.rs"), join(outdir, "shim-runtime.rs"));
+
+// The playground's page and worker, for the browser: `macrobox playground` serves these files
+// (src/cli/playground.ts), so an installed package needs neither esbuild nor the page's sources.
+const pageSources = join(root, "src", "playground");
+const pageOut = join(root, "dist", "playground");
+rmSync(pageOut, { recursive: true, force: true });
+await build({
+  entryPoints: { main: join(pageSources, "main.ts"), worker: join(pageSources, "worker.ts") },
+  outdir: pageOut,
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2022",
+  minify: true,
+  legalComments: "linked",
+  logLevel: "warning",
+});
+for (const file of ["index.html", "playground.css"]) copyFileSync(join(pageSources, file), join(pageOut, file));

@@ -63,14 +63,15 @@ it("the tarball holds the built library, the command and the README, and no test
     for (const file of [target.types, target.default]) assert.ok(packed.includes(file.replace(/^\.\//, "")), `${entry}: ${file} is packed`);
   }
   // Besides the compiled library and the command's bundle: the Rust source of the cargo shims' runtime,
-  // which `macrobox patch` writes into each shim.
+  // which `macrobox patch` writes into each shim; the playground's page built for the browser; and
+  // the example macro crate the playground ships.
   const stray = packed.filter(
     (f) =>
-      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/(src\/cargo|cli)\/shim-runtime\.rs|dist\/cli\/[\w-]+\.js(\.map)?)$/.test(
+      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/(src\/cargo|cli)\/shim-runtime\.rs|dist\/cli\/[\w-]+\.js(\.map)?|dist\/playground\/[\w.-]+|examples\/demo-macros\/[\w/.-]+)$/.test(
         f,
       ),
   );
-  assert.deepEqual(stray, [], "only the library, the command, its bundle, the shims' runtime and the README are packed");
+  assert.deepEqual(stray, [], "only the library, the command, its bundle, the shims' runtime, the playground, its example crate and the README are packed");
   assert.ok(packed.includes("dist/src/cargo/shim-runtime.rs"), "the shim runtime is packed");
   assert.ok(packed.includes("dist/src/cli/main.js"), "the command's code is packed");
   // The command runs from its bundle (scripts/bundle.mjs, built by prepack); dist/src stays the library.
@@ -204,6 +205,21 @@ it("the installed command runs from its bundle, without tsc's copy of the comman
   } finally {
     renameSync(aside, tscMain);
   }
+});
+
+it("the installed `macrobox playground --out` writes the page and its modules, with no dev dependency installed", () => {
+  assert.ok(!existsSync(join(project, "node_modules", "esbuild")), "esbuild (a dev dependency) is not installed with the package");
+  const out = join(tmp, "site");
+  const r = run(join(project, "node_modules", ".bin", "macrobox"), ["playground", "--out", out], { cwd: project });
+  assert.equal(r.code, 0, r.stderr);
+  for (const file of ["index.html", "playground.css", "main.js", "worker.js"]) assert.ok(existsSync(join(out, file)), `${file} is written`);
+  // The page the installed command writes is the one built from this checkout's sources.
+  assert.equal(readFileSync(join(out, "worker.js"), "utf8"), readFileSync(join(root, "dist", "playground", "worker.js"), "utf8"));
+  const modules = JSON.parse(readFileSync(join(out, "modules", "index.json"), "utf8")) as { file: string }[];
+  assert.deepEqual(
+    modules.map((m) => m.file),
+    ["serde_derive.wasm", "thiserror_impl.wasm", "demo_macros.wasm"],
+  );
 });
 
 /** Type-checks `source` in the consumer project with the repo's tsc: NodeNext resolution, lib checking on. */

@@ -1,10 +1,11 @@
 // `macrobox playground`: the playground page (src/playground) with its macro modules, served on
-// 127.0.0.1 by node:http or written as static files (`--out`). The page and its worker are
-// bundled by esbuild when the command runs; the bundled modules (serde_derive, thiserror-impl,
-// the example crate) are built by the builder, whose cache makes that instant after the first time.
+// 127.0.0.1 by node:http or written as static files (`--out`). The page and its worker come
+// bundled for the browser in dist/playground (scripts/bundle.mjs, run by `npm run build` and
+// scripts/setup); the bundled modules (serde_derive, thiserror-impl, the example crate) are built
+// by the builder, whose cache makes that instant after the first time.
 
 import { createServer, type Server } from "node:http";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "../builder/build.js";
@@ -13,10 +14,10 @@ import { MacroboxError } from "../errors.js";
 import { parseCommandLine, UsageError } from "./main.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** The repository root: from sources (src/cli) and from the compiled command (dist/src/cli). */
-const ROOT =
-  [join(HERE, "..", ".."), join(HERE, "..", "..", "..")].find((d) => existsSync(join(d, "src", "playground", "index.html"))) ?? join(HERE, "..", "..");
-const PAGE_DIR = join(ROOT, "src", "playground");
+/** The package root: from sources (src/cli), the bundled command (dist/cli) and tsc's output (dist/src/cli). */
+const ROOT = [join(HERE, "..", ".."), join(HERE, "..", "..", "..")].find((d) => existsSync(join(d, "package.json"))) ?? join(HERE, "..", "..");
+/** The page, built for the browser. */
+const PAGE_DIR = join(ROOT, "dist", "playground");
 
 /** The modules every playground ships: crates from the local registry, and the example crate. */
 export const BUNDLED_CRATES = ["serde_derive@1.0.152", "thiserror-impl@1.0.38", join(ROOT, "examples", "demo-macros")];
@@ -31,36 +32,14 @@ export interface PlaygroundOptions {
   log?: (line: string) => void;
 }
 
-/** Bundles the page and its worker (esbuild, for the browser) and gathers the modules. */
+/** The page and its worker (built for the browser) and the modules. */
 export async function buildPlayground(options: PlaygroundOptions = {}): Promise<Site> {
   const log = options.log ?? (() => {});
   const site: Site = new Map();
-  let esbuild: typeof import("esbuild");
-  try {
-    esbuild = await import("esbuild");
-  } catch {
-    throw new MacroboxError(
-      "usage",
-      "the playground is bundled with esbuild, a development dependency of macrobox: run it from a checkout after `npm install`",
-    );
+  if (!existsSync(join(PAGE_DIR, "index.html"))) {
+    throw new MacroboxError("io", `the playground's page is missing from ${PAGE_DIR}: build it with \`npm run build\``);
   }
-  log("bundling the page and its worker");
-  const bundled = await esbuild.build({
-    entryPoints: { main: join(PAGE_DIR, "main.ts"), worker: join(PAGE_DIR, "worker.ts") },
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    sourcemap: false,
-    write: false,
-    outdir: "/out",
-    logLevel: "silent",
-    legalComments: "linked",
-  });
-  for (const f of bundled.outputFiles) site.set(f.path.replace(/^\/out\//, ""), f.contents);
-  site.set("index.html", readFileSync(join(PAGE_DIR, "index.html"), "utf8"));
-  site.set("playground.css", readFileSync(join(PAGE_DIR, "playground.css"), "utf8"));
+  for (const file of readdirSync(PAGE_DIR)) site.set(file, readFileSync(join(PAGE_DIR, file)));
 
   const index: { file: string; origin: string }[] = [];
   const add = (path: string, origin: string) => {
