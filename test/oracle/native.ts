@@ -74,9 +74,11 @@ function crateKey(crate: NativeCrate, profile: NativeProfile): string {
 /**
  * Builds a proc-macro crate natively and returns its dylib. The crate is built as the only
  * dependency of an empty wrapper package, so registry crates are used unmodified and read-only;
- * cargo's JSON messages name the proc-macro artifact.
+ * cargo's JSON messages name the proc-macro artifact. The dev profile by default: what
+ * `cargo build` and rust-analyzer's `cargo check` give a user's macros (opt-level 0, debug
+ * assertions), and what `macrobox build` mirrors by default (with opt-level 3).
  */
-export function buildNativeMacro(crate: NativeCrate, profile: NativeProfile = "release"): string {
+export function buildNativeMacro(crate: NativeCrate, profile: NativeProfile = "dev"): string {
   const key = crateKey(crate, profile);
   const memo = dylibMemo.get(key);
   if (memo !== undefined) return memo;
