@@ -2,7 +2,8 @@
 //
 // Both servers get the identical request stream over rust-analyzer's own client protocol
 // (json-legacy, Id span mode): rust-analyzer's native proc-macro-srv 1.96 expanding dylibs that
-// cargo built from the same sources, and `macrobox proc-macro-server` expanding wasm modules that
+// cargo built from the same sources (dev profile, as cargo and rust-analyzer build them; release beside
+// it), and `macrobox proc-macro-server` expanding wasm modules that
 // `macrobox build` made. Requests alternate between the two servers, so machine noise hits both
 // alike. Prints, per macro: warm median and p90 of each side and their ratio; cold start of each
 // side (spawn → version → list → first expansion) beside node's bare start; the cached ratio
@@ -55,13 +56,17 @@ const crateName = (c: CrateRef) => ("path" in c ? "demo_macros" : c.name.replace
 // ---- artifacts: the native dylib and the wasm module of each crate ----
 
 const work = mkdtempSync(join(tmpdir(), "macrobox-bench-compare-"));
-const artifacts = new Map<string, { dylib: string; wasm: string }>();
+// Native dylibs in cargo's dev profile, what `cargo build` and rust-analyzer's `cargo check` give a
+// user's macros (opt-level 0: cargo builds proc macros unoptimised unless a profile's
+// build-override says otherwise), which the ratios are against; and in the release profile
+// (optimised, like our modules), printed beside them as the harder reference.
+const artifacts = new Map<string, { dylib: string; dylibRelease: string; wasm: string }>();
 for (const s of SUBJECTS) {
   const id = crateId(s.crate);
   if (artifacts.has(id)) continue;
-  const dylib = buildNativeMacro("path" in s.crate ? { path: id } : s.crate);
+  const native = "path" in s.crate ? { path: id } : s.crate;
   const built = await build({ crate: id, output: join(work, `${crateName(s.crate)}.wasm`) });
-  artifacts.set(id, { dylib, wasm: built.output });
+  artifacts.set(id, { dylib: buildNativeMacro(native, "dev"), dylibRelease: buildNativeMacro(native, "release"), wasm: built.output });
 }
 const modulesEnv = [...artifacts.values()].map((a) => `${libStem(a.dylib)}=${a.wasm}`).join(",");
 
@@ -77,6 +82,8 @@ function libStem(dylib: string): string {
 interface Job {
   subject: string;
   line: string;
+  /** The same request naming the release dylib. */
+  releaseLine: string;
 }
 
 function expandLine(dylib: string, kind: "derive" | "attr" | "bang", name: string, input: string, args?: string): string {
@@ -98,10 +105,16 @@ function expandLine(dylib: string, kind: "derive" | "attr" | "bang", name: strin
 const corpus = loadCorpus();
 const jobs: Job[] = [];
 for (const s of SUBJECTS) {
-  const { dylib } = artifacts.get(crateId(s.crate))!;
+  const { dylib, dylibRelease } = artifacts.get(crateId(s.crate))!;
   let cases = corpus.filter((c: CorpusCase) => crateId(c.crate) === crateId(s.crate) && c.kind === s.kind && c.macros.includes(s.name) && c.expect === "ok");
   if (quick) cases = cases.slice(0, 5);
-  for (const c of cases) jobs.push({ subject: s.label, line: expandLine(dylib, s.kind, s.name, c.input, c.args) });
+  for (const c of cases) {
+    jobs.push({
+      subject: s.label,
+      line: expandLine(dylib, s.kind, s.name, c.input, c.args),
+      releaseLine: expandLine(dylibRelease, s.kind, s.name, c.input, c.args),
+    });
+  }
 }
 
 // ---- servers ----
@@ -177,23 +190,28 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
 console.log(`macrobox vs native proc-macro-srv — ${jobs.length} requests, ${rounds} rounds after a warm-up, alternating`);
 const native = spawnRustAnalyzerServer();
+const nativeRelease = spawnRustAnalyzerServer();
 const ours = spawnMacrobox({ MACROBOX_EXPANSION_CACHE: "off" });
-await native.request({ type: "SetConfig", spanMode: "Id" }).catch(() => undefined);
-for (const c of [native, ours]) await c.request({ type: "ApiVersionCheck" });
+for (const c of [native, nativeRelease]) await c.request({ type: "SetConfig", spanMode: "Id" }).catch(() => undefined);
+for (const c of [native, nativeRelease, ours]) await c.request({ type: "ApiVersionCheck" });
 
-const times = new Map<string, { native: number[]; ours: number[] }>();
+const times = new Map<string, { native: number[]; release: number[]; ours: number[] }>();
 let totalNative = 0;
 let totalOurs = 0;
 for (let round = 0; round <= rounds; round++) {
-  for (const job of jobs) {
-    // Alternate which side goes first, so neither always runs on a cache the other warmed.
-    const order = (round + jobs.indexOf(job)) % 2 === 0;
-    const a = order ? await timed(native, job.line) : 0;
-    const b = await timed(ours, job.line);
-    const n = order ? a : await timed(native, job.line);
+  for (const [i, job] of jobs.entries()) {
+    // Rotate which side goes first, so none always runs on a cache another warmed.
+    const sides = [() => timed(native, job.line), () => timed(ours, job.line), () => timed(nativeRelease, job.releaseLine)];
+    const measured = [0, 0, 0];
+    for (let k = 0; k < 3; k++) {
+      const side = (round + i + k) % 3;
+      measured[side] = await sides[side]();
+    }
+    const [n, b, r] = measured;
     if (round === 0) continue;
-    const entry = times.get(job.subject) ?? { native: [], ours: [] };
+    const entry = times.get(job.subject) ?? { native: [], release: [], ours: [] };
     entry.native.push(n);
+    entry.release.push(r);
     entry.ours.push(b);
     times.set(job.subject, entry);
     totalNative += n;
@@ -201,13 +219,22 @@ for (let round = 0; round <= rounds; round++) {
   }
 }
 const warm: Record<string, unknown> = {};
-console.log(`\nwarm per expansion (ms)            native median   p90 │ macrobox median   p90 │ ratio median   p90`);
+console.log(`\nnative: cargo's dev profile (what cargo build and rust-analyzer's cargo check give macros); release: optimised`);
+console.log(`warm per expansion (ms)            native median   p90 │ macrobox median   p90 │ ratio median   p90 │ release median  ratio`);
 for (const [subject, t] of times) {
   const n = stats(t.native);
   const o = stats(t.ours);
-  warm[subject] = { native: n, macrobox: o, ratioMedian: o.median / n.median, ratioP90: o.p90 / n.p90 };
+  const r = stats(t.release);
+  warm[subject] = {
+    native: n,
+    macrobox: o,
+    nativeRelease: r,
+    ratioMedian: o.median / n.median,
+    ratioP90: o.p90 / n.p90,
+    ratioMedianRelease: o.median / r.median,
+  };
   console.log(
-    `${subject.padEnd(32)} ${fmt(n.median).padStart(8)} ${fmt(n.p90).padStart(6)} │ ${fmt(o.median).padStart(8)} ${fmt(o.p90).padStart(6)} │ ${ratio(o.median, n.median).padStart(8)} ${ratio(o.p90, n.p90).padStart(6)}`,
+    `${subject.padEnd(32)} ${fmt(n.median).padStart(8)} ${fmt(n.p90).padStart(6)} │ ${fmt(o.median).padStart(8)} ${fmt(o.p90).padStart(6)} │ ${ratio(o.median, n.median).padStart(8)} ${ratio(o.p90, n.p90).padStart(6)} │ ${fmt(r.median).padStart(8)} ${ratio(o.median, r.median).padStart(7)}`,
   );
 }
 summary.warm = warm;
@@ -245,6 +272,7 @@ console.log(`peak RSS: native ${rss.native?.toFixed(1) ?? "?"} MiB, macrobox ${r
   summary.sizeCurve = curve;
 }
 await native.close();
+await nativeRelease.close();
 await ours.close();
 
 // The expansion cache: the same request again, served from the cache, against a native expansion.
