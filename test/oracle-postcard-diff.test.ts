@@ -38,10 +38,21 @@ import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
 import { PostcardClient, type PostcardExchange } from "./oracle/postcard-client.js";
 import { isRootContext } from "../src/server/ra-spans.js";
-import { CONFORMANCE_CRATES, conformanceWasm, crateLabel, RA_CALL, RA_FILE, RA_ITEM, RA_OTHER, raRequest, ROOT_2021 } from "./oracle/server-requests.js";
+import {
+  CONFORMANCE_CRATES,
+  conformanceWasm,
+  crateLabel,
+  RA_CALL,
+  RA_FILE,
+  RA_ITEM,
+  RA_OTHER,
+  raRequest,
+  ROOT_2021,
+  SPAN_PROBE,
+  SPAN_PROBE_CASES,
+} from "./oracle/server-requests.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const PROBE = { path: join(ROOT, "test/oracle/native/span-probe"), bootstrap: true };
 
 /**
  * The client's side of the span questions: one source file (id 3) whose text is the request's
@@ -129,8 +140,8 @@ describe("postcard format: macrobox-proc-macro-srv answers like rust-analyzer-pr
       dylibs.set(crateLabel(crate), buildNativeMacro(crate));
       modules.push("--module", `${"path" in crate ? "demo_macros" : crate.name.replace(/-/g, "_")}=${await conformanceWasm(crate)}`);
     }
-    dylibs.set("span-probe", buildNativeMacro(PROBE));
-    modules.push("--module", `span_probe=${await conformanceWasm(PROBE)}`);
+    dylibs.set("span-probe", buildNativeMacro(SPAN_PROBE));
+    modules.push("--module", `span_probe=${await conformanceWasm(SPAN_PROBE)}`);
     native = new PostcardClient(PROC_MACRO_SRV, []);
     ours = new PostcardClient(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/srv-run.ts"), ...modules], { MACROBOX_EXPANSION_CACHE: "off" });
   });
@@ -183,23 +194,13 @@ describe("postcard format: macrobox-proc-macro-srv answers like rust-analyzer-pr
     }
   }
 
-  const PROBE_INPUTS: [string, string][] = [
-    ["probe", 'first (group, "lit")\n  \'life r#raw ident\n  [x; 3] last'],
-    ["probe", "{ one }"],
-    ["probe", ""],
-    ["quoted", "1, 2"],
-    ["expanded", 'concat!("a", 1)'],
-    ["expanded", '"plain"'],
-    ["boom", ""],
-  ];
-
   for (const mode of ["Id", "RustAnalyzer"] as const) {
     test(`${mode} mode, span-probe: span questions, their sub-requests and answers`, async () => {
       await setMode(mode);
       const dylib = dylibs.get("span-probe")!;
       const failures: string[] = [];
       let asked = 0;
-      for (const [name, input] of PROBE_INPUTS) {
+      for (const [name, input] of SPAN_PROBE_CASES) {
         const [a, b] = await both(raRequest(dylib, name, input, null), spanWorld(input));
         asked += a.subRequests.length;
         const diff = difference(a, b, false);

@@ -9,6 +9,9 @@
 // root contexts), varied on purpose: part of the tokens hang on a second anchor (joins across
 // anchors fail), a few carry the fixup marker or a non-root context (join's special cases).
 //
+// The span-probe fixture asks every Span question; without a client (json-legacy) the native
+// server answers each with a constant, and so must we.
+//
 // Where rustc and rust-analyzer's server disagree, rustc is our reference: cases whose macro
 // prints tokens with `to_string` and parses the text again (rust-analyzer prints differently from
 // rustc) are compared on their span tables and span ids only, not the token text.
@@ -26,7 +29,7 @@ import { createWasmBackend } from "../src/server/wasm-backend.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
-import { CONFORMANCE_CRATES, conformanceWasm, crateLabel, raRequest } from "./oracle/server-requests.js";
+import { CONFORMANCE_CRATES, conformanceWasm, crateLabel, raRequest, SPAN_PROBE, SPAN_PROBE_CASES } from "./oracle/server-requests.js";
 
 describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does", { timeout: 10 * 60_000 }, () => {
   let native: ProcMacroServerClient;
@@ -97,4 +100,16 @@ describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does"
       assert.ok(compared > 10);
     });
   }
+
+  test("span-probe: every span question, answered without a client (json-legacy has no sub-requests)", async () => {
+    const dylib = buildNativeMacro(SPAN_PROBE);
+    const module = await loadMacroModule(readFileSync(await conformanceWasm(SPAN_PROBE)));
+    const session = createServerSession(createWasmBackend({ loadModule: async () => module }));
+    const config = encodeRequestLine({ type: "SetConfig", spanMode: "RustAnalyzer" });
+    assert.equal(await native.requestLine(config), await session.handleLine(config.slice(0, -1)).then((l) => l.slice(0, -1)));
+    for (const [name, input] of SPAN_PROBE_CASES) {
+      const line = encodeRequestLine(raRequest(dylib, name, input, null));
+      assert.equal((await session.handleLine(line.slice(0, -1))).slice(0, -1), await native.requestLine(line), `${name}!(${input})`);
+    }
+  });
 });

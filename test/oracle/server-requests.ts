@@ -29,6 +29,20 @@ export function crateLabel(crate: ConformanceCrate): string {
   return "path" in crate ? "demo-macros" : crate.name;
 }
 
+/** The span-probe fixture (test/oracle/native/span-probe): macros asking every Span question. */
+export const SPAN_PROBE = { path: join(HERE, "native/span-probe"), bootstrap: true } as const;
+
+/** Its invocations: macro name and input (bang macros). */
+export const SPAN_PROBE_CASES: readonly (readonly [string, string])[] = [
+  ["probe", 'first (group, "lit")\n  \'life r#raw ident\n  [x; 3] last'],
+  ["probe", "{ one }"],
+  ["probe", ""],
+  ["quoted", "1, 2"],
+  ["expanded", 'concat!("a", 1)'],
+  ["expanded", '"plain"'],
+  ["boom", ""],
+];
+
 /** Builds (once, cached) the crate's wasm module; returns its path. */
 export async function conformanceWasm(crate: ConformanceCrate | { path: string }): Promise<string> {
   const wasmPath = join(oracleCacheDir(), "conformance-wasm", `${crateKey(crate).replace(/[^A-Za-z0-9@._-]+/g, "_")}-server.wasm`);
