@@ -203,6 +203,18 @@ describe("postcard format: macrobox-proc-macro-srv answers like rust-analyzer-pr
       for (const [name, input] of SPAN_PROBE_CASES) {
         const [a, b] = await both(raRequest(dylib, name, input, null), spanWorld(input));
         asked += a.subRequests.length;
+        if (name === "probe" && input.includes("lit")) {
+          // The answers reached the macro: the client's file name and source text, a literal's subspan.
+          const r = a.response;
+          const tree = r.type === "ExpandMacro" && r.result.ok ? r.result.value : r.type === "ExpandMacroExtended" && r.result.ok ? r.result.value.tree : null;
+          assert.ok(tree !== null);
+          const texts = JSON.stringify(decodeFlatTree(tree));
+          const expected =
+            mode === "Id"
+              ? ['file=\\\\\\"\\\\\\" local=None text=None line=1', "subspan file"]
+              : ["/ws/src/file3.rs", 'text=Some(\\\\\\"first\\\\\\")', "subspan file"];
+          for (const e of expected) assert.ok(texts.includes(e), `${e} not in ${texts.slice(0, 600)}`);
+        }
         const diff = difference(a, b, false);
         if (diff !== "") failures.push(`${name}!(${input}): ${diff}`);
       }

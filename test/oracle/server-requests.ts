@@ -34,7 +34,7 @@ export const SPAN_PROBE = { path: join(HERE, "native/span-probe"), bootstrap: tr
 
 /** Its invocations: macro name and input (bang macros). */
 export const SPAN_PROBE_CASES: readonly (readonly [string, string])[] = [
-  ["probe", 'first (group, "lit")\n  \'life r#raw ident\n  [x; 3] last'],
+  ["probe", 'first (group, "lit")\n  \'life r#raw ident "top"\n  [x; 3] last'],
   ["probe", "{ one }"],
   ["probe", ""],
   ["quoted", "1, 2"],

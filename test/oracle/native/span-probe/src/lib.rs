@@ -49,6 +49,12 @@ pub fn probe(input: TokenStream) -> TokenStream {
             out.push(lit_at(&describe(g.span_open()), g.span_open()));
             out.push(lit_at(&describe(g.span_close()), g.span_close()));
         }
+        if let TokenTree::Literal(l) = t {
+            match l.subspan(1..) {
+                Some(sub) => out.push(lit_at(&format!("subspan {}", describe(sub)), sub)),
+                None => out.push(lit_at("subspan none", s)),
+            }
+        }
         if let Some(p) = s.parent() {
             out.push(lit_at("parent", p));
         }
