@@ -36,7 +36,7 @@ import type { Request, Response, SpanMode } from "../src/server/protocol.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
-import { PostcardClient, type PostcardExchange } from "./oracle/postcard-client.js";
+import { PostcardClient, type PostcardExchange, type SubRequestHandler } from "./oracle/postcard-client.js";
 import { isRootContext } from "../src/server/ra-spans.js";
 import {
   CONFORMANCE_CRATES,
@@ -150,7 +150,7 @@ describe("postcard format: macrobox-proc-macro-srv answers like rust-analyzer-pr
     await ours.close();
   });
 
-  async function both(req: Request, onSub: (sub: SubRequest) => SubResponse = spanWorld("")): Promise<[PostcardExchange, PostcardExchange]> {
+  async function both(req: Request, onSub: SubRequestHandler = spanWorld("")): Promise<[PostcardExchange, PostcardExchange]> {
     const a = await native.request(req, onSub);
     const b = await ours.request(req, onSub);
     return [a, b];
@@ -238,13 +238,17 @@ describe("postcard format: macrobox-proc-macro-srv answers like rust-analyzer-pr
     assert.equal(difference(a, b, false), "");
   });
 
-  test("RustAnalyzer mode: a client that cancels a sub-request fails that expansion only, alike", async () => {
+  test("RustAnalyzer mode: a client that cancels a sub-request, or answers with a broken frame, fails that expansion only, alike", async () => {
     await setMode("RustAnalyzer");
     const dylib = dylibs.get("span-probe")!;
     const cancel = (): SubResponse => ({ type: "Cancel", reason: "the test client cancels" });
     const [a, b] = await both(raRequest(dylib, "probe", "x", null), cancel);
     assert.ok(a.response.type === "ExpandMacroExtended" && !a.response.result.ok);
     assert.equal(difference(a, b, false), "");
+    // A frame that is no message at all in place of the answer: the same, and the next request is served.
+    const [e, f] = await both(raRequest(dylib, "probe", "x", null), () => Uint8Array.from([3, 0xff, 0xff, 0]));
+    assert.ok(e.response.type === "ExpandMacroExtended" && !e.response.result.ok);
+    assert.equal(difference(e, f, false), "");
     const [c, d] = await both(raRequest(dylib, "ok", "", null));
     assert.ok(c.response.type === "ExpandMacroExtended" && c.response.result.ok);
     assert.equal(difference(c, d, false), "");

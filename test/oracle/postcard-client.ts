@@ -16,7 +16,8 @@ export interface PostcardExchange {
   subRequests: SubRequest[];
 }
 
-export type SubRequestHandler = (sub: SubRequest) => SubResponse;
+/** The answer to a sub-request: a sub-response, or raw bytes written as they are (a broken frame). */
+export type SubRequestHandler = (sub: SubRequest) => SubResponse | Uint8Array;
 
 const noClient: SubRequestHandler = () => ({ type: "Cancel", reason: "this test client answers no sub-requests" });
 
@@ -71,7 +72,8 @@ export class PostcardClient {
       if (msg.type === "Response") return { frame, response: msg.response, subRequests };
       if (msg.type !== "SubRequest") throw new Error(`the server sent a ${msg.type} frame`);
       subRequests.push(msg.subRequest);
-      this.child.stdin.write(encodeBidirectionalFrame({ type: "SubResponse", subResponse: onSub(msg.subRequest) }));
+      const answer = onSub(msg.subRequest);
+      this.child.stdin.write(answer instanceof Uint8Array ? answer : encodeBidirectionalFrame({ type: "SubResponse", subResponse: answer }));
     }
   }
 
