@@ -3,7 +3,6 @@
 // every frame the server sends must re-encode to the very same bytes.
 
 import assert from "node:assert/strict";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
@@ -17,54 +16,16 @@ import {
   decodeBidirectionalFrame,
   encodeBidirectional,
   encodeBidirectionalFrame,
-  FrameSplitter,
   type BidirectionalMessage,
   type SubRequest,
   type SubResponse,
 } from "../src/server/postcard.js";
 import { ProtocolError, type Request, type Response } from "../src/server/protocol.js";
 import { buildNativeMacro, lexSource, PROC_MACRO_SRV } from "./oracle/native.js";
+import { PostcardClient } from "./oracle/postcard-client.js";
 import { resetSpans, richStream } from "./oracle/trees.js";
 
 const ECHO_CRATE = join(fileURLToPath(new URL(".", import.meta.url)), "oracle/native/echo-macros");
-
-/** A minimal postcard client: one request frame out, one response frame back. */
-class PostcardServer {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly splitter = new FrameSplitter();
-  private readonly frames: Uint8Array[] = [];
-  private waiting: ((f: Uint8Array) => void) | null = null;
-
-  constructor() {
-    this.child = spawn(PROC_MACRO_SRV, ["--format", "bidirectional-postcard-prototype"], {
-      env: { ...process.env, RUST_ANALYZER_INTERNALS_DO_NOT_USE: "1" },
-    });
-    this.child.stdout.on("data", (chunk: Buffer) => {
-      for (const f of this.splitter.push(chunk)) {
-        if (this.waiting) {
-          const w = this.waiting;
-          this.waiting = null;
-          w(f);
-        } else this.frames.push(f);
-      }
-    });
-  }
-
-  /** Sends a request; returns the raw response frame (without its 0x00). */
-  send(req: Request): Promise<Uint8Array> {
-    this.child.stdin.write(encodeBidirectionalFrame({ type: "Request", request: req }));
-    const ready = this.frames.shift();
-    if (ready) return Promise.resolve(ready);
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.child.once("close", () => resolve());
-      this.child.stdin.end();
-    });
-  }
-}
 
 describe("COBS framing", () => {
   test("round-trips zeros, long runs and empty data", () => {
@@ -160,11 +121,11 @@ describe("postcard messages", () => {
 
 describe("postcard against rust-analyzer-proc-macro-srv", () => {
   let dylib = "";
-  let postcard: PostcardServer;
+  let postcard: PostcardClient;
   let json: ProcMacroServerClient;
   before(() => {
     dylib = buildNativeMacro({ path: ECHO_CRATE });
-    postcard = new PostcardServer();
+    postcard = new PostcardClient(PROC_MACRO_SRV, []);
     json = spawnRustAnalyzerServer(PROC_MACRO_SRV);
   });
   after(async () => {
@@ -173,7 +134,7 @@ describe("postcard against rust-analyzer-proc-macro-srv", () => {
   });
 
   async function same(req: Request): Promise<Response> {
-    const frame = await postcard.send(req);
+    const { frame } = await postcard.request(req);
     const msg = decodeBidirectionalFrame(frame);
     assert.equal(msg.type, "Response");
     assert.deepEqual([...cobsEncode(encodeBidirectional(msg))], [...frame, 0], "re-encoding gives the server's bytes");

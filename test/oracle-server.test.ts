@@ -20,6 +20,7 @@ import { createServerSession } from "../src/server/serve.js";
 import { createWasmBackend } from "../src/server/wasm-backend.js";
 import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { compareStreams } from "./oracle/compare.js";
+import { CONFORMANCE_CRATES, conformanceWasm, crateLabel, idRequest } from "./oracle/server-requests.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { buildNativeMacro, lexSource, oracleCacheDir, PROC_MACRO_SRV } from "./oracle/native.js";
 import { group, ident, lit, punct, resetSpans, richStream } from "./oracle/trees.js";
@@ -27,21 +28,6 @@ import { group, ident, lit, punct, resetSpans, richStream } from "./oracle/trees
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ECHO_CRATE = join(HERE, "oracle/native/echo-macros");
 const ECHO_SERVER = join(HERE, "oracle/native/echo-server.ts");
-
-function expandRequest(lib: string, macroName: string, body: TokenStream, attributes: TokenStream | null, extra: Partial<Request> = {}): Request {
-  return {
-    type: "ExpandMacro",
-    lib,
-    env: [["CARGO_PKG_NAME", "echo"]],
-    currentDir: "/tmp",
-    macroBody: encodeFlatTree(body, { rootSpan: 1 }),
-    macroName,
-    attributes: attributes === null ? null : encodeFlatTree(attributes, { rootSpan: 1 }),
-    globals: { defSite: 0, callSite: 1, mixedSite: 2 },
-    spanDataTable: [],
-    ...extra,
-  } as Request;
-}
 
 describe("our protocol server answers like rust-analyzer's", () => {
   let dylib = "";
@@ -72,20 +58,20 @@ describe("our protocol server answers like rust-analyzer's", () => {
 
   test("Id mode expansions: bang, attribute, derive, nested and empty streams, panics", async () => {
     resetSpans();
-    await same(expandRequest(dylib, "echo", richStream(), null));
-    await same(expandRequest(dylib, "echo", [], null));
-    await same(expandRequest(dylib, "echo", [group("Brace", [ident("only")])], null));
-    await same(expandRequest(dylib, "echo", [group("None", [ident("a"), group("None", [punct("+")])])], null));
+    await same(idRequest(dylib, "echo", richStream(), null));
+    await same(idRequest(dylib, "echo", [], null));
+    await same(idRequest(dylib, "echo", [group("Brace", [ident("only")])], null));
+    await same(idRequest(dylib, "echo", [group("None", [ident("a"), group("None", [punct("+")])])], null));
     await same(
-      expandRequest(
+      idRequest(
         dylib,
         "echo_attr",
         [ident("fn"), ident("f"), group("Parenthesis", []), group("Brace", [])],
         [ident("x"), punct("="), lit("Integer", "1", "u8")],
       ),
     );
-    await same(expandRequest(dylib, "EchoDerive", [ident("struct"), ident("S"), punct(";")], null));
-    const panic = await same(expandRequest(dylib, "panic_now", [], null));
+    await same(idRequest(dylib, "EchoDerive", [ident("struct"), ident("S"), punct(";")], null));
+    const panic = await same(idRequest(dylib, "panic_now", [], null));
     assert.match(panic, /"Err":"echo-macros: asked to panic"/);
   });
 
@@ -97,7 +83,7 @@ describe("our protocol server answers like rust-analyzer's", () => {
     const body = richStream();
     const attrs = [ident("k"), punct("="), lit("Str", "v")];
     const table = encodeSpanDataTable(Array.from({ length: 200 }, (_, i) => ({ fileId: 7, astId: 0, start: i * 2, end: i * 2 + 1, ctx: 0 })));
-    const res = await same(expandRequest(dylib, "echo_attr", body, attrs, { spanDataTable: table } as Partial<Request>));
+    const res = await same(idRequest(dylib, "echo_attr", body, attrs, { spanDataTable: table } as Partial<Request>));
     assert.match(res, /^\{"ExpandMacroExtended":\{"Ok":\{"tree":/);
     assert.equal(await same({ type: "SetConfig", spanMode: "Id" }), '{"SetConfig":{"span_mode":"Id"}}');
   });
@@ -118,7 +104,7 @@ describe("server session", () => {
       type: "ListMacros",
       result: { ok: false, error: "macrobox: no such module" },
     });
-    const res = await session.handle(expandRequest("/x", "m", [], null));
+    const res = await session.handle(idRequest("/x", "m", [], null));
     assert.equal(res.type, "ExpandMacro");
     assert.ok(res.type === "ExpandMacro" && !res.result.ok && /cannot encode/.test(res.result.error));
   });
@@ -151,24 +137,16 @@ function spanList(stream: TokenStream, out: number[] = []): number[] {
 }
 
 describe("our server with the wasm backend expands like rust-analyzer's with the native dylib", () => {
-  const crates = [
-    { name: "serde_derive", version: "1.0.152" },
-    { name: "thiserror-impl", version: "1.0.38" },
-    { path: join(HERE, "../examples/demo-macros") },
-  ] as const;
   let native: ProcMacroServerClient;
   before(() => {
     native = spawnRustAnalyzerServer(PROC_MACRO_SRV);
   });
   after(() => native.close());
 
-  for (const crate of crates) {
-    test(`${"path" in crate ? "demo-macros" : crate.name}: corpus cases through the protocol`, async () => {
+  for (const crate of CONFORMANCE_CRATES) {
+    test(`${crateLabel(crate)}: corpus cases through the protocol`, async () => {
       const dylib = buildNativeMacro(crate);
-      const wasmPath = join(oracleCacheDir(), "conformance-wasm", `${crateKey(crate).replace(/[^A-Za-z0-9@._-]+/g, "_")}-server.wasm`);
-      mkdirSync(dirname(wasmPath), { recursive: true });
-      const built = await build({ crate: "path" in crate ? crate.path : `${crate.name}@${crate.version}`, output: wasmPath });
-      const module = await loadMacroModule(readFileSync(built.output));
+      const module = await loadMacroModule(readFileSync(await conformanceWasm(crate)));
       // The client names the native dylib; our backend maps that name to the wasm module.
       const session = createServerSession(
         createWasmBackend({
@@ -194,7 +172,7 @@ describe("our server with the wasm backend expands like rust-analyzer's with the
         for (const name of c.macros) {
           const body = lexSource(c.input);
           const args = c.kind === "attr" ? lexSource(c.args ?? "") : null;
-          const line = encodeRequestLine(expandRequest(dylib, name, body, args));
+          const line = encodeRequestLine(idRequest(dylib, name, body, args));
           const a = decodeResponseLine(await native.requestLine(line));
           const b = decodeResponseLine(await session.handleLine(line.slice(0, -1)));
           if (a.type !== "ExpandMacro" || b.type !== "ExpandMacro") {

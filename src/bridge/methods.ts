@@ -98,6 +98,7 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_expand_expr(stream: TokenStream): Result<TokenStream, void> {
+    if (!this.spans.expandsExpressions) return { ok: true, value: stream };
     const expanded = expandExpr(stream, {
       spans: this.spans,
       env: this.env,
@@ -217,6 +218,8 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   span_save_span(span: Span): number {
+    const id = this.spans.saveSpan(span);
+    if (id !== null) return id;
     this.savedSpans.push(span);
     return this.savedSpans.length - 1;
   }
@@ -225,7 +228,7 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
     // rustc reads spans saved while compiling the macro crate from its metadata, which a wasm
     // module does not carry; spans saved during this expansion round-trip, others become
     // def-site (rustc gives recovered spans the def-site context too).
-    return this.savedSpans[id] ?? this.expansion.defSite;
+    return this.spans.recoverSpan(id) ?? this.savedSpans[id] ?? this.expansion.defSite;
   }
 
   symbol_normalize_and_validate_ident(string: string): Result<string, void> {

@@ -236,6 +236,23 @@ export class SpanTable {
     return stream;
   }
 
+  // ---- what a proc-macro server (not rustc) may answer differently ----
+
+  /** `Span::save_span`: the id to hand out, or null to let the bridge keep the span (rustc). */
+  saveSpan(_span: Span): number | null {
+    return null;
+  }
+
+  /** `Span::recover_proc_macro_span(id)`: the span, or null to let the bridge answer (rustc). */
+  recoverSpan(_id: number): Span | null {
+    return null;
+  }
+
+  /** Whether `TokenStream::expand_expr` expands (rustc) or hands the stream back unchanged. */
+  get expandsExpressions(): boolean {
+    return true;
+  }
+
   // ---- rustc's span operations (rustc_expand/src/proc_macro_server.rs) ----
 
   /** `span.shrink_to_lo()`. */

@@ -38,7 +38,8 @@ Commands:
             serve rust-analyzer's proc-macro protocol on stdin/stdout with wasm modules in place of
             native dylibs (a dylib maps to <dylib>.wasm next to it, or to a --module entry; the
             MACROBOX_MODULES environment variable takes the same entries separated by commas);
-            expand's limit flags apply to every expansion
+            expand's limit flags apply to every expansion, --timeout <ms> bounds its wall clock,
+            --max-message <bytes> the size of a request; --help lists them all
   playground
             the playground page: macros expanding in the browser, sandboxed, shareable by link; serves
             it on 127.0.0.1 (prints the URL), or writes it as static files for any web host (--out)
@@ -283,6 +284,16 @@ export function compileModule(path: string): WebAssembly.Module {
   }
 }
 
+/** `4096`, `64k`, `16MiB`: a byte count (binary suffixes). */
+function parseByteCount(flag: string, text: string): number {
+  const m = /^\s*([0-9][0-9_]*)\s*([kKmMgG]i?[bB]?)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`${flag} expects a number of bytes (or 64k, 16MiB...), got ${JSON.stringify(text)}`);
+  const power = m[2] === undefined ? 0 : { k: 1, m: 2, g: 3 }[m[2][0].toLowerCase() as "k" | "m" | "g"];
+  const n = Number(m[1].replace(/_/g, "")) * 1024 ** power;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be at least 1 byte, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 async function procMacroServerCommand(args: string[]): Promise<number> {
   // `--module` entries are ours; everything else is what rust-analyzer passes to its server.
   const modules: Record<string, string> = {};
@@ -292,6 +303,7 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
   const { InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue } = await import("../sandbox/limits.js");
   const limitFlags = new Map(LIMIT_NAMES.map((n) => [LIMIT_SPECS[n].flag, n]));
   const limits: Record<string, number> = {};
+  let maxMessageBytes: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] =
       args[i].startsWith("--") && args[i].includes("=")
@@ -299,6 +311,7 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
         : [args[i], undefined];
     const limit = limitFlags.get(flag);
     if (flag === "--module") entries.push(inline ?? args[++i] ?? "");
+    else if (flag === "--max-message") maxMessageBytes = parseByteCount("--max-message", inline ?? args[++i] ?? "");
     else if (limit !== undefined) {
       try {
         limits[limit] = parseLimitValue(limit, inline ?? args[++i] ?? "");
@@ -318,6 +331,7 @@ async function procMacroServerCommand(args: string[]): Promise<number> {
   return procMacroServerMain(rest, {
     modules,
     limits,
+    maxMessageBytes,
     // A dylib without a mapping: build the crate behind it, saying so on stderr (rust-analyzer logs it).
     resolveModule: (lib) =>
       moduleForDylib(lib, {

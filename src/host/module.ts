@@ -321,7 +321,7 @@ class LoadedMacroModule implements MacroModule {
           ok: false,
           error: serverError
             ? { kind: "bridge", message: `bridge request failed: ${outcome.message}` }
-            : { kind: "panic", message: outcome.message === null ? title : `${title}: ${outcome.message}` },
+            : { kind: "panic", message: outcome.message === null ? title : `${title}: ${outcome.message}`, payload: outcome.message },
         };
       }
       case "trap": {

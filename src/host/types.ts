@@ -121,6 +121,8 @@ export interface ExpandError {
   message: string;
   /** For "limit": which limit. */
   limit?: LimitName;
+  /** For "panic": the panic's own message (null: its payload was not a string). */
+  payload?: string | null;
 }
 
 /** The macro returned its output and reported no error. */

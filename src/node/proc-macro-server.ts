@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
-import { DEFAULT_LIMITS, type Limits } from "../sandbox/limits.js";
+import { DEFAULT_LIMITS, formatLimit, LIMIT_NAMES, LIMIT_SPECS, type Limits } from "../sandbox/limits.js";
 import { servePostcardStdio, serveStdio } from "./stdio-server.js";
 import { nodeCaches } from "./disk-cache.js";
 import { createWorkerBackend } from "./expansion-worker.js";
@@ -28,6 +28,8 @@ export interface ProcMacroServerOptions {
    * dylib: src/builder/for-dylib.ts). Its error is the reply to the request.
    */
   resolveModule?: (lib: string) => Promise<string>;
+  /** A request line or frame longer than this is not read and gets an error reply (default 512 MiB). */
+  maxMessageBytes?: number;
 }
 
 /** The .wasm module path standing for a dylib path, or null. */
@@ -69,11 +71,12 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
   });
   try {
     if (format === "bidirectional-postcard-prototype") {
-      await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null } });
+      await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null }, maxMessageBytes: options.maxMessageBytes });
       return;
     }
     await serveStdio(backend, {
       session: { memo: caches.expansionCache !== null },
+      maxMessageBytes: options.maxMessageBytes,
       onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
     });
   } finally {
@@ -85,6 +88,27 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
 export const SERVER_VERSION_LINE =
   "macrobox-proc-macro-srv (rust-analyzer proc-macro protocol json-legacy and bidirectional-postcard-prototype, API version 6)";
 
+/** What `--help` prints. */
+export function serverHelp(): string {
+  const limits = LIMIT_NAMES.map((n) => {
+    const spec = LIMIT_SPECS[n];
+    return `  ${`${spec.flag} ${spec.argument}`.padEnd(30)} ${spec.description} (default ${formatLimit(n, spec.default)})\n`;
+  }).join("");
+  return (
+    `${SERVER_VERSION_LINE}\n\n` +
+    "rust-analyzer's proc-macro server, expanding with wasm macro modules in the macrobox sandbox.\n" +
+    "Point rust-analyzer's `rust-analyzer.procMacro.server` setting at this executable.\n\n" +
+    "Options:\n" +
+    "  --format json-legacy|bidirectional-postcard-prototype   the protocol (rust-analyzer passes it)\n" +
+    "  --version                      print the version line\n" +
+    "  --module <crate>=<module.wasm> the module standing for a crate's dylib (also MACROBOX_MODULES, comma-separated)\n" +
+    "  --max-message <bytes|size>     a request longer than this is not read; it gets an error reply (default 512MiB)\n" +
+    "Limits of every expansion (one over its limit fails that expansion only; --timeout is the wall clock:\n" +
+    "the expansion's worker is stopped and replaced):\n" +
+    limits
+  );
+}
+
 /**
  * Command-line handling of the arguments rust-analyzer passes to a proc-macro server:
  * `--version`, and `--format json-legacy | bidirectional-postcard-prototype`. Returns an exit code.
@@ -95,6 +119,10 @@ export async function procMacroServerMain(argv: string[], options: ProcMacroServ
     const arg = argv[i];
     if (arg === "--version") {
       process.stdout.write(`${SERVER_VERSION_LINE}\n`);
+      return 0;
+    }
+    if (arg === "--help" || arg === "-h") {
+      process.stdout.write(serverHelp());
       return 0;
     }
     const format = arg === "--format" ? argv[++i] : arg.startsWith("--format=") ? arg.slice(9) : undefined;

@@ -13,8 +13,8 @@
 //
 // Browser-safe: no Node APIs here.
 
-import { SpanTable, type Expansion, type SpanData as TableSpanData, type SpanLocation } from "../bridge/spans.js";
-import type { Bound } from "../bridge/spans.js";
+import type { Bound, SpanData as TableSpanData, SpanLocation } from "../bridge/spans.js";
+import { SrvSpanTable } from "./srv-spans.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import type { SpanData } from "./protocol.js";
 import { MacroboxError } from "../errors.js";
@@ -79,10 +79,11 @@ export function debugRaSpan(s: SpanData): string {
   );
 }
 
-export class RaSpanTable extends SpanTable {
+export class RaSpanTable extends SrvSpanTable {
   private readonly anchors: { fileId: number; astId: number }[] = [];
   private readonly anchorIndex = new Map<string, number>();
-  private globals: Expansion | null = null;
+  /** The first error a client question ended with (the native server then answers with an empty message). */
+  clientFailure: unknown = null;
 
   /** `client` answers the questions only the client can (postcard sub-requests); without one, the native server's defaults. */
   constructor(private readonly client: RaSpanClient | null = null) {
@@ -116,18 +117,19 @@ export class RaSpanTable extends SpanTable {
     return { fileId: a.fileId, astId: a.astId, start: d.lo, end: d.hi, ctx: d.ctxt };
   }
 
-  /** The expansion's def/call/mixed-site spans: the request's, not new contexts. */
-  setGlobals(globals: Expansion): void {
-    this.globals = globals;
-  }
-
-  override newExpansion(invocation: Span): Expansion {
-    return this.globals ?? { callSite: invocation, defSite: invocation, mixedSite: invocation };
-  }
-
   override fingerprint(): string {
-    // The anchors and the globals decide answers as much as the spans do.
-    return JSON.stringify(["ra", super.fingerprint(), this.anchors, this.globals]);
+    // The anchors decide answers as much as the spans do.
+    return JSON.stringify(["ra", super.fingerprint(), this.anchors]);
+  }
+
+  /** A question to the client; a failure (a Cancel, a broken connection) is remembered. */
+  private ask<T>(question: (client: RaSpanClient) => T): T {
+    try {
+      return question(this.client!);
+    } catch (e) {
+      this.clientFailure ??= e;
+      throw e;
+    }
   }
 
   // `TokenStream::from_str` in rust-analyzer's server (proc-macro-srv/src/token_stream.rs): each
@@ -188,27 +190,27 @@ export class RaSpanTable extends SpanTable {
   override line(span: Span): number {
     if (this.client === null) return 1;
     const s = this.ra(span);
-    return this.client.lineColumn(s.fileId, s.astId, s.start).line;
+    return this.ask((c) => c.lineColumn(s.fileId, s.astId, s.start)).line;
   }
 
   override column(span: Span): number {
     if (this.client === null) return 1;
     const s = this.ra(span);
-    return this.client.lineColumn(s.fileId, s.astId, s.start).column;
+    return this.ask((c) => c.lineColumn(s.fileId, s.astId, s.start)).column;
   }
 
   override byteRange(span: Span): { start: number; end: number } {
-    if (this.client !== null) return this.client.byteRange(this.ra(span));
+    if (this.client !== null) return this.ask((c) => c.byteRange(this.ra(span)));
     const d = this.data(span);
     return { start: d.lo, end: d.hi };
   }
 
   override fileName(span: Span): string {
-    return this.client === null ? "" : this.client.filePath(this.ra(span).fileId & 0x7f_ffff);
+    return this.client === null ? "" : this.ask((c) => c.filePath(this.ra(span).fileId & 0x7f_ffff));
   }
 
   override localFile(span: Span): string | null {
-    return this.client === null ? null : this.client.localFilePath(this.ra(span).fileId & 0x7f_ffff);
+    return this.client === null ? null : this.ask((c) => c.localFilePath(this.ra(span).fileId & 0x7f_ffff));
   }
 
   override join(first: Span, second: Span): Span | null {
@@ -251,17 +253,17 @@ export class RaSpanTable extends SpanTable {
   }
 
   override sourceText(span: Span): string | null {
-    return this.client === null ? null : this.client.sourceText(this.ra(span));
+    return this.client === null ? null : this.ask((c) => c.sourceText(this.ra(span)));
   }
 
   override parent(span: Span): Span | null {
     if (this.client === null) return null;
-    const p = this.client.spanParent(this.ra(span));
+    const p = this.ask((c) => c.spanParent(this.ra(span)));
     return p === null ? null : this.internRa(p);
   }
 
   override source(span: Span): Span {
-    return this.client === null ? span : this.internRa(this.client.spanSource(this.ra(span)));
+    return this.client === null ? span : this.internRa(this.ask((c) => c.spanSource(this.ra(span))));
   }
 
   override debug(span: Span): string {

@@ -1,20 +1,23 @@
 // A proc-macro server backend that expands with wasm macro modules through our bridge host:
 // what lets rust-analyzer use macrobox as its proc-macro server (serve.ts + src/node/stdio-server.ts).
 //
-// Spans: rust-analyzer's ids are opaque in `Id` span mode, while the bridge resolves spans to
-// source positions. Each distinct id gets its own one-byte span in a virtual file, so the bridge
-// sees distinct, joinable spans. Output spans in the expansion's def/mixed/call-site contexts map
-// to the request's global span ids; root-context spans map back to the input token at that
-// position, anything else to the call site (rust-analyzer's own Id-mode server is as coarse). Group `entire` spans come back as the close span, as the native server does.
+// Spans: in `Id` span mode rust-analyzer's ids are opaque and every span question gets the native
+// server's constant answers (srv-spans.ts); in `RustAnalyzer` mode they index the request's span
+// table (ra-spans.ts). Group `entire` spans come back as the close span, as the native server does.
+//
+// Errors: a macro's panic answers with its panic message alone (the native server's
+// `PanicMessage`, "" when the payload is not a string); an expansion whose question to the client
+// failed (a Cancel, a broken connection) answers with "", as natively (the server's panic marker
+// reaches the macro as a panic with a payload that is not a string).
 //
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
-import { SpanTable } from "../bridge/spans.js";
-import type { MacroModule } from "../host/types.js";
+import type { ExpandResult, MacroModule } from "../host/types.js";
 import type { Span, TokenStream } from "../tokens/model.js";
-import { copyStream, forEachTree } from "../tokens/walk.js";
+import { copyStream } from "../tokens/walk.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
 import { RaSpanTable } from "./ra-spans.js";
+import { IdSpanTable } from "./srv-spans.js";
 import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
 
 export interface WasmBackendOptions {
@@ -22,16 +25,8 @@ export interface WasmBackendOptions {
   loadModule(lib: string): Promise<MacroModule>;
 }
 
-// Both walks are src/tokens/walk.ts's (no recursion): a request may nest as deep as the client likes, and the depth
-// limit is only checked by the expansion these walks prepare (and its output is as deep as that).
-
-/** Every span id in the stream, in order (depth first), into `into`. */
-function collectSpans(stream: TokenStream, into: Set<Span>): void {
-  forEachTree(stream, (t) => {
-    if (t.type === "group") into.add(t.span.open).add(t.span.close);
-    else into.add(t.span);
-  });
-}
+// The walk is src/tokens/walk.ts's (no recursion): a request may nest as deep as the client likes,
+// and the depth limit is only checked by the expansion it prepares (and its output is as deep as that).
 
 /** A copy of the stream with every span mapped. */
 function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open: Span, close: Span) => Span): TokenStream {
@@ -46,6 +41,13 @@ function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open:
       into.push({ ...t, stream: nested(t.stream), span: { open, close, entire: joinGroup(open, close) } });
     }
   });
+}
+
+/** The reply to a failed expansion: a panic's own message, as the native server's; else ours. */
+function failure(result: ExpandResult): string {
+  const error = result.error;
+  if (error === undefined) return "expansion failed";
+  return error.kind === "panic" ? (error.payload ?? "") : error.message;
 }
 
 export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {
@@ -66,24 +68,8 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
   async function expandRa(module: MacroModule, req: BackendExpandRequest): Promise<Result<BackendExpansion, string>> {
     const kind = module.macros.find((m) => m.name === req.macroName)!.kind;
     const spans = new RaSpanTable(req.spanClient ?? null);
-    const handleOf = (id: Span): Span => {
-      const d = req.spanData[id];
-      if (d === undefined) throw new RangeError(`span id ${id} is not in the span data table (${req.spanData.length} entries)`);
-      return spans.internRa(d);
-    };
-    let input: TokenStream;
-    let args: TokenStream | undefined;
-    try {
-      const inRa = (stream: TokenStream) => mapSpans(stream, handleOf, (open, close) => spans.join(open, close) ?? close);
-      spans.setGlobals({ defSite: handleOf(req.defSite), callSite: handleOf(req.callSite), mixedSite: handleOf(req.mixedSite) });
-      input = inRa(req.body);
-      args = kind === "attr" ? inRa(req.attributes ?? []) : undefined;
-    } catch (e) {
-      return { ok: false, error: `bad request: ${(e as Error).message}` };
-    }
-    const result = await module.expand({ kind, name: req.macroName, input, args, spans, cache: !spans.asksClient });
-    if (result.output === undefined) return { ok: false, error: result.error?.message ?? "expansion failed" };
-
+    // The native server reads the request's table into an IndexSet: a repeated entry is kept once,
+    // so ids index the table without its repeats (and the output table starts as that set).
     const table: SpanData[] = [];
     const index = new Map<string, number>();
     const idOf = (d: SpanData): number => {
@@ -97,7 +83,27 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       return id;
     };
     for (const d of req.spanData) idOf(d);
-    idOf(req.spanData[req.callSite]);
+    const inputEntries = table.length;
+    const handleOf = (id: Span): Span => {
+      const d = id < inputEntries ? table[id] : undefined;
+      if (d === undefined) throw new RangeError(`span id ${id} is not in the span data table (${inputEntries} distinct entries)`);
+      return spans.internRa(d);
+    };
+    let input: TokenStream;
+    let args: TokenStream | undefined;
+    try {
+      const inRa = (stream: TokenStream) => mapSpans(stream, handleOf, (open, close) => spans.join(open, close) ?? close);
+      spans.setGlobals({ defSite: handleOf(req.defSite), callSite: handleOf(req.callSite), mixedSite: handleOf(req.mixedSite) });
+      input = inRa(req.body);
+      args = kind === "attr" ? inRa(req.attributes ?? []) : undefined;
+    } catch (e) {
+      return { ok: false, error: `bad request: ${(e as Error).message}` };
+    }
+    const result = await module.expand({ kind, name: req.macroName, input, args, spans, cache: !spans.asksClient });
+    if (spans.clientFailure !== null) return { ok: false, error: "" };
+    if (result.output === undefined) return { ok: false, error: failure(result) };
+
+    idOf(table[req.callSite]);
     const output = mapSpans(
       result.output,
       (s) => idOf(spans.ra(s)),
@@ -123,22 +129,14 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       const kind = macro.kind;
       if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req);
 
-      const ids = new Set<Span>();
-      collectSpans(req.body, ids);
-      if (req.attributes !== null) collectSpans(req.attributes, ids);
-      const order = [...ids];
-      const spans = new SpanTable();
-      const file = spans.addFile("<rust-analyzer tokens>", " ".repeat(order.length * 2));
-      // The id at position i owns bytes 2i..2i+1 of the file: `order` maps a position back to its id.
-      const toBridge = new Map<Span, Span>();
-      order.forEach((id, i) => toBridge.set(id, spans.span(file, i * 2, i * 2 + 1)));
+      const spans = new IdSpanTable();
+      spans.setGlobals({ defSite: spans.internId(req.defSite), callSite: spans.internId(req.callSite), mixedSite: spans.internId(req.mixedSite) });
       const inBridge = (stream: TokenStream) =>
         mapSpans(
           stream,
-          (s) => toBridge.get(s)!,
+          (s) => spans.internId(s),
           (_open, close) => close,
         );
-
       const result = await module.value.expand({
         kind,
         name: req.macroName,
@@ -146,32 +144,8 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
         args: kind === "attr" ? inBridge(req.attributes ?? []) : undefined,
         spans,
       });
-      if (result.output === undefined) return { ok: false, error: result.error?.message ?? "expansion failed" };
-
-      // Output tokens share few spans: each is mapped once.
-      const mapped = new Map<Span, Span>();
-      const toClientSpan = (s: Span): Span => {
-        let c = mapped.get(s);
-        if (c === undefined) mapped.set(s, (c = clientSpan(s)));
-        return c;
-      };
-      const clientSpan = (s: Span): Span => {
-        if (!spans.has(s)) return req.callSite;
-        const d = spans.data(s);
-        switch (spans.context(d.ctxt).kind) {
-          case "def_site":
-            return req.defSite;
-          case "mixed_site":
-            return req.mixedSite;
-          case "call_site":
-            return req.callSite;
-          case "root": {
-            // An input token's span (possibly joined or sliced: those fall back to the call site).
-            const id = d.file === file.index && d.hi === d.lo + 1 && d.lo % 2 === 0 ? order[d.lo / 2] : undefined;
-            return id ?? req.callSite;
-          }
-        }
-      };
+      if (result.output === undefined) return { ok: false, error: failure(result) };
+      const toClientSpan = (s: Span) => spans.id(s);
       // No file system is granted here, so nothing outside the request decided the output.
       return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable: true } };
     },

@@ -29,7 +29,11 @@ export class OracleError extends Error {
 }
 
 /** A proc-macro crate: from the local registry by name and exact version, or a local directory. */
-export type NativeCrate = ({ name: string; version: string } | { path: string }) & { features?: readonly string[] };
+export type NativeCrate = ({ name: string; version: string } | { path: string }) & {
+  features?: readonly string[];
+  /** Build with RUSTC_BOOTSTRAP=1 (fixture crates using unstable proc_macro APIs). */
+  bootstrap?: boolean;
+};
 
 // ---- toolchain and cache ----
 
@@ -66,7 +70,8 @@ export type NativeProfile = "dev" | "release";
 
 function crateKey(crate: NativeCrate, profile: NativeProfile): string {
   const base = "path" in crate ? `path:${resolve(crate.path)}` : `${crate.name}@${crate.version}`;
-  const key = crate.features?.length ? `${base}+${[...crate.features].sort().join(",")}` : base;
+  const featured = crate.features?.length ? `${base}+${[...crate.features].sort().join(",")}` : base;
+  const key = crate.bootstrap ? `${featured} (bootstrap)` : featured;
   // Release keys stay as they were, so dylibs built before profiles existed are reused.
   return profile === "release" ? key : `${key} (${profile})`;
 }
@@ -124,7 +129,7 @@ export function buildNativeMacro(crate: NativeCrate, profile: NativeProfile = "d
     stdout = execFileSync(CARGO, ["build", ...(profile === "release" ? ["--release"] : []), "--message-format=json", "--target-dir", join(cache, "target")], {
       cwd: wrapper,
       encoding: "utf8",
-      env: { ...process.env, RUSTC, CARGO_TERM_COLOR: "never" },
+      env: { ...process.env, RUSTC, CARGO_TERM_COLOR: "never", ...(crate.bootstrap ? { RUSTC_BOOTSTRAP: "1" } : {}) },
       stdio: ["ignore", "pipe", "pipe"],
       maxBuffer: 256 * 1024 * 1024,
     });

@@ -1,0 +1,128 @@
+// Request building shared by the proc-macro server differentials (json-legacy and postcard, Id and
+// RustAnalyzer span modes): the conformance crates, their wasm modules, and ExpandMacro requests
+// in either span mode.
+
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { build } from "../../src/builder/build.js";
+import { encodeFlatTree } from "../../src/server/flat.js";
+import { encodeSpanDataTable, type Request, type SpanData } from "../../src/server/protocol.js";
+import type { TokenStream } from "../../src/tokens/model.js";
+import { parseTokenStream } from "../../src/tokens/parse.js";
+import { crateKey } from "../corpus/expand/load.js";
+import { oracleCacheDir } from "./native.js";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+
+/** The crates the issue's differential covers: serde_derive, thiserror-impl and the example crate. */
+export const CONFORMANCE_CRATES = [
+  { name: "serde_derive", version: "1.0.152" },
+  { name: "thiserror-impl", version: "1.0.38" },
+  { path: join(HERE, "../../examples/demo-macros") },
+] as const;
+
+export type ConformanceCrate = (typeof CONFORMANCE_CRATES)[number];
+
+export function crateLabel(crate: ConformanceCrate): string {
+  return "path" in crate ? "demo-macros" : crate.name;
+}
+
+/** The span-probe fixture (test/oracle/native/span-probe): macros asking every Span question. */
+export const SPAN_PROBE = { path: join(HERE, "native/span-probe"), bootstrap: true } as const;
+
+/** Its invocations: macro name and input (bang macros). */
+export const SPAN_PROBE_CASES: readonly (readonly [string, string])[] = [
+  ["probe", 'first (group, "lit")\n  \'life r#raw ident "top"\n  [x; 3] last'],
+  ["probe", "{ one }"],
+  ["probe", ""],
+  ["quoted", "1, 2"],
+  ["expanded", 'concat!("a", 1)'],
+  ["expanded", '"plain"'],
+  ["boom", ""],
+  // Not yet `envs!()`: natively the request's CARGO_PKG_* values are the macro's environment; this
+  // branch's server shows them to no macro (the package-env change makes them visible to all).
+];
+
+/** Builds (once, cached) the crate's wasm module; returns its path. */
+export async function conformanceWasm(crate: ConformanceCrate | { path: string }): Promise<string> {
+  const wasmPath = join(oracleCacheDir(), "conformance-wasm", `${crateKey(crate).replace(/[^A-Za-z0-9@._-]+/g, "_")}-server.wasm`);
+  mkdirSync(dirname(wasmPath), { recursive: true });
+  const built = await build({ crate: "path" in crate ? crate.path : `${crate.name}@${crate.version}`, output: wasmPath });
+  return built.output;
+}
+
+/** An `Id`-mode ExpandMacro request: span ids are opaque (1 is the call site). */
+export function idRequest(lib: string, macroName: string, body: TokenStream, attributes: TokenStream | null, extra: Partial<Request> = {}): Request {
+  return {
+    type: "ExpandMacro",
+    lib,
+    env: [["CARGO_PKG_NAME", "echo"]],
+    currentDir: "/tmp",
+    macroBody: encodeFlatTree(body, { rootSpan: 1 }),
+    macroName,
+    attributes: attributes === null ? null : encodeFlatTree(attributes, { rootSpan: 1 }),
+    globals: { defSite: 0, callSite: 1, mixedSite: 2 },
+    spanDataTable: [],
+    ...extra,
+  } as Request;
+}
+
+/** `SyntaxContext::root(Edition2021)`: MAX_ID (u32::MAX - 0xFF - 1) minus the edition. */
+export const ROOT_2021 = 0xffff_fefe - 2;
+/** File 3, edition 2021 (bits 23..31). */
+export const RA_FILE = 3 | (2 << 23);
+const astId = (kind: number, index: number, hash: number) => (kind << 27) | (index << 16) | hash;
+export const RA_ITEM = astId(2, 1, 0xbeef); // Struct
+export const RA_OTHER = astId(12, 4, 0x1234); // Fn
+export const RA_CALL = astId(13, 2, 0x0042); // MacroCall
+
+/**
+ * A `RustAnalyzer`-mode request: `input` (and `args`) lexed into tokens whose span ids index a
+ * rust-analyzer span table of rust-analyzer's shape (editioned file id, hashed AST id,
+ * anchor-relative ranges, root contexts), varied on purpose: part of the tokens hang on a second
+ * anchor (joins across anchors fail), a few carry the fixup marker or a non-root context (join's
+ * special cases). Throws when the input does not lex.
+ */
+export function raRequest(lib: string, macroName: string, input: string, args: string | null): Request {
+  // rust-analyzer keeps the table as an IndexSet: equal spans share one entry.
+  const table: SpanData[] = [];
+  const known = new Map<string, number>();
+  const add = (d: SpanData) => {
+    const key = JSON.stringify(d);
+    let id = known.get(key);
+    if (id === undefined) {
+      id = table.push(d) - 1;
+      known.set(key, id);
+    }
+    return id;
+  };
+  let n = 0;
+  const span = (lo: number, hi: number) => {
+    const i = n++;
+    const anchor = i % 11 === 10 ? RA_OTHER : i % 17 === 16 ? 0 /* fixup marker */ : RA_ITEM;
+    const ctx = i % 13 === 12 ? 0x2a : ROOT_2021;
+    return add({ fileId: RA_FILE, astId: anchor, start: lo, end: hi, ctx });
+  };
+  const lex = (src: string): TokenStream => {
+    const r = parseTokenStream(src, span);
+    if (!r.ok) throw new Error(r.error.message);
+    return r.stream;
+  };
+  const body = lex(input);
+  const attributes = args === null ? null : lex(args);
+  const site = (ctx: number) => add({ fileId: RA_FILE, astId: RA_CALL, start: 0, end: 12, ctx });
+  const globals = { callSite: site(0x100), defSite: site(0x101), mixedSite: site(0x102) };
+  return {
+    type: "ExpandMacro",
+    lib,
+    env: [["CARGO_PKG_NAME", "app"]],
+    currentDir: "/tmp",
+    macroBody: encodeFlatTree(body, { rootSpan: globals.callSite }),
+    macroName,
+    attributes: attributes === null ? null : encodeFlatTree(attributes, { rootSpan: globals.callSite }),
+    globals,
+    spanDataTable: encodeSpanDataTable(table),
+  };
+}
