@@ -50,7 +50,7 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
   // rebuilt for every request (rust-analyzer restarts the server when the workspace changes).
   const paths = new Map<string, Promise<string>>();
   const caches = nodeCaches();
-  const backend = createWorkerBackend({
+  const worker = createWorkerBackend({
     limits: options.limits,
     wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
     modulePath(lib) {
@@ -67,6 +67,15 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
       return path;
     },
   });
+  // What the sandbox refused goes to stderr, which rust-analyzer logs: the protocol has no place for it.
+  const backend: typeof worker = {
+    ...worker,
+    async expand(req) {
+      const result = await worker.expand(req);
+      if (result.ok) for (const note of result.value.notes ?? []) process.stderr.write(`macrobox: note: ${note}\n`);
+      return result;
+    },
+  };
   try {
     if (format === "bidirectional-postcard-prototype") {
       await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null } });

@@ -71,6 +71,11 @@ export interface BackendExpansion {
   reusable?: boolean;
   /** RustAnalyzer mode: the span table the output's ids index (default: the request's). */
   spanData?: SpanData[];
+  /**
+   * What the sandbox refused, as notes naming the grant that would allow it (the protocol has no
+   * place for them: the Node server writes them to stderr, which rust-analyzer logs).
+   */
+  notes?: string[];
 }
 
 export interface ProcMacroBackend {

@@ -10,7 +10,8 @@
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
 import { SpanTable } from "../bridge/spans.js";
-import type { MacroModule } from "../host/types.js";
+import type { ExpandResult, MacroModule } from "../host/types.js";
+import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
 import { RaSpanTable } from "./ra-spans.js";
@@ -19,6 +20,11 @@ import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from ".
 export interface WasmBackendOptions {
   /** The macro module for a library path the client names (cache it: this is called per request). */
   loadModule(lib: string): Promise<MacroModule>;
+  /**
+   * The sandbox of one expansion (grants, crate directory, the request's env: src/node/expansion-sandbox.ts);
+   * its error is the reply. Default: nothing granted, no env.
+   */
+  sandbox?(module: MacroModule, req: BackendExpandRequest): SandboxGrant | undefined;
 }
 
 // Both walks use explicit stacks: a request may nest as deep as the client likes, and the depth
@@ -62,6 +68,17 @@ function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open:
   return top;
 }
 
+/** The sandbox's refusals, as notes for the server's log. */
+function notesOf(result: ExpandResult): { notes?: string[] } {
+  return result.denials.length === 0 ? {} : { notes: result.denials.map((d) => d.note) };
+}
+
+/** A failed expansion's answer: its error, and what the sandbox refused (the likely why, with the grant to give). */
+function failure(result: ExpandResult): { ok: false; error: string } {
+  const notes = result.denials.map((d) => `\nnote: macrobox: ${d.note}`).join("");
+  return { ok: false, error: `${result.error?.message ?? "expansion failed"}${notes}` };
+}
+
 export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {
   const load = async (lib: string): Promise<Result<MacroModule, string>> => {
     try {
@@ -77,7 +94,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
    * output's spans index the same table (an IndexSet: entries already there keep their index, new
    * ones are appended in the order the flat-tree writer meets them, the call site first).
    */
-  async function expandRa(module: MacroModule, req: BackendExpandRequest): Promise<Result<BackendExpansion, string>> {
+  async function expandRa(module: MacroModule, req: BackendExpandRequest, sandbox: SandboxGrant | undefined): Promise<Result<BackendExpansion, string>> {
     const kind = module.macros.find((m) => m.name === req.macroName)!.kind;
     const spans = new RaSpanTable(req.spanClient ?? null);
     const handleOf = (id: Span): Span => {
@@ -95,8 +112,8 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     } catch (e) {
       return { ok: false, error: `bad request: ${(e as Error).message}` };
     }
-    const result = await module.expand({ kind, name: req.macroName, input, args, spans, cache: !spans.asksClient });
-    if (result.output === undefined) return { ok: false, error: result.error?.message ?? "expansion failed" };
+    const result = await module.expand({ kind, name: req.macroName, input, args, spans, sandbox, cache: !spans.asksClient });
+    if (result.output === undefined) return failure(result);
 
     const table: SpanData[] = [];
     const index = new Map<string, number>();
@@ -117,7 +134,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       (s) => idOf(spans.ra(s)),
       (_open, close) => close,
     );
-    return { ok: true, value: { output, spanData: table, reusable: !spans.asksClient } };
+    return { ok: true, value: { output, spanData: table, reusable: !spans.asksClient && !sandbox?.fs, ...notesOf(result) } };
   }
 
   return {
@@ -135,7 +152,13 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       const macro = module.value.macros.find((m) => m.name === req.macroName);
       if (macro === undefined) return { ok: false, error: `proc-macro \`${req.macroName}\` is missing from ${req.lib}` };
       const kind = macro.kind;
-      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req);
+      let sandbox: SandboxGrant | undefined;
+      try {
+        sandbox = options.sandbox?.(module.value, req);
+      } catch (e) {
+        return { ok: false, error: `macrobox: ${(e as Error).message}` };
+      }
+      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req, sandbox);
 
       const ids = new Set<Span>();
       collectSpans(req.body, ids);
@@ -159,8 +182,9 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
         input: inBridge(req.body),
         args: kind === "attr" ? inBridge(req.attributes ?? []) : undefined,
         spans,
+        sandbox,
       });
-      if (result.output === undefined) return { ok: false, error: result.error?.message ?? "expansion failed" };
+      if (result.output === undefined) return failure(result);
 
       // Output tokens share few spans: each is mapped once.
       const mapped = new Map<Span, Span>();
@@ -186,8 +210,8 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
           }
         }
       };
-      // No file system is granted here, so nothing outside the request decided the output.
-      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable: true } };
+      // Without a granted file system nothing outside the request decided the output.
+      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable: !sandbox?.fs, ...notesOf(result) } };
     },
   };
 }
