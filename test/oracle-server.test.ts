@@ -22,26 +22,12 @@ import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { compareStreams } from "./oracle/compare.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { buildNativeMacro, lexSource, oracleCacheDir, PROC_MACRO_SRV } from "./oracle/native.js";
+import { expandRequest } from "./oracle/requests.js";
 import { group, ident, lit, punct, resetSpans, richStream } from "./oracle/trees.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ECHO_CRATE = join(HERE, "oracle/native/echo-macros");
 const ECHO_SERVER = join(HERE, "oracle/native/echo-server.ts");
-
-function expandRequest(lib: string, macroName: string, body: TokenStream, attributes: TokenStream | null, extra: Partial<Request> = {}): Request {
-  return {
-    type: "ExpandMacro",
-    lib,
-    env: [["CARGO_PKG_NAME", "echo"]],
-    currentDir: "/tmp",
-    macroBody: encodeFlatTree(body, { rootSpan: 1 }),
-    macroName,
-    attributes: attributes === null ? null : encodeFlatTree(attributes, { rootSpan: 1 }),
-    globals: { defSite: 0, callSite: 1, mixedSite: 2 },
-    spanDataTable: [],
-    ...extra,
-  } as Request;
-}
 
 describe("our protocol server answers like rust-analyzer's", () => {
   let dylib = "";

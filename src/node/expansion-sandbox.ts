@@ -16,7 +16,7 @@ import type { MacroModule } from "../host/types.js";
 import { CapabilityError, effectiveGrant, type Capabilities } from "../sandbox/capabilities.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import { NodeReadOnlyFs } from "./fs.js";
-import { byFileVersion, grantFor, readGrantsFile } from "./grants.js";
+import { byFileVersion, fileVersion, grantFor, readGrantsFile } from "./grants.js";
 
 export interface ExpansionSandboxOptions {
   /** The macro crate. */
@@ -97,8 +97,29 @@ export function requestSandbox(
 ): SandboxGrant {
   const vars: Record<string, string> = Object.fromEntries(env);
   const crate = module.crate?.name ?? "<unknown>";
-  const start = vars.CARGO_MANIFEST_DIR ?? currentDir;
+  const start = workspaceStart(env, currentDir);
   const file = start ? workspaceSettingsFile(start) : null;
   const granted = file === null ? { env: [], read: [] } : grantFor(readGrantsFile(file), crate);
   return expansionSandbox({ crate, declared: module.declared, granted, env: vars, currentDir });
+}
+
+/** Where the search for a request's workspace starts: its CARGO_MANIFEST_DIR, else its current directory. */
+function workspaceStart(env: ReadonlyArray<readonly [string, string]>, currentDir: string | null): string | null {
+  return env.find(([name]) => name === "CARGO_MANIFEST_DIR")?.[1] ?? currentDir;
+}
+
+/**
+ * For the server's line memo (`ProcMacroBackend.memoCheck`): whether the request's workspace
+ * still has the settings file it has now, unchanged (or still none), so that an answer given
+ * under its grants still holds.
+ */
+export function settingsCheck(env: ReadonlyArray<readonly [string, string]>, currentDir: string | null): () => boolean {
+  const start = workspaceStart(env, currentDir);
+  if (start === null) return () => true;
+  const state = () => {
+    const file = workspaceSettingsFile(start);
+    return file === null ? "" : `${file}\0${fileVersion(file)}`;
+  };
+  const then = state();
+  return () => state() === then;
 }

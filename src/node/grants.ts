@@ -33,18 +33,22 @@ function isTable(v: unknown): v is Table {
  * once, not per expansion, and see an edit at the next one. Errors are not remembered.
  */
 export function byFileVersion<T>(memo: Map<string, { version: string; value: T }>, path: string, parse: (path: string) => T): T {
-  let version: string | null = null;
-  try {
-    const st = statSync(path, { bigint: true });
-    version = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    // parse() names the problem
-  }
+  const version = fileVersion(path); // null: parse() names the problem
   const known = memo.get(path);
   if (version !== null && known?.version === version) return known.value;
   const value = parse(path);
   if (version !== null) memo.set(path, { version, value });
   return value;
+}
+
+/** What changes when a file is edited or replaced (inode, size, modification and change times); null when it cannot be stat'ed. */
+export function fileVersion(path: string): string | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return null;
+  }
 }
 
 const grantsFiles = new Map<string, { version: string; value: Grants }>();

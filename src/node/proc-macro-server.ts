@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, type Limits } from "../sandbox/limits.js";
 import { servePostcardStdio, serveStdio } from "./stdio-server.js";
 import { nodeCaches } from "./disk-cache.js";
 import { createWorkerBackend } from "./expansion-worker.js";
+import { settingsCheck } from "./expansion-sandbox.js";
 import { MacroboxError } from "../errors.js";
 
 export interface ProcMacroServerOptions {
@@ -67,9 +68,11 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
       return path;
     },
   });
-  // What the sandbox refused goes to stderr, which rust-analyzer logs: the protocol has no place for it.
+  // What the sandbox refused goes to stderr, which rust-analyzer logs: the protocol has no place for
+  // it. A memoised answer holds while the workspace's grants file is unchanged.
   const backend: typeof worker = {
     ...worker,
+    memoCheck: (req) => settingsCheck(req.env, req.currentDir),
     async expand(req) {
       const result = await worker.expand(req);
       if (result.ok) for (const note of result.value.notes ?? []) process.stderr.write(`macrobox: note: ${note}\n`);
