@@ -7,6 +7,10 @@
 // to the request's global span ids; root-context spans map back to the input token at that
 // position, anything else to the call site (rust-analyzer's own Id-mode server is as coarse). Group `entire` spans come back as the close span, as the native server does.
 //
+// Capabilities: the `sandbox` option gives each expansion its SandboxGrant (in the Node server,
+// grants from the request's workspace and the request's env). An expansion served a file system
+// is not reusable for the line memo: files change outside the request.
+//
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
 import { SpanTable } from "../bridge/spans.js";
