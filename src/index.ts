@@ -45,6 +45,8 @@ export { DEFAULT_LIMITS, LIMIT_SPECS, LIMIT_NAMES, resolveLimits, LimitExceeded,
 export {
   describeGrant,
   effectiveGrant,
+  isPackageEnv,
+  PACKAGE_ENV,
   parseGrantFlags,
   type GrantDescription,
   NO_CAPABILITIES,

@@ -143,6 +143,11 @@ test("a changed granted file, grant, env value, module or limit is a miss", asyn
   await expectMiss(grant(["a.sql"]), '"a.sql:10"');
   // A visible env value changed (the macro sees its whole granted environment).
   await expectMiss(grant(["*.sql"], { CAPABLE_GREETING: "Hi" }), '"a.sql:10,b.sql:12,c.sql:1"');
+  // The package env is visible without a grant (clap's `version` reads it): a changed
+  // CARGO_PKG_VERSION is a miss, an unchanged one a hit.
+  await expectMiss(grant(["*.sql"], { CAPABLE_GREETING: "Hi", CARGO_PKG_VERSION: "1.0.0" }), '"a.sql:10,b.sql:12,c.sql:1"');
+  await expectHit(grant(["*.sql"], { CAPABLE_GREETING: "Hi", CARGO_PKG_VERSION: "1.0.0", HOME: "/x" }), '"a.sql:10,b.sql:12,c.sql:1"');
+  await expectMiss(grant(["*.sql"], { CAPABLE_GREETING: "Hi", CARGO_PKG_VERSION: "1.0.1" }), '"a.sql:10,b.sql:12,c.sql:1"');
   // The limits changed.
   await expectMiss(grant(["*.sql"]), '"a.sql:10,b.sql:12,c.sql:1"', { fuel: 1_000_000_000 });
 

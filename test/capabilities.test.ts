@@ -2,7 +2,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -20,7 +20,8 @@ import {
   readLeadsTo,
   resolveAbsolute,
 } from "../src/sandbox/capabilities.js";
-import { grantFor, loadGrants, parseGrants } from "../src/node/grants.js";
+import { grantFor, loadGrants, parseGrants, readGrantsFile } from "../src/node/grants.js";
+import { workspaceSettingsFile } from "../src/node/expansion-sandbox.js";
 
 const declared = { env: ["DATABASE_URL", "MYMAC_*"], read: ["migrations", "*.sql", "conf/app.toml"] };
 
@@ -143,13 +144,10 @@ test("notes for declared env vars left ungranted (for failed expansions)", () =>
   const notes = ungrantedEnvNotes("m", { env: ["A", "B", "C"], read: [] }, { env: ["A"], read: [] }, [denial("m", "env", "C", "not-granted")]);
   assert.deepEqual(
     notes.map((n) => [n.name, n.reason]),
-    [
-      ["B", "environ"],
-      ["CARGO_MANIFEST_DIR", "cargo-env"],
-    ],
+    [["B", "environ"]],
   );
-  assert.match(notes[1].note, /may have read env var CARGO_MANIFEST_DIR, which cargo sets .*grant it with `--allow-env m:CARGO_MANIFEST_DIR`/);
-  assert.deepEqual(ungrantedEnvNotes("m", { env: [], read: [] }, { env: ["CARGO_MANIFEST_DIR"], read: [] }), []);
+  // The package env is visible without a grant: declaring it leaves nothing to note.
+  assert.deepEqual(ungrantedEnvNotes("m", { env: ["CARGO_MANIFEST_DIR", "CARGO_PKG_VERSION"], read: [] }, { env: [], read: [] }), []);
   assert.equal(
     notes[0].note,
     'macro crate m declares env var B, which is not granted (the macro sees it unset); grant it with `--allow-env m:B` or in macrobox.toml (`[grants.m] env = ["B"]`)',
@@ -183,4 +181,25 @@ test("macrobox.toml and [workspace.metadata.macrobox.grants]", () => {
   assert.equal(loaded.file, join(dir, "macrobox.toml"));
   assert.deepEqual(grantFor(loaded.grants, "m"), { env: ["X", "Y"], read: ["data"] });
   assert.throws(() => loadGrants({ cwd: dir, config: "missing.toml" }), /cannot read .*missing\.toml: ENOENT/);
+});
+
+test("the workspace of a crate: the nearest macrobox.toml, or a Cargo.toml with [workspace]", () => {
+  const ws = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-ws-")));
+  for (const d of ["a/src", "b", "c"]) mkdirSync(join(ws, d), { recursive: true });
+  writeFileSync(join(ws, "Cargo.toml"), '[workspace]\nmembers = ["a", "b", "c"]\n');
+  writeFileSync(join(ws, "a", "Cargo.toml"), '[package]\nname = "a"\n');
+  writeFileSync(join(ws, "a", "macrobox.toml"), '[grants.m]\nenv = ["X"]\n');
+  writeFileSync(join(ws, "b", "Cargo.toml"), '[package]\nname = "b"\n');
+  writeFileSync(join(ws, "c", "Cargo.toml"), "[package\n");
+  assert.equal(workspaceSettingsFile(join(ws, "a", "src")), join(ws, "a", "macrobox.toml"));
+  // A member's own manifest (no [workspace]; or one that does not parse) is walked past.
+  assert.equal(workspaceSettingsFile(join(ws, "b")), join(ws, "Cargo.toml"));
+  assert.equal(workspaceSettingsFile(join(ws, "c")), join(ws, "Cargo.toml"));
+  // The file is remembered per version: an edit is seen, and callers get their own copy.
+  const file = join(ws, "a", "macrobox.toml");
+  const first = readGrantsFile(file);
+  first.get("m")!.env.push("mutated");
+  assert.deepEqual(readGrantsFile(file).get("m"), { env: ["X"], read: [] });
+  writeFileSync(file, '[grants.m]\nenv = ["Y", "Z"]\n');
+  assert.deepEqual(readGrantsFile(file).get("m"), { env: ["Y", "Z"], read: [] });
 });

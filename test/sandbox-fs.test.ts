@@ -269,14 +269,17 @@ describe("WASI capabilities", () => {
     assert.equal(setup({ fs: huge }).open("data/big").errno, 22);
   });
 
-  test("the environment holds the granted variables only, recorded when read", () => {
-    const { fns, view, memory, session } = setup();
+  test("the environment holds the granted variables and the package env only, granted ones recorded when read", () => {
+    const { fns, view, memory, session } = setup({ env: { A: "1", B: "2", C: "3", CARGO_MANIFEST_DIR: "/elsewhere" } });
+    // CARGO_MANIFEST_DIR is the crate directory as the macro sees it, whatever the host's env says.
+    const expected = `A=1\0CARGO_MANIFEST_DIR=${CRATE}\0`;
     assert.equal(fns.environ_sizes_get(100, 104), E.SUCCESS);
-    assert.equal(view().getUint32(100, true), 1);
-    assert.equal(view().getUint32(104, true), 4);
+    assert.equal(view().getUint32(100, true), 2);
+    assert.equal(view().getUint32(104, true), expected.length);
     assert.equal(fns.environ_get(200, 300), E.SUCCESS);
     assert.equal(view().getUint32(200, true), 300);
-    assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 300, 4)), "A=1\0");
+    assert.equal(view().getUint32(204, true), 304);
+    assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 300, expected.length)), expected);
     assert.deepEqual(session.env, [{ name: "A", value: "1" }]);
     assert.equal(session.denials.length, 0, "which name getenv looks for is not visible: no note here");
     assert.equal(fns.environ_get(65534, 300), E.FAULT);

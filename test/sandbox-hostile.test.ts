@@ -338,6 +338,30 @@ describe("environment: only granted variables", () => {
   });
 });
 
+describe("environment: the package env without a grant", () => {
+  test("CARGO_PKG_* and CARGO_CRATE_NAME are seen; CARGO_MANIFEST_DIR is the crate directory as the macro sees it", async () => {
+    // What cargo sets for the crate being compiled, with a manifest dir that is not the real path.
+    const env = { ...hostEnv, CARGO_PKG_VERSION: "1.2.3-beta.1", CARGO_CRATE_NAME: "user", CARGO_MANIFEST_DIR: `${crateDir}/./data/..` };
+    const none = { ...hostileSandbox({ env: [], read: [] }), env };
+    for (const [name, value] of [
+      ["CARGO_PKG_VERSION", "1.2.3-beta.1"],
+      ["CARGO_CRATE_NAME", "user"],
+      ["CARGO_MANIFEST_DIR", crateFs.root],
+    ]) {
+      const r = await attack("read_env", JSON.stringify(name), { sandbox: none });
+      assert.equal(emitted(r), `std=Ok(${JSON.stringify(value)}) tracked=Ok(${JSON.stringify(value)})`);
+      assert.deepEqual(r.denials, []);
+    }
+    // Not cargo's package facts: still only where granted.
+    const home = await attack("read_env", '"HOME"', { sandbox: none });
+    assert.equal(emitted(home), "std=Err(NotPresent) tracked=Err(NotPresent)");
+    // Unset in the compilation's environment: unset for the macro too.
+    const unset = await attack("read_env", '"CARGO_PKG_HOMEPAGE"', { sandbox: none });
+    assert.equal(emitted(unset), "std=Err(NotPresent) tracked=Err(NotPresent)");
+    assert.deepEqual(unset.denials, []);
+  });
+});
+
 describe("network, processes, time and randomness", () => {
   test("sockets fail", async () => {
     const r = await attack("open_socket");

@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
-import { effectiveGrant, loadMacroModule, type MacroModule } from "../index.js";
-import { grantFor, loadGrants, NodeReadOnlyFs } from "../node/index.js";
+import { isPackageEnv, loadMacroModule, type MacroModule } from "../index.js";
+import { expansionSandbox, grantFor, loadGrants } from "../node/index.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
 import { withTracking } from "./tracking.js";
@@ -131,20 +131,14 @@ async function expandRequest(req: ShimRequest, load: (path: string) => Promise<M
   // Grants come from the workspace (`macrobox.toml` or `[workspace.metadata.macrobox]`), which
   // the patch names in MACROBOX_WORKSPACE; the macro sees the crate being compiled.
   const workspace = req.env.MACROBOX_WORKSPACE ?? req.cwd;
-  const given = grantFor(loadGrants({ cwd: workspace }).grants, crate);
-  const effective = effectiveGrant(crate, module.declared, given);
-  if (!effective.ok) return encodeReply({ kind: "error", message: `macrobox: ${effective.error}` }, { stdout: "", stderr: "" }, null);
-  const crateDir = req.env.CARGO_MANIFEST_DIR ?? req.cwd;
-  const fs = effective.grant.read.length > 0 ? new NodeReadOnlyFs(crateDir) : null;
-  const realCrateDir = fs?.root ?? crateDir;
-  const result = await module.expand({
-    kind: req.kind,
-    name: req.name,
-    input: req.input,
-    args: req.args,
-    spans: req.spans,
-    sandbox: { crate, declared: module.declared, granted: effective.grant, fs, env: req.env, crateDir: realCrateDir, currentDir: req.cwd },
+  const sandbox = expansionSandbox({
+    crate,
+    declared: module.declared,
+    granted: grantFor(loadGrants({ cwd: workspace }).grants, crate),
+    env: req.env,
+    currentDir: req.cwd,
   });
+  const result = await module.expand({ kind: req.kind, name: req.name, input: req.input, args: req.args, spans: req.spans, sandbox });
   const notes = result.denials.map((d) => `note: macrobox: ${d.note}\n`).join("");
   const printed = { stdout: result.stdout, stderr: result.stderr + notes };
   if (result.output === undefined) {
@@ -160,15 +154,16 @@ async function expandRequest(req: ShimRequest, load: (path: string) => Promise<M
   }
   const trackedFiles = new Set<string>();
   for (const read of result.reads) {
-    const path = isAbsolute(read) ? read : resolve(realCrateDir, read);
+    const path = isAbsolute(read) ? read : resolve(sandbox.crateDir ?? req.cwd, read);
     try {
       if (statSync(path).isFile()) trackedFiles.add(path);
     } catch {
       // gone since: nothing to track
     }
   }
-  const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name));
-  for (const name of effective.grant.env) if (!/[*?[]/.test(name)) trackedEnv.add(name);
+  // The package env is cargo's own: cargo rebuilds the crate when it changes.
+  const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name).filter((name) => !isPackageEnv(name)));
+  for (const name of sandbox.granted.env) if (!/[*?[]/.test(name) && !isPackageEnv(name)) trackedEnv.add(name);
   const { output } = withTracking(req.kind, result.output, [...trackedFiles].sort(), [...trackedEnv].sort(), req.callSite);
   return encodeReply({ kind: "output", output }, printed, req.toShim);
 }

@@ -1,7 +1,7 @@
 // `macrobox expand`: run one macro of a module on source text and print what it generates, with
 // its diagnostics rendered like rustc's.
 
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { loadMacroModule } from "../host/module.js";
 import type { ExpandRequest, ExpandResult } from "../host/types.js";
@@ -13,12 +13,12 @@ import { compileModule, parseCommandLine, UsageError } from "./main.js";
 import { MacroboxError } from "../errors.js";
 import { expansionFails, formatMessages } from "../host/render.js";
 import { readMetadata } from "../wasm/metadata.js";
-import { describeGrant, effectiveGrant } from "../sandbox/capabilities.js";
+import { CapabilityError, describeGrant } from "../sandbox/capabilities.js";
 import { DEFAULT_LIMITS, formatLimit, LimitExceeded, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import { Watchdog } from "../node/watchdog.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import { grantFor, loadGrants } from "../node/grants.js";
-import { NodeReadOnlyFs } from "../node/fs.js";
+import { expansionSandbox } from "../node/expansion-sandbox.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { remoteCacheSetting } from "../node/settings.js";
 
@@ -101,20 +101,17 @@ export async function expandCommand(args: string[]): Promise<number> {
     const crate = meta?.crate.name ?? "<unknown>";
     const declared = { env: meta?.capabilities?.env ?? [], read: meta?.capabilities?.read ?? [] };
     const granted = grantFor(loadGrants({ config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] }).grants, crate);
-    const effective = effectiveGrant(crate, declared, granted);
-    if (!effective.ok) throw new UsageError(effective.error);
-    const beyond = describeGrant(crate, declared, effective.grant).note;
-    if (beyond !== null) process.stderr.write(`note: ${beyond}\n`);
     const crateDir = values["crate-dir"] ?? crateDirFor(values.derive !== undefined || values.attr !== undefined ? inputArg : values.file);
-    let fs: NodeReadOnlyFs | null = null;
-    if (effective.grant.read.length > 0) {
-      fs = new NodeReadOnlyFs(crateDir);
-    }
     // The macro sees the crate directory at its real path, and rustc's working directory (ours) as
-    // its current directory; CARGO_MANIFEST_DIR, when granted, is what cargo would set.
-    const realCrateDir = fs?.root ?? realPathOr(crateDir);
-    const env = { ...process.env, CARGO_MANIFEST_DIR: process.env.CARGO_MANIFEST_DIR ?? realCrateDir };
-    sandbox = { crate, declared, granted: effective.grant, fs, env, crateDir: realCrateDir, currentDir: realPathOr(process.cwd()) };
+    // its current directory.
+    try {
+      sandbox = expansionSandbox({ crate, declared, granted, env: process.env, crateDir, currentDir: process.cwd() });
+    } catch (e) {
+      if (e instanceof CapabilityError) throw new UsageError(e.message);
+      throw e;
+    }
+    const beyond = describeGrant(crate, declared, sandbox.granted).note;
+    if (beyond !== null) process.stderr.write(`note: ${beyond}\n`);
   }
 
   // Each job is one expansion: a label and the request.
@@ -210,14 +207,6 @@ export async function expandCommand(args: string[]): Promise<number> {
     process.stderr.write(formatMessages(result, { sources, sandbox }));
   }
   return failed ? 1 : 0;
-}
-
-function realPathOr(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
 }
 
 /** What a run shows the user, for --check-determinism. */

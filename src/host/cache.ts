@@ -23,13 +23,12 @@ import { bytesToHex } from "@noble/hashes/utils";
 import type { TokenStream } from "../tokens/model.js";
 import type { SpanTable, SpanTableCheckpoint, SpanTableDelta } from "../bridge/spans.js";
 import { FsError, type FsEntry, type FsStat, type ReadOnlyFs } from "../sandbox/fs.js";
-import { envAllowed } from "../sandbox/capabilities.js";
-import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import { visibleEnv, type SandboxGrant } from "../sandbox/wasi-fs.js";
 import type { ExpandResult } from "./types.js";
 import { withLazyText } from "./lazy-text.js";
 
 /** Bump when what is cached, or how keys are made, changes: old entries then simply miss. */
-export const EXPANSION_CACHE_FORMAT = 2;
+export const EXPANSION_CACHE_FORMAT = 3;
 
 /** A key-value store for cache entries. Keys are lowercase hex sha256 digests. */
 export interface CacheStore {
@@ -189,15 +188,13 @@ export interface ExpansionKeyParts {
   edition: string;
 }
 
-/** What of a grant decides an expansion: everything but the file system (observed instead) and the env values it does not let through. */
+/**
+ * What of a grant decides an expansion: everything but the file system (observed instead), with
+ * the env as the macro sees it (`visibleEnv`, the sandbox's own rule): exactly the values it could read.
+ */
 function grantMaterial(grant: SandboxGrant | undefined): unknown {
   if (!grant) return null;
-  const visible: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(grant.env ?? {})) {
-    if (value !== undefined && envAllowed(grant.granted, name)) visible.push([name, value]);
-  }
-  visible.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const rest: Record<string, unknown> = { ...grant, fs: grant.fs ? "fs" : null, env: visible };
+  const rest: Record<string, unknown> = { ...grant, fs: grant.fs ? "fs" : null, env: visibleEnv(grant) };
   return Object.keys(rest)
     .sort()
     .map((k) => [k, rest[k]]);

@@ -41,16 +41,10 @@ export function formatMessages(result: ExpandResult, options: FormatOptions = {}
   const diagnostics = [...result.diagnostics, ...emitted];
   for (const d of diagnostics) out.push(renderDiagnostic(d, sources));
   for (const d of result.denials) out.push(`note: ${d.note}`);
-  // A failed expansion may come from a variable it could not see through std::env.
+  // A failed expansion may come from a declared variable it could not see through std::env.
   const sandbox = options.sandbox;
-  if (sandbox) {
-    const failed = !result.ok || emitted.some((d) => d.level === "error");
-    // Cargo's variables only when the expansion failed or the macro's messages name them (proc-macro-crate
-    // prints "`CARGO_MANIFEST_DIR` env variable not set" and carries on with a guess).
-    const said = [result.stdout, result.stderr, ...diagnostics.map((d) => d.message)].join("\n");
-    for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) {
-      if (failed || (d.reason === "cargo-env" && said.includes(d.name))) out.push(`note: ${d.note}`);
-    }
+  if (sandbox && (!result.ok || emitted.some((d) => d.level === "error"))) {
+    for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) out.push(`note: ${d.note}`);
   }
   // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
   if (!result.ok && !diagnostics.some((d) => d.level === "error")) out.push(`error: ${result.error.message}`);

@@ -15,6 +15,7 @@ import { createWasmBackend } from "../server/wasm-backend.js";
 import { decodeFlatTree, type FlatTree } from "../server/flat.js";
 import { MacroboxError } from "../errors.js";
 import { moduleHash, nodeCaches } from "./disk-cache.js";
+import { requestSandbox } from "./expansion-sandbox.js";
 import type { WorkerMessage, WorkerReply } from "./expansion-worker.js";
 
 const { shared, limits } = workerData as { shared: SharedArrayBuffer; limits?: Partial<Limits> };
@@ -46,6 +47,7 @@ const backend = createWasmBackend({
     }
     return module;
   },
+  sandbox: (module, req) => requestSandbox(module, req.env, req.currentDir),
 });
 
 /** The client was asked to stop the expansion (native: the expansion fails with the reason). */

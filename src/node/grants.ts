@@ -13,7 +13,7 @@
 // `"*"` grants everything the crate declares of that kind. Crate names compare with `-` and `_`
 // equal. The command line adds to the file (`--allow-env crate:VAR`, `--allow-read crate:path`).
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { SETTINGS_KEYS, settingsFile } from "./settings.js";
@@ -27,15 +27,45 @@ function isTable(v: unknown): v is Table {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/**
+ * `parse(path)`, remembered while the file stays as it is (same size, modification and change
+ * times, inode): long-lived processes (the cargo host, the proc-macro server) read a settings file
+ * once, not per expansion, and see an edit at the next one. Errors are not remembered.
+ */
+export function byFileVersion<T>(memo: Map<string, { version: string; value: T }>, path: string, parse: (path: string) => T): T {
+  const version = fileVersion(path); // null: parse() names the problem
+  const known = memo.get(path);
+  if (version !== null && known?.version === version) return known.value;
+  const value = parse(path);
+  if (version !== null) memo.set(path, { version, value });
+  return value;
+}
+
+/** What changes when a file is edited or replaced (inode, size, modification and change times); null when it cannot be stat'ed. */
+export function fileVersion(path: string): string | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return null;
+  }
+}
+
+const grantsFiles = new Map<string, { version: string; value: Grants }>();
+
 /** Reads the grants in a macrobox.toml or a Cargo.toml (by file name). Throws CapabilityError. */
 export function readGrantsFile(path: string): Grants {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new CapabilityError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return parseGrants(text, path, basename(path) === "Cargo.toml" ? "cargo" : "macrobox");
+  const grants = byFileVersion(grantsFiles, path, (p) => {
+    let text: string;
+    try {
+      text = readFileSync(p, "utf8");
+    } catch (e) {
+      throw new CapabilityError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return parseGrants(text, p, basename(p) === "Cargo.toml" ? "cargo" : "macrobox");
+  });
+  // A copy: callers add command-line grants to it.
+  return new Map([...grants].map(([crate, g]) => [crate, { env: [...g.env], read: [...g.read] }]));
 }
 
 /** Parses grants from TOML text: `[grants.<crate>]` (macrobox.toml) or `[workspace.metadata.macrobox.grants.<crate>]` (Cargo.toml). */

@@ -2,6 +2,7 @@
 // system, grants from macrobox.toml / Cargo.toml and flags, rust-analyzer's proc-macro server on
 // stdio, the wall-clock watchdog. The whole public surface is this file.
 export { NodeReadOnlyFs } from "./fs.js";
+export { expansionSandbox, workspaceSettingsFile, type ExpansionSandboxOptions } from "./expansion-sandbox.js";
 export { loadGrants, readGrantsFile, parseGrants, grantFor, type Grants, type GrantSources } from "./grants.js";
 export { serveStdio, servePostcardStdio, type StdioOptions } from "./stdio-server.js";
 export { ProcMacroServerClient, spawnRustAnalyzerServer, RUST_ANALYZER_PROC_MACRO_SRV, type SpawnOptions } from "./server-client.js";

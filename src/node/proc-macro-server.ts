@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, formatLimit, LIMIT_NAMES, LIMIT_SPECS, type Limits } fr
 import { servePostcardStdio, serveStdio } from "./stdio-server.js";
 import { nodeCaches } from "./disk-cache.js";
 import { createWorkerBackend } from "./expansion-worker.js";
+import { settingsCheck } from "./expansion-sandbox.js";
 import { MacroboxError } from "../errors.js";
 
 export interface ProcMacroServerOptions {
@@ -52,7 +53,7 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
   // rebuilt for every request (rust-analyzer restarts the server when the workspace changes).
   const paths = new Map<string, Promise<string>>();
   const caches = nodeCaches();
-  const backend = createWorkerBackend({
+  const worker = createWorkerBackend({
     limits: options.limits,
     wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
     modulePath(lib) {
@@ -69,6 +70,17 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
       return path;
     },
   });
+  // What the sandbox refused goes to stderr, which rust-analyzer logs: the protocol has no place for
+  // it. A memoised answer holds while the workspace's grants file is unchanged.
+  const backend: typeof worker = {
+    ...worker,
+    memoCheck: (req) => settingsCheck(req.env, req.currentDir),
+    async expand(req) {
+      const result = await worker.expand(req);
+      if (result.ok) for (const note of result.value.notes ?? []) process.stderr.write(`macrobox: note: ${note}\n`);
+      return result;
+    },
+  };
   try {
     if (format === "bidirectional-postcard-prototype") {
       await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null }, maxMessageBytes: options.maxMessageBytes });

@@ -68,6 +68,11 @@ export class ProcMacroServerClient {
     this.child.stdin.on("error", () => {});
   }
 
+  /** The last 16 KiB the server wrote to stderr (macrobox writes the sandbox's notes there). */
+  get stderrTail(): string {
+    return this.stderr;
+  }
+
   private deliver(line: string): void {
     const waiter = this.pending.shift();
     if (waiter === undefined) {

@@ -3,7 +3,8 @@
 // macrobox.toml). An explicit grant is honoured whether or not the crate declares it (no crate on
 // the registry declares anything), and is shown as "beyond what the crate declares"
 // (`describeGrant`); a wildcard grant (`*`) stands for what the crate declares, no more.
-// Everything not granted is denied.
+// Everything not granted is denied, but for the package env (`PACKAGE_ENV`): what cargo sets about
+// the crate being compiled, which every macro sees.
 //
 //   env  = ["DATABASE_URL", "MYMACRO_*"]    environment variable names (`*` matches any run of chars)
 //   read = ["migrations", "*.sql"]           paths relative to the manifest dir of the crate being
@@ -27,7 +28,6 @@ export type DenialReason =
   | "undeclared" // not granted, and the crate does not declare it either
   | "not-granted" // declared, but the user did not grant it
   | "environ" // declared, not granted, and the macro may have looked for it in its environment
-  | "cargo-env" // a variable cargo sets (CARGO_MANIFEST_DIR), not granted: the macro may have looked for it
   | "escape" // the path leaves the crate directory (`..`)
   | "outside" // an absolute path outside the crate directory
   | "symlink" // a symlink leads outside the granted roots
@@ -158,6 +158,44 @@ export function checkDeclaration(crate: string, declared: Capabilities): void {
 
 export function envAllowed(grant: Capabilities, name: string): boolean {
   return grant.env.some((p) => p === name || globMatch(p, name));
+}
+
+/**
+ * The package env: what cargo (and rust-analyzer, from cargo's metadata) sets about the crate being
+ * compiled, offered to every macro without a grant. clap's `#[command(author, version, about)]`
+ * reads `CARGO_PKG_*`, proc-macro-crate and pest_derive `CARGO_MANIFEST_DIR`; none of it says more
+ * than the crate's own manifest, and cargo rebuilds the crate when it changes. `CARGO_MANIFEST_DIR`
+ * is the crate directory as the macro sees it (`visibleEnv` in wasi-fs.ts).
+ */
+export const PACKAGE_ENV: readonly string[] = [
+  "CARGO_PKG_VERSION",
+  "CARGO_PKG_VERSION_MAJOR",
+  "CARGO_PKG_VERSION_MINOR",
+  "CARGO_PKG_VERSION_PATCH",
+  "CARGO_PKG_VERSION_PRE",
+  "CARGO_PKG_AUTHORS",
+  "CARGO_PKG_NAME",
+  "CARGO_PKG_DESCRIPTION",
+  "CARGO_PKG_HOMEPAGE",
+  "CARGO_PKG_REPOSITORY",
+  "CARGO_PKG_LICENSE",
+  "CARGO_PKG_LICENSE_FILE",
+  "CARGO_PKG_README",
+  "CARGO_PKG_RUST_VERSION",
+  "CARGO_CRATE_NAME",
+  "CARGO_MANIFEST_DIR",
+];
+
+export function isPackageEnv(name: string): boolean {
+  return PACKAGE_ENV.includes(name);
+}
+
+/**
+ * Whether a macro sees env var `name`: the package env, or granted. The one visibility rule: the
+ * sandbox serves by it and the expansion cache keys by it.
+ */
+export function envVisible(grant: Capabilities, name: string): boolean {
+  return isPackageEnv(name) || envAllowed(grant, name);
 }
 
 /** Whether `path` (normalized, relative to the crate root) is readable under `grant`. */
@@ -341,8 +379,6 @@ export function denialNote(crate: string, kind: "env" | "read", name: string, re
       return `${tried}, which it does not declare${seen}; ${how}`;
     case "environ":
       return `macro crate ${crate} declares env var ${name}, which is not granted (the macro sees it unset); ${how}`;
-    case "cargo-env":
-      return `macro crate ${crate} may have read env var ${name}, which cargo sets for every crate it compiles (the macro sees it unset: it is not granted); ${how}`;
     case "escape":
       return `${tried}, which is outside the crate directory (\`..\`)${seen}; macros may only read granted paths inside it`;
     case "outside":
@@ -367,26 +403,16 @@ export function denial(crate: string, kind: "env" | "read", name: string, reason
   return d;
 }
 
-/** Variables cargo and rust-analyzer set for every compilation, which macros commonly read with `std::env::var`. */
-export const CARGO_ENV_HINTS: readonly string[] = ["CARGO_MANIFEST_DIR"];
-
 /**
- * Notes for env vars that are not granted, for an expansion that failed: a macro reading them with
- * `std::env::var` sees them unset, and the host cannot tell which it asked for (it can for
- * `proc_macro::tracked::env_var`, which gives a "not-granted" denial). These are the declared
- * variables and `hints` (by default CARGO_ENV_HINTS: cargo's own, which undeclared crates read).
- * Names already in `denials` are skipped.
+ * Notes for declared env vars that are not granted, for an expansion that failed: a macro reading
+ * them with `std::env::var` sees them unset, and the host cannot tell which it asked for (it can
+ * for `proc_macro::tracked::env_var`, which gives a "not-granted" denial). Names already in
+ * `denials` are skipped.
  */
-export function ungrantedEnvNotes(
-  crate: string,
-  declared: Capabilities,
-  granted: Capabilities,
-  denials: readonly CapabilityDenial[] = [],
-  hints: readonly string[] = CARGO_ENV_HINTS,
-): CapabilityDenial[] {
-  return dedupe([...declared.env, ...hints])
-    .filter((name) => !envAllowed(granted, name) && !denials.some((d) => d.kind === "env" && d.name === name))
-    .map((name) => denial(crate, "env", name, declared.env.includes(name) ? "environ" : "cargo-env"));
+export function ungrantedEnvNotes(crate: string, declared: Capabilities, granted: Capabilities, denials: readonly CapabilityDenial[] = []): CapabilityDenial[] {
+  return dedupe(declared.env)
+    .filter((name) => !envVisible(granted, name) && !denials.some((d) => d.kind === "env" && d.name === name))
+    .map((name) => denial(crate, "env", name, "environ"));
 }
 
 /**

@@ -1,6 +1,7 @@
 // Granted capabilities served to a macro through WASI preview1: a read-only preopened directory
 // (fd 3, "/", in which the crate directory appears at its real absolute path, `crateDir`, and
-// nothing else does) and the granted environment variables.
+// nothing else does) and the visible environment variables: the granted ones and the package env
+// (`PACKAGE_ENV` in capabilities.ts), with CARGO_MANIFEST_DIR the crate directory as the macro sees it.
 //
 // One `CapabilitySession` per expansion: it makes the WASI extension for the expansion's instance
 // (see `WasiOptions.extend` in wasi.ts) and the bridge's env policy, and records what happened:
@@ -10,7 +11,7 @@
 // What the macro sees is what an OS would answer: EACCES ("Permission denied") for paths outside
 // the grant, `..` escapes and symbolic links leading out of the granted paths; EROFS for any
 // attempt to write, create or truncate; ENOENT for granted paths that do not exist; an
-// environment holding only the granted variables (so `std::env::var` of anything else is
+// environment holding only the visible variables (so `std::env::var` of anything else is
 // `NotPresent`, as if unset).
 //
 // wasi-libc finds its preopens in a constructor (`__wasm_call_ctors`) by asking fd_prestat_get for
@@ -28,6 +29,7 @@
 import {
   denial,
   envAllowed,
+  envVisible,
   normalizePattern,
   pathInside,
   readAllowed,
@@ -60,13 +62,29 @@ export interface SandboxGrant {
    * against): rustc's working directory as cargo or rust-analyzer set it. Absolute; default `crateDir`.
    */
   currentDir?: string;
-  /** Environment values the host has; only granted names are ever served. */
+  /** Environment values the host has; only visible names are ever served (`visibleEnv`). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Files and directories open at once. Default 64. */
   maxOpenFiles?: number;
 }
 
 const E = Errno;
+
+/**
+ * The environment a macro sees under `grant`, sorted by name: the variables `envVisible` lets
+ * through that have values, with CARGO_MANIFEST_DIR the crate directory as the macro sees it (its
+ * real path, where `crateDir` mounts it) when the grant names one. What the sandbox serves, and
+ * what the expansion cache keys by.
+ */
+export function visibleEnv(grant: SandboxGrant): Array<[string, string]> {
+  const env: Record<string, string | undefined> = { ...grant.env };
+  if (grant.crateDir !== undefined) env.CARGO_MANIFEST_DIR = resolveAbsolute("/", grant.crateDir).abs;
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && !name.includes("=") && envVisible(grant.granted, name)) out.push([name, value]);
+  }
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
 
 const FILETYPE: Record<FsFileType | "chardev", number> = { chardev: 2, directory: 3, file: 4, other: 0 };
 const OFLAGS_CREAT = 1,
@@ -132,33 +150,31 @@ export class CapabilitySession {
   /** `WasiOptions.extend`: a fresh fd table for each instance. */
   readonly extend = (wasi: Wasi): WasiExtension => new WasiCapabilities(this, wasi).extension();
 
-  /** The bridge's env policy (`proc_macro::tracked::env_var`): granted names only, recorded. */
+  /** The bridge's env policy (`proc_macro::tracked::env_var`): visible names only, recorded. */
   readonly envPolicy = (name: string): string | null => {
-    if (!envAllowed(this.grant.granted, name)) {
+    if (!envVisible(this.grant.granted, name)) {
       this.deny("env", name, this.envReason(name));
       return null;
     }
-    const value = this.grant.env?.[name] ?? null;
+    const value = this.environment().find(([n]) => n === name)?.[1] ?? null;
     this.recordEnv(name, value);
     return value;
   };
 
-  /** The granted variables that have values, sorted by name (what environ_get serves). */
+  /** What environ_get serves (`visibleEnv`), computed once per expansion. */
   environment(): Array<[string, string]> {
-    const out: Array<[string, string]> = [];
-    for (const [name, value] of Object.entries(this.grant.env ?? {})) {
-      if (value !== undefined && !name.includes("=") && envAllowed(this.grant.granted, name)) out.push([name, value]);
-    }
-    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return (this.visible ??= visibleEnv(this.grant));
   }
+  private visible: Array<[string, string]> | undefined;
 
   /**
    * The instance read its environment (wasi-libc copies all of it, eagerly in a constructor): every
-   * variable it got counts as read. Which name a later `getenv` asks for is invisible to the host,
-   * so declared variables left out are not noted here (see `ungrantedEnvNotes`).
+   * granted variable it got counts as read. The package env is left out: every instance gets it,
+   * and cargo rebuilds when it changes. Which name a later `getenv` asks for is invisible to the
+   * host, so declared variables left out are not noted here (see `ungrantedEnvNotes`).
    */
   environRead(): void {
-    for (const [name, value] of this.environment()) this.recordEnv(name, value);
+    for (const [name, value] of this.environment()) if (envAllowed(this.grant.granted, name)) this.recordEnv(name, value);
   }
 
   envReason(name: string): DenialReason {

@@ -71,6 +71,11 @@ export interface BackendExpansion {
   reusable?: boolean;
   /** RustAnalyzer mode: the span table the output's ids index (default: the request's). */
   spanData?: SpanData[];
+  /**
+   * What the sandbox refused, as notes naming the grant that would allow it (the protocol has no
+   * place for them: the Node server writes them to stderr, which rust-analyzer logs).
+   */
+  notes?: string[];
 }
 
 export interface ProcMacroBackend {
@@ -79,6 +84,11 @@ export interface ProcMacroBackend {
   expand(req: BackendExpandRequest): Promise<Result<BackendExpansion, string>>;
   /** Span modes this backend can serve; default Id only. */
   spanModes?: readonly SpanMode[];
+  /**
+   * For the line memo: what an expansion's answer depends on outside the request (for macrobox,
+   * the workspace's grants file). A memoised answer is reused only while the check returns true.
+   */
+  memoCheck?(req: ExpandMacroRequest): () => boolean;
 }
 
 export interface ServerSession {
@@ -189,7 +199,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
       // the span mode is part of what the line means).
       const key = memo === null ? "" : `${spanMode}\n${line}`;
       const known = memo?.get(key);
-      if (known !== undefined) return known;
+      if (known !== undefined && (known.valid === undefined || known.valid())) return known.response;
       let req: Request;
       try {
         req = decodeRequestLine(line);
@@ -199,8 +209,10 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
       }
       if (memo === null || req.type !== "ExpandMacro") return encodeResponseLine(await handle(req));
       reusable = false;
+      // Taken before expanding: an edit during the expansion invalidates its answer.
+      const valid = backend.memoCheck?.(req);
       const response = encodeResponseLine(await handle(req));
-      if (reusable) memo.set(key, response);
+      if (reusable) memo.set(key, { response, valid });
       return response;
     },
     get spanMode() {
@@ -209,14 +221,20 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
   };
 }
 
+/** A memoised response, and the check that it still holds (`ProcMacroBackend.memoCheck`). */
+interface Memoised {
+  response: string;
+  valid: (() => boolean) | undefined;
+}
+
 /** Request lines to response lines, least recently used out past a size in UTF-16 units. */
 class LineMemo {
-  private readonly entries = new Map<string, string>();
+  private readonly entries = new Map<string, Memoised>();
   private size = 0;
 
   constructor(private readonly maxSize: number) {}
 
-  get(key: string): string | undefined {
+  get(key: string): Memoised | undefined {
     const v = this.entries.get(key);
     if (v !== undefined) {
       this.entries.delete(key);
@@ -225,15 +243,20 @@ class LineMemo {
     return v;
   }
 
-  set(key: string, value: string): void {
-    const cost = key.length + value.length;
+  set(key: string, value: Memoised): void {
+    const cost = key.length + value.response.length;
     if (cost > this.maxSize) return;
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.entries.delete(key);
+      this.size -= key.length + old.response.length;
+    }
     this.entries.set(key, value);
     this.size += cost;
     for (const [k, v] of this.entries) {
       if (this.size <= this.maxSize) break;
       this.entries.delete(k);
-      this.size -= k.length + v.length;
+      this.size -= k.length + v.response.length;
     }
   }
 }

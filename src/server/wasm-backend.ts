@@ -10,9 +10,14 @@
 // failed (a Cancel, a broken connection) answers with "", as natively (the server's panic marker
 // reaches the macro as a panic with a payload that is not a string).
 //
+// Capabilities: the `sandbox` option gives each expansion its SandboxGrant (in the Node server,
+// grants from the request's workspace and the request's env). An expansion served a file system
+// is not reusable for the line memo: files change outside the request.
+//
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
 import type { ExpandResult, MacroModule } from "../host/types.js";
+import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import type { Span, TokenStream } from "../tokens/model.js";
 import { copyStream } from "../tokens/walk.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
@@ -23,6 +28,11 @@ import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from ".
 export interface WasmBackendOptions {
   /** The macro module for a library path the client names (cache it: this is called per request). */
   loadModule(lib: string): Promise<MacroModule>;
+  /**
+   * The sandbox of one expansion (grants, crate directory, the request's env: src/node/expansion-sandbox.ts);
+   * its error is the reply. Default: nothing granted, no env.
+   */
+  sandbox?(module: MacroModule, req: BackendExpandRequest): SandboxGrant | undefined;
 }
 
 // The walk is src/tokens/walk.ts's (no recursion): a request may nest as deep as the client likes,
@@ -43,11 +53,20 @@ function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open:
   });
 }
 
-/** The reply to a failed expansion: a panic's own message, as the native server's; else ours. */
-function failure(result: ExpandResult): string {
+/** The sandbox's refusals, as notes for the server's log. */
+function notesOf(result: ExpandResult): { notes?: string[] } {
+  return result.denials.length === 0 ? {} : { notes: result.denials.map((d) => d.note) };
+}
+
+/**
+ * A failed expansion's answer: a panic's own message, as the native server's (else our error), and
+ * what the sandbox refused (the likely why, with the grant to give; natively there is none).
+ */
+function failure(result: ExpandResult): { ok: false; error: string } {
   const error = result.error;
-  if (error === undefined) return "expansion failed";
-  return error.kind === "panic" ? (error.payload ?? "") : error.message;
+  const message = error === undefined ? "expansion failed" : error.kind === "panic" ? (error.payload ?? "") : error.message;
+  const notes = result.denials.map((d) => `\nnote: macrobox: ${d.note}`).join("");
+  return { ok: false, error: `${message}${notes}` };
 }
 
 export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {
@@ -65,7 +84,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
    * output's spans index the same table (an IndexSet: entries already there keep their index, new
    * ones are appended in the order the flat-tree writer meets them, the call site first).
    */
-  async function expandRa(module: MacroModule, req: BackendExpandRequest): Promise<Result<BackendExpansion, string>> {
+  async function expandRa(module: MacroModule, req: BackendExpandRequest, sandbox: SandboxGrant | undefined): Promise<Result<BackendExpansion, string>> {
     const kind = module.macros.find((m) => m.name === req.macroName)!.kind;
     const spans = new RaSpanTable(req.spanClient ?? null);
     // The native server reads the request's table into an IndexSet: a repeated entry is kept once,
@@ -99,9 +118,9 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     } catch (e) {
       return { ok: false, error: `bad request: ${(e as Error).message}` };
     }
-    const result = await module.expand({ kind, name: req.macroName, input, args, spans, cache: !spans.asksClient });
+    const result = await module.expand({ kind, name: req.macroName, input, args, spans, sandbox, cache: !spans.asksClient });
     if (spans.clientFailure !== null) return { ok: false, error: "" };
-    if (result.output === undefined) return { ok: false, error: failure(result) };
+    if (result.output === undefined) return failure(result);
 
     idOf(table[req.callSite]);
     const output = mapSpans(
@@ -109,7 +128,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       (s) => idOf(spans.ra(s)),
       (_open, close) => close,
     );
-    return { ok: true, value: { output, spanData: table, reusable: !spans.asksClient } };
+    return { ok: true, value: { output, spanData: table, reusable: !spans.asksClient && !sandbox?.fs, ...notesOf(result) } };
   }
 
   return {
@@ -127,7 +146,13 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       const macro = module.value.macros.find((m) => m.name === req.macroName);
       if (macro === undefined) return { ok: false, error: `proc-macro \`${req.macroName}\` is missing from ${req.lib}` };
       const kind = macro.kind;
-      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req);
+      let sandbox: SandboxGrant | undefined;
+      try {
+        sandbox = options.sandbox?.(module.value, req);
+      } catch (e) {
+        return { ok: false, error: `macrobox: ${(e as Error).message}` };
+      }
+      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req, sandbox);
 
       const spans = new IdSpanTable();
       spans.setGlobals({ defSite: spans.internId(req.defSite), callSite: spans.internId(req.callSite), mixedSite: spans.internId(req.mixedSite) });
@@ -143,11 +168,12 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
         input: inBridge(req.body),
         args: kind === "attr" ? inBridge(req.attributes ?? []) : undefined,
         spans,
+        sandbox,
       });
-      if (result.output === undefined) return { ok: false, error: failure(result) };
+      if (result.output === undefined) return failure(result);
       const toClientSpan = (s: Span) => spans.id(s);
-      // No file system is granted here, so nothing outside the request decided the output.
-      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable: true } };
+      // Without a granted file system nothing outside the request decided the output.
+      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable: !sandbox?.fs, ...notesOf(result) } };
     },
   };
 }

@@ -41,8 +41,8 @@ export const SPAN_PROBE_CASES: readonly (readonly [string, string])[] = [
   ["expanded", 'concat!("a", 1)'],
   ["expanded", '"plain"'],
   ["boom", ""],
-  // Not yet `envs!()`: natively the request's CARGO_PKG_* values are the macro's environment; this
-  // branch's server shows them to no macro (the package-env change makes them visible to all).
+  // The request's CARGO_PKG_NAME: the package env every macro sees, as natively.
+  ["envs", ""],
 ];
 
 /** Builds (once, cached) the crate's wasm module; returns its path. */
@@ -85,7 +85,7 @@ export const RA_CALL = astId(13, 2, 0x0042); // MacroCall
  * anchor (joins across anchors fail), a few carry the fixup marker or a non-root context (join's
  * special cases). Throws when the input does not lex.
  */
-export function raRequest(lib: string, macroName: string, input: string, args: string | null): Request {
+export function raRequest(lib: string, macroName: string, input: string, args: string | null, extra: Partial<Request> = {}): Request {
   // rust-analyzer keeps the table as an IndexSet: equal spans share one entry.
   const table: SpanData[] = [];
   const known = new Map<string, number>();
@@ -124,5 +124,6 @@ export function raRequest(lib: string, macroName: string, input: string, args: s
     attributes: attributes === null ? null : encodeFlatTree(attributes, { rootSpan: globals.callSite }),
     globals,
     spanDataTable: encodeSpanDataTable(table),
-  };
+    ...extra,
+  } as Request;
 }

@@ -1,0 +1,125 @@
+// The sandbox of one expansion for a long-lived host (Node): what the user grants the macro crate,
+// the crate being compiled as its directory, and the environment the request carries. The cargo
+// patch's host (src/cargo/host.ts) and the proc-macro server's expansion worker build it here, the
+// same way; what a macro then sees of that environment is src/sandbox's rule (`visibleEnv`).
+//
+// The proc-macro server learns the crate being compiled only from the request (rust-analyzer
+// passes cargo's env, CARGO_MANIFEST_DIR among it, and rustc's working directory), so it finds the
+// grants by walking up from there to the workspace's settings: the nearest `macrobox.toml`, or a
+// Cargo.toml with a `[workspace]` table (whose `[workspace.metadata.macrobox]` holds them).
+
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parse as parseToml } from "smol-toml";
+
+import type { MacroModule } from "../host/types.js";
+import { CapabilityError, effectiveGrant, type Capabilities } from "../sandbox/capabilities.js";
+import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import { NodeReadOnlyFs } from "./fs.js";
+import { byFileVersion, fileVersion, grantFor, readGrantsFile } from "./grants.js";
+
+export interface ExpansionSandboxOptions {
+  /** The macro crate. */
+  crate: string;
+  /** What it declares (the module's metadata). */
+  declared: Readonly<Capabilities>;
+  /** What the user grants it (`grantFor`). */
+  granted: Capabilities;
+  /** The environment of the compilation (cargo's, as rustc or rust-analyzer got it). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** rustc's working directory. */
+  currentDir?: string | null;
+  /** The crate being compiled; default its CARGO_MANIFEST_DIR in `env`, else `currentDir`. */
+  crateDir?: string | null;
+}
+
+/**
+ * The SandboxGrant of one expansion: the effective grant, the crate directory (served through
+ * NodeReadOnlyFs when a read grant applies, and mounted at its real path) and rustc's working
+ * directory. Throws CapabilityError for a grant that cannot be honoured.
+ */
+export function expansionSandbox(o: ExpansionSandboxOptions): SandboxGrant {
+  const effective = effectiveGrant(o.crate, { env: [...o.declared.env], read: [...o.declared.read] }, o.granted);
+  if (!effective.ok) throw new CapabilityError(effective.error);
+  const dir = o.crateDir ?? o.env.CARGO_MANIFEST_DIR ?? o.currentDir ?? null;
+  const fs = effective.grant.read.length > 0 && dir !== null ? new NodeReadOnlyFs(dir) : null;
+  const crateDir = fs?.root ?? (dir === null ? undefined : realPathOr(dir));
+  const currentDir = o.currentDir ? realPathOr(o.currentDir) : crateDir;
+  return { crate: o.crate, declared: { env: [...o.declared.env], read: [...o.declared.read] }, granted: effective.grant, fs, env: o.env, crateDir, currentDir };
+}
+
+export function realPathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+const workspaceManifests = new Map<string, { version: string; value: boolean }>();
+
+/** Whether a Cargo.toml has a `[workspace]` table; one that does not parse is not a workspace's. */
+function isWorkspaceManifest(path: string): boolean {
+  return byFileVersion(workspaceManifests, path, (p) => {
+    try {
+      const doc = parseToml(readFileSync(p, "utf8")) as Record<string, unknown>;
+      return doc.workspace !== null && typeof doc.workspace === "object";
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The settings file of the workspace `start` lies in: the nearest `macrobox.toml` at or above it,
+ * or a Cargo.toml with a `[workspace]` table, whichever comes first; null when there is neither.
+ */
+export function workspaceSettingsFile(start: string): string | null {
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    const settings = join(dir, "macrobox.toml");
+    if (existsSync(settings)) return settings;
+    const manifest = join(dir, "Cargo.toml");
+    if (existsSync(manifest) && isWorkspaceManifest(manifest)) return manifest;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * The sandbox of a proc-macro server expansion: grants from the workspace of the crate being
+ * compiled (found from the request's CARGO_MANIFEST_DIR, else its current directory), and the
+ * request's environment (never the server's own). Throws CapabilityError for a settings file that
+ * cannot be read or says something wrong, naming the file.
+ */
+export function requestSandbox(
+  module: Pick<MacroModule, "crate" | "declared">,
+  env: ReadonlyArray<readonly [string, string]>,
+  currentDir: string | null,
+): SandboxGrant {
+  const vars: Record<string, string> = Object.fromEntries(env);
+  const crate = module.crate?.name ?? "<unknown>";
+  const start = workspaceStart(env, currentDir);
+  const file = start ? workspaceSettingsFile(start) : null;
+  const granted = file === null ? { env: [], read: [] } : grantFor(readGrantsFile(file), crate);
+  return expansionSandbox({ crate, declared: module.declared, granted, env: vars, currentDir });
+}
+
+/** Where the search for a request's workspace starts: its CARGO_MANIFEST_DIR, else its current directory. */
+function workspaceStart(env: ReadonlyArray<readonly [string, string]>, currentDir: string | null): string | null {
+  return env.find(([name]) => name === "CARGO_MANIFEST_DIR")?.[1] ?? currentDir;
+}
+
+/**
+ * For the server's line memo (`ProcMacroBackend.memoCheck`): whether the request's workspace
+ * still has the settings file it has now, unchanged (or still none), so that an answer given
+ * under its grants still holds.
+ */
+export function settingsCheck(env: ReadonlyArray<readonly [string, string]>, currentDir: string | null): () => boolean {
+  const start = workspaceStart(env, currentDir);
+  if (start === null) return () => true;
+  const state = () => {
+    const file = workspaceSettingsFile(start);
+    return file === null ? "" : `${file}\0${fileVersion(file)}`;
+  };
+  const then = state();
+  return () => state() === then;
+}
