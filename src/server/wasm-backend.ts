@@ -30,7 +30,8 @@ export interface WasmBackendOptions {
   loadModule(lib: string): Promise<MacroModule>;
   /**
    * The sandbox of one expansion (grants, crate directory, the request's env: src/node/expansion-sandbox.ts);
-   * its error is the reply. Default: nothing granted, no env.
+   * its error is the reply. Default: nothing granted; of the request's env, what every macro sees
+   * (the package env: src/sandbox/capabilities.ts).
    */
   sandbox?(module: MacroModule, req: BackendExpandRequest): SandboxGrant | undefined;
 }
@@ -67,6 +68,21 @@ function failure(result: ExpandResult): { ok: false; error: string } {
   const message = error === undefined ? "expansion failed" : error.kind === "panic" ? (error.payload ?? "") : error.message;
   const notes = result.denials.map((d) => `\nnote: macrobox: ${d.note}`).join("");
   return { ok: false, error: `${message}${notes}` };
+}
+
+/** The default sandbox: no grant, the request's env (of which a macro sees only the package env). */
+function requestEnvOnly(module: MacroModule, req: BackendExpandRequest): SandboxGrant {
+  const env: Record<string, string> = Object.fromEntries(req.env);
+  const crateDir = env.CARGO_MANIFEST_DIR;
+  return {
+    crate: module.crate?.name ?? "<unknown>",
+    declared: module.declared,
+    granted: { env: [], read: [] },
+    fs: null,
+    env,
+    crateDir,
+    currentDir: req.currentDir ?? crateDir,
+  };
 }
 
 export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {
@@ -148,7 +164,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       const kind = macro.kind;
       let sandbox: SandboxGrant | undefined;
       try {
-        sandbox = options.sandbox?.(module.value, req);
+        sandbox = (options.sandbox ?? requestEnvOnly)(module.value, req);
       } catch (e) {
         return { ok: false, error: `macrobox: ${(e as Error).message}` };
       }
