@@ -89,7 +89,8 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_clone(stream: TokenStream): TokenStream {
-    // Streams are never mutated in place, so a clone can share the trees.
+    // A clone shares the trees; the store never extends a shared stream in place.
+    this.store.share(stream);
     return stream;
   }
 
@@ -98,6 +99,8 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_expand_expr(stream: TokenStream): Result<TokenStream, void> {
+    // The expansion may be (or contain) the stream itself.
+    this.store.share(stream);
     const expanded = expandExpr(stream, {
       spans: this.spans,
       env: this.env,
@@ -146,13 +149,11 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_concat_trees(base: TokenStream | null, trees: TokenTree[]): TokenStream {
-    const out = (base ?? []).slice();
-    for (const t of trees) out.push(...toInternal(t));
-    return out;
+    return this.store.concatTrees(base, trees, toInternal);
   }
 
   ts_concat_streams(base: TokenStream | null, streams: TokenStream[]): TokenStream {
-    return (base ?? []).concat(...streams);
+    return this.store.concatStreams(base, streams);
   }
 
   ts_into_trees(stream: TokenStream): TokenTree[] {
