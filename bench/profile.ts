@@ -4,6 +4,10 @@
 //
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.ts [--rounds N] [--no-curve] [--no-corpus]
 //   node --import tsx bench/profile.ts --base /tmp/old-checkout      (A/B: both hosts in this process)
+//   node --import tsx bench/profile.ts --no-warm-snapshots           (every instance runs its constructors and warm-up)
+//
+// Both hosts in one process share its garbage collector: compare changes to what is allocated
+// (memory grown per instance, say) from separate processes, alternating.
 //
 // Prints per expansion the median and p90 wall time and the mean CPU time (steadier than wall time
 // on a shared machine). With --base, a second copy of the host (another checkout's src/, e.g. from
@@ -22,7 +26,13 @@ import { lexSource, NATIVE_SPANS } from "../test/oracle/native.js";
 import { loadCorpus } from "../test/corpus/expand/load.js";
 
 const { values: opts } = parseArgs({
-  options: { rounds: { type: "string" }, "no-curve": { type: "boolean" }, "no-corpus": { type: "boolean" }, base: { type: "string" } },
+  options: {
+    rounds: { type: "string" },
+    "no-curve": { type: "boolean" },
+    "no-corpus": { type: "boolean" },
+    "no-warm-snapshots": { type: "boolean" },
+    base: { type: "string" },
+  },
 });
 const rounds = Number(opts.rounds ?? 20);
 
@@ -40,7 +50,7 @@ async function side(name: string, root: string): Promise<Side> {
   const { loadMacroModule } = await from("src/index.ts");
   const { createServerSession } = await from("src/server/serve.ts");
   const { createWasmBackend } = await from("src/server/wasm-backend.ts");
-  const module = await loadMacroModule(bytes);
+  const module = await loadMacroModule(bytes, { warmSnapshots: !opts["no-warm-snapshots"] });
   return { name, ...createServerSession(createWasmBackend({ loadModule: async () => module })) };
 }
 const here = resolve(import.meta.dirname, "..");

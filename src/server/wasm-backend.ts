@@ -14,7 +14,7 @@ import type { MacroModule } from "../host/types.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
 import { RaSpanTable } from "./ra-spans.js";
-import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
+import type { BackendExpandOptions, BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
 
 export interface WasmBackendOptions {
   /** The macro module for a library path the client names (cache it: this is called per request). */
@@ -77,7 +77,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
    * output's spans index the same table (an IndexSet: entries already there keep their index, new
    * ones are appended in the order the flat-tree writer meets them, the call site first).
    */
-  async function expandRa(module: MacroModule, req: BackendExpandRequest): Promise<Result<BackendExpansion, string>> {
+  async function expandRa(module: MacroModule, req: BackendExpandRequest, options: BackendExpandOptions): Promise<Result<BackendExpansion, string>> {
     const kind = module.macros.find((m) => m.name === req.macroName)!.kind;
     const spans = new RaSpanTable(req.spanClient ?? null);
     const handleOf = (id: Span): Span => {
@@ -112,12 +112,12 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     };
     for (const d of req.spanData) idOf(d);
     idOf(req.spanData[req.callSite]);
-    const output = mapSpans(
-      result.output,
-      (s) => idOf(spans.ra(s)),
-      (_open, close) => close,
-    );
-    return { ok: true, value: { output, spanData: table, reusable: !spans.asksClient } };
+    const toId = (s: Span) => idOf(spans.ra(s));
+    const reusable = !spans.asksClient;
+    // Either way the ids are made in the flat-tree writer's order (mapSpans walks as it writes).
+    if (options.mapsOutputSpans) return { ok: true, value: { output: result.output, outputSpan: toId, spanData: table, reusable } };
+    const output = mapSpans(result.output, toId, (_open, close) => close);
+    return { ok: true, value: { output, spanData: table, reusable } };
   }
 
   return {
@@ -129,13 +129,13 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       return { ok: true, value: module.value.macros.map((m) => ({ name: m.name, kind: m.kind })) };
     },
 
-    async expand(req: BackendExpandRequest): Promise<Result<BackendExpansion, string>> {
+    async expand(req: BackendExpandRequest, options: BackendExpandOptions = {}): Promise<Result<BackendExpansion, string>> {
       const module = await load(req.lib);
       if (!module.ok) return module;
       const macro = module.value.macros.find((m) => m.name === req.macroName);
       if (macro === undefined) return { ok: false, error: `proc-macro \`${req.macroName}\` is missing from ${req.lib}` };
       const kind = macro.kind;
-      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req);
+      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req, options);
 
       const ids = new Set<Span>();
       collectSpans(req.body, ids);
@@ -187,6 +187,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
         }
       };
       // No file system is granted here, so nothing outside the request decided the output.
+      if (options.mapsOutputSpans) return { ok: true, value: { output: result.output, outputSpan: toClientSpan, reusable: true } };
       return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable: true } };
     },
   };
