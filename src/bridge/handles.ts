@@ -94,15 +94,16 @@ export class HandleStore {
     return out;
   }
 
-  /** `base` followed by `trees`, each turned into what it stands for by `internal` (`ts_concat_trees`). */
-  concatTrees(base: TokenStream | null, trees: readonly TokenTree[], internal: (t: TokenTree) => TokenTree[]): TokenStream {
+  /** `base` followed by `trees`, each appended as what it stands for by `pushInternal` (`ts_concat_trees`). */
+  concatTrees(base: TokenStream | null, trees: readonly TokenTree[], pushInternal: (t: TokenTree, out: TokenTree[]) => void): TokenStream {
     const { out, shape } = this.extendable(base);
-    let { tokens, depth } = shape;
-    for (const tree of trees) {
-      const ts = internal(tree);
-      for (const t of ts) {
-        out.push(t);
-        if (!this.measured) continue;
+    const before = out.length;
+    for (const tree of trees) pushInternal(tree, out);
+    this.hostWork += out.length - before;
+    if (this.measured) {
+      let { tokens, depth } = shape;
+      for (let i = before; i < out.length; i++) {
+        const t = out[i];
         if (t.type !== "group") tokens++;
         else {
           const inner = streamShape(t.stream, streamShapes);
@@ -110,9 +111,8 @@ export class HandleStore {
           depth = Math.max(depth, 1 + inner.depth);
         }
       }
-      this.hostWork += ts.length;
+      streamShapes.set(out, { tokens, depth });
     }
-    if (this.measured) streamShapes.set(out, { tokens, depth });
     return out;
   }
 

@@ -149,7 +149,7 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_concat_trees(base: TokenStream | null, trees: TokenTree[]): TokenStream {
-    return this.store.concatTrees(base, trees, toInternal);
+    return this.store.concatTrees(base, trees, pushInternal);
   }
 
   ts_concat_streams(base: TokenStream | null, streams: TokenStream[]): TokenStream {
@@ -242,12 +242,15 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
  * punct followed by the positive literal.
  */
 export function toInternal(t: TokenTree): TokenTree[] {
+  const out: TokenTree[] = [];
+  pushInternal(t, out);
+  return out;
+}
+
+/** `toInternal(t)`, appended to `out` (no array per tree). */
+export function pushInternal(t: TokenTree, out: TokenTree[]): void {
   if (t.type === "literal" && (t.kind === "Integer" || t.kind === "Float") && t.symbol.startsWith("-")) {
     // rustc makes the `-` JointHidden: invisible to macros, but printed glued (`-5`).
-    return [
-      { type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: t.span },
-      { ...t, symbol: t.symbol.slice(1) },
-    ];
-  }
-  return [t];
+    out.push({ type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: t.span }, { ...t, symbol: t.symbol.slice(1) });
+  } else out.push(t);
 }
