@@ -9,7 +9,7 @@
 // Both hosts in one process share its garbage collector: compare changes to what is allocated
 // (memory grown per instance, say) from separate processes, alternating.
 //
-// Prints per expansion the median and p90 wall time and the mean CPU time (steadier than wall time
+// Prints per expansion the p25, median and p90 wall time and the mean CPU time (steadier than wall time
 // on a shared machine). With --base, a second copy of the host (another checkout's src/, e.g. from
 // `git archive`) is loaded beside this one and the two are driven alternately, round by round.
 
@@ -92,7 +92,7 @@ async function timeLines(lines: string[], rounds: number): Promise<string> {
     .map((s, k) => {
       const t = times[k].sort((a, b) => a - b);
       const at = (q: number) => t[Math.min(t.length - 1, Math.floor(q * t.length))].toFixed(3);
-      return `${s.name ? `${s.name}: ` : ""}median ${at(0.5)} ms, p90 ${at(0.9)} ms, cpu ${(cpu[k] / t.length).toFixed(3)} ms`;
+      return `${s.name ? `${s.name}: ` : ""}p25 ${at(0.25)} ms, median ${at(0.5)} ms, p90 ${at(0.9)} ms, cpu ${(cpu[k] / t.length).toFixed(3)} ms`;
     })
     .join(" | ");
 }
