@@ -1,61 +1,116 @@
 // An in-process loop for CPU profiles of warm expansions (no process boundary, no native side):
-// the serde_derive corpus through createServerSession(createWasmBackend(...)).handleLine.
+// the serde_derive corpus through createServerSession(createWasmBackend(...)).handleLine, then
+// Serialize over structs of 1, 10, 100 and 1,000 fields (time against input size).
 //
-//   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.ts [--rounds N]
+//   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.ts [--rounds N] [--no-curve] [--no-corpus]
+//   node --import tsx bench/profile.ts --base /tmp/old-checkout      (A/B: both hosts in this process)
+//   node --import tsx bench/profile.ts --no-warm-snapshots           (every instance runs its constructors and warm-up)
 //
-// Prints the median time per expansion; the profile says where it goes.
+// Both hosts in one process share its garbage collector: compare changes to what is allocated
+// (memory grown per instance, say) from separate processes, alternating.
+//
+// Prints per expansion the p25, median and p90 wall time and the mean CPU time (steadier than wall time
+// on a shared machine). With --base, a second copy of the host (another checkout's src/, e.g. from
+// `git archive`) is loaded beside this one and the two are driven alternately, round by round.
 
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 import { build } from "../src/builder/build.js";
-import { loadMacroModule } from "../src/index.js";
-import { createServerSession } from "../src/server/serve.js";
-import { createWasmBackend } from "../src/server/wasm-backend.js";
 import { encodeFlatTree } from "../src/server/flat.js";
 import { encodeRequestLine } from "../src/server/protocol.js";
 import { lexSource, NATIVE_SPANS } from "../test/oracle/native.js";
 import { loadCorpus } from "../test/corpus/expand/load.js";
 
-const { values: opts } = parseArgs({ options: { rounds: { type: "string" } } });
+const { values: opts } = parseArgs({
+  options: {
+    rounds: { type: "string" },
+    "no-curve": { type: "boolean" },
+    "no-corpus": { type: "boolean" },
+    "no-warm-snapshots": { type: "boolean" },
+    base: { type: "string" },
+  },
+});
 const rounds = Number(opts.rounds ?? 20);
 
 const built = await build({ crate: "serde_derive@1.0.152", output: join(mkdtempSync(join(tmpdir(), "macrobox-profile-")), "serde_derive.wasm") });
-const module = await loadMacroModule(readFileSync(built.output));
-const session = createServerSession(createWasmBackend({ loadModule: async () => module }));
+const bytes = readFileSync(built.output);
 
-const lines = loadCorpus()
-  .filter((c) => "name" in c.crate && c.crate.name === "serde_derive" && c.kind === "derive" && c.expect === "ok")
-  .flatMap((c) =>
-    c.macros.map((name) =>
-      encodeRequestLine({
-        type: "ExpandMacro",
-        lib: "serde_derive",
-        env: [],
-        currentDir: null,
-        macroBody: encodeFlatTree(lexSource(c.input), { rootSpan: NATIVE_SPANS.callSite }),
-        macroName: name,
-        attributes: null,
-        globals: { ...NATIVE_SPANS },
-        spanDataTable: [],
-      }),
-    ),
-  );
+interface Side {
+  name: string;
+  handleLine(line: string): Promise<string>;
+}
 
-const times: number[] = [];
-for (let r = 0; r < rounds; r++) {
-  for (const line of lines) {
-    const start = performance.now();
-    const res = await session.handleLine(line);
-    times.push(performance.now() - start);
-    if (!res.startsWith('{"ExpandMacro":{"Ok"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
+/** A server session of the host whose src/ is under `root`. */
+async function side(name: string, root: string): Promise<Side> {
+  const from = (path: string) => import(pathToFileURL(join(root, path)).href);
+  const { loadMacroModule } = await from("src/index.ts");
+  const { createServerSession } = await from("src/server/serve.ts");
+  const { createWasmBackend } = await from("src/server/wasm-backend.ts");
+  const module = await loadMacroModule(bytes, { warmSnapshots: !opts["no-warm-snapshots"] });
+  return { name, ...createServerSession(createWasmBackend({ loadModule: async () => module })) };
+}
+const here = resolve(import.meta.dirname, "..");
+const sides = [await side(opts.base ? "this" : "", here)];
+if (opts.base) sides.push(await side("base", resolve(opts.base)));
+
+const requestLine = (input: string, name: string) =>
+  encodeRequestLine({
+    type: "ExpandMacro",
+    lib: "serde_derive",
+    env: [],
+    currentDir: null,
+    macroBody: encodeFlatTree(lexSource(input), { rootSpan: NATIVE_SPANS.callSite }),
+    macroName: name,
+    attributes: null,
+    globals: { ...NATIVE_SPANS },
+    spanDataTable: [],
+  });
+
+/** Runs every line once per round on each side, the sides alternating by round; times per side. */
+async function timeLines(lines: string[], rounds: number): Promise<string> {
+  const times = sides.map(() => [] as number[]);
+  const cpu = sides.map(() => 0);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, s] of (r % 2 === 0 ? sides : [...sides].reverse()).entries()) {
+      const k = r % 2 === 0 ? i : sides.length - 1 - i;
+      const before = process.cpuUsage();
+      for (const line of lines) {
+        const start = performance.now();
+        const res = await s.handleLine(line);
+        times[k].push(performance.now() - start);
+        if (!res.startsWith('{"ExpandMacro":{"Ok"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
+      }
+      const used = process.cpuUsage(before);
+      cpu[k] += (used.user + used.system) / 1000;
+    }
+  }
+  return sides
+    .map((s, k) => {
+      const t = times[k].sort((a, b) => a - b);
+      const at = (q: number) => t[Math.min(t.length - 1, Math.floor(q * t.length))].toFixed(3);
+      return `${s.name ? `${s.name}: ` : ""}p25 ${at(0.25)} ms, median ${at(0.5)} ms, p90 ${at(0.9)} ms, cpu ${(cpu[k] / t.length).toFixed(3)} ms`;
+    })
+    .join(" | ");
+}
+
+if (!opts["no-corpus"]) {
+  const lines = loadCorpus()
+    .filter((c) => "name" in c.crate && c.crate.name === "serde_derive" && c.kind === "derive" && c.expect === "ok")
+    .flatMap((c) => c.macros.map((name) => requestLine(c.input, name)));
+  await timeLines(lines, 2); // warm-up (V8 tier-up)
+  console.log(`corpus, ${lines.length} expansions × ${rounds} rounds: ${await timeLines(lines, rounds)}`);
+}
+
+if (!opts["no-curve"]) {
+  for (const fields of [1, 10, 100, 1000]) {
+    const input = `struct S { ${Array.from({ length: fields }, (_, i) => `f${i}: u32,`).join(" ")} }`;
+    const line = requestLine(input, "Serialize");
+    const reps = Math.max(4, Math.round((rounds * 20) / Math.max(1, Math.sqrt(fields))));
+    await timeLines([line], 2);
+    console.log(`Serialize, ${String(fields).padStart(4)} fields × ${reps}: ${await timeLines([line], reps)}`);
   }
 }
-times.sort((a, b) => a - b);
-const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
-console.log(
-  `${lines.length} expansions × ${rounds} rounds: median ${at(0.5).toFixed(3)} ms, p90 ${at(0.9).toFixed(3)} ms, mean ${(times.reduce((a, b) => a + b, 0) / times.length).toFixed(3)} ms`,
-);

@@ -430,6 +430,52 @@ describe("server dispatch", () => {
     const r2 = new ByteReader(allow.dispatch(request("injected_env_var", (w) => w.str("K"))));
     assert.deepEqual([r2.u8(), r2.option(() => r2.str())], [0, "v"]);
   });
+
+  test("concatenation extends a stream in place only while nothing else holds it, and the token limit still counts", () => {
+    const spans = new SpanTable();
+    const f = spans.addFile("in.rs", "a b");
+    const a = spans.span(f, 0, 1);
+    const s = new BridgeServer({ spans, expansion: spans.newExpansion(spans.span(f, 0, 3)), maxStreamTokens: 9 });
+    const ident = (w: ByteWriter, sym: string) => w.u8(2).str(sym).bool(false).handle(a);
+    const handleOf = (bytes: Uint8Array) => {
+      const r = new ByteReader(bytes);
+      assert.equal(r.u8(), 0, "Ok");
+      return r.handle();
+    };
+    const text = (h: number) => {
+      const r = new ByteReader(s.dispatch(request("ts_to_string", (w) => w.handle(h))));
+      assert.equal(r.u8(), 0, "Ok");
+      return r.str();
+    };
+    const clone = (h: number) => handleOf(s.dispatch(request("ts_clone", (w) => w.handle(h))));
+    const push = (h: number, sym: string) => handleOf(s.dispatch(request("ts_concat_trees", (w) => ident(w.u8(0).handle(h).usize(1), sym))));
+    const append = (h: number, more: number) => handleOf(s.dispatch(request("ts_concat_streams", (w) => w.u8(0).handle(h).usize(1).handle(more))));
+
+    const input = [{ type: "ident" as const, sym: "x", isRaw: false, span: a }];
+    const h1 = push(s.allocStream(input), "y");
+    assert.equal(input.length, 1, "a stream the host gave is copied, never extended");
+    const kept = clone(h1);
+    const h2 = push(h1, "z");
+    assert.equal(text(kept), "x y", "a clone does not see what is appended to its original");
+    assert.equal(text(h2), "x y z");
+    const h3 = push(push(h2, "u"), "v"); // the store's own stream: in place
+    assert.equal(text(h3), "x y z u v");
+
+    // A group's contents stay as they were when the group was made, whatever is appended to its stream later.
+    const group = handleOf(s.dispatch(request("ts_from_token_tree", (w) => w.u8(0).u8(0).u8(0).handle(h3).handle(a).handle(a).handle(a))));
+    const trees = new ByteReader(s.dispatch(request("ts_into_trees", (w) => w.handle(clone(group)))));
+    assert.deepEqual([trees.u8(), trees.usize(), trees.u8(), trees.u8(), trees.u8()], [0, 1, 0, 0, 0]);
+    const inner = trees.handle();
+    assert.equal(text(push(inner, "w")), "x y z u v w");
+    assert.equal(text(group), "(x y z u v)");
+
+    // 9 tokens at most: the limit counts streams extended in place as it counts copies.
+    const nine = push(append(append(s.allocStream([]), clone(group)), kept), "t"); // 6 + 2 + 1
+    assert.equal(text(nine), "(x y z u v) x y t");
+    assert.equal(s.errors.length, 0);
+    assert.match(panicMessage(s.dispatch(request("ts_concat_trees", (w) => ident(w.u8(0).handle(nine).usize(1), "s")))) ?? "", /outputBytes limit.*needed 10/);
+    assert.equal(s.limitExceeded?.limit, "outputBytes");
+  });
 });
 
 test("the re-export helper module is valid wasm and re-exports JS functions as wasm functions", () => {

@@ -17,6 +17,8 @@ import { loadMacroModule, type ExpandResult, type MacroModule, type SandboxGrant
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 import { MemoryFs } from "../src/sandbox/fs.js";
 import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";
+import { instrumentFuel } from "../src/sandbox/fuel.js";
+import { warmSnapshotCount } from "../src/bridge/instance.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
@@ -497,5 +499,58 @@ describe("macrobox expand: grants, notes, determinism check", () => {
     const r = macrobox(["expand", hostilePath, "--bang", "infinite_loop", "", "--fuel", "10m"]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /proc macro `infinite_loop` exceeded its fuel limit: .*10000000 instructions; raise it with --fuel/);
+  });
+});
+
+describe("warm starts (an instance restored from a snapshot taken after the constructors and warm-up)", () => {
+  // What a run reports, everything but the span table.
+  const report = (r: ExpandResult) => ({
+    ok: r.ok,
+    text: r.ok ? r.text : r.error?.message,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    trackedEnv: r.trackedEnv,
+    reads: r.reads,
+    denials: r.denials,
+  });
+
+  test("every expansion starts fresh: statics, the heap and the random stream are a new instance's, and match a run without snapshots", async () => {
+    const compiled = await WebAssembly.compile(instrumentFuel(new Uint8Array(readFileSync(hostilePath))));
+    const warm = await loadMacroModule(compiled);
+    const cold = await loadMacroModule(compiled, { warmSnapshots: false });
+    const jobs: Array<Parameters<MacroModule["expand"]>[0]> = [
+      { kind: "bang", name: "state", input: "" },
+      { kind: "bang", name: "state", input: "", sandbox: hostileSandbox() },
+      { kind: "bang", name: "time_and_random", input: "" },
+      { kind: "bang", name: "read_env", input: "HOSTILE_DECLARED", sandbox: hostileSandbox() },
+      { kind: "bang", name: "chatty", input: "" },
+      { kind: "bang", name: "state", input: "", forceShowPanics: true },
+    ];
+    const first = new Map<number, ReturnType<typeof report>>();
+    for (let round = 0; round < 3; round++) {
+      for (const [i, job] of jobs.entries()) {
+        const w = report(await warm.expand(job));
+        assert.deepEqual(w, report(await cold.expand(job)), `${job.name} (job ${i}, round ${round}): with and without a snapshot`);
+        if (round === 0) first.set(i, w);
+        else assert.deepEqual(w, first.get(i), `${job.name} (job ${i}) in round ${round}: as in the first`);
+      }
+    }
+    assert.match(first.get(0)!.text!, /^"calls=1 seen=1 hash=\d+ ctor=[1-9]\d* random=\d+ leaked=\d+ greeting=none"$/);
+    assert.match(first.get(1)!.text!, /greeting=declared-value"$/);
+    assert.deepEqual(first.get(1)!.trackedEnv, [{ name: "HOSTILE_DECLARED", value: "declared-value" }]);
+    // One snapshot per distinct thing the warm-up can see: no environment, the granted one, panics shown.
+    assert.equal(warmSnapshotCount(compiled), 3);
+  });
+
+  test("a run with less fuel or output than its snapshot's warm-up used takes the slow path and fails as it would", async () => {
+    const compiled = await WebAssembly.compile(instrumentFuel(new Uint8Array(readFileSync(hostilePath))));
+    const warm = await loadMacroModule(compiled);
+    const cold = await loadMacroModule(compiled, { warmSnapshots: false });
+    await warm.expand({ kind: "bang", name: "state", input: "" });
+    assert.equal(warmSnapshotCount(compiled), 1);
+    for (const limits of [{ fuel: 1000 }, { capturedOutputBytes: 1 }]) {
+      const job = { kind: "bang" as const, name: "state", input: "", limits };
+      assert.deepEqual(report(await warm.expand(job)), report(await cold.expand(job)), JSON.stringify(limits));
+    }
   });
 });

@@ -258,6 +258,7 @@ export const tokenTree: Codec<TokenTree> = {
       case 0: {
         const delimiter = DELIMITERS[r.tag(4, "Delimiter")];
         const stream = (r.some() ? h.take(r.handle()) : null) ?? [];
+        h.share(stream); // a group's contents: the group holds it from now on
         const open = h.span(r.handle());
         const close = h.span(r.handle());
         const entire = h.span(r.handle());

@@ -4,7 +4,7 @@
 //
 // Browser-safe: no Node APIs here.
 
-import type { Span, TokenStream } from "../tokens/model.js";
+import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { LimitExceeded } from "../sandbox/limits.js";
 import { streamShape, type StreamShape } from "../tokens/shape.js";
 import { BridgeServerError } from "./rpc.js";
@@ -19,8 +19,13 @@ export interface HandleLimits {
   maxNestingDepth?: number;
 }
 
-/** Token count and nesting depth of the streams stored; memoized, streams being shared and immutable. */
+/**
+ * Token count and nesting depth of the streams stored; memoized, streams being shared and immutable
+ * (except a stream the store extends in place, whose entry the store replaces as it does so).
+ */
 const streamShapes = new WeakMap<TokenStream, StreamShape>();
+
+const EMPTY_SHAPE: StreamShape = { tokens: 0, depth: 0 };
 
 /**
  * The limit a stream about to be stored goes over, or null. Measured iteratively and memoized, so a
@@ -45,10 +50,19 @@ export class HandleStore {
   limitExceeded: LimitExceeded | null = null;
 
   private readonly streams = new Map<number, TokenStream>();
+  /**
+   * Streams this store's concatenations built and that nothing else holds (not shared by a clone,
+   * not inside a group): a concatenation onto one extends it in place, as rustc's does (its
+   * `Lrc<Vec>` is unique), so a macro that builds a stream by appending to it, as quote! and
+   * proc_macro2 do, costs what it appends rather than the whole stream each time.
+   */
+  private readonly owned = new WeakSet<TokenStream>();
   private nextStreamHandle = 1;
   private readonly maxLiveStreams: number;
   private readonly maxStreamTokens: number;
   readonly maxNestingDepth: number;
+  /** Whether stored streams are measured (some limit on their shape is finite). */
+  private readonly measured: boolean;
 
   constructor(
     private readonly spans: SpanTable,
@@ -57,6 +71,64 @@ export class HandleStore {
     this.maxLiveStreams = limits.maxLiveStreams ?? Infinity;
     this.maxStreamTokens = limits.maxStreamTokens ?? Infinity;
     this.maxNestingDepth = limits.maxNestingDepth ?? Infinity;
+    this.measured = this.maxStreamTokens !== Infinity || this.maxNestingDepth !== Infinity;
+  }
+
+  /**
+   * `base` followed by the trees of `streams` (`ts_concat_streams`). Host work: what is copied
+   * (all of `base` too when it is not the store's own).
+   */
+  concatStreams(base: TokenStream | null, streams: readonly TokenStream[]): TokenStream {
+    const { out, shape } = this.extendable(base);
+    let { tokens, depth } = shape;
+    for (const s of streams) {
+      for (let i = 0; i < s.length; i++) out.push(s[i]);
+      this.hostWork += s.length;
+      if (this.measured) {
+        const inner = streamShape(s, streamShapes);
+        tokens += inner.tokens;
+        depth = Math.max(depth, inner.depth);
+      }
+    }
+    if (this.measured) streamShapes.set(out, { tokens, depth });
+    return out;
+  }
+
+  /** `base` followed by `trees`, each appended as what it stands for by `pushInternal` (`ts_concat_trees`). */
+  concatTrees(base: TokenStream | null, trees: readonly TokenTree[], pushInternal: (t: TokenTree, out: TokenTree[]) => void): TokenStream {
+    const { out, shape } = this.extendable(base);
+    const before = out.length;
+    for (const tree of trees) pushInternal(tree, out);
+    this.hostWork += out.length - before;
+    if (this.measured) {
+      let { tokens, depth } = shape;
+      for (let i = before; i < out.length; i++) {
+        const t = out[i];
+        if (t.type !== "group") tokens++;
+        else {
+          const inner = streamShape(t.stream, streamShapes);
+          tokens += 1 + inner.tokens;
+          depth = Math.max(depth, 1 + inner.depth);
+        }
+      }
+      streamShapes.set(out, { tokens, depth });
+    }
+    return out;
+  }
+
+  /** A stream from now on held elsewhere too (a clone, a group's contents): never extended in place again. */
+  share(stream: TokenStream): void {
+    this.owned.delete(stream);
+  }
+
+  /** `base` itself when the store owns it, else a copy the store owns; and its shape (when measured). */
+  private extendable(base: TokenStream | null): { out: TokenTree[]; shape: StreamShape } {
+    const shape = base !== null && this.measured ? streamShape(base, streamShapes) : EMPTY_SHAPE;
+    if (base !== null && this.owned.has(base)) return { out: base as TokenTree[], shape };
+    const out = base === null ? [] : base.slice();
+    this.hostWork += out.length;
+    this.owned.add(out);
+    return { out, shape };
   }
 
   /** Stores a stream and returns its new handle (the server side of encoding a `TokenStream`). */
@@ -72,7 +144,8 @@ export class HandleStore {
       this.limitExceeded ??= over;
       throw this.limitExceeded;
     }
-    this.hostWork += stream.length; // the top-level array was built (copied) for this stream
+    // The top-level array was built (copied) for this stream; the store's own concatenations count what they copy.
+    if (!this.owned.has(stream)) this.hostWork += stream.length;
     const h = this.nextStreamHandle++;
     this.streams.set(h, stream);
     return h;

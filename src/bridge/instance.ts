@@ -31,7 +31,7 @@
 import type { TokenStream } from "../tokens/model.js";
 import { CapturedOutput, Wasi, WasiExit, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
 import { DEFAULT_LIMITS, LimitExceeded } from "../sandbox/limits.js";
-import { FUEL_EXPORT, isOutOfFuel, setFuel } from "../sandbox/fuel.js";
+import { FUEL_EXPORT, isOutOfFuel, setFuel, SNAPSHOT_EXPORT, SNAPSHOT_GLOBAL_PREFIX } from "../sandbox/fuel.js";
 import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_OK, readPanicMessage } from "./rpc.js";
 import { BridgeServer } from "./server.js";
 import { SpanTable, type Expansion } from "./spans.js";
@@ -83,7 +83,83 @@ export interface RunOptions {
    * src/wasm/libc.ts) before the macro runs: what `std::env::current_dir()` returns.
    */
   currentDir?: { address: number; path: string };
+  /**
+   * Start from a snapshot of the instance after its constructors and the warm-up, when the module
+   * allows it (SNAPSHOT_EXPORT) and one was taken under the same key; else run them and take one.
+   */
+  warmStart?: WarmStart;
 }
+
+/**
+ * What lets runs share a snapshot. The constructors and the warm-up see the same WASI answers in
+ * every run with the same `key` (the caller's: it must cover whatever its WASI extension answers
+ * them from) and the same host defaults (clock, random seed: no `wasi` overrides beyond `extend`
+ * and `maxWrittenBytes`); their effects outside the instance are the WASI calls they made, which
+ * `replay` re-applies to the run's own records (an environment read, say).
+ */
+export interface WarmStart {
+  key: string;
+  replay(calls: ReadonlySet<string>): void;
+}
+
+/** An instance after its constructors and warm-up: what differs from a fresh instance. */
+interface Snapshot {
+  pages: number;
+  /** Byte ranges of memory that differ from a just-instantiated instance, with their contents. */
+  blocks: { at: number; bytes: Uint8Array }[];
+  /** Values of the exported mutable globals (SNAPSHOT_GLOBAL_PREFIX), fuel excepted. */
+  globals: [string, number | bigint][];
+  randomPosition: bigint;
+  /** The WASI functions the constructors and the warm-up called. */
+  calls: ReadonlySet<string>;
+  /** Fuel they spent (module and host): a run with no more than that takes the slow path, and fails where it would. */
+  fuelUsed: bigint;
+  /** Bytes they wrote to stdout and stderr: a run allowed fewer takes the slow path. */
+  written: number;
+}
+
+/**
+ * WASI functions whose only effects are on the instance's memory, the random stream, the written
+ * byte count (reset after the warm-up) and what `WarmStart.replay` redoes. A warm-up that calls
+ * anything else (opens a file, exits) is never snapshotted.
+ */
+const REPLAYABLE_CALLS = new Set([
+  "environ_sizes_get",
+  "environ_get",
+  "args_sizes_get",
+  "args_get",
+  "clock_res_get",
+  "clock_time_get",
+  "random_get",
+  "fd_write",
+  "fd_fdstat_get",
+  "fd_prestat_get",
+  "fd_prestat_dir_name",
+  "sched_yield",
+]);
+
+/** Per compiled module: whether it can be snapshotted, and the snapshots by key (null: that key's warm-up cannot be). */
+const snapshots = new WeakMap<WebAssembly.Module, Map<string, Snapshot | null> | null>();
+
+function snapshotsOf(module: WebAssembly.Module): Map<string, Snapshot | null> | null {
+  let byKey = snapshots.get(module);
+  if (byKey === undefined) {
+    byKey = WebAssembly.Module.exports(module).some((e) => e.name === SNAPSHOT_EXPORT && e.kind === "global") ? new Map() : null;
+    snapshots.set(module, byKey);
+  }
+  return byKey;
+}
+
+/** How many snapshots runs of `module` have taken (for tests: that warm starts happen at all). */
+export function warmSnapshotCount(module: WebAssembly.Module): number {
+  return [...(snapshots.get(module)?.values() ?? [])].filter((s) => s !== null).length;
+}
+
+/** Snapshots kept per module: keys are few in practice (one per distinct granted environment). */
+const MAX_SNAPSHOTS_PER_MODULE = 16;
+
+/** Granularity of the memory comparison: ranges that differ are copied in blocks this big. */
+const SNAPSHOT_BLOCK = 256;
 
 interface RawBuffer {
   data: number;
@@ -111,8 +187,15 @@ export async function runClient(
   let host: HostSide;
   let instance: WebAssembly.Instance;
   const fuel = options.fuel ?? DEFAULT_LIMITS.fuel;
+  const warm = options.warmStart;
+  const byKey = warm ? snapshotsOf(module) : null;
+  let snapshot = byKey?.get(warm!.key);
+  if (snapshot && !(BigInt(fuel) > snapshot.fuelUsed && (options.wasi?.maxWrittenBytes ?? Infinity) >= snapshot.written)) snapshot = null;
+  // Taking a snapshot: the WASI calls the constructors and warm-up make are recorded.
+  const calls = byKey && snapshot === undefined && byKey.size < MAX_SNAPSHOTS_PER_MODULE ? new Set<string>() : null;
   try {
-    instance = await instantiate(module, wasiImportsFor(module, wasi));
+    const imports = wasiImportsFor(module, wasi);
+    instance = await instantiate(module, calls ? recordingCalls(imports, calls) : imports);
     if (instance.exports[FUEL_EXPORT] instanceof WebAssembly.Global) {
       setFuel(instance, fuel);
       fuelGiven.set(instance, fuel);
@@ -132,10 +215,15 @@ export async function runClient(
       host.fuelGiven = fuel;
       wasi.meter = host;
     }
-    // A reactor's `_initialize`, else the constructors themselves: wasi-libc fills its preopen
-    // table in one (without it, every file access fails before reaching the host).
-    const init = instance.exports._initialize ?? instance.exports.__wasm_call_ctors;
-    if (typeof init === "function") init();
+    if (snapshot) {
+      restoreSnapshot(memory, instance, wasi, snapshot);
+      warm!.replay(snapshot.calls);
+    } else {
+      // A reactor's `_initialize`, else the constructors themselves: wasi-libc fills its preopen
+      // table in one (without it, every file access fails before reaching the host).
+      const init = instance.exports._initialize ?? instance.exports.__wasm_call_ctors;
+      if (typeof init === "function") init();
+    }
   } catch (e) {
     return result(classifyThrow(e, "while instantiating the module"));
   }
@@ -146,10 +234,22 @@ export async function runClient(
 
   // Warm-up (see warmUp): afterwards the module's allocator is initialised, and only then may the
   // host add pages of its own.
-  try {
-    host.warmUp(callRun, options.forceShowPanics ?? false);
-  } catch (e) {
-    return result(failureOutcome(e, instance, host, server, wasi, options.memoryPages));
+  if (!snapshot) {
+    let hostFuel: bigint;
+    try {
+      hostFuel = host.warmUp(callRun, options.forceShowPanics ?? false);
+    } catch (e) {
+      return result(failureOutcome(e, instance, host, server, wasi, options.memoryPages));
+    }
+    if (calls && byKey) {
+      const clean = wasi.exitCode === null && wasi.limitExceeded === null && [...calls].every((c) => REPLAYABLE_CALLS.has(c));
+      const fuelVar = instance.exports[FUEL_EXPORT];
+      const fuelUsed = fuelVar instanceof WebAssembly.Global ? BigInt(fuel) - (fuelVar.value as bigint) + hostFuel : null;
+      byKey.set(
+        warm!.key,
+        clean && fuelUsed !== null ? takeSnapshot(module, instance, wasi, new Set(calls), fuelUsed, wasi.stdout.total + wasi.stderr.total) : null,
+      );
+    }
   }
   wasi.resetOutput();
   if (instance.exports[FUEL_EXPORT] instanceof WebAssembly.Global) setFuel(instance, fuel);
@@ -198,6 +298,59 @@ export async function runClient(
   } catch (e) {
     return result({ kind: "bridge", message: `malformed result from the macro: ${(e as Error).message}` });
   }
+}
+
+/** The import object with every function noting its name in `calls` when called. */
+function recordingCalls(imports: WebAssembly.Imports, calls: Set<string>): WebAssembly.Imports {
+  const out: WebAssembly.Imports = {};
+  for (const [mod, fns] of Object.entries(imports)) {
+    const wrapped: Record<string, (...args: never[]) => unknown> = {};
+    for (const [name, fn] of Object.entries(fns as Record<string, (...args: never[]) => unknown>)) {
+      wrapped[name] = (...args: never[]) => {
+        calls.add(name);
+        return fn(...args);
+      };
+    }
+    out[mod] = wrapped;
+  }
+  return out;
+}
+
+/** What differs between `instance` now and a just-instantiated instance of `module`. */
+function takeSnapshot(module: WebAssembly.Module, instance: WebAssembly.Instance, wasi: Wasi, calls: Set<string>, fuelUsed: bigint, written: number): Snapshot {
+  const memory = instance.exports.memory as WebAssembly.Memory;
+  const fresh = new WebAssembly.Instance(module, wasiImportsFor(module, new Wasi())).exports.memory as WebAssembly.Memory;
+  const now = new Uint8Array(memory.buffer);
+  const nowWords = new Uint32Array(memory.buffer);
+  const wasWords = new Uint32Array(fresh.buffer);
+  const blocks: Snapshot["blocks"] = [];
+  const differs = (at: number): boolean => {
+    const end = Math.min(at + SNAPSHOT_BLOCK, now.length) / 4;
+    for (let i = at / 4; i < end; i++) if (nowWords[i] !== (i < wasWords.length ? wasWords[i] : 0)) return true;
+    return false;
+  };
+  for (let at = 0; at < now.length; at += SNAPSHOT_BLOCK) {
+    if (!differs(at)) continue;
+    let end = at + SNAPSHOT_BLOCK;
+    while (end < now.length && differs(end)) end += SNAPSHOT_BLOCK;
+    blocks.push({ at, bytes: now.slice(at, end) });
+    at = end;
+  }
+  const globals: [string, number | bigint][] = [];
+  for (const [name, g] of Object.entries(instance.exports)) {
+    if (name.startsWith(SNAPSHOT_GLOBAL_PREFIX) && g instanceof WebAssembly.Global) globals.push([name, g.value as number | bigint]);
+  }
+  return { pages: now.length / PAGE, blocks, globals, randomPosition: wasi.randomPosition, calls, fuelUsed, written };
+}
+
+/** Makes a just-instantiated instance what the snapshot's instance was after its warm-up. */
+function restoreSnapshot(memory: WebAssembly.Memory, instance: WebAssembly.Instance, wasi: Wasi, snapshot: Snapshot): void {
+  const have = memory.buffer.byteLength / PAGE;
+  if (snapshot.pages > have) memory.grow(snapshot.pages - have);
+  const bytes = new Uint8Array(memory.buffer);
+  for (const b of snapshot.blocks) bytes.set(b.bytes, b.at);
+  for (const [name, value] of snapshot.globals) (instance.exports[name] as WebAssembly.Global).value = value;
+  wasi.randomPosition = snapshot.randomPosition;
 }
 
 /**
@@ -370,14 +523,18 @@ class HostSide {
    * `Err(PanicMessage)` — so after this call the allocator is initialised, and pages the host
    * grows from then on are its own.
    *
-   * The config for this call sits at the end of a megabyte grown for the purpose, which becomes
-   * heap: the warm-up allocates a few hundred bytes, far from reaching it.
+   * The config for this call sits at the end of a page grown for the purpose, which becomes heap:
+   * the warm-up allocates a few hundred bytes, far from reaching it. One page, not more: V8 counts
+   * every instance's memory as external memory and runs full collections by that count (a
+   * megabyte here per expansion doubled them, measured in bench/profile.ts).
+   *
+   * Returns the fuel charged for host work during the call (reset afterwards).
    */
-  warmUp(run: (sret: number, config: number) => void, forceShowPanics: boolean): void {
+  warmUp(run: (sret: number, config: number) => void, forceShowPanics: boolean): bigint {
     const realServer = this.server;
     this.server = new BridgeServer({ spans: new SpanTable(), expansion: DUMMY_EXPANSION, bridgeAbi: realServer.bridgeAbi });
     try {
-      const pages = 16;
+      const pages = 1;
       const end = (this.memory.grow(pages) + pages) * PAGE;
       const scratch = end - 512; // room for a client that ignores capacity
       const config = end - 128;
@@ -387,6 +544,7 @@ class HostSide {
       this.view().setUint32(config + BUFFER_SIZE + 4, 0, true);
       this.view().setUint8(config + BUFFER_SIZE + 8, forceShowPanics ? 1 : 0);
       run(sret, config);
+      return this.hostFuelUsed;
     } finally {
       this.server = realServer;
       this.fault = null;

@@ -89,7 +89,8 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_clone(stream: TokenStream): TokenStream {
-    // Streams are never mutated in place, so a clone can share the trees.
+    // A clone shares the trees; the store never extends a shared stream in place.
+    this.store.share(stream);
     return stream;
   }
 
@@ -98,6 +99,8 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_expand_expr(stream: TokenStream): Result<TokenStream, void> {
+    // The expansion may be (or contain) the stream itself.
+    this.store.share(stream);
     if (!this.spans.expandsExpressions) return { ok: true, value: stream };
     const expanded = expandExpr(stream, {
       spans: this.spans,
@@ -147,13 +150,11 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_concat_trees(base: TokenStream | null, trees: TokenTree[]): TokenStream {
-    const out = (base ?? []).slice();
-    for (const t of trees) out.push(...toInternal(t));
-    return out;
+    return this.store.concatTrees(base, trees, pushInternal);
   }
 
   ts_concat_streams(base: TokenStream | null, streams: TokenStream[]): TokenStream {
-    return (base ?? []).concat(...streams);
+    return this.store.concatStreams(base, streams);
   }
 
   ts_into_trees(stream: TokenStream): TokenTree[] {
@@ -244,12 +245,15 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
  * punct followed by the positive literal.
  */
 export function toInternal(t: TokenTree): TokenTree[] {
+  const out: TokenTree[] = [];
+  pushInternal(t, out);
+  return out;
+}
+
+/** `toInternal(t)`, appended to `out` (no array per tree). */
+export function pushInternal(t: TokenTree, out: TokenTree[]): void {
   if (t.type === "literal" && (t.kind === "Integer" || t.kind === "Float") && t.symbol.startsWith("-")) {
     // rustc makes the `-` JointHidden: invisible to macros, but printed glued (`-5`).
-    return [
-      { type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: t.span },
-      { ...t, symbol: t.symbol.slice(1) },
-    ];
-  }
-  return [t];
+    out.push({ type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: t.span }, { ...t, symbol: t.symbol.slice(1) });
+  } else out.push(t);
 }

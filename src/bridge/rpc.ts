@@ -102,8 +102,22 @@ export class ByteReader {
   str(): string {
     const len = this.usize();
     this.need(len, "string bytes");
-    const slice = this.bytes.subarray(this.pos, this.pos + len);
+    const bytes = this.bytes;
+    const start = this.pos;
     this.pos += len;
+    // Most strings are short and ASCII (identifiers, punctuation, numbers): TextDecoder's fixed cost
+    // per call is more than building them from their char codes.
+    if (len <= 32) {
+      let ascii = true;
+      for (let i = start; i < start + len; i++) {
+        if (bytes[i] >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, start + len) as unknown as number[]);
+    }
+    const slice = bytes.subarray(start, start + len);
     try {
       return utf8Decoder.decode(slice);
     } catch {

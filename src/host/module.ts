@@ -82,7 +82,7 @@ export async function loadMacroModule(wasm: Uint8Array | WebAssembly.Module, opt
   } catch {
     // a module with malformed metadata declares nothing
   }
-  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata, moduleHash, options.expansionCache ?? null, libc);
+  return new LoadedMacroModule(module, abi, decls, limits, metered, metadata, moduleHash, options.expansionCache ?? null, libc, options.warmSnapshots ?? true);
 }
 
 /** What readLibcInfo finds (a walk over the module's names and code), kept in the module cache beside the module. */
@@ -134,6 +134,7 @@ class LoadedMacroModule implements MacroModule {
     readonly hash: string | null,
     private readonly expansionCache: CacheStore | null,
     private readonly libc: LibcInfo = { cwdAddress: null, joinsRelativePaths: false },
+    private readonly warmSnapshots = true,
   ) {
     this.macros = decls.map((d) => ({ kind: d.kind, name: d.name, helpers: [...d.helpers] }));
     this.crate = metadata ? { name: metadata.crate.name, version: metadata.crate.version } : null;
@@ -264,6 +265,18 @@ class LoadedMacroModule implements MacroModule {
       fuel: limits.fuel,
       memoryPages: limits.memoryPages,
       currentDir: cwdAddress !== null && session.currentDir !== "/" ? { address: cwdAddress, path: session.currentDir } : undefined,
+      // What the constructors and warm-up can see through the session: the granted environment (the
+      // preopens and stdio it answers are fixed), and whether the panic hook prints. Caller-given
+      // WASI options may change anything: no snapshot then.
+      warmStart:
+        this.warmSnapshots && request.wasi === undefined
+          ? {
+              key: JSON.stringify([session.environment(), request.forceShowPanics ?? false]),
+              replay: (calls) => {
+                if (calls.has("environ_get")) session.environRead();
+              },
+            }
+          : undefined,
     };
     const inputs = request.kind === "attr" ? [prepared.args!, prepared.input] : [prepared.input];
     const run = await runClient(this.module, decl.run, server, expansion, inputs, runOptions);

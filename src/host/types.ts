@@ -39,6 +39,12 @@ export interface LoadOptions {
   expansionCache?: CacheStore;
   /** sha256 (hex) of the module's bytes, when the caller already knows it (saves hashing them). */
   moduleHash?: string;
+  /**
+   * Start each expansion's fresh instance from a snapshot of memory and globals taken after the
+   * constructors and the host's warm-up (src/bridge/instance.ts, `warmStart`), instead of running
+   * them again. Only metered modules whose state allows it. Default true; false for comparisons.
+   */
+  warmSnapshots?: boolean;
 }
 
 /** The limits an expansion can tighten or relax for itself. */

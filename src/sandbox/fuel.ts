@@ -102,7 +102,17 @@ export class InstrumentationError extends MacroboxError {
  * Version of the instrumentation: part of the key under which instrumented modules are cached
  * (src/host/module.ts). Bump it whenever the rewrite changes what it emits.
  */
-export const FUEL_INSTRUMENTATION_VERSION = 1;
+export const FUEL_INSTRUMENTATION_VERSION = 2;
+
+/**
+ * Exported by an instrumented module whose whole state after a call is its memory and the globals it
+ * exports (every mutable global, see SNAPSHOT_GLOBAL_PREFIX): no imported globals, no start
+ * function, and no instruction that changes a table or the segments (table.set/grow/fill/copy/init,
+ * elem.drop, memory.init, data.drop). Only then may the host snapshot an instance (src/bridge/instance.ts).
+ */
+export const SNAPSHOT_EXPORT = "__macrobox_snapshot";
+/** Each mutable global the module defines is exported as this prefix and its index. */
+export const SNAPSHOT_GLOBAL_PREFIX = "__macrobox_global_";
 
 export function instrumentFuel(wasm: Uint8Array, options: FuelOptions = {}): Uint8Array<ArrayBuffer> {
   return instrumentFuelDetailed(wasm, options).wasm;
@@ -127,6 +137,7 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
   const globalIndex = info.importedGlobals + info.definedGlobals;
 
   let meteringPoints = 0;
+  let snapshotSafe = info.importedGlobals === 0 && info.start === undefined;
   let insertedInstructions = 0;
   const replaced = new Map<number, Uint8Array>(); // section id -> new section bytes
   const code = findSection(info, SectionId.code);
@@ -135,6 +146,7 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
     info.codeBodies.forEach((body, i) => {
       const plan = planMetering(wasm, body);
       meteringPoints += plan.points.length;
+      if (plan.changesTablesOrSegments) snapshotSafe = false;
       if (mode === "global" || plan.hasTryTable) {
         writeMeteredBody(w, wasm, body, globalModeInsertions(plan, globalIndex), undefined);
         insertedInstructions += 10 * plan.points.length;
@@ -153,8 +165,21 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
   // (global (mut i64) (i64.const initialFuel)), appended so no existing global index moves.
   const fuelGlobalEntry = new ByteWriter().u8(0x7e).u8(0x01).u8(Op.i64_const).s64(initialFuel).u8(Op.end).finish();
   replaced.set(SectionId.global, appendToVector(info, SectionId.global, fuelGlobalEntry));
-  const fuelExport = new ByteWriter().name(exportName).u8(0x03).u32(globalIndex).finish();
-  replaced.set(SectionId.export, appendToVector(info, SectionId.export, fuelExport));
+  const exports = [new ByteWriter().name(exportName).u8(0x03).u32(globalIndex).finish()];
+  if (snapshotSafe) {
+    info.globalMutability.forEach((mutable, i) => {
+      if (mutable)
+        exports.push(
+          new ByteWriter()
+            .name(`${SNAPSHOT_GLOBAL_PREFIX}${i}`)
+            .u8(0x03)
+            .u32(info.importedGlobals + i)
+            .finish(),
+        );
+    });
+    exports.push(new ByteWriter().name(SNAPSHOT_EXPORT).u8(0x03).u32(globalIndex).finish());
+  }
+  replaced.set(SectionId.export, appendToVector(info, SectionId.export, ...exports));
   if (options.maxMemoryPages !== undefined) {
     const memory = capMemories(info, options.maxMemoryPages);
     if (memory) replaced.set(SectionId.memory, memory);
@@ -216,7 +241,13 @@ export interface MeteringPlan {
   reloads: number[];
   /** The body uses `try_table`, whose handlers land on ordinary labels. */
   hasTryTable: boolean;
+  /** The body changes a table or a segment's state (see SNAPSHOT_EXPORT). */
+  changesTablesOrSegments: boolean;
 }
+
+/** 0xfc sub-opcodes that change tables or segments: memory.init, data.drop, table.init, elem.drop, table.copy, table.grow, table.fill. */
+const TABLE_OR_SEGMENT_MISC = new Set([8, 9, 12, 13, 14, 15, 17]);
+const TABLE_SET = 0x26;
 
 /**
  * Splits a body into segments, each entered only at its first instruction (every branch target,
@@ -230,6 +261,7 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPlan {
   const writeBacks: number[] = [];
   const reloads: number[] = [];
   let hasTryTable = false;
+  let changesTablesOrSegments = false;
   let current: MeteringPoint = { at: body.instrStart, cost: 0 };
   points.push(current);
   let live = true;
@@ -260,6 +292,7 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPlan {
     const op = ins.opcode;
     if (frames.length === 0) throw new WasmFormatError("instruction after the function's final end", ins.offset);
     if (live) current.cost += instructionCost(op);
+    if (op === TABLE_SET || (op === Op.prefix_misc && TABLE_OR_SEGMENT_MISC.has(ins.sub))) changesTablesOrSegments = true;
     switch (op) {
       case Op.block:
         push("block");
@@ -353,6 +386,7 @@ export function planMetering(bytes: Uint8Array, body: CodeBody): MeteringPlan {
     writeBacks,
     reloads,
     hasTryTable,
+    changesTablesOrSegments,
   };
 }
 
@@ -499,17 +533,17 @@ function writeMeteredBody(w: ByteWriter, bytes: Uint8Array, body: CodeBody, inse
 }
 
 /** The section `id` with `entry` appended to its vector (a new one-entry section if there is none). */
-function appendToVector(info: ModuleInfo, id: number, entry: Uint8Array): Uint8Array {
+function appendToVector(info: ModuleInfo, id: number, ...entries: Uint8Array[]): Uint8Array {
   const section = findSection(info, id);
-  if (!section) return encodeSection(id, new ByteWriter().u32(1).bytes(entry).finish());
-  const r = new ByteReader(info.bytes, section.payloadStart, section.end);
-  const count = r.u32();
-  const payload = new ByteWriter()
-    .u32(count + 1)
-    .bytes(info.bytes.subarray(r.pos, section.end))
-    .bytes(entry)
-    .finish();
-  return encodeSection(id, payload);
+  const w = new ByteWriter();
+  if (!section) w.u32(entries.length);
+  else {
+    const r = new ByteReader(info.bytes, section.payloadStart, section.end);
+    const count = r.u32();
+    w.u32(count + entries.length).bytes(info.bytes.subarray(r.pos, section.end));
+  }
+  for (const entry of entries) w.bytes(entry);
+  return encodeSection(id, w.finish());
 }
 
 /** The memory section with every memory's maximum lowered to `maxPages`, or undefined if no memory is defined. */

@@ -294,6 +294,14 @@ export class Wasi {
     return Errno.SUCCESS;
   }
 
+  /** Where the random_get stream is (a warm-started run continues where its snapshot's warm-up left it). */
+  get randomPosition(): bigint {
+    return this.randomState;
+  }
+  set randomPosition(state: bigint) {
+    this.randomState = state;
+  }
+
   /** splitmix64: a fixed, well-mixed stream. */
   private nextRandom(): bigint {
     this.randomState = BigInt.asUintN(64, this.randomState + 0x9e3779b97f4a7c15n);

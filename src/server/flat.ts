@@ -77,6 +77,13 @@ export interface EncodeOptions {
    * native server.
    */
   noneGroupAsRoot?: boolean;
+  /**
+   * Maps each span of the trees (not `rootSpan`) as it is written: a backend's output in its own
+   * spans is encoded without a mapped copy first. Called in writing order (breadth first: a
+   * group's open then close span when the group is met, a leaf's span when it is written), which
+   * a table built by the mapping (RustAnalyzer mode's span ids) depends on.
+   */
+  mapSpan?: (span: Span) => Span;
 }
 
 export interface DecodeOptions {
@@ -115,12 +122,14 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
   // Subtree records are collected first and serialised at the end, since `first`/`end` are only
   // known once the work queue reaches them.
   const subtrees: { open: number; close: number; kind: number; first: number; end: number }[] = [];
+  const map = options.mapSpan;
+  const spanOf = map === undefined ? (span: Span) => checkU32(span, "span") : (span: Span) => checkU32(map(span), "span");
   const work: { index: number; children: TokenStream }[] = [];
   const enqueue = (open: Span, close: Span, delimiter: Delimiter, children: TokenStream): number => {
     const kind = DELIMITER_CODES.indexOf(delimiter);
     if (kind < 0) throw new FlatTreeError(`unknown delimiter ${String(delimiter)}`);
     const index = subtrees.length;
-    subtrees.push({ open: checkU32(open, "span"), close: checkU32(close, "span"), kind, first: 0, end: 0 });
+    subtrees.push({ open, close, kind, first: 0, end: 0 });
     work.push({ index, children });
     return index;
   };
@@ -129,9 +138,11 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
   // `None` group is wrapped instead, because a `None` root would read back as its contents.
   const only = stream.length === 1 ? stream[0] : undefined;
   if (only !== undefined && only.type === "group" && (only.delimiter !== "None" || options.noneGroupAsRoot === true)) {
-    enqueue(only.span.open, only.span.close, only.delimiter, only.stream);
+    const open = spanOf(only.span.open);
+    enqueue(open, spanOf(only.span.close), only.delimiter, only.stream);
   } else {
-    enqueue(options.rootSpan, options.rootSpan, "None", stream);
+    const root = checkU32(options.rootSpan, "span");
+    enqueue(root, root, "None", stream);
   }
 
   for (let w = 0; w < work.length; w++) {
@@ -144,11 +155,13 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
 
   function encodeChild(tree: TokenTree): number {
     switch (tree.type) {
-      case "group":
-        return (enqueue(tree.span.open, tree.span.close, tree.delimiter, tree.stream) << 2) | TAG_SUBTREE;
+      case "group": {
+        const open = spanOf(tree.span.open);
+        return (enqueue(open, spanOf(tree.span.close), tree.delimiter, tree.stream) << 2) | TAG_SUBTREE;
+      }
       case "literal": {
         const index = out.literal.length / (extended ? 4 : 2);
-        const span = checkU32(tree.span, "span");
+        const span = spanOf(tree.span);
         if (extended) {
           const kind = LIT_KIND_CODES.indexOf(tree.kind);
           if (kind < 0) throw new FlatTreeError(`unknown literal kind ${String(tree.kind)}`);
@@ -166,12 +179,14 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
       }
       case "punct": {
         const index = out.punct.length / 3;
-        if ([...tree.ch].length !== 1) throw new FlatTreeError(`punct must be one character, got ${JSON.stringify(tree.ch)}`);
-        out.punct.push(checkU32(tree.span, "span"), tree.ch.codePointAt(0)!, tree.joint ? 1 : 0);
+        const ch = tree.ch.codePointAt(0);
+        if (ch === undefined || tree.ch.length !== (ch > 0xffff ? 2 : 1))
+          throw new FlatTreeError(`punct must be one character, got ${JSON.stringify(tree.ch)}`);
+        out.punct.push(spanOf(tree.span), ch, tree.joint ? 1 : 0);
         return (index << 2) | TAG_PUNCT;
       }
       case "ident": {
-        const span = checkU32(tree.span, "span");
+        const span = spanOf(tree.span);
         if (extended) {
           const index = out.ident.length / 3;
           out.ident.push(span, intern(tree.sym), tree.isRaw ? 1 : 0);

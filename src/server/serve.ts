@@ -56,6 +56,15 @@ export interface BackendExpandRequest {
   askClient?: (sub: SubRequest) => Promise<SubResponse>;
 }
 
+/** How the caller of `ProcMacroBackend.expand` takes the result (apart from the request, which may be forwarded elsewhere). */
+export interface BackendExpandOptions {
+  /**
+   * The caller encodes the output with `encodeFlatTree`, mapping its spans with
+   * `BackendExpansion.outputSpan` as they are written: the backend may then skip a mapped copy.
+   */
+  mapsOutputSpans?: boolean;
+}
+
 /** What one request may use besides its message. */
 export interface RequestContext {
   /** The bidirectional format's sub-requests to the client. */
@@ -69,19 +78,27 @@ export interface BackendExpansion {
    * request line may be answered with the same response without asking the backend again.
    */
   reusable?: boolean;
-  /** RustAnalyzer mode: the span table the output's ids index (default: the request's). */
+  /**
+   * RustAnalyzer mode: the span table the output's ids index (default: the request's). With
+   * `outputSpan`, complete only once the output is encoded (the mapping appends to it).
+   */
   spanData?: SpanData[];
   /**
    * What the sandbox refused, as notes naming the grant that would allow it (the protocol has no
    * place for them: the Node server writes them to stderr, which rust-analyzer logs).
    */
   notes?: string[];
+  /**
+   * Only when the caller said `mapsOutputSpans`: `output` is in the backend's own spans and this
+   * maps each to the client's, called in encodeFlatTree's writing order.
+   */
+  outputSpan?: (span: Span) => Span;
 }
 
 export interface ProcMacroBackend {
   listMacros(lib: string): Promise<Result<MacroInfo[], string>>;
   /** An error is reported to the client as the macro's panic message. */
-  expand(req: BackendExpandRequest): Promise<Result<BackendExpansion, string>>;
+  expand(req: BackendExpandRequest, options?: BackendExpandOptions): Promise<Result<BackendExpansion, string>>;
   /** Span modes this backend can serve; default Id only. */
   spanModes?: readonly SpanMode[];
   /**
@@ -137,21 +154,24 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
     const globals = req.globals ?? { defSite: 0, callSite: 0, mixedSite: 0 };
     let result: Result<BackendExpansion, string>;
     try {
-      result = await backend.expand({
-        lib: req.lib,
-        macroName: req.macroName,
-        body,
-        attributes,
-        defSite: globals.defSite,
-        callSite: globals.callSite,
-        mixedSite: globals.mixedSite,
-        env: req.env,
-        currentDir: req.currentDir,
-        spanMode: mode,
-        spanData,
-        // Only RustAnalyzer-mode spans are things the client can answer questions about.
-        askClient: mode === "RustAnalyzer" ? context.askClient : undefined,
-      });
+      result = await backend.expand(
+        {
+          lib: req.lib,
+          macroName: req.macroName,
+          body,
+          attributes,
+          defSite: globals.defSite,
+          callSite: globals.callSite,
+          mixedSite: globals.mixedSite,
+          env: req.env,
+          currentDir: req.currentDir,
+          spanMode: mode,
+          spanData,
+          // Only RustAnalyzer-mode spans are things the client can answer questions about.
+          askClient: mode === "RustAnalyzer" ? context.askClient : undefined,
+        },
+        { mapsOutputSpans: true },
+      );
     } catch (e) {
       // The backend's own failure (ours or an embedder's): its message is the answer.
       return fail(`macrobox: ${(e as Error).message}`);
@@ -160,7 +180,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
     reusable = result.value.reusable === true;
     let tree;
     try {
-      tree = encodeFlatTree(result.value.output, { rootSpan: globals.callSite, noneGroupAsRoot: true });
+      tree = encodeFlatTree(result.value.output, { rootSpan: globals.callSite, noneGroupAsRoot: true, mapSpan: result.value.outputSpan });
     } catch (e) {
       return fail(`macrobox: cannot encode the expansion: ${(e as Error).message}`);
     }

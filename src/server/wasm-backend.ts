@@ -23,7 +23,7 @@ import { copyStream } from "../tokens/walk.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
 import { RaSpanTable } from "./ra-spans.js";
 import { IdSpanTable } from "./srv-spans.js";
-import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
+import type { BackendExpandOptions, BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
 
 export interface WasmBackendOptions {
   /** The macro module for a library path the client names (cache it: this is called per request). */
@@ -100,7 +100,12 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
    * output's spans index the same table (an IndexSet: entries already there keep their index, new
    * ones are appended in the order the flat-tree writer meets them, the call site first).
    */
-  async function expandRa(module: MacroModule, req: BackendExpandRequest, sandbox: SandboxGrant | undefined): Promise<Result<BackendExpansion, string>> {
+  async function expandRa(
+    module: MacroModule,
+    req: BackendExpandRequest,
+    sandbox: SandboxGrant | undefined,
+    how: BackendExpandOptions,
+  ): Promise<Result<BackendExpansion, string>> {
     const kind = module.macros.find((m) => m.name === req.macroName)!.kind;
     const spans = new RaSpanTable(req.spanClient ?? null);
     // The native server reads the request's table into an IndexSet: a repeated entry is kept once,
@@ -139,12 +144,12 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     if (result.output === undefined) return failure(result);
 
     idOf(table[req.callSite]);
-    const output = mapSpans(
-      result.output,
-      (s) => idOf(spans.ra(s)),
-      (_open, close) => close,
-    );
-    return { ok: true, value: { output, spanData: table, reusable: !spans.asksClient && !sandbox?.fs, ...notesOf(result) } };
+    const toId = (s: Span) => idOf(spans.ra(s));
+    const reusable = !spans.asksClient && !sandbox?.fs;
+    // Either way the ids are made in the flat-tree writer's order (mapSpans walks as it writes).
+    if (how.mapsOutputSpans) return { ok: true, value: { output: result.output, outputSpan: toId, spanData: table, reusable, ...notesOf(result) } };
+    const output = mapSpans(result.output, toId, (_open, close) => close);
+    return { ok: true, value: { output, spanData: table, reusable, ...notesOf(result) } };
   }
 
   return {
@@ -156,7 +161,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       return { ok: true, value: module.value.macros.map((m) => ({ name: m.name, kind: m.kind })) };
     },
 
-    async expand(req: BackendExpandRequest): Promise<Result<BackendExpansion, string>> {
+    async expand(req: BackendExpandRequest, how: BackendExpandOptions = {}): Promise<Result<BackendExpansion, string>> {
       const module = await load(req.lib);
       if (!module.ok) return module;
       const macro = module.value.macros.find((m) => m.name === req.macroName);
@@ -168,7 +173,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       } catch (e) {
         return { ok: false, error: `macrobox: ${(e as Error).message}` };
       }
-      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req, sandbox);
+      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req, sandbox, how);
 
       const spans = new IdSpanTable();
       spans.setGlobals({ defSite: spans.internId(req.defSite), callSite: spans.internId(req.callSite), mixedSite: spans.internId(req.mixedSite) });
@@ -189,7 +194,9 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       if (result.output === undefined) return failure(result);
       const toClientSpan = (s: Span) => spans.id(s);
       // Without a granted file system nothing outside the request decided the output.
-      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable: !sandbox?.fs, ...notesOf(result) } };
+      const reusable = !sandbox?.fs;
+      if (how.mapsOutputSpans) return { ok: true, value: { output: result.output, outputSpan: toClientSpan, reusable, ...notesOf(result) } };
+      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable, ...notesOf(result) } };
     },
   };
 }

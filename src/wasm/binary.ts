@@ -368,6 +368,8 @@ export interface ModuleInfo {
   memories: Memory[];
   /** Number of globals the module defines (not imported). */
   definedGlobals: number;
+  /** Whether each defined global is mutable, in index order (after the imported ones). */
+  globalMutability: boolean[];
   tags: number[];
   exports: Export[];
   start: number | undefined;
@@ -405,6 +407,7 @@ export function parseModule(bytes: Uint8Array): ModuleInfo {
     tables: [],
     memories: [],
     definedGlobals: 0,
+    globalMutability: [],
     tags: [],
     exports: [],
     start: undefined,
@@ -445,11 +448,13 @@ export function parseModule(bytes: Uint8Array): ModuleInfo {
         expectEnd(r, "tag");
         break;
       case SectionId.global:
-        info.definedGlobals = readVec(r, (r) => {
+        info.globalMutability = readVec(r, (r) => {
           readValType(r);
-          readMutability(r);
+          const mutable = readMutability(r);
           skipConstExpr(r);
-        }).length;
+          return mutable;
+        });
+        info.definedGlobals = info.globalMutability.length;
         expectEnd(r, "global");
         break;
       case SectionId.export:
