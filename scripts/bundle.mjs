@@ -19,6 +19,8 @@ await build({
   // code (`new URL("./…", import.meta.url)`): the cargo host and the server's expansion worker.
   entryPoints: {
     main: join(root, "src", "cli", "main.ts"),
+    // The proc-macro server's own entry: it starts without loading the other commands.
+    "proc-macro-srv": join(root, "src", "cli", "server-main.ts"),
     "host-main": join(root, "src", "cargo", "host-main.ts"),
     "expansion-worker-main": join(root, "src", "node", "expansion-worker-main.ts"),
   },

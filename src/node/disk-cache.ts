@@ -18,6 +18,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, uti
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from "../host/cache.js";
+import { expansionCacheOff } from "./cache-switch.js";
 import { RemoteCache, type RemoteKind } from "./remote-cache.js";
 import { remoteCacheSetting, type RemoteCacheSetting } from "./settings.js";
 
@@ -146,7 +147,7 @@ export interface NodeCaches {
  */
 export function nodeCaches(env: NodeJS.ProcessEnv = process.env, options: { remote?: RemoteCacheSetting | null } = {}): NodeCaches {
   const root = cacheRoot(env);
-  const off = (env.MACROBOX_EXPANSION_CACHE ?? "").toLowerCase() === "off";
+  const off = expansionCacheOff(env);
   const setting = options.remote !== undefined ? options.remote : implicitRemoteSetting(env);
   const remote = setting ? new RemoteCache({ url: setting.url, readOnly: setting.readOnly, env }) : null;
   const behind = (stores: CacheStore[], kind: RemoteKind): CacheStore => (remote ? new LayeredCacheStore([...stores, remote.store(kind)]) : stores[0]);

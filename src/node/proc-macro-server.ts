@@ -11,9 +11,12 @@ import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
 import { DEFAULT_LIMITS, type Limits } from "../sandbox/limits.js";
-import { servePostcardStdio, serveStdio } from "./stdio-server.js";
-import { nodeCaches } from "./disk-cache.js";
-import { createWorkerBackend } from "./expansion-worker.js";
+import { CURRENT_API_VERSION } from "../server/flat.js";
+import { decodeBidirectionalFrame, encodeBidirectionalFrame } from "../server/postcard.js";
+import { decodeRequestLine, encodeResponseLine, type Response, type SpanMode } from "../server/protocol.js";
+import { serveFrames, serveLines } from "./stdio-server.js";
+import { expansionCacheOff } from "./cache-switch.js";
+import { WorkerSession, type ErrorAnswers } from "./expansion-worker.js";
 import { MacroboxError } from "../errors.js";
 
 export interface ProcMacroServerOptions {
@@ -46,39 +49,52 @@ export type ProtocolFormat = "json-legacy" | "bidirectional-postcard-prototype";
 
 /** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
 export async function runProcMacroServer(options: ProcMacroServerOptions = {}, format: ProtocolFormat = "json-legacy"): Promise<void> {
-  // Which module stands for a dylib is decided once per dylib: a crate that does not build is not
-  // rebuilt for every request (rust-analyzer restarts the server when the workspace changes).
-  const paths = new Map<string, Promise<string>>();
-  const caches = nodeCaches();
-  const backend = createWorkerBackend({
-    limits: options.limits,
-    wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
-    modulePath(lib) {
-      let path = paths.get(lib);
-      if (path === undefined) {
-        path = (async () => {
-          const mapped = wasmModuleFor(lib, options.modules);
-          if (mapped !== null) return mapped;
-          if (options.resolveModule !== undefined) return options.resolveModule(lib);
-          throw new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`);
-        })();
-        paths.set(lib, path);
-      }
-      return path;
+  // Started first: the worker loads the host while this thread reads the first requests.
+  const session = new WorkerSession(
+    {
+      limits: options.limits,
+      wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
+      memo: !expansionCacheOff(),
+      async modulePath(lib) {
+        const mapped = wasmModuleFor(lib, options.modules);
+        if (mapped !== null) return mapped;
+        if (options.resolveModule !== undefined) return options.resolveModule(lib);
+        throw new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`);
+      },
     },
-  });
+    ANSWERS,
+  );
   try {
     if (format === "bidirectional-postcard-prototype") {
-      await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null } });
+      await serveFrames(session);
       return;
     }
-    await serveStdio(backend, {
-      session: { memo: caches.expansionCache !== null },
+    await serveLines((line) => session.line(line), {
       onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
     });
   } finally {
-    await backend.close();
+    await session.close();
   }
+}
+
+/** The answers this thread gives without the worker. */
+const ANSWERS: ErrorAnswers = {
+  version: encodeResponseLine({ type: "ApiVersionCheck", version: CURRENT_API_VERSION }),
+  line(line, mode, error) {
+    // A list request gets its own kind of error; anything else the expansion's.
+    if (/^\{\s*"ListMacros"/.test(line)) return encodeResponseLine({ type: "ListMacros", result: { ok: false, error } });
+    return encodeResponseLine(expansionError(mode, error));
+  },
+  frame: (mode, error) => encodeBidirectionalFrame({ type: "Response", response: expansionError(mode, error) }),
+  macroName(request) {
+    const req = typeof request === "string" ? decodeRequestLine(request) : decodeBidirectionalFrame(request);
+    const expand = "type" in req && req.type === "Request" ? req.request : req;
+    return expand.type === "ExpandMacro" ? expand.macroName : "?";
+  },
+};
+
+function expansionError(mode: SpanMode, error: string): Response {
+  return mode === "Id" ? { type: "ExpandMacro", result: { ok: false, error } } : { type: "ExpandMacroExtended", result: { ok: false, error } };
 }
 
 /** What `--version` prints; rust-analyzer shows it when versions disagree. */

@@ -27,6 +27,7 @@ import {
 import type { Span, TokenStream } from "../tokens/model.js";
 import type { RaSpanClient } from "./ra-spans.js";
 import type { SubRequest, SubResponse } from "./postcard.js";
+import { LineMemo } from "./memo.js";
 
 export interface BackendExpandRequest {
   /** What the client named the library (`lib` / `dylib_path`). */
@@ -86,6 +87,12 @@ export interface ServerSession {
   handle(req: Request, context?: RequestContext): Promise<Response>;
   /** Answers one JSON line (without its newline); returns the response line, newline included. */
   handleLine(line: string): Promise<string>;
+  /**
+   * The same without the memo, saying whether the response may be memoised (an expansion the
+   * backend marked reusable): for a memo kept elsewhere (the proc-macro server keeps it on its
+   * main thread, the session runs in a worker).
+   */
+  answerLine(line: string): Promise<{ response: string; reusable: boolean }>;
   readonly spanMode: SpanMode;
 }
 
@@ -98,12 +105,14 @@ export interface SessionOptions {
    */
   memo?: boolean;
   memoBytes?: number;
+  /** The span mode the connection starts in (a session taking over a connection: a restarted worker). */
+  spanMode?: SpanMode;
 }
 
 /** One connection's state (the span mode is per connection, like the native server's loop). */
 export function createServerSession(backend: ProcMacroBackend, options: SessionOptions = {}): ServerSession {
-  let spanMode: SpanMode = "Id";
-  const memo = options.memo ? new LineMemo(options.memoBytes ?? 64 * 1024 * 1024) : null;
+  let spanMode: SpanMode = options.spanMode ?? "Id";
+  const memo = options.memo ? new LineMemo<string>(options.memoBytes ?? 64 * 1024 * 1024, (v) => v.length) : null;
   /** Set by `expand` when the answer it is building may be memoised. */
   let reusable = false;
   const modes = backend.spanModes ?? ["Id"];
@@ -180,60 +189,36 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
     }
   }
 
+  async function answerLine(line: string): Promise<{ response: string; reusable: boolean }> {
+    // A request we cannot read has no response of its own in the protocol; the native server
+    // dies on it. We answer with the error as a panic message so the client sees why.
+    let req: Request;
+    try {
+      req = decodeRequestLine(line);
+    } catch (e) {
+      const error = `macrobox: ${errorMessage(e)}`;
+      return { response: encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } }), reusable: false };
+    }
+    reusable = false;
+    const response = encodeResponseLine(await handle(req));
+    // Only expansions are kept (the span mode is part of what the line means).
+    return { response, reusable: req.type === "ExpandMacro" && reusable };
+  }
+
   return {
     handle,
+    answerLine,
     async handleLine(line: string): Promise<string> {
-      // A request we cannot read has no response of its own in the protocol; the native server
-      // dies on it. We answer with the error as a panic message so the client sees why.
-      // A line answered before is answered again without reading it (only expansions are kept;
-      // the span mode is part of what the line means).
-      const key = memo === null ? "" : `${spanMode}\n${line}`;
-      const known = memo?.get(key);
+      // A line answered before is answered again without reading it.
+      const known = memo?.get(spanMode, line);
       if (known !== undefined) return known;
-      let req: Request;
-      try {
-        req = decodeRequestLine(line);
-      } catch (e) {
-        const error = `macrobox: ${errorMessage(e)}`;
-        return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } });
-      }
-      if (memo === null || req.type !== "ExpandMacro") return encodeResponseLine(await handle(req));
-      reusable = false;
-      const response = encodeResponseLine(await handle(req));
-      if (reusable) memo.set(key, response);
+      const mode = spanMode;
+      const { response, reusable } = await answerLine(line);
+      if (reusable) memo?.set(mode, line, response);
       return response;
     },
     get spanMode() {
       return spanMode;
     },
   };
-}
-
-/** Request lines to response lines, least recently used out past a size in UTF-16 units. */
-class LineMemo {
-  private readonly entries = new Map<string, string>();
-  private size = 0;
-
-  constructor(private readonly maxSize: number) {}
-
-  get(key: string): string | undefined {
-    const v = this.entries.get(key);
-    if (v !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: string, value: string): void {
-    const cost = key.length + value.length;
-    if (cost > this.maxSize) return;
-    this.entries.set(key, value);
-    this.size += cost;
-    for (const [k, v] of this.entries) {
-      if (this.size <= this.maxSize) break;
-      this.entries.delete(k);
-      this.size -= k.length + v.length;
-    }
-  }
 }
