@@ -3,7 +3,7 @@
 // are asked of the main thread (it may build a crate); span questions for the client go out as
 // sub-request frames, the answer comes back through the shared buffer while this thread blocks.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 
 import { loadMacroModule } from "../host/module.js";
@@ -16,9 +16,10 @@ import { createServerSession, type ProcMacroBackend } from "../server/serve.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
 import { errorMessage, MacroboxError } from "../errors.js";
 import { moduleHash, nodeCaches } from "./disk-cache.js";
-import { Wake, type FromWorker, type ToWorker, type WorkerData } from "./expansion-worker.js";
+import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./expansion-worker.js";
 
-const { shared } = workerData as WorkerData;
+const { shared, turn: turnBuffer } = workerData as WorkerData;
+const turn = new Int32Array(turnBuffer);
 const port = parentPort!;
 const caches = nodeCaches();
 const modules = new Map<string, Promise<MacroModule>>();
@@ -179,6 +180,12 @@ async function answer(m: Exclude<ToWorker, { type: "path" | "init" }>): Promise<
   current = m.id;
   if (m.type === "line") {
     const { response, reusable } = await session.answerLine(m.line);
+    // Straight to stdout, unless the main thread has answered already (the clock ran out).
+    if (m.direct && Atomics.compareExchange(turn, 0, Turn.Running, Turn.Worker) === Turn.Running) {
+      writeOut(response);
+      // The text comes back only for the memo.
+      return { type: "answer", id: m.id, answer: reusable ? response : null, spanMode: session.spanMode, reusable, written: true };
+    }
     return { type: "answer", id: m.id, answer: response, spanMode: session.spanMode, reusable };
   }
   let out = await answerFrame(m.frame);
@@ -190,6 +197,22 @@ async function answer(m: Exclude<ToWorker, { type: "path" | "init" }>): Promise<
     if (more !== null) out = out === null ? more : concat(out, more);
   }
   return { type: "answer", id: m.id, answer: out, spanMode: session.spanMode, reusable: false };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `text` to stdout (fd 1), waiting while a full pipe refuses more. */
+function writeOut(text: string): void {
+  const bytes = Buffer.from(text);
+  let at = 0;
+  while (at < bytes.length) {
+    try {
+      at += writeSync(1, bytes, at);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

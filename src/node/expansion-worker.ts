@@ -53,8 +53,8 @@ export const Wake = {
 export type ToWorker =
   /** First: how the session starts (the worker may have been started before these were known). */
   | { type: "init"; limits?: Partial<Limits>; spanMode: SpanMode }
-  /** A JSON request line. */
-  | { type: "line"; id: number; line: string }
+  /** A JSON request line; `direct`: the worker writes the response to stdout itself (see Turn). */
+  | { type: "line"; id: number; line: string; direct: boolean }
   | { type: "frame"; id: number; frame: Uint8Array }
   | { type: "path"; lib: string; result: { ok: true; value: string } | { ok: false; error: string } };
 
@@ -65,19 +65,36 @@ export type FromWorker =
    * whether it may be memoised. Lines cross as strings: cloning a string costs less than
    * encoding it here and transferring the buffer, and the main thread encodes it as it writes.
    */
-  | { type: "answer"; id: number; answer: string | Uint8Array | null; spanMode: SpanMode; reusable: boolean }
+  | { type: "answer"; id: number; answer: string | Uint8Array | null; spanMode: SpanMode; reusable: boolean; written?: boolean }
   /** The module path for a dylib, please (the wall clock stops while it is found: a build is not timed). */
   | { type: "path"; id: number; lib: string }
   /** A sub-request frame for the client; the worker waits for the next frame on the shared buffer. */
   | { type: "sub"; id: number; frame: Uint8Array };
 
+/**
+ * Who answers the JSON request in flight, decided once (word 0 of `WorkerData.turn`, changed by
+ * compareExchange from Running only): the worker writes its response to stdout itself, saving
+ * the hop back through this thread on every request; or this thread answers with an error (the
+ * wall clock ran out, the worker died) and the worker must write nothing.
+ */
+export const Turn = {
+  Idle: 0,
+  Running: 1,
+  /** The worker writes (or wrote) the response. */
+  Worker: 2,
+  /** This thread answered. */
+  Main: 3,
+} as const;
+
 export interface WorkerData {
   shared: SharedArrayBuffer;
+  turn: SharedArrayBuffer;
 }
 
 interface Started {
   worker: Worker;
   shared: SharedArrayBuffer;
+  turn: Int32Array;
 }
 
 let prestarted: Started | null = null;
@@ -92,10 +109,11 @@ export function prestartWorker(): void {
 
 function spawnWorker(): Started {
   const shared = new SharedArrayBuffer(8 + ANSWER_BYTES);
-  const worker = startWorker({ shared });
+  const turn = new SharedArrayBuffer(4);
+  const worker = startWorker({ shared, turn });
   // Until a session takes it over, it must not keep the process alive (`--version`, a usage error).
   worker.unref();
-  return { worker, shared };
+  return { worker, shared, turn: new Int32Array(turn) };
 }
 
 function startWorker(workerData: WorkerData): Worker {
@@ -144,6 +162,7 @@ interface Pending {
 export class WorkerSession {
   private worker!: Worker;
   private shared!: SharedArrayBuffer;
+  private turn!: Int32Array;
   private pending: Pending | null = null;
   private nextId = 1;
   private spanMode: SpanMode = "Id";
@@ -160,30 +179,37 @@ export class WorkerSession {
   }
 
   private start(): void {
-    const { worker, shared } = prestarted ?? spawnWorker();
+    const { worker, shared, turn } = prestarted ?? spawnWorker();
     prestarted = null;
     this.worker = worker;
     this.shared = shared;
+    this.turn = turn;
     worker.postMessage({ type: "init", limits: this.options.limits, spanMode: this.spanMode } satisfies ToWorker);
     worker.on("message", (m: FromWorker) => this.receive(worker, m));
     const die = (why: string) => {
       if (this.worker !== worker) return;
-      this.stop(`macrobox: the expansion worker stopped: ${why}`);
+      this.stop(`macrobox: the expansion worker stopped: ${why}`, true);
     };
     worker.on("error", (e) => die(e.message));
     worker.on("exit", (code) => die(`exit code ${code}`));
   }
 
-  /** Ends the current worker, answers what it was doing with `error`, and starts a fresh one. */
-  private stop(error: string): void {
+  /**
+   * Ends the current worker, answers what it was doing with `error`, and starts a fresh one. A
+   * worker that took its turn to write its response itself is left to finish when the clock runs
+   * out (its answer is on the way); when it died, what it wrote stands and nothing more is written.
+   */
+  private stop(error: string, died = false): void {
     const p = this.pending;
+    const wrote = p !== null && Atomics.compareExchange(this.turn, 0, Turn.Running, Turn.Main) === Turn.Worker;
+    if (wrote && !died) return;
     this.pending = null;
-    const old = this.worker;
-    void old.terminate();
+    void this.worker.terminate();
     if (!this.closed) this.start();
     if (p !== null) {
       clearTimeout(p.timer);
-      p.fail(this.spanMode, error);
+      if (wrote) p.resolve(null, false);
+      else p.fail(this.spanMode, error);
     }
   }
 
@@ -220,7 +246,9 @@ export class WorkerSession {
         this.pending = null;
         clearTimeout(p.timer);
         this.spanMode = m.spanMode;
-        p.resolve(m.answer, m.reusable);
+        Atomics.store(this.turn, 0, Turn.Idle);
+        p.resolve(m.written ? null : m.answer, m.reusable);
+        if (m.written && m.reusable && typeof m.answer === "string") this.memoise?.(m.answer);
       }
     }
   }
@@ -282,19 +310,30 @@ export class WorkerSession {
         client,
       };
       this.pending = p;
+      Atomics.store(this.turn, 0, Turn.Running);
       this.worker.postMessage(message);
       this.arm(p);
     });
   }
 
-  /** Answers one JSON request line (without its newline). */
-  async line(line: string): Promise<string> {
+  /** Set while a directly written answer may go into the memo. */
+  private memoise: ((answer: string) => void) | null = null;
+
+  /**
+   * Answers one JSON request line (without its newline). `direct`: the worker may write the
+   * response to stdout itself (null comes back then); whatever this thread wrote before must have
+   * reached stdout already.
+   */
+  async line(line: string, direct = false): Promise<string | null> {
     const mode = this.spanMode;
     const known = this.memo?.get(mode, line);
     if (known !== undefined) return known;
     // The first request of every session, answered while the worker may still be starting.
     if (line.length < 64 && /^\{\s*"ApiVersionCheck"\s*:\s*\{\s*\}\s*\}\s*$/.test(line)) return this.errors.version;
-    const { answer, reusable } = await this.send({ type: "line", id: this.nextId++, line }, line, (m, error) => this.errors.line(line, m, error));
+    this.memoise = this.memo === null ? null : (answer) => this.memo!.set(mode, line, answer);
+    const { answer, reusable } = await this.send({ type: "line", id: this.nextId++, line, direct }, line, (m, error) => this.errors.line(line, m, error));
+    this.memoise = null;
+    if (answer === null) return null;
     if (typeof answer !== "string") return "";
     if (reusable) this.memo?.set(mode, line, answer);
     return answer;

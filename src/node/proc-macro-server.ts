@@ -69,7 +69,8 @@ export async function runProcMacroServer(options: ProcMacroServerOptions = {}, f
       await serveFrames(session);
       return;
     }
-    await serveLines((line) => session.line(line), {
+    // The worker writes its responses to stdout itself (`direct`).
+    await serveLines((line) => session.line(line, true), {
       onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
     });
   } finally {

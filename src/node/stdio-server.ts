@@ -49,16 +49,21 @@ export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}
   return serveLines((line) => session.handleLine(line), options);
 }
 
-/** The JSON line loop: each request line (without its newline) to `answer`, the answers written in order. */
-export function serveLines(answer: (line: string) => Promise<string>, options: StdioOptions = {}): Promise<void> {
+/**
+ * The JSON line loop: each request line (without its newline) to `answer`, the answers written in
+ * order. An answer of null was written to stdout by whoever made it (the server's worker): each
+ * write here has reached the output before the next line is answered.
+ */
+export function serveLines(answer: (line: string) => Promise<string | null>, options: StdioOptions = {}): Promise<void> {
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   let ended = false;
   let chain = Promise.resolve();
-  const reply = (next: () => Promise<string>) => {
+  const reply = (next: () => Promise<string | null>) => {
     chain = chain.then(async () => {
-      output.write(await next());
+      const text = await next();
+      if (text !== null) await new Promise((written) => output.write(text, written));
     });
   };
   const framer = new LineFramer(
