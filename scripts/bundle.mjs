@@ -45,8 +45,18 @@ await build({
   ...common,
   entryPoints: {
     "proc-macro-srv": join(root, "src", "cli", "server-main.ts"),
-    "expansion-worker-main": join(root, "src", "node", "expansion-worker-main.ts"),
+    // The worker's entry runs its code (next) through V8's code cache (src/node/code-cache.ts).
+    "expansion-worker-main": join(root, "src", "node", "expansion-worker-boot.ts"),
   },
+  splitting: false,
+});
+await build({
+  ...common,
+  entryPoints: { "expansion-worker-code": join(root, "src", "node", "expansion-worker-main.ts") },
+  outExtension: { ".js": ".cjs" },
+  format: "cjs",
+  // What the loader passes in: CommonJS has no import.meta.
+  define: { "import.meta.url": "__importMetaUrl" },
   splitting: false,
 });
 // Read at run time next to the code that reads it (src/cargo/shim.ts).

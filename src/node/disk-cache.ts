@@ -15,16 +15,14 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+
+import { join } from "node:path";
 import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from "../host/cache.js";
-import { expansionCacheOff } from "./cache-switch.js";
+import { cacheRoot, expansionCacheOff } from "./cache-env.js";
 import { RemoteCache, type RemoteKind } from "./remote-cache.js";
 import { remoteCacheSetting, type RemoteCacheSetting } from "./settings.js";
 
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.MACROBOX_CACHE ? resolve(env.MACROBOX_CACHE) : join(homedir(), ".cache", "macrobox");
-}
+export { cacheRoot } from "./cache-env.js";
 
 const KEY = /^[0-9a-f]{16,128}$/;
 

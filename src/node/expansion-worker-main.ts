@@ -15,8 +15,9 @@ import type { RaSpanClient } from "../server/ra-spans.js";
 import { createServerSession, type ProcMacroBackend } from "../server/serve.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
 import { errorMessage, MacroboxError } from "../errors.js";
+import { saveCodeCache } from "./code-cache.js";
 import { moduleHash, nodeCaches } from "./disk-cache.js";
-import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./expansion-worker.js";
+import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
 const { shared, turn: turnBuffer } = workerData as WorkerData;
 const turn = new Int32Array(turnBuffer);
@@ -68,6 +69,8 @@ const wasm = createWasmBackend({
 
 /** The request being answered (the main thread sends one at a time). */
 let current = 0;
+/** Whether an expansion ran (the code cache is saved after the first). */
+let expanded = false;
 /** A request that came instead of a sub-response: served right after the one it interrupted. */
 let interrupted: Uint8Array | null = null;
 
@@ -75,7 +78,10 @@ let interrupted: Uint8Array | null = null;
 const backend: ProcMacroBackend = {
   spanModes: wasm.spanModes,
   listMacros: (lib) => wasm.listMacros(lib),
-  expand: (req) => wasm.expand({ ...req, spanClient: req.askClient !== undefined ? spanClient : undefined, askClient: undefined }),
+  expand(req) {
+    expanded = true;
+    return wasm.expand({ ...req, spanClient: req.askClient !== undefined ? spanClient : undefined, askClient: undefined });
+  },
 };
 let session = createServerSession(backend);
 
@@ -234,5 +240,10 @@ port.on("message", (m: ToWorker) => {
     else entry?.reject(new MacroboxError("module", m.result.error));
     return;
   }
-  void answer(m).then((reply) => port.postMessage(reply));
+  void answer(m).then((reply) => {
+    port.postMessage(reply);
+    // Once an expansion ran, the code it needs has been compiled: it goes into the code cache of
+    // the next start (once; nothing when this start came from the cache).
+    if (expanded) saveCodeCache();
+  });
 });

@@ -15,7 +15,7 @@ import { CURRENT_API_VERSION } from "../server/flat.js";
 import { decodeBidirectionalFrame, encodeBidirectionalFrame } from "../server/postcard.js";
 import { decodeRequestLine, encodeResponseLine, type Response, type SpanMode } from "../server/protocol.js";
 import { serveFrames, serveLines } from "./stdio-server.js";
-import { expansionCacheOff } from "./cache-switch.js";
+import { expansionCacheOff } from "./cache-env.js";
 import { WorkerSession, type ErrorAnswers } from "./expansion-worker.js";
 import { MacroboxError } from "../errors.js";
 
