@@ -15,7 +15,6 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-
 import { join } from "node:path";
 import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from "../host/cache.js";
 import { cacheRoot, expansionCacheOff } from "./cache-env.js";

@@ -99,7 +99,8 @@ interface Pending {
   id: number;
   /** The request (for the wall clock's error). */
   request: string | Uint8Array;
-  resolve(answer: string | Uint8Array | null, reusable: boolean): void;
+  /** `written`: the worker wrote the response itself (`answer` is its text when it may be memoised). */
+  resolve(answer: string | Uint8Array | null, reusable: boolean, written: boolean): void;
   fail(mode: SpanMode, error: string): void;
   client?: FrameClient;
   timer?: ReturnType<typeof setTimeout>;
@@ -155,7 +156,7 @@ export class WorkerSession {
     if (!this.closed) this.start();
     if (p !== null) {
       clearTimeout(p.timer);
-      if (wrote) p.resolve(null, false);
+      if (wrote) p.resolve(null, false, true);
       else p.fail(this.spanMode, error);
     }
   }
@@ -194,8 +195,7 @@ export class WorkerSession {
         clearTimeout(p.timer);
         this.spanMode = m.spanMode;
         Atomics.store(this.turn, 0, Turn.Idle);
-        p.resolve(m.written ? null : m.answer, m.reusable);
-        if (m.written && m.reusable && typeof m.answer === "string") this.memoise?.(m.answer);
+        p.resolve(m.answer, m.reusable, m.written === true);
       }
     }
   }
@@ -248,12 +248,12 @@ export class WorkerSession {
   }
 
   private send<A>(message: ToWorker & { id: number }, request: string | Uint8Array, fail: (mode: SpanMode, error: string) => A, client?: FrameClient) {
-    return new Promise<{ answer: string | Uint8Array | A | null; reusable: boolean }>((resolve) => {
+    return new Promise<{ answer: string | Uint8Array | A | null; reusable: boolean; written: boolean }>((resolve) => {
       const p: Pending = {
         id: message.id,
         request,
-        resolve: (answer, reusable) => resolve({ answer, reusable }),
-        fail: (mode, error) => resolve({ answer: fail(mode, error), reusable: false }),
+        resolve: (answer, reusable, written) => resolve({ answer, reusable, written }),
+        fail: (mode, error) => resolve({ answer: fail(mode, error), reusable: false, written: false }),
         client,
       };
       this.pending = p;
@@ -262,9 +262,6 @@ export class WorkerSession {
       this.arm(p);
     });
   }
-
-  /** Set while a directly written answer may go into the memo. */
-  private memoise: ((answer: string) => void) | null = null;
 
   /**
    * Answers one JSON request line (without its newline). `direct`: the worker may write the
@@ -277,13 +274,12 @@ export class WorkerSession {
     if (known !== undefined) return known;
     // The first request of every session, answered while the worker may still be starting.
     if (line.length < 64 && /^\{\s*"ApiVersionCheck"\s*:\s*\{\s*\}\s*\}\s*$/.test(line)) return this.errors.version;
-    this.memoise = this.memo === null ? null : (answer) => this.memo!.set(mode, line, answer);
-    const { answer, reusable } = await this.send({ type: "line", id: this.nextId++, line, direct }, line, (m, error) => this.errors.line(line, m, error));
-    this.memoise = null;
-    if (answer === null) return null;
-    if (typeof answer !== "string") return "";
-    if (reusable) this.memo?.set(mode, line, answer);
-    return answer;
+    const { answer, reusable, written } = await this.send({ type: "line", id: this.nextId++, line, direct }, line, (m, error) =>
+      this.errors.line(line, m, error),
+    );
+    if (reusable && typeof answer === "string") this.memo?.set(mode, line, answer);
+    if (written) return null;
+    return typeof answer === "string" ? answer : "";
   }
 
   /** Answers one postcard frame (the answer frame, or null when it needs none). */
