@@ -5,10 +5,11 @@
 //
 // The cache file is keyed by the bundle's text and node's version, and V8 checks what it is given
 // (a rejected or damaged entry only costs the compile it would have saved); it is written once,
-// atomically, after the first expansion, when `saveCodeCache()` is called.
+// atomically, after the first expansion, when `saveCodeCache()` is called; the directory keeps
+// the newest few entries.
 
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -42,6 +43,7 @@ export function runWithCodeCache(file: string, cacheDir: string): void {
         const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
         writeFileSync(tmp, script.createCachedData());
         renameSync(tmp, path);
+        prune(cacheDir);
       } catch {
         // a cache that cannot be written only costs the next start its compile
       }
@@ -50,6 +52,17 @@ export function runWithCodeCache(file: string, cacheDir: string): void {
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} };
   run(module.exports, createRequire(file), module, file, dirname(file), pathToFileURL(file).href);
+}
+
+/** Entries kept: one per bundle (a macrobox version) used recently; the rest go, oldest first. */
+const KEEP = 8;
+
+function prune(dir: string): void {
+  const entries = readdirSync(dir)
+    .filter((f) => f.endsWith(".bin"))
+    .map((f) => ({ f, at: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const { f } of entries.slice(KEEP)) rmSync(join(dir, f), { force: true });
 }
 
 /** Stores the code compiled so far, once (no-op when the cache was used, or outside such a bundle). */
