@@ -136,6 +136,7 @@ describe("every error class macrobox exports is a MacroboxError", () => {
         "src/cli/srv-run.ts",
         "src/cargo/host-main.ts",
         "src/node/expansion-worker-main.ts",
+        "src/node/expansion-worker-boot.ts",
         "src/playground/main.ts",
         "src/playground/worker.ts",
       ];

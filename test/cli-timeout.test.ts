@@ -41,3 +41,54 @@ describe("macrobox expand --timeout", { timeout: 10 * 60_000 }, () => {
     assert.match(r.stdout, /hello/);
   });
 });
+
+// The proc-macro server's backstop: its main thread answers the runaway request with the limit's
+// error, stops the worker, and a fresh one (in the connection's span mode) serves what comes next.
+describe("macrobox proc-macro-server --timeout", { timeout: 10 * 60_000 }, () => {
+  before(async () => {
+    await build({ crate: join(root, "test/fixtures/hostile"), output: wasm });
+  });
+
+  it("answers a runaway expansion with the limit's error and keeps serving", async () => {
+    const { encodeFlatTree } = await import("../src/server/flat.js");
+    const { encodeRequestLine, decodeResponseLine, encodeSpanDataTable } = await import("../src/server/protocol.js");
+    const { lexSource } = await import("./oracle/native.js");
+    const expandLine = (macroName: string) =>
+      encodeRequestLine({
+        type: "ExpandMacro",
+        lib: wasm,
+        env: [],
+        currentDir: null,
+        macroBody: encodeFlatTree(lexSource("x"), { rootSpan: 0 }),
+        macroName,
+        attributes: null,
+        globals: { defSite: 0, callSite: 0, mixedSite: 0 },
+        spanDataTable: encodeSpanDataTable(Array.from({ length: 64 }, (_, i) => ({ fileId: 0, astId: 0, start: i, end: i + 1, ctx: 0 }))),
+      });
+    const input = [
+      encodeRequestLine({ type: "ApiVersionCheck" }),
+      encodeRequestLine({ type: "SetConfig", spanMode: "RustAnalyzer" }),
+      expandLine("infinite_loop"),
+      expandLine("hello"),
+    ].join("");
+    const started = Date.now();
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(root, "src/cli/run.ts"), "proc-macro-server", "--fuel", "1000000000000000", "--timeout", "1500"],
+      { cwd: root, encoding: "utf8", input, timeout: 120_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const replies = r.stdout.trim().split("\n").map(decodeResponseLine);
+    assert.equal(replies.length, 4, r.stdout);
+    assert.deepEqual(replies[0], { type: "ApiVersionCheck", version: 6 });
+    const stopped = replies[2];
+    // The mode the connection was in: the error comes as an ExpandMacroExtended.
+    assert.equal(stopped.type, "ExpandMacroExtended");
+    assert.ok(stopped.type === "ExpandMacroExtended" && !stopped.result.ok);
+    assert.match(stopped.result.error, /proc-macro `infinite_loop` exceeded its wallClockMs limit \(1500 ms for one expansion\) and was stopped/);
+    // The fresh worker kept the span mode.
+    assert.equal(replies[3].type, "ExpandMacroExtended");
+    assert.ok(replies[3].type === "ExpandMacroExtended" && replies[3].result.ok, JSON.stringify(replies[3]));
+    assert.ok(Date.now() - started < 60_000);
+  });
+});

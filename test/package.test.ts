@@ -62,12 +62,12 @@ it("the tarball holds the built library, the command and the README, and no test
   for (const [entry, target] of Object.entries(pkg.exports)) {
     for (const file of [target.types, target.default]) assert.ok(packed.includes(file.replace(/^\.\//, "")), `${entry}: ${file} is packed`);
   }
-  // Besides the compiled library and the command's bundle: the Rust source of the cargo shims' runtime,
-  // which `macrobox patch` writes into each shim; the playground's page built for the browser; and
-  // the example macro crate the playground ships.
+  // Besides the compiled library and the command's bundle (the server's worker code is CommonJS,
+  // .cjs): the Rust source of the cargo shims' runtime, which `macrobox patch` writes into each
+  // shim; the playground's page built for the browser; and the example macro crate it ships.
   const stray = packed.filter(
     (f) =>
-      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/(src\/cargo|cli)\/shim-runtime\.rs|dist\/cli\/[\w-]+\.js(\.map)?|dist\/playground\/[\w.-]+|examples\/demo-macros\/[\w/.-]+)$/.test(
+      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/(src\/cargo|cli)\/shim-runtime\.rs|dist\/cli\/[\w-]+\.c?js(\.map)?|dist\/playground\/[\w.-]+|examples\/demo-macros\/[\w/.-]+)$/.test(
         f,
       ),
   );

@@ -1,7 +1,6 @@
 // The command line: argument parsing and printing only; the work is in src/builder, src/bridge...
 
 import { readFileSync } from "node:fs";
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { BuildEvent } from "../builder/build.js";
 
 import { listProcMacros } from "../wasm/decls.js";
@@ -11,6 +10,9 @@ import { CapabilityError, describeGrant, effectiveGrant, type GrantDescription }
 import { grantFor, loadGrants } from "../node/grants.js";
 import { flushRemoteCaches } from "../node/remote-cache.js";
 import { remoteCacheSetting } from "../node/settings.js";
+import { parseCommandLine, UsageError } from "./usage.js";
+
+export { parseCommandLine, UsageError } from "./usage.js";
 
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
@@ -68,7 +70,7 @@ async function dispatch(command: string | undefined, rest: string[]): Promise<nu
     case "inspect":
       return await inspectCommand(rest);
     case "proc-macro-server":
-      return await procMacroServerCommand(rest);
+      return await (await import("./proc-macro-server.js")).procMacroServerCommand(rest);
     case "expand":
       // Loaded on demand: building and inspecting do not need the bridge host.
       return await (await import("./expand.js")).expandCommand(rest);
@@ -253,23 +255,6 @@ function profileLabel(profile: string): string {
   return profile;
 }
 
-export class UsageError extends MacroboxError {
-  override name = "UsageError";
-  constructor(message: string) {
-    super("usage", message);
-  }
-}
-
-/** `parseArgs`, with what it rejects (an unknown or ambiguous option) reported as a usage error. */
-export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (e) {
-    if (String((e as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS_")) throw new UsageError((e as Error).message);
-    throw e;
-  }
-}
-
 export function compileModule(path: string): WebAssembly.Module {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
@@ -281,74 +266,5 @@ export function compileModule(path: string): WebAssembly.Module {
     return new WebAssembly.Module(bytes);
   } catch (e) {
     throw new MacroboxError("wasm-format", `${path} is not a WebAssembly module: ${(e as Error).message}`);
-  }
-}
-
-/** `4096`, `64k`, `16MiB`: a byte count (binary suffixes). */
-function parseByteCount(flag: string, text: string): number {
-  const m = /^\s*([0-9][0-9_]*)\s*([kKmMgG]i?[bB]?)?\s*$/.exec(text);
-  if (!m) throw new UsageError(`${flag} expects a number of bytes (or 64k, 16MiB...), got ${JSON.stringify(text)}`);
-  const power = m[2] === undefined ? 0 : { k: 1, m: 2, g: 3 }[m[2][0].toLowerCase() as "k" | "m" | "g"];
-  const n = Number(m[1].replace(/_/g, "")) * 1024 ** power;
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be at least 1 byte, got ${JSON.stringify(text)}`);
-  return n;
-}
-
-async function procMacroServerCommand(args: string[]): Promise<number> {
-  // `--module` entries are ours; everything else is what rust-analyzer passes to its server.
-  const modules: Record<string, string> = {};
-  const rest: string[] = [];
-  const entries = (process.env.MACROBOX_MODULES ?? "").split(",").filter(Boolean);
-  // The limits too (`--max-nesting 8192`, `--timeout 60000`: the server runs expansions in a worker it can stop).
-  const { InvalidLimit, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue } = await import("../sandbox/limits.js");
-  const limitFlags = new Map(LIMIT_NAMES.map((n) => [LIMIT_SPECS[n].flag, n]));
-  const limits: Record<string, number> = {};
-  let maxMessageBytes: number | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const [flag, inline] =
-      args[i].startsWith("--") && args[i].includes("=")
-        ? [args[i].slice(0, args[i].indexOf("=")), args[i].slice(args[i].indexOf("=") + 1)]
-        : [args[i], undefined];
-    const limit = limitFlags.get(flag);
-    if (flag === "--module") entries.push(inline ?? args[++i] ?? "");
-    else if (flag === "--max-message") maxMessageBytes = parseByteCount("--max-message", inline ?? args[++i] ?? "");
-    else if (limit !== undefined) {
-      try {
-        limits[limit] = parseLimitValue(limit, inline ?? args[++i] ?? "");
-      } catch (e) {
-        if (e instanceof InvalidLimit) throw new UsageError(e.message);
-        throw e;
-      }
-    } else rest.push(args[i]);
-  }
-  for (const entry of entries) {
-    const eq = entry.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--module expects <crate>=<module.wasm>, got ${JSON.stringify(entry)}`);
-    modules[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  const { procMacroServerMain } = await import("../node/proc-macro-server.js");
-  const { moduleForDylib } = await import("../builder/for-dylib.js");
-  return procMacroServerMain(rest, {
-    modules,
-    limits,
-    maxMessageBytes,
-    // A dylib without a mapping: build the crate behind it, saying so on stderr (rust-analyzer logs it).
-    resolveModule: (lib) =>
-      moduleForDylib(lib, {
-        onEvent: (event) => {
-          if (event.type === "step") process.stderr.write(`macrobox: ${event.message}\n`);
-          else if (event.type === "compiled" && !event.fresh) process.stderr.write(`macrobox: compiled ${event.crate} ${event.version}\n`);
-        },
-      }),
-  });
-}
-
-/** `macrobox-proc-macro-srv`: the package bin rust-analyzer's `procMacro.server` setting points at. */
-export async function procMacroSrvMain(argv: string[]): Promise<number> {
-  try {
-    return await procMacroServerCommand(argv);
-  } catch (e) {
-    process.stderr.write(`macrobox-proc-macro-srv: ${isMacroboxError(e) ? e.message : errorMessage(e)}\n`);
-    return 1;
   }
 }

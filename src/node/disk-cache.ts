@@ -15,15 +15,13 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from "../host/cache.js";
+import { cacheRoot, expansionCacheOff } from "./cache-env.js";
 import { RemoteCache, type RemoteKind } from "./remote-cache.js";
 import { remoteCacheSetting, type RemoteCacheSetting } from "./settings.js";
 
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.MACROBOX_CACHE ? resolve(env.MACROBOX_CACHE) : join(homedir(), ".cache", "macrobox");
-}
+export { cacheRoot } from "./cache-env.js";
 
 const KEY = /^[0-9a-f]{16,128}$/;
 
@@ -146,7 +144,7 @@ export interface NodeCaches {
  */
 export function nodeCaches(env: NodeJS.ProcessEnv = process.env, options: { remote?: RemoteCacheSetting | null } = {}): NodeCaches {
   const root = cacheRoot(env);
-  const off = (env.MACROBOX_EXPANSION_CACHE ?? "").toLowerCase() === "off";
+  const off = expansionCacheOff(env);
   const setting = options.remote !== undefined ? options.remote : implicitRemoteSetting(env);
   const remote = setting ? new RemoteCache({ url: setting.url, readOnly: setting.readOnly, env }) : null;
   const behind = (stores: CacheStore[], kind: RemoteKind): CacheStore => (remote ? new LayeredCacheStore([...stores, remote.store(kind)]) : stores[0]);

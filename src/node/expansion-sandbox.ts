@@ -15,6 +15,7 @@ import { parse as parseToml } from "smol-toml";
 import type { MacroModule } from "../host/types.js";
 import { CapabilityError, effectiveGrant, type Capabilities } from "../sandbox/capabilities.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { MemoDependency } from "../server/serve.js";
 import { NodeReadOnlyFs } from "./fs.js";
 import { byFileVersion, fileVersion, grantFor, readGrantsFile } from "./grants.js";
 
@@ -109,17 +110,17 @@ function workspaceStart(env: ReadonlyArray<readonly [string, string]>, currentDi
 }
 
 /**
- * For the server's line memo (`ProcMacroBackend.memoCheck`): whether the request's workspace
- * still has the settings file it has now, unchanged (or still none), so that an answer given
- * under its grants still holds.
+ * For the server's line memo (`ProcMacroBackend.memoDependency`): the request's workspace and its
+ * settings file as they are now, so that an answer given under its grants is reused only while
+ * that file is unchanged (or still absent). Null when the request names no directory.
  */
-export function settingsCheck(env: ReadonlyArray<readonly [string, string]>, currentDir: string | null): () => boolean {
+export function settingsDependency(env: ReadonlyArray<readonly [string, string]>, currentDir: string | null): MemoDependency | null {
   const start = workspaceStart(env, currentDir);
-  if (start === null) return () => true;
-  const state = () => {
-    const file = workspaceSettingsFile(start);
-    return file === null ? "" : `${file}\0${fileVersion(file)}`;
-  };
-  const then = state();
-  return () => state() === then;
+  return start === null ? null : { where: start, state: settingsState(start) };
+}
+
+/** The settings file that applies from `start`, and its version (`SessionOptions.memoState`). */
+export function settingsState(start: string): string {
+  const file = workspaceSettingsFile(start);
+  return file === null ? "" : `${file}\0${fileVersion(file)}`;
 }

@@ -1,40 +1,59 @@
-// The expansion worker's thread (see expansion-worker.ts): the wasm backend, with modules loaded
-// from the paths the main thread resolved, and span questions for the client asked through the
-// main thread, blocking on the shared buffer until it answers.
+// The proc-macro server's worker thread (see expansion-worker.ts): the protocol session with the
+// wasm backend. Requests arrive as the client's bytes and leave as response bytes; module paths
+// are asked of the main thread (it may build a crate); span questions for the client go out as
+// sub-request frames, the answer comes back through the shared buffer while this thread blocks.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 
 import { loadMacroModule } from "../host/module.js";
 import type { MacroModule } from "../host/types.js";
 import type { Limits } from "../sandbox/limits.js";
-import type { SubRequest, SubResponse } from "../server/postcard.js";
-import type { SpanData } from "../server/protocol.js";
+import { decodeBidirectionalFrame, encodeBidirectionalFrame, type BidirectionalMessage, type SubRequest, type SubResponse } from "../server/postcard.js";
+import type { Response, SpanData } from "../server/protocol.js";
 import type { RaSpanClient } from "../server/ra-spans.js";
+import { createServerSession, type ProcMacroBackend } from "../server/serve.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
-import { decodeFlatTree, type FlatTree } from "../server/flat.js";
-import { MacroboxError } from "../errors.js";
+import { errorMessage, MacroboxError } from "../errors.js";
+import { saveCodeCache } from "./code-cache.js";
 import { moduleHash, nodeCaches } from "./disk-cache.js";
-import { requestSandbox } from "./expansion-sandbox.js";
-import type { WorkerMessage, WorkerReply } from "./expansion-worker.js";
+import { requestSandbox, settingsDependency } from "./expansion-sandbox.js";
+import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
-const { shared, limits } = workerData as { shared: SharedArrayBuffer; limits?: Partial<Limits> };
+const { shared, turn: turnBuffer } = workerData as WorkerData;
+const turn = new Int32Array(turnBuffer);
 const port = parentPort!;
 const caches = nodeCaches();
 const modules = new Map<string, Promise<MacroModule>>();
-/** Dylib path (what errors name) -> the module path the main thread resolved for it. */
-const pathFor = new Map<string, string>();
+/** Dylib path -> the module path the main thread resolved for it. */
+const paths = new Map<string, { promise: Promise<string>; resolve(r: string): void; reject(e: Error): void }>();
 
-const backend = createWasmBackend({
-  loadModule(lib) {
-    const path = pathFor.get(lib) ?? lib;
+function modulePath(lib: string): Promise<string> {
+  let entry = paths.get(lib);
+  if (entry === undefined) {
+    let resolve!: (r: string) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
+    promise.catch(() => {});
+    paths.set(lib, (entry = { promise, resolve, reject }));
+    port.postMessage({ type: "path", id: current, lib } satisfies FromWorker);
+  }
+  return entry.promise;
+}
+
+/** Set by the main thread's first message. */
+let limits: Partial<Limits> | undefined;
+
+const wasm = createWasmBackend({
+  async loadModule(lib) {
+    const path = await modulePath(lib);
     let module = modules.get(path);
     if (module === undefined) {
       let bytes: Uint8Array;
       try {
         bytes = readFileSync(path);
       } catch (e) {
-        return Promise.reject(new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
+        throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       module = loadMacroModule(bytes, {
         limits,
@@ -50,6 +69,29 @@ const backend = createWasmBackend({
   sandbox: (module, req) => requestSandbox(module, req.env, req.currentDir),
 });
 
+/** The request being answered (the main thread sends one at a time). */
+let current = 0;
+/** Whether an expansion ran (the code cache is saved after the first). */
+let expanded = false;
+/** A request that came instead of a sub-response: served right after the one it interrupted. */
+let interrupted: Uint8Array | null = null;
+
+/** The wasm backend, asking the client about spans synchronously. */
+const backend: ProcMacroBackend = {
+  spanModes: wasm.spanModes,
+  listMacros: (lib) => wasm.listMacros(lib),
+  async expand(req, how) {
+    expanded = true;
+    const result = await wasm.expand({ ...req, spanClient: req.askClient !== undefined ? spanClient : undefined, askClient: undefined }, how);
+    // What the sandbox refused goes to stderr, which rust-analyzer logs: the protocol has no place for it.
+    if (result.ok) for (const note of result.value.notes ?? []) process.stderr.write(`macrobox: note: ${note}\n`);
+    return result;
+  },
+  // A memoised answer holds while the workspace's grants file is unchanged.
+  memoDependency: (req) => settingsDependency(req.env, req.currentDir),
+};
+let session = createServerSession(backend);
+
 /** The client was asked to stop the expansion (native: the expansion fails with the reason). */
 class Cancelled extends MacroboxError {
   override name = "Cancelled";
@@ -58,73 +100,157 @@ class Cancelled extends MacroboxError {
   }
 }
 
-/** A span question, answered synchronously: post it, wait on the shared buffer. */
-function ask(id: number, sub: SubRequest): SubResponse {
+/** A span question, answered synchronously: post it, wait on the shared buffer for the client's next frame. */
+function ask(sub: SubRequest): SubResponse {
   const flag = new Int32Array(shared, 0, 2);
-  Atomics.store(flag, 0, 0);
-  port.postMessage({ type: "sub", id, sub } satisfies WorkerReply);
-  Atomics.wait(flag, 0, 0);
-  const length = Atomics.load(flag, 1);
-  const response = JSON.parse(new TextDecoder().decode(new Uint8Array(shared, 8, length).slice())) as SubResponse;
-  Atomics.store(flag, 0, 0);
-  if (response.type === "Cancel") throw new Cancelled(response.reason);
-  return response;
+  Atomics.store(flag, 0, Wake.Waiting);
+  port.postMessage({ type: "sub", id: current, frame: encodeBidirectionalFrame({ type: "SubRequest", subRequest: sub }) } satisfies FromWorker);
+  Atomics.wait(flag, 0, Wake.Waiting);
+  const kind = Atomics.load(flag, 0);
+  const bytes = new Uint8Array(shared, 8, Atomics.load(flag, 1)).slice();
+  Atomics.store(flag, 0, Wake.Waiting);
+  if (kind === Wake.Closed) throw new Cancelled("the client closed the connection");
+  if (kind === Wake.Refused) throw new Cancelled(new TextDecoder().decode(bytes));
+  let msg: BidirectionalMessage;
+  try {
+    msg = decodeBidirectionalFrame(bytes);
+  } catch (e) {
+    throw new Cancelled(`proc-macro IPC error: macrobox: ${errorMessage(e)}`);
+  }
+  if (msg.type !== "SubResponse") {
+    // A request is served after the expansion it cancels; anything else is dropped.
+    if (msg.type === "Request") interrupted = bytes;
+    throw new Cancelled(`proc-macro IPC error: expected SubResponse, got ${msg.type}`);
+  }
+  if (msg.subResponse.type === "Cancel") throw new Cancelled(msg.subResponse.reason);
+  return msg.subResponse;
 }
 
 function unexpected(r: SubResponse): never {
   throw new MacroboxError("protocol", `proc-macro IPC error: unexpected SubResponse ${r.type}`);
 }
 
-function spanClient(id: number): RaSpanClient {
-  const q = (s: SpanData) => ({ fileId: s.fileId, astId: s.astId, start: s.start, end: s.end });
-  return {
-    filePath(fileId) {
-      const r = ask(id, { type: "FilePath", fileId });
-      return r.type === "FilePathResult" ? r.name : unexpected(r);
-    },
-    localFilePath(fileId) {
-      const r = ask(id, { type: "LocalFilePath", fileId });
-      return r.type === "LocalFilePathResult" ? r.name : unexpected(r);
-    },
-    sourceText(span) {
-      const r = ask(id, { type: "SourceText", ...q(span) });
-      return r.type === "SourceTextResult" ? r.text : unexpected(r);
-    },
-    lineColumn(fileId, astId, offset) {
-      const r = ask(id, { type: "LineColumn", fileId, astId, offset });
-      return r.type === "LineColumnResult" ? { line: r.line, column: r.column } : unexpected(r);
-    },
-    byteRange(span) {
-      const r = ask(id, { type: "ByteRange", ...q(span) });
-      return r.type === "ByteRangeResult" ? { start: r.start, end: r.end } : unexpected(r);
-    },
-    spanSource(span) {
-      const r = ask(id, { type: "SpanSource", ...q(span), ctx: span.ctx });
-      return r.type === "SpanSourceResult" ? { fileId: r.fileId, astId: r.astId, start: r.start, end: r.end, ctx: r.ctx } : unexpected(r);
-    },
-    spanParent(span) {
-      const r = ask(id, { type: "SpanParent", ...q(span), ctx: span.ctx });
-      return r.type === "SpanParentResult" ? r.parentSpan : unexpected(r);
-    },
-  };
+const q = (s: SpanData) => ({ fileId: s.fileId, astId: s.astId, start: s.start, end: s.end });
+const spanClient: RaSpanClient = {
+  filePath(fileId) {
+    const r = ask({ type: "FilePath", fileId });
+    return r.type === "FilePathResult" ? r.name : unexpected(r);
+  },
+  localFilePath(fileId) {
+    const r = ask({ type: "LocalFilePath", fileId });
+    return r.type === "LocalFilePathResult" ? r.name : unexpected(r);
+  },
+  sourceText(span) {
+    const r = ask({ type: "SourceText", ...q(span) });
+    return r.type === "SourceTextResult" ? r.text : unexpected(r);
+  },
+  lineColumn(fileId, astId, offset) {
+    const r = ask({ type: "LineColumn", fileId, astId, offset });
+    return r.type === "LineColumnResult" ? { line: r.line, column: r.column } : unexpected(r);
+  },
+  byteRange(span) {
+    const r = ask({ type: "ByteRange", ...q(span) });
+    return r.type === "ByteRangeResult" ? { start: r.start, end: r.end } : unexpected(r);
+  },
+  spanSource(span) {
+    const r = ask({ type: "SpanSource", ...q(span), ctx: span.ctx });
+    return r.type === "SpanSourceResult" ? { fileId: r.fileId, astId: r.astId, start: r.start, end: r.end, ctx: r.ctx } : unexpected(r);
+  },
+  spanParent(span) {
+    const r = ask({ type: "SpanParent", ...q(span), ctx: span.ctx });
+    return r.type === "SpanParentResult" ? r.parentSpan : unexpected(r);
+  },
+};
+
+const errorFrame = (error: string) => encodeBidirectionalFrame({ type: "Response", response: { type: "ExpandMacro", result: { ok: false, error } } });
+/** Marks that the client can be asked (the backend above turns it into the synchronous `spanClient`). */
+const askClient = () => Promise.reject(new Error("the worker asks the client synchronously"));
+
+/**
+ * One postcard frame: a request gets its response frame; a frame that cannot be read, or that is
+ * not a request, an error response; a stray sub-response nothing.
+ */
+async function answerFrame(frame: Uint8Array): Promise<Uint8Array | null> {
+  let msg: BidirectionalMessage;
+  try {
+    msg = decodeBidirectionalFrame(frame);
+  } catch (e) {
+    return errorFrame(`macrobox: ${errorMessage(e)}`);
+  }
+  // An answer nobody asked for is ignored, like noise on the JSON channel.
+  if (msg.type === "SubResponse") return null;
+  if (msg.type !== "Request") return errorFrame(`macrobox: proc-macro protocol: expected a Request frame, got ${msg.type}`);
+  let response: Response;
+  try {
+    response = await session.handle(msg.request, { askClient });
+  } catch (e) {
+    return errorFrame(`macrobox: ${errorMessage(e)}`);
+  }
+  return encodeBidirectionalFrame({ type: "Response", response });
 }
 
-port.on("message", (m: WorkerMessage) => {
-  void (async () => {
-    if (m.type === "list") {
-      pathFor.set(m.lib, m.path);
-      port.postMessage({ type: "listed", id: m.id, result: await backend.listMacros(m.lib) } satisfies WorkerReply);
-      return;
+async function answer(m: Exclude<ToWorker, { type: "path" | "init" }>): Promise<FromWorker> {
+  current = m.id;
+  if (m.type === "line") {
+    const { response, reusable, dependency } = await session.answerLine(m.line);
+    // Straight to stdout, unless the main thread has answered already (the clock ran out).
+    if (m.direct && Atomics.compareExchange(turn, 0, Turn.Running, Turn.Worker) === Turn.Running) {
+      writeOut(response);
+      // The text comes back only for the memo.
+      return { type: "answer", id: m.id, answer: reusable ? response : null, spanMode: session.spanMode, reusable, dependency, written: true };
     }
-    pathFor.set(m.req.lib, m.path);
-    let result;
+    return { type: "answer", id: m.id, answer: response, spanMode: session.spanMode, reusable, dependency };
+  }
+  let out = await answerFrame(m.frame);
+  // A request that interrupted a sub-request is answered next, after the response it cut short.
+  while (interrupted !== null) {
+    const next = interrupted;
+    interrupted = null;
+    const more = await answerFrame(next);
+    if (more !== null) out = out === null ? more : concat(out, more);
+  }
+  return { type: "answer", id: m.id, answer: out, spanMode: session.spanMode, reusable: false };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `text` to stdout (fd 1), waiting while a full pipe refuses more. */
+function writeOut(text: string): void {
+  const bytes = Buffer.from(text);
+  let at = 0;
+  while (at < bytes.length) {
     try {
-      const body = decodeFlatTree(m.req.body as unknown as FlatTree);
-      const attributes = m.req.attributes === null ? null : decodeFlatTree(m.req.attributes as unknown as FlatTree);
-      result = await backend.expand({ ...m.req, body, attributes, spanClient: m.asksClient ? spanClient(m.id) : undefined });
+      at += writeSync(1, bytes, at);
     } catch (e) {
-      result = { ok: false as const, error: `macrobox: ${(e as Error).message}` };
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      Atomics.wait(pause, 0, 0, 1);
     }
-    port.postMessage({ type: "expanded", id: m.id, result } satisfies WorkerReply);
-  })();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+port.on("message", (m: ToWorker) => {
+  if (m.type === "init") {
+    limits = m.limits;
+    session = createServerSession(backend, { spanMode: m.spanMode });
+    return;
+  }
+  if (m.type === "path") {
+    const entry = paths.get(m.lib);
+    if (m.result.ok) entry?.resolve(m.result.value);
+    else entry?.reject(new MacroboxError("module", m.result.error));
+    return;
+  }
+  void answer(m).then((reply) => {
+    port.postMessage(reply);
+    // Once an expansion ran, the code it needs has been compiled: it goes into the code cache of
+    // the next start (once; nothing when this start came from the cache).
+    if (expanded) saveCodeCache();
+  });
 });

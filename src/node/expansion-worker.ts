@@ -1,51 +1,72 @@
-// Expansions of the proc-macro server run in a worker thread (Node-only), for two reasons:
+// The proc-macro server's session runs in a worker thread (Node-only); the main thread only moves
+// bytes between stdin/stdout and the worker, answers what needs no worker, and keeps the clock.
 //
 // - The wall clock. A wasm call cannot be interrupted from its own thread; fuel is the real bound,
-//   and this is the backstop: an expansion that outlives `wallClockMs` gets an error reply, its
-//   worker is terminated and a fresh one serves the next request (modules are loaded again, from
-//   the module cache).
+//   and this is the backstop: an expansion that outlives `wallClockMs` gets an error reply from
+//   the main thread, its worker is terminated and a fresh one (started at once, in the span mode
+//   the connection was in) serves the next request (modules are loaded again, from the module cache).
+// - Cost. The worker owns the whole request: it reads the request line or frame, expands and
+//   writes the response, which crosses back as a string (a frame as bytes). No token tree crosses
+//   threads (structured cloning recurses, and copying trees twice per request cost more than the
+//   expansion of a small derive), and the main thread loads none of the host.
+// - Start-up. The worker is started when the session is, so its start overlaps node's loading the
+//   main thread's code and the client's first requests; the version request is answered here.
+// - The memo. A repeated, unchanged request line is answered here from the responses the worker
+//   marked reusable, without crossing to the worker.
 // - rust-analyzer's span questions in the bidirectional postcard format. A macro asks them
 //   synchronously, in the middle of a wasm call, while the answer has to come from the client
-//   over stdin: the worker posts the sub-request and blocks on a shared buffer (Atomics.wait)
-//   until the main thread has the client's answer.
+//   over stdin: the worker posts the sub-request frame and blocks on a shared buffer
+//   (Atomics.wait) until the main thread puts the client's next frame there.
 
 import { Worker } from "node:worker_threads";
 
-import { LimitExceeded, resolveLimits, type Limits } from "../sandbox/limits.js";
-import { streamShape } from "../tokens/shape.js";
-import { encodeFlatTree } from "../server/flat.js";
-import type { MacroInfo, Result } from "../server/protocol.js";
-import type { SubRequest, SubResponse } from "../server/postcard.js";
-import type { BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "../server/serve.js";
+import type { Limits } from "../sandbox/limits.js";
+import type { SpanMode } from "../server/protocol.js";
+import { LineMemo } from "../server/memo.js";
+import type { MemoDependency, Memoised } from "../server/serve.js";
+import { ANSWER_BYTES, Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
-export interface WorkerBackendOptions {
+export type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
+
+export interface WorkerSessionOptions {
   /** The .wasm path standing for a dylib path (may build it); its error is the reply. */
   modulePath(lib: string): Promise<string>;
   limits?: Partial<Limits>;
   /** The wall-clock bound of one expansion. */
   wallClockMs: number;
+  /** Answer repeated unchanged expansion requests from memory (JSON lines only). */
+  memo?: boolean;
+  memoBytes?: number;
+  /** The state now at what a memoised answer depended on (`SessionOptions.memoState`). */
+  memoState?: (where: string) => string;
 }
 
-/** Room for one sub-response (JSON) in the shared buffer; a bigger answer cancels the expansion. */
-const ANSWER_BYTES = 4 * 1024 * 1024;
-
-/** What crosses to the worker. */
-export type WorkerMessage =
-  | { type: "list"; id: number; lib: string; path: string }
-  | { type: "expand"; id: number; path: string; req: Omit<BackendExpandRequest, "spanClient" | "askClient">; asksClient: boolean };
-
-/** What comes back. */
-export type WorkerReply =
-  | { type: "listed"; id: number; result: Result<MacroInfo[], string> }
-  | { type: "expanded"; id: number; result: Result<BackendExpansion, string> }
-  | { type: "sub"; id: number; sub: SubRequest };
-
-interface Pending {
-  resolve(reply: WorkerReply): void;
-  askClient?: (sub: SubRequest) => Promise<SubResponse>;
+interface Started {
+  worker: Worker;
+  shared: SharedArrayBuffer;
+  turn: Int32Array;
 }
 
-function startWorker(workerData: unknown): Worker {
+let prestarted: Started | null = null;
+
+/**
+ * Starts the worker of the session the process is about to serve, before the session exists (the
+ * server's entry calls it first thing): the first WorkerSession takes it over.
+ */
+export function prestartWorker(): void {
+  prestarted ??= spawnWorker();
+}
+
+function spawnWorker(): Started {
+  const shared = new SharedArrayBuffer(8 + ANSWER_BYTES);
+  const turn = new SharedArrayBuffer(4);
+  const worker = startWorker({ shared, turn });
+  // Until a session takes it over, it must not keep the process alive (`--version`, a usage error).
+  worker.unref();
+  return { worker, shared, turn: new Int32Array(turn) };
+}
+
+function startWorker(workerData: WorkerData): Worker {
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./expansion-worker-main.js", import.meta.url), { workerData });
   // Running from sources under tsx (tests, development): a worker does not inherit tsx's loader,
   // so a bootstrap registers it before importing the TypeScript entry.
@@ -55,154 +76,236 @@ function startWorker(workerData: unknown): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData });
 }
 
-class ExpansionWorker {
-  readonly worker: Worker;
-  readonly shared = new SharedArrayBuffer(8 + ANSWER_BYTES);
-  readonly pending = new Map<number, Pending>();
-  dead = false;
+/** How the session reaches the client while a postcard expansion waits for a sub-response. */
+export interface FrameClient {
+  /** Writes a frame to the client. */
+  send(frame: Uint8Array): void;
+  /** Called when the worker waits for the client's next frame: hand it over with `deliver`. */
+  expectAnswer(deliver: (answer: ClientAnswer) => void): void;
+}
 
-  constructor(limits: Partial<Limits> | undefined, onDeath: (w: ExpansionWorker) => void) {
-    this.worker = startWorker({ shared: this.shared, limits });
-    this.worker.unref();
-    this.worker.on("message", (reply: WorkerReply) => {
-      const p = this.pending.get(reply.id);
-      if (p === undefined) return;
-      if (reply.type === "sub") {
-        void this.answer(reply.sub, p.askClient);
-        return;
-      }
-      this.pending.delete(reply.id);
-      p.resolve(reply);
-    });
-    const die = (why: string) => {
-      if (this.dead) return;
-      this.dead = true;
-      onDeath(this);
-      for (const [id, p] of this.pending) {
-        p.resolve({ type: "expanded", id, result: { ok: false, error: `macrobox: the expansion worker stopped: ${why}` } });
-      }
-      this.pending.clear();
-    };
-    this.worker.on("error", (e) => die(e.message));
-    this.worker.on("exit", (code) => die(`exit code ${code}`));
+export type ClientAnswer = { type: "frame"; frame: Uint8Array } | { type: "closed" } | { type: "refused"; reason: string };
+
+/** The answers the main thread writes itself: the version, and errors (the worker died or was stopped). */
+export interface ErrorAnswers {
+  /** The version request's response line. */
+  version: string;
+  /** JSON: the error response for the request `line` in `mode`. */
+  line(line: string, mode: SpanMode, error: string): string;
+  /** Postcard: the error response frame. */
+  frame(mode: SpanMode, error: string): Uint8Array;
+  /** The macro a request line or frame names (for the wall clock's error; only read then). */
+  macroName(request: string | Uint8Array): string;
+}
+
+interface Pending {
+  id: number;
+  /** The request (for the wall clock's error). */
+  request: string | Uint8Array;
+  /** `written`: the worker wrote the response itself (`answer` is its text when it may be memoised). */
+  resolve(answer: string | Uint8Array | null, reusable: boolean, written: boolean, dependency: MemoDependency | null): void;
+  fail(mode: SpanMode, error: string): void;
+  client?: FrameClient;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** A session in a worker thread, restarted when it dies or outlives the wall clock. */
+export class WorkerSession {
+  private worker!: Worker;
+  private shared!: SharedArrayBuffer;
+  private turn!: Int32Array;
+  private pending: Pending | null = null;
+  private nextId = 1;
+  private spanMode: SpanMode = "Id";
+  private readonly memo: LineMemo<Memoised> | null;
+  private readonly paths = new Map<string, Promise<{ ok: true; value: string } | { ok: false; error: string }>>();
+  private closed = false;
+
+  constructor(
+    private readonly options: WorkerSessionOptions,
+    private readonly errors: ErrorAnswers,
+  ) {
+    this.memo = options.memo ? new LineMemo<Memoised>(options.memoBytes ?? 64 * 1024 * 1024, (v) => v.response.length) : null;
+    this.start();
   }
 
-  private async answer(sub: SubRequest, askClient: Pending["askClient"]): Promise<void> {
-    let response: SubResponse;
-    try {
-      response = askClient ? await askClient(sub) : { type: "Cancel", reason: "the client cannot be asked about spans" };
-    } catch (e) {
-      response = { type: "Cancel", reason: `cannot ask the client: ${(e as Error).message}` };
+  private start(): void {
+    const { worker, shared, turn } = prestarted ?? spawnWorker();
+    prestarted = null;
+    this.worker = worker;
+    this.shared = shared;
+    this.turn = turn;
+    worker.postMessage({ type: "init", limits: this.options.limits, spanMode: this.spanMode } satisfies ToWorker);
+    worker.on("message", (m: FromWorker) => this.receive(worker, m));
+    const die = (why: string) => {
+      if (this.worker !== worker) return;
+      this.stop(`macrobox: the expansion worker stopped: ${why}`, true);
+    };
+    worker.on("error", (e) => die(e.message));
+    worker.on("exit", (code) => die(`exit code ${code}`));
+  }
+
+  /**
+   * Ends the current worker, answers what it was doing with `error`, and starts a fresh one. A
+   * worker that took its turn to write its response itself is left to finish when the clock runs
+   * out (its answer is on the way); when it died, what it wrote stands and nothing more is written.
+   */
+  private stop(error: string, died = false): void {
+    const p = this.pending;
+    const wrote = p !== null && Atomics.compareExchange(this.turn, 0, Turn.Running, Turn.Main) === Turn.Worker;
+    if (wrote && !died) return;
+    this.pending = null;
+    void this.worker.terminate();
+    if (!this.closed) this.start();
+    if (p !== null) {
+      clearTimeout(p.timer);
+      if (wrote) p.resolve(null, false, true, null);
+      else p.fail(this.spanMode, error);
     }
-    let bytes = new TextEncoder().encode(JSON.stringify(response));
-    if (bytes.length > ANSWER_BYTES) {
-      bytes = new TextEncoder().encode(JSON.stringify({ type: "Cancel", reason: `the client's answer is over ${ANSWER_BYTES} bytes` }));
+  }
+
+  private receive(worker: Worker, m: FromWorker): void {
+    if (worker !== this.worker) return;
+    switch (m.type) {
+      case "path": {
+        // The clock stops while the path is found (it may mean building the crate), and restarts.
+        const p = this.pending?.id === m.id ? this.pending : null;
+        if (p !== null) clearTimeout(p.timer);
+        void this.path(m.lib).then((result) => {
+          if (worker !== this.worker) return;
+          worker.postMessage({ type: "path", lib: m.lib, result } satisfies ToWorker);
+          if (p !== null && this.pending === p) this.arm(p);
+        });
+        return;
+      }
+      case "sub": {
+        const p = this.pending;
+        if (p?.id !== m.id) return;
+        if (p.client === undefined || this.closed) {
+          this.wake({ type: "closed" });
+          return;
+        }
+        p.client.send(m.frame);
+        p.client.expectAnswer((answer) => {
+          if (this.pending === p && this.worker === worker) this.wake(answer);
+        });
+        return;
+      }
+      case "answer": {
+        const p = this.pending;
+        if (p?.id !== m.id) return;
+        this.pending = null;
+        clearTimeout(p.timer);
+        this.spanMode = m.spanMode;
+        Atomics.store(this.turn, 0, Turn.Idle);
+        p.resolve(m.answer, m.reusable, m.written === true, m.dependency ?? null);
+      }
     }
+  }
+
+  private wake(answer: ClientAnswer): void {
     const flag = new Int32Array(this.shared, 0, 2);
+    let kind: number = Wake.Closed;
+    let bytes: Uint8Array = new Uint8Array(0);
+    if (answer.type === "frame" && answer.frame.length <= ANSWER_BYTES) {
+      kind = Wake.Frame;
+      bytes = answer.frame;
+    } else if (answer.type !== "closed") {
+      kind = Wake.Refused;
+      const reason = answer.type === "refused" ? answer.reason : `the client's answer is over ${ANSWER_BYTES} bytes`;
+      bytes = new TextEncoder().encode(reason).subarray(0, ANSWER_BYTES);
+    }
     new Uint8Array(this.shared, 8).set(bytes);
     Atomics.store(flag, 1, bytes.length);
-    Atomics.store(flag, 0, 1);
+    Atomics.store(flag, 0, kind);
     Atomics.notify(flag, 0);
   }
 
-  post(message: WorkerMessage, pending: Pending): void {
-    if (this.dead) {
-      pending.resolve({ type: "expanded", id: message.id, result: { ok: false, error: "macrobox: the expansion worker stopped" } });
-      return;
+  private path(lib: string): Promise<{ ok: true; value: string } | { ok: false; error: string }> {
+    // Decided once per dylib: a crate that does not build is not rebuilt for every request.
+    let p = this.paths.get(lib);
+    if (p === undefined) {
+      p = this.options.modulePath(lib).then(
+        (value) => ({ ok: true as const, value }),
+        (e: unknown) => ({ ok: false as const, error: (e as Error).message }),
+      );
+      this.paths.set(lib, p);
     }
-    this.pending.set(message.id, pending);
-    this.worker.postMessage(message);
+    return p;
   }
 
-  async terminate(): Promise<void> {
-    this.dead = true;
+  /** The wall clock of the pending request: past it, the worker is stopped and the request answered with the limit's error. */
+  private arm(p: Pending): void {
+    if (!Number.isFinite(this.options.wallClockMs)) return;
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => {
+      if (this.pending !== p) return;
+      let name = "?";
+      try {
+        name = this.errors.macroName(p.request);
+      } catch {
+        // the request named no macro: a list request, or one the worker could not read either
+      }
+      this.stop(`macrobox: proc-macro \`${name}\` exceeded its wallClockMs limit (${this.options.wallClockMs} ms for one expansion) and was stopped`);
+    }, this.options.wallClockMs);
+  }
+
+  private send<A>(message: ToWorker & { id: number }, request: string | Uint8Array, fail: (mode: SpanMode, error: string) => A, client?: FrameClient) {
+    return new Promise<{ answer: string | Uint8Array | A | null; reusable: boolean; written: boolean; dependency: MemoDependency | null }>((resolve) => {
+      const p: Pending = {
+        id: message.id,
+        request,
+        resolve: (answer, reusable, written, dependency) => resolve({ answer, reusable, written, dependency }),
+        fail: (mode, error) => resolve({ answer: fail(mode, error), reusable: false, written: false, dependency: null }),
+        client,
+      };
+      this.pending = p;
+      Atomics.store(this.turn, 0, Turn.Running);
+      this.worker.postMessage(message);
+      this.arm(p);
+    });
+  }
+
+  /**
+   * Answers one JSON request line (without its newline). `direct`: the worker may write the
+   * response to stdout itself (null comes back then); whatever this thread wrote before must have
+   * reached stdout already.
+   */
+  async line(line: string, direct = false): Promise<string | null> {
+    const mode = this.spanMode;
+    const known = this.memo?.get(mode, line);
+    if (known !== undefined && (known.dependency === null || this.options.memoState?.(known.dependency.where) === known.dependency.state)) {
+      return known.response;
+    }
+    // The first request of every session, answered while the worker may still be starting.
+    if (line.length < 64 && /^\{\s*"ApiVersionCheck"\s*:\s*\{\s*\}\s*\}\s*$/.test(line)) return this.errors.version;
+    const { answer, reusable, written, dependency } = await this.send({ type: "line", id: this.nextId++, line, direct }, line, (m, error) =>
+      this.errors.line(line, m, error),
+    );
+    if (reusable && typeof answer === "string" && (dependency === null || this.options.memoState !== undefined)) {
+      this.memo?.set(mode, line, { response: answer, dependency });
+    }
+    if (written) return null;
+    return typeof answer === "string" ? answer : "";
+  }
+
+  /** Answers one postcard frame (the answer frame, or null when it needs none). */
+  frame(frame: Uint8Array, client: FrameClient): Promise<Uint8Array | null> {
+    const id = this.nextId++;
+    // Copied to the worker, kept here for the wall clock's error.
+    return this.send({ type: "frame", id, frame }, frame, (mode, error) => this.errors.frame(mode, error), client).then((a) =>
+      typeof a.answer === "string" ? null : a.answer,
+    );
+  }
+
+  /** The client is gone: a worker waiting for its answer is told so; no worker is started again. */
+  end(): void {
+    this.closed = true;
+    if (this.pending?.client !== undefined) this.wake({ type: "closed" });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
     await this.worker.terminate();
   }
-}
-
-/** A ProcMacroBackend that runs the wasm backend in a worker thread, bounded by a wall clock. */
-export function createWorkerBackend(options: WorkerBackendOptions): ProcMacroBackend & { close(): Promise<void> } {
-  let current: ExpansionWorker | null = null;
-  let nextId = 1;
-  const worker = (): ExpansionWorker => {
-    if (current === null || current.dead) {
-      current = new ExpansionWorker(options.limits, (w) => {
-        if (current === w) current = null;
-      });
-    }
-    return current;
-  };
-  const path = async (lib: string): Promise<Result<string, string>> => {
-    try {
-      return { ok: true, value: await options.modulePath(lib) };
-    } catch (e) {
-      return { ok: false, error: `macrobox cannot load a macro module for ${lib}: ${(e as Error).message}` };
-    }
-  };
-
-  return {
-    spanModes: ["Id", "RustAnalyzer"],
-
-    async listMacros(lib) {
-      const p = await path(lib);
-      if (!p.ok) return p;
-      const id = nextId++;
-      const reply = await new Promise<WorkerReply>((resolve) => worker().post({ type: "list", id, lib, path: p.value }, { resolve }));
-      if (reply.type !== "listed")
-        return { ok: false, error: reply.type === "expanded" && !reply.result.ok ? reply.result.error : "macrobox: bad worker reply" };
-      return reply.result;
-    },
-
-    async expand(req) {
-      // Checked here, before the trees cross to the worker: structured cloning recurses, so a tree
-      // deeper than the limit would overflow this thread's stack instead of getting the limit's error.
-      const maxDepth = resolveLimits(options.limits).nestingDepth;
-      for (const [stream, what] of [
-        [req.body, "the input of"],
-        [req.attributes, "the attribute arguments of"],
-      ] as const) {
-        if (stream !== null && streamShape(stream, undefined, maxDepth).depth > maxDepth) {
-          return { ok: false, error: new LimitExceeded("nestingDepth", maxDepth, undefined, `${what} proc macro \`${req.macroName}\``).message };
-        }
-      }
-      const p = await path(req.lib);
-      if (!p.ok) return p;
-      const id = nextId++;
-      const w = worker();
-      const { spanClient: _sync, askClient, ...plain } = req;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const reply = await new Promise<WorkerReply>((resolve) => {
-        // Trees cross as FlatTrees: structured cloning recurses, the FlatTree codec does not.
-        const flat = {
-          ...plain,
-          body: encodeFlatTree(plain.body, { rootSpan: plain.callSite }) as never,
-          attributes: (plain.attributes === null ? null : encodeFlatTree(plain.attributes, { rootSpan: plain.callSite })) as never,
-        };
-        w.post({ type: "expand", id, path: p.value, req: flat, asksClient: askClient !== undefined }, { resolve, askClient });
-        if (Number.isFinite(options.wallClockMs)) {
-          timer = setTimeout(() => {
-            w.pending.delete(id);
-            void w.terminate();
-            if (current === w) current = null;
-            resolve({
-              type: "expanded",
-              id,
-              result: {
-                ok: false,
-                error: `macrobox: proc-macro \`${req.macroName}\` exceeded its wallClockMs limit (${options.wallClockMs} ms for one expansion) and was stopped`,
-              },
-            });
-          }, options.wallClockMs);
-        }
-      });
-      clearTimeout(timer);
-      if (reply.type !== "expanded") return { ok: false, error: "macrobox: bad worker reply" };
-      return reply.result;
-    },
-
-    async close() {
-      await current?.terminate();
-      current = null;
-    },
-  };
 }

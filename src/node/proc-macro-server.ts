@@ -11,10 +11,13 @@ import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
 import { DEFAULT_LIMITS, formatLimit, LIMIT_NAMES, LIMIT_SPECS, type Limits } from "../sandbox/limits.js";
-import { servePostcardStdio, serveStdio } from "./stdio-server.js";
-import { nodeCaches } from "./disk-cache.js";
-import { createWorkerBackend } from "./expansion-worker.js";
-import { settingsCheck } from "./expansion-sandbox.js";
+import { CURRENT_API_VERSION } from "../server/flat.js";
+import { decodeBidirectionalFrame, encodeBidirectionalFrame } from "../server/postcard.js";
+import { decodeRequestLine, encodeResponseLine, type Response, type SpanMode } from "../server/protocol.js";
+import { serveFrames, serveLines } from "./stdio-server.js";
+import { expansionCacheOff } from "./cache-env.js";
+import { settingsState } from "./expansion-sandbox.js";
+import { WorkerSession, type ErrorAnswers } from "./expansion-worker.js";
 import { MacroboxError } from "../errors.js";
 
 export interface ProcMacroServerOptions {
@@ -49,51 +52,56 @@ export type ProtocolFormat = "json-legacy" | "bidirectional-postcard-prototype";
 
 /** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
 export async function runProcMacroServer(options: ProcMacroServerOptions = {}, format: ProtocolFormat = "json-legacy"): Promise<void> {
-  // Which module stands for a dylib is decided once per dylib: a crate that does not build is not
-  // rebuilt for every request (rust-analyzer restarts the server when the workspace changes).
-  const paths = new Map<string, Promise<string>>();
-  const caches = nodeCaches();
-  const worker = createWorkerBackend({
-    limits: options.limits,
-    wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
-    modulePath(lib) {
-      let path = paths.get(lib);
-      if (path === undefined) {
-        path = (async () => {
-          const mapped = wasmModuleFor(lib, options.modules);
-          if (mapped !== null) return mapped;
-          if (options.resolveModule !== undefined) return options.resolveModule(lib);
-          throw new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`);
-        })();
-        paths.set(lib, path);
-      }
-      return path;
+  // Started first: the worker loads the host while this thread reads the first requests.
+  const session = new WorkerSession(
+    {
+      limits: options.limits,
+      wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
+      memo: !expansionCacheOff(),
+      // A memoised answer holds while the workspace's grants file is unchanged.
+      memoState: settingsState,
+      async modulePath(lib) {
+        const mapped = wasmModuleFor(lib, options.modules);
+        if (mapped !== null) return mapped;
+        if (options.resolveModule !== undefined) return options.resolveModule(lib);
+        throw new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`);
+      },
     },
-  });
-  // What the sandbox refused goes to stderr, which rust-analyzer logs: the protocol has no place for
-  // it. A memoised answer holds while the workspace's grants file is unchanged.
-  const backend: typeof worker = {
-    ...worker,
-    memoCheck: (req) => settingsCheck(req.env, req.currentDir),
-    async expand(req) {
-      const result = await worker.expand(req);
-      if (result.ok) for (const note of result.value.notes ?? []) process.stderr.write(`macrobox: note: ${note}\n`);
-      return result;
-    },
-  };
+    ANSWERS,
+  );
   try {
     if (format === "bidirectional-postcard-prototype") {
-      await servePostcardStdio(backend, { session: { memo: caches.expansionCache !== null }, maxMessageBytes: options.maxMessageBytes });
+      await serveFrames(session, { maxMessageBytes: options.maxMessageBytes });
       return;
     }
-    await serveStdio(backend, {
-      session: { memo: caches.expansionCache !== null },
+    // The worker writes its responses to stdout itself (`direct`).
+    await serveLines((line) => session.line(line, true), {
       maxMessageBytes: options.maxMessageBytes,
       onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
     });
   } finally {
-    await backend.close();
+    await session.close();
   }
+}
+
+/** The answers this thread gives without the worker. */
+const ANSWERS: ErrorAnswers = {
+  version: encodeResponseLine({ type: "ApiVersionCheck", version: CURRENT_API_VERSION }),
+  line(line, mode, error) {
+    // A list request gets its own kind of error; anything else the expansion's.
+    if (/^\{\s*"ListMacros"/.test(line)) return encodeResponseLine({ type: "ListMacros", result: { ok: false, error } });
+    return encodeResponseLine(expansionError(mode, error));
+  },
+  frame: (mode, error) => encodeBidirectionalFrame({ type: "Response", response: expansionError(mode, error) }),
+  macroName(request) {
+    const req = typeof request === "string" ? decodeRequestLine(request) : decodeBidirectionalFrame(request);
+    const expand = "type" in req && req.type === "Request" ? req.request : req;
+    return expand.type === "ExpandMacro" ? expand.macroName : "?";
+  },
+};
+
+function expansionError(mode: SpanMode, error: string): Response {
+  return mode === "Id" ? { type: "ExpandMacro", result: { ok: false, error } } : { type: "ExpandMacroExtended", result: { ok: false, error } };
 }
 
 /** What `--version` prints; rust-analyzer shows it when versions disagree. */

@@ -1,5 +1,7 @@
 // Runs a proc-macro server session over a process's stdin/stdout (Node-only): the process
 // rust-analyzer spawns as its proc-macro server. Requests are answered strictly in order.
+// serveStdio and servePostcardStdio run a session on this thread; serveLines and serveFrames move
+// bytes for a session that reads requests itself (the server's worker: expansion-worker.ts).
 
 import type { Readable, Writable } from "node:stream";
 
@@ -14,6 +16,15 @@ import {
 } from "../server/postcard.js";
 import { encodeResponseLine, LineFramer } from "../server/protocol.js";
 import { createServerSession, type ProcMacroBackend, type SessionOptions } from "../server/serve.js";
+import type { ClientAnswer, FrameClient } from "./expansion-worker.js";
+
+/** What serveFrames serves. */
+export interface FrameSession {
+  /** The answer to one frame (null: none); sub-requests reach the client through `client`. */
+  frame(frame: Uint8Array, client: FrameClient): Promise<Uint8Array | null>;
+  /** The client closed the connection. */
+  end(): void;
+}
 
 export interface StdioOptions {
   /** The protocol session's options (the response memo). */
@@ -34,15 +45,25 @@ function oversized(bytes: number, max: number): string {
 
 /** Serves until end of input (or an empty line, which the native server also treats as the end). */
 export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}): Promise<void> {
+  const session = createServerSession(backend, options.session);
+  return serveLines((line) => session.handleLine(line), options);
+}
+
+/**
+ * The JSON line loop: each request line (without its newline) to `answer`, the answers written in
+ * order. An answer of null was written to stdout by whoever made it (the server's worker): each
+ * write here has reached the output before the next line is answered.
+ */
+export function serveLines(answer: (line: string) => Promise<string | null>, options: StdioOptions = {}): Promise<void> {
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
-  const session = createServerSession(backend, options.session);
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   let ended = false;
   let chain = Promise.resolve();
-  const reply = (answer: () => Promise<string>) => {
+  const reply = (next: () => Promise<string | null>) => {
     chain = chain.then(async () => {
-      output.write(await answer());
+      const text = await next();
+      if (text !== null) await new Promise((written) => output.write(text, written));
     });
   };
   const framer = new LineFramer(
@@ -61,11 +82,63 @@ export function serveStdio(backend: ProcMacroBackend, options: StdioOptions = {}
     input.on("data", (chunk: string) => {
       for (const line of framer.push(chunk)) {
         if (ended) break;
-        reply(() => session.handleLine(line));
+        reply(() => answer(line));
       }
       if (ended) input.destroy();
     });
     const finish = () => chain.then(resolve, reject);
+    input.on("end", finish);
+    input.on("close", finish);
+    input.on("error", reject);
+  });
+}
+
+/**
+ * The postcard loop of a session that reads frames itself (the worker session): each frame to
+ * `session.frame`, its answer written in order; while the session waits for the client's answer
+ * to a sub-request, the next frame is that answer.
+ */
+export function serveFrames(session: FrameSession, options: StdioOptions = {}): Promise<void> {
+  const input = options.input ?? process.stdin;
+  const output = options.output ?? process.stdout;
+  const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+  let chain = Promise.resolve();
+  let deliver: ((answer: ClientAnswer) => void) | null = null;
+  const client: FrameClient = {
+    send: (frame) => output.write(frame),
+    expectAnswer: (d) => {
+      deliver = d;
+    },
+  };
+  const hand = (answer: ClientAnswer) => {
+    const d = deliver;
+    deliver = null;
+    d?.(answer);
+  };
+  const fail = (error: string) => output.write(encodeBidirectionalFrame({ type: "Response", response: { type: "ExpandMacro", result: { ok: false, error } } }));
+  const splitter = new FrameSplitter({
+    maxBytes: max,
+    onOversized: (bytes) => {
+      if (deliver) hand({ type: "refused", reason: oversized(bytes, max) });
+      else chain = chain.then(() => void fail(oversized(bytes, max)));
+    },
+  });
+  return new Promise((resolve, reject) => {
+    input.on("data", (chunk: Buffer) => {
+      for (const frame of splitter.push(chunk)) {
+        if (deliver) hand({ type: "frame", frame });
+        else
+          chain = chain.then(async () => {
+            const out = await session.frame(frame, client);
+            if (out !== null) output.write(out);
+          });
+      }
+    });
+    const finish = () => {
+      session.end();
+      hand({ type: "closed" });
+      chain.then(resolve, reject);
+    };
     input.on("end", finish);
     input.on("close", finish);
     input.on("error", reject);

@@ -221,16 +221,25 @@ export function resolveLimits(overrides: Partial<Record<string, unknown>> = {}):
 export function parseLimitValue(name: LimitName, text: string): number {
   const spec = LIMIT_SPECS[name];
   if (spec === undefined) throw new InvalidLimit(`unknown limit \`${name}\``);
-  const m = /^\s*([0-9][0-9_]*)\s*([kKmMgG]i?[bB]?)?\s*$/.exec(text);
-  if (!m) throw new InvalidLimit(`${spec.flag} expects a number of ${spec.unit}, got \`${text}\``);
-  const n = Number(m[1].replace(/_/g, ""));
-  const suffix = m[2]?.[0]?.toLowerCase();
+  const scaled = parseScaled(text);
+  if (scaled === null) throw new InvalidLimit(`${spec.flag} expects a number of ${spec.unit}, got \`${text}\``);
+  const { n, power } = scaled;
   let value = n;
-  if (suffix !== undefined) {
-    const power = { k: 1, m: 2, g: 3 }[suffix as "k" | "m" | "g"];
+  if (power > 0) {
     if (name === "memoryPages") value = Math.ceil((n * 1024 ** power) / PAGE);
     else if (spec.unit === "bytes") value = n * 1024 ** power;
     else value = n * 1000 ** power;
   }
   return checkLimit(name, value);
+}
+
+/**
+ * A command-line number: digits with optional `_` separators and an optional `k`/`m`/`g` suffix
+ * (`64k`, `16MiB`, `5g`), as the number and the suffix's power (0 without one); null otherwise.
+ */
+export function parseScaled(text: string): { n: number; power: number } | null {
+  const m = /^\s*([0-9][0-9_]*)\s*([kKmMgG]i?[bB]?)?\s*$/.exec(text);
+  if (!m) return null;
+  const suffix = m[2]?.[0]?.toLowerCase() as "k" | "m" | "g" | undefined;
+  return { n: Number(m[1].replace(/_/g, "")), power: suffix === undefined ? 0 : { k: 1, m: 2, g: 3 }[suffix] };
 }

@@ -27,6 +27,7 @@ import {
 import type { Span, TokenStream } from "../tokens/model.js";
 import type { RaSpanClient } from "./ra-spans.js";
 import type { SubRequest, SubResponse } from "./postcard.js";
+import { LineMemo } from "./memo.js";
 
 export interface BackendExpandRequest {
   /** What the client named the library (`lib` / `dylib_path`). */
@@ -102,10 +103,19 @@ export interface ProcMacroBackend {
   /** Span modes this backend can serve; default Id only. */
   spanModes?: readonly SpanMode[];
   /**
-   * For the line memo: what an expansion's answer depends on outside the request (for macrobox,
-   * the workspace's grants file). A memoised answer is reused only while the check returns true.
+   * For the line memo: what an expansion's answer depends on outside the request (for macrobox's
+   * Node server, the workspace's grants file), taken before it runs. A memoised answer is reused
+   * only while `SessionOptions.memoState` still gives the same state.
    */
-  memoCheck?(req: ExpandMacroRequest): () => boolean;
+  memoDependency?(req: ExpandMacroRequest): MemoDependency | null;
+}
+
+/** What an answer depended on outside its request, as plain data (it crosses threads). */
+export interface MemoDependency {
+  /** Where to look (for macrobox's Node server: where the workspace's settings are looked up from). */
+  where: string;
+  /** What was there before the expansion ran. */
+  state: string;
 }
 
 export interface ServerSession {
@@ -113,6 +123,12 @@ export interface ServerSession {
   handle(req: Request, context?: RequestContext): Promise<Response>;
   /** Answers one JSON line (without its newline); returns the response line, newline included. */
   handleLine(line: string): Promise<string>;
+  /**
+   * The same without the memo, saying whether the response may be memoised (an expansion the
+   * backend marked reusable): for a memo kept elsewhere (the proc-macro server keeps it on its
+   * main thread, the session runs in a worker).
+   */
+  answerLine(line: string): Promise<{ response: string; reusable: boolean; dependency: MemoDependency | null }>;
   readonly spanMode: SpanMode;
 }
 
@@ -125,12 +141,19 @@ export interface SessionOptions {
    */
   memo?: boolean;
   memoBytes?: number;
+  /**
+   * The state now at a dependency's `where` (`ProcMacroBackend.memoDependency`); without it,
+   * answers with a dependency are not memoised.
+   */
+  memoState?: (where: string) => string;
+  /** The span mode the connection starts in (a session taking over a connection: a restarted worker). */
+  spanMode?: SpanMode;
 }
 
 /** One connection's state (the span mode is per connection, like the native server's loop). */
 export function createServerSession(backend: ProcMacroBackend, options: SessionOptions = {}): ServerSession {
-  let spanMode: SpanMode = "Id";
-  const memo = options.memo ? new LineMemo(options.memoBytes ?? 64 * 1024 * 1024) : null;
+  let spanMode: SpanMode = options.spanMode ?? "Id";
+  const memo = options.memo ? new LineMemo<Memoised>(options.memoBytes ?? 64 * 1024 * 1024, (v) => v.response.length) : null;
   /** Set by `expand` when the answer it is building may be memoised. */
   let reusable = false;
   const modes = backend.spanModes ?? ["Id"];
@@ -210,29 +233,36 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
     }
   }
 
+  async function answerLine(line: string): Promise<{ response: string; reusable: boolean; dependency: MemoDependency | null }> {
+    // A request we cannot read has no response of its own in the protocol; the native server
+    // dies on it. We answer with the error as a panic message so the client sees why.
+    let req: Request;
+    try {
+      req = decodeRequestLine(line);
+    } catch (e) {
+      const error = `macrobox: ${errorMessage(e)}`;
+      return { response: encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } }), reusable: false, dependency: null };
+    }
+    reusable = false;
+    // Taken before expanding: an edit during the expansion invalidates its answer.
+    const dependency = req.type === "ExpandMacro" ? (backend.memoDependency?.(req) ?? null) : null;
+    const response = encodeResponseLine(await handle(req));
+    // Only expansions are kept (the span mode is part of what the line means).
+    return { response, reusable: req.type === "ExpandMacro" && reusable, dependency };
+  }
+
   return {
     handle,
+    answerLine,
     async handleLine(line: string): Promise<string> {
-      // A request we cannot read has no response of its own in the protocol; the native server
-      // dies on it. We answer with the error as a panic message so the client sees why.
-      // A line answered before is answered again without reading it (only expansions are kept;
-      // the span mode is part of what the line means).
-      const key = memo === null ? "" : `${spanMode}\n${line}`;
-      const known = memo?.get(key);
-      if (known !== undefined && (known.valid === undefined || known.valid())) return known.response;
-      let req: Request;
-      try {
-        req = decodeRequestLine(line);
-      } catch (e) {
-        const error = `macrobox: ${errorMessage(e)}`;
-        return encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } });
+      // A line answered before is answered again without reading it, while what it depended on holds.
+      const known = memo?.get(spanMode, line);
+      if (known !== undefined && (known.dependency === null || options.memoState?.(known.dependency.where) === known.dependency.state)) {
+        return known.response;
       }
-      if (memo === null || req.type !== "ExpandMacro") return encodeResponseLine(await handle(req));
-      reusable = false;
-      // Taken before expanding: an edit during the expansion invalidates its answer.
-      const valid = backend.memoCheck?.(req);
-      const response = encodeResponseLine(await handle(req));
-      if (reusable) memo.set(key, { response, valid });
+      const mode = spanMode;
+      const { response, reusable, dependency } = await answerLine(line);
+      if (reusable && (dependency === null || options.memoState !== undefined)) memo?.set(mode, line, { response, dependency });
       return response;
     },
     get spanMode() {
@@ -241,42 +271,8 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
   };
 }
 
-/** A memoised response, and the check that it still holds (`ProcMacroBackend.memoCheck`). */
-interface Memoised {
+/** A memoised response, and what it depended on (`ProcMacroBackend.memoDependency`). */
+export interface Memoised {
   response: string;
-  valid: (() => boolean) | undefined;
-}
-
-/** Request lines to response lines, least recently used out past a size in UTF-16 units. */
-class LineMemo {
-  private readonly entries = new Map<string, Memoised>();
-  private size = 0;
-
-  constructor(private readonly maxSize: number) {}
-
-  get(key: string): Memoised | undefined {
-    const v = this.entries.get(key);
-    if (v !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: string, value: Memoised): void {
-    const cost = key.length + value.response.length;
-    if (cost > this.maxSize) return;
-    const old = this.entries.get(key);
-    if (old !== undefined) {
-      this.entries.delete(key);
-      this.size -= key.length + old.response.length;
-    }
-    this.entries.set(key, value);
-    this.size += cost;
-    for (const [k, v] of this.entries) {
-      if (this.size <= this.maxSize) break;
-      this.entries.delete(k);
-      this.size -= k.length + v.response.length;
-    }
-  }
+  dependency: MemoDependency | null;
 }
