@@ -4,7 +4,6 @@
 // and node's bare start beside them. bench/compare.ts prints the same figure among the others;
 // this one runs only it, many times, to measure start-up changes.
 
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -16,6 +15,7 @@ import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/serv
 import { encodeFlatTree } from "../src/server/flat.js";
 import { encodeRequestLine } from "../src/server/protocol.js";
 import { buildNativeMacro, lexSource, NATIVE_SPANS } from "../test/oracle/native.js";
+import { bareNodeMs, coldStart, stats, type ColdStart } from "./servers.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: opts } = parseArgs({ options: { runs: { type: "string" }, bin: { type: "string" } } });
@@ -49,37 +49,17 @@ const spawnOurs = () =>
     env: { MACROBOX_MODULES: `${stem}=${wasm}` },
   });
 
-type Parts = { total: number; version: number; list: number; expand: number };
-async function once(spawn: () => ProcMacroServerClient): Promise<Parts> {
-  const t0 = performance.now();
-  const client = spawn();
-  await client.request({ type: "ApiVersionCheck" });
-  const t1 = performance.now();
-  await client.request({ type: "ListMacros", dylibPath: dylib });
-  const t2 = performance.now();
-  const res = await client.requestLine(line);
-  if (!res.startsWith('{"ExpandMacro":{"Ok"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
-  const t3 = performance.now();
-  await client.close();
-  return { total: t3 - t0, version: t1 - t0, list: t2 - t1, expand: t3 - t2 };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const ours: Parts[] = [];
-const native: Parts[] = [];
-await once(spawnOurs); // the module cache filled, the files in the page cache
+const median = (xs: number[]) => stats(xs).median;
+const ours: ColdStart[] = [];
+const native: ColdStart[] = [];
+await coldStart(spawnOurs, dylib, line); // the module cache filled, the files in the page cache
 for (let i = 0; i < runs; i++) {
-  native.push(await once(spawnRustAnalyzerServer));
-  ours.push(await once(spawnOurs));
+  native.push(await coldStart(spawnRustAnalyzerServer, dylib, line));
+  ours.push(await coldStart(spawnOurs, dylib, line));
 }
-const bare: number[] = [];
-for (let i = 0; i < 5; i++) {
-  const t = performance.now();
-  spawnSync(process.execPath, ["-e", ""]);
-  bare.push(performance.now() - t);
-}
-const m = (xs: Parts[], k: keyof Parts) => median(xs.map((x) => x[k])).toFixed(1);
+const bare = bareNodeMs();
+const m = (xs: ColdStart[], k: keyof ColdStart) => median(xs.map((x) => x[k])).toFixed(1);
 console.log(`cold start, ${runs} runs (${bin === "srv" ? "bin/macrobox-proc-macro-srv.js" : "bin/macrobox.js proc-macro-server"}), medians in ms:`);
 console.log(`  native   total ${m(native, "total")} (version ${m(native, "version")}, list ${m(native, "list")}, expand ${m(native, "expand")})`);
 console.log(`  macrobox total ${m(ours, "total")} (version ${m(ours, "version")}, list ${m(ours, "list")}, expand ${m(ours, "expand")})`);
-console.log(`  ratio ${(median(ours.map((x) => x.total)) / median(native.map((x) => x.total))).toFixed(2)}×; bare node -e '' ${median(bare).toFixed(1)}`);
+console.log(`  ratio ${(median(ours.map((x) => x.total)) / median(native.map((x) => x.total))).toFixed(2)}×; bare node -e '' ${bare.toFixed(1)}`);

@@ -13,7 +13,6 @@
 //
 //   npm run bench [-- --quick] [-- --rounds N]
 
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -27,6 +26,7 @@ import { encodeFlatTree } from "../src/server/flat.js";
 import { encodeRequestLine, type Request } from "../src/server/protocol.js";
 import { buildNativeMacro, lexSource, NATIVE_SPANS } from "../test/oracle/native.js";
 import { loadCorpus, type CorpusCase, type CrateRef } from "../test/corpus/expand/load.js";
+import { bareNodeMs, coldStart, stats, timed, type ColdStart } from "./servers.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: opts } = parseArgs({
@@ -137,49 +137,6 @@ function peakRssMiB(client: ProcMacroServerClient): number | null {
   } catch {
     return null;
   }
-}
-
-async function timed(client: ProcMacroServerClient, line: string): Promise<number> {
-  const start = performance.now();
-  const res = await client.requestLine(line);
-  const ms = performance.now() - start;
-  if (!res.startsWith('{"ExpandMacro":{"Ok"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
-  return ms;
-}
-
-const stats = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return { median: at(0.5), p90: at(0.9), mean: s.reduce((a, b) => a + b, 0) / s.length, n: s.length };
-};
-
-// ---- cold start ----
-
-async function coldStart(
-  spawn: () => ProcMacroServerClient,
-  dylib: string,
-  first: string,
-): Promise<{ total: number; version: number; list: number; expand: number }> {
-  const t0 = performance.now();
-  const client = spawn();
-  await client.request({ type: "ApiVersionCheck" });
-  const t1 = performance.now();
-  await client.request({ type: "ListMacros", dylibPath: dylib });
-  const t2 = performance.now();
-  await timed(client, first);
-  const t3 = performance.now();
-  await client.close();
-  return { total: t3 - t0, version: t1 - t0, list: t2 - t1, expand: t3 - t2 };
-}
-
-function bareNodeMs(): number {
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    spawnSync(process.execPath, ["-e", ""]);
-    times.push(performance.now() - t);
-  }
-  return stats(times).median;
 }
 
 // ---- run ----
@@ -302,7 +259,7 @@ await ours.close();
   const first = jobs.find((j) => j.subject === "serde_derive Serialize")!.line;
   const runs = quick ? 2 : 5;
   const n: number[] = [];
-  const o: Array<{ total: number; version: number; list: number; expand: number }> = [];
+  const o: ColdStart[] = [];
   for (let i = 0; i < runs; i++) {
     n.push((await coldStart(() => spawnRustAnalyzerServer(), serde.dylib, first)).total);
     o.push(await coldStart(() => spawnMacrobox(), serde.dylib, first));

@@ -34,7 +34,6 @@ import { decodeFlatTree } from "../src/server/flat.js";
 import type { SubRequest, SubResponse } from "../src/server/postcard.js";
 import type { Request, Response, SpanMode } from "../src/server/protocol.js";
 import type { TokenStream } from "../src/tokens/model.js";
-import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
 import { PostcardClient, type PostcardExchange, type SubRequestHandler } from "./oracle/postcard-client.js";
 import { isRootContext } from "../src/server/ra-spans.js";
@@ -46,6 +45,7 @@ import {
   RA_FILE,
   RA_ITEM,
   RA_OTHER,
+  corpusRaRequests,
   raRequest,
   ROOT_2021,
   SPAN_PROBE,
@@ -170,23 +170,15 @@ describe("postcard format: macrobox-proc-macro-srv answers like rust-analyzer-pr
         const [la, lb] = await both({ type: "ListMacros", dylibPath: dylib });
         assert.ok(la.response.type === "ListMacros" && la.response.result.ok);
         assert.equal(difference(la, lb, false), "");
-        const cases = loadCorpus().filter((c) => crateKey(c.crate) === crateKey(crate));
-        assert.ok(cases.length > 10);
+        const requests = corpusRaRequests(crate, dylib);
+        assert.ok(requests.length > 10);
         const failures: string[] = [];
         let compared = 0;
-        for (const c of cases) {
-          for (const name of c.macros) {
-            let req: Request;
-            try {
-              req = raRequest(dylib, name, c.input, c.kind === "attr" ? (c.args ?? "") : null);
-            } catch {
-              continue; // inputs that do not lex are not protocol cases
-            }
-            const [a, b] = await both(req, spanWorld(c.input));
-            compared++;
-            const diff = difference(a, b, c.usesToString);
-            if (diff !== "") failures.push(`${c.id} ${name}: ${diff}`);
-          }
+        for (const { case: c, name, req } of requests) {
+          const [a, b] = await both(req, spanWorld(c.input));
+          compared++;
+          const diff = difference(a, b, c.usesToString);
+          if (diff !== "") failures.push(`${c.id} ${name}: ${diff}`);
         }
         assert.deepEqual(failures, []);
         assert.ok(compared > 10);

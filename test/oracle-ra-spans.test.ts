@@ -23,13 +23,12 @@ import { after, before, describe, test } from "node:test";
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
 import { loadMacroModule } from "../src/index.js";
 import { decodeFlatTree } from "../src/server/flat.js";
-import { decodeResponseLine, encodeRequestLine, type Request } from "../src/server/protocol.js";
+import { decodeResponseLine, encodeRequestLine } from "../src/server/protocol.js";
 import { createServerSession } from "../src/server/serve.js";
 import { createWasmBackend } from "../src/server/wasm-backend.js";
 import type { TokenStream } from "../src/tokens/model.js";
-import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
-import { CONFORMANCE_CRATES, conformanceWasm, crateLabel, raRequest, SPAN_PROBE, SPAN_PROBE_CASES } from "./oracle/server-requests.js";
+import { CONFORMANCE_CRATES, conformanceWasm, corpusRaRequests, crateLabel, raRequest, SPAN_PROBE, SPAN_PROBE_CASES } from "./oracle/server-requests.js";
 
 describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does", { timeout: 10 * 60_000 }, () => {
   let native: ProcMacroServerClient;
@@ -47,54 +46,46 @@ describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does"
       assert.equal(await native.requestLine(config), '{"SetConfig":{"span_mode":"RustAnalyzer"}}');
       assert.equal(await session.handleLine(config.slice(0, -1)), '{"SetConfig":{"span_mode":"RustAnalyzer"}}\n');
 
-      const cases = loadCorpus().filter((c) => crateKey(c.crate) === crateKey(crate));
-      assert.ok(cases.length > 10);
+      const requests = corpusRaRequests(crate, dylib);
+      assert.ok(requests.length > 10);
       const failures: string[] = [];
       let compared = 0;
-      for (const c of cases) {
-        for (const name of c.macros) {
-          let req: Request;
-          try {
-            req = raRequest(dylib, name, c.input, c.kind === "attr" ? (c.args ?? "") : null);
-          } catch {
-            continue; // inputs that do not lex are not protocol cases
+      for (const { case: c, name, req } of requests) {
+        const line = encodeRequestLine(req);
+        const a = await native.requestLine(line);
+        const b = (await session.handleLine(line.slice(0, -1))).slice(0, -1);
+        compared++;
+        if (a === b) continue;
+        const ra = decodeResponseLine(a);
+        const rb = decodeResponseLine(b);
+        if (!c.usesToString || ra.type !== "ExpandMacroExtended" || rb.type !== "ExpandMacroExtended" || !ra.result.ok || !rb.result.ok) {
+          let at = 0;
+          while (a[at] === b[at]) at++;
+          if (process.env.RA_DEBUG) {
+            const ta = a.slice(a.indexOf('"span_data_table"'));
+            const tb = b.slice(b.indexOf('"span_data_table"'));
+            failures.push(`tables:\n  ${ta}\n  ${tb}`);
           }
-          const line = encodeRequestLine(req);
-          const a = await native.requestLine(line);
-          const b = (await session.handleLine(line.slice(0, -1))).slice(0, -1);
-          compared++;
-          if (a === b) continue;
-          const ra = decodeResponseLine(a);
-          const rb = decodeResponseLine(b);
-          if (!c.usesToString || ra.type !== "ExpandMacroExtended" || rb.type !== "ExpandMacroExtended" || !ra.result.ok || !rb.result.ok) {
-            let at = 0;
-            while (a[at] === b[at]) at++;
-            if (process.env.RA_DEBUG) {
-              const ta = a.slice(a.indexOf('"span_data_table"'));
-              const tb = b.slice(b.indexOf('"span_data_table"'));
-              failures.push(`tables:\n  ${ta}\n  ${tb}`);
-            }
-            failures.push(
-              `${c.id} ${name}: from byte ${at}:\n  native ${a.slice(Math.max(0, at - 80), at + 200)}\n  ours   ${b.slice(Math.max(0, at - 80), at + 200)}`,
-            );
-            continue;
-          }
-          // rustc's printing, not rust-analyzer's, is our reference for these: compare the spans only.
-          const spansOf = (tree: TokenStream, out: number[] = []): number[] => {
-            for (const t of tree) {
-              if (t.type === "group") {
-                out.push(t.span.open, t.span.close);
-                spansOf(t.stream, out);
-              } else out.push(t.span);
-            }
-            return out;
-          };
-          const table = (r: typeof ra) => (r.type === "ExpandMacroExtended" && r.result.ok ? r.result.value.spanDataTable : []);
-          if (JSON.stringify(table(ra)) !== JSON.stringify(table(rb))) failures.push(`${c.id} ${name}: span tables differ`);
-          const sa = new Set(spansOf(decodeFlatTree(ra.result.value.tree)));
-          const sb = new Set(spansOf(decodeFlatTree(rb.result.value.tree)));
-          if (JSON.stringify([...sa].sort()) !== JSON.stringify([...sb].sort())) failures.push(`${c.id} ${name}: span ids used differ`);
+          failures.push(
+            `${c.id} ${name}: from byte ${at}:\n  native ${a.slice(Math.max(0, at - 80), at + 200)}\n  ours   ${b.slice(Math.max(0, at - 80), at + 200)}`,
+          );
+          continue;
         }
+        // rustc's printing, not rust-analyzer's, is our reference for these: compare the spans only.
+        const spansOf = (tree: TokenStream, out: number[] = []): number[] => {
+          for (const t of tree) {
+            if (t.type === "group") {
+              out.push(t.span.open, t.span.close);
+              spansOf(t.stream, out);
+            } else out.push(t.span);
+          }
+          return out;
+        };
+        const table = (r: typeof ra) => (r.type === "ExpandMacroExtended" && r.result.ok ? r.result.value.spanDataTable : []);
+        if (JSON.stringify(table(ra)) !== JSON.stringify(table(rb))) failures.push(`${c.id} ${name}: span tables differ`);
+        const sa = new Set(spansOf(decodeFlatTree(ra.result.value.tree)));
+        const sb = new Set(spansOf(decodeFlatTree(rb.result.value.tree)));
+        if (JSON.stringify([...sa].sort()) !== JSON.stringify([...sb].sort())) failures.push(`${c.id} ${name}: span ids used differ`);
       }
       assert.deepEqual(failures, []);
       assert.ok(compared > 10);

@@ -11,7 +11,7 @@ import { encodeFlatTree } from "../../src/server/flat.js";
 import { encodeSpanDataTable, type Request, type SpanData } from "../../src/server/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { parseTokenStream } from "../../src/tokens/parse.js";
-import { crateKey } from "../corpus/expand/load.js";
+import { crateKey, loadCorpus, type CorpusCase } from "../corpus/expand/load.js";
 import { oracleCacheDir } from "./native.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -126,4 +126,22 @@ export function raRequest(lib: string, macroName: string, input: string, args: s
     spanDataTable: encodeSpanDataTable(table),
     ...extra,
   } as Request;
+}
+
+/**
+ * The conformance corpus's RustAnalyzer-mode requests for one crate: each case and macro it names,
+ * with its request (inputs that do not lex are not protocol cases and are left out).
+ */
+export function corpusRaRequests(crate: ConformanceCrate, dylib: string): Array<{ case: CorpusCase; name: string; req: Request }> {
+  const out: Array<{ case: CorpusCase; name: string; req: Request }> = [];
+  for (const c of loadCorpus().filter((c) => crateKey(c.crate) === crateKey(crate))) {
+    for (const name of c.macros) {
+      try {
+        out.push({ case: c, name, req: raRequest(dylib, name, c.input, c.kind === "attr" ? (c.args ?? "") : null) });
+      } catch {
+        // does not lex
+      }
+    }
+  }
+  return out;
 }
