@@ -1,7 +1,8 @@
 // `RustAnalyzer` span mode against rust-analyzer's own server: the conformance corpus's cases for
 // serde_derive, thiserror-impl and the example crate go, as json-legacy lines in RustAnalyzer span
-// mode, to rust-analyzer-proc-macro-srv running the native dylib and to our session with the wasm
-// backend. The response lines must be identical: same trees, same span data table, so every span
+// mode, to rust-analyzer-proc-macro-srv running the native dylib and to macrobox-proc-macro-srv
+// with the wasm module (the executable rust-analyzer runs). The response lines must be identical:
+// same trees, same span data table, so every span
 // of the output (tokens passed through, joined, sub-spanned, resolved at another span, the
 // call/def/mixed sites) maps back exactly as natively.
 //
@@ -17,18 +18,14 @@
 // rustc) are compared on their span tables and span ids only, not the token text.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
-import { loadMacroModule } from "../src/index.js";
 import { decodeFlatTree } from "../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine } from "../src/server/protocol.js";
-import { createServerSession } from "../src/server/serve.js";
-import { createWasmBackend } from "../src/server/wasm-backend.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
-import { CONFORMANCE_CRATES, conformanceWasm, corpusRaRequests, crateLabel, raRequest, SPAN_PROBE, SPAN_PROBE_CASES } from "./oracle/server-requests.js";
+import { CONFORMANCE_CRATES, corpusRaRequests, crateLabel, raRequest, spawnMacroboxServer, SPAN_PROBE, SPAN_PROBE_CASES } from "./oracle/server-requests.js";
 
 describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does", { timeout: 10 * 60_000 }, () => {
   let native: ProcMacroServerClient;
@@ -38,13 +35,13 @@ describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does"
   after(() => native.close());
 
   for (const crate of CONFORMANCE_CRATES) {
-    test(`${crateLabel(crate)}: corpus cases, spans included`, async () => {
+    test(`${crateLabel(crate)}: corpus cases, spans included`, async (t) => {
       const dylib = buildNativeMacro(crate);
-      const module = await loadMacroModule(readFileSync(await conformanceWasm(crate)));
-      const session = createServerSession(createWasmBackend({ loadModule: async () => module }));
+      const ours = await spawnMacroboxServer([crate]);
+      t.after(() => ours.close());
       const config = encodeRequestLine({ type: "SetConfig", spanMode: "RustAnalyzer" });
       assert.equal(await native.requestLine(config), '{"SetConfig":{"span_mode":"RustAnalyzer"}}');
-      assert.equal(await session.handleLine(config.slice(0, -1)), '{"SetConfig":{"span_mode":"RustAnalyzer"}}\n');
+      assert.equal(await ours.requestLine(config), '{"SetConfig":{"span_mode":"RustAnalyzer"}}');
 
       const requests = corpusRaRequests(crate, dylib);
       assert.ok(requests.length > 10);
@@ -53,7 +50,7 @@ describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does"
       for (const { case: c, name, req } of requests) {
         const line = encodeRequestLine(req);
         const a = await native.requestLine(line);
-        const b = (await session.handleLine(line.slice(0, -1))).slice(0, -1);
+        const b = await ours.requestLine(line);
         compared++;
         if (a === b) continue;
         const ra = decodeResponseLine(a);
@@ -92,15 +89,15 @@ describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does"
     });
   }
 
-  test("span-probe: every span question, answered without a client (json-legacy has no sub-requests)", async () => {
+  test("span-probe: every span question, answered without a client (json-legacy has no sub-requests)", async (t) => {
     const dylib = buildNativeMacro(SPAN_PROBE);
-    const module = await loadMacroModule(readFileSync(await conformanceWasm(SPAN_PROBE)));
-    const session = createServerSession(createWasmBackend({ loadModule: async () => module }));
+    const ours = await spawnMacroboxServer([SPAN_PROBE]);
+    t.after(() => ours.close());
     const config = encodeRequestLine({ type: "SetConfig", spanMode: "RustAnalyzer" });
-    assert.equal(await native.requestLine(config), await session.handleLine(config.slice(0, -1)).then((l) => l.slice(0, -1)));
+    assert.equal(await native.requestLine(config), await ours.requestLine(config));
     for (const [name, input] of SPAN_PROBE_CASES) {
       const line = encodeRequestLine(raRequest(dylib, name, input, null));
-      assert.equal((await session.handleLine(line.slice(0, -1))).slice(0, -1), await native.requestLine(line), `${name}!(${input})`);
+      assert.equal(await ours.requestLine(line), await native.requestLine(line), `${name}!(${input})`);
     }
   });
 });

@@ -5,22 +5,20 @@
 // string interning order, field order) and the message shapes to the real server's.
 
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
 import { build } from "../src/builder/build.js";
-import { loadMacroModule } from "../src/index.js";
 import { decodeFlatTree, encodeFlatTree } from "../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine, encodeSpanDataTable, type Request } from "../src/server/protocol.js";
 import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../src/server/postcard.js";
 import { createServerSession } from "../src/server/serve.js";
-import { createWasmBackend } from "../src/server/wasm-backend.js";
 import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { compareStreams } from "./oracle/compare.js";
-import { CONFORMANCE_CRATES, conformanceWasm, crateLabel, idRequest } from "./oracle/server-requests.js";
+import { CONFORMANCE_CRATES, crateLabel, idRequest, spawnMacroboxServer } from "./oracle/server-requests.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { buildNativeMacro, lexSource, oracleCacheDir, PROC_MACRO_SRV } from "./oracle/native.js";
 import { group, ident, lit, punct, resetSpans, richStream } from "./oracle/trees.js";
@@ -144,25 +142,18 @@ describe("our server with the wasm backend expands like rust-analyzer's with the
   after(() => native.close());
 
   for (const crate of CONFORMANCE_CRATES) {
-    test(`${crateLabel(crate)}: corpus cases through the protocol`, async () => {
+    test(`${crateLabel(crate)}: corpus cases through the protocol`, async (t) => {
       const dylib = buildNativeMacro(crate);
-      const module = await loadMacroModule(readFileSync(await conformanceWasm(crate)));
-      // The client names the native dylib; our backend maps that name to the wasm module.
-      const session = createServerSession(
-        createWasmBackend({
-          loadModule: async (lib) => {
-            if (lib !== dylib) throw new Error(`unknown library ${lib}`);
-            return module;
-          },
-        }),
-      );
+      // The client names the native dylib; our server maps that name to the wasm module.
+      const ours = await spawnMacroboxServer([crate]);
+      t.after(() => ours.close());
       const key = crateKey(crate);
       const cases = loadCorpus().filter((c) => crateKey(c.crate) === key);
       assert.ok(cases.length > 10);
 
       const list = encodeRequestLine({ type: "ListMacros", dylibPath: dylib });
       const nativeList = decodeResponseLine(await native.requestLine(list));
-      const ourList = decodeResponseLine(await session.handleLine(list.slice(0, -1)));
+      const ourList = decodeResponseLine(await ours.requestLine(list));
       assert.ok(nativeList.type === "ListMacros" && ourList.type === "ListMacros" && nativeList.result.ok && ourList.result.ok);
       assert.deepEqual(new Set(ourList.result.value.map((m) => `${m.kind} ${m.name}`)), new Set(nativeList.result.value.map((m) => `${m.kind} ${m.name}`)));
 
@@ -174,7 +165,7 @@ describe("our server with the wasm backend expands like rust-analyzer's with the
           const args = c.kind === "attr" ? lexSource(c.args ?? "") : null;
           const line = encodeRequestLine(idRequest(dylib, name, body, args));
           const a = decodeResponseLine(await native.requestLine(line));
-          const b = decodeResponseLine(await session.handleLine(line.slice(0, -1)));
+          const b = decodeResponseLine(await ours.requestLine(line));
           if (a.type !== "ExpandMacro" || b.type !== "ExpandMacro") {
             failures.push(`${c.id}: response types ${a.type} / ${b.type}`);
             continue;

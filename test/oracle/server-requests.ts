@@ -3,10 +3,11 @@
 // in either span mode.
 
 import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { build } from "../../src/builder/build.js";
+import { ProcMacroServerClient } from "../../src/node/server-client.js";
 import { encodeFlatTree } from "../../src/server/flat.js";
 import { encodeSpanDataTable, type Request, type SpanData } from "../../src/server/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";
@@ -144,4 +145,27 @@ export function corpusRaRequests(crate: ConformanceCrate, dylib: string): Array<
     }
   }
   return out;
+}
+
+/** `--module` arguments of `macrobox-proc-macro-srv` mapping each crate's dylib name to its wasm module. */
+export async function moduleArgs(crates: ReadonlyArray<ConformanceCrate | { path: string }>): Promise<string[]> {
+  const args: string[] = [];
+  for (const crate of crates) {
+    const name = "path" in crate ? basename(crate.path).replace(/-/g, "_") : crate.name.replace(/-/g, "_");
+    args.push("--module", `${name}=${await conformanceWasm(crate)}`);
+  }
+  return args;
+}
+
+/**
+ * `macrobox-proc-macro-srv` itself (from sources: src/cli/srv-run.ts), json-legacy, with the
+ * crates' modules mapped and the expansion cache off: what the differentials compare against the
+ * native server, the executable rust-analyzer runs (its worker thread, memo and stdout writes).
+ */
+export async function spawnMacroboxServer(crates: ReadonlyArray<ConformanceCrate | { path: string }>): Promise<ProcMacroServerClient> {
+  return new ProcMacroServerClient({
+    command: process.execPath,
+    args: ["--import", "tsx", join(HERE, "../../src/cli/srv-run.ts"), ...(await moduleArgs(crates))],
+    env: { MACROBOX_EXPANSION_CACHE: "off" },
+  });
 }
