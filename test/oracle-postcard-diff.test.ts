@@ -33,7 +33,6 @@ import { after, before, describe, test } from "node:test";
 import { decodeFlatTree } from "../src/server/flat.js";
 import type { SubRequest, SubResponse } from "../src/server/postcard.js";
 import type { Request, Response, SpanMode } from "../src/server/protocol.js";
-import type { TokenStream } from "../src/tokens/model.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
 import { PostcardClient, type PostcardExchange, type SubRequestHandler } from "./oracle/postcard-client.js";
 import { isRootContext } from "../src/server/ra-spans.js";
@@ -46,6 +45,7 @@ import {
   RA_ITEM,
   RA_OTHER,
   corpusRaRequests,
+  spanIds,
   raRequest,
   ROOT_2021,
   SPAN_PROBE,
@@ -92,16 +92,6 @@ function spanWorld(text: string): (sub: SubRequest) => SubResponse {
   };
 }
 
-function spansOf(tree: TokenStream, out: number[] = []): number[] {
-  for (const t of tree) {
-    if (t.type === "group") {
-      out.push(t.span.open, t.span.close);
-      spansOf(t.stream, out);
-    } else out.push(t.span);
-  }
-  return out;
-}
-
 /** The differences between two exchanges ("" when equal). */
 function difference(a: PostcardExchange, b: PostcardExchange, textMayDiffer: boolean): string {
   if (JSON.stringify(a.subRequests) !== JSON.stringify(b.subRequests)) {
@@ -118,8 +108,8 @@ function difference(a: PostcardExchange, b: PostcardExchange, textMayDiffer: boo
   if (textMayDiffer && ra.type === rb.type && ta !== null && tb !== null) {
     // rustc's printing, not rust-analyzer's, is our reference for these: compare the spans only.
     if (JSON.stringify(table(ra)) !== JSON.stringify(table(rb))) return "span tables differ";
-    const sa = [...new Set(spansOf(decodeFlatTree(ta)))].sort();
-    const sb = [...new Set(spansOf(decodeFlatTree(tb)))].sort();
+    const sa = [...new Set(spanIds(decodeFlatTree(ta)))].sort();
+    const sb = [...new Set(spanIds(decodeFlatTree(tb)))].sort();
     return JSON.stringify(sa) === JSON.stringify(sb) ? "" : "span ids used differ";
   }
   const ja = JSON.stringify(ra);

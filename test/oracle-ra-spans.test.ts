@@ -23,9 +23,17 @@ import { after, before, describe, test } from "node:test";
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
 import { decodeFlatTree } from "../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine } from "../src/server/protocol.js";
-import type { TokenStream } from "../src/tokens/model.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";
-import { CONFORMANCE_CRATES, corpusRaRequests, crateLabel, raRequest, spawnMacroboxServer, SPAN_PROBE, SPAN_PROBE_CASES } from "./oracle/server-requests.js";
+import {
+  CONFORMANCE_CRATES,
+  corpusRaRequests,
+  crateLabel,
+  raRequest,
+  spanIds,
+  spawnMacroboxServer,
+  SPAN_PROBE,
+  SPAN_PROBE_CASES,
+} from "./oracle/server-requests.js";
 
 describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does", { timeout: 10 * 60_000 }, () => {
   let native: ProcMacroServerClient;
@@ -69,19 +77,10 @@ describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does"
           continue;
         }
         // rustc's printing, not rust-analyzer's, is our reference for these: compare the spans only.
-        const spansOf = (tree: TokenStream, out: number[] = []): number[] => {
-          for (const t of tree) {
-            if (t.type === "group") {
-              out.push(t.span.open, t.span.close);
-              spansOf(t.stream, out);
-            } else out.push(t.span);
-          }
-          return out;
-        };
         const table = (r: typeof ra) => (r.type === "ExpandMacroExtended" && r.result.ok ? r.result.value.spanDataTable : []);
         if (JSON.stringify(table(ra)) !== JSON.stringify(table(rb))) failures.push(`${c.id} ${name}: span tables differ`);
-        const sa = new Set(spansOf(decodeFlatTree(ra.result.value.tree)));
-        const sb = new Set(spansOf(decodeFlatTree(rb.result.value.tree)));
+        const sa = new Set(spanIds(decodeFlatTree(ra.result.value.tree)));
+        const sb = new Set(spanIds(decodeFlatTree(rb.result.value.tree)));
         if (JSON.stringify([...sa].sort()) !== JSON.stringify([...sb].sort())) failures.push(`${c.id} ${name}: span ids used differ`);
       }
       assert.deepEqual(failures, []);

@@ -18,8 +18,8 @@ import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } fro
 import { createServerSession } from "../src/server/serve.js";
 import { crateKey, loadCorpus } from "./corpus/expand/load.js";
 import { compareStreams } from "./oracle/compare.js";
-import { CONFORMANCE_CRATES, crateLabel, idRequest, spawnMacroboxServer } from "./oracle/server-requests.js";
-import type { TokenStream } from "../src/tokens/model.js";
+import { CONFORMANCE_CRATES, crateLabel, idRequest, spanIds, spawnMacroboxServer } from "./oracle/server-requests.js";
+import { forEachTree } from "../src/tokens/walk.js";
 import { buildNativeMacro, lexSource, oracleCacheDir, PROC_MACRO_SRV } from "./oracle/native.js";
 import { group, ident, lit, punct, resetSpans, richStream } from "./oracle/trees.js";
 
@@ -123,17 +123,6 @@ describe("server session", () => {
   });
 });
 
-/** Every span id of a stream in order (group open and close, then its contents). */
-function spanList(stream: TokenStream, out: number[] = []): number[] {
-  for (const t of stream) {
-    if (t.type === "group") {
-      out.push(t.span.open, t.span.close);
-      spanList(t.stream, out);
-    } else out.push(t.span);
-  }
-  return out;
-}
-
 describe("our server with the wasm backend expands like rust-analyzer's with the native dylib", () => {
   let native: ProcMacroServerClient;
   before(() => {
@@ -180,21 +169,18 @@ describe("our server with the wasm backend expands like rust-analyzer's with the
           const diff = c.usesToString ? null : compareStreams(nb, na);
           if (diff !== null) failures.push(`${c.id} ${name}: ${diff}`);
           // Span ids too: input tokens keep theirs, generated tokens get the same global ids.
-          const spansA = spanList(na);
-          const spansB = spanList(nb);
+          const spansA = spanIds(na);
+          const spansB = spanIds(nb);
           const at = spansA.findIndex((s, i) => s !== spansB[i]);
           if (at >= 0 || spansA.length !== spansB.length) failures.push(`${c.id} ${name}: span #${at} differs: native ${spansA[at]}, ours ${spansB[at]}`);
           // Tokens the macro passed through keep the client's span ids.
           const inputIds = new Set<number>();
-          (function walk(s: TokenStream) {
-            for (const t of s) t.type === "group" ? walk(t.stream) : inputIds.add(t.span);
-          })(body);
-          (function walk(s: TokenStream) {
-            for (const t of s) {
-              if (t.type === "group") walk(t.stream);
-              else if (inputIds.has(t.span)) inputSpansKept++;
-            }
-          })(nb);
+          forEachTree(body, (t) => {
+            if (t.type !== "group") inputIds.add(t.span);
+          });
+          forEachTree(nb, (t) => {
+            if (t.type !== "group" && inputIds.has(t.span)) inputSpansKept++;
+          });
         }
       }
       assert.deepEqual(failures, []);

@@ -12,6 +12,7 @@ import { encodeFlatTree } from "../../src/server/flat.js";
 import { encodeSpanDataTable, type Request, type SpanData } from "../../src/server/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { parseTokenStream } from "../../src/tokens/parse.js";
+import { forEachTree } from "../../src/tokens/walk.js";
 import { crateKey, loadCorpus, type CorpusCase } from "../corpus/expand/load.js";
 import { oracleCacheDir } from "./native.js";
 
@@ -168,4 +169,14 @@ export async function spawnMacroboxServer(crates: ReadonlyArray<ConformanceCrate
     args: ["--import", "tsx", join(HERE, "../../src/cli/srv-run.ts"), ...(await moduleArgs(crates))],
     env: { MACROBOX_EXPANSION_CACHE: "off" },
   });
+}
+
+/** Every span id of a stream in order: a group's open and close, then its contents. */
+export function spanIds(stream: TokenStream): number[] {
+  const out: number[] = [];
+  forEachTree(stream, (t) => {
+    if (t.type === "group") out.push(t.span.open, t.span.close);
+    else out.push(t.span);
+  });
+  return out;
 }
