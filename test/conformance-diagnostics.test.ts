@@ -5,7 +5,6 @@
 // server cannot be the oracle here: it answers span locations with placeholders.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +13,7 @@ import { after, describe, it } from "node:test";
 import { compileErrors, loadMacroModule } from "../src/index.js";
 import { build } from "../src/builder/build.js";
 import { crateKey, loadCorpus, type CorpusCase } from "./corpus/expand/load.js";
-import { buildNativeMacro, closeNativeOracle, oracleCacheDir, RUSTC } from "./oracle/native.js";
+import { buildNativeMacro, closeNativeOracle, oracleCacheDir, rustcMacroErrors } from "./oracle/native.js";
 
 const out = mkdtempSync(join(tmpdir(), "macrobox-diagnostics-"));
 const utf8 = new TextEncoder();
@@ -52,43 +51,8 @@ const describeError = (message: string, lo: number, hi: number, text: string): R
 
 /** The errors rustc reports from the macros: those without an error code (compile_error!). */
 function rustcErrors(file: string, crateName: string, dylib: string): Reported[] {
-  const r = spawnSync(
-    RUSTC,
-    [
-      "--edition",
-      "2021",
-      "--crate-type",
-      "lib",
-      "--error-format",
-      "json",
-      "--emit",
-      "metadata",
-      "-o",
-      join(out, "case.rmeta"),
-      "--extern",
-      `${crateName}=${dylib}`,
-      file,
-    ],
-    {
-      encoding: "utf8",
-    },
-  );
-  const bytes = readFileSync(file);
-  const errors = new Set<Reported>();
-  for (const line of r.stderr.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    const d = JSON.parse(line) as {
-      level: string;
-      message: string;
-      code: unknown;
-      spans: Array<{ is_primary: boolean; byte_start: number; byte_end: number; file_name: string }>;
-    };
-    if (d.level !== "error" || d.code !== null) continue;
-    const span = d.spans.find((s) => s.is_primary);
-    if (!span) continue;
-    errors.add(describeError(d.message, span.byte_start, span.byte_end, bytes.subarray(span.byte_start, span.byte_end).toString("utf8")));
-  }
-  return [...errors].sort();
+  const { errors } = rustcMacroErrors(file, { [crateName]: dylib });
+  return [...new Set(errors.map((e) => describeError(e.message, e.byteStart, e.byteEnd, e.text)))].sort();
 }
 
 const registryCrates = [

@@ -5,7 +5,7 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { loadMacroModule, parseTokenStream, type TokenStream } from "../src/index.js";
 import { encodeText } from "../src/playground/state.js";
 import { compareStreams } from "./oracle/compare.js";
-import { buildNativeMacro, closeNativeOracle, RUSTC } from "./oracle/native.js";
+import { buildNativeMacro, closeNativeOracle, rustcMacroErrors } from "./oracle/native.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
@@ -177,35 +177,9 @@ describe("the playground in chromium", { timeout: 10 * 60_000 }, () => {
     const file = join(dir, "lib.rs");
     writeFileSync(file, prefix + input);
     const dylib = buildNativeMacro({ name: "serde_derive", version: "1.0.152" });
-    const r = spawnSync(
-      RUSTC,
-      [
-        "--edition",
-        "2021",
-        "--crate-type",
-        "lib",
-        "--error-format",
-        "json",
-        "--emit",
-        "metadata",
-        "-o",
-        join(dir, "x.rmeta"),
-        "--extern",
-        `serde_derive=${dylib}`,
-        file,
-      ],
-      {
-        encoding: "utf8",
-      },
-    );
-    const errors = r.stderr
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l))
-      .filter((d) => d.level === "error" && d.code === null && d.spans.length > 0);
-    assert.equal(errors.length, 1, r.stderr);
-    const span = errors[0].spans.find((s: any) => s.is_primary);
-    const underlinedByRustc = readFileSync(file).subarray(span.byte_start, span.byte_end).toString("utf8");
+    const { errors, stderr } = rustcMacroErrors(file, { serde_derive: dylib });
+    assert.equal(errors.length, 1, stderr);
+    const underlinedByRustc = errors[0].text;
     assert.equal(underlinedByRustc, "deny_unknown");
 
     const { page, errors: consoleErrors } = await open(link("serde_derive", "derive", "Serialize", input));

@@ -6,9 +6,9 @@
 // Dylibs are built once into $MACROBOX_CACHE (or ~/.cache/macrobox)/native-oracle/<rustc key>/,
 // offline, from the local registry. One server process serves the whole test run.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -262,4 +262,59 @@ export async function expandNativeTokens(req: {
   });
   if (!result.ok) return { ok: false, error: result.error };
   return { ok: true, output: decodeFlatTree(result.value) };
+}
+
+/** An error rustc reports from a macro (no error code: `compile_error!`, a macro's panic), at its primary span. */
+export interface RustcMacroError {
+  message: string;
+  byteStart: number;
+  byteEnd: number;
+  /** The source text under the span. */
+  text: string;
+}
+
+/**
+ * Checks `file` as an edition-2021 lib crate with `externs` (crate name → native dylib) and returns
+ * the errors without an error code that have a primary span, in rustc's order, with its stderr.
+ */
+export function rustcMacroErrors(file: string, externs: Record<string, string>): { errors: RustcMacroError[]; stderr: string } {
+  const r = spawnSync(
+    RUSTC,
+    [
+      "--edition",
+      "2021",
+      "--crate-type",
+      "lib",
+      "--error-format",
+      "json",
+      "--emit",
+      "metadata",
+      "-o",
+      `${file}.rmeta`,
+      ...Object.entries(externs).flatMap(([name, dylib]) => ["--extern", `${name}=${dylib}`]),
+      file,
+    ],
+    { encoding: "utf8" },
+  );
+  const bytes = readFileSync(file);
+  const errors: RustcMacroError[] = [];
+  for (const line of r.stderr.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const d = JSON.parse(line) as {
+      level: string;
+      message: string;
+      code: unknown;
+      spans: Array<{ is_primary: boolean; byte_start: number; byte_end: number }>;
+    };
+    if (d.level !== "error" || d.code !== null) continue;
+    const span = d.spans.find((s) => s.is_primary);
+    if (span === undefined) continue;
+    errors.push({
+      message: d.message,
+      byteStart: span.byte_start,
+      byteEnd: span.byte_end,
+      text: bytes.subarray(span.byte_start, span.byte_end).toString("utf8"),
+    });
+  }
+  return { errors, stderr: r.stderr };
 }
