@@ -15,7 +15,7 @@ import { parse as parseToml } from "smol-toml";
 import type { MacroModule } from "../host/types.js";
 import { CapabilityError, effectiveGrant, type Capabilities } from "../sandbox/capabilities.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
-import type { MemoDependency } from "../server/serve.js";
+import type { RequestSandbox } from "../server/wasm-backend.js";
 import { NodeReadOnlyFs } from "./fs.js";
 import { byFileVersion, fileVersion, grantFor, readGrantsFile } from "./grants.js";
 
@@ -88,39 +88,31 @@ export function workspaceSettingsFile(start: string): string | null {
 /**
  * The sandbox of a proc-macro server expansion: grants from the workspace of the crate being
  * compiled (found from the request's CARGO_MANIFEST_DIR, else its current directory), and the
- * request's environment (never the server's own). Throws CapabilityError for a settings file that
- * cannot be read or says something wrong, naming the file.
+ * request's environment (never the server's own); with the settings file it was decided from, for
+ * the server's line memo (`BackendExpansion.dependency`). Throws CapabilityError for a settings
+ * file that cannot be read or says something wrong, naming the file.
  */
 export function requestSandbox(
   module: Pick<MacroModule, "crate" | "declared">,
   env: ReadonlyArray<readonly [string, string]>,
   currentDir: string | null,
-): SandboxGrant {
+): RequestSandbox {
   const vars: Record<string, string> = Object.fromEntries(env);
   const crate = module.crate?.name ?? "<unknown>";
-  const start = workspaceStart(env, currentDir);
-  const file = start ? workspaceSettingsFile(start) : null;
+  const start = vars.CARGO_MANIFEST_DIR ?? currentDir;
+  const file = start === null ? null : workspaceSettingsFile(start);
+  // The file's version before it is read: an edit in between makes a memoised answer miss, never
+  // outlive the grants it was given under.
+  const dependency = start === null ? null : { where: start, state: stateOf(file) };
   const granted = file === null ? { env: [], read: [] } : grantFor(readGrantsFile(file), crate);
-  return expansionSandbox({ crate, declared: module.declared, granted, env: vars, currentDir });
-}
-
-/** Where the search for a request's workspace starts: its CARGO_MANIFEST_DIR, else its current directory. */
-function workspaceStart(env: ReadonlyArray<readonly [string, string]>, currentDir: string | null): string | null {
-  return env.find(([name]) => name === "CARGO_MANIFEST_DIR")?.[1] ?? currentDir;
-}
-
-/**
- * For the server's line memo (`ProcMacroBackend.memoDependency`): the request's workspace and its
- * settings file as they are now, so that an answer given under its grants is reused only while
- * that file is unchanged (or still absent). Null when the request names no directory.
- */
-export function settingsDependency(env: ReadonlyArray<readonly [string, string]>, currentDir: string | null): MemoDependency | null {
-  const start = workspaceStart(env, currentDir);
-  return start === null ? null : { where: start, state: settingsState(start) };
+  return { sandbox: expansionSandbox({ crate, declared: module.declared, granted, env: vars, currentDir }), dependency };
 }
 
 /** The settings file that applies from `start`, and its version (`SessionOptions.memoState`). */
 export function settingsState(start: string): string {
-  const file = workspaceSettingsFile(start);
+  return stateOf(workspaceSettingsFile(start));
+}
+
+function stateOf(file: string | null): string {
   return file === null ? "" : `${file}\0${fileVersion(file)}`;
 }

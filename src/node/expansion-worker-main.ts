@@ -17,7 +17,7 @@ import { createWasmBackend } from "../server/wasm-backend.js";
 import { errorMessage, MacroboxError } from "../errors.js";
 import { saveCodeCache } from "./code-cache.js";
 import { moduleHash, nodeCaches } from "./disk-cache.js";
-import { requestSandbox, settingsDependency } from "./expansion-sandbox.js";
+import { requestSandbox } from "./expansion-sandbox.js";
 import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
 const { shared, turn: turnBuffer } = workerData as WorkerData;
@@ -87,8 +87,6 @@ const backend: ProcMacroBackend = {
     if (result.ok) for (const note of result.value.notes ?? []) process.stderr.write(`macrobox: note: ${note}\n`);
     return result;
   },
-  // A memoised answer holds while the workspace's grants file is unchanged.
-  memoDependency: (req) => settingsDependency(req.env, req.currentDir),
 };
 let session = createServerSession(backend);
 

@@ -52,5 +52,12 @@ export {
   type SubRequest,
   type SubResponse,
 } from "./postcard.js";
-export { createServerSession, type BackendExpandRequest, type BackendExpansion, type ProcMacroBackend, type ServerSession } from "./serve.js";
-export { createWasmBackend, type WasmBackendOptions } from "./wasm-backend.js";
+export {
+  createServerSession,
+  type BackendExpandRequest,
+  type BackendExpansion,
+  type MemoDependency,
+  type ProcMacroBackend,
+  type ServerSession,
+} from "./serve.js";
+export { createWasmBackend, type RequestSandbox, type WasmBackendOptions } from "./wasm-backend.js";

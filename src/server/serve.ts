@@ -80,6 +80,12 @@ export interface BackendExpansion {
    */
   reusable?: boolean;
   /**
+   * What a reusable answer depended on outside the request (for macrobox's Node server, the
+   * workspace's grants file), as the backend found it before the macro ran. A memoised answer is
+   * reused only while `SessionOptions.memoState` still gives the same state.
+   */
+  dependency?: MemoDependency | null;
+  /**
    * RustAnalyzer mode: the span table the output's ids index (default: the request's). With
    * `outputSpan`, complete only once the output is encoded (the mapping appends to it).
    */
@@ -102,12 +108,6 @@ export interface ProcMacroBackend {
   expand(req: BackendExpandRequest, options?: BackendExpandOptions): Promise<Result<BackendExpansion, string>>;
   /** Span modes this backend can serve; default Id only. */
   spanModes?: readonly SpanMode[];
-  /**
-   * For the line memo: what an expansion's answer depends on outside the request (for macrobox's
-   * Node server, the workspace's grants file), taken before it runs. A memoised answer is reused
-   * only while `SessionOptions.memoState` still gives the same state.
-   */
-  memoDependency?(req: ExpandMacroRequest): MemoDependency | null;
 }
 
 /** What an answer depended on outside its request, as plain data (it crosses threads). */
@@ -142,7 +142,7 @@ export interface SessionOptions {
   memo?: boolean;
   memoBytes?: number;
   /**
-   * The state now at a dependency's `where` (`ProcMacroBackend.memoDependency`); without it,
+   * The state now at a dependency's `where` (`BackendExpansion.dependency`); without it,
    * answers with a dependency are not memoised.
    */
   memoState?: (where: string) => string;
@@ -156,6 +156,8 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
   const memo = options.memo ? new LineMemo<Memoised>(options.memoBytes ?? 64 * 1024 * 1024, (v) => v.response.length) : null;
   /** Set by `expand` when the answer it is building may be memoised. */
   let reusable = false;
+  /** Set with `reusable`: what that answer depended on outside the request. */
+  let dependency: MemoDependency | null = null;
   const modes = backend.spanModes ?? ["Id"];
 
   async function expand(req: ExpandMacroRequest, context: RequestContext): Promise<Response> {
@@ -201,6 +203,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
     }
     if (!result.ok) return fail(result.error);
     reusable = result.value.reusable === true;
+    dependency = result.value.dependency ?? null;
     let tree;
     try {
       tree = encodeFlatTree(result.value.output, { rootSpan: globals.callSite, noneGroupAsRoot: true, mapSpan: result.value.outputSpan });
@@ -244,8 +247,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
       return { response: encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } }), reusable: false, dependency: null };
     }
     reusable = false;
-    // Taken before expanding: an edit during the expansion invalidates its answer.
-    const dependency = req.type === "ExpandMacro" ? (backend.memoDependency?.(req) ?? null) : null;
+    dependency = null;
     const response = encodeResponseLine(await handle(req));
     // Only expansions are kept (the span mode is part of what the line means).
     return { response, reusable: req.type === "ExpandMacro" && reusable, dependency };
@@ -261,9 +263,11 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
         return known.response;
       }
       const mode = spanMode;
-      const { response, reusable, dependency } = await answerLine(line);
-      if (reusable && (dependency === null || options.memoState !== undefined)) memo?.set(mode, line, { response, dependency });
-      return response;
+      const answer = await answerLine(line);
+      if (answer.reusable && (answer.dependency === null || options.memoState !== undefined)) {
+        memo?.set(mode, line, { response: answer.response, dependency: answer.dependency });
+      }
+      return answer.response;
     },
     get spanMode() {
       return spanMode;
@@ -271,7 +275,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
   };
 }
 
-/** A memoised response, and what it depended on (`ProcMacroBackend.memoDependency`). */
+/** A memoised response, and what it depended on (`BackendExpansion.dependency`). */
 export interface Memoised {
   response: string;
   dependency: MemoDependency | null;

@@ -11,8 +11,9 @@
 // reaches the macro as a panic with a payload that is not a string).
 //
 // Capabilities: the `sandbox` option gives each expansion its SandboxGrant (in the Node server,
-// grants from the request's workspace and the request's env). An expansion served a file system
-// is not reusable for the line memo: files change outside the request.
+// grants from the request's workspace and the request's env), and what outside the request it
+// came from (the grants file), which a memoised answer depends on. An expansion served a file
+// system is not reusable for the line memo: files change outside the request.
 //
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
@@ -23,7 +24,7 @@ import { copyStream } from "../tokens/walk.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
 import { RaSpanTable } from "./ra-spans.js";
 import { IdSpanTable } from "./srv-spans.js";
-import type { BackendExpandOptions, BackendExpandRequest, BackendExpansion, ProcMacroBackend } from "./serve.js";
+import type { BackendExpandOptions, BackendExpandRequest, BackendExpansion, MemoDependency, ProcMacroBackend } from "./serve.js";
 
 export interface WasmBackendOptions {
   /** The macro module for a library path the client names (cache it: this is called per request). */
@@ -33,7 +34,13 @@ export interface WasmBackendOptions {
    * its error is the reply. Default: nothing granted; of the request's env, what every macro sees
    * (the package env: src/sandbox/capabilities.ts).
    */
-  sandbox?(module: MacroModule, req: BackendExpandRequest): SandboxGrant | undefined;
+  sandbox?(module: MacroModule, req: BackendExpandRequest): RequestSandbox;
+}
+
+/** The sandbox of one expansion, and what outside the request it was decided from (for the line memo). */
+export interface RequestSandbox {
+  sandbox: SandboxGrant;
+  dependency: MemoDependency | null;
 }
 
 // The walk is src/tokens/walk.ts's (no recursion): a request may nest as deep as the client likes,
@@ -71,10 +78,10 @@ function failure(result: ExpandResult): { ok: false; error: string } {
 }
 
 /** The default sandbox: no grant, the request's env (of which a macro sees only the package env). */
-function requestEnvOnly(module: MacroModule, req: BackendExpandRequest): SandboxGrant {
+function requestEnvOnly(module: MacroModule, req: BackendExpandRequest): RequestSandbox {
   const env: Record<string, string> = Object.fromEntries(req.env);
   const crateDir = env.CARGO_MANIFEST_DIR;
-  return {
+  const sandbox: SandboxGrant = {
     crate: module.crate?.name ?? "<unknown>",
     declared: module.declared,
     granted: { env: [], read: [] },
@@ -83,6 +90,7 @@ function requestEnvOnly(module: MacroModule, req: BackendExpandRequest): Sandbox
     crateDir,
     currentDir: req.currentDir ?? crateDir,
   };
+  return { sandbox, dependency: null };
 }
 
 export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {
@@ -103,7 +111,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
   async function expandRa(
     module: MacroModule,
     req: BackendExpandRequest,
-    sandbox: SandboxGrant | undefined,
+    { sandbox, dependency }: RequestSandbox,
     how: BackendExpandOptions,
   ): Promise<Result<BackendExpansion, string>> {
     const kind = module.macros.find((m) => m.name === req.macroName)!.kind;
@@ -145,11 +153,13 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
 
     idOf(table[req.callSite]);
     const toId = (s: Span) => idOf(spans.ra(s));
-    const reusable = !spans.asksClient && !sandbox?.fs;
+    const reusable = !spans.asksClient && !sandbox.fs;
     // Either way the ids are made in the flat-tree writer's order (mapSpans walks as it writes).
-    if (how.mapsOutputSpans) return { ok: true, value: { output: result.output, outputSpan: toId, spanData: table, reusable, ...notesOf(result) } };
+    if (how.mapsOutputSpans) {
+      return { ok: true, value: { output: result.output, outputSpan: toId, spanData: table, reusable, dependency, ...notesOf(result) } };
+    }
     const output = mapSpans(result.output, toId, (_open, close) => close);
-    return { ok: true, value: { output, spanData: table, reusable, ...notesOf(result) } };
+    return { ok: true, value: { output, spanData: table, reusable, dependency, ...notesOf(result) } };
   }
 
   return {
@@ -167,13 +177,14 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       const macro = module.value.macros.find((m) => m.name === req.macroName);
       if (macro === undefined) return { ok: false, error: `proc-macro \`${req.macroName}\` is missing from ${req.lib}` };
       const kind = macro.kind;
-      let sandbox: SandboxGrant | undefined;
+      let resolved: RequestSandbox;
       try {
-        sandbox = (options.sandbox ?? requestEnvOnly)(module.value, req);
+        resolved = (options.sandbox ?? requestEnvOnly)(module.value, req);
       } catch (e) {
         return { ok: false, error: `macrobox: ${(e as Error).message}` };
       }
-      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req, sandbox, how);
+      if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req, resolved, how);
+      const { sandbox, dependency } = resolved;
 
       const spans = new IdSpanTable();
       spans.setGlobals({ defSite: spans.internId(req.defSite), callSite: spans.internId(req.callSite), mixedSite: spans.internId(req.mixedSite) });
@@ -194,9 +205,9 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
       if (result.output === undefined) return failure(result);
       const toClientSpan = (s: Span) => spans.id(s);
       // Without a granted file system nothing outside the request decided the output.
-      const reusable = !sandbox?.fs;
-      if (how.mapsOutputSpans) return { ok: true, value: { output: result.output, outputSpan: toClientSpan, reusable, ...notesOf(result) } };
-      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable, ...notesOf(result) } };
+      const reusable = !sandbox.fs;
+      if (how.mapsOutputSpans) return { ok: true, value: { output: result.output, outputSpan: toClientSpan, reusable, dependency, ...notesOf(result) } };
+      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable, dependency, ...notesOf(result) } };
     },
   };
 }
