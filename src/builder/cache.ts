@@ -4,15 +4,12 @@
 
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import type { Toolchain } from "./toolchain.js";
+import { cacheRoot } from "../node/cache-env.js";
 
-export function cacheRoot(): string {
-  if (process.env.MACROBOX_CACHE) return resolve(process.env.MACROBOX_CACHE);
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg ? resolve(xdg) : join(homedir(), ".cache"), "macrobox");
-}
+// The one cache root (`$MACROBOX_CACHE`, `$XDG_CACHE_HOME/macrobox`, `~/.cache/macrobox`).
+export { cacheRoot };
 
 /**
  * Bumped whenever the layout of what a build compiles changes (target spec, linker wrapper, where
