@@ -40,13 +40,14 @@ export interface ExpansionSandboxOptions {
  * directory. Throws CapabilityError for a grant that cannot be honoured.
  */
 export function expansionSandbox(o: ExpansionSandboxOptions): SandboxGrant {
-  const effective = effectiveGrant(o.crate, { env: [...o.declared.env], read: [...o.declared.read] }, o.granted);
+  const declared = { env: [...o.declared.env], read: [...o.declared.read] };
+  const effective = effectiveGrant(o.crate, declared, o.granted);
   if (!effective.ok) throw new CapabilityError(effective.error);
   const dir = o.crateDir ?? o.env.CARGO_MANIFEST_DIR ?? o.currentDir ?? null;
   const fs = effective.grant.read.length > 0 && dir !== null ? new NodeReadOnlyFs(dir) : null;
   const crateDir = fs?.root ?? (dir === null ? undefined : realPathOr(dir));
   const currentDir = o.currentDir ? realPathOr(o.currentDir) : crateDir;
-  return { crate: o.crate, declared: { env: [...o.declared.env], read: [...o.declared.read] }, granted: effective.grant, fs, env: o.env, crateDir, currentDir };
+  return { crate: o.crate, declared, granted: effective.grant, fs, env: o.env, crateDir, currentDir };
 }
 
 export function realPathOr(path: string): string {
