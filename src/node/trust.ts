@@ -58,6 +58,14 @@ export function trustStorePath(dirs: UserDirs): string {
   return join(dirs.data, "trust.json");
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function realPathOr(path: string): string {
   try {
     return realpathSync(path);
@@ -347,9 +355,9 @@ export function loadGrants(sources: {
 // ---------------------------------------------------------------------------------------------
 // `macrobox trust`.
 
-/** The repository settings file `macrobox trust <dir>` is about: its macrobox.toml, else its Cargo.toml. */
+/** The repository settings file `macrobox trust <dir>` is about: its macrobox.toml, else its Cargo.toml (or `dir` itself when it names a file). */
 export function requestFile(dir: string): string {
-  const file = settingsFile(resolve(dir));
+  const file = isFile(dir) ? resolve(dir) : settingsFile(resolve(dir));
   if (file === null) throw new CapabilityError(`${resolve(dir)} has no macrobox.toml or Cargo.toml to trust`);
   return realPathOr(file);
 }
@@ -381,11 +389,11 @@ export function trust(dirs: UserDirs, dir: string): TrustReport {
   return report;
 }
 
-/** Removes the records of a directory's settings file (by its real path, or the directory's when the file is gone); returns what was removed. */
+/** Removes the records of a directory's settings files (or of the file `dir` names), by real path, whether or not the file is still there; returns what was removed. */
 export function revokeTrust(dirs: UserDirs, dir: string): TrustEntry[] {
-  const realDir = realPathOr(dir);
+  const real = realPathOr(dir);
   const entries = readTrustStore(dirs);
-  const removed = entries.filter((e) => dirname(e.path) === realDir);
+  const removed = entries.filter((e) => dirname(e.path) === real || e.path === real);
   if (removed.length > 0)
     writeTrustStore(
       dirs,
