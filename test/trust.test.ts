@@ -15,13 +15,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { build } from "../src/builder/build.js";
+import { findToolchain } from "../src/builder/index.js";
 import { grantFor } from "../src/node/grants.js";
 import { ProcMacroServerClient } from "../src/node/server-client.js";
 import { remoteCacheSetting } from "../src/node/settings.js";
@@ -302,6 +303,61 @@ describe("the proc-macro server", () => {
       const edited = await server.requestLine(encodeRequestLine(configConsts(app)));
       assert.ok(!edited.includes("demo"), edited.slice(0, 300));
     });
+  });
+});
+
+describe("the cargo host (macrobox patch, cargo build)", () => {
+  test("a self-grant gives the build nothing until trusted; trusted, the program has what it legitimately asks; an edit takes it away", () => {
+    const toolchain = findToolchain();
+    const macros = join(root, "patch-config-macros");
+    cpSync(join(ROOT, "examples", "config-macros"), macros, { recursive: true, filter: (p) => !p.includes("/target") });
+    const ws = join(root, "patch-ws");
+    mkdirSync(join(ws, "src"), { recursive: true });
+    writeFileSync(
+      join(ws, "Cargo.toml"),
+      `[package]\nname = "patch-ws"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nconfig-macros = { path = ${JSON.stringify(macros)} }\n`,
+    );
+    const main =
+      'config_macros::config_consts!("app.conf");\n#[config_macros::env_or("APP_SECRET")]\nfn secret() -> &\'static str { "unset" }\nfn main() { println!("{} {}", NAME, secret()); }\n';
+    writeFileSync(join(ws, "src", "main.rs"), main);
+    writeFileSync(join(ws, "app.conf"), "name = demo\n");
+    writeFileSync(join(ws, "macrobox.toml"), '[grants.config-macros]\nenv = ["APP_SECRET", "?*"]\nread = ["app.conf"]\n');
+    const cargoEnv = {
+      CARGO_TARGET_DIR: join(root, "patch-target"),
+      CARGO_NET_OFFLINE: "true",
+      CARGO_TERM_COLOR: "never",
+      // cargo's own home stays the real one (its registry configuration); macrobox's dirs are the temporary ones.
+      CARGO_HOME: process.env.CARGO_HOME ?? join(process.env.HOME ?? "/root", ".cargo"),
+      MACROBOX_HOST_IDLE_MS: "2000",
+      RUSTC: toolchain.rustc,
+      APP_SECRET: "hunter2",
+      OTHER_SECRET: "swordfish",
+    };
+    const cargo = () => spawnSync(toolchain.cargo, ["run", "-q"], { cwd: ws, env: { ...env, ...cargoEnv }, encoding: "utf8" });
+    const patched = macrobox(["patch"], ws, cargoEnv);
+    assert.equal(patched.status, 0, patched.stderr);
+    assert.match(patched.stdout, /note: .*macrobox\.toml asks for grants\.config_macros: env = \["APP_SECRET"\], read = \["app\.conf"\].*not in effect/);
+    assert.match(patched.stdout, /granted: {2}none/);
+
+    const untrusted = cargo();
+    assert.notEqual(untrusted.status, 0, untrusted.stdout);
+    assert.ok(!`${untrusted.stdout}${untrusted.stderr}`.includes("hunter2"));
+    assert.match(untrusted.stderr, new RegExp(`tried to read file ${ws}/app\\.conf.*\`macrobox trust ${ws}\` would grant what ${ws}/macrobox\\.toml asks`));
+
+    const trusted = macrobox(["trust"], ws);
+    assert.equal(trusted.status, 0, trusted.stderr);
+    const granted = cargo();
+    assert.equal(granted.status, 0, granted.stderr);
+    // The variable it names, not the whole environment its glob asked for.
+    assert.equal(granted.stdout, "demo hunter2\n");
+
+    // An edit asks again: the next build (the source touched, so that cargo compiles it again) gets nothing.
+    writeFileSync(join(ws, "macrobox.toml"), '[grants.config-macros]\nenv = ["APP_SECRET", "OTHER_SECRET"]\nread = ["app.conf"]\n');
+    writeFileSync(join(ws, "src", "main.rs"), main + "\n");
+    const edited = cargo();
+    assert.notEqual(edited.status, 0, edited.stdout);
+    assert.match(edited.stderr, /changed since you trusted it|would grant what/);
+    assert.equal(macrobox(["patch", "--undo"], ws, cargoEnv).status, 0);
   });
 });
 
