@@ -23,8 +23,6 @@ import { NodeReadOnlyFs } from "./fs.js";
 import { byFileVersion, grantFor } from "./grants.js";
 import { decideGrants, decisionState, pendingHint, realPathOr, type UserDirs } from "./trust.js";
 
-export { realPathOr } from "./trust.js";
-
 export interface ExpansionSandboxOptions {
   /** The macro crate. */
   crate: string;
