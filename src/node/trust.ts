@@ -264,7 +264,7 @@ export function decideGrants(q: GrantQuery): GrantDecision {
     const unsafe = unsafeFileReason(real);
     if (unsafe !== null) notes.push(`${real} is ignored: ${unsafe}`);
     else {
-      const file = readSettingsFile(real, formatOf(q.repoFile));
+      const file = readSettingsFile(real, formatOf(real));
       if (asksAnything(file)) {
         if (!isTrusted(q.dirs, real, file.sha256)) {
           const command = `\`macrobox trust ${workspace}\` would grant what ${real} asks`;
