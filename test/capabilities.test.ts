@@ -20,7 +20,8 @@ import {
   readLeadsTo,
   resolveAbsolute,
 } from "../src/sandbox/capabilities.js";
-import { grantFor, loadGrants, parseGrants, readGrantsFile } from "../src/node/grants.js";
+import { grantFor, parseGrants, readGrantsFile } from "../src/node/grants.js";
+import { loadGrants, trust, userDirs } from "../src/node/trust.js";
 import { workspaceSettingsFile } from "../src/node/expansion-sandbox.js";
 
 const declared = { env: ["DATABASE_URL", "MYMAC_*"], read: ["migrations", "*.sql", "conf/app.toml"] };
@@ -128,7 +129,12 @@ test("declarations that climb out of the crate are refused", () => {
 test("denial notes name the capability and how to grant it", () => {
   assert.equal(
     denialNote("sqlm", "env", "DATABASE_URL", "not-granted"),
-    'macro crate sqlm tried to read env var DATABASE_URL; grant it with `--allow-env sqlm:DATABASE_URL` or in macrobox.toml (`[grants.sqlm] env = ["DATABASE_URL"]`)',
+    'macro crate sqlm tried to read env var DATABASE_URL; grant it with `--allow-env sqlm:DATABASE_URL`, or in the workspace\'s macrobox.toml (`[grants.sqlm] env = ["DATABASE_URL"]`) and `macrobox trust`',
+  );
+  // An untrusted request for this crate: the note names the command that would grant it.
+  assert.match(
+    denialNote("sqlm", "env", "DATABASE_URL", "not-granted", undefined, "`macrobox trust /w` would grant what /w/macrobox.toml asks"),
+    /and `macrobox trust`; `macrobox trust \/w` would grant what \/w\/macrobox\.toml asks$/,
   );
   assert.match(denialNote("sqlm", "read", "x.sql", "not-granted"), /--allow-read sqlm:x\.sql/);
   assert.match(denialNote("sqlm", "env", "HOME", "undeclared"), /does not declare; grant it with `--allow-env sqlm:HOME`/);
@@ -150,7 +156,7 @@ test("notes for declared env vars left ungranted (for failed expansions)", () =>
   assert.deepEqual(ungrantedEnvNotes("m", { env: ["CARGO_MANIFEST_DIR", "CARGO_PKG_VERSION"], read: [] }, { env: [], read: [] }), []);
   assert.equal(
     notes[0].note,
-    'macro crate m declares env var B, which is not granted (the macro sees it unset); grant it with `--allow-env m:B` or in macrobox.toml (`[grants.m] env = ["B"]`)',
+    'macro crate m declares env var B, which is not granted (the macro sees it unset); grant it with `--allow-env m:B`, or in the workspace\'s macrobox.toml (`[grants.m] env = ["B"]`) and `macrobox trust`',
   );
 });
 
@@ -175,12 +181,15 @@ test("macrobox.toml and [workspace.metadata.macrobox.grants]", () => {
   assert.throws(() => parseGrants("[grant.x]\n", "m.toml", "macrobox"), /unknown table `grant`/);
   assert.throws(() => parseGrants("[grants\n", "m.toml", "macrobox"), /not valid TOML/);
 
-  const dir = mkdtempSync(join(tmpdir(), "macrobox-grants-"));
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-grants-")));
+  const dirs = userDirs({ HOME: join(dir, "home") });
   writeFileSync(join(dir, "macrobox.toml"), '[grants.m]\nenv = ["X"]\n');
-  const loaded = loadGrants({ cwd: dir, allowEnv: ["m:Y"], allowRead: ["m:data"] });
-  assert.equal(loaded.file, join(dir, "macrobox.toml"));
+  // The current directory's file is a request: in effect once trusted, added to the flags.
+  assert.deepEqual(grantFor(loadGrants({ dirs, cwd: dir, allowEnv: ["m:Y"], allowRead: ["m:data"] }).grants, "m"), { env: ["Y"], read: ["data"] });
+  trust(dirs, dir);
+  const loaded = loadGrants({ dirs, cwd: dir, allowEnv: ["m:Y"], allowRead: ["m:data"] });
   assert.deepEqual(grantFor(loaded.grants, "m"), { env: ["X", "Y"], read: ["data"] });
-  assert.throws(() => loadGrants({ cwd: dir, config: "missing.toml" }), /cannot read .*missing\.toml: ENOENT/);
+  assert.throws(() => loadGrants({ dirs, cwd: dir, config: "missing.toml" }), /cannot read .*missing\.toml: ENOENT/);
 });
 
 test("the workspace of a crate: the nearest macrobox.toml, or a Cargo.toml with [workspace]", () => {

@@ -155,8 +155,20 @@ it("the installed `macrobox patch` builds a macro crate's module and writes its 
   writeFileSync(join(app, "app.conf"), "name = installed\n");
   writeFileSync(join(app, "macrobox.toml"), '[grants.config-macros]\nenv = ["CARGO_MANIFEST_DIR"]\nread = ["app.conf"]\n');
   const toolchain = findToolchain();
-  const env = { ...process.env, CARGO_TARGET_DIR: join(tmp, "patch-target"), CARGO_NET_OFFLINE: "true", MACROBOX_HOST_IDLE_MS: "2000" };
+  const home = join(tmp, "patch-home");
+  const env = {
+    ...process.env,
+    CARGO_TARGET_DIR: join(tmp, "patch-target"),
+    CARGO_NET_OFFLINE: "true",
+    MACROBOX_HOST_IDLE_MS: "2000",
+    // HOME stays (cargo finds its registry configuration there); the XDG dirs decide macrobox's.
+    XDG_CONFIG_HOME: join(home, "config"),
+    XDG_DATA_HOME: join(home, "data"),
+  };
   const bin = join(project, "node_modules", ".bin", "macrobox");
+  // The app's macrobox.toml grants once the user trusts it.
+  const trusted = run(bin, ["trust"], { cwd: app, env });
+  assert.equal(trusted.code, 0, trusted.stderr);
   const patched = run(bin, ["patch"], { cwd: app, env });
   assert.equal(patched.code, 0, patched.stderr);
   assert.match(patched.stdout, /config-macros 0\.1\.0 \(edition 2021\): module (built|reused from the cache)/);

@@ -29,7 +29,15 @@ writeFileSync(
   `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
 );
 cpSync(join(scratch, "cargo-home.toml"), join(cargoHome, "config.toml"));
-const env: NodeJS.ProcessEnv = { ...process.env, CARGO_HOME: cargoHome, PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`, CARGO_TERM_COLOR: "never" };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  CARGO_HOME: cargoHome,
+  PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`,
+  CARGO_TERM_COLOR: "never",
+  // The user's macrobox directories (their own grants file, the trust store): empty to start with.
+  XDG_CONFIG_HOME: join(scratch, "config"),
+  XDG_DATA_HOME: join(scratch, "data"),
+};
 
 // The env var config-macros' `#[env_or]` reads: unset unless a step sets it.
 delete env.SAMPLE_BUILD_LABEL;
@@ -107,6 +115,8 @@ test("macrobox patch: the sample builds, runs and tests the same with every macr
 
   // The workspace as the user has it (the native builds wrote its Cargo.lock).
   const before = snapshot();
+  // The sample's macrobox.toml grants config-macros what it reads, once the user trusts it.
+  assert.match(macrobox(["trust"]), /grants\.config_macros: env = \["SAMPLE_BUILD_LABEL"\], read = \["config"\]/);
   const report = macrobox(["patch"]);
   for (const name of [
     "serde_derive 1.0.152 (edition 2015)",

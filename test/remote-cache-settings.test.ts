@@ -2,49 +2,70 @@
 // and the credentials a request carries (src/node/remote-cache.ts), seen by a real HTTP server.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { MacroboxError } from "../src/errors.js";
-import { loadGrants } from "../src/node/grants.js";
+import { grantFor } from "../src/node/grants.js";
+import { loadGrants, trust, userDirs } from "../src/node/trust.js";
 import { RemoteCache } from "../src/node/remote-cache.js";
 import { remoteCacheSetting } from "../src/node/settings.js";
 
+// The user's directories, empty: nothing trusted, no file of their own.
+const dirs = userDirs({ HOME: realpathSync(mkdtempSync(join(tmpdir(), "macrobox-settings-home-"))) });
+
 describe("remote cache settings", () => {
-  it("takes the flag over the environment over the file, and reads macrobox.toml and Cargo.toml", () => {
-    const dir = mkdtempSync(join(tmpdir(), "macrobox-settings-"));
+  it("takes the flag over the environment over the file, and reads macrobox.toml and Cargo.toml once trusted", () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-settings-")));
     writeFileSync(join(dir, "macrobox.toml"), 'remote-cache = "http://file:1"\nremote-cache-read-only = true\n[grants.x]\nenv = ["A"]\n');
-    assert.deepEqual(remoteCacheSetting({ cwd: dir, env: {} }), { url: "http://file:1", readOnly: true });
-    assert.deepEqual(remoteCacheSetting({ cwd: dir, env: { MACROBOX_REMOTE_CACHE: "http://env:2", MACROBOX_REMOTE_CACHE_READ_ONLY: "0" } }), {
+    // An untrusted repository does not point the user's cache traffic at its server.
+    const notes: string[] = [];
+    assert.equal(
+      remoteCacheSetting({ dirs, cwd: dir, env: {} }, (n) => notes.push(n)),
+      null,
+    );
+    assert.match(notes.join("\n"), /remote-cache = "http:\/\/file:1".*not in effect/);
+    trust(dirs, dir);
+    assert.deepEqual(remoteCacheSetting({ dirs, cwd: dir, env: {} }), { url: "http://file:1", readOnly: true });
+    assert.deepEqual(remoteCacheSetting({ dirs, cwd: dir, env: { MACROBOX_REMOTE_CACHE: "http://env:2", MACROBOX_REMOTE_CACHE_READ_ONLY: "0" } }), {
       url: "http://env:2",
       readOnly: false,
     });
-    assert.deepEqual(remoteCacheSetting({ cwd: dir, env: { MACROBOX_REMOTE_CACHE: "http://env:2" }, remoteCache: "https://flag:3" }), {
+    assert.deepEqual(remoteCacheSetting({ dirs, cwd: dir, env: { MACROBOX_REMOTE_CACHE: "http://env:2" }, remoteCache: "https://flag:3" }), {
       url: "https://flag:3",
       readOnly: true,
     });
-    assert.equal(remoteCacheSetting({ cwd: dir, env: {}, remoteCache: "off" }), null);
+    assert.equal(remoteCacheSetting({ dirs, cwd: dir, env: {}, remoteCache: "off" }), null);
     // The grants in the same file still read.
-    assert.deepEqual(loadGrants({ cwd: dir }).grants.get("x"), { env: ["A"], read: [] });
+    assert.deepEqual(grantFor(loadGrants({ dirs, cwd: dir }).grants, "x"), { env: ["A"], read: [] });
 
-    const ws = mkdtempSync(join(tmpdir(), "macrobox-settings-ws-"));
+    const ws = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-settings-ws-")));
     writeFileSync(join(ws, "Cargo.toml"), '[workspace]\nmembers = []\n[workspace.metadata.macrobox]\nremote-cache = "http://ws:4"\n');
-    assert.deepEqual(remoteCacheSetting({ cwd: ws, env: {} }), { url: "http://ws:4", readOnly: false });
-    assert.equal(remoteCacheSetting({ cwd: mkdtempSync(join(tmpdir(), "macrobox-settings-none-")), env: {} }), null);
+    assert.equal(remoteCacheSetting({ dirs, cwd: ws, env: {} }), null);
+    trust(dirs, ws);
+    assert.deepEqual(remoteCacheSetting({ dirs, cwd: ws, env: {} }), { url: "http://ws:4", readOnly: false });
+    const none = mkdtempSync(join(tmpdir(), "macrobox-settings-none-"));
+    assert.equal(remoteCacheSetting({ dirs, cwd: none, env: {} }), null);
+    // The user's own file sets it for every directory.
+    mkdirSync(dirs.config, { recursive: true });
+    writeFileSync(join(dirs.config, "macrobox.toml"), 'remote-cache = "http://mine:5"\n');
+    assert.deepEqual(remoteCacheSetting({ dirs, cwd: none, env: {} }), { url: "http://mine:5", readOnly: false });
+    // A trusted repository's setting is more specific than the user's default.
+    assert.deepEqual(remoteCacheSetting({ dirs, cwd: ws, env: {} }), { url: "http://ws:4", readOnly: false });
   });
 
   it("names a setting that is not an http(s) URL", () => {
     assert.throws(
-      () => remoteCacheSetting({ env: { MACROBOX_REMOTE_CACHE: "cache.internal:8080" }, cwd: tmpdir() }),
+      () => remoteCacheSetting({ dirs, env: { MACROBOX_REMOTE_CACHE: "cache.internal:8080" }, cwd: tmpdir() }),
       (e: unknown) => e instanceof MacroboxError && /MACROBOX_REMOTE_CACHE: "cache.internal:8080" is not an http or https URL/.test(e.message),
     );
-    assert.throws(() => remoteCacheSetting({ remoteCache: "not a url", cwd: tmpdir(), env: {} }), /--remote-cache: "not a url" is not a URL/);
+    assert.throws(() => remoteCacheSetting({ dirs, remoteCache: "not a url", cwd: tmpdir(), env: {} }), /--remote-cache: "not a url" is not a URL/);
     const dir = mkdtempSync(join(tmpdir(), "macrobox-settings-bad-"));
     writeFileSync(join(dir, "macrobox.toml"), "remote-cache = 8080\n");
-    assert.throws(() => remoteCacheSetting({ cwd: dir, env: {} }), /macrobox.toml: remote-cache must be a string/);
+    assert.throws(() => remoteCacheSetting({ dirs, cwd: dir, env: {} }), /macrobox.toml: remote-cache must be a string/);
   });
 
   it("sends a bearer token or basic auth from the environment, under the URL's path", async () => {

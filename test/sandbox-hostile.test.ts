@@ -481,17 +481,26 @@ describe("macrobox expand: grants, notes, determinism check", () => {
     assert.match(bad.stderr, /error: macro crate capable_macros is granted read access to "\.\.\/x" \(read paths are relative to the crate directory/);
   });
 
-  test("macrobox.toml in the current directory; the crate dir found from the input file", () => {
+  test("macrobox.toml in the current directory, once trusted; the crate dir found from the input file", () => {
     writeFileSync(join(crateDir, "macrobox.toml"), '[grants.capable_macros]\nread = ["*.sql"]\n');
     writeFileSync(join(crateDir, "src", "item.rs"), "");
+    // The user's own directories, empty: the repository's file is a request until trusted.
+    const home = mkdtempSync(join(tmpdir(), "macrobox-hostile-home-"));
+    const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_DATA_HOME: join(home, "data") };
     try {
-      const r = macrobox(["expand", capablePath, "--bang", "sql_files", "--file", join(crateDir, "src", "item.rs"), "--json"], { cwd: crateDir });
+      const untrusted = macrobox(["expand", capablePath, "--bang", "sql_files", "--file", join(crateDir, "src", "item.rs"), "--json"], { cwd: crateDir, env });
+      assert.match(untrusted.stderr, /macrobox\.toml asks for grants\.capable_macros: read = \["\*\.sql"\].*not in effect/);
+      assert.ok(!untrusted.stdout.includes("a.sql:10"), untrusted.stdout);
+      const trusted = macrobox(["trust", crateDir], { cwd: crateDir, env });
+      assert.equal(trusted.status, 0, trusted.stderr);
+      const r = macrobox(["expand", capablePath, "--bang", "sql_files", "--file", join(crateDir, "src", "item.rs"), "--json"], { cwd: crateDir, env });
       assert.equal(r.status, 0, r.stderr);
       const [job] = JSON.parse(r.stdout) as Array<{ code: string; reads: string[] }>;
       assert.equal(job.code, '"a.sql:10,b.sql:11"');
       assert.deepEqual(job.reads, [".", "a.sql", "b.sql"]);
     } finally {
       rmSync(join(crateDir, "macrobox.toml"));
+      rmSync(home, { recursive: true, force: true });
     }
   });
 

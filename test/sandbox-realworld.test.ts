@@ -122,6 +122,32 @@ describe("pest_derive: a grammar file through CARGO_MANIFEST_DIR", () => {
   });
 });
 
+test("pest_derive granted by the workspace's macrobox.toml: nothing until `macrobox trust`, then the grammar", async () => {
+  // The user's own directories, empty; the crate's macrobox.toml asks for the grammar.
+  const home = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-realworld-home-")));
+  const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_DATA_HOME: join(home, "data") };
+  const settings = join(crateDir, "macrobox.toml");
+  writeFileSync(settings, '[grants.pest_derive]\nread = ["src/grammar.pest"]\n');
+  writeFileSync(join(crateDir, "src", "lib.rs"), `#[derive(Parser)]\n${PEST_INPUT}\n`);
+  const wasm = await wasmBuild(PEST);
+  const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", TSX, CLI, ...args], { cwd: crateDir, env, encoding: "utf8" });
+  const expand = () => cli("expand", wasm, "--derive", "Parser", join(crateDir, "src", "lib.rs"), "--no-format");
+  try {
+    const before = expand();
+    assert.notEqual(before.status, 0);
+    assert.match(before.stderr, new RegExp(`tried to read file ${crateDir}/src/grammar\\.pest.*\`macrobox trust ${crateDir}\` would grant what ${settings}`));
+    const trusted = cli("trust");
+    assert.equal(trusted.status, 0, trusted.stderr);
+    assert.match(trusted.stdout, /grants\.pest_derive: read = \["src\/grammar\.pest"\]/);
+    const after = expand();
+    assert.equal(after.status, 0, after.stderr);
+    assert.match(after.stdout, new RegExp(`include_str\\s*!\\s*\\("${crateDir}/src/grammar\\.pest"\\)`));
+  } finally {
+    rmSync(settings);
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
 test("macrobox inspect shows a grant beyond what the crate declares", async () => {
   const cli = spawnSync(
     process.execPath,

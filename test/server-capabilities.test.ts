@@ -4,7 +4,8 @@
 //   - the package env rust-analyzer passes (CARGO_PKG_*, CARGO_MANIFEST_DIR) reaches every macro:
 //     clap_derive 4.0.21's `#[command(author, version, about)]` reads it at expansion time;
 //   - grants come from the workspace of the crate being compiled (macrobox.toml, or a Cargo.toml's
-//     [workspace.metadata.macrobox.grants]), found from the request's CARGO_MANIFEST_DIR: with a
+//     [workspace.metadata.macrobox.grants]) once the user trusts it (`macrobox trust`; the server
+//     runs with a temporary HOME and XDG dirs), found from the request's CARGO_MANIFEST_DIR: with a
 //     grant, examples/config-macros reads its env var and file as natively; without one it sees
 //     the variable unset (as native does when it is unset) and the file refused, with a note on
 //     stderr naming the grant (native has no sandbox: it reads both);
@@ -22,6 +23,7 @@ import { after, before, describe, test } from "node:test";
 
 import { build } from "../src/builder/build.js";
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
+import { trust, userDirs, type UserDirs } from "../src/node/trust.js";
 import { encodeRequestLine, type Request, type SpanMode } from "../src/server/protocol.js";
 import { buildNativeMacro, lexSource, oracleCacheDir, PROC_MACRO_SRV, type NativeCrate } from "./oracle/native.js";
 import { idRequest, raRequest } from "./oracle/server-requests.js";
@@ -43,18 +45,23 @@ let ours: ProcMacroServerClient;
 let clapDylib = "";
 let configDylib = "";
 let root = "";
+/** The user's directories the server runs with (its HOME, XDG_CONFIG_HOME, XDG_DATA_HOME). */
+let dirs: UserDirs;
 
 before(async () => {
   clapDylib = buildNativeMacro(CLAP);
   configDylib = buildNativeMacro(CONFIG);
   const modules = { clap_derive: await wasmFor(CLAP, "clap_derive@4.0.21-server.wasm"), config_macros: await wasmFor(CONFIG, "config-macros-server.wasm") };
   native = spawnRustAnalyzerServer(PROC_MACRO_SRV);
+  root = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-server-caps-")));
+  const home = join(root, "home");
+  const userEnv = { HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_DATA_HOME: join(home, "data") };
+  dirs = userDirs(userEnv);
   ours = new ProcMacroServerClient({
     command: process.execPath,
     args: ["--import", "tsx", LAUNCHER, "--format", "json-legacy"],
-    env: { MACROBOX_TEST_MODULES: JSON.stringify(modules) },
+    env: { ...userEnv, MACROBOX_TEST_MODULES: JSON.stringify(modules) },
   });
-  root = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-server-caps-")));
 });
 
 after(async () => {
@@ -153,6 +160,9 @@ describe("grants from the workspace, in the server", () => {
     const cws = join(root, "cargo-granted");
     cargoGranted = crateIn(cws);
     writeFileSync(join(cws, "Cargo.toml"), '[workspace]\nmembers = ["app"]\n\n[workspace.metadata.macrobox.grants.config-macros]\nenv = ["APP_LABEL"]\n');
+    // The user agrees to what both ask (test/trust.test.ts shows nothing is granted before).
+    trust(dirs, ws);
+    trust(dirs, cws);
     // A workspace granting nothing.
     const nws = join(root, "ungranted");
     ungranted = crateIn(nws);
@@ -228,6 +238,7 @@ describe("grants from the workspace, in the server", () => {
       assert.equal(r.ours, r.native);
     }
     writeFileSync(join(ws, "macrobox.toml"), '[grants.config-macros]\nenv = ["APP_LABEL"]\n');
+    trust(dirs, ws);
     const r = await both(req);
     assert.equal(r.ours, r.native);
     assert.ok(r.ours.includes("from-rust-analyzer"));
@@ -248,6 +259,7 @@ describe("grants from the workspace, in the server", () => {
     const good = await both(consts("Id", granted));
     assert.equal(good.ours, good.native);
     writeFileSync(settings, '[grants.config-macros]\nread = ["app.conf"]\n');
+    trust(dirs, ws);
     const fixed = await both(consts("Id", app));
     assert.equal(fixed.ours, fixed.native);
   });

@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } fro
 import { createConnection, createServer, type Socket } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { isPackageEnv, loadMacroModule, type MacroModule } from "../index.js";
-import { expansionSandbox, grantFor, loadGrants } from "../node/index.js";
+import { decideGrants, expansionSandbox, grantFor, pendingHint, type UserDirs } from "../node/index.js";
+import { settingsFile } from "../node/grants.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
 import { withTracking } from "./tracking.js";
@@ -20,12 +21,17 @@ export interface HostOptions {
   socket: string;
   idleMs?: number;
   log?: (line: string) => void;
+  /**
+   * The user's directories (whose grants and trust store count): never taken from this process's
+   * environment, which rustc passed on and a repository's `.cargo/config.toml` `[env]` can set.
+   */
+  dirs: UserDirs;
 }
 
 export async function runHost(options: HostOptions): Promise<void> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
-  const caches = nodeCaches();
+  const caches = nodeCaches(process.env, { dirs: options.dirs });
   const modules = new Map<string, Promise<MacroModule>>();
   const load = (path: string): Promise<MacroModule> => {
     let m = modules.get(path);
@@ -43,7 +49,7 @@ export async function runHost(options: HostOptions): Promise<void> {
   const server = createServer((conn) => {
     active++;
     if (timer) clearTimeout(timer);
-    serveConnection(conn, load, log).finally(() => {
+    serveConnection(conn, load, log, options.dirs).finally(() => {
       active--;
       if (active === 0) armIdle();
     });
@@ -100,7 +106,7 @@ function isAlive(socket: string): Promise<boolean> {
   });
 }
 
-async function serveConnection(conn: Socket, load: (path: string) => Promise<MacroModule>, log: (line: string) => void): Promise<void> {
+async function serveConnection(conn: Socket, load: (path: string) => Promise<MacroModule>, log: (line: string) => void, dirs: UserDirs): Promise<void> {
   const chunks: Buffer[] = [];
   let size = 0;
   let expected = -1;
@@ -117,7 +123,7 @@ async function serveConnection(conn: Socket, load: (path: string) => Promise<Mac
   if (request === null) return;
   let reply: Buffer;
   try {
-    reply = await expandRequest(decodeRequest(request), load);
+    reply = await expandRequest(decodeRequest(request), load, dirs);
   } catch (e) {
     log(`error: ${errorMessage(e)}`);
     reply = encodeReply({ kind: "error", message: `macrobox: ${errorMessage(e)}` }, { stdout: "", stderr: "" }, null);
@@ -125,21 +131,30 @@ async function serveConnection(conn: Socket, load: (path: string) => Promise<Mac
   await new Promise<void>((done) => conn.end(reply, done));
 }
 
-async function expandRequest(req: ShimRequest, load: (path: string) => Promise<MacroModule>): Promise<Buffer> {
+/** Settings notes already shown by this host: each once (every expansion of a build would repeat them), and again in a failure. */
+const shownNotes = new Set<string>();
+
+async function expandRequest(req: ShimRequest, load: (path: string) => Promise<MacroModule>, dirs: UserDirs): Promise<Buffer> {
   const module = await load(req.module);
   const crate = module.crate?.name ?? req.crate;
-  // Grants come from the workspace (`macrobox.toml` or `[workspace.metadata.macrobox]`), which
-  // the patch names in MACROBOX_WORKSPACE; the macro sees the crate being compiled.
+  // Grants come from the user (src/node/trust.ts): the workspace's request (`macrobox.toml` or
+  // `[workspace.metadata.macrobox]`, in the directory the patch names in MACROBOX_WORKSPACE) once
+  // trusted, for a crate being compiled whose real path lies inside it; the macro sees that crate.
   const workspace = req.env.MACROBOX_WORKSPACE ?? req.cwd;
+  const decision = decideGrants({ dirs, repoFile: settingsFile(workspace), crateDir: req.env.CARGO_MANIFEST_DIR ?? req.cwd });
+  const hint = pendingHint(decision, crate);
   const sandbox = expansionSandbox({
     crate,
     declared: module.declared,
-    granted: grantFor(loadGrants({ cwd: workspace }).grants, crate),
+    granted: grantFor(decision.grants, crate),
     env: req.env,
     currentDir: req.cwd,
+    ...(hint !== undefined ? { hint } : {}),
   });
   const result = await module.expand({ kind: req.kind, name: req.name, input: req.input, args: req.args, spans: req.spans, sandbox });
-  const notes = result.denials.map((d) => `note: macrobox: ${d.note}\n`).join("");
+  const settingsNotes = decision.notes.filter((n) => result.output === undefined || !shownNotes.has(n));
+  for (const n of settingsNotes) shownNotes.add(n);
+  const notes = [...settingsNotes, ...result.denials.map((d) => d.note)].map((n) => `note: macrobox: ${n}\n`).join("");
   const printed = { stdout: result.stdout, stderr: result.stderr + notes };
   if (result.output === undefined) {
     const err = result.error!;

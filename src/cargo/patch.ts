@@ -18,7 +18,7 @@ import { parse as parseToml } from "smol-toml";
 import { build, BuildError, findToolchain, type BuildEvent } from "../builder/index.js";
 import { toolchainCache } from "../builder/cache.js";
 import { describeGrant, effectiveGrant, readMetadata, type Capabilities, type MacroInfo } from "../index.js";
-import { grantFor, loadGrants } from "../node/index.js";
+import { grantFor, loadGrants, userDirs, type UserDirs } from "../node/index.js";
 import { MacroboxError, errorMessage } from "../errors.js";
 import { workspaceMacros, type MacroPackage } from "./metadata.js";
 import { writeShim } from "./shim.js";
@@ -40,6 +40,8 @@ export interface PatchOptions {
   /** Macro crates to leave native when they cannot be sandboxed (by name); "*" for any. */
   keepNative?: readonly string[];
   onEvent?: (event: BuildEvent & { crate?: string }) => void;
+  /** The user's directories, whose grants and trust store count (default: `userDirs()`). */
+  dirs?: UserDirs;
 }
 
 export interface PatchedCrate {
@@ -62,6 +64,8 @@ export interface PatchReport {
   workspace: string;
   config: string;
   crates: PatchedCrate[];
+  /** What the workspace's settings file asks that is not in effect (untrusted, unsafe, env globs). */
+  notes: string[];
 }
 
 interface UndoRecord {
@@ -101,7 +105,8 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const modulesDir = join(cache, "modules");
   mkdirSync(modulesDir, { recursive: true });
   const command = hostCommand();
-  const grants = loadGrants({ cwd: root }).grants;
+  const decision = loadGrants({ dirs: options.dirs ?? userDirs(), cwd: root });
+  const grants = decision.grants;
 
   const crates: PatchedCrate[] = [];
   const failures: string[] = [];
@@ -160,7 +165,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     );
 
   const config = wire(root, crates, macros);
-  return { workspace: root, config, crates };
+  return { workspace: root, config, crates, notes: decision.notes };
 }
 
 /** Builds (or reuses) the module and stores it content-addressed. */

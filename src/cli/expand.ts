@@ -17,7 +17,8 @@ import { CapabilityError, describeGrant } from "../sandbox/capabilities.js";
 import { DEFAULT_LIMITS, formatLimit, LimitExceeded, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import { Watchdog } from "../node/watchdog.js";
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
-import { grantFor, loadGrants } from "../node/grants.js";
+import { grantFor } from "../node/grants.js";
+import { loadGrants, pendingHint, userDirs } from "../node/trust.js";
 import { expansionSandbox } from "../node/expansion-sandbox.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { remoteCacheSetting } from "../node/settings.js";
@@ -79,8 +80,9 @@ export async function expandCommand(args: string[]): Promise<number> {
   // From the bytes, so that expansions are metered with fuel and the memory is capped.
   // --check-determinism compares two real runs, so it must not be answered from the cache.
   const bytes = new Uint8Array(readFileSync(wasmPath));
+  const dirs = userDirs();
   const caches = nodeCaches(process.env, {
-    remote: remoteCacheSetting({ remoteCache: values["remote-cache"], readOnly: values["remote-cache-read-only"], config: values.config }),
+    remote: remoteCacheSetting({ dirs, remoteCache: values["remote-cache"], readOnly: values["remote-cache-read-only"], config: values.config }),
   });
   const module = await loadMacroModule(bytes, {
     limits,
@@ -100,12 +102,17 @@ export async function expandCommand(args: string[]): Promise<number> {
     }
     const crate = meta?.crate.name ?? "<unknown>";
     const declared = { env: meta?.capabilities?.env ?? [], read: meta?.capabilities?.read ?? [] };
-    const granted = grantFor(loadGrants({ config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] }).grants, crate);
     const crateDir = values["crate-dir"] ?? crateDirFor(values.derive !== undefined || values.attr !== undefined ? inputArg : values.file);
     // The macro sees the crate directory at its real path, and rustc's working directory (ours) as
     // its current directory.
     try {
-      sandbox = expansionSandbox({ crate, declared, granted, env: process.env, crateDir, currentDir: process.cwd() });
+      // Grants from the user: flags, --config, their own file, and the current directory's
+      // settings file once trusted (src/node/trust.ts); what is not in effect is said.
+      const decision = loadGrants({ dirs, crateDir, config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] });
+      for (const note of decision.notes) process.stderr.write(`note: ${note}\n`);
+      const granted = grantFor(decision.grants, crate);
+      const hint = pendingHint(decision, crate);
+      sandbox = expansionSandbox({ crate, declared, granted, env: process.env, crateDir, currentDir: process.cwd(), ...(hint !== undefined ? { hint } : {}) });
     } catch (e) {
       if (e instanceof CapabilityError) throw new UsageError(e.message);
       throw e;

@@ -7,7 +7,8 @@ import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { errorMessage, INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../errors.js";
 import { CapabilityError, describeGrant, effectiveGrant, type GrantDescription } from "../sandbox/capabilities.js";
-import { grantFor, loadGrants } from "../node/grants.js";
+import { grantFor } from "../node/grants.js";
+import { loadGrants, userDirs } from "../node/trust.js";
 import { flushRemoteCaches } from "../node/remote-cache.js";
 import { remoteCacheSetting } from "../node/settings.js";
 import { parseCommandLine, UsageError } from "./usage.js";
@@ -29,6 +30,7 @@ Usage:
                  [--fuel n] [--memory size] [--max-output bytes] [--max-handles n] [--max-captured-output bytes]
                  [--max-nesting levels] [--remote-cache url] [--remote-cache-read-only]
   macrobox playground [--port 8080] [--module m.wasm ...] [--out dir]
+  macrobox trust [dir] | --show [dir] | --list | --revoke [dir]
 
 Commands:
   patch     wire shims into the cargo workspace (cargo configuration only) so that \`cargo build\` runs
@@ -45,6 +47,12 @@ Commands:
   playground
             the playground page: macros expanding in the browser, sandboxed, shareable by link; serves
             it on 127.0.0.1 (prints the URL), or writes it as static files for any web host (--out)
+  trust     grant what a repository's macrobox.toml (or [workspace.metadata.macrobox]) asks: shows it
+            and records the file by real path and content hash (an edit asks again); until then a
+            repository's own grants and settings are not in effect
+
+Grants come from the user: the flags, --config, ~/.config/macrobox/macrobox.toml
+([workspace."/real/path".grants.<crate>]), and a repository's own file once trusted.
 
 --remote-cache url (or MACROBOX_REMOTE_CACHE, or remote-cache = "url" in macrobox.toml) shares
 modules and expansions through a Bazel remote cache (HTTP: /cas/ and /ac/); a failing one is skipped.
@@ -78,6 +86,8 @@ async function dispatch(command: string | undefined, rest: string[]): Promise<nu
       return await (await import("./playground.js")).playgroundCommand(rest);
     case "patch":
       return await (await import("./patch.js")).patchCommand(rest);
+    case "trust":
+      return await (await import("./trust.js")).trustCommand(rest);
     case undefined:
     case "help":
     case "--help":
@@ -118,7 +128,9 @@ async function buildCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("build takes exactly one crate (a directory or name@version)");
   const { nodeCaches } = await import("../node/disk-cache.js");
   const { buildCache } = nodeCaches(process.env, {
-    remote: remoteCacheSetting({ remoteCache: values["remote-cache"], readOnly: values["remote-cache-read-only"] }),
+    remote: remoteCacheSetting({ dirs: userDirs(), remoteCache: values["remote-cache"], readOnly: values["remote-cache-read-only"] }, (note) =>
+      process.stderr.write(`note: ${note}\n`),
+    ),
   });
   const json = values.json ?? false;
   const quiet = values.quiet ?? false;
@@ -192,9 +204,10 @@ async function inspectCommand(args: string[]): Promise<number> {
   let grant: GrantDescription | null = null;
   if (metadata) {
     try {
-      const { grants, file } = loadGrants({ config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] });
-      const given = grantFor(grants, metadata.crate.name);
-      if (file !== null || given.env.length + given.read.length > 0) {
+      const decision = loadGrants({ dirs: userDirs(), config: values.config, allowEnv: values["allow-env"], allowRead: values["allow-read"] });
+      for (const note of decision.notes) process.stderr.write(`note: ${note}\n`);
+      const given = grantFor(decision.grants, metadata.crate.name);
+      if (given.env.length + given.read.length > 0) {
         const effective = effectiveGrant(metadata.crate.name, metadata.capabilities, given);
         if (!effective.ok) throw new UsageError(effective.error);
         grant = describeGrant(metadata.crate.name, metadata.capabilities, effective.grant);

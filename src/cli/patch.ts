@@ -45,6 +45,7 @@ export async function patchCommand(args: string[]): Promise<number> {
     if (c.note) out.push(`  note: ${c.note}`);
   }
   if (report.crates.length === 0) out.push("no proc-macro dependencies");
+  for (const n of report.notes) out.push(`note: ${n}`);
   out.push(`patched ${report.workspace} (${report.config}); \`macrobox patch --undo\` restores it`);
   process.stdout.write(out.join("\n") + "\n");
   return 0;

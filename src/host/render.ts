@@ -44,7 +44,7 @@ export function formatMessages(result: ExpandResult, options: FormatOptions = {}
   // A failed expansion may come from a declared variable it could not see through std::env.
   const sandbox = options.sandbox;
   if (sandbox && (!result.ok || emitted.some((d) => d.level === "error"))) {
-    for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials)) out.push(`note: ${d.note}`);
+    for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials, sandbox.hint)) out.push(`note: ${d.note}`);
   }
   // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
   if (!result.ok && !diagnostics.some((d) => d.level === "error")) out.push(`error: ${result.error.message}`);

@@ -20,6 +20,7 @@ import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from "../host/ca
 import { cacheRoot, expansionCacheOff } from "./cache-env.js";
 import { RemoteCache, type RemoteKind } from "./remote-cache.js";
 import { remoteCacheSetting, type RemoteCacheSetting } from "./settings.js";
+import { userDirs, type UserDirs } from "./trust.js";
 
 export { cacheRoot } from "./cache-env.js";
 
@@ -138,14 +139,15 @@ export interface NodeCaches {
 
 /**
  * The caches a Node process uses: in memory first, then on disk under the cache root, then the
- * remote cache when one is set (`remote`, else MACROBOX_REMOTE_CACHE or the settings file of the
- * current directory: src/node/settings.ts). A local hit never asks the remote one; a remote hit
- * fills the local ones.
+ * remote cache when one is set (`remote`, else MACROBOX_REMOTE_CACHE or the settings files that
+ * count: the user's, the current directory's once trusted; src/node/settings.ts). A local hit
+ * never asks the remote one; a remote hit fills the local ones. `dirs`: the user's directories
+ * (long-lived processes pass theirs; default from `env`).
  */
-export function nodeCaches(env: NodeJS.ProcessEnv = process.env, options: { remote?: RemoteCacheSetting | null } = {}): NodeCaches {
+export function nodeCaches(env: NodeJS.ProcessEnv = process.env, options: { remote?: RemoteCacheSetting | null; dirs?: UserDirs } = {}): NodeCaches {
   const root = cacheRoot(env);
   const off = expansionCacheOff(env);
-  const setting = options.remote !== undefined ? options.remote : implicitRemoteSetting(env);
+  const setting = options.remote !== undefined ? options.remote : implicitRemoteSetting(env, options.dirs ?? userDirs(env));
   const remote = setting ? new RemoteCache({ url: setting.url, readOnly: setting.readOnly, env }) : null;
   const behind = (stores: CacheStore[], kind: RemoteKind): CacheStore => (remote ? new LayeredCacheStore([...stores, remote.store(kind)]) : stores[0]);
   return {
@@ -164,10 +166,10 @@ export function nodeCaches(env: NodeJS.ProcessEnv = process.env, options: { remo
   };
 }
 
-/** The setting from the environment or the current directory's file; a bad one is said and skipped (a server keeps serving). */
-function implicitRemoteSetting(env: NodeJS.ProcessEnv): RemoteCacheSetting | null {
+/** The setting from the environment or the settings files; a bad one is said and skipped (a server keeps serving). */
+function implicitRemoteSetting(env: NodeJS.ProcessEnv, dirs: UserDirs): RemoteCacheSetting | null {
   try {
-    return remoteCacheSetting({ env });
+    return remoteCacheSetting({ env, dirs });
   } catch (e) {
     process.stderr.write(`warning: ${(e as Error).message}; continuing without a remote cache\n`);
     return null;

@@ -5,10 +5,13 @@
 //
 // The proc-macro server learns the crate being compiled only from the request (rust-analyzer
 // passes cargo's env, CARGO_MANIFEST_DIR among it, and rustc's working directory), so it finds the
-// grants by walking up from there to the workspace's settings: the nearest `macrobox.toml`, or a
-// Cargo.toml with a `[workspace]` table (whose `[workspace.metadata.macrobox]` holds them).
+// workspace's settings by walking up from the crate directory's real path (never the lexical one:
+// a committed symlink as a crate directory must not borrow the grants of the repository it sits
+// in): the nearest `macrobox.toml`, or a Cargo.toml with a `[workspace]` table (whose
+// `[workspace.metadata.macrobox]` holds them). What that file asks counts once the user trusts it
+// (trust.ts).
 
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 
@@ -17,7 +20,8 @@ import { CapabilityError, effectiveGrant, type Capabilities } from "../sandbox/c
 import type { SandboxGrant } from "../sandbox/wasi-fs.js";
 import type { RequestSandbox } from "../server/wasm-backend.js";
 import { NodeReadOnlyFs } from "./fs.js";
-import { byFileVersion, fileVersion, grantFor, readGrantsFile } from "./grants.js";
+import { byFileVersion, grantFor } from "./grants.js";
+import { decideGrants, decisionState, pendingHint, realPathOr, type UserDirs } from "./trust.js";
 
 export interface ExpansionSandboxOptions {
   /** The macro crate. */
@@ -32,6 +36,8 @@ export interface ExpansionSandboxOptions {
   currentDir?: string | null;
   /** The crate being compiled; default its CARGO_MANIFEST_DIR in `env`, else `currentDir`. */
   crateDir?: string | null;
+  /** The command that would grant what an untrusted request asks for this crate (`pendingHint`), for denial notes. */
+  hint?: string;
 }
 
 /**
@@ -47,15 +53,7 @@ export function expansionSandbox(o: ExpansionSandboxOptions): SandboxGrant {
   const fs = effective.grant.read.length > 0 && dir !== null ? new NodeReadOnlyFs(dir) : null;
   const crateDir = fs?.root ?? (dir === null ? undefined : realPathOr(dir));
   const currentDir = o.currentDir ? realPathOr(o.currentDir) : crateDir;
-  return { crate: o.crate, declared, granted: effective.grant, fs, env: o.env, crateDir, currentDir };
-}
-
-export function realPathOr(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
+  return { crate: o.crate, declared, granted: effective.grant, fs, env: o.env, crateDir, currentDir, ...(o.hint !== undefined ? { hint: o.hint } : {}) };
 }
 
 const workspaceManifests = new Map<string, { version: string; value: boolean }>();
@@ -87,33 +85,39 @@ export function workspaceSettingsFile(start: string): string | null {
 }
 
 /**
- * The sandbox of a proc-macro server expansion: grants from the workspace of the crate being
- * compiled (found from the request's CARGO_MANIFEST_DIR, else its current directory), and the
- * request's environment (never the server's own); with the settings file it was decided from, for
- * the server's line memo (`BackendExpansion.dependency`). Throws CapabilityError for a settings
- * file that cannot be read or says something wrong, naming the file.
+ * The sandbox of a proc-macro server expansion: grants from the user (trust.ts), with the
+ * workspace's request found from the real path of the crate being compiled (the request's
+ * CARGO_MANIFEST_DIR, else its current directory), and the request's environment (never the
+ * server's own); with what it was decided from, for the server's line memo
+ * (`BackendExpansion.dependency`), and notes on what a settings file asked that is not in effect.
+ * Throws CapabilityError for a settings file that cannot be read or says something wrong, naming
+ * the file.
  */
 export function requestSandbox(
   module: Pick<MacroModule, "crate" | "declared">,
   env: ReadonlyArray<readonly [string, string]>,
   currentDir: string | null,
+  dirs: UserDirs,
 ): RequestSandbox {
   const vars: Record<string, string> = Object.fromEntries(env);
   const crate = module.crate?.name ?? "<unknown>";
   const start = vars.CARGO_MANIFEST_DIR ?? currentDir;
-  const file = start === null ? null : workspaceSettingsFile(start);
-  // The file's version before it is read: an edit in between makes a memoised answer miss, never
-  // outlive the grants it was given under.
-  const dependency = start === null ? null : { where: start, state: stateOf(file) };
-  const granted = file === null ? { env: [], read: [] } : grantFor(readGrantsFile(file), crate);
-  return { sandbox: expansionSandbox({ crate, declared: module.declared, granted, env: vars, currentDir }), dependency };
+  const realStart = start === null ? null : realPathOr(start);
+  const file = realStart === null ? null : workspaceSettingsFile(realStart);
+  // The files' versions before they are read: an edit in between makes a memoised answer miss,
+  // never outlive the grants it was given under.
+  const dependency = start === null ? null : { where: start, state: decisionState(dirs, file) };
+  const decision = decideGrants({ dirs, repoFile: file, crateDir: realStart });
+  const granted = grantFor(decision.grants, crate);
+  const hint = pendingHint(decision, crate);
+  return {
+    sandbox: expansionSandbox({ crate, declared: module.declared, granted, env: vars, currentDir, ...(hint !== undefined ? { hint } : {}) }),
+    dependency,
+    ...(decision.notes.length > 0 ? { notes: decision.notes } : {}),
+  };
 }
 
-/** The settings file that applies from `start`, and its version (`SessionOptions.memoState`). */
-export function settingsState(start: string): string {
-  return stateOf(workspaceSettingsFile(start));
-}
-
-function stateOf(file: string | null): string {
-  return file === null ? "" : `${file}\0${fileVersion(file)}`;
+/** The state now of what a request from `start` was decided from (`SessionOptions.memoState`). */
+export function settingsState(start: string, dirs: UserDirs): string {
+  return decisionState(dirs, workspaceSettingsFile(realPathOr(start)));
 }

@@ -16,14 +16,18 @@ import { createServerSession, type ProcMacroBackend } from "../server/serve.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
 import { errorMessage, MacroboxError } from "../errors.js";
 import { saveCodeCache } from "./code-cache.js";
-import { moduleHash, nodeCaches } from "./disk-cache.js";
+import { moduleHash, nodeCaches, type NodeCaches } from "./disk-cache.js";
+import type { UserDirs } from "./trust.js";
 import { requestSandbox } from "./expansion-sandbox.js";
 import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
 const { shared, turn: turnBuffer } = workerData as WorkerData;
 const turn = new Int32Array(turnBuffer);
 const port = parentPort!;
-const caches = nodeCaches();
+/** The user's directories (the main thread's first message), and the caches they decide the remote one of. */
+let dirs: UserDirs | undefined;
+let caches: NodeCaches | undefined;
+const theCaches = (): NodeCaches => (caches ??= nodeCaches(process.env, { dirs }));
 const modules = new Map<string, Promise<MacroModule>>();
 /** Dylib path -> the module path the main thread resolved for it. */
 const paths = new Map<string, { promise: Promise<string>; resolve(r: string): void; reject(e: Error): void }>();
@@ -58,15 +62,15 @@ const wasm = createWasmBackend({
       module = loadMacroModule(bytes, {
         limits,
         moduleHash: moduleHash(bytes),
-        moduleCache: caches.moduleCache,
-        expansionCache: caches.expansionCache ?? undefined,
+        moduleCache: theCaches().moduleCache,
+        expansionCache: theCaches().expansionCache ?? undefined,
       });
       modules.set(path, module);
       module.catch(() => modules.delete(path));
     }
     return module;
   },
-  sandbox: (module, req) => requestSandbox(module, req.env, req.currentDir),
+  sandbox: (module, req) => requestSandbox(module, req.env, req.currentDir, dirs!),
 });
 
 /** The request being answered (the main thread sends one at a time). */
@@ -236,6 +240,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 port.on("message", (m: ToWorker) => {
   if (m.type === "init") {
     limits = m.limits;
+    dirs = m.dirs;
     session = createServerSession(backend, { spanMode: m.spanMode });
     return;
   }

@@ -25,6 +25,7 @@ import type { SpanMode } from "../server/protocol.js";
 import { LineMemo } from "../server/memo.js";
 import type { MemoDependency, Memoised } from "../server/serve.js";
 import { ANSWER_BYTES, Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
+import type { UserDirs } from "./trust.js";
 
 export type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
 
@@ -39,6 +40,8 @@ export interface WorkerSessionOptions {
   memoBytes?: number;
   /** The state now at what a memoised answer depended on (`SessionOptions.memoState`). */
   memoState?: (where: string) => string;
+  /** The user's directories: whose grants and trust store count (src/node/trust.ts). */
+  dirs: UserDirs;
 }
 
 interface Started {
@@ -135,7 +138,7 @@ export class WorkerSession {
     this.worker = worker;
     this.shared = shared;
     this.turn = turn;
-    worker.postMessage({ type: "init", limits: this.options.limits, spanMode: this.spanMode } satisfies ToWorker);
+    worker.postMessage({ type: "init", limits: this.options.limits, spanMode: this.spanMode, dirs: this.options.dirs } satisfies ToWorker);
     worker.on("message", (m: FromWorker) => this.receive(worker, m));
     const die = (why: string) => {
       if (this.worker !== worker) return;

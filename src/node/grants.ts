@@ -1,25 +1,54 @@
-// Grants from the user (Node): a `macrobox.toml`, or `[workspace.metadata.macrobox.grants]` in a
-// Cargo.toml, plus command-line flags.
+// The settings files (Node): one parser for every file macrobox reads grants and settings from.
 //
-//   # macrobox.toml
+//   # macrobox.toml (a repository's: a request, see trust.ts)
+//   remote-cache = "http://cache:8080"
 //   [grants.sqlx-macros]
 //   env = ["DATABASE_URL"]
 //   read = ["migrations"]
 //
-//   # Cargo.toml of a workspace
+//   # Cargo.toml of a workspace (a request too)
+//   [workspace.metadata.macrobox]
+//   remote-cache = "http://cache:8080"
 //   [workspace.metadata.macrobox.grants.sqlx-macros]
 //   env = ["DATABASE_URL"]
 //
+//   # ~/.config/macrobox/macrobox.toml (the user's own): grants scoped to a workspace's real path
+//   remote-cache = "http://cache:8080"
+//   [workspace."/home/me/src/app".grants.sqlx-macros]
+//   env = ["DATABASE_URL"]
+//
 // `"*"` grants everything the crate declares of that kind. Crate names compare with `-` and `_`
-// equal. The command line adds to the file (`--allow-env crate:VAR`, `--allow-read crate:path`).
+// equal. An env glob (`*` or `?` in a name, other than `"*"` alone) is honoured from the command
+// line only: in a file it is left out with a note (`ignored`), since `"?*"` is the whole
+// environment. Which files count, and when, is trust.ts's business.
 
-import { readFileSync, statSync } from "node:fs";
-import { basename } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { SETTINGS_KEYS, settingsFile } from "./settings.js";
-import { addGrant, CapabilityError, crateKey, parseGrantFlags, type Capabilities } from "../sandbox/capabilities.js";
+import { addGrant, CapabilityError, crateKey, type Capabilities } from "../sandbox/capabilities.js";
 
 export type Grants = Map<string, Capabilities>;
+
+/** The keys a settings file may hold beside `[grants]`. */
+export const SETTINGS_KEYS: readonly string[] = ["remote-cache", "remote-cache-read-only"];
+
+/** Which kind of file: a repository's macrobox.toml, a workspace Cargo.toml, or the user's own file. */
+export type SettingsFormat = "macrobox" | "cargo" | "user";
+
+/** What one settings file says. */
+export interface SettingsFile {
+  /** `[grants.<crate>]` (`[workspace.metadata.macrobox.grants]` in a Cargo.toml); none in the user's file. */
+  grants: Grants;
+  /** The user's file: `[workspace."<dir>".grants.<crate>]`, by the directory as written. */
+  workspaces: Map<string, Grants>;
+  remoteCache?: string;
+  readOnly?: boolean;
+  /** What the file asks that is left out (env globs), one sentence each. */
+  ignored: string[];
+  /** sha256 of the bytes parsed (what `macrobox trust` records). */
+  sha256: string;
+}
 
 type Table = Record<string, unknown>;
 
@@ -51,51 +80,120 @@ export function fileVersion(path: string): string | null {
   }
 }
 
-const grantsFiles = new Map<string, { version: string; value: Grants }>();
+/**
+ * The settings file of a directory: `--config` when given, else `macrobox.toml` in it, else its
+ * Cargo.toml, else none.
+ */
+export function settingsFile(cwd: string = process.cwd(), config?: string): string | null {
+  const dir = resolve(cwd);
+  if (config !== undefined) return resolve(dir, config);
+  if (existsSync(join(dir, "macrobox.toml"))) return join(dir, "macrobox.toml");
+  if (existsSync(join(dir, "Cargo.toml"))) return join(dir, "Cargo.toml");
+  return null;
+}
 
-/** Reads the grants in a macrobox.toml or a Cargo.toml (by file name). Throws CapabilityError. */
-export function readGrantsFile(path: string): Grants {
-  const grants = byFileVersion(grantsFiles, path, (p) => {
-    let text: string;
+/** The format of a settings file by its name (the user's own file is read as "user" by trust.ts). */
+export function formatOf(path: string): SettingsFormat {
+  return path.endsWith("/Cargo.toml") || path === "Cargo.toml" ? "cargo" : "macrobox";
+}
+
+const settingsFiles: Record<SettingsFormat, Map<string, { version: string; value: SettingsFile }>> = {
+  macrobox: new Map(),
+  cargo: new Map(),
+  user: new Map(),
+};
+
+/** Reads a settings file, kept per file version. Throws CapabilityError naming the file. */
+export function readSettingsFile(path: string, format: SettingsFormat = formatOf(path)): SettingsFile {
+  return byFileVersion(settingsFiles[format], path, (p) => {
+    let bytes: Buffer;
     try {
-      text = readFileSync(p, "utf8");
+      bytes = readFileSync(p);
     } catch (e) {
       throw new CapabilityError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    return parseGrants(text, p, basename(p) === "Cargo.toml" ? "cargo" : "macrobox");
+    return parseSettings(bytes.toString("utf8"), p, format, createHash("sha256").update(bytes).digest("hex"));
   });
-  // A copy: callers add command-line grants to it.
+}
+
+/** Reads the grants in a macrobox.toml or a Cargo.toml (by file name), a copy the caller may add to. Throws CapabilityError. */
+export function readGrantsFile(path: string): Grants {
+  return copyGrants(readSettingsFile(path).grants);
+}
+
+export function copyGrants(grants: Grants): Grants {
   return new Map([...grants].map(([crate, g]) => [crate, { env: [...g.env], read: [...g.read] }]));
 }
 
 /** Parses grants from TOML text: `[grants.<crate>]` (macrobox.toml) or `[workspace.metadata.macrobox.grants.<crate>]` (Cargo.toml). */
 export function parseGrants(text: string, path: string, format: "macrobox" | "cargo"): Grants {
+  return parseSettings(text, path, format).grants;
+}
+
+/** Parses a settings file's text (see the top of this file). Throws CapabilityError naming the file and the key. */
+export function parseSettings(text: string, path: string, format: SettingsFormat, sha256?: string): SettingsFile {
   let doc: Table;
   try {
     doc = parseToml(text) as Table;
   } catch (e) {
     throw new CapabilityError(`${path}: not valid TOML: ${(e as Error).message.split("\n")[0]}`);
   }
-  const where = format === "cargo" ? "[workspace.metadata.macrobox.grants]" : "[grants]";
-  let grantsTable: unknown;
+  const out: SettingsFile = {
+    grants: new Map(),
+    workspaces: new Map(),
+    ignored: [],
+    sha256: sha256 ?? createHash("sha256").update(text).digest("hex"),
+  };
+  let table: Table | undefined = doc;
   if (format === "cargo") {
     const ws = doc.workspace;
     const meta = isTable(ws) && isTable(ws.metadata) ? ws.metadata : undefined;
-    const mb = meta && isTable(meta.macrobox) ? meta.macrobox : undefined;
-    grantsTable = mb?.grants;
-  } else {
-    for (const key of Object.keys(doc)) {
-      if (key !== "grants" && !SETTINGS_KEYS.includes(key)) {
-        throw new CapabilityError(`${path}: unknown table \`${key}\` (macrobox.toml holds [grants.<crate>] tables and ${SETTINGS_KEYS.join(", ")})`);
-      }
-    }
-    grantsTable = doc.grants;
+    table = meta && isTable(meta.macrobox) ? meta.macrobox : undefined;
+    if (table === undefined) return out;
   }
+  const allowed = format === "user" ? [...SETTINGS_KEYS, "workspace"] : [...SETTINGS_KEYS, "grants"];
+  const where = format === "cargo" ? "[workspace.metadata.macrobox]" : "";
+  for (const key of Object.keys(table)) {
+    if (allowed.includes(key)) continue;
+    if (format === "user" && key === "grants") {
+      throw new CapabilityError(
+        `${path}: [grants.<crate>] here would grant any crate of that name in any repository (a repository chooses its crates' names); ` +
+          `scope it to a workspace: [workspace."/real/path/of/it".grants.<crate>]`,
+      );
+    }
+    if (format === "cargo") continue; // other tools' keys may live beside ours in Cargo.toml metadata
+    throw new CapabilityError(`${path}: unknown ${format === "user" ? "key" : "table"} \`${key}\` (${path.split("/").pop()} holds ${allowed.join(", ")})`);
+  }
+  const url = table["remote-cache"];
+  const readOnly = table["remote-cache-read-only"];
+  if (url !== undefined && typeof url !== "string") throw new CapabilityError(`${path}: ${where}remote-cache must be a string (a URL)`);
+  if (readOnly !== undefined && typeof readOnly !== "boolean") throw new CapabilityError(`${path}: ${where}remote-cache-read-only must be true or false`);
+  if (url !== undefined) out.remoteCache = url;
+  if (readOnly !== undefined) out.readOnly = readOnly;
+  if (format === "user") {
+    const workspaces = table.workspace;
+    if (workspaces === undefined) return out;
+    if (!isTable(workspaces)) throw new CapabilityError(`${path}: [workspace] must be a table of workspace directories`);
+    for (const [dir, body] of Object.entries(workspaces)) {
+      const at = `[workspace.${JSON.stringify(dir)}]`;
+      if (!dir.startsWith("/")) throw new CapabilityError(`${path}: ${at}: a workspace is named by its absolute path`);
+      if (!isTable(body)) throw new CapabilityError(`${path}: ${at} must be a table holding [grants.<crate>] tables`);
+      for (const key of Object.keys(body)) if (key !== "grants") throw new CapabilityError(`${path}: ${at} has unknown key \`${key}\` (known: grants)`);
+      out.workspaces.set(dir, grantsTable(body.grants, path, `${at}.grants`, out.ignored));
+    }
+    return out;
+  }
+  out.grants = grantsTable(table.grants, path, format === "cargo" ? "[workspace.metadata.macrobox.grants]" : "[grants]", out.ignored);
+  return out;
+}
+
+function grantsTable(value: unknown, path: string, where: string, ignored: string[]): Grants {
   const grants: Grants = new Map();
-  if (grantsTable === undefined) return grants;
-  if (!isTable(grantsTable)) throw new CapabilityError(`${path}: ${where} must be a table of crates`);
-  for (const [crate, entry] of Object.entries(grantsTable)) {
+  if (value === undefined) return grants;
+  if (!isTable(value)) throw new CapabilityError(`${path}: ${where} must be a table of crates`);
+  for (const [crate, entry] of Object.entries(value)) {
     if (!isTable(entry)) throw new CapabilityError(`${path}: ${where}.${crate} must be a table with env = [...] and/or read = [...]`);
+    if (!grants.has(crateKey(crate))) grants.set(crateKey(crate), { env: [], read: [] });
     for (const [kind, list] of Object.entries(entry)) {
       if (kind !== "env" && kind !== "read") {
         throw new CapabilityError(`${path}: ${where}.${crate} has unknown key \`${kind}\` (known: env, read)`);
@@ -103,36 +201,24 @@ export function parseGrants(text: string, path: string, format: "macrobox" | "ca
       if (!Array.isArray(list) || list.some((x) => typeof x !== "string" || x === "")) {
         throw new CapabilityError(`${path}: ${where}.${crate}.${kind} must be an array of non-empty strings`);
       }
-      for (const item of list as string[]) addGrant(grants, crate, kind, item);
-      if (list.length === 0) addGrantEntry(grants, crate);
+      for (const item of list as string[]) {
+        if (kind === "env" && isEnvGlob(item)) {
+          ignored.push(
+            `${path}: ${where}.${crate} env = [${JSON.stringify(item)}] is ignored: an env glob may match any variable, ` +
+              `so it is honoured from the command line only (\`--allow-env ${crate}:${item}\`); "*" alone grants what the crate declares`,
+          );
+          continue;
+        }
+        addGrant(grants, crate, kind, item);
+      }
     }
   }
   return grants;
 }
 
-function addGrantEntry(grants: Grants, crate: string): void {
-  if (!grants.has(crateKey(crate))) grants.set(crateKey(crate), { env: [], read: [] });
-}
-
-export interface GrantSources {
-  /** An explicit config file (`--config`); it must exist. */
-  config?: string;
-  /** Where to look for `macrobox.toml` when no config is given (default: the current directory). */
-  cwd?: string;
-  allowEnv?: readonly string[];
-  allowRead?: readonly string[];
-}
-
-/**
- * The user's grants: the config file (`--config`, else `macrobox.toml` in `cwd`, else the
- * `[workspace.metadata.macrobox.grants]` of `cwd`/Cargo.toml when present) merged with the flags.
- */
-export function loadGrants(sources: GrantSources = {}): { grants: Grants; file: string | null } {
-  const file = settingsFile(sources.cwd, sources.config);
-  const grants: Grants = file ? readGrantsFile(file) : new Map();
-  parseGrantFlags("env", sources.allowEnv ?? [], grants);
-  parseGrantFlags("read", sources.allowRead ?? [], grants);
-  return { grants, file };
+/** An env grant that is a glob other than `"*"` (which stands for what the crate declares). */
+export function isEnvGlob(name: string): boolean {
+  return name !== "*" && /[*?]/.test(name);
 }
 
 /** The grant for one crate (empty when the user granted it nothing). */

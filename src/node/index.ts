@@ -3,7 +3,20 @@
 // stdio, the wall-clock watchdog. The whole public surface is this file.
 export { NodeReadOnlyFs } from "./fs.js";
 export { expansionSandbox, workspaceSettingsFile, type ExpansionSandboxOptions } from "./expansion-sandbox.js";
-export { loadGrants, readGrantsFile, parseGrants, grantFor, type Grants, type GrantSources } from "./grants.js";
+export { readGrantsFile, readSettingsFile, parseGrants, parseSettings, grantFor, type Grants, type SettingsFile } from "./grants.js";
+export {
+  decideGrants,
+  loadGrants,
+  pendingHint,
+  userDirs,
+  trust,
+  revokeTrust,
+  listTrust,
+  showRequest,
+  type UserDirs,
+  type GrantDecision,
+  type GrantQuery,
+} from "./trust.js";
 export { serveStdio, servePostcardStdio, type StdioOptions } from "./stdio-server.js";
 export { ProcMacroServerClient, spawnRustAnalyzerServer, RUST_ANALYZER_PROC_MACRO_SRV, type SpawnOptions } from "./server-client.js";
 export { runProcMacroServer, procMacroServerMain, wasmModuleFor, type ProcMacroServerOptions, type ProtocolFormat } from "./proc-macro-server.js";

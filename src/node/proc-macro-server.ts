@@ -17,6 +17,7 @@ import { decodeRequestLine, encodeResponseLine, type Response, type SpanMode } f
 import { serveFrames, serveLines } from "./stdio-server.js";
 import { expansionCacheOff } from "./cache-env.js";
 import { settingsState } from "./expansion-sandbox.js";
+import { userDirs, type UserDirs } from "./trust.js";
 import { WorkerSession, type ErrorAnswers } from "./expansion-worker.js";
 import { MacroboxError } from "../errors.js";
 
@@ -34,6 +35,8 @@ export interface ProcMacroServerOptions {
   resolveModule?: (lib: string) => Promise<string>;
   /** A request line or frame longer than this is not read and gets an error reply (default 512 MiB). */
   maxMessageBytes?: number;
+  /** The user's directories: whose grants and trust store count (default `userDirs()` of this process's environment). */
+  dirs?: UserDirs;
 }
 
 /** The .wasm module path standing for a dylib path, or null. */
@@ -52,14 +55,16 @@ export type ProtocolFormat = "json-legacy" | "bidirectional-postcard-prototype";
 
 /** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
 export async function runProcMacroServer(options: ProcMacroServerOptions = {}, format: ProtocolFormat = "json-legacy"): Promise<void> {
+  const dirs = options.dirs ?? userDirs();
   // Started first: the worker loads the host while this thread reads the first requests.
   const session = new WorkerSession(
     {
       limits: options.limits,
       wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
       memo: !expansionCacheOff(),
-      // A memoised answer holds while the workspace's grants file is unchanged.
-      memoState: settingsState,
+      // A memoised answer holds while the workspace's grants file, the user's file and the trust store are unchanged.
+      memoState: (where) => settingsState(where, dirs),
+      dirs,
       async modulePath(lib) {
         const mapped = wasmModuleFor(lib, options.modules);
         if (mapped !== null) return mapped;

@@ -3,6 +3,7 @@
 // thread's.
 
 import type { Limits } from "../sandbox/limits.js";
+import type { UserDirs } from "./trust.js";
 import type { SpanMode } from "../server/protocol.js";
 import type { MemoDependency } from "../server/serve.js";
 
@@ -23,7 +24,7 @@ export const Wake = {
 /** What crosses to the worker. */
 export type ToWorker =
   /** First: how the session starts (the worker may have been started before these were known). */
-  | { type: "init"; limits?: Partial<Limits>; spanMode: SpanMode }
+  | { type: "init"; limits?: Partial<Limits>; spanMode: SpanMode; dirs: UserDirs }
   /** A JSON request line; `direct`: the worker writes the response to stdout itself (see Turn). */
   | { type: "line"; id: number; line: string; direct: boolean }
   | { type: "frame"; id: number; frame: Uint8Array }

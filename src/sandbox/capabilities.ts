@@ -362,15 +362,16 @@ export function denialErrno(reason: DenialReason): LinuxErrno {
 /**
  * The note shown to the user for a refused access: the exact path or variable, and the grant that
  * would allow it (`grant`: for files, the pattern relative to the crate directory; none when no
- * grant can allow it).
+ * grant can allow it). `hint`: another way to grant it (the command that would put into effect
+ * what the repository's settings file asks), added where a grant would help.
  */
-export function denialNote(crate: string, kind: "env" | "read", name: string, reason: DenialReason, grant?: string): string {
+export function denialNote(crate: string, kind: "env" | "read", name: string, reason: DenialReason, grant?: string, hint?: string): string {
   const what = kind === "env" ? `env var ${name}` : `file ${name}`;
   const tried = `macro crate ${crate} tried to read ${what}`;
   const item = kind === "env" ? name : (grant ?? name);
   const flag = kind === "env" ? `--allow-env ${crate}:${item}` : `--allow-read ${crate}:${item}`;
   const table = `[grants.${crate}] ${kind} = [${q(item)}]`;
-  const how = `grant it with \`${flag}\` or in macrobox.toml (\`${table}\`)`;
+  const how = `grant it with \`${flag}\`, or in the workspace's macrobox.toml (\`${table}\`) and \`macrobox trust\`${hint !== undefined ? `; ${hint}` : ""}`;
   const seen = kind === "read" ? `; ${errnoPhrase(denialErrno(reason))}` : "";
   switch (reason) {
     case "not-granted":
@@ -394,8 +395,8 @@ export function denialNote(crate: string, kind: "env" | "read", name: string, re
   }
 }
 
-export function denial(crate: string, kind: "env" | "read", name: string, reason: DenialReason, grant?: string): CapabilityDenial {
-  const d: CapabilityDenial = { crate, kind, name, reason, note: denialNote(crate, kind, name, reason, grant) };
+export function denial(crate: string, kind: "env" | "read", name: string, reason: DenialReason, grant?: string, hint?: string): CapabilityDenial {
+  const d: CapabilityDenial = { crate, kind, name, reason, note: denialNote(crate, kind, name, reason, grant, hint) };
   if (kind === "read") {
     if (grant !== undefined) d.grant = grant;
     if (reason !== "more") d.errno = denialErrno(reason);
@@ -409,10 +410,16 @@ export function denial(crate: string, kind: "env" | "read", name: string, reason
  * for `proc_macro::tracked::env_var`, which gives a "not-granted" denial). Names already in
  * `denials` are skipped.
  */
-export function ungrantedEnvNotes(crate: string, declared: Capabilities, granted: Capabilities, denials: readonly CapabilityDenial[] = []): CapabilityDenial[] {
+export function ungrantedEnvNotes(
+  crate: string,
+  declared: Capabilities,
+  granted: Capabilities,
+  denials: readonly CapabilityDenial[] = [],
+  hint?: string,
+): CapabilityDenial[] {
   return dedupe(declared.env)
     .filter((name) => !envVisible(granted, name) && !denials.some((d) => d.kind === "env" && d.name === name))
-    .map((name) => denial(crate, "env", name, "environ"));
+    .map((name) => denial(crate, "env", name, "environ", undefined, hint));
 }
 
 /**

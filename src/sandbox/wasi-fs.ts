@@ -66,6 +66,11 @@ export interface SandboxGrant {
   env?: Readonly<Record<string, string | undefined>>;
   /** Files and directories open at once. Default 64. */
   maxOpenFiles?: number;
+  /**
+   * Another way to grant what is refused, for denial notes: the command that would put into effect
+   * what a repository's settings file asks for this crate (an untrusted request; src/node/trust.ts).
+   */
+  hint?: string;
 }
 
 const E = Errno;
@@ -215,7 +220,7 @@ export class CapabilitySession {
       this.denials.push(denial(this.grant.crate, kind, name, "more"));
       return;
     }
-    if (this.fresh(`deny\0${kind}\0${name}\0${reason}`, this.denials)) this.denials.push(denial(this.grant.crate, kind, name, reason, grant));
+    if (this.fresh(`deny\0${kind}\0${name}\0${reason}`, this.denials)) this.denials.push(denial(this.grant.crate, kind, name, reason, grant, this.grant.hint));
   }
 }
 

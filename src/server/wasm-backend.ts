@@ -41,6 +41,11 @@ export interface WasmBackendOptions {
 export interface RequestSandbox {
   sandbox: SandboxGrant;
   dependency: MemoDependency | null;
+  /**
+   * What a settings file asked that is not in effect (an untrusted request, a file another user
+   * could write, env globs), one sentence each: in every failed answer, and in the log once.
+   */
+  notes?: string[];
 }
 
 // The walk is src/tokens/walk.ts's (no recursion): a request may nest as deep as the client likes,
@@ -61,19 +66,20 @@ function mapSpans(stream: TokenStream, map: (s: Span) => Span, joinGroup: (open:
   });
 }
 
-/** The sandbox's refusals, as notes for the server's log. */
-function notesOf(result: ExpandResult): { notes?: string[] } {
-  return result.denials.length === 0 ? {} : { notes: result.denials.map((d) => d.note) };
+/** The sandbox's refusals (and `more`: notes about the settings), as notes for the server's log. */
+function notesOf(result: ExpandResult, more: readonly string[] = []): { notes?: string[] } {
+  const notes = [...more, ...result.denials.map((d) => d.note)];
+  return notes.length === 0 ? {} : { notes };
 }
 
 /**
  * A failed expansion's answer: a panic's own message, as the native server's (else our error), and
  * what the sandbox refused (the likely why, with the grant to give; natively there is none).
  */
-function failure(result: ExpandResult): { ok: false; error: string } {
+function failure(result: ExpandResult, more: readonly string[] = []): { ok: false; error: string } {
   const error = result.error;
   const message = error === undefined ? "expansion failed" : error.kind === "panic" ? (error.payload ?? "") : error.message;
-  const notes = result.denials.map((d) => `\nnote: macrobox: ${d.note}`).join("");
+  const notes = [...result.denials.map((d) => d.note), ...more].map((n) => `\nnote: macrobox: ${n}`).join("");
   return { ok: false, error: `${message}${notes}` };
 }
 
@@ -94,6 +100,9 @@ function requestEnvOnly(module: MacroModule, req: BackendExpandRequest): Request
 }
 
 export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend {
+  // Settings notes go to the log once each (every expansion in a workspace would repeat them).
+  const logged = new Set<string>();
+  const unlogged = (notes: readonly string[] = []) => notes.filter((n) => !logged.has(n) && logged.add(n));
   const load = async (lib: string): Promise<Result<MacroModule, string>> => {
     try {
       return { ok: true, value: await options.loadModule(lib) };
@@ -111,7 +120,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
   async function expandRa(
     module: MacroModule,
     req: BackendExpandRequest,
-    { sandbox, dependency }: RequestSandbox,
+    { sandbox, dependency, notes }: RequestSandbox,
     how: BackendExpandOptions,
   ): Promise<Result<BackendExpansion, string>> {
     const kind = module.macros.find((m) => m.name === req.macroName)!.kind;
@@ -149,17 +158,17 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     }
     const result = await module.expand({ kind, name: req.macroName, input, args, spans, sandbox, cache: !spans.asksClient });
     if (spans.clientFailure !== null) return { ok: false, error: "" };
-    if (result.output === undefined) return failure(result);
+    if (result.output === undefined) return failure(result, notes);
 
     idOf(table[req.callSite]);
     const toId = (s: Span) => idOf(spans.ra(s));
     const reusable = !spans.asksClient && !sandbox.fs;
     // Either way the ids are made in the flat-tree writer's order (mapSpans walks as it writes).
     if (how.mapsOutputSpans) {
-      return { ok: true, value: { output: result.output, outputSpan: toId, spanData: table, reusable, dependency, ...notesOf(result) } };
+      return { ok: true, value: { output: result.output, outputSpan: toId, spanData: table, reusable, dependency, ...notesOf(result, unlogged(notes)) } };
     }
     const output = mapSpans(result.output, toId, (_open, close) => close);
-    return { ok: true, value: { output, spanData: table, reusable, dependency, ...notesOf(result) } };
+    return { ok: true, value: { output, spanData: table, reusable, dependency, ...notesOf(result, unlogged(notes)) } };
   }
 
   return {
@@ -184,7 +193,7 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
         return { ok: false, error: `macrobox: ${(e as Error).message}` };
       }
       if (req.spanMode === "RustAnalyzer") return expandRa(module.value, req, resolved, how);
-      const { sandbox, dependency } = resolved;
+      const { sandbox, dependency, notes } = resolved;
 
       const spans = new IdSpanTable();
       spans.setGlobals({ defSite: spans.internId(req.defSite), callSite: spans.internId(req.callSite), mixedSite: spans.internId(req.mixedSite) });
@@ -202,12 +211,16 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
         spans,
         sandbox,
       });
-      if (result.output === undefined) return failure(result);
+      if (result.output === undefined) return failure(result, notes);
       const toClientSpan = (s: Span) => spans.id(s);
       // Without a granted file system nothing outside the request decided the output.
       const reusable = !sandbox.fs;
-      if (how.mapsOutputSpans) return { ok: true, value: { output: result.output, outputSpan: toClientSpan, reusable, dependency, ...notesOf(result) } };
-      return { ok: true, value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable, dependency, ...notesOf(result) } };
+      if (how.mapsOutputSpans)
+        return { ok: true, value: { output: result.output, outputSpan: toClientSpan, reusable, dependency, ...notesOf(result, unlogged(notes)) } };
+      return {
+        ok: true,
+        value: { output: mapSpans(result.output, toClientSpan, (_open, close) => close), reusable, dependency, ...notesOf(result, unlogged(notes)) },
+      };
     },
   };
 }
