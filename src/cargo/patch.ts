@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
-import { parse as parseToml } from "smol-toml";
+import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { build, BuildError, findToolchain, type BuildEvent } from "../builder/index.js";
 import { toolchainCache } from "../builder/cache.js";
 import { describeGrant, effectiveGrant, readMetadata, type Capabilities, type MacroInfo } from "../index.js";
@@ -179,6 +179,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     );
 
   const config = wire(root, crates, macros);
+  unlockMembers(root, crates);
   // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
   // with a warning, and the macro would run natively: the patched graph must use every shim.
   const shimsDir = join(cache, "shims");
@@ -199,6 +200,35 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     );
   }
   return { workspace: root, config, crates };
+}
+
+/**
+ * Cargo.lock without the sandboxed workspace members and the edges to them: a locked member wins
+ * over its [patch] shim, an unlocked edge resolves to the shim (the higher version). The rest of
+ * the lock stays as it was (`--undo` restores the file byte for byte).
+ */
+function unlockMembers(root: string, crates: readonly PatchedCrate[]): void {
+  const members = crates.filter((c) => c.member && c.status !== "native");
+  const lockPath = join(root, "Cargo.lock");
+  if (members.length === 0 || !existsSync(lockPath)) return;
+  let lock: { package?: Array<{ name: string; version: string; source?: string; dependencies?: string[] }> };
+  try {
+    lock = parseToml(readFileSync(lockPath, "utf8")) as typeof lock;
+  } catch (e) {
+    throw new PatchError(`${lockPath} is not valid TOML: ${(e as Error).message}`);
+  }
+  const isMember = (p: { name: string; version: string; source?: string }) => p.source === undefined && members.some((m) => m.name === p.name && m.version === p.version);
+  const packages = (lock.package ?? []).filter((p) => !isMember(p));
+  for (const p of packages) {
+    p.dependencies = p.dependencies?.filter((d) => {
+      const [name, version, source] = d.split(" ");
+      const member = members.find((m) => m.name === name);
+      if (member === undefined || source !== undefined) return true;
+      // "name" alone names the only package of that name; "name version" one of several.
+      return version === undefined ? packages.some((q) => q.name === name) : version !== member.version;
+    });
+  }
+  writeFileSync(lockPath, stringifyToml({ ...lock, package: packages }) + "\n");
 }
 
 /** A version semver-incompatible with `version` (1.2.3 -> 2.0.0, 0.2.3 -> 0.3.0, 0.0.3 -> 0.0.4). */
