@@ -86,7 +86,8 @@ export function ensurePrivateDir(dir: string): void {
   try {
     lstatSync(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new HostSocketError(`the macrobox host's socket directory ${dir} cannot be inspected: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new HostSocketError(`the macrobox host's socket directory ${dir} cannot be inspected: ${(e as Error).message}`);
     exists = false;
   }
   if (!exists) {
@@ -95,7 +96,8 @@ export function ensurePrivateDir(dir: string): void {
       mkdirSync(dir, { mode: 0o700 });
     } catch (e) {
       // Created meanwhile (another host or shim): verified below like any other.
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new HostSocketError(`cannot create the macrobox host's socket directory ${dir}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+        throw new HostSocketError(`cannot create the macrobox host's socket directory ${dir}: ${(e as Error).message}`);
     }
   }
   const problem = privateDirProblem(dir);

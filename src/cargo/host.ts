@@ -176,7 +176,21 @@ async function serveConnection(
       reply = encodeReply({ kind: "error", message: `macrobox: ${errorMessage(e)}` }, { stdout: "", stderr: "" }, null);
     }
   }
-  // Closed once the reply is written: what else the client sends is not read.
+  if ("refused" in request) {
+    // The client may still be writing the rest: read and drop it (never kept) for up to the read
+    // timeout, so that the close does not reset the connection before the client reads the reply.
+    await new Promise<void>((done) => {
+      const cutoff = setTimeout(() => conn.destroy(), limits.readTimeoutMs);
+      conn.on("close", () => {
+        clearTimeout(cutoff);
+        done();
+      });
+      conn.on("data", () => {});
+      conn.resume();
+      conn.end(reply);
+    });
+    return;
+  }
   await new Promise<void>((done) => {
     conn.on("close", () => done());
     conn.end(reply, () => {

@@ -217,7 +217,8 @@ function unlockMembers(root: string, crates: readonly PatchedCrate[]): void {
   } catch (e) {
     throw new PatchError(`${lockPath} is not valid TOML: ${(e as Error).message}`);
   }
-  const isMember = (p: { name: string; version: string; source?: string }) => p.source === undefined && members.some((m) => m.name === p.name && m.version === p.version);
+  const isMember = (p: { name: string; version: string; source?: string }) =>
+    p.source === undefined && members.some((m) => m.name === p.name && m.version === p.version);
   const packages = (lock.package ?? []).filter((p) => !isMember(p));
   for (const p of packages) {
     p.dependencies = p.dependencies?.filter((d) => {

@@ -24,7 +24,15 @@ export function readModuleFile(path: string, maxBytes: number = MAX_MODULE_BYTES
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) {
-      const what = st.isFIFO() ? "a FIFO" : st.isDirectory() ? "a directory" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : st.isSocket() ? "a socket" : "not a regular file";
+      const what = st.isFIFO()
+        ? "a FIFO"
+        : st.isDirectory()
+          ? "a directory"
+          : st.isCharacterDevice() || st.isBlockDevice()
+            ? "a device"
+            : st.isSocket()
+              ? "a socket"
+              : "not a regular file";
       throw new MacroboxError("module", `the module ${path} is ${what}, not a regular file`);
     }
     if (st.size > maxBytes) throw new MacroboxError("module", `the module ${path} is ${st.size} bytes, over the bound of ${maxBytes} bytes for a module`);
