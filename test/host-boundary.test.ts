@@ -19,6 +19,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findToolchain } from "../src/builder/index.js";
 import { cacheRoot } from "../src/node/cache-env.js";
+import { HostSocketError, hostSocketPath, privateDirProblem } from "../src/cargo/host-socket.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
@@ -310,4 +311,24 @@ test("the host bounds a request's size and a connection's silence, and keeps ser
   }
   // And the host still serves.
   assert.match(await exchange(socket, small), /malformed request/);
+});
+
+test("the socket path fits sun_path: a long XDG_RUNTIME_DIR falls back to the cache, too long everywhere is a clear error", () => {
+  const longRuntime = join(scratch, "r".repeat(90));
+  mkdirSync(longRuntime, { mode: 0o700 });
+  const shortCache = join(scratch, "c");
+  const name = "host-0123456789abcdef.sock";
+  assert.equal(hostSocketPath(name, { XDG_RUNTIME_DIR: longRuntime, MACROBOX_CACHE: shortCache }), join(shortCache, "run", name));
+  assert.equal(privateDirProblem(join(shortCache, "run")), null, "created 0700");
+  const shortRuntime = join(scratch, "rt");
+  mkdirSync(shortRuntime, { mode: 0o700 });
+  assert.equal(hostSocketPath(name, { XDG_RUNTIME_DIR: shortRuntime, MACROBOX_CACHE: shortCache }), join(shortRuntime, "macrobox", name));
+  assert.throws(
+    () => hostSocketPath(name, { XDG_RUNTIME_DIR: longRuntime, MACROBOX_CACHE: join(scratch, "c".repeat(90)) }),
+    (e: unknown) =>
+      e instanceof HostSocketError &&
+      e.code === "host-socket" &&
+      /longer than a Unix socket path may be \(107 bytes\)/.test(e.message) &&
+      /MACROBOX_CACHE/.test(e.message),
+  );
 });
