@@ -7,7 +7,8 @@
 // prefix) and keeps serving with little memory, and closes a connection that sends nothing.
 // A workspace member's macro runs in the sandbox (it cannot see an env var it sees natively),
 // `--keep-native` keeps it native, and an edit to its sources after patching is a compile error
-// asking for `macrobox patch` again, never a stale module.
+// asking for `macrobox patch` again, never a stale module; a dependent whose version requirement
+// excludes the member's shim makes the command fail instead of leaving the macro native.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -218,6 +219,17 @@ test("the cargo host's boundary against a second local user", { timeout: 900_000
   assert.equal(run().stdout, "hunter2");
   assert.equal(macrobox(["patch", "--undo"]).status, 0);
   assert.equal(existsSync(join(ws, ".cargo")), false, "--undo removed the .cargo it created");
+
+  // A dependent whose version requirement the member's shim cannot meet (cargo would ignore the
+  // [patch] and run the macro natively): the command fails, naming the crate, and changes nothing.
+  const appManifest = join(ws, "app/Cargo.toml");
+  const lock = readFileSync(join(ws, "Cargo.lock"));
+  writeFileSync(appManifest, readFileSync(appManifest, "utf8").replace('path = "../member-macro" }', 'path = "../member-macro", version = "0.1" }'));
+  const unmet = macrobox(["patch"]);
+  assert.notEqual(unmet.status, 0);
+  assert.match(unmet.stderr, /cargo does not use the sandboxed shim of member-macro 0\.1\.0 \([^)]*member-macro\).*`--keep-native <crate>` leaves it native/);
+  assert.equal(existsSync(join(ws, ".cargo")), false);
+  assert.deepEqual(readFileSync(join(ws, "Cargo.lock")), lock);
 });
 
 /** A host of its own, on a socket in a private directory. */
