@@ -26,6 +26,7 @@ export type ErrorCode =
   | "manifest" // a crate's Cargo.toml (or its macrobox metadata) cannot be used
   | "registry" // a crate named as name@version is not in the offline registry
   | "patch" // a cargo workspace cannot be patched (`macrobox patch`)
+  | "host-socket" // the cargo host's socket directory is not the user's own (or its path is too long)
   | "io"; // a file the user named cannot be read or written
 
 export class MacroboxError extends Error {

@@ -2,12 +2,13 @@
 // that finds no host, serving every rustc of the build (and of later builds) until it has been
 // idle for a while. Each connection carries one expansion (shim-runtime.rs, protocol.ts).
 
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { isPackageEnv, loadMacroModule, type MacroModule } from "../index.js";
-import { decideGrants, expansionSandbox, grantFor, pendingHint, type UserDirs } from "../node/index.js";
+import { decideGrants, expansionSandbox, grantFor, pendingHint, readModuleFile, type UserDirs } from "../node/index.js";
 import { settingsFile } from "../node/grants.js";
+import { ensurePrivateDir, HostSocketError, socketFileProblem } from "./host-socket.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
 import { withTracking } from "./tracking.js";
@@ -15,11 +16,27 @@ import { errorMessage } from "../errors.js";
 
 /** How long the host waits for a connection before it exits. */
 export const DEFAULT_IDLE_MS = 60_000;
+/**
+ * The largest request (and reply) on the socket: 256 MiB, far above any expansion (the request
+ * holds rustc's env and the input's tokens and spans). `MACROBOX_HOST_MAX_MESSAGE` (bytes) sets it,
+ * for the host and the shims alike (shim-runtime.rs reads the same variable).
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/**
+ * How long a connection may send nothing while its request is incomplete (30 s; a shim writes its
+ * whole request at once): a connection left open would otherwise keep the host, and its memory, forever.
+ * `MACROBOX_HOST_READ_TIMEOUT_MS` sets it.
+ */
+export const DEFAULT_READ_TIMEOUT_MS = 30_000;
 const PANIC_TITLES = ["proc macro panicked", "proc-macro derive panicked", "custom attribute panicked"];
 
 export interface HostOptions {
   socket: string;
   idleMs?: number;
+  /** A request whose length prefix is over this gets an error reply and the connection is closed. */
+  maxMessageBytes?: number;
+  /** A connection that sends nothing for this long before its request is complete is closed. */
+  readTimeoutMs?: number;
   log?: (line: string) => void;
   /**
    * The user's directories (whose grants and trust store count): never taken from this process's
@@ -32,11 +49,13 @@ export async function runHost(options: HostOptions): Promise<void> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   const caches = nodeCaches(process.env, { dirs: options.dirs });
+  const limits = { maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, readTimeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS };
   const modules = new Map<string, Promise<MacroModule>>();
   const load = (path: string): Promise<MacroModule> => {
     let m = modules.get(path);
     if (m === undefined) {
-      const bytes = new Uint8Array(readFileSync(path));
+      // A regular file within the bound, whatever path a shim names.
+      const bytes = readModuleFile(path);
       m = loadMacroModule(bytes, { moduleCache: caches.moduleCache, expansionCache: caches.expansionCache ?? undefined, moduleHash: moduleHash(bytes) });
       m.catch(() => modules.delete(path));
       modules.set(path, m);
@@ -49,7 +68,7 @@ export async function runHost(options: HostOptions): Promise<void> {
   const server = createServer((conn) => {
     active++;
     if (timer) clearTimeout(timer);
-    serveConnection(conn, load, log, options.dirs).finally(() => {
+    serveConnection(conn, load, log, limits, options.dirs).finally(() => {
       active--;
       if (active === 0) armIdle();
     });
@@ -67,7 +86,10 @@ export async function runHost(options: HostOptions): Promise<void> {
     }, idleMs);
   };
 
-  mkdirSync(join(options.socket, ".."), { recursive: true, mode: 0o700 });
+  // The directory is the only guard of who may connect (Node cannot ask the peer's uid): host-socket.ts.
+  ensurePrivateDir(dirname(options.socket));
+  const problem = socketFileProblem(options.socket);
+  if (problem !== null) throw new HostSocketError(`the macrobox host's socket ${problem}: remove it and build again`);
   await listen(server, options.socket);
   log(`listening on ${options.socket} (pid ${process.pid})`);
   armIdle();
@@ -106,29 +128,83 @@ function isAlive(socket: string): Promise<boolean> {
   });
 }
 
-async function serveConnection(conn: Socket, load: (path: string) => Promise<MacroModule>, log: (line: string) => void, dirs: UserDirs): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let expected = -1;
-  const request = await new Promise<Buffer | null>((done) => {
+async function serveConnection(
+  conn: Socket,
+  load: (path: string) => Promise<MacroModule>,
+  log: (line: string) => void,
+  limits: { maxMessageBytes: number; readTimeoutMs: number },
+  dirs: UserDirs,
+): Promise<void> {
+  const request = await new Promise<Buffer | { refused: string } | null>((done) => {
+    let header = Buffer.alloc(0);
+    let body: Buffer | null = null;
+    let size = 0;
+    conn.setTimeout(limits.readTimeoutMs, () => {
+      log(`closed a connection that sent nothing for ${limits.readTimeoutMs} ms`);
+      conn.destroy();
+      done(null);
+    });
     conn.on("data", (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (expected < 0 && size >= 4) expected = Buffer.concat(chunks).readUInt32LE(0);
-      if (expected >= 0 && size >= 4 + expected) done(Buffer.concat(chunks).subarray(4, 4 + expected));
+      if (body === null) {
+        header = Buffer.concat([header, chunk]);
+        if (header.length < 4) return;
+        const expected = header.readUInt32LE(0);
+        if (expected > limits.maxMessageBytes) {
+          conn.pause();
+          done({ refused: `a request of ${expected} bytes is over the host's bound of ${limits.maxMessageBytes} bytes (MACROBOX_HOST_MAX_MESSAGE)` });
+          return;
+        }
+        body = Buffer.allocUnsafe(expected);
+        chunk = header.subarray(4);
+      }
+      const take = Math.min(chunk.length, body.length - size);
+      chunk.copy(body, size, 0, take);
+      size += take;
+      if (size === body.length) {
+        conn.pause();
+        done(body);
+      }
     });
     conn.on("error", () => done(null));
     conn.on("end", () => done(null));
   });
   if (request === null) return;
+  // The expansion may take long; the client waits for it (its own timeout bounds the wait).
+  conn.setTimeout(0);
   let reply: Buffer;
-  try {
-    reply = await expandRequest(decodeRequest(request), load, dirs);
-  } catch (e) {
-    log(`error: ${errorMessage(e)}`);
-    reply = encodeReply({ kind: "error", message: `macrobox: ${errorMessage(e)}` }, { stdout: "", stderr: "" }, null);
+  if ("refused" in request) {
+    log(`refused: ${request.refused}`);
+    reply = encodeReply({ kind: "error", message: `macrobox: ${request.refused}` }, { stdout: "", stderr: "" }, null);
+  } else {
+    try {
+      reply = await expandRequest(decodeRequest(request), load, dirs);
+    } catch (e) {
+      log(`error: ${errorMessage(e)}`);
+      reply = encodeReply({ kind: "error", message: `macrobox: ${errorMessage(e)}` }, { stdout: "", stderr: "" }, null);
+    }
   }
-  await new Promise<void>((done) => conn.end(reply, done));
+  if ("refused" in request) {
+    // The client may still be writing the rest: read and drop it (never kept) for up to the read
+    // timeout, so that the close does not reset the connection before the client reads the reply.
+    await new Promise<void>((done) => {
+      const cutoff = setTimeout(() => conn.destroy(), limits.readTimeoutMs);
+      conn.on("close", () => {
+        clearTimeout(cutoff);
+        done();
+      });
+      conn.on("data", () => {});
+      conn.resume();
+      conn.end(reply);
+    });
+    return;
+  }
+  await new Promise<void>((done) => {
+    conn.on("close", () => done());
+    conn.end(reply, () => {
+      conn.destroy();
+      done();
+    });
+  });
 }
 
 /** Settings notes already shown by this host: each once (every expansion of a build would repeat them), and again in a failure. */

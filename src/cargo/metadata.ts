@@ -15,6 +15,14 @@ export interface MacroPackage {
   source: string | null;
   /** Features as resolved for the build. */
   features: string[];
+  /** A member of the workspace (the repository's own macro: sandboxed too, `--keep-native` names it to keep it native). */
+  member: boolean;
+  /**
+   * For a package from a path source (a workspace member, a path dependency): the directories of
+   * it and of its path dependencies, transitively, whose sources the module is built from. The
+   * shim watches them (shim.ts): an edit there makes the module stale.
+   */
+  localDirs: string[];
 }
 
 export interface WorkspaceMacros {
@@ -34,21 +42,46 @@ interface CargoMetadata {
     manifest_path: string;
     targets: Array<{ name: string; kind: string[] }>;
   }>;
-  resolve: { nodes: Array<{ id: string; features: string[] }> } | null;
+  resolve: { nodes: Array<{ id: string; features: string[]; dependencies?: string[] }> } | null;
 }
 
-export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env): WorkspaceMacros {
+function readCargoMetadata(cargo: string, cwd: string, env: NodeJS.ProcessEnv): CargoMetadata {
   const r = spawnSync(cargo, ["metadata", "--format-version", "1", "--offline"], { cwd, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw new MacroboxError("io", `cannot run ${cargo}: ${r.error.message}`);
   if (r.status !== 0) throw new MacroboxError("build", `cargo metadata failed in ${cwd}:\n${r.stderr.trim()}`);
-  const meta = JSON.parse(r.stdout) as CargoMetadata;
-  const features = new Map((meta.resolve?.nodes ?? []).map((n) => [n.id, n.features]));
+  return JSON.parse(r.stdout) as CargoMetadata;
+}
+
+export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env): WorkspaceMacros {
+  const meta = readCargoMetadata(cargo, cwd, env);
+  const nodes = meta.resolve?.nodes ?? [];
+  const features = new Map(nodes.map((n) => [n.id, n.features]));
+  const dependencies = new Map(nodes.map((n) => [n.id, n.dependencies ?? []]));
+  const used = new Set(nodes.flatMap((n) => n.dependencies ?? []));
+  const byId = new Map(meta.packages.map((p) => [p.id, p]));
+  /** The directories of `id` and its path dependencies, transitively. */
+  const localDirs = (id: string): string[] => {
+    const dirs = new Set<string>();
+    const todo = [id];
+    const seen = new Set<string>();
+    while (todo.length > 0) {
+      const at = todo.pop()!;
+      const p = byId.get(at);
+      if (seen.has(at) || p === undefined || p.source !== null) continue;
+      seen.add(at);
+      dirs.add(dirname(p.manifest_path));
+      todo.push(...(dependencies.get(at) ?? []));
+    }
+    return [...dirs].sort();
+  };
   const macros: MacroPackage[] = [];
   for (const p of meta.packages) {
     const lib = p.targets.find((t) => t.kind.includes("proc-macro"));
-    // Only what the resolve uses (all targets, all platforms, as cargo resolved them).
-    // A workspace member is the user's own code being developed: it stays what it is.
-    if (lib === undefined || !features.has(p.id) || meta.workspace_members.includes(p.id)) continue;
+    // Only what the resolve uses (all targets, all platforms, as cargo resolved them). A workspace
+    // member is a repository's own macro, the likeliest to be hostile: sandboxed like any other
+    // when another package uses it (one nobody uses expands nothing).
+    const member = meta.workspace_members.includes(p.id);
+    if (lib === undefined || !features.has(p.id) || (member && !used.has(p.id))) continue;
     macros.push({
       name: p.name,
       version: p.version,
@@ -57,8 +90,19 @@ export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessE
       manifestDir: dirname(p.manifest_path),
       source: p.source,
       features: features.get(p.id) ?? [],
+      member,
+      localDirs: p.source === null ? localDirs(p.id) : [],
     });
   }
   macros.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
   return { root: meta.workspace_root, macros };
+}
+
+/** The proc-macro packages some package of the resolve depends on (after patching: the shims, and what stayed native). */
+export function usedMacroPackages(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env): { name: string; version: string; manifestDir: string }[] {
+  const meta = readCargoMetadata(cargo, cwd, env);
+  const used = new Set((meta.resolve?.nodes ?? []).flatMap((n) => n.dependencies ?? []));
+  return meta.packages
+    .filter((p) => used.has(p.id) && p.targets.some((t) => t.kind.includes("proc-macro")))
+    .map((p) => ({ name: p.name, version: p.version, manifestDir: dirname(p.manifest_path) }));
 }

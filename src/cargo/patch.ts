@@ -11,17 +11,18 @@
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
-import { parse as parseToml } from "smol-toml";
+import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { build, BuildError, findToolchain, type BuildEvent } from "../builder/index.js";
 import { toolchainCache } from "../builder/cache.js";
 import { describeGrant, effectiveGrant, readMetadata, type Capabilities, type MacroInfo } from "../index.js";
 import { grantFor, loadGrants, userDirs, type UserDirs } from "../node/index.js";
 import { MacroboxError, errorMessage } from "../errors.js";
-import { workspaceMacros, type MacroPackage } from "./metadata.js";
+import { usedMacroPackages, workspaceMacros, type MacroPackage } from "./metadata.js";
 import { writeShim } from "./shim.js";
+import { hostSocketPath } from "./host-socket.js";
+import { cacheRoot } from "../node/cache-env.js";
 
 export const PATCH_FILE = "macrobox-patch.toml";
 export const UNDO_FILE = "macrobox-undo.json";
@@ -37,7 +38,10 @@ export class PatchError extends MacroboxError {
 export interface PatchOptions {
   /** A directory inside the workspace; default the current directory. */
   cwd?: string;
-  /** Macro crates to leave native when they cannot be sandboxed (by name); "*" for any. */
+  /**
+   * Macro crates to keep native, by name: a crate named stays native (a workspace member the user
+   * is developing, a dependency they trust); "*" keeps native any crate that cannot be sandboxed.
+   */
   keepNative?: readonly string[];
   onEvent?: (event: BuildEvent & { crate?: string }) => void;
   /** The user's directories, whose grants and trust store count (default: `userDirs()`). */
@@ -49,6 +53,8 @@ export interface PatchedCrate {
   version: string;
   edition: string;
   status: "built" | "reused" | "native";
+  /** A member of the workspace (the repository's own macro). */
+  member: boolean;
   /** Why it stays native (status "native"). */
   reason?: string;
   macros: MacroInfo[];
@@ -76,23 +82,30 @@ interface UndoRecord {
   lock: string | null;
 }
 
-/** The command that starts the host: this Node, with the loader this process runs under (tsx from sources). */
-function hostCommand(): string[] {
+/**
+ * The command that starts the host: this Node, with the loader this process runs under (tsx from
+ * sources), and the user's directories and cache root as this command sees them (host-main.ts: the
+ * host must not take them from rustc's environment, which the repository's cargo config can set).
+ */
+function hostCommand(dirs: UserDirs): string[] {
   const main = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./host-main.ts" : "./host-main.js", import.meta.url));
   // A loader named by package (`--import tsx`) is resolved from here: the host runs in rustc's directory.
   const argv = process.execArgv.map((arg, i, all) =>
     (all[i - 1] === "--import" || all[i - 1] === "--loader") && !/^[./]/.test(arg) && !arg.includes(":") ? import.meta.resolve(arg) : arg,
   );
-  return [process.execPath, ...argv, main];
+  return [process.execPath, ...argv, main, "--config-home", dirs.config, "--data-home", dirs.data, "--cache-root", cacheRoot()];
 }
 
-/** A short socket path (sun_path holds 108 bytes), one per host command and bridge ABI. */
+/**
+ * The host's socket, one per host command and bridge ABI, in a directory of the user's own
+ * (host-socket.ts: created and verified here, and again by the host and every shim).
+ */
 function socketPath(command: readonly string[], abi: string): string {
   const key = createHash("sha256")
     .update(JSON.stringify([command, abi]))
     .digest("hex")
     .slice(0, 16);
-  return join(tmpdir(), `macrobox-${process.getuid?.() ?? "user"}`, `host-${key}.sock`);
+  return hostSocketPath(`host-${key}.sock`);
 }
 
 export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
@@ -104,24 +117,33 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const cache = join(toolchainCache(toolchain), "patch");
   const modulesDir = join(cache, "modules");
   mkdirSync(modulesDir, { recursive: true });
-  const command = hostCommand();
-  const decision = loadGrants({ dirs: options.dirs ?? userDirs(), cwd: root });
+  const dirs = options.dirs ?? userDirs();
+  const command = hostCommand(dirs);
+  const decision = loadGrants({ dirs, cwd: root });
   const grants = decision.grants;
 
   const crates: PatchedCrate[] = [];
   const failures: string[] = [];
   for (const pkg of macros) {
-    const keep = options.keepNative?.some((k) => k === "*" || k === pkg.name) ?? false;
+    const named = options.keepNative?.includes(pkg.name) ?? false;
+    const keep = named || (options.keepNative?.includes("*") ?? false);
     const base = {
       name: pkg.name,
       version: pkg.version,
       edition: pkg.edition,
+      member: pkg.member,
       macros: [],
       declared: { env: [], read: [] },
       granted: { env: [], read: [] },
       note: null,
     };
+    if (named) {
+      crates.push({ ...base, status: "native", reason: "named by --keep-native" });
+      continue;
+    }
     let built: { module: string; fresh: boolean; metadata: NonNullable<ReturnType<typeof readMetadata>> };
+    // Hashed before the build reads them: an edit during the build shows as a stale module, never a fresh one.
+    const watched = watchedSources(pkg.localDirs);
     try {
       built = await buildModule(pkg, modulesDir, (e) => options.onEvent?.({ ...e, crate: pkg.name }));
     } catch (e) {
@@ -139,7 +161,10 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     }
     const shim = writeShim(join(cache, "shims"), {
       name: pkg.name,
-      version: pkg.version,
+      // A workspace member stays in the graph beside its shim: cargo takes two packages of one
+      // name from one source only when their versions are semver-incompatible.
+      version: pkg.member ? incompatibleVersion(pkg.version) : pkg.version,
+      watched,
       edition: pkg.edition,
       libName: pkg.libName,
       macros: built.metadata.macros,
@@ -165,7 +190,94 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     );
 
   const config = wire(root, crates, macros);
+  unlockMembers(root, crates);
+  // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
+  // with a warning, and the macro would run natively: the patched graph must use every shim.
+  const shimsDir = join(cache, "shims");
+  let left: string[];
+  try {
+    left = usedMacroPackages(toolchain.cargo, root)
+      .filter((p) => !p.manifestDir.startsWith(shimsDir + "/"))
+      .filter((p) => crates.some((c) => c.status !== "native" && c.name === p.name && c.version === p.version))
+      .map((p) => `${p.name} ${p.version} (${p.manifestDir})`);
+  } catch (e) {
+    undo({ cwd: root });
+    throw e;
+  }
+  if (left.length > 0) {
+    undo({ cwd: root });
+    throw new PatchError(
+      `cargo does not use the sandboxed shim of ${left.join(", ")} (a dependent's version requirement excludes it; nothing was changed). \`--keep-native <crate>\` leaves it native`,
+    );
+  }
   return { workspace: root, config, crates, notes: decision.notes };
+}
+
+/**
+ * Cargo.lock without the sandboxed workspace members and the edges to them: a locked member wins
+ * over its [patch] shim, an unlocked edge resolves to the shim (the higher version). The rest of
+ * the lock stays as it was (`--undo` restores the file byte for byte).
+ */
+function unlockMembers(root: string, crates: readonly PatchedCrate[]): void {
+  const members = crates.filter((c) => c.member && c.status !== "native");
+  const lockPath = join(root, "Cargo.lock");
+  if (members.length === 0 || !existsSync(lockPath)) return;
+  let lock: { package?: Array<{ name: string; version: string; source?: string; dependencies?: string[] }> };
+  try {
+    lock = parseToml(readFileSync(lockPath, "utf8")) as typeof lock;
+  } catch (e) {
+    throw new PatchError(`${lockPath} is not valid TOML: ${(e as Error).message}`);
+  }
+  const isMember = (p: { name: string; version: string; source?: string }) =>
+    p.source === undefined && members.some((m) => m.name === p.name && m.version === p.version);
+  const packages = (lock.package ?? []).filter((p) => !isMember(p));
+  for (const p of packages) {
+    p.dependencies = p.dependencies?.filter((d) => {
+      const [name, version, source] = d.split(" ");
+      const member = members.find((m) => m.name === name);
+      if (member === undefined || source !== undefined) return true;
+      // "name" alone names the only package of that name; "name version" one of several.
+      return version === undefined ? packages.some((q) => q.name === name) : version !== member.version;
+    });
+  }
+  writeFileSync(lockPath, stringifyToml({ ...lock, package: packages }) + "\n");
+}
+
+/** A version semver-incompatible with `version` (1.2.3 -> 2.0.0, 0.2.3 -> 0.3.0, 0.0.3 -> 0.0.4). */
+export function incompatibleVersion(version: string): string {
+  const [major, minor, patchLevel] = version.split(/[.+-]/).map(Number);
+  if (major > 0) return `${major + 1}.0.0`;
+  if (minor > 0) return `0.${minor + 1}.0`;
+  return `0.0.${patchLevel + 1}`;
+}
+
+/** FNV-1a, 64 bits: the hash shim-runtime.rs recomputes with std alone. */
+export function fnv1a64(bytes: Uint8Array): bigint {
+  let h = 0xcbf29ce484222325n;
+  for (const b of bytes) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return h;
+}
+
+/**
+ * The sources a path package's module is built from, with their hashes (shim.ts): Cargo.toml and
+ * every .rs file under each directory, but build output, hidden entries, nested packages and the
+ * top-level tests/, benches/ and examples/ (which the library does not compile).
+ */
+function watchedSources(dirs: readonly string[]): { path: string; hash: bigint }[] {
+  const out: { path: string; hash: bigint }[] = [];
+  const walk = (dir: string, top: boolean) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (entry.name.startsWith(".") || (top && ["target", "tests", "benches", "examples"].includes(entry.name))) continue;
+      if (entry.isDirectory()) {
+        if (!existsSync(join(path, "Cargo.toml"))) walk(path, false);
+      } else if (entry.isFile() && (entry.name.endsWith(".rs") || (top && entry.name === "Cargo.toml"))) {
+        out.push({ path, hash: fnv1a64(readFileSync(path)) });
+      }
+    }
+  };
+  for (const dir of dirs) walk(dir, true);
+  return out;
 }
 
 /** Builds (or reuses) the module and stores it content-addressed. */

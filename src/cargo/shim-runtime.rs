@@ -7,6 +7,9 @@
 // shim sends (index 0 is the call site), and come back as an index plus a context to resolve at.
 
 fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: TokenStream) -> TokenStream {
+    if let Some(message) = macrobox_stale() {
+        return macrobox_error(&message);
+    }
     let mut spans: Vec<Span> = vec![Span::call_site()];
     let mut body = Vec::new();
     macrobox_encode_stream(&mut body, &mut spans, input);
@@ -60,6 +63,28 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
         },
         Err(e) => macrobox_error(&e),
     }
+}
+
+/// FNV-1a, 64 bits (src/cargo/patch.ts `fnv1a64` is the other half).
+fn macrobox_fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// A watched source (shim.ts `watched`) that differs from what the module was built from.
+fn macrobox_stale() -> Option<String> {
+    for &(path, bytes, hash) in MACROBOX_WATCHED {
+        if macrobox_fnv(bytes) != hash {
+            return Some(format!(
+                "macrobox: {} changed since `macrobox patch` built the sandboxed module of `{}` from it: run `macrobox patch` again to rebuild the module (or `macrobox patch --keep-native {}` to run it natively)",
+                path, MACROBOX_PACKAGE, MACROBOX_PACKAGE
+            ));
+        }
+    }
+    None
 }
 
 fn macrobox_error(message: &str) -> TokenStream {
@@ -117,9 +142,20 @@ fn macrobox_encode_stream(out: &mut Vec<u8>, spans: &mut Vec<Span>, stream: Toke
     }
 }
 
+/// The largest request and reply (src/cargo/host.ts DEFAULT_MAX_MESSAGE_BYTES; MACROBOX_HOST_MAX_MESSAGE sets both).
+const MACROBOX_MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
 fn macrobox_exchange(msg: &[u8]) -> Result<Vec<u8>, String> {
     use std::io::{Read, Write};
     let socket = ::std::env::var("MACROBOX_HOST_SOCKET").unwrap_or_else(|_| MACROBOX_SOCKET.to_string());
+    let max = ::std::env::var("MACROBOX_HOST_MAX_MESSAGE").ok().and_then(|s| s.parse().ok()).filter(|&n: &usize| n > 0).unwrap_or(MACROBOX_MAX_MESSAGE);
+    if msg.len() > max || msg.len() > u32::max_value() as usize {
+        return Err(format!(
+            "macrobox: this expansion's request is {} bytes, over the bound of {} bytes (MACROBOX_HOST_MAX_MESSAGE)",
+            msg.len(),
+            max
+        ));
+    }
     let mut stream = macrobox_connect(&socket)?;
     let timeout = ::std::env::var("MACROBOX_HOST_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(600u64);
     let _ = stream.set_read_timeout(Some(::std::time::Duration::from_secs(timeout)));
@@ -137,22 +173,132 @@ fn macrobox_exchange(msg: &[u8]) -> Result<Vec<u8>, String> {
     let mut len = [0u8; 4];
     stream.read_exact(&mut len).map_err(&broken)?;
     let n = (len[0] as usize) | (len[1] as usize) << 8 | (len[2] as usize) << 16 | (len[3] as usize) << 24;
+    if n > max {
+        return Err(format!(
+            "macrobox: the macrobox host at {} sent a reply of {} bytes, over the bound of {} bytes (MACROBOX_HOST_MAX_MESSAGE)",
+            socket, n, max
+        ));
+    }
     let mut reply = vec![0u8; n];
     stream.read_exact(&mut reply).map_err(&broken)?;
     Ok(reply)
 }
 
+fn macrobox_euid() -> u32 {
+    unsafe extern "C" {
+        fn geteuid() -> u32;
+    }
+    unsafe { geteuid() }
+}
+
+/// The socket's directory must be the user's own (src/cargo/host-socket.ts has the same rules and
+/// says why): created 0700 when absent, then verified, never trusted because it exists.
+fn macrobox_private_dir(dir: &::std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let fail = |what: String| {
+        format!(
+            "macrobox: the macrobox host's socket directory {} {}: it must be a directory of your own with mode 0700. Remove it (or fix it: `chmod 700`) and build again",
+            dir.display(),
+            what
+        )
+    };
+    match ::std::fs::symlink_metadata(dir) {
+        Ok(_) => {}
+        Err(ref e) if e.kind() == ::std::io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                let _ = ::std::fs::create_dir_all(parent);
+            }
+            if let Err(e) = ::std::fs::DirBuilder::new().mode(0o700).create(dir) {
+                if e.kind() != ::std::io::ErrorKind::AlreadyExists {
+                    return Err(fail(format!("cannot be created ({})", e)));
+                }
+            }
+        }
+        Err(e) => return Err(fail(format!("cannot be inspected ({})", e))),
+    }
+    let m = ::std::fs::symlink_metadata(dir).map_err(|e| fail(format!("cannot be inspected ({})", e)))?;
+    let uid = macrobox_euid();
+    if m.file_type().is_symlink() {
+        return Err(fail("is a symbolic link".to_string()));
+    }
+    if !m.is_dir() {
+        return Err(fail("is not a directory".to_string()));
+    }
+    if m.uid() != uid {
+        return Err(fail(format!("is owned by uid {}, not by this user (uid {})", m.uid(), uid)));
+    }
+    if m.mode() & 0o777 != 0o700 {
+        return Err(fail(format!("has mode {:04o}, not 0700 (group or others could enter it)", m.mode() & 0o777)));
+    }
+    Ok(())
+}
+
+/// The socket file, when present, must be a socket of this user's.
+fn macrobox_socket_file(socket: &str) -> Result<(), String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = match ::std::fs::symlink_metadata(socket) {
+        Ok(m) => m,
+        Err(_) => return Ok(()),
+    };
+    let uid = macrobox_euid();
+    if !m.file_type().is_socket() {
+        return Err(format!("macrobox: the macrobox host's socket {} is not a socket: remove it and build again", socket));
+    }
+    if m.uid() != uid {
+        return Err(format!(
+            "macrobox: the macrobox host's socket {} is owned by uid {}, not by this user (uid {}): remove it and build again",
+            socket,
+            m.uid(),
+            uid
+        ));
+    }
+    Ok(())
+}
+
+// O_NOFOLLOW, which std does not name (the shim depends on nothing but std): its value per platform.
+#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm", target_arch = "powerpc", target_arch = "powerpc64")))]
+const MACROBOX_O_NOFOLLOW: i32 = 0o100000;
+#[cfg(all(target_os = "linux", not(any(target_arch = "aarch64", target_arch = "arm", target_arch = "powerpc", target_arch = "powerpc64"))))]
+const MACROBOX_O_NOFOLLOW: i32 = 0o400000;
+#[cfg(not(target_os = "linux"))]
+const MACROBOX_O_NOFOLLOW: i32 = 0x100; // macOS and the BSDs
+
+/// The host's log: appended to, created 0600, never through a symbolic link.
+fn macrobox_open_log(path: &str) -> ::std::io::Result<::std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(m) = ::std::fs::symlink_metadata(path) {
+        if m.file_type().is_symlink() {
+            return Err(::std::io::Error::new(::std::io::ErrorKind::Other, "the log is a symbolic link"));
+        }
+    }
+    ::std::fs::OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(MACROBOX_O_NOFOLLOW).open(path)
+}
+
 fn macrobox_connect(socket: &str) -> Result<::std::os::unix::net::UnixStream, String> {
     use std::os::unix::net::UnixStream;
+    // Checked before every connect and before starting a host: whoever could listen here would
+    // receive the request (rustc's whole env) and choose the code the build compiles.
+    macrobox_private_dir(::std::path::Path::new(socket).parent().unwrap_or(::std::path::Path::new("/")))?;
+    macrobox_socket_file(socket)?;
     if let Ok(s) = UnixStream::connect(socket) {
         return Ok(s);
     }
     // No host yet: start one (it listens on `socket` and exits once idle). Its output goes to a
     // log file, never to rustc's stderr, which cargo reads until every holder closes it.
     let log_path = format!("{}.log", socket);
-    let log = ::std::fs::OpenOptions::new().create(true).append(true).open(&log_path);
+    let log = macrobox_open_log(&log_path);
     let mut command = ::std::process::Command::new(MACROBOX_HOST_COMMAND[0]);
     command.args(&MACROBOX_HOST_COMMAND[1..]).arg("--socket").arg(socket);
+    // rustc's environment is partly the repository's (`[env]` in its .cargo/config.toml): NODE_OPTIONS
+    // would run its code in the host, which serves other workspaces too. The host gets PATH and its
+    // own bounds; everything else it needs is on its command line.
+    command.env_clear();
+    for (name, value) in ::std::env::vars_os() {
+        let keep = name == "PATH" || name.to_str().map_or(false, |n| n.starts_with("MACROBOX_HOST_"));
+        if keep {
+            command.env(name, value);
+        }
+    }
     command.stdin(::std::process::Stdio::null()).stdout(::std::process::Stdio::null());
     match log {
         Ok(f) => command.stderr(f),
@@ -171,6 +317,7 @@ fn macrobox_connect(socket: &str) -> Result<::std::os::unix::net::UnixStream, St
     })?;
     let deadline = ::std::time::Instant::now() + ::std::time::Duration::from_secs(60);
     loop {
+        macrobox_socket_file(socket)?;
         if let Ok(s) = UnixStream::connect(socket) {
             return Ok(s);
         }

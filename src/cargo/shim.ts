@@ -21,6 +21,14 @@ export interface ShimSpec {
   /** The host's socket, and the command that starts the host (argv). */
   socket: string;
   hostCommand: readonly string[];
+  /**
+   * The sources the module was built from, for a package from a path source (a workspace member,
+   * a path dependency), with their FNV-1a hashes at build time. The shim includes each file
+   * (`include_bytes!`), so rustc's dep-info makes cargo rebuild the shim, and what uses it, when
+   * one changes; the rebuilt shim then finds the hash differs and answers every expansion with a
+   * compile error asking for `macrobox patch` again: the module is never silently stale.
+   */
+  watched?: readonly { path: string; hash: bigint }[];
 }
 
 const RUNTIME = readFileSync(new URL("./shim-runtime.rs", import.meta.url), "utf8");
@@ -66,6 +74,10 @@ export function shimFiles(spec: ShimSpec): { manifest: string; lib: string } {
     `const MACROBOX_CRATE: &'static str = ${q(spec.crate)};`,
     `const MACROBOX_SOCKET: &'static str = ${q(spec.socket)};`,
     `const MACROBOX_HOST_COMMAND: &'static [&'static str] = &[${spec.hostCommand.map((a) => q(a)).join(", ")}];`,
+    `const MACROBOX_PACKAGE: &'static str = ${q(spec.name)};`,
+    "const MACROBOX_WATCHED: &'static [(&'static str, &'static [u8], u64)] = &[",
+    ...(spec.watched ?? []).map((w) => `    (${q(w.path)}, include_bytes!(${q(w.path)}), 0x${w.hash.toString(16).padStart(16, "0")}),`),
+    "];",
     "",
     ...fns,
     RUNTIME,

@@ -29,10 +29,12 @@ export async function patchCommand(args: string[]): Promise<number> {
   const out: string[] = [];
   for (const c of report.crates) {
     if (c.status === "native") {
-      out.push(`${c.name} ${c.version}: stays native (--keep-native): ${c.reason}`);
+      out.push(`${c.name} ${c.version}${c.member ? " (workspace member)" : ""}: stays native (--keep-native): ${c.reason}`);
       continue;
     }
-    out.push(`${c.name} ${c.version} (edition ${c.edition}): ${c.status === "built" ? "module built" : "module reused from the cache"}`);
+    out.push(
+      `${c.name} ${c.version} (edition ${c.edition}${c.member ? ", workspace member" : ""}): ${c.status === "built" ? "module built" : "module reused from the cache"}`,
+    );
     for (const m of c.macros) {
       const label = m.kind === "derive" ? `#[derive(${m.name})]` : m.kind === "attr" ? `#[${m.name}]` : `${m.name}!`;
       out.push(`  ${m.kind.padEnd(6)} ${label}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);

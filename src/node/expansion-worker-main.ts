@@ -3,7 +3,7 @@
 // are asked of the main thread (it may build a crate); span questions for the client go out as
 // sub-request frames, the answer comes back through the shared buffer while this thread blocks.
 
-import { readFileSync, writeSync } from "node:fs";
+import { writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 
 import { loadMacroModule } from "../host/module.js";
@@ -17,6 +17,7 @@ import { createWasmBackend } from "../server/wasm-backend.js";
 import { errorMessage, MacroboxError } from "../errors.js";
 import { saveCodeCache } from "./code-cache.js";
 import { moduleHash, nodeCaches, type NodeCaches } from "./disk-cache.js";
+import { readModuleFile } from "./module-file.js";
 import type { UserDirs } from "./trust.js";
 import { requestSandbox } from "./expansion-sandbox.js";
 import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
@@ -53,12 +54,8 @@ const wasm = createWasmBackend({
     const path = await modulePath(lib);
     let module = modules.get(path);
     if (module === undefined) {
-      let bytes: Uint8Array;
-      try {
-        bytes = readFileSync(path);
-      } catch (e) {
-        throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
+      // A regular file within the bound: the path comes from the client or its configuration.
+      const bytes = readModuleFile(path);
       module = loadMacroModule(bytes, {
         limits,
         moduleHash: moduleHash(bytes),

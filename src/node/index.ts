@@ -21,3 +21,4 @@ export { serveStdio, servePostcardStdio, type StdioOptions } from "./stdio-serve
 export { ProcMacroServerClient, spawnRustAnalyzerServer, RUST_ANALYZER_PROC_MACRO_SRV, type SpawnOptions } from "./server-client.js";
 export { runProcMacroServer, procMacroServerMain, wasmModuleFor, type ProcMacroServerOptions, type ProtocolFormat } from "./proc-macro-server.js";
 export { Watchdog } from "./watchdog.js";
+export { readModuleFile, MAX_MODULE_BYTES } from "./module-file.js";
