@@ -256,6 +256,10 @@ describe("WASI capabilities", () => {
     const root = open("", O_DIRECTORY);
     assert.equal(root.errno, E.SUCCESS);
     assert.equal(readdir(root.fd, 256).errno, E.ACCES);
+    // The preopen itself is "/": the same directory, the same answers.
+    assert.equal(readdir(3, 256).errno, E.ACCES);
+    assert.equal(fns.fd_filestat_get(3, 400), E.SUCCESS);
+    assert.equal(view().getBigUint64(408, true), stat("").ino);
     assert.equal(open("work", O_CREAT).errno, E.ROFS);
     assert.equal(open("work/new", O_CREAT, FD_READ | FD_WRITE).errno, E.ROFS);
     // Siblings and their contents stay outside.

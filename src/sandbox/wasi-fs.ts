@@ -245,7 +245,10 @@ class WasiCapabilities {
     private readonly session: CapabilitySession,
     private readonly wasi: Wasi,
   ) {
-    this.fds.set(PREOPEN_FD, { kind: "dir", path: "", entries: null, granted: false, abs: "/" });
+    // "/" is the crate directory itself, or the first directory on the way to it (see `check`).
+    const root: OpenFd = { kind: "dir", path: "", entries: null, granted: false, abs: "/" };
+    if (session.crateDir !== "/") root.passage = { path: null, reason: "outside" };
+    this.fds.set(PREOPEN_FD, root);
     this.maxOpen = session.grant.maxOpenFiles ?? 64;
   }
 
