@@ -120,7 +120,8 @@ export interface LibcPaths {
 
 /**
  * A directory the macro may pass through but not list (see `check`): one of the crate directory's
- * ancestors (`path` null), or the crate directory itself when nothing in it is granted (`path` "").
+ * ancestors (`path` null), or the crate directory itself when nothing in it can be read (nothing
+ * granted, or no `fs`; `path` "").
  * `reason`: the refusal a listing gets.
  */
 interface Passage {
@@ -391,7 +392,7 @@ class WasiCapabilities {
    * (recording the denial). The one place deciding what a path gives the macro.
    *
    * The directories on the way to the crate directory (its ancestors, and the crate directory
-   * itself when nothing in it is granted) are passages: they stat as directories (a fixed stat,
+   * itself when nothing in it can be read) are passages: they stat as directories (a fixed stat,
    * like every stat here) and open as directories to resolve paths beneath, so that realpath, which
    * looks at each component of a path, and `metadata`/`read_dir` of absolute paths inside a grant
    * work as natively. Listing one is refused, like a Unix directory with search but no read
@@ -402,21 +403,19 @@ class WasiCapabilities {
   private check(t: { path: string | null; abs: string; dotdot: boolean }, wantDir: boolean): Checked | number {
     const s = this.session;
     const { path, abs } = t;
-    const fs = s.grant.fs;
     if (path === null) {
       const reason = t.dotdot ? "escape" : "outside";
-      if (fs && pathAbove(s.crateDir, abs)) return { type: "directory", size: 0, passage: { path: null, reason } };
+      if (pathAbove(s.crateDir, abs)) return { type: "directory", size: 0, passage: { path: null, reason } };
       s.denyRead(null, abs, reason);
       return E.ACCES;
     }
     const g = s.grant.granted;
-    if (!readAllowed(g, path) && !readLeadsTo(g, path)) {
-      if (fs && path === "") return { type: "directory", size: 0, passage: { path, reason: s.readReason(path) } };
-      s.denyRead(path, abs, s.readReason(path));
-      return E.ACCES;
-    }
-    if (!fs) {
-      s.denyRead(path, abs, "no-root");
+    const fs = s.grant.fs;
+    const granted = readAllowed(g, path) || readLeadsTo(g, path);
+    if (!granted || !fs) {
+      const reason = granted ? "no-root" : s.readReason(path);
+      if (path === "") return { type: "directory", size: 0, passage: { path, reason } };
+      s.denyRead(path, abs, reason);
       return E.ACCES;
     }
     let st;
