@@ -8,6 +8,7 @@
 // temporary directory, at its real path, so paths compare as they are.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -22,6 +23,8 @@ import { compareStreams, printTokens } from "./oracle/compare.js";
 import { buildNativeMacro, closeNativeOracle, expandNative, oracleCacheDir, type NativeCrate } from "./oracle/native.js";
 
 const ROOT = join(import.meta.dirname, "..");
+const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
+const CLI = join(ROOT, "src", "cli", "run.ts");
 const FIXTURE = join(ROOT, "test", "fixtures", "paths");
 const INCLUDE_DIR: NativeCrate = { name: "include_dir_macros", version: "0.7.3" };
 
@@ -134,9 +137,11 @@ describe("absolute paths inside a grant resolve as natively", { timeout: 20 * 60
 
 describe('include_dir!("$CARGO_MANIFEST_DIR/assets") (include_dir_macros 0.7.3, unmodified)', { timeout: 20 * 60_000 }, () => {
   let includeDir: MacroModule;
+  let includeDirWasm: string;
   before(async () => {
     const dir = join(oracleCacheDir(), "paths-wasm");
-    includeDir = await loadMacroModule(readFileSync((await build({ crate: "include_dir_macros@0.7.3", output: join(dir, "include_dir_macros.wasm") })).output));
+    includeDirWasm = (await build({ crate: "include_dir_macros@0.7.3", output: join(dir, "include_dir_macros.wasm") })).output;
+    includeDir = await loadMacroModule(readFileSync(includeDirWasm));
   });
   const INPUT = '"$CARGO_MANIFEST_DIR/assets"';
 
@@ -177,6 +182,26 @@ describe('include_dir!("$CARGO_MANIFEST_DIR/assets") (include_dir_macros 0.7.3, 
     assert.equal(r.denials[0].name, join(crateDir, "assets"));
     assert.match(formatMessages(r, { sandbox: none }), /--allow-read include_dir_macros:assets/);
     assert.deepEqual(r.reads, []);
+  });
+
+  test("macrobox expand in the crate directory: the same, granted or not", () => {
+    const run = (...extra: string[]) =>
+      spawnSync(process.execPath, ["--import", TSX, CLI, "expand", includeDirWasm, "--bang", "include_dir", INPUT, "--json", ...extra], {
+        cwd: crateDir,
+        encoding: "utf8",
+      });
+    rmSync(join(crateDir, "assets", "to-sibling"));
+    try {
+      const granted = run("--allow-read", "include_dir_macros:assets");
+      assert.equal(granted.status, 0, granted.stderr);
+      const [out] = JSON.parse(granted.stdout) as Array<{ ok: boolean; code: string }>;
+      assert.ok(out.ok && out.code.includes(`("${crateDir}/assets/sub/deeper/c.bin")`), out.code);
+    } finally {
+      symlinkSync(sibling, join(crateDir, "assets", "to-sibling"));
+    }
+    const denied = run();
+    assert.equal(denied.status, 1);
+    assert.match(denied.stdout + denied.stderr, /--allow-read include_dir_macros:assets/);
   });
 
   test("a symbolic link in the granted directory to a sibling of the crate directory is refused", async () => {
