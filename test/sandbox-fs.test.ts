@@ -181,7 +181,7 @@ describe("WASI capabilities", () => {
 
   test("absolute paths: the crate directory at its real path; everything else outside", () => {
     // wasi-libc with chdir makes every path absolute before it reaches the host (leading "/" stripped).
-    const { open, read, session } = setup({ currentDir: "/work" }, { joinsRelativePaths: true });
+    const { open, read, readdir, session } = setup({ currentDir: "/work" }, { joinsRelativePaths: true });
     const ok = open("work/crate/data/one.txt");
     assert.equal(ok.errno, E.SUCCESS);
     assert.equal(read(ok.fd, 4).text, "0123");
@@ -189,7 +189,10 @@ describe("WASI capabilities", () => {
     assert.equal(open("etc/passwd").errno, E.ACCES);
     assert.equal(open("work/crate/data/../../outside").errno, E.ACCES);
     assert.equal(open("work/crate/secret").errno, E.ACCES);
-    assert.equal(open("work").errno, E.ACCES, "directories above the crate are not shown");
+    // A directory above the crate opens (to pass through, see the next test) but does not list.
+    const above = open("work");
+    assert.equal(above.errno, E.SUCCESS);
+    assert.equal(readdir(above.fd, 256).errno, E.ACCES, "directories above the crate are not shown");
     assert.deepEqual(
       session.denials.map((d) => [d.name, d.reason, d.grant]),
       [
@@ -211,6 +214,105 @@ describe("WASI capabilities", () => {
     assert.equal(plain.open("crate/data/one.txt").errno, E.SUCCESS);
     assert.equal(plain.open("crate/secret").errno, E.ACCES);
     assert.deepEqual(plain.session.reads, ["data/one.txt"]);
+  });
+
+  test("the crate directory's ancestors: directories to pass through, with a fixed stat, never listed or read", () => {
+    const { fns, view, memory, open, read, readdir, session } = setup({}, { joinsRelativePaths: true });
+    const put = (path: string) => {
+      const bytes = new TextEncoder().encode(path);
+      new Uint8Array(memory.buffer, 1024, bytes.length).set(bytes);
+      return bytes.length;
+    };
+    const stat = (path: string, dirfd = 3): { errno: number; type: number; ino: bigint; size: bigint; mtime: bigint } => {
+      const errno = fns.path_filestat_get(dirfd, 0, 1024, put(path), 400);
+      const v = view();
+      return { errno, type: v.getUint8(416), ino: v.getBigUint64(408, true), size: v.getBigUint64(432, true), mtime: v.getBigUint64(448, true) };
+    };
+    const readlink = (path: string) => fns.path_readlink(3, 1024, put(path), 3000, 100, 2064);
+    // "/" (wasi-libc passes it as "" or "."), "/work", and "/work/crate/.." are directories.
+    for (const path of ["", ".", "work", "work/", "work/crate/..", "work/crate/data/../.."]) {
+      const st = stat(path);
+      assert.deepEqual({ errno: st.errno, type: st.type, size: st.size, mtime: st.mtime }, { errno: E.SUCCESS, type: 3, size: 0n, mtime: 0n }, path);
+      assert.equal(readlink(path), 28, `${path}: not a link (EINVAL)`);
+    }
+    assert.equal(stat("work").ino, stat("work/crate/..").ino, "the same inode every time");
+    assert.notEqual(stat("work").ino, stat("").ino);
+    // Nothing was read, nothing refused so far.
+    assert.equal(session.reads.length + session.denials.length, 0);
+    // Opened, an ancestor resolves paths beneath it, checked as from the root.
+    const work = open("work", O_DIRECTORY);
+    assert.equal(work.errno, E.SUCCESS);
+    assert.equal(fns.fd_filestat_get(work.fd, 400), E.SUCCESS);
+    assert.equal(view().getUint8(416), 3);
+    const one = open("crate/data/one.txt", 0, FD_READ, work.fd);
+    assert.equal(one.errno, E.SUCCESS);
+    assert.equal(read(one.fd, 3).text, "012");
+    assert.equal(open("crate/secret", 0, FD_READ, work.fd).errno, E.ACCES);
+    assert.equal(open("crate-sibling", 0, FD_READ, work.fd).errno, E.ACCES);
+    assert.equal(stat("crate-sibling", work.fd).errno, E.ACCES);
+    // Never listed, never read as a file, never written.
+    assert.equal(readdir(work.fd, 256).errno, E.ACCES);
+    assert.equal(read(work.fd, 10).errno, E.ISDIR);
+    const root = open("", O_DIRECTORY);
+    assert.equal(root.errno, E.SUCCESS);
+    assert.equal(readdir(root.fd, 256).errno, E.ACCES);
+    // The preopen itself is "/": the same directory, the same answers.
+    assert.equal(readdir(3, 256).errno, E.ACCES);
+    assert.equal(fns.fd_filestat_get(3, 400), E.SUCCESS);
+    assert.equal(view().getBigUint64(408, true), stat("").ino);
+    assert.equal(open("work", O_CREAT).errno, E.ROFS);
+    assert.equal(open("work/new", O_CREAT, FD_READ | FD_WRITE).errno, E.ROFS);
+    // Siblings and their contents stay outside.
+    assert.equal(stat("work/other").errno, E.ACCES);
+    assert.equal(stat("etc").errno, E.ACCES);
+    assert.equal(readlink("etc/passwd"), E.ACCES);
+    assert.equal(readlink("work/crate/data/one.txt"), 28);
+    assert.deepEqual(
+      session.denials.map((d) => [d.name, d.reason]),
+      [
+        ["/work/crate/secret", "undeclared"],
+        ["/work/crate-sibling", "outside"],
+        ["/work", "outside"],
+        ["/", "outside"],
+        ["/work", "write"],
+        ["/work/new", "write"],
+        ["/work/other", "outside"],
+        ["/etc", "outside"],
+        ["/etc/passwd", "outside"],
+      ],
+    );
+    assert.deepEqual(session.reads, ["data/one.txt"]);
+
+    // The crate directory itself, with nothing granted in it: stat-able, not listable (the note names it).
+    const bare = setup({ granted: { env: [], read: [] } }, { joinsRelativePaths: true });
+    const crate = bare.open("work/crate", O_DIRECTORY);
+    assert.equal(crate.errno, E.SUCCESS);
+    assert.equal(bare.readdir(crate.fd, 256).errno, E.ACCES);
+    assert.equal(bare.open("work/crate/data/one.txt").errno, E.ACCES);
+    assert.deepEqual(
+      bare.session.denials.map((d) => [d.name, d.reason, d.grant]),
+      [
+        ["/work/crate", "undeclared", "."],
+        ["/work/crate/data/one.txt", "not-granted", "data/one.txt"],
+      ],
+    );
+    // No crate directory to read from: the way to it is the same (it depends on its path only).
+    const none = setup({ fs: null }, { joinsRelativePaths: true });
+    const noneWork = none.open("work", O_DIRECTORY);
+    assert.equal(noneWork.errno, E.SUCCESS);
+    assert.equal(none.readdir(noneWork.fd, 256).errno, E.ACCES);
+    const noneCrate = none.open("work/crate", O_DIRECTORY);
+    assert.equal(noneCrate.errno, E.SUCCESS);
+    assert.equal(none.readdir(noneCrate.fd, 256).errno, E.ACCES);
+    assert.equal(none.open("work/crate/data/one.txt").errno, E.ACCES);
+    assert.deepEqual(
+      none.session.denials.map((d) => [d.name, d.reason]),
+      [
+        ["/work", "outside"],
+        ["/work/crate", "no-root"],
+        ["/work/crate/data/one.txt", "no-root"],
+      ],
+    );
   });
 
   test("declared but not granted, and no crate directory at all", () => {

@@ -264,6 +264,19 @@ export function pathInside(dir: string, abs: string): string | null {
   return abs.startsWith(d + "/") ? abs.slice(d.length + 1) : null;
 }
 
+/**
+ * Whether absolute `abs` is a strict ancestor of absolute directory `dir` ("/" included when `dir`
+ * is not "/"): a directory every path inside `dir` passes through. The sandbox lets a macro pass
+ * through these (stat them as directories, resolve paths beneath them) but never list or read them
+ * (`check` in wasi-fs.ts): the crate directory's own path is no secret (CARGO_MANIFEST_DIR holds it).
+ */
+export function pathAbove(dir: string, abs: string): boolean {
+  const d = dir.replace(/\/+$/, "");
+  if (d === "") return false;
+  const a = abs.replace(/\/+$/, "");
+  return d.startsWith(a + "/");
+}
+
 /** A read pattern normalized like a path (no `..` allowed at all, no absolute path); null if bad. */
 export function normalizePattern(pattern: string): string | null {
   if (pattern.split("/").includes("..")) return null;

@@ -21,8 +21,10 @@
 // first makes relative paths absolute against its current directory, which the host sets to
 // `currentDir` (src/bridge/instance.ts): a path then arrives absolute. Otherwise a relative and an
 // absolute path look the same: one inside the crate directory is taken as absolute, anything else
-// as relative to `currentDir`. Either way the result is checked against the grant: only the crate
-// directory's granted paths are visible, `..` that climbs out of it is refused.
+// as relative to `currentDir`. Either way the result is checked against the grant (`check`): only
+// the crate directory's granted paths are visible, `..` that climbs out of it is refused, and the
+// directories on the way to it (its ancestors) can be passed through (stat, open to resolve beneath)
+// but not listed or read, so that realpath and `metadata` of absolute paths inside a grant work.
 //
 // Browser-safe: no Node APIs here.
 
@@ -31,6 +33,7 @@ import {
   envAllowed,
   envVisible,
   normalizePattern,
+  pathAbove,
   pathInside,
   readAllowed,
   readLeadsTo,
@@ -120,10 +123,24 @@ export interface LibcPaths {
   joinsRelativePaths: boolean;
 }
 
+/**
+ * A directory the macro may pass through but not list (see `check`): one of the crate directory's
+ * ancestors (`path` null), or the crate directory itself when nothing in it can be read (nothing
+ * granted, or no `fs`; `path` "").
+ * `reason`: the refusal a listing gets.
+ */
+interface Passage {
+  path: string | null;
+  reason: DenialReason;
+}
+
 type OpenFd =
   | { kind: "file"; path: string; data: Uint8Array; pos: number }
-  // `path`: relative to the crate directory; `abs`: where the macro sees it (null for the crate's own entries: crateDir/path).
-  | { kind: "dir"; path: string; entries: FsEntry[] | null; granted: boolean; abs?: string };
+  // `path`: relative to the crate directory; `abs`: where the macro sees it (absent for the crate's own entries: crateDir/path).
+  | { kind: "dir"; path: string; entries: FsEntry[] | null; granted: boolean; abs?: string; passage?: Passage };
+
+/** What `check` found: a file or directory of the crate to serve, or a directory to pass through. */
+type Checked = { type: FsFileType; size: number; passage?: Passage };
 
 export class CapabilitySession {
   /** Paths read (files opened, directories listed, metadata asked), relative to the crate root, in order. */
@@ -234,7 +251,10 @@ class WasiCapabilities {
     private readonly session: CapabilitySession,
     private readonly wasi: Wasi,
   ) {
-    this.fds.set(PREOPEN_FD, { kind: "dir", path: "", entries: null, granted: false, abs: "/" });
+    // "/" is the crate directory itself, or the first directory on the way to it (see `check`).
+    const root: OpenFd = { kind: "dir", path: "", entries: null, granted: false, abs: "/" };
+    if (session.crateDir !== "/") root.passage = { path: null, reason: "outside" };
+    this.fds.set(PREOPEN_FD, root);
     this.maxOpen = session.grant.maxOpenFiles ?? 64;
   }
 
@@ -269,6 +289,7 @@ class WasiCapabilities {
           out: number,
         ) => this.pathOpen(fd, ptr, len, oflags, rightsBase, fdflags, out),
         path_filestat_get: (fd: number, _flags: number, ptr: number, len: number, buf: number) => this.pathFilestat(fd, ptr, len, buf),
+        path_readlink: (fd: number, ptr: number, len: number) => this.pathReadlink(fd, ptr, len),
       },
     };
   }
@@ -373,23 +394,33 @@ class WasiCapabilities {
 
   /**
    * Checks a read of `t` against the grant and the file system; returns what it is, or the errno
-   * (recording the denial).
+   * (recording the denial). The one place deciding what a path gives the macro.
+   *
+   * The directories on the way to the crate directory (its ancestors, and the crate directory
+   * itself when nothing in it can be read) are passages: they stat as directories (a fixed stat,
+   * like every stat here) and open as directories to resolve paths beneath, so that realpath, which
+   * looks at each component of a path, and `metadata`/`read_dir` of absolute paths inside a grant
+   * work as natively. Listing one is refused, like a Unix directory with search but no read
+   * permission (mode 0711): a listing showing only the way down would differ from native without a
+   * word, a refusal comes with a note. Nothing is read from them: the crate directory's real path
+   * is known (CARGO_MANIFEST_DIR), so its ancestors exist and are directories.
    */
-  private check(t: { path: string | null; abs: string; dotdot: boolean }, wantDir: boolean): { type: FsFileType; size: number } | number {
+  private check(t: { path: string | null; abs: string; dotdot: boolean }, wantDir: boolean): Checked | number {
     const s = this.session;
     const { path, abs } = t;
     if (path === null) {
-      s.denyRead(null, abs, t.dotdot ? "escape" : "outside");
+      const reason = t.dotdot ? "escape" : "outside";
+      if (pathAbove(s.crateDir, abs)) return { type: "directory", size: 0, passage: { path: null, reason } };
+      s.denyRead(null, abs, reason);
       return E.ACCES;
     }
     const g = s.grant.granted;
-    if (!readAllowed(g, path) && !readLeadsTo(g, path)) {
-      s.denyRead(path, abs, s.readReason(path));
-      return E.ACCES;
-    }
     const fs = s.grant.fs;
-    if (!fs) {
-      s.denyRead(path, abs, "no-root");
+    const granted = readAllowed(g, path) || readLeadsTo(g, path);
+    if (!granted || !fs) {
+      const reason = granted ? "no-root" : s.readReason(path);
+      if (path === "") return { type: "directory", size: 0, passage: { path, reason } };
+      s.denyRead(path, abs, reason);
       return E.ACCES;
     }
     let st;
@@ -433,22 +464,24 @@ class WasiCapabilities {
     const st = this.check(t, (oflags & OFLAGS_DIRECTORY) !== 0);
     if (typeof st === "number") return st;
     if (this.fds.size >= this.maxOpen) return E.MFILE;
-    const path = t.path!;
     let entry: OpenFd;
-    if (st.type === "directory") {
-      entry = { kind: "dir", path, entries: null, granted: readAllowed(this.session.grant.granted, path) };
+    if (st.passage) {
+      entry = { kind: "dir", path: t.path ?? "", entries: null, granted: false, abs: t.abs, passage: st.passage };
+    } else if (st.type === "directory") {
+      entry = { kind: "dir", path: t.path!, entries: null, granted: readAllowed(this.session.grant.granted, t.path!) };
     } else {
       let data: Uint8Array;
       if (st.size > MAX_FILE_BYTES) return E.FBIG;
       if (!this.wasi.charge(st.size)) return E.NOSPC;
       try {
-        data = this.session.grant.fs!.readFile(path);
+        data = this.session.grant.fs!.readFile(t.path!);
       } catch (e) {
         return fsErrno(e);
       }
-      entry = { kind: "file", path, data, pos: 0 };
+      entry = { kind: "file", path: t.path!, data, pos: 0 };
     }
-    this.session.recordRead(path || ".");
+    // A passage is not read: nothing to record.
+    if (!st.passage) this.session.recordRead(t.path || ".");
     const newFd = this.nextFd++;
     this.fds.set(newFd, entry);
     this.view().setUint32(out, newFd, true);
@@ -530,7 +563,8 @@ class WasiCapabilities {
     if (fd <= 2) return this.writeFilestat(buf, `<fd ${fd}>`, FILETYPE.chardev, 0);
     const f = this.fds.get(fd);
     if (!f) return E.BADF;
-    return f.kind === "file" ? this.writeFilestat(buf, f.path, FILETYPE.file, f.data.length) : this.writeFilestat(buf, f.path, FILETYPE.directory, 0);
+    if (f.kind === "file") return this.writeFilestat(buf, f.path, FILETYPE.file, f.data.length);
+    return this.writeFilestat(buf, f.passage?.path === null ? f.abs! : f.path, FILETYPE.directory, 0);
   }
 
   private pathFilestat(fd: number, ptr: number, len: number, buf: number): number {
@@ -538,8 +572,23 @@ class WasiCapabilities {
     if (typeof t === "number") return t;
     const st = this.check(t, false);
     if (typeof st === "number") return st;
+    // An ancestor's inode is keyed by its absolute path (crate paths are relative: no collision).
+    if (st.passage) return this.writeFilestat(buf, t.path ?? t.abs, FILETYPE.directory, 0);
     this.session.recordRead(t.path || ".");
     return this.writeFilestat(buf, t.path!, FILETYPE[st.type], st.size);
+  }
+
+  /**
+   * readlink: the sandbox shows no symbolic links (stats and opens follow them, within the grant),
+   * so anything the macro may see is "not a link" (EINVAL, as for a directory or file natively).
+   */
+  private pathReadlink(fd: number, ptr: number, len: number): number {
+    const t = this.target(fd, ptr, len);
+    if (typeof t === "number") return t;
+    const st = this.check(t, false);
+    if (typeof st === "number") return st;
+    if (!st.passage) this.session.recordRead(t.path || ".");
+    return E.INVAL;
   }
 
   // ---- directories ----
@@ -550,6 +599,10 @@ class WasiCapabilities {
     if (d.kind !== "dir") return E.NOTDIR;
     if (!this.ok(buf, bufLen) || !this.ok(usedPtr, 4)) return E.FAULT;
     if (!this.wasi.charge(bufLen)) return E.NOSPC;
+    if (d.passage) {
+      this.session.denyRead(d.passage.path, d.abs ?? this.session.absolute(d.path), d.passage.reason);
+      return E.ACCES;
+    }
     if (d.entries === null) {
       const s = this.session;
       if (!this.wasi.charge(FS_LOOKUP_COST)) return E.NOSPC;
