@@ -39,6 +39,8 @@ export interface PatchOptions {
   cwd?: string;
   /** Macro crates to leave native when they cannot be sandboxed (by name); "*" for any. */
   keepNative?: readonly string[];
+  /** Build natively where no OS sandbox is available (`--allow-native-build`; see `BuildOptions.allowNativeBuild`). */
+  allowNativeBuild?: boolean;
   onEvent?: (event: BuildEvent & { crate?: string }) => void;
 }
 
@@ -118,7 +120,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     };
     let built: { module: string; fresh: boolean; metadata: NonNullable<ReturnType<typeof readMetadata>> };
     try {
-      built = await buildModule(pkg, modulesDir, (e) => options.onEvent?.({ ...e, crate: pkg.name }));
+      built = await buildModule(pkg, modulesDir, options.allowNativeBuild ?? false, (e) => options.onEvent?.({ ...e, crate: pkg.name }));
     } catch (e) {
       const reason = e instanceof BuildError ? e.message.split("\n")[0] : errorMessage(e);
       if (keep) crates.push({ ...base, status: "native", reason });
@@ -164,7 +166,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
 }
 
 /** Builds (or reuses) the module and stores it content-addressed. */
-async function buildModule(pkg: MacroPackage, modulesDir: string, onEvent: (e: BuildEvent) => void) {
+async function buildModule(pkg: MacroPackage, modulesDir: string, allowNativeBuild: boolean, onEvent: (e: BuildEvent) => void) {
   let fresh = true;
   const tmp = join(modulesDir, `.${pkg.name}-${process.pid}.wasm`);
   const result = await build({
@@ -172,6 +174,7 @@ async function buildModule(pkg: MacroPackage, modulesDir: string, onEvent: (e: B
     output: tmp,
     features: pkg.features,
     noDefaultFeatures: true,
+    allowNativeBuild,
     onEvent: (e) => {
       if (e.type === "compiled" && !e.fresh) fresh = false;
       onEvent(e);
