@@ -184,7 +184,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const output = resolve(options.output ?? `${staged.libName}.wasm`);
     const bytes = appendCustomSection(linked, METADATA_SECTION, encodeMetadata(metadata));
     writeAtomically(output, bytes);
-    if (storeKey !== null) await options.moduleStore!.set(storeKey, bytes);
+    // A module built natively may hold what the machine's environment and files gave its build
+    // (`option_env!`, `include_str!`): it stays out of a store shared with other machines.
+    if (storeKey !== null && sandboxed) await options.moduleStore!.set(storeKey, bytes);
     return { output, stageDir: staged.dir, metadata, size: bytes.length, fromStore: false };
   });
 }
