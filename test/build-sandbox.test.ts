@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { findToolchain } from "../src/builder/toolchain.js";
 import { cacheRoot } from "../src/builder/cache.js";
+import { sandboxedCommand } from "../src/builder/os-sandbox.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const fixture = join(root, "test/fixtures/hostile-build");
@@ -102,6 +103,8 @@ describe("module builds in the OS sandbox", { timeout: 20 * 60_000 }, () => {
     assert.match(record, /\nhome_key=None\n/);
     assert.doesNotMatch(record, /\nfound /, "no id_rsa found under /tmp, /home or /root");
     assert.match(record, /\nnetwork=refused/);
+    // Of macrobox's cache, no other crate's staged sources (this cache has built others).
+    assert.match(record, /\nstages=hostile-build-0\.1\.0-[0-9a-f]{12}\n/);
     assert.deepEqual(connections, [], "nothing reached the host's loopback");
     // Nothing of the secrets anywhere: the module, the output, the whole cache.
     for (const secret of [s.key, s.variable]) {
@@ -198,6 +201,32 @@ describe("module builds in the OS sandbox", { timeout: 20 * 60_000 }, () => {
     assert.match(served, /no OS sandbox is available to build crate-native .*MACROBOX_ALLOW_NATIVE_BUILD=1/);
     const servedNatively = await serveListMacros(lib, { ...noSandbox, ...store, MACROBOX_ALLOW_NATIVE_BUILD: "1" });
     assert.deepEqual(JSON.parse(servedNatively), { ListMacros: { Ok: [[name, "FuncLike"]] } });
+  });
+
+  it("the sandbox hides the user's home even where a bound directory contains it, and shows what is bound under it", () => {
+    const s = secrets("parent");
+    writeFileSync(join(scratch, "bound-file"), "visible");
+    mkdirSync(join(s.home, "bound-back"), { recursive: true });
+    writeFileSync(join(s.home, "bound-back/file"), "visible too");
+    const saved = process.env.HOME;
+    process.env.HOME = s.home;
+    let argv: string[];
+    try {
+      argv = sandboxedCommand(
+        ["/bin/sh", "-c", 'cat "$1"/bound-file; cat "$2"/bound-back/file; cat "$2"/.ssh/id_rsa; echo " env:$MACROBOX_TEST_SECRET"', "sh", scratch, s.home],
+        {
+          readOnly: [scratch, join(s.home, "bound-back")],
+          writable: [],
+          env: { PATH: "/usr/bin:/bin" },
+          cwd: "/",
+        },
+      );
+    } finally {
+      process.env.HOME = saved;
+    }
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", env: { ...process.env, ...s.env } });
+    assert.equal(r.stdout, "visiblevisible too env:\n", r.stderr);
+    assert.match(r.stderr, /\.ssh\/id_rsa: No such file or directory/);
   });
 
   it("the proc-macro server builds only for dylibs in a cargo target directory's <profile>/deps", async () => {

@@ -96,7 +96,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const place: CargoPlace = sandboxed
       ? {
           // Read-only: the toolchain (with node, which runs the linker wrapper), the registries and
-          // this toolchain's cache (target spec, linker wrapper, compat copies, the vendor view).
+          // of this toolchain's cache only what the build reads (the target's files, the compat
+          // copies, the vendor view), not other crates' stages or built modules.
           // Writable: cargo's target dir, its own CARGO_HOME and this build's stage (Cargo.lock).
           readOnly: [
             toolchain.rustc,
@@ -107,7 +108,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
             toolchain.wasiLibDir,
             process.execPath,
             ...roots,
-            cache,
+            ...target.files,
+            vendor,
+            join(cache, "compat"),
           ],
           writable: [targetDir, cargoHome, staged.dir],
         }

@@ -75,11 +75,13 @@ export function sandboxedCommand(argv: string[], spec: SandboxSpec, bwrap = osSa
   }
   type Mount = { path: string; source: string; kind: "ro" | "rw" | "tmpfs" };
   const mounts: Mount[] = [];
+  const home = realHome();
   const add = (path: string, kind: "ro" | "rw") => {
     if (!isAbsolute(path) || !existsSync(path)) return;
     const real = realpathSync(path);
-    // Already visible read-only through a bound parent (a binary in /usr/bin).
-    if (kind === "ro" && mounts.some((m) => m.kind === "ro" && within(real, m.path) && within(resolve(path), m.path))) return;
+    // Already visible read-only through a bound parent (a binary in /usr/bin), unless the home's tmpfs will hide it.
+    const hidden = home !== null && within(real, home);
+    if (kind === "ro" && !hidden && mounts.some((m) => m.kind === "ro" && within(real, m.path) && within(resolve(path), m.path))) return;
     mounts.push({ path: real, source: real, kind });
     // A symlinked path (the sysroot's `rust` -> the sources) is also bound where it is named, unless a parent bind already shows the link.
     if (resolve(path) !== real && !mounts.some((m) => m.path !== real && within(resolve(path), m.path)))
@@ -88,7 +90,6 @@ export function sandboxedCommand(argv: string[], spec: SandboxSpec, bwrap = osSa
   for (const p of SYSTEM_READ_ONLY) add(p, "ro");
   for (const p of spec.readOnly) add(p, "ro");
   for (const p of spec.writable) add(p, "rw");
-  const home = realHome();
   if (home !== null && mounts.some((m) => m.kind !== "tmpfs" && within(home, m.path))) mounts.push({ path: home, source: home, kind: "tmpfs" });
   const depth = (p: string) => p.split("/").filter(Boolean).length;
   // Stable by depth: same-depth mounts keep their order (writable after read-only); of two mounts

@@ -20,6 +20,8 @@ export interface TargetFiles {
   spec: string;
   /** Executable linker wrapper, given to cargo as this target's linker. */
   linker: string;
+  /** Every file of the target the build reads (the spec, the wrapper and what it links in). */
+  files: string[];
 }
 
 function writeIfChanged(path: string, text: string, mode?: number): void {
@@ -44,7 +46,7 @@ export function prepareTarget(toolchain: Toolchain, dir: string, objects: string
   writeIfChanged(shimSource, LIBC_SHIM_SOURCE);
   const linker = join(dir, `${TARGET_NAME}-ld.mjs`);
   writeIfChanged(linker, linkerWrapper(toolchain, tagObject, { source: shimSource, spec, remap: dir, objects }), 0o755);
-  return { spec, linker };
+  return { spec, linker, files: [spec, linker, tagObject, shimSource] };
 }
 
 function deriveSpec(toolchain: Toolchain): Record<string, unknown> {
