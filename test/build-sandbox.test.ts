@@ -203,6 +203,12 @@ describe("module builds in the OS sandbox", { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(JSON.parse(servedNatively), { ListMacros: { Ok: [[name, "FuncLike"]] } });
   });
 
+  it("--online, which needs the network and the user's cargo configuration, is refused unless --allow-native-build", async () => {
+    const r = await macrobox(["build", join(root, "examples/demo-macros"), "--online", "-o", join(scratch, "online.wasm")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--online resolves and downloads through your cargo configuration and the network, .*Pass --allow-native-build with --online/);
+  });
+
   it("the sandbox hides the user's home even where a bound directory contains it, and shows what is bound under it", () => {
     const s = secrets("parent");
     writeFileSync(join(scratch, "bound-file"), "visible");
