@@ -177,6 +177,41 @@ describe("module builds in the OS sandbox", { timeout: 20 * 60_000 }, () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
+  it("staging refuses a path dependency outside the crate's workspace (a manifest naming the user's other project)", async () => {
+    const s = secrets("pathdep");
+    const other = join(s.home, "other-project");
+    mkdirSync(join(other, "src"), { recursive: true });
+    writeFileSync(join(other, "Cargo.toml"), '[package]\nname = "other"\nversion = "0.1.0"\nedition = "2021"\n');
+    writeFileSync(join(other, "src/lib.rs"), `pub const PRIVATE: &str = "${s.variable}";\n`);
+    const crate = join(scratch, "crate-pathdep");
+    cpSync(fixture, crate, { recursive: true });
+    writeFileSync(
+      join(crate, "Cargo.toml"),
+      readFileSync(join(crate, "Cargo.toml"), "utf8") + `\n[dependencies]\nother = { path = ${JSON.stringify(other)} }\n`,
+    );
+    const r = await macrobox(["build", crate, "-o", join(scratch, "pathdep.wasm")], s.env);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(`path dependency ${other} lies outside the crate (which is in no workspace)`), r.stderr);
+    assert.deepEqual(filesContaining(cacheRoot(), [s.variable]), []);
+    // A sibling inside the workspace is staged and builds.
+    const ws = join(scratch, "ws-pathdep");
+    mkdirSync(join(ws, "helper/src"), { recursive: true });
+    mkdirSync(join(ws, "m/src"), { recursive: true });
+    writeFileSync(join(ws, "Cargo.toml"), '[workspace]\nmembers = ["m", "helper"]\n');
+    writeFileSync(join(ws, "helper/Cargo.toml"), '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n');
+    writeFileSync(join(ws, "helper/src/lib.rs"), 'pub const NAME: &str = "from_helper";\n');
+    writeFileSync(
+      join(ws, "m/Cargo.toml"),
+      '[package]\nname = "ws-pathdep-m"\nversion = "0.1.0"\nedition = "2021"\n[lib]\nproc-macro = true\n[dependencies]\nhelper = { path = "../helper" }\n',
+    );
+    writeFileSync(
+      join(ws, "m/src/lib.rs"),
+      '#[proc_macro]\npub fn named(_: proc_macro::TokenStream) -> proc_macro::TokenStream { format!("{:?}", helper::NAME).parse().unwrap() }\n',
+    );
+    const ok = await macrobox(["build", join(ws, "m"), "-o", join(scratch, "ws-pathdep.wasm"), "--quiet"], s.env);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
   it("without an OS sandbox, a path crate is refused naming --allow-native-build; with it, it builds natively", async () => {
     const crate = join(scratch, "crate-native");
     mkdirSync(join(crate, "src"), { recursive: true });

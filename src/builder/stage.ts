@@ -221,6 +221,12 @@ interface RewriteContext {
   stageDir: string;
   /** Where path dependencies from outside the crate are copied. */
   pathDepsDir: string;
+  /**
+   * The real path a path dependency must lie in: the workspace's root, or the crate itself when it
+   * is in no workspace. The stage is what the build may read, so a manifest naming a directory
+   * elsewhere (`path = "/home/u/other-project"`) must not copy it in.
+   */
+  allowedRoot: string;
 }
 
 /**
@@ -284,6 +290,19 @@ function rewriteManifest(manifest: Table, ctx: RewriteContext, isRoot: boolean):
 function stagePathDependency(depDir: string, ctx: RewriteContext): string {
   const inside = relative(ctx.crateDir, depDir);
   if (!inside.startsWith("..") && !isAbsolute(inside)) return inside.split(sep).join("/") || ".";
+  let real: string;
+  try {
+    real = realpathSync(depDir);
+  } catch {
+    throw new BuildError(`${ctx.crateDir}: path dependency ${depDir} does not exist`);
+  }
+  const rel = relative(ctx.allowedRoot, real);
+  if (rel.startsWith("..") || isAbsolute(rel)) {
+    throw new BuildError(
+      `${ctx.crateDir}: path dependency ${depDir} lies outside ${ctx.allowedRoot === ctx.crateDir ? "the crate (which is in no workspace)" : `its workspace ${ctx.allowedRoot}`}: ` +
+        "macrobox stages only a workspace's own crates (its build would read them); make both members of one workspace",
+    );
+  }
   const files = crateFiles(depDir);
   const manifest = readManifest(depDir);
   const name = String(table(manifest.package)?.name ?? "dep");
@@ -312,7 +331,7 @@ export function stageCrate(crateDir: string, stageRoot: string, cargoConfig: str
   if (existsSync(marker) && readFileSync(marker, "utf8") === stamp) return { ...info, dir: stageDir, sourceHash };
   rmSync(stageDir, { recursive: true, force: true });
   copyFiles(crateDir, stageDir, files);
-  const ctx = { crateDir, stageDir, pathDepsDir: join(stageDir, ".macrobox-path-deps") };
+  const ctx = { crateDir, stageDir, pathDepsDir: join(stageDir, ".macrobox-path-deps"), allowedRoot: realpathSync(findWorkspace(crateDir)?.root ?? crateDir) };
   writeFileSync(join(stageDir, "Cargo.toml"), stringifyToml(rewriteManifest(manifest, ctx, true)));
   mkdirSync(join(stageDir, ".cargo"), { recursive: true });
   writeFileSync(join(stageDir, ".cargo/config.toml"), cargoConfig);
