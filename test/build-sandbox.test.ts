@@ -144,7 +144,9 @@ describe("module builds in the OS sandbox", { timeout: 20 * 60_000 }, () => {
     const s = secrets("native");
     const toolchain = findToolchain();
     const target = join(scratch, "native-target");
-    const r = await run(toolchain.cargo, ["build", "--offline", "--features", "include-home", "--manifest-path", join(fixture, "Cargo.toml")], {
+    const crate = join(scratch, "crate-native-control"); // cargo writes Cargo.lock next to the manifest
+    cpSync(fixture, crate, { recursive: true });
+    const r = await run(toolchain.cargo, ["build", "--offline", "--features", "include-home", "--manifest-path", join(crate, "Cargo.toml")], {
       ...s.env,
       CARGO_TARGET_DIR: target,
       RUSTC: toolchain.rustc,
