@@ -19,7 +19,10 @@ import { stageCrate, writeBuildConfig, type StagedCrate } from "./stage.js";
 import { LIBC_SHIM_SYMBOLS } from "./libc-shim.js";
 import { prepareTarget, TARGET_NAME } from "./target.js";
 import { bridgeAbiId, findToolchain, type Toolchain } from "./toolchain.js";
-import { MacroboxError } from "../errors.js";
+import { BuildError } from "./build-error.js";
+import { osSandbox, sandboxedCommand } from "./os-sandbox.js";
+
+export { BuildError };
 
 export interface BuildOptions {
   /** A crate directory, or `name@version` (or `name`) from the local registry. */
@@ -44,6 +47,12 @@ export interface BuildOptions {
    * A store that fails or holds something else than a module of this crate is a miss.
    */
   moduleStore?: ModuleStore;
+  /**
+   * Where no OS sandbox is available (src/builder/os-sandbox.ts), build a crate that is not from a
+   * registry natively anyway (`--allow-native-build`): its build script and `include_str!`/`env!`
+   * then see the user's files and environment. Also what `online` needs (it builds natively).
+   */
+  allowNativeBuild?: boolean;
 }
 
 export type BuildProfile = "dev" | "release";
@@ -64,17 +73,6 @@ export interface BuildResult {
   fromStore: boolean;
 }
 
-export class BuildError extends MacroboxError {
-  override name = "BuildError";
-  /** rustc's rendered diagnostics, when the crate failed to compile. */
-  constructor(
-    message: string,
-    readonly diagnostics: string = "",
-  ) {
-    super("build", diagnostics ? `${message}\n${diagnostics}` : message);
-  }
-}
-
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const emit = options.onEvent ?? (() => {});
   const toolchain = findToolchain();
@@ -82,16 +80,42 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const roots = registryRoots(toolchain);
 
   const crateDir = resolveCrateDir(options.crate, roots);
+  const sandboxed = decideSandbox(crateDir, roots, options, emit);
   return withLock(join(cache, "build.lock"), async () => {
-    const target = prepareTarget(toolchain, cache);
+    const targetDir = join(cache, "target");
+    const cargoHome = join(cache, "cargo-home");
+    for (const dir of [targetDir, cargoHome]) mkdirSync(dir, { recursive: true });
+    const target = prepareTarget(toolchain, cache, join(targetDir, ".macrobox-libc-shim"));
     const vendor = join(cache, "vendor");
     if (!options.online) syncDirectorySource(roots, vendor);
 
     const staged = stageCrate(crateDir, join(cache, "stage"), cargoConfig(options.online ? null : vendor));
     emit({ type: "step", message: `staged ${staged.name} ${staged.version} (source ${staged.sourceHash.slice(0, 12)})` });
 
-    const env = cargoEnv(toolchain, cache, target.linker);
-    const packages = await resolveDependencies(toolchain, staged, env);
+    const env = cargoEnv(toolchain, cache, target.linker, options.online ? null : cargoHome);
+    const place: CargoPlace = sandboxed
+      ? {
+          // Read-only: the toolchain (with node, which runs the linker wrapper), the registries and
+          // of this toolchain's cache only what the build reads (the target's files, the compat
+          // copies, the vendor view), not other crates' stages or built modules.
+          // Writable: cargo's target dir, its own CARGO_HOME and this build's stage (Cargo.lock).
+          readOnly: [
+            toolchain.rustc,
+            toolchain.cargo,
+            toolchain.sysroot,
+            toolchain.sourceRoot,
+            toolchain.linker[0],
+            toolchain.wasiLibDir,
+            process.execPath,
+            ...roots,
+            ...target.files,
+            vendor,
+            join(cache, "compat"),
+          ],
+          writable: [targetDir, cargoHome, staged.dir],
+        }
+      : null;
+    const packages = await resolveDependencies(toolchain, staged, env, place);
     const { patches, report } = applyCompat(
       packages.filter((p) => p.registry),
       join(cache, "compat"),
@@ -132,7 +156,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
     }
     rebuildIfAnotherStageWasLast(cache, staged);
-    const wasmPath = await cargoBuild(toolchain, staged, target.spec, buildConfig, env, options, emit);
+    const wasmPath = await cargoBuild(toolchain, staged, target.spec, buildConfig, env, place, options, emit);
 
     const linked = new Uint8Array(readFileSync(wasmPath));
     const module = new WebAssembly.Module(linked);
@@ -163,7 +187,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const output = resolve(options.output ?? `${staged.libName}.wasm`);
     const bytes = appendCustomSection(linked, METADATA_SECTION, encodeMetadata(metadata));
     writeAtomically(output, bytes);
-    if (storeKey !== null) await options.moduleStore!.set(storeKey, bytes);
+    // A module built natively may hold what the machine's environment and files gave its build
+    // (`option_env!`, `include_str!`): it stays out of a store shared with other machines.
+    if (storeKey !== null && sandboxed) await options.moduleStore!.set(storeKey, bytes);
     return { output, stageDir: staged.dir, metadata, size: bytes.length, fromStore: false };
   });
 }
@@ -231,11 +257,14 @@ function cargoConfig(vendor: string | null): string {
 }
 
 /**
- * The environment of every cargo call. RUSTFLAGS are fixed per toolchain (cargo rebuilds std when
- * they change), and path prefixes that differ between machines are remapped so that panic
- * locations embedded in the module do not depend on where things live.
+ * The builder's own environment for every cargo call (nothing of the user's: inside the OS sandbox
+ * it is the whole environment; natively `nativeEnv` adds the user's). RUSTFLAGS are fixed per
+ * toolchain (cargo rebuilds std when they change), and path prefixes that differ between machines
+ * are remapped so that panic locations embedded in the module do not depend on where things live.
+ * CARGO_HOME is the cache's own (the user's holds credentials and configuration), except for
+ * `--online`, which resolves through the user's cargo configuration (null here).
  */
-function cargoEnv(toolchain: Toolchain, cache: string, linker: string): NodeJS.ProcessEnv {
+function cargoEnv(toolchain: Toolchain, cache: string, linker: string, cargoHome: string | null): Record<string, string> {
   const remaps = new Map<string, string>([[cache, "/macrobox"]]);
   for (const src of new Set([toolchain.sourceRoot, realpathSync(toolchain.sourceRoot)])) remaps.set(src, `/rustc/${toolchain.commitHash}`);
   const rustflags = [
@@ -246,18 +275,72 @@ function cargoEnv(toolchain: Toolchain, cache: string, linker: string): NodeJS.P
     "--cap-lints=allow",
     ...[...remaps].map(([from, to]) => `--remap-path-prefix=${from}=${to}`),
   ];
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith("CARGO_") || key === "RUSTFLAGS" || key === "RUSTC_WRAPPER") delete env[key];
+  const path = [...new Set([dirname(toolchain.cargo), dirname(toolchain.rustc), "/usr/local/bin", "/usr/bin", "/bin"])].join(":");
   return {
-    ...env,
+    PATH: path,
     RUSTC: toolchain.rustc,
     RUSTC_BOOTSTRAP: "1",
     CARGO_TARGET_DIR: join(cache, "target"),
     CARGO_ENCODED_RUSTFLAGS: rustflags.join("\x1f"),
     [`CARGO_TARGET_${TARGET_NAME.toUpperCase().replace(/-/g, "_")}_LINKER`]: linker,
     CARGO_TERM_COLOR: "never",
-    CARGO_HOME: process.env.CARGO_HOME ?? join(process.env.HOME ?? "", ".cargo"),
+    CARGO_HOME: cargoHome ?? process.env.CARGO_HOME ?? join(process.env.HOME ?? "", ".cargo"),
   };
+}
+
+/** A native cargo call's environment: the user's (without cargo and rustc settings that would change the build), then the builder's. */
+function nativeEnv(own: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith("CARGO_") || key === "RUSTFLAGS" || key === "RUSTC_WRAPPER") delete env[key];
+  return { ...env, ...own, PATH: process.env.PATH ?? own.PATH };
+}
+
+/** Where cargo runs: in the OS sandbox with these paths visible, or natively (null). */
+type CargoPlace = { readOnly: string[]; writable: string[] } | null;
+
+/**
+ * Whether this build runs in the OS sandbox; else (no sandbox here, or `--online`) whether it may
+ * run natively. A crate from a registry (Debian's, std's vendored crates, cargo's unpacked
+ * crates.io downloads) builds natively with a note; any other crate only with `allowNativeBuild`.
+ */
+function decideSandbox(crateDir: string, roots: string[], options: BuildOptions, emit: (e: BuildEvent) => void): boolean {
+  const name = `${basename(crateDir)} (${crateDir})`;
+  if (options.online) {
+    if (!options.allowNativeBuild) {
+      throw new BuildError(
+        `--online resolves and downloads through your cargo configuration and the network, which the OS sandbox withholds from builds, so it builds ${name} natively: ` +
+          "its build scripts and `include_str!`/`env!` would see your files and environment. Pass --allow-native-build with --online to do that, or build offline from the local registry.",
+      );
+    }
+    emit({ type: "step", message: `--online: building ${name} natively, outside the OS sandbox (--allow-native-build)` });
+    return false;
+  }
+  const sandbox = osSandbox();
+  if (sandbox.available) return true;
+  if (isRegistryCrate(crateDir, roots)) {
+    emit({ type: "step", message: `note: no OS sandbox for builds (${sandbox.reason}); building ${name}, a registry crate, natively` });
+    return false;
+  }
+  if (!options.allowNativeBuild) {
+    throw new BuildError(
+      `no OS sandbox is available to build ${name} in (${sandbox.reason}), and it is not a registry crate: built natively, its build scripts ` +
+        "and `include_str!`/`env!` would see your files and environment. Install bubblewrap (Debian package bubblewrap) with user namespaces enabled, " +
+        "or pass --allow-native-build (for the proc-macro server: --allow-native-build or MACROBOX_ALLOW_NATIVE_BUILD=1) to build it natively anyway.",
+    );
+  }
+  emit({ type: "step", message: `no OS sandbox for builds (${sandbox.reason}); building ${name} natively (--allow-native-build)` });
+  return false;
+}
+
+/** Whether a crate directory lies in a registry: the local registry's roots, or cargo's unpacked downloads (`$CARGO_HOME/registry/src`). */
+function isRegistryCrate(crateDir: string, roots: string[]): boolean {
+  const cargoHome = process.env.CARGO_HOME ?? join(process.env.HOME ?? "", ".cargo");
+  const real = realpathSync(crateDir);
+  return [...roots, join(cargoHome, "registry", "src")].some((root) => {
+    if (!existsSync(root)) return false;
+    const rel = relative(realpathSync(root), real);
+    return rel !== "" && !rel.startsWith("..") && !rel.startsWith("/");
+  });
 }
 
 /**
@@ -309,8 +392,8 @@ interface ResolvedPackage {
   registry: boolean;
 }
 
-async function resolveDependencies(toolchain: Toolchain, staged: StagedCrate, env: NodeJS.ProcessEnv): Promise<ResolvedPackage[]> {
-  const { code, stdout, stderr } = await runCargo(toolchain, ["metadata", "--format-version", "1"], staged.dir, env);
+async function resolveDependencies(toolchain: Toolchain, staged: StagedCrate, env: Record<string, string>, place: CargoPlace): Promise<ResolvedPackage[]> {
+  const { code, stdout, stderr } = await runCargo(toolchain, ["metadata", "--format-version", "1"], staged.dir, env, place);
   if (code !== 0) throw dependencyError(staged, stderr);
   const meta = JSON.parse(stdout) as { packages: Array<{ name: string; version: string; source: string | null; manifest_path: string }> };
   return meta.packages.map((p) => ({ name: p.name, version: p.version, dir: dirname(p.manifest_path), registry: p.source !== null }));
@@ -331,7 +414,8 @@ async function cargoBuild(
   staged: StagedCrate,
   spec: string,
   buildConfig: string,
-  env: NodeJS.ProcessEnv,
+  env: Record<string, string>,
+  place: CargoPlace,
   options: BuildOptions,
   emit: (e: BuildEvent) => void,
 ): Promise<string> {
@@ -360,7 +444,8 @@ async function cargoBuild(
     toolchain,
     args,
     staged.dir,
-    { ...env, CARGO_TERM_COLOR: "never" },
+    env,
+    place,
     (line) => {
       if (!line.startsWith("{")) return;
       const msg = JSON.parse(line) as {
@@ -439,12 +524,19 @@ function runCargo(
   toolchain: Toolchain,
   args: string[],
   cwd: string,
-  env: NodeJS.ProcessEnv,
+  env: Record<string, string>,
+  place: CargoPlace,
   onStdoutLine?: (line: string) => void,
   onStderrLine?: (line: string) => void,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...argv] =
+    place === null
+      ? [toolchain.cargo, ...args]
+      : sandboxedCommand([toolchain.cargo, ...args], { readOnly: place.readOnly, writable: place.writable, env, cwd });
+  // bwrap starts from an empty environment (--clearenv) and sets `env`; it is found on the user's PATH.
+  const spawnEnv = place === null ? nativeEnv(env) : { PATH: process.env.PATH ?? env.PATH };
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(toolchain.cargo, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, argv, { cwd, env: spawnEnv, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     const lines = (onLine: ((l: string) => void) | undefined, sink: (s: string) => void) => {
@@ -467,7 +559,7 @@ function runCargo(
       "data",
       lines(onStderrLine, (s) => (stderr += s)),
     );
-    child.on("error", (e) => reject(new BuildError(`could not run ${toolchain.cargo}: ${e.message}`)));
+    child.on("error", (e) => reject(new BuildError(`could not run ${command}: ${e.message}`)));
     child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout, stderr }));
   });
 }

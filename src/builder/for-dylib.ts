@@ -7,11 +7,13 @@
 //     root first (so the crate's directory is the nearest ancestor of it with a Cargo.toml);
 //   - `.fingerprint/<package>-<hash>/lib-<name>.json`, whose `features` field is the JSON list of the
 //     features the crate was compiled with.
-// Nothing native is ever loaded: the dylib itself is not even read.
+// Only a dylib in `<target>/<profile>/deps/` of a target directory cargo made (its CACHEDIR.TAG),
+// with cargo's fingerprint of the unit, is built for: a request naming a path anywhere else (next
+// to a planted `.d` file) builds nothing. Nothing native is ever loaded: the dylib itself is not even read.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { build, BuildError, type BuildEvent } from "./build.js";
 import { toolchainCache } from "./cache.js";
 import { crateInfo, readManifest } from "./stage.js";
@@ -30,6 +32,8 @@ export interface DylibCrate {
   version: string;
   /** The crate's directory (its Cargo.toml). */
   dir: string;
+  /** The workspace the dylib's target directory belongs to (the target directory's parent, else the crate's workspace). */
+  workspace: string;
   /** Enabled features, `default` included when it was on (so the build uses no default features). */
   features: string[];
   /** Every source file of the crate, from the dep-info file. */
@@ -69,6 +73,18 @@ export function crateForDylib(lib: string): DylibCrate {
     throw new DylibCrateError(`${lib} is not named like a proc-macro dylib cargo builds (lib<crate>-<hash>.so)`);
   }
   const deps = dirname(resolve(lib));
+  const profileDir = dirname(deps);
+  const targetDir = dirname(profileDir);
+  // Only what cargo built for a workspace: `<target>/<profile>/deps/`, in a target directory cargo
+  // made (its CACHEDIR.TAG), with cargo's fingerprint of this very unit. A dylib path anywhere else
+  // (a request naming a planted `.d` file) builds nothing.
+  const notCargos = (why: string) =>
+    new DylibCrateError(
+      `${lib} is not a dylib cargo built in a workspace's target directory (<target>/<profile>/deps/lib<crate>-<hash>.so): ${why}; macrobox builds only for those`,
+    );
+  if (basename(deps) !== "deps") throw notCargos(`it is not in a \`deps\` directory`);
+  if (!isFile(join(targetDir, "CACHEDIR.TAG"))) throw notCargos(`${targetDir} has no CACHEDIR.TAG, which cargo writes into every target directory`);
+  if (!fingerprintDirs(profileDir, parsed).length) throw notCargos(`${join(profileDir, ".fingerprint")} has no fingerprint of it (*-${parsed.hash})`);
   const depInfo = join(deps, `${parsed.lib}-${parsed.hash}.d`);
   let sources: string[];
   try {
@@ -78,26 +94,50 @@ export function crateForDylib(lib: string): DylibCrate {
   }
   const root = sources[0];
   if (root === undefined) throw new DylibCrateError(`${depInfo} lists no source files`);
+  if (!isAbsolute(root) || !isFile(root)) throw new DylibCrateError(`${depInfo} names ${root} as the crate root of ${lib}, which is not a file`);
   let dir = dirname(root);
   while (!existsSync(join(dir, "Cargo.toml"))) {
     const up = dirname(dir);
-    if (up === dir) throw new DylibCrateError(`no Cargo.toml above ${root}, the crate root of ${lib}`);
+    if (up === dir) throw new DylibCrateError(`no Cargo.toml above ${root}, the crate root of ${lib}: no workspace to tie ${targetDir} to`);
     dir = up;
   }
   const info = crateInfo(readManifest(dir), join(dir, "Cargo.toml"));
-  return { name: info.name, version: info.version, dir, features: dylibFeatures(deps, parsed), sources };
+  // The workspace the target directory belongs to: its parent's (the default `<workspace>/target`),
+  // else the crate's own (a target directory moved by CARGO_TARGET_DIR or build.target-dir).
+  const workspace = isFile(join(dirname(targetDir), "Cargo.toml")) ? dirname(targetDir) : (crateWorkspace(dir) ?? dir);
+  return { name: info.name, version: info.version, dir, workspace, features: dylibFeatures(profileDir, parsed), sources };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The nearest directory at or above `dir` whose Cargo.toml has a `[workspace]`, if any. */
+function crateWorkspace(dir: string): string | null {
+  for (let d = dir; ; d = dirname(d)) {
+    const manifest = join(d, "Cargo.toml");
+    if (isFile(manifest) && /^\s*\[workspace\]/m.test(readFileSync(manifest, "utf8"))) return d;
+    if (dirname(d) === d) return null;
+  }
+}
+
+/** cargo's fingerprint directories of the unit with this hash: `<profile>/.fingerprint/<package>-<hash>`. */
+function fingerprintDirs(profileDir: string, parsed: { hash: string }): string[] {
+  try {
+    return readdirSync(join(profileDir, ".fingerprint")).filter((e) => e.endsWith(`-${parsed.hash}`));
+  } catch {
+    return [];
+  }
 }
 
 /** The features of the build, from `.fingerprint/<package>-<hash>/lib-<lib>.json`; default only when it is not there. */
-function dylibFeatures(deps: string, parsed: { lib: string; hash: string }): string[] {
-  const fingerprints = join(dirname(deps), ".fingerprint");
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(fingerprints).filter((e) => e.endsWith(`-${parsed.hash}`));
-  } catch {
-    // No fingerprints (not a cargo target dir): fall through to the default.
-  }
-  for (const entry of entries) {
+function dylibFeatures(profileDir: string, parsed: { lib: string; hash: string }): string[] {
+  const fingerprints = join(profileDir, ".fingerprint");
+  for (const entry of fingerprintDirs(profileDir, parsed)) {
     try {
       const json = JSON.parse(readFileSync(join(fingerprints, entry, `lib-${parsed.lib}.json`), "utf8")) as { features?: string };
       const features = JSON.parse(json.features ?? "[]") as unknown;
@@ -112,6 +152,8 @@ function dylibFeatures(deps: string, parsed: { lib: string; hash: string }): str
 export interface ModuleForDylibOptions {
   /** Told when a build starts and how it goes (the server prints it on stderr). */
   onEvent?: (event: BuildEvent) => void;
+  /** Build natively where no OS sandbox is available (see `BuildOptions.allowNativeBuild`). */
+  allowNativeBuild?: boolean;
 }
 
 /**
@@ -151,6 +193,7 @@ export async function moduleForDylib(lib: string, options: ModuleForDylibOptions
       features: crate.features.filter((f) => f !== "default"),
       noDefaultFeatures: !crate.features.includes("default"),
       onEvent: options.onEvent,
+      allowNativeBuild: options.allowNativeBuild,
     });
   } catch (e) {
     const why = e instanceof BuildError ? e.message : (e as Error).message;

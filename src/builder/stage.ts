@@ -8,10 +8,23 @@
 // the user's copy lives.
 
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { MacroboxError } from "../errors.js";
+import { BuildError } from "./build-error.js";
 
 type Table = Record<string, unknown>;
 
@@ -122,14 +135,33 @@ function declaredCapabilities(metadata: Table | undefined, manifestPath: string)
   return { env: list("env"), read: list("read") };
 }
 
-/** Files of a crate, relative paths sorted, skipping build output and VCS data. */
-function crateFiles(dir: string, base = dir): string[] {
+/**
+ * Files of a crate, relative paths sorted, skipping build output and VCS data. A symlink is staged
+ * as a copy of what it points to when that lies inside the crate; one that leaves the crate (a
+ * committed `key -> ~/.ssh/id_rsa`) is refused: the stage is what the sandboxed build may read.
+ */
+function crateFiles(dir: string, base = dir, realBase = realpathSync(base), chain: ReadonlySet<string> = new Set([realBase])): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
     if (SKIP.has(entry)) continue;
     const full = join(dir, entry);
+    if (lstatSync(full).isSymbolicLink()) {
+      let target: string;
+      try {
+        target = realpathSync(full);
+      } catch {
+        throw new BuildError(`${full} is a symlink to ${readlinkSync(full)}, which does not exist: a crate's symlinks must point at files inside the crate`);
+      }
+      const rel = relative(realBase, target);
+      if (rel.startsWith("..") || isAbsolute(rel)) {
+        throw new BuildError(
+          `${full} is a symlink to ${target}, outside the crate ${base}: macrobox does not stage files from outside a crate (its build would read them); replace the link with a copy of the file`,
+        );
+      }
+      if (chain.has(target)) continue; // a link to a directory it is in: a loop
+    }
     const st = statSync(full);
-    if (st.isDirectory()) out.push(...crateFiles(full, base));
+    if (st.isDirectory()) out.push(...crateFiles(full, base, realBase, new Set([...chain, realpathSync(full)])));
     else if (st.isFile()) out.push(relative(base, full).split(sep).join("/"));
   }
   return out;
@@ -189,6 +221,12 @@ interface RewriteContext {
   stageDir: string;
   /** Where path dependencies from outside the crate are copied. */
   pathDepsDir: string;
+  /**
+   * The real path a path dependency must lie in: the workspace's root, or the crate itself when it
+   * is in no workspace. The stage is what the build may read, so a manifest naming a directory
+   * elsewhere (`path = "/home/u/other-project"`) must not copy it in.
+   */
+  allowedRoot: string;
 }
 
 /**
@@ -252,6 +290,19 @@ function rewriteManifest(manifest: Table, ctx: RewriteContext, isRoot: boolean):
 function stagePathDependency(depDir: string, ctx: RewriteContext): string {
   const inside = relative(ctx.crateDir, depDir);
   if (!inside.startsWith("..") && !isAbsolute(inside)) return inside.split(sep).join("/") || ".";
+  let real: string;
+  try {
+    real = realpathSync(depDir);
+  } catch {
+    throw new BuildError(`${ctx.crateDir}: path dependency ${depDir} does not exist`);
+  }
+  const rel = relative(ctx.allowedRoot, real);
+  if (rel.startsWith("..") || isAbsolute(rel)) {
+    throw new BuildError(
+      `${ctx.crateDir}: path dependency ${depDir} lies outside ${ctx.allowedRoot === ctx.crateDir ? "the crate (which is in no workspace)" : `its workspace ${ctx.allowedRoot}`}: ` +
+        "macrobox stages only a workspace's own crates (its build would read them); make both members of one workspace",
+    );
+  }
   const files = crateFiles(depDir);
   const manifest = readManifest(depDir);
   const name = String(table(manifest.package)?.name ?? "dep");
@@ -267,9 +318,10 @@ function stagePathDependency(depDir: string, ctx: RewriteContext): string {
 /** Copies the crate into `<stageRoot>/<name>-<version>-<hash>` and rewrites its manifest there. */
 export function stageCrate(crateDir: string, stageRoot: string, cargoConfig: string): StagedCrate {
   crateDir = resolve(crateDir);
+  if (!existsSync(join(crateDir, "Cargo.toml"))) readManifest(crateDir); // "not a Rust crate", before walking whatever the directory is
+  const files = crateFiles(crateDir); // before reading the manifest: it refuses symlinks leaving the crate (Cargo.toml's too)
   const manifest = readManifest(crateDir);
   const info = crateInfo(manifest, join(crateDir, "Cargo.toml"));
-  const files = crateFiles(crateDir);
   const sourceHash = hashFiles(crateDir, files);
   const stageDir = join(stageRoot, `${info.name}-${info.version}-${sourceHash.slice(0, 12)}`);
   // A stage made earlier from the same sources by this stage format is reused untouched, so that
@@ -279,7 +331,7 @@ export function stageCrate(crateDir: string, stageRoot: string, cargoConfig: str
   if (existsSync(marker) && readFileSync(marker, "utf8") === stamp) return { ...info, dir: stageDir, sourceHash };
   rmSync(stageDir, { recursive: true, force: true });
   copyFiles(crateDir, stageDir, files);
-  const ctx = { crateDir, stageDir, pathDepsDir: join(stageDir, ".macrobox-path-deps") };
+  const ctx = { crateDir, stageDir, pathDepsDir: join(stageDir, ".macrobox-path-deps"), allowedRoot: realpathSync(findWorkspace(crateDir)?.root ?? crateDir) };
   writeFileSync(join(stageDir, "Cargo.toml"), stringifyToml(rewriteManifest(manifest, ctx, true)));
   mkdirSync(join(stageDir, ".cargo"), { recursive: true });
   writeFileSync(join(stageDir, ".cargo/config.toml"), cargoConfig);

@@ -43,6 +43,8 @@ export interface PatchOptions {
    * is developing, a dependency they trust); "*" keeps native any crate that cannot be sandboxed.
    */
   keepNative?: readonly string[];
+  /** Build natively where no OS sandbox is available (`--allow-native-build`; see `BuildOptions.allowNativeBuild`). */
+  allowNativeBuild?: boolean;
   onEvent?: (event: BuildEvent & { crate?: string }) => void;
   /** The user's directories, whose grants and trust store count (default: `userDirs()`). */
   dirs?: UserDirs;
@@ -145,7 +147,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     // Hashed before the build reads them: an edit during the build shows as a stale module, never a fresh one.
     const watched = watchedSources(pkg.localDirs);
     try {
-      built = await buildModule(pkg, modulesDir, (e) => options.onEvent?.({ ...e, crate: pkg.name }));
+      built = await buildModule(pkg, modulesDir, options.allowNativeBuild ?? false, (e) => options.onEvent?.({ ...e, crate: pkg.name }));
     } catch (e) {
       const reason = e instanceof BuildError ? e.message.split("\n")[0] : errorMessage(e);
       if (keep) crates.push({ ...base, status: "native", reason });
@@ -281,7 +283,7 @@ function watchedSources(dirs: readonly string[]): { path: string; hash: bigint }
 }
 
 /** Builds (or reuses) the module and stores it content-addressed. */
-async function buildModule(pkg: MacroPackage, modulesDir: string, onEvent: (e: BuildEvent) => void) {
+async function buildModule(pkg: MacroPackage, modulesDir: string, allowNativeBuild: boolean, onEvent: (e: BuildEvent) => void) {
   let fresh = true;
   const tmp = join(modulesDir, `.${pkg.name}-${process.pid}.wasm`);
   const result = await build({
@@ -289,6 +291,7 @@ async function buildModule(pkg: MacroPackage, modulesDir: string, onEvent: (e: B
     output: tmp,
     features: pkg.features,
     noDefaultFeatures: true,
+    allowNativeBuild,
     onEvent: (e) => {
       if (e.type === "compiled" && !e.fresh) fresh = false;
       onEvent(e);

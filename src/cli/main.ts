@@ -18,9 +18,11 @@ export { parseCommandLine, UsageError } from "./usage.js";
 const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAssembly
 
 Usage:
-  macrobox patch [--undo] [--keep-native crate,...]     in a cargo workspace: every proc macro sandboxed
+  macrobox patch [--undo] [--keep-native crate,...] [--allow-native-build]
+                                                        in a cargo workspace: every proc macro sandboxed
   macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
                  [--online] [--release] [--quiet] [--json] [--remote-cache url] [--remote-cache-read-only]
+                 [--allow-native-build]
   macrobox inspect <module.wasm> [--json] [--allow-env crate:VAR] [--allow-read crate:path] [--config macrobox.toml]
   macrobox expand <module.wasm> --derive <Name> <file.rs>            every item in the file deriving Name
   macrobox expand <module.wasm> --attr <name> [--args <text>] <item.rs>
@@ -53,6 +55,10 @@ Commands:
 
 Grants come from the user: the flags, --config, ~/.config/macrobox/macrobox.toml
 ([workspace."/real/path".grants.<crate>]), and a repository's own file once trusted.
+
+Builds run cargo in an OS sandbox (bubblewrap): no network, no home, none of your environment.
+Where there is none, a crate that is not from a registry builds only with --allow-native-build
+(on build, patch and proc-macro-server; MACROBOX_ALLOW_NATIVE_BUILD=1 for the server), and so does --online.
 
 --remote-cache url (or MACROBOX_REMOTE_CACHE, or remote-cache = "url" in macrobox.toml) shares
 modules and expansions through a Bazel remote cache (HTTP: /cas/ and /ac/); a failing one is skipped.
@@ -123,6 +129,7 @@ async function buildCommand(args: string[]): Promise<number> {
       json: { type: "boolean" },
       "remote-cache": { type: "string" },
       "remote-cache-read-only": { type: "boolean" },
+      "allow-native-build": { type: "boolean" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("build takes exactly one crate (a directory or name@version)");
@@ -151,6 +158,7 @@ async function buildCommand(args: string[]): Promise<number> {
       profile: values.release ? "release" : "dev",
       onEvent,
       moduleStore: buildCache ?? undefined,
+      allowNativeBuild: values["allow-native-build"],
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (json) {

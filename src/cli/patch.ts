@@ -10,6 +10,7 @@ export async function patchCommand(args: string[]): Promise<number> {
       undo: { type: "boolean" },
       "keep-native": { type: "string", multiple: true },
       quiet: { type: "boolean", short: "q" },
+      "allow-native-build": { type: "boolean" },
     },
   });
   if (positionals.length > 0) throw new UsageError("patch takes no arguments (run it inside the workspace)");
@@ -22,6 +23,7 @@ export async function patchCommand(args: string[]): Promise<number> {
   const quiet = values.quiet ?? false;
   const report = await patch({
     keepNative: values["keep-native"]?.flatMap((v) => v.split(",")).filter(Boolean),
+    allowNativeBuild: values["allow-native-build"],
     onEvent: (e) => {
       if (!quiet && e.type === "cargo" && /^\s*Compiling\b/.test(e.line)) process.stderr.write(`${e.line}\n`);
     },

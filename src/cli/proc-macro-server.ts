@@ -13,6 +13,9 @@ export async function procMacroServerCommand(args: string[]): Promise<number> {
   const limitFlags = new Map(LIMIT_NAMES.map((n) => [LIMIT_SPECS[n].flag, n]));
   const limits: Record<string, number> = {};
   let maxMessageBytes: number | undefined;
+  // Where no OS sandbox is available, build crates that are not from a registry natively anyway
+  // (rust-analyzer starts the server, so the environment variable is the usual way to say it).
+  let allowNativeBuild = process.env.MACROBOX_ALLOW_NATIVE_BUILD === "1";
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] =
       args[i].startsWith("--") && args[i].includes("=")
@@ -20,6 +23,7 @@ export async function procMacroServerCommand(args: string[]): Promise<number> {
         : [args[i], undefined];
     const limit = limitFlags.get(flag);
     if (flag === "--module") entries.push(inline ?? args[++i] ?? "");
+    else if (flag === "--allow-native-build" && inline === undefined) allowNativeBuild = true;
     else if (flag === "--max-message") {
       // A byte count with binary suffixes (`64k`, `16MiB`).
       const text = inline ?? args[++i] ?? "";
@@ -51,6 +55,7 @@ export async function procMacroServerCommand(args: string[]): Promise<number> {
     // it). The builder is loaded then, not at start-up.
     resolveModule: async (lib) =>
       (await import("../builder/for-dylib.js")).moduleForDylib(lib, {
+        allowNativeBuild,
         onEvent: (event) => {
           if (event.type === "step") process.stderr.write(`macrobox: ${event.message}\n`);
           else if (event.type === "compiled" && !event.fresh) process.stderr.write(`macrobox: compiled ${event.crate} ${event.version}\n`);

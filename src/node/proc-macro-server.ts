@@ -128,6 +128,8 @@ export function serverHelp(): string {
     "  --version                      print the version line\n" +
     "  --module <crate>=<module.wasm> the module standing for a crate's dylib (also MACROBOX_MODULES, comma-separated)\n" +
     "  --max-message <bytes|size>     a request longer than this is not read; it gets an error reply (default 512MiB)\n" +
+    "  --allow-native-build           where no OS sandbox (bubblewrap) is available, build a crate that is not from a\n" +
+    "                                 registry natively anyway (also MACROBOX_ALLOW_NATIVE_BUILD=1)\n" +
     "Limits of every expansion (one over its limit fails that expansion only; --timeout is the wall clock:\n" +
     "the expansion's worker is stopped and replaced):\n" +
     limits
