@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wasi } from "../src/sandbox/wasi.js";
@@ -468,5 +468,74 @@ describe("the Node file system view", () => {
       "ENOTDIR",
     );
     assert.throws(() => new NodeReadOnlyFs(join(dir, "missing")), /cannot use .* as the crate directory: ENOENT/);
+  });
+
+  test("readlink: a link's text (the directories before it followed, inside the root), null for anything else", () => {
+    assert.equal(fs.readlink!("in/up"), "../top.txt");
+    assert.equal(fs.readlink!("in/out"), "/etc/passwd");
+    assert.equal(fs.readlink!("in/f.txt"), null);
+    assert.equal(fs.readlink!(""), null);
+    assert.deepEqual(
+      fs.readdir("in").map((e) => `${e.name}:${e.link === true}`),
+      ["f.txt:false", "loop:true", "out:true", "up:true"],
+    );
+    assert.throws(() => fs.readlink!("in/out/x"), FsError);
+    assert.throws(() => fs.readlink!("../x"), FsError);
+  });
+
+  test("through WASI: links inside the grant show as links, with their text; others show as what they lead to or are refused", () => {
+    const root = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-links-")));
+    try {
+      mkdirSync(join(root, "crate", "data", "sub"), { recursive: true });
+      mkdirSync(join(root, "elsewhere"));
+      writeFileSync(join(root, "crate", "data", "f.txt"), "f");
+      writeFileSync(join(root, "crate", "secret"), "s");
+      symlinkSync("f.txt", join(root, "crate", "data", "rel"));
+      symlinkSync("../f.txt", join(root, "crate", "data", "sub", "up"));
+      symlinkSync(join(root, "crate", "data", "f.txt"), join(root, "crate", "data", "abs"));
+      symlinkSync("../../elsewhere/../crate/data/f.txt", join(root, "crate", "data", "roundabout"));
+      symlinkSync("../secret", join(root, "crate", "data", "to-secret"));
+      const crateDir = join(root, "crate");
+      const { fns, view, memory, readdir, open } = setup({ fs: new NodeReadOnlyFs(crateDir), crateDir }, { joinsRelativePaths: true });
+      const put = (path: string) => {
+        const bytes = new TextEncoder().encode(path.slice(1));
+        new Uint8Array(memory.buffer, 1024, bytes.length).set(bytes);
+        return bytes.length;
+      };
+      const lstat = (path: string, follow = 0) => {
+        const errno = fns.path_filestat_get(3, follow, 1024, put(path), 400);
+        return errno === E.SUCCESS ? `${view().getUint8(416)}:${view().getBigUint64(432, true)}` : `errno ${errno}`;
+      };
+      const readlink = (path: string) => {
+        const errno = fns.path_readlink(3, 1024, put(path), 3000, 200, 2064);
+        return errno === E.SUCCESS ? new TextDecoder().decode(new Uint8Array(memory.buffer, 3000, view().getUint32(2064, true))) : `errno ${errno}`;
+      };
+      const d = `${crateDir}/data`;
+      // Type 7: a symbolic link, its size the text's length; followed (flag 1), the file.
+      assert.equal(lstat(`${d}/rel`), "7:5");
+      assert.equal(lstat(`${d}/rel`, 1), "4:1");
+      assert.equal(readlink(`${d}/rel`), "f.txt");
+      assert.equal(readlink(`${d}/sub/up`), "../f.txt");
+      assert.equal(readlink(`${d}/abs`), `${d}/f.txt`);
+      // Its text names a directory outside the way: it shows as the file it leads to, not as a link.
+      assert.equal(lstat(`${d}/roundabout`), "4:1");
+      assert.equal(readlink(`${d}/roundabout`), "errno 28");
+      // Leading to an ungranted file: refused, as every access to it.
+      assert.equal(lstat(`${d}/to-secret`), `errno ${E.ACCES}`);
+      assert.equal(readlink(`${d}/to-secret`), `errno ${E.ACCES}`);
+      assert.equal(readlink(`${d}/f.txt`), "errno 28");
+      const dir = open(d.slice(1), O_DIRECTORY);
+      assert.equal(dir.errno, E.SUCCESS);
+      assert.deepEqual(readdir(dir.fd, 4096).names, ["abs", "f.txt", "rel", "roundabout", "sub", "to-secret"]);
+      const types = new Map<string, number>();
+      for (let at = 0, i = 0; i < 6; i++) {
+        const len = view().getUint32(8192 + at + 16, true);
+        types.set(new TextDecoder().decode(new Uint8Array(memory.buffer, 8192 + at + 24, len)), view().getUint8(8192 + at + 20));
+        at += 24 + len;
+      }
+      assert.deepEqual(Object.fromEntries(types), { abs: 7, "f.txt": 4, rel: 7, roundabout: 4, sub: 3, "to-secret": 4 });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -31,6 +31,8 @@ const INCLUDE_DIR: NativeCrate = { name: "include_dir_macros", version: "0.7.3" 
 let crateDir: string;
 /** A file next to the crate directory: never readable. */
 let sibling: string;
+/** A directory next to the crate directory: its name is never shown. */
+let other: string;
 let paths: MacroModule;
 let pathsDylib: string;
 
@@ -46,6 +48,20 @@ before(async () => {
   sibling = `${crateDir}-sibling.txt`;
   writeFileSync(sibling, "SIBLING SECRET\n");
   symlinkSync(sibling, join(crateDir, "assets", "to-sibling"));
+  // Links inside the grant, resolved by realpath as natively: relative, up, absolute, a chain, a
+  // directory, and one whose text climbs through the crate directory's ancestors.
+  symlinkSync("a.txt", join(crateDir, "assets", "link-a"));
+  symlinkSync("../a.txt", join(crateDir, "assets", "sub", "up"));
+  symlinkSync(join(crateDir, "assets", "sub", "b.txt"), join(crateDir, "assets", "abs-b"));
+  symlinkSync("link-a", join(crateDir, "assets", "chain"));
+  symlinkSync("sub", join(crateDir, "assets", "dirlink"));
+  symlinkSync(`../../${basename(crateDir)}/assets/a.txt`, join(crateDir, "assets", "via-ancestors"));
+  // A link whose text names a directory next to the crate directory on its way back in: it leads
+  // to a granted file, but its text must not show the other directory's name.
+  other = `${crateDir}-other`;
+  mkdirSync(other);
+  mkdirSync(join(crateDir, "traps"));
+  symlinkSync(`../../${basename(other)}/../${basename(crateDir)}/assets/a.txt`, join(crateDir, "traps", "sneaky"));
   const dir = join(oracleCacheDir(), "paths-wasm");
   mkdirSync(dir, { recursive: true });
   const built = await build({ crate: FIXTURE, output: join(dir, "path_macros.wasm") });
@@ -57,6 +73,7 @@ after(async () => {
   await closeNativeOracle();
   if (crateDir) rmSync(crateDir, { recursive: true, force: true });
   if (sibling) rmSync(sibling, { force: true });
+  if (other) rmSync(other, { recursive: true, force: true });
 });
 
 function sandbox(crate: string, granted: Capabilities): SandboxGrant {
@@ -99,6 +116,14 @@ describe("absolute paths inside a grant resolve as natively", { timeout: 20 * 60
       "$CARGO_MANIFEST_DIR/assets/missing.txt",
       "$CARGO_MANIFEST_DIR/assets/missing/x",
       "$CARGO_MANIFEST_DIR/assets/a.txt/x",
+      "$CARGO_MANIFEST_DIR/assets/link-a",
+      "$CARGO_MANIFEST_DIR/assets/sub/up",
+      "$CARGO_MANIFEST_DIR/assets/abs-b",
+      "$CARGO_MANIFEST_DIR/assets/chain",
+      "$CARGO_MANIFEST_DIR/assets/dirlink",
+      "$CARGO_MANIFEST_DIR/assets/dirlink/b.txt",
+      "$CARGO_MANIFEST_DIR/assets/dirlink/up",
+      "$CARGO_MANIFEST_DIR/assets/via-ancestors",
     ];
     const failures: string[] = [];
     for (const path of cases) {
@@ -240,6 +265,9 @@ describe("#[derive(RustEmbed)] (rust-embed-impl 6.3.1, unmodified): #[folder] jo
     const files = ["assets/a.txt", "assets/sub/b.txt", "assets/sub/deeper/c.bin"].map((f) => join(crateDir, f));
     for (const f of files) utimesSync(f, 0, 0);
     rmSync(join(crateDir, "assets", "to-sibling"));
+    // walkdir checks a followed directory link for loops with same-file, which has no WASI
+    // implementation ("same-file is not supported on this platform"): it skips such a directory there.
+    rmSync(join(crateDir, "assets", "dirlink"));
     try {
       for (const input of inputs()) {
         const r = await rustEmbed.expand({ kind: "derive", name: "RustEmbed", input, sandbox: sandbox("rust_embed_impl", granted) });
@@ -259,6 +287,7 @@ describe("#[derive(RustEmbed)] (rust-embed-impl 6.3.1, unmodified): #[folder] jo
       }
     } finally {
       symlinkSync(sibling, join(crateDir, "assets", "to-sibling"));
+      symlinkSync("sub", join(crateDir, "assets", "dirlink"));
     }
   });
 
@@ -340,6 +369,27 @@ describe("hostile: the way to the crate directory gives nothing", { timeout: 20 
         );
       }
     }
+  });
+
+  test("a link whose text names a place outside the way shows as what it leads to, its text never shown", async () => {
+    const both = { env: [], read: ["assets", "traps"] };
+    const { text, r } = await wasmAnswer("probe", "$CARGO_MANIFEST_DIR/traps/sneaky", both);
+    assert.equal(
+      text,
+      [
+        `canonicalize: ok ${crateDir}/traps/sneaky`,
+        "metadata: ok file of 6 bytes",
+        "symlink_metadata: ok file of 6 bytes",
+        "exists: true is_dir: false is_file: true",
+        "try_exists: ok true",
+        "read_link: error InvalidInput",
+      ].join("\n"),
+    );
+    assert.equal((await wasmAnswer("read", "$CARGO_MANIFEST_DIR/traps/sneaky", both)).text, 'ok "alpha\\n"');
+    assert.equal((await wasmAnswer("list", "$CARGO_MANIFEST_DIR/traps", both)).text, "ok sneaky");
+    assert.doesNotMatch(JSON.stringify(r), new RegExp(basename(other)));
+    // Natively, its text shows the other directory (what the sandbox keeps from the macro).
+    assert.match(answer(await nativeAnswer(pathsDylib, "probe", JSON.stringify("$CARGO_MANIFEST_DIR/traps/sneaky"))), new RegExp(basename(other)));
   });
 
   test("opening an ancestor gives a directory that cannot be listed or read", async () => {

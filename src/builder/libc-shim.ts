@@ -3,7 +3,7 @@
 // carries it.
 
 /** Bumped whenever LIBC_SHIM_SOURCE changes (part of the compiled object's cache name). */
-export const LIBC_SHIM_VERSION = 1;
+export const LIBC_SHIM_VERSION = 2;
 
 /** The C symbols the shim defines. */
 export const LIBC_SHIM_SYMBOLS = ["realpath", "chmod", "fchmod"];
@@ -144,14 +144,15 @@ pub unsafe extern "C" fn realpath(path: *const c_char, resolved: *mut c_char) ->
                 if k == 0 {
                     return fail(ENOENT, null_mut());
                 }
+                // What is left starts with '/' unless it is empty (pos stops at a '/' or the end):
+                // a '/' added after a link to a file would make it 'file/', which names nothing.
                 let rest = len - pos;
-                if k + 1 + rest >= PATH_MAX {
+                if k + rest >= PATH_MAX {
                     return fail(ENAMETOOLONG, null_mut());
                 }
                 // The link's target replaces the component: resolve it, then the rest.
-                next[k] = b'/';
-                next[k + 1..k + 1 + rest].copy_from_slice(&todo[pos..len]);
-                len = k + 1 + rest;
+                next[k..k + rest].copy_from_slice(&todo[pos..len]);
+                len = k + rest;
                 todo[..len].copy_from_slice(&next[..len]);
                 pos = 0;
                 olen = if todo[0] == b'/' { 0 } else { parent };

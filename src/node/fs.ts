@@ -1,7 +1,7 @@
 // The crate directory as a ReadOnlyFs (Node): reads through the real file system, refusing any
 // path whose real location (after symbolic links) is outside the root.
 
-import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { MacroboxError } from "../errors.js";
 import { FsError, type FsEntry, type FsFileType, type FsStat, type ReadOnlyFs } from "../sandbox/fs.js";
@@ -64,14 +64,29 @@ export class NodeReadOnlyFs implements ReadOnlyFs {
     }
     return names.sort().map((name) => {
       let type: FsFileType = "other";
+      let link = false;
       try {
+        link = lstatSync(join(real, name)).isSymbolicLink();
         const st = statSync(join(real, name));
         type = st.isFile() ? "file" : st.isDirectory() ? "directory" : "other";
       } catch {
         // a dangling link: "other"
       }
-      return { name, type };
+      return link ? { name, type, link } : { name, type };
     });
+  }
+
+  readlink(path: string): string | null {
+    if (isAbsolute(path) || path.split("/").includes("..")) throw new FsError("OUTSIDE", `${path} is not inside the crate directory`);
+    const segs = path.split("/").filter((s) => s !== "");
+    const name = segs.pop();
+    if (name === undefined) return null; // the root
+    const full = join(this.resolve(segs.join("/")).real, name);
+    try {
+      return lstatSync(full).isSymbolicLink() ? readlinkSync(full) : null;
+    } catch (e) {
+      throw nodeError(e, path);
+    }
   }
 }
 

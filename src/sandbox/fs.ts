@@ -34,7 +34,10 @@ export interface FsStat {
 
 export interface FsEntry {
   name: string;
+  /** What the entry leads to (symbolic links followed). */
   type: FsFileType;
+  /** The entry itself is a symbolic link. */
+  link?: boolean;
 }
 
 export interface ReadOnlyFs {
@@ -43,6 +46,11 @@ export interface ReadOnlyFs {
   readFile(path: string): Uint8Array;
   /** Entries sorted by name, without "." and "..". */
   readdir(path: string): FsEntry[];
+  /**
+   * The text of the symbolic link `path` names (its last component; the directories before it
+   * followed, inside the root), or null when it is no link. Absent: a tree without links.
+   */
+  readlink?(path: string): string | null;
 }
 
 /** An in-memory tree (for browsers and tests): file paths to contents; directories are implied. */

@@ -25,6 +25,7 @@
 // the crate directory's granted paths are visible, `..` that climbs out of it is refused, and the
 // directories on the way to it (its ancestors) can be passed through (stat, open to resolve beneath)
 // but not listed or read, so that realpath and `metadata` of absolute paths inside a grant work.
+// Symbolic links inside the grant whose text stays on that way show as links (`shownLink`).
 //
 // Browser-safe: no Node APIs here.
 
@@ -94,7 +95,8 @@ export function visibleEnv(grant: SandboxGrant): Array<[string, string]> {
   return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-const FILETYPE: Record<FsFileType | "chardev", number> = { chardev: 2, directory: 3, file: 4, other: 0 };
+const FILETYPE: Record<FsFileType | "chardev" | "link", number> = { chardev: 2, directory: 3, file: 4, link: 7, other: 0 };
+const LOOKUP_SYMLINK_FOLLOW = 1;
 const OFLAGS_CREAT = 1,
   OFLAGS_DIRECTORY = 2,
   OFLAGS_EXCL = 4,
@@ -139,8 +141,11 @@ type OpenFd =
   // `path`: relative to the crate directory; `abs`: where the macro sees it (absent for the crate's own entries: crateDir/path).
   | { kind: "dir"; path: string; entries: FsEntry[] | null; granted: boolean; abs?: string; passage?: Passage };
 
-/** What `check` found: a file or directory of the crate to serve, or a directory to pass through. */
-type Checked = { type: FsFileType; size: number; passage?: Passage };
+/**
+ * What `check` found: a file or directory of the crate to serve (`realPath`: where it leads, links
+ * followed), or a directory to pass through.
+ */
+type Checked = { type: FsFileType; size: number; realPath?: string; passage?: Passage };
 
 export class CapabilitySession {
   /** Paths read (files opened, directories listed, metadata asked), relative to the crate root, in order. */
@@ -288,8 +293,8 @@ class WasiCapabilities {
           fdflags: number,
           out: number,
         ) => this.pathOpen(fd, ptr, len, oflags, rightsBase, fdflags, out),
-        path_filestat_get: (fd: number, _flags: number, ptr: number, len: number, buf: number) => this.pathFilestat(fd, ptr, len, buf),
-        path_readlink: (fd: number, ptr: number, len: number) => this.pathReadlink(fd, ptr, len),
+        path_filestat_get: (fd: number, flags: number, ptr: number, len: number, buf: number) => this.pathFilestat(fd, flags, ptr, len, buf),
+        path_readlink: (fd: number, ptr: number, len: number, buf: number, bufLen: number, used: number) => this.pathReadlink(fd, ptr, len, buf, bufLen, used),
       },
     };
   }
@@ -567,7 +572,7 @@ class WasiCapabilities {
     return this.writeFilestat(buf, f.passage?.path === null ? f.abs! : f.path, FILETYPE.directory, 0);
   }
 
-  private pathFilestat(fd: number, ptr: number, len: number, buf: number): number {
+  private pathFilestat(fd: number, flags: number, ptr: number, len: number, buf: number): number {
     const t = this.target(fd, ptr, len);
     if (typeof t === "number") return t;
     const st = this.check(t, false);
@@ -575,23 +580,81 @@ class WasiCapabilities {
     // An ancestor's inode is keyed by its absolute path (crate paths are relative: no collision).
     if (st.passage) return this.writeFilestat(buf, t.path ?? t.abs, FILETYPE.directory, 0);
     this.session.recordRead(t.path || ".");
+    const link = (flags & LOOKUP_SYMLINK_FOLLOW) === 0 ? this.shownLink(t.path!, st.realPath!) : null;
+    if (link !== null) return this.writeFilestat(buf, t.path!, FILETYPE.link, new TextEncoder().encode(link).length);
     return this.writeFilestat(buf, t.path!, FILETYPE[st.type], st.size);
   }
 
-  /**
-   * readlink: the sandbox shows no symbolic links (stats and opens follow them, within the grant),
-   * so anything the macro may see is "not a link" (EINVAL, as for a directory or file natively).
-   */
-  private pathReadlink(fd: number, ptr: number, len: number): number {
+  /** readlink: a link's text where `shownLink` shows it; anything else the macro may see is "not a link" (EINVAL). */
+  private pathReadlink(fd: number, ptr: number, len: number, buf: number, bufLen: number, usedPtr: number): number {
     const t = this.target(fd, ptr, len);
     if (typeof t === "number") return t;
     const st = this.check(t, false);
     if (typeof st === "number") return st;
-    if (!st.passage) this.session.recordRead(t.path || ".");
-    return E.INVAL;
+    if (st.passage) return E.INVAL;
+    this.session.recordRead(t.path || ".");
+    const link = this.shownLink(t.path!, st.realPath!);
+    if (link === null) return E.INVAL;
+    if (!this.ok(buf, bufLen) || !this.ok(usedPtr, 4)) return E.FAULT;
+    const bytes = new TextEncoder().encode(link).subarray(0, bufLen);
+    new Uint8Array(this.mem()!.buffer, buf, bytes.length).set(bytes);
+    this.view().setUint32(usedPtr, bytes.length, true);
+    return E.SUCCESS;
+  }
+
+  /**
+   * The text of the symbolic link at crate path `path` (which `check` allowed, leading to
+   * `realPath`), when the macro may see it as a link: the text, walked from the link's directory
+   * without following anything, passes only through granted directories, the directories on the
+   * way to them and to the crate directory, and ends at a granted path leading where the link does.
+   * Then lstat shows a link and readlink its text, so realpath gives the link's target as natively.
+   * Otherwise (no link, or a text naming other places) null: the link shows as what it leads to, as
+   * every stat that follows links does.
+   */
+  private shownLink(path: string, realPath: string): string | null {
+    const s = this.session;
+    const fs = s.grant.fs;
+    if (!fs?.readlink || path === "") return null;
+    let text: string | null;
+    try {
+      text = fs.readlink(path);
+    } catch {
+      return null;
+    }
+    if (text === null || text === "" || text.includes("\0") || text.length > MAX_PATH_BYTES) return null;
+    const g = s.grant.granted;
+    const visible = (abs: string) => {
+      const rel = pathInside(s.crateDir, abs);
+      return rel === null ? pathAbove(s.crateDir, abs) : readAllowed(g, rel) || readLeadsTo(g, rel);
+    };
+    const linkAbs = s.absolute(path);
+    let at = text.startsWith("/") ? "/" : linkAbs.slice(0, linkAbs.lastIndexOf("/")) || "/";
+    for (const seg of text.split("/")) {
+      if (seg === "" || seg === ".") continue;
+      at = seg === ".." ? at.slice(0, at.lastIndexOf("/")) || "/" : at === "/" ? `/${seg}` : `${at}/${seg}`;
+      if (!visible(at)) return null;
+    }
+    const end = pathInside(s.crateDir, at);
+    if (end === null || !readAllowed(g, end)) return null;
+    try {
+      return fs.stat(end).realPath === realPath ? text : null;
+    } catch {
+      return null;
+    }
   }
 
   // ---- directories ----
+
+  /** Whether entry `name` of crate directory `dir`, a symbolic link, shows as one (`shownLink`). */
+  private entryIsShownLink(dir: string, name: string): boolean {
+    const path = dir === "" ? name : `${dir}/${name}`;
+    try {
+      const st = this.session.grant.fs!.stat(path);
+      return readAllowed(this.session.grant.granted, st.realPath) && this.shownLink(path, st.realPath) !== null;
+    } catch {
+      return false;
+    }
+  }
 
   private readdir(fd: number, buf: number, bufLen: number, cookie: bigint, usedPtr: number): number {
     const d = this.fds.get(fd);
@@ -629,7 +692,7 @@ class WasiCapabilities {
       rv.setBigUint64(0, BigInt(i + 1), true);
       rv.setBigUint64(8, inode(d.path === "" ? e.name : `${d.path}/${e.name}`), true);
       rv.setUint32(16, name.length, true);
-      rv.setUint8(20, FILETYPE[e.type]);
+      rv.setUint8(20, e.link === true && this.entryIsShownLink(d.path, e.name) ? FILETYPE.link : FILETYPE[e.type]);
       rec.set(name, 24);
       const n = Math.min(rec.length, bufLen - used);
       out.set(rec.subarray(0, n), used);
