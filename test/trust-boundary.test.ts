@@ -109,6 +109,11 @@ function recentFiles(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+/** Lets the listener accept what connected while a synchronous command held the event loop. */
+async function acceptPending(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 function markerName(): string {
   return `macrobox-build-rs-ran-${port}`;
 }
@@ -144,13 +149,14 @@ after(async () => {
 });
 
 describe("a hostile repository gets nothing from the user's machine", { timeout: 1_800_000 }, () => {
-  test("control: natively, the same repository steals every secret", () => {
+  test("control: natively, the same repository steals every secret", async () => {
     const control = join(scratch, "control");
     cpSync(repo, control, { recursive: true, verbatimSymlinks: true });
     const before = connections;
     const r = run("/usr/bin/cargo", ["run", "-q", "--offline"], control, { ...victimEnv(), CARGO_TARGET_DIR: join(scratch, "target-control") });
     assert.equal(r.status, 0, r.stderr);
     for (const secret of [keySecret, envSecret, awsSecret]) assert.ok(r.stdout.includes(secret), `native run leaks ${secret.slice(0, 4)}`);
+    await acceptPending();
     assert.ok(connections > before, "native build script reached the network");
     assert.ok(existsSync(join(home, markerName())), "native build script wrote into HOME");
     // Clean up the control's traces so the checks below see only what macrobox let through.
@@ -278,7 +284,8 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
     }
   });
 
-  test("the sweep: no secret anywhere macrobox wrote, no mark outside a sandbox, no network", () => {
+  test("the sweep: no secret anywhere macrobox wrote, no mark outside a sandbox, no network", async () => {
+    await acceptPending();
     for (const text of outputs) assertNoSecret("a command's output", text);
     for (const f of [...recentFiles(cacheRoot()), ...recentFiles(join(scratch, "run")), ...recentFiles(repo)]) assertNoSecret(f, readFileSync(f));
     for (const dir of [home, "/tmp", "/var/tmp", process.env.HOME ?? "/root"])
