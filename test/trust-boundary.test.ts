@@ -138,7 +138,10 @@ before(async () => {
   // The repository as the victim clones it: a committed symlink into their home, the port to phone.
   repo = join(scratch, "hostile-repo");
   cpSync(FIXTURE, repo, { recursive: true });
-  symlinkSync(join(home, ".ssh"), join(repo, "evil-macros/loot"));
+  // Committed symlinks into the victim's home: in the crate that uses the macro (whose directory
+  // the macro sees), and as a whole crate directory.
+  symlinkSync(join(home, ".ssh"), join(repo, "app/loot"));
+  symlinkSync(join(home, ".ssh"), join(repo, "linked"));
   writeFileSync(join(repo, "evil-macros/port.txt"), `${port}\n`);
 });
 
@@ -174,6 +177,16 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
     assertNoSecret("the module", readFileSync(join(scratch, "evil.wasm")));
   });
 
+  test("a symlink in the macro crate that leaves it is not staged", () => {
+    const linked = join(scratch, "linked-macros");
+    cpSync(join(repo, "evil-macros"), linked, { recursive: true });
+    symlinkSync(join(home, ".ssh"), join(linked, "loot"));
+    const r = macrobox(["build", linked, "-o", join(scratch, "linked.wasm")]);
+    assert.notEqual(r.status, 0, "the build refuses the link");
+    assert.match(r.stderr, /loot is a symlink/);
+    assert.ok(!existsSync(join(scratch, "linked.wasm")));
+  });
+
   test("a macro crate that include_str!s a file of the user's does not get it into its module", () => {
     const baker = join(scratch, "baker");
     cpSync(join(repo, "evil-macros"), baker, { recursive: true, verbatimSymlinks: true });
@@ -190,7 +203,7 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
   });
 
   test("macrobox expand: the repository's own grants are a request, not a grant", () => {
-    const r = macrobox(["expand", join(scratch, "evil.wasm"), "--bang", "leak", `"${join(home, ".ssh/id_rsa")}"`, "--crate-dir", join(repo, "evil-macros")]);
+    const r = macrobox(["expand", join(scratch, "evil.wasm"), "--bang", "leak", `"${join(home, ".ssh/id_rsa")}"`, "--crate-dir", join(repo, "app")]);
     assert.equal(r.status, 0, r.stderr);
     assertNoSecret("expand's output", r.stdout + r.stderr);
     assert.match(r.stderr, /macrobox trust/, "the note names the command that would grant the request");
@@ -201,13 +214,9 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
     assert.equal(t.status, 0, t.stderr);
     assert.match(t.stdout + t.stderr, /MACROBOX_VICTIM_SECRET/, "trust shows what is asked");
     // The granted secret the user trusted will be in this output: keep it out of the expansion cache.
-    const r = macrobox(
-      ["expand", join(scratch, "evil.wasm"), "--bang", "leak", `"${join(home, ".ssh/id_rsa")}"`, "--crate-dir", join(repo, "evil-macros")],
-      repo,
-      {
-        MACROBOX_EXPANSION_CACHE: "off",
-      },
-    );
+    const r = macrobox(["expand", join(scratch, "evil.wasm"), "--bang", "leak", `"${join(home, ".ssh/id_rsa")}"`, "--crate-dir", join(repo, "app")], repo, {
+      MACROBOX_EXPANSION_CACHE: "off",
+    });
     assert.equal(r.status, 0, r.stderr);
     // What the user trusted by name reaches the macro; a glob from a file and a path out of the
     // crate through a committed symlink do not.
@@ -215,10 +224,17 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
     for (const secret of [keySecret, awsSecret, tokenSecret]) assert.ok(!(r.stdout + r.stderr).includes(secret), `${secret.slice(0, 4)} stayed out`);
     // A changed grants file asks again.
     writeFileSync(join(repo, "macrobox.toml"), `${readFileSync(join(repo, "macrobox.toml"), "utf8")}\n# changed\n`);
-    const again = macrobox(["expand", join(scratch, "evil.wasm"), "--bang", "leak", "", "--crate-dir", join(repo, "evil-macros")]);
+    const again = macrobox(["expand", join(scratch, "evil.wasm"), "--bang", "leak", "", "--crate-dir", join(repo, "app")]);
     assert.equal(again.status, 0, again.stderr);
     assertNoSecret("expand after the grants file changed", again.stdout + again.stderr);
     assert.match(again.stderr, /macrobox trust/);
+    // Trusted again, a committed symlink as the crate directory does not carry the grants out of the repository.
+    assert.equal(macrobox(["trust"]).status, 0);
+    const out = macrobox(["expand", join(scratch, "evil.wasm"), "--bang", "leak", '"id_rsa"', "--crate-dir", join(repo, "linked")], repo, {
+      MACROBOX_EXPANSION_CACHE: "off",
+    });
+    assert.equal(out.status, 0, out.stderr);
+    assert.ok(!(out.stdout + out.stderr).includes(keySecret), "the key stayed out");
     const revoke = macrobox(["trust", "--revoke"]);
     assert.equal(revoke.status, 0, revoke.stderr);
     outputs.length = 0; // the trusted run printed the secret the user granted; the sweep is for the rest
