@@ -92,8 +92,12 @@ export function crateForDylib(lib: string): DylibCrate {
   } catch {
     throw new DylibCrateError(`cannot tell which crate ${lib} was built from: cargo's dep-info file ${depInfo} is missing (rebuild the workspace with cargo)`);
   }
+  if (sources.length === 0) throw new DylibCrateError(`${depInfo} lists no source files`);
+  // cargo runs rustc for the workspace's own packages in the workspace root and passes their sources
+  // relative to it, so dep-info names them relative to that directory, never to the server's.
+  const base = workspaceOfTarget(targetDir);
+  sources = sources.map((s) => (isAbsolute(s) || base === null ? s : join(base, s)));
   const root = sources[0];
-  if (root === undefined) throw new DylibCrateError(`${depInfo} lists no source files`);
   if (!isAbsolute(root) || !isFile(root)) throw new DylibCrateError(`${depInfo} names ${root} as the crate root of ${lib}, which is not a file`);
   let dir = dirname(root);
   while (!existsSync(join(dir, "Cargo.toml"))) {
@@ -102,10 +106,19 @@ export function crateForDylib(lib: string): DylibCrate {
     dir = up;
   }
   const info = crateInfo(readManifest(dir), join(dir, "Cargo.toml"));
-  // The workspace the target directory belongs to: its parent's (the default `<workspace>/target`),
-  // else the crate's own (a target directory moved by CARGO_TARGET_DIR or build.target-dir).
-  const workspace = isFile(join(dirname(targetDir), "Cargo.toml")) ? dirname(targetDir) : (crateWorkspace(dir) ?? dir);
+  // The workspace the target directory belongs to: the nearest above it with a Cargo.toml (the default
+  // `<workspace>/target`, or rust-analyzer's `<workspace>/target/rust-analyzer`), else the crate's own
+  // (a target directory moved elsewhere by CARGO_TARGET_DIR or build.target-dir).
+  const workspace = workspaceOfTarget(targetDir) ?? crateWorkspace(dir) ?? dir;
   return { name: info.name, version: info.version, dir, workspace, features: dylibFeatures(profileDir, parsed), sources };
+}
+
+/** The nearest directory above a target directory that holds a Cargo.toml, or null. */
+function workspaceOfTarget(targetDir: string): string | null {
+  for (let d = dirname(targetDir); ; d = dirname(d)) {
+    if (isFile(join(d, "Cargo.toml"))) return d;
+    if (dirname(d) === d) return null;
+  }
 }
 
 function isFile(path: string): boolean {

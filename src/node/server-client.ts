@@ -25,6 +25,8 @@ export interface SpawnOptions {
   command: string;
   args?: string[];
   env?: Record<string, string | undefined>;
+  /** The server's working directory (default this process's). */
+  cwd?: string;
 }
 
 interface Pending {
@@ -47,6 +49,7 @@ export class ProcMacroServerClient {
     });
     this.child = spawn(options.command, options.args ?? [], {
       env: { ...process.env, ...options.env },
+      cwd: options.cwd,
       stdio: ["pipe", "pipe", "pipe"],
     });
     this.child.stdout.setEncoding("utf8");
