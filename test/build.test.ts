@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -29,7 +29,19 @@ function inspect(wasm: string) {
   return JSON.parse(r.stdout) as { macros: Array<{ kind: string; name: string; helpers: string[] }>; metadata: any };
 }
 
+/** Sets the times of every file under `dir` (following symbolic links) to now, as an edit would. */
+function touchTree(dir: string): void {
+  const now = new Date();
+  for (const entry of readdirSync(dir, { recursive: true })) {
+    const path = join(dir, String(entry));
+    if (statSync(path).isFile()) utimesSync(path, now, now);
+  }
+}
+
 describe("macrobox build", { timeout: 30 * 60_000 }, () => {
+  /** demo-macros built in a fresh cache, by the two-caches test. */
+  let freshDemo: Buffer | undefined;
+
   it("builds the example crate; inspect lists exactly its derive, attribute and function-like macros", () => {
     const wasm = join(out, "demo.wasm");
     const r = cli(["build", join(root, "examples/demo-macros"), "-o", wasm]);
@@ -130,7 +142,27 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
       }),
     );
     crates.forEach((crate, j) => assert.ok(built[0][j].equals(built[1][j]), `modules of ${crate} built in two caches differ`));
+    freshDemo = built[0][0];
     rmSync(base, { recursive: true, force: true });
+  });
+
+  it("gives the same bytes in a cache that built other crates and profiles first as in a fresh cache", async () => {
+    // The suite's cache is the one with a history. The dependencies cargo compiles from inside a
+    // stage (the compat copies of syn, quote and proc-macro2) are shared by every stage; rustc
+    // hashed the stage it ran in into their crate hashes, which reached the embedded crate hash
+    // of every later module (issue 18). Touching the shared copies makes the next build compile
+    // them in another crate's stage, whatever this cache built before.
+    assert.ok(freshDemo, "the fresh caches' build ran first");
+    const other = mkdtempSync(join(tmpdir(), "macrobox-history-"));
+    cpSync(join(root, "examples/demo-macros"), other, { recursive: true });
+    writeFileSync(join(other, "src/lib.rs"), `// another crate, same dependencies\n${readFileSync(join(other, "src/lib.rs"), "utf8")}`);
+    const released = await build({ crate: other, output: join(out, "history-release.wasm"), profile: "release" });
+    touchTree(join(released.stageDir, ".macrobox-compat"));
+    const otherDev = await build({ crate: other, output: join(out, "history-dev.wasm") });
+    assert.ok(!readFileSync(otherDev.output).equals(freshDemo), "the other crate is another module");
+    const demo = await build({ crate: join(root, "examples/demo-macros"), output: join(out, "history-demo.wasm") });
+    assert.ok(readFileSync(demo.output).equals(freshDemo), "demo-macros built after other crates differs from its build in a fresh cache");
+    rmSync(other, { recursive: true, force: true });
   });
 });
 

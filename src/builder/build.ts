@@ -126,7 +126,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const buildConfig = writeBuildConfig(
       staged.dir,
       patches.map((p) => ({ ...p, path: throughStage(staged.dir, join(cache, "compat"), p.path) })),
-      profileOverrides(profile, packages),
+      packageProfiles(profile, packages, report),
     );
 
     const storeKey = options.moduleStore
@@ -220,16 +220,38 @@ function throughStage(stageDir: string, compatDir: string, path: string): string
 }
 
 /**
+ * Where every package compiled in the stage sees itself compiled from (`-Zremap-cwd-prefix`): the
+ * same for every stage. See `packageProfiles`.
+ */
+const STAGE_CWD = "/macrobox/stage";
+
+/**
  * The per-package profile settings of a build. cargo builds everything, std included, with the
  * staged `[profile.release]` (assertions off, like the prebuilt std natively); for the dev profile
  * the crate and each of its resolved dependencies get debug assertions and overflow checks, as
  * `cargo build` gives them natively. std stays as natively prebuilt.
+ *
+ * Packages cargo compiles from inside the stage (the crate, its staged path dependencies, the
+ * compat copies reached through `.macrobox-compat`) run rustc with the stage as its working
+ * directory, which rustc hashes into the crate hash (SVH) of each. The compat copies are shared by
+ * every stage with the same `-C metadata`, so their rlibs were compiled in whichever stage built
+ * them first, and that stage's name reached every later module's embedded crate hash: a module's
+ * bytes depended on what the cache had built before (issue 18). Remapping the working directory
+ * to one constant makes those crate hashes the same from every stage. Per package, not in
+ * RUSTFLAGS: std and registry crates compile in their own directories, and changing RUSTFLAGS
+ * would rebuild std.
  */
-function profileOverrides(profile: BuildProfile, packages: ResolvedPackage[]): Record<string, Record<string, boolean>> {
-  const overrides: Record<string, Record<string, boolean>> = {};
-  if (profile === "release") return overrides;
-  for (const p of packages) overrides[`${p.name}@${p.version}`] = { "debug-assertions": true, "overflow-checks": true };
-  return overrides;
+function packageProfiles(profile: BuildProfile, packages: ResolvedPackage[], compat: CompatPatch[]): Record<string, Record<string, unknown>> {
+  const patched = new Set(compat.map((c) => `${c.crate}@${c.version}`));
+  const profiles: Record<string, Record<string, unknown>> = {};
+  for (const p of packages) {
+    const id = `${p.name}@${p.version}`;
+    const settings: Record<string, unknown> = {};
+    if (profile === "dev") Object.assign(settings, { "debug-assertions": true, "overflow-checks": true });
+    if (!p.registry || patched.has(id)) settings.rustflags = [`-Zremap-cwd-prefix=${STAGE_CWD}`];
+    if (Object.keys(settings).length > 0) profiles[id] = settings;
+  }
+  return profiles;
 }
 
 function resolveCrateDir(crate: string, roots: string[]): string {
@@ -431,6 +453,8 @@ async function cargoBuild(
     spec,
     "-Zbuild-std=std,panic_unwind,proc_macro",
     "-Zjson-target-spec",
+    // `rustflags` in the per-package profiles (`packageProfiles`).
+    "-Zprofile-rustflags",
     "--message-format=json-diagnostic-rendered-ansi",
   ];
   if (options.features?.length) args.push("--features", options.features.join(","));

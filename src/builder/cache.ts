@@ -35,8 +35,12 @@ export interface ModuleStore {
   set(key: string, value: Uint8Array): void | Promise<void>;
 }
 
-/** Bump when what decides a module's bytes is keyed differently: old entries then simply miss. */
-const MODULE_KEY_FORMAT = 1;
+/**
+ * Bump when what decides a module's bytes is keyed differently, or when a build of the same key
+ * gives other bytes: old entries then simply miss. 2: the working directory of packages compiled
+ * in the stage is remapped (issue 18), which changes the crate hash in every module's `.rustc`.
+ */
+const MODULE_KEY_FORMAT = 2;
 
 /** Everything that decides the bytes of a built module. */
 export interface ModuleKeyParts {

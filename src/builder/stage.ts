@@ -348,7 +348,7 @@ export function stageCrate(crateDir: string, stageRoot: string, cargoConfig: str
 export function writeBuildConfig(
   stageDir: string,
   patches: Array<{ key: string; name: string; path: string }>,
-  packageProfiles: Record<string, Record<string, boolean>>,
+  packageProfiles: Record<string, Record<string, unknown>>,
 ): string {
   const cratesIo: Table = {};
   for (const p of patches) cratesIo[p.key] = { path: p.path, package: p.name };
