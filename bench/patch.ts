@@ -43,6 +43,9 @@ const baseEnv: NodeJS.ProcessEnv = {
   RUSTC: toolchain.rustc,
   PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`,
   MACROBOX_HOST_IDLE_MS: "5000",
+  // The user's macrobox directories, empty: the sample's grants count once `macrobox trust` runs in it.
+  XDG_CONFIG_HOME: join(scratch, "config"),
+  XDG_DATA_HOME: join(scratch, "data"),
 };
 delete baseEnv.SAMPLE_BUILD_LABEL;
 
@@ -82,6 +85,7 @@ try {
   // Lock files and the patch (modules cached: built now if they were not).
   run(toolchain.cargo, ["generate-lockfile", "--offline"], nativeApp, baseEnv);
   run(toolchain.cargo, ["generate-lockfile", "--offline"], patchedApp, baseEnv);
+  macrobox(["trust"], patchedApp, baseEnv);
   const patchRun = macrobox(["patch", "-q"], patchedApp, baseEnv);
   const reused = (patchRun.stdout.match(/module reused from the cache/g) ?? []).length;
   console.log(`macrobox patch: ${patchRun.seconds.toFixed(2)} s (${reused} of the sample's macro crates reused from the cache)`);
@@ -117,6 +121,7 @@ try {
     const coldApp = copy("cold");
     run(toolchain.cargo, ["generate-lockfile", "--offline"], coldApp, baseEnv);
     const env = { ...baseEnv, MACROBOX_CACHE: join(scratch, "empty-cache"), MACROBOX_HOST_SOCKET: join(scratch, "host-cold.sock") };
+    macrobox(["trust"], coldApp, env);
     const first = macrobox(["patch", "-q"], coldApp, env);
     const build = cleanBuild(coldApp, env);
     const total = first.seconds + build.seconds;
