@@ -1,14 +1,17 @@
 // macrobox's rustc wrapper (`build.rustc-wrapper` while a workspace is patched): std-only Rust, compiled once
 // by `macrobox patch` (build-scripts.ts prepends the constants it bakes in: BWRAP, BASE_ARGS, READ_ONLY,
-// HIDDEN_HOME, SANDBOX_HOME, CHAINED, SELF_PATH).
+// HIDDEN_HOME, SANDBOX_HOME, CHAINED, SELF_PATH, MEMBERS).
 //
 // cargo runs `<this> <rustc> <args...>` for every compilation. A build-script compile (`--crate-name
-// build_script_build`) is run, then the binary it produced is moved aside and replaced by a launcher
-// (a two-line sh script) that runs `<this> --macrobox-build-script <real binary>`: the real build
-// script in bubblewrap, with the policy of src/builder/os-sandbox.ts (no network, no home, a fresh
-// /tmp, an allowlisted environment), reads limited to the toolchain, the registries, the package's own
-// directory and the target directory, writes only to its OUT_DIR. Every other call is exec'd as is
-// (through the user's own wrapper, when one was configured: CHAINED).
+// build_script_build`) runs rustc confined (rustc bakes what `include_str!`/`option_env!` name into
+// the binary), then the binary it produced is moved aside and replaced by a launcher (a two-line sh
+// script) that runs `<this> --macrobox-build-script <real binary>`: the real build script in
+// bubblewrap, with the policy of src/builder/os-sandbox.ts (no network, no home, a fresh /tmp, an
+// allowlisted environment), reads limited to the toolchain, the registries, the package's own
+// directory and the target directory, writes only to its OUT_DIR. The compile of a workspace member
+// macrobox sandboxes (MEMBERS: its users get the shim, but cargo still builds the member) runs
+// confined too. Every other call is exec'd as is (through the user's own wrapper, when one was
+// configured: CHAINED); confined compiles run the rustc cargo named, without it.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -31,6 +34,19 @@ fn main() {
         exit(2);
     }
     let rustc_args = &args[1..];
+    let build_script = is_build_script_compile(&rustc_args[1..]);
+    if build_script || is_member_compile() {
+        let code = confined_rustc(&rustc_args[0], &rustc_args[1..]);
+        if code != 0 || !build_script {
+            exit(code);
+        }
+        if let Err(e) = install_launcher(&rustc_args[1..]) {
+            // Fail closed: a build script macrobox cannot confine must not run natively.
+            eprintln!("error: macrobox cannot confine this build script (it would run natively): {}", e);
+            exit(1);
+        }
+        exit(0);
+    }
     let mut command = if CHAINED.is_empty() {
         Command::new(&rustc_args[0])
     } else {
@@ -39,27 +55,62 @@ fn main() {
         c
     };
     command.args(&rustc_args[1..]);
-    if !is_build_script_compile(&rustc_args[1..]) {
-        let err = command.exec();
-        eprintln!("macrobox rustc wrapper: cannot run {:?}: {}", rustc_args[0], err);
-        exit(1);
+    let err = command.exec();
+    eprintln!("macrobox rustc wrapper: cannot run {:?}: {}", rustc_args[0], err);
+    exit(1);
+}
+
+/// A compile of a workspace member macrobox sandboxes (cargo sets CARGO_MANIFEST_DIR for rustc).
+fn is_member_compile() -> bool {
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) => MEMBERS.iter().any(|m| Path::new(m) == Path::new(&dir)),
+        None => false,
     }
-    match command.status() {
-        Ok(s) if s.success() => {}
-        Ok(s) => exit(s.code().unwrap_or(1)),
-        Err(e) => {
-            eprintln!("macrobox rustc wrapper: cannot run {:?}: {}", rustc_args[0], e);
-            exit(1);
+}
+
+/// rustc in the sandbox: reads as a build script's, writes only where this compile puts its
+/// outputs (`--out-dir`, `-o`'s directory, `-C incremental`). Its env: cargo's, plus what the
+/// package's build script set with `cargo:rustc-env` (read back from the script's output file).
+fn confined_rustc(rustc: &OsString, args: &[OsString]) -> i32 {
+    let mut writable: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = option_value(args, "--out-dir") {
+        writable.push(PathBuf::from(dir));
+    }
+    if let Some(o) = option_value(args, "-o") {
+        let o = PathBuf::from(o);
+        writable.push(o.parent().map(|p| p.to_path_buf()).unwrap_or(o));
+    }
+    if let Some(dir) = codegen_option(args, "incremental") {
+        writable.push(PathBuf::from(dir));
+    }
+    for dir in &writable {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut read_only = vec![cwd.clone()];
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        read_only.push(PathBuf::from(dir));
+    }
+    if let Some(first) = writable.first() {
+        read_only.push(target_dir(first));
+    }
+    let mut extra_env: Vec<String> = Vec::new();
+    if let Some(out) = std::env::var_os("OUT_DIR") {
+        let out = PathBuf::from(out);
+        read_only.push(out.clone());
+        if let Ok(text) = std::fs::read_to_string(out.with_file_name("output")) {
+            for line in text.lines() {
+                let rest = line.strip_prefix("cargo::rustc-env=").or_else(|| line.strip_prefix("cargo:rustc-env="));
+                if let Some(name) = rest.and_then(|r| r.split('=').next()) {
+                    extra_env.push(name.to_string());
+                }
+            }
         }
     }
-    match install_launcher(&rustc_args[1..]) {
-        Ok(()) => {}
-        Err(e) => {
-            // Fail closed: a build script macrobox cannot confine must not run natively.
-            eprintln!("error: macrobox cannot confine this build script (it would run natively): {}", e);
-            exit(1);
-        }
-    }
+    let what = format!("rustc for {}", option_value(args, "--crate-name").unwrap_or_default());
+    let mut program = vec![rustc.clone()];
+    program.extend(args.iter().cloned());
+    confine(&what, &program, &cwd, &read_only, &writable, &extra_env)
 }
 
 fn is_build_script_compile(args: &[OsString]) -> bool {
@@ -117,14 +168,15 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// The environment cargo gives a build script (its documented variables), plus PATH; nothing else of the user's.
+/// The environment cargo gives a build script and rustc (its documented variables), plus PATH;
+/// nothing else of the user's (CARGO_HOME, CARGO_REGISTRY_TOKEN and the like stay out).
 fn allowed_env(name: &str) -> bool {
     const EXACT: &[&str] = &[
         "PATH", "CARGO", "CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_MANIFEST_LINKS", "CARGO_MAKEFLAGS", "CARGO_ENCODED_RUSTFLAGS",
         "CARGO_PRIMARY_PACKAGE", "CARGO_CRATE_NAME", "CARGO_TARGET_TMPDIR", "OUT_DIR", "TARGET", "HOST", "NUM_JOBS", "OPT_LEVEL", "DEBUG", "PROFILE",
         "RUSTC", "RUSTDOC", "RUSTC_LINKER", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_BOOTSTRAP", "CARGO_RUSTC_CURRENT_DIR",
     ];
-    const PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_CFG_", "CARGO_FEATURE_", "DEP_"];
+    const PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_CFG_", "CARGO_FEATURE_", "CARGO_BIN_", "DEP_"];
     EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
@@ -196,25 +248,31 @@ fn target_dir(out_dir: &Path) -> PathBuf {
 }
 
 fn run_confined(real: &Path, args: &[OsString]) -> i32 {
-    let env: Vec<(String, OsString)> = std::env::vars_os()
-        .filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
-        .filter(|(k, _)| allowed_env(k))
-        .collect();
-    let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| PathBuf::from(v));
     let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "?".into());
-    let (out_dir, manifest_dir) = match (get("OUT_DIR"), get("CARGO_MANIFEST_DIR")) {
-        (Some(o), Some(m)) => (o, m),
+    let (out_dir, manifest_dir) = match (std::env::var_os("OUT_DIR"), std::env::var_os("CARGO_MANIFEST_DIR")) {
+        (Some(o), Some(m)) => (PathBuf::from(o), PathBuf::from(m)),
         _ => {
             eprintln!("error: macrobox: the build script of {} was started without OUT_DIR or CARGO_MANIFEST_DIR (cargo sets both)", package);
             return 1;
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| manifest_dir.clone());
-    let target = target_dir(&out_dir);
-    let read_only = vec![manifest_dir.clone(), target, real.to_path_buf(), cwd.clone()];
+    let read_only = vec![manifest_dir, target_dir(&out_dir), real.to_path_buf(), cwd.clone()];
+    let mut program = vec![real.as_os_str().to_os_string()];
+    program.extend(args.iter().cloned());
+    confine(&format!("the build script of {}", package), &program, &cwd, &read_only, &[out_dir], &[])
+}
+
+/// Runs `program` in bubblewrap; on failure, says so and names what the sandbox denied when the
+/// program's stderr shows it.
+fn confine(what: &str, program: &[OsString], cwd: &Path, read_only: &[PathBuf], writable: &[PathBuf], extra_env: &[String]) -> i32 {
+    let env: Vec<(String, OsString)> = std::env::vars_os()
+        .filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
+        .filter(|(k, _)| allowed_env(k) || extra_env.contains(k))
+        .collect();
     let mut command = Command::new(BWRAP);
     command.args(BASE_ARGS);
-    for m in mounts(&read_only, &[out_dir.clone()]) {
+    for m in mounts(read_only, writable) {
         match m.kind {
             b't' => command.arg("--tmpfs").arg(&m.path),
             b'r' => command.arg("--ro-bind").arg(&m.source).arg(&m.path),
@@ -226,12 +284,12 @@ fn run_confined(real: &Path, args: &[OsString]) -> i32 {
     for (k, v) in &env {
         command.arg("--setenv").arg(k).arg(v);
     }
-    command.arg("--chdir").arg(&cwd).arg("--").arg(real).args(args);
+    command.arg("--chdir").arg(cwd).arg("--").args(program);
     command.stdin(Stdio::null()).stdout(Stdio::inherit()).stderr(Stdio::piped());
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: macrobox cannot start its build-script sandbox ({}: {}); `macrobox patch --undo` builds natively again", BWRAP, e);
+            eprintln!("error: macrobox cannot start its build sandbox for {} ({}: {}); `macrobox patch --undo` builds natively again", what, BWRAP, e);
             return 1;
         }
     };
@@ -256,7 +314,7 @@ fn run_confined(real: &Path, args: &[OsString]) -> i32 {
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: macrobox: waiting for the confined build script of {}: {}", package, e);
+            eprintln!("error: macrobox: waiting for {}: {}", what, e);
             return 1;
         }
     };
@@ -264,15 +322,15 @@ fn run_confined(real: &Path, args: &[OsString]) -> i32 {
         return 0;
     }
     let text = String::from_utf8_lossy(&tail);
+    let writes: Vec<String> = writable.iter().map(|w| w.display().to_string()).collect();
     eprintln!(
-        "error: the build script of {} failed inside macrobox's build-script sandbox (bubblewrap, set up by `macrobox patch`): no network, no home (HOME={}), \
-         reads limited to the toolchain, the registries, {} and the target directory, writes only to {}",
-        package,
+        "error: {} failed inside macrobox's build-script sandbox (bubblewrap, set up by `macrobox patch`): no network, no home (HOME={}), \
+         reads limited to the toolchain, the registries, the package's directory and the target directory, writes only to {}",
+        what,
         SANDBOX_HOME,
-        manifest_dir.display(),
-        out_dir.display()
+        writes.join(", ")
     );
-    for (needle, what) in [
+    for (needle, denied) in [
         ("os error 30", "a write outside OUT_DIR (read-only file system)"),
         ("Read-only file system", "a write outside OUT_DIR (read-only file system)"),
         ("os error 13", "an access the sandbox does not allow (permission denied)"),
@@ -282,10 +340,10 @@ fn run_confined(real: &Path, args: &[OsString]) -> i32 {
         ("failed to lookup address", "the network (no name resolution)"),
     ] {
         if let Some(line) = text.lines().find(|l| l.contains(needle)) {
-            eprintln!("macrobox: denied: {}: {}", what, line.trim());
+            eprintln!("macrobox: denied: {}: {}", denied, line.trim());
             break;
         }
     }
-    eprintln!("macrobox: `macrobox patch --undo` runs build scripts natively again (outside the sandbox)");
+    eprintln!("macrobox: `macrobox patch --undo` builds natively again (outside the sandbox)");
     status.code().unwrap_or(1)
 }

@@ -86,7 +86,14 @@ export function userRustcWrapper(root: string, env: NodeJS.ProcessEnv = process.
  * The wrapper binary for this toolchain and policy, compiled with the toolchain's rustc on first
  * use and cached under `<cacheDir>/<hash>/`, the hash covering the runtime and what it bakes in.
  */
-export function buildScriptWrapper(toolchain: Toolchain, cacheDir: string, bwrap: string, chained: readonly string[] | null): string {
+export function buildScriptWrapper(
+  toolchain: Toolchain,
+  cacheDir: string,
+  bwrap: string,
+  chained: readonly string[] | null,
+  /** The manifest directories of the workspace members macrobox sandboxes: their compiles run confined too. */
+  members: readonly string[],
+): string {
   const home = realHome();
   const cargoRegistry = join(cargoHome(process.env), "registry", "src");
   const readOnly = [
@@ -110,6 +117,7 @@ export function buildScriptWrapper(toolchain: Toolchain, cacheDir: string, bwrap
       `const SANDBOX_HOME: &str = ${q(SANDBOX_HOME)};`,
       `const CHAINED: &[&str] = ${list(chained ?? [])};`,
       `const SELF_PATH: &str = ${q(self)};`,
+      `const MEMBERS: &[&str] = ${list(members)};`,
       "",
     ].join("\n");
   const key = createHash("sha256")

@@ -210,7 +210,10 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       `cannot sandbox ${failures.length === 1 ? "a macro crate" : `${failures.length} macro crates`} (nothing was changed; \`--keep-native <crate>\` leaves one native):\n${failures.map((f) => `  ${f}`).join("\n")}`,
     );
 
-  const buildScripts = confineBuildScripts(toolchain, root, join(cache, "wrappers"), options.allowNativeBuild ?? false);
+  const members = crates
+    .filter((c) => c.member && c.status !== "native")
+    .map((c) => macros.find((m) => m.name === c.name && m.version === c.version)!.manifestDir);
+  const buildScripts = confineBuildScripts(toolchain, root, join(cache, "wrappers"), members, options.allowNativeBuild ?? false);
   const config = wire(root, crates, macros, buildScripts.wrapper);
   unlockMembers(root, crates);
   // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
@@ -240,7 +243,13 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
  * or a wrapper in the workspace's own config.toml (whose keys win over the included file's), each
  * refused unless `--allow-native-build`.
  */
-function confineBuildScripts(toolchain: ReturnType<typeof findToolchain>, root: string, cacheDir: string, allowNative: boolean): BuildScriptsReport {
+function confineBuildScripts(
+  toolchain: ReturnType<typeof findToolchain>,
+  root: string,
+  cacheDir: string,
+  members: readonly string[],
+  allowNative: boolean,
+): BuildScriptsReport {
   const sandbox = osSandbox();
   const user = userRustcWrapper(root);
   const chained = user.chained === null ? null : `${user.chained.join(" ")} (from ${user.origin})`;
@@ -255,7 +264,7 @@ function confineBuildScripts(toolchain: ReturnType<typeof findToolchain>, root: 
       );
     return { confined: false, wrapper: null, chained: null, notes: [`${problem}: build scripts run natively (--allow-native-build)`] };
   }
-  const wrapper = buildScriptWrapper(toolchain, cacheDir, absoluteCommand(sandbox.bwrap), user.chained);
+  const wrapper = buildScriptWrapper(toolchain, cacheDir, absoluteCommand(sandbox.bwrap), user.chained, members);
   return { confined: true, wrapper, chained, notes: user.notes };
 }
 

@@ -53,7 +53,7 @@ export async function patchCommand(args: string[]): Promise<number> {
   const b = report.buildScripts;
   out.push(
     b.confined
-      ? `build scripts: every one in the graph runs confined (bubblewrap: no network, no home, reads only the toolchain, registries, its package and the target dir, writes only its OUT_DIR), through ${b.wrapper}${b.chained ? `, chaining ${b.chained}` : ""}`
+      ? `build scripts: every one in the graph is compiled and runs confined (bubblewrap: no network, no home, reads only the toolchain, registries, its package and the target dir, writes only its OUT_DIR), and so are cargo's compiles of the sandboxed workspace members, through ${b.wrapper}${b.chained ? `; other rustc calls chain ${b.chained}` : ""}`
       : "build scripts: run natively (not confined)",
   );
   for (const n of b.notes) out.push(`note: ${n}`);
