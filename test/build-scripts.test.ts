@@ -70,8 +70,8 @@ function cargo(args: string[], targetDir: string) {
   return run(toolchain.cargo, [...args, "--offline"], { ...victimEnv(), CARGO_TARGET_DIR: targetDir });
 }
 
-function macrobox(args: string[]) {
-  return run(process.execPath, ["--import", import.meta.resolve("tsx"), CLI, ...args]);
+function macrobox(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return run(process.execPath, ["--import", import.meta.resolve("tsx"), CLI, ...args], { ...victimEnv(), ...env });
 }
 
 function assertNoSecret(what: string, text: string | Buffer): void {
@@ -219,13 +219,57 @@ describe("build scripts run confined after macrobox patch", { timeout: 1_800_000
   });
 
   test("--undo restores the workspace byte for byte, and cargo's configuration no longer names the wrapper", () => {
+    const wrapperSetting = () =>
+      run(toolchain.cargo, ["config", "get", "-Zunstable-options", "build.rustc-wrapper"], { ...victimEnv(), RUSTC_BOOTSTRAP: "1" }).stdout;
+    assert.match(wrapperSetting(), /macrobox-rustc-wrapper/, "while patched, cargo's configuration names the wrapper");
     const u = macrobox(["patch", "--undo"]);
     assert.equal(u.status, 0, u.stderr);
     assert.deepEqual(snapshot(), beforePatch);
-    const config = run(toolchain.cargo, ["config", "get", "-Zunstable-options", "build.rustc-wrapper"], {
-      ...victimEnv(),
-      RUSTC_BOOTSTRAP: "1",
-    });
-    assert.doesNotMatch(config.stdout, /macrobox-rustc-wrapper/);
+    assert.doesNotMatch(wrapperSetting(), /macrobox-rustc-wrapper/);
+  });
+
+  test("no OS sandbox: patch refuses, naming the flag; --allow-native-build patches without confining", () => {
+    // --keep-native: the macro's module build would need the sandbox too; this is about build scripts.
+    const noBwrap = { MACROBOX_BWRAP: join(scratch, "no-bwrap") };
+    const refused = macrobox(["patch", "--keep-native", "evil-macros"], noBwrap);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /no OS sandbox is available for build scripts .*--allow-native-build/s);
+    assert.ok(!existsSync(join(repo, ".cargo/macrobox-patch.toml")), "nothing was changed");
+    const allowed = macrobox(["patch", "--keep-native", "evil-macros", "--allow-native-build"], noBwrap);
+    assert.equal(allowed.status, 0, allowed.stderr);
+    assert.match(allowed.stdout, /build scripts: run natively \(not confined\)/);
+    assert.doesNotMatch(readFileSync(join(repo, ".cargo/macrobox-patch.toml"), "utf8"), /rustc-wrapper/);
+    assert.equal(macrobox(["patch", "--undo"]).status, 0);
+    assert.deepEqual(snapshot(), beforePatch);
+  });
+
+  test("the user's own rustc wrapper: chained from $CARGO_HOME, refused from the workspace's config.toml", () => {
+    const log = join(scratch, "user-wrapper.log");
+    const userWrapper = join(scratch, "user-wrapper.sh");
+    writeFileSync(userWrapper, `#!/bin/sh\necho "$*" >> ${JSON.stringify(log)}\nexec "$@"\n`, { mode: 0o755 });
+    const userConfig = join(home, ".cargo/config.toml");
+    const original = readFileSync(userConfig, "utf8");
+    writeFileSync(userConfig, `${original}[build]\nrustc-wrapper = ${JSON.stringify(userWrapper)}\n`);
+    try {
+      const p = macrobox(["patch"]);
+      assert.equal(p.status, 0, p.stderr);
+      assert.match(p.stdout, /other rustc calls chain .*user-wrapper\.sh \(from .*config\.toml\)/);
+      const r = cargo(["build"], join(scratch, "target-chained"));
+      assert.equal(r.status, 0, r.stderr);
+      const calls = readFileSync(log, "utf8");
+      assert.match(calls, /--crate-name good_dep /, "other compiles go through the user's wrapper");
+      assert.doesNotMatch(calls, /--crate-name build_script_build /, "confined compiles do not");
+      assert.equal(macrobox(["patch", "--undo"]).status, 0);
+      // A wrapper in the workspace's own config.toml would win over the patch's include.
+      mkdirSync(join(repo, ".cargo"));
+      writeFileSync(join(repo, ".cargo/config.toml"), `[build]\nrustc-wrapper = ${JSON.stringify(userWrapper)}\n`);
+      const refused = macrobox(["patch"]);
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stderr, /\.cargo\/config\.toml sets build\.rustc-wrapper, which would win over macrobox's.*--allow-native-build/s);
+    } finally {
+      writeFileSync(userConfig, original);
+      rmSync(join(repo, ".cargo"), { recursive: true, force: true });
+    }
+    assert.deepEqual(snapshot(), beforePatch);
   });
 });
