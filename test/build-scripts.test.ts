@@ -161,6 +161,7 @@ describe("build scripts run confined after macrobox patch", { timeout: 1_800_000
       for (const dir of [outside, home, join(repo, c)]) assert.ok(existsSync(join(dir, MARK + c)), `natively, ${c}'s build script writes into ${dir}`);
       assert.ok(existsSync(join(outside, `${MARK}${c}-sh`)), `natively, ${c}'s shell writes outside`);
     }
+    assert.equal(r.stdout.split("probe=ok;").length - 1, HOSTILE.length, "natively, each hostile script's rustc probe works");
     await acceptPending();
     assert.ok(connections >= 2, "natively, the build scripts reach the listener");
     native = { good: goodLines(r.stdout), outputs: scriptOutputs(join(scratch, "target-native")) };
@@ -197,10 +198,14 @@ describe("build scripts run confined after macrobox patch", { timeout: 1_800_000
     // The legitimate scripts: the same cargo: lines and the same program output as natively.
     assert.deepEqual(goodLines(r.stdout), native.good);
     assert.deepEqual(scriptOutputs(targetDir), native.outputs);
-    // The member's build script, compiled natively by cargo as a workspace member, ran confined too.
+    // The member's build script, compiled natively by cargo as a workspace member, ran confined too,
+    // its rustc probe through RUSTC_WRAPPER worked inside (the repository's `[env]` in
+    // .cargo/config.toml setting the wrapper's inside-the-sandbox variable changed nothing).
     const memberLoot = files(join(targetDir, "debug/build")).find((f) => /evil-macros-[0-9a-f]+\/out\/loot\.txt$/.test(f));
     assert.ok(memberLoot !== undefined, "the member's build script ran");
     assert.match(readFileSync(memberLoot, "utf8"), /HOME=\/home\/macrobox-build;/);
+    assert.match(readFileSync(memberLoot, "utf8"), /probe=ok;/);
+    assert.match(confined, /probe=ok;/);
   });
 
   test("a denied write fails the build script with a message naming macrobox's sandbox and what was denied", () => {
@@ -249,6 +254,8 @@ describe("build scripts run confined after macrobox patch", { timeout: 1_800_000
     writeFileSync(userWrapper, `#!/bin/sh\necho "$*" >> ${JSON.stringify(log)}\nexec "$@"\n`, { mode: 0o755 });
     const userConfig = join(home, ".cargo/config.toml");
     const original = readFileSync(userConfig, "utf8");
+    const workspaceConfig = join(repo, ".cargo/config.toml");
+    const repoConfig = readFileSync(workspaceConfig, "utf8");
     writeFileSync(userConfig, `${original}[build]\nrustc-wrapper = ${JSON.stringify(userWrapper)}\n`);
     try {
       const p = macrobox(["patch"]);
@@ -261,14 +268,13 @@ describe("build scripts run confined after macrobox patch", { timeout: 1_800_000
       assert.doesNotMatch(calls, /--crate-name build_script_build /, "confined compiles do not");
       assert.equal(macrobox(["patch", "--undo"]).status, 0);
       // A wrapper in the workspace's own config.toml would win over the patch's include.
-      mkdirSync(join(repo, ".cargo"));
-      writeFileSync(join(repo, ".cargo/config.toml"), `[build]\nrustc-wrapper = ${JSON.stringify(userWrapper)}\n`);
+      writeFileSync(workspaceConfig, `${repoConfig}[build]\nrustc-wrapper = ${JSON.stringify(userWrapper)}\n`);
       const refused = macrobox(["patch"]);
       assert.notEqual(refused.status, 0);
       assert.match(refused.stderr, /\.cargo\/config\.toml sets build\.rustc-wrapper, which would win over macrobox's.*--allow-native-build/s);
     } finally {
       writeFileSync(userConfig, original);
-      rmSync(join(repo, ".cargo"), { recursive: true, force: true });
+      writeFileSync(workspaceConfig, repoConfig);
     }
     assert.deepEqual(snapshot(), beforePatch);
   });

@@ -1,6 +1,6 @@
 // macrobox's rustc wrapper (`build.rustc-wrapper` while a workspace is patched): std-only Rust, compiled once
 // by `macrobox patch` (build-scripts.ts prepends the constants it bakes in: BWRAP, BASE_ARGS, READ_ONLY,
-// HIDDEN_HOME, SANDBOX_HOME, CHAINED, SELF_PATH, MEMBERS).
+// HIDDEN_HOME, SANDBOX_HOME, CHAINED, SELF_PATH, MEMBERS, INSIDE_TOKEN).
 //
 // cargo runs `<this> <rustc> <args...>` for every compilation. A build-script compile (`--crate-name
 // build_script_build`) runs rustc confined (rustc bakes what `include_str!`/`option_env!` name into
@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{exit, Command, Stdio};
 
 const LAUNCH_FLAG: &str = "--macrobox-build-script";
+/// Set inside the sandbox, for this wrapper when a build script runs it.
+const INSIDE: &str = "MACROBOX_INSIDE_BUILD_SANDBOX";
 /// The suffix of the real build-script binary, moved aside for the launcher.
 const REAL_SUFFIX: &str = ".macrobox-confined";
 
@@ -34,6 +36,15 @@ fn main() {
         exit(2);
     }
     let rustc_args = &args[1..];
+    // Inside the sandbox already (a build script's rustc probe through RUSTC_WRAPPER): rustc as is,
+    // neither confined again (no bwrap inside bwrap) nor chained (the user's wrapper, sccache, has
+    // no server or cache in here). The variable must hold this binary's random token: a repository's
+    // `[env]` could set the variable, but cannot know the token, made when this binary was compiled.
+    if std::env::var(INSIDE).map_or(false, |v| v == INSIDE_TOKEN) {
+        let err = Command::new(&rustc_args[0]).args(&rustc_args[1..]).exec();
+        eprintln!("macrobox rustc wrapper: cannot run {:?}: {}", rustc_args[0], err);
+        exit(1);
+    }
     let build_script = is_build_script_compile(&rustc_args[1..]);
     if build_script || is_member_compile() {
         let code = confined_rustc(&rustc_args[0], &rustc_args[1..]);
@@ -280,7 +291,7 @@ fn confine(what: &str, program: &[OsString], cwd: &Path, read_only: &[PathBuf], 
         };
     }
     command.arg("--tmpfs").arg(SANDBOX_HOME).arg("--setenv").arg("HOME").arg(SANDBOX_HOME);
-    command.arg("--setenv").arg("TMPDIR").arg("/tmp");
+    command.arg("--setenv").arg("TMPDIR").arg("/tmp").arg("--setenv").arg(INSIDE).arg(INSIDE_TOKEN);
     for (k, v) in &env {
         command.arg("--setenv").arg(k).arg(v);
     }

@@ -5,7 +5,7 @@
 // every other rustc call is exec'd as is, through the user's own wrapper (sccache) when one was
 // configured at patch time.
 
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
@@ -129,7 +129,8 @@ export function buildScriptWrapper(
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });
   const source = join(dir, `${WRAPPER_NAME}.rs`);
-  writeFileSync(source, constants(binary) + RUNTIME);
+  // A random token, made once per binary (not part of the cache key): see INSIDE in the runtime.
+  writeFileSync(source, `${constants(binary)}const INSIDE_TOKEN: &str = ${q(randomBytes(16).toString("hex"))};\n${RUNTIME}`);
   const tmp = `${binary}.tmp-${process.pid}`;
   const r = spawnSync(toolchain.rustc, ["--edition", "2021", "-C", "opt-level=2", "--crate-name", "macrobox_rustc_wrapper", "-o", tmp, source], {
     encoding: "utf8",
