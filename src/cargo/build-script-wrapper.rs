@@ -248,14 +248,16 @@ fn mounts(read_only: &[PathBuf], writable: &[PathBuf]) -> Vec<Mount> {
     ordered
 }
 
-/// The target directory: the nearest ancestor of OUT_DIR holding cargo's CACHEDIR.TAG, else the profile directory.
+/// The target directory: the nearest ancestor of an output directory holding cargo's CACHEDIR.TAG
+/// (cargo writes it at the target dir's root), else only the directory's parent: never a guess
+/// that could be `/` or the home.
 fn target_dir(out_dir: &Path) -> PathBuf {
     for dir in out_dir.ancestors() {
         if dir.join("CACHEDIR.TAG").is_file() {
             return dir.to_path_buf();
         }
     }
-    out_dir.ancestors().nth(3).unwrap_or(out_dir).to_path_buf()
+    out_dir.parent().unwrap_or(out_dir).to_path_buf()
 }
 
 fn run_confined(real: &Path, args: &[OsString]) -> i32 {
