@@ -57,8 +57,8 @@ await build({
   define: { "import.meta.url": "__importMetaUrl" },
   splitting: false,
 });
-// Read at run time next to the code that reads it (src/cargo/shim.ts).
-copyFileSync(join(root, "src", "cargo", "shim-runtime.rs"), join(outdir, "shim-runtime.rs"));
+// Read at run time next to the code that reads them (src/cargo/shim.ts, src/cargo/build-scripts.ts).
+for (const file of ["shim-runtime.rs", "build-script-wrapper.rs"]) copyFileSync(join(root, "src", "cargo", file), join(outdir, file));
 
 // The playground's page and worker, for the browser: `macrobox playground` serves these files
 // (src/cli/playground.ts), so an installed package needs neither esbuild nor the page's sources.

@@ -52,7 +52,7 @@ export interface SandboxSpec {
 export const SANDBOX_HOME = "/home/macrobox-build";
 
 /** What the base system contributes: the toolchain's binaries and libraries, and the few /etc files they read. */
-const SYSTEM_READ_ONLY = ["/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives"];
+export const SYSTEM_READ_ONLY = ["/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives"];
 /** Top-level directories that are (on merged-/usr systems) symlinks into /usr, or else directories to bind. */
 const SYSTEM_TOP = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
@@ -62,17 +62,7 @@ const SYSTEM_TOP = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
  * home, the home is hidden by a tmpfs at its depth and what lies under it is bound back.
  */
 export function sandboxedCommand(argv: string[], spec: SandboxSpec, bwrap = osSandbox().bwrap): string[] {
-  const args = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"];
-  for (const top of SYSTEM_TOP) {
-    let st;
-    try {
-      st = lstatSync(top);
-    } catch {
-      continue;
-    }
-    if (st.isSymbolicLink()) args.push("--symlink", readlinkSync(top), top);
-    else if (st.isDirectory()) args.push("--ro-bind", top, top);
-  }
+  const args = sandboxBaseArgs();
   type Mount = { path: string; source: string; kind: "ro" | "rw" | "tmpfs" };
   const mounts: Mount[] = [];
   const home = realHome();
@@ -111,12 +101,32 @@ export function sandboxedCommand(argv: string[], spec: SandboxSpec, bwrap = osSa
   return [bwrap, ...args];
 }
 
+/**
+ * The flags every sandbox starts with, before its mounts: no namespaces shared (no network), a
+ * clean environment, a fresh /proc, /dev and /tmp, and the system's top-level directories. The
+ * cargo patch's build-script launcher (src/cargo/build-scripts.ts) bakes these in.
+ */
+export function sandboxBaseArgs(): string[] {
+  const args = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"];
+  for (const top of SYSTEM_TOP) {
+    let st;
+    try {
+      st = lstatSync(top);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push("--symlink", readlinkSync(top), top);
+    else if (st.isDirectory()) args.push("--ro-bind", top, top);
+  }
+  return args;
+}
+
 function within(path: string, dir: string): boolean {
   const rel = relative(dir, path);
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
-function realHome(): string | null {
+export function realHome(): string | null {
   for (const h of [process.env.HOME, homedir()]) {
     if (!h || !isAbsolute(h) || h === "/") continue;
     try {

@@ -1,7 +1,8 @@
 // `macrobox patch`: every proc-macro dependency of a cargo workspace replaced by a shim that runs
 // its wasm module in the macrobox host, wired in through cargo configuration the command owns:
 //
-//   .cargo/macrobox-patch.toml   [patch] entries for the shims, and [env] MACROBOX_WORKSPACE
+//   .cargo/macrobox-patch.toml   [patch] entries for the shims, [env] MACROBOX_WORKSPACE, and
+//                                build.rustc-wrapper: every build script confined (build-scripts.ts)
 //   .cargo/config.toml           `include`s it: created when absent, else one line is prepended
 //   .cargo/macrobox-undo.json    what --undo restores: the user's config.toml and Cargo.lock
 //                                byte for byte (cargo rewrites the lock for the patched graph)
@@ -14,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, wri
 import { join, resolve } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
-import { build, BuildError, findToolchain, type BuildEvent } from "../builder/index.js";
+import { build, BuildError, findToolchain, osSandbox, type BuildEvent } from "../builder/index.js";
 import { toolchainCache } from "../builder/cache.js";
 import { describeGrant, effectiveGrant, readMetadata, type Capabilities, type MacroInfo } from "../index.js";
 import { grantFor, loadGrants, userDirs, type UserDirs } from "../node/index.js";
@@ -23,6 +24,7 @@ import { usedMacroPackages, workspaceMacros, type MacroPackage } from "./metadat
 import { writeShim } from "./shim.js";
 import { hostSocketPath } from "./host-socket.js";
 import { cacheRoot } from "../node/cache-env.js";
+import { absoluteCommand, buildScriptWrapper, userRustcWrapper } from "./build-scripts.js";
 
 export const PATCH_FILE = "macrobox-patch.toml";
 export const UNDO_FILE = "macrobox-undo.json";
@@ -43,7 +45,11 @@ export interface PatchOptions {
    * is developing, a dependency they trust); "*" keeps native any crate that cannot be sandboxed.
    */
   keepNative?: readonly string[];
-  /** Build natively where no OS sandbox is available (`--allow-native-build`; see `BuildOptions.allowNativeBuild`). */
+  /**
+   * Build natively where no OS sandbox is available (`--allow-native-build`; see `BuildOptions.allowNativeBuild`),
+   * and let cargo run build scripts natively where they cannot be confined (no bubblewrap; a rustc
+   * wrapper in the workspace's own .cargo/config.toml, which would win over the patch's).
+   */
   allowNativeBuild?: boolean;
   onEvent?: (event: BuildEvent & { crate?: string }) => void;
   /** The user's directories, whose grants and trust store count (default: `userDirs()`). */
@@ -73,6 +79,19 @@ export interface PatchReport {
   config: string;
   crates: PatchedCrate[];
   /** What the workspace's settings file asks that is not in effect (untrusted, unsafe, env globs). */
+  notes: string[];
+  buildScripts: BuildScriptsReport;
+}
+
+/** Whether cargo's build scripts run confined in the patched workspace. */
+export interface BuildScriptsReport {
+  /** Every build script of the graph runs in bubblewrap (build-scripts.ts). */
+  confined: boolean;
+  /** The rustc wrapper the configuration sets, when confined. */
+  wrapper: string | null;
+  /** The user's own rustc wrapper it chains, and where that was found. */
+  chained: string | null;
+  /** Why not confined (with --allow-native-build), or what can still defeat it. */
   notes: string[];
 }
 
@@ -191,7 +210,11 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       `cannot sandbox ${failures.length === 1 ? "a macro crate" : `${failures.length} macro crates`} (nothing was changed; \`--keep-native <crate>\` leaves one native):\n${failures.map((f) => `  ${f}`).join("\n")}`,
     );
 
-  const config = wire(root, crates, macros);
+  const members = crates
+    .filter((c) => c.member && c.status !== "native")
+    .map((c) => macros.find((m) => m.name === c.name && m.version === c.version)!.manifestDir);
+  const buildScripts = confineBuildScripts(toolchain, root, join(cache, "wrappers"), members, options.allowNativeBuild ?? false);
+  const config = wire(root, crates, macros, buildScripts.wrapper);
   unlockMembers(root, crates);
   // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
   // with a warning, and the macro would run natively: the patched graph must use every shim.
@@ -212,7 +235,37 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       `cargo does not use the sandboxed shim of ${left.join(", ")} (a dependent's version requirement excludes it; nothing was changed). \`--keep-native <crate>\` leaves it native`,
     );
   }
-  return { workspace: root, config, crates, notes: decision.notes };
+  return { workspace: root, config, crates, notes: decision.notes, buildScripts };
+}
+
+/**
+ * The rustc wrapper that confines every build script, or why there is none: no OS sandbox here,
+ * or a wrapper in the workspace's own config.toml (whose keys win over the included file's), each
+ * refused unless `--allow-native-build`.
+ */
+function confineBuildScripts(
+  toolchain: ReturnType<typeof findToolchain>,
+  root: string,
+  cacheDir: string,
+  members: readonly string[],
+  allowNative: boolean,
+): BuildScriptsReport {
+  const sandbox = osSandbox();
+  const user = userRustcWrapper(root);
+  const chained = user.chained === null ? null : `${user.chained.join(" ")} (from ${user.origin})`;
+  let problem: string | null = null;
+  if (!sandbox.available) problem = `no OS sandbox is available for build scripts (${sandbox.reason})`;
+  else if (user.conflict !== null)
+    problem = `${user.conflict} sets build.rustc-wrapper, which would win over macrobox's (the including file's keys win): move it to $CARGO_HOME/config.toml, where macrobox chains it`;
+  if (problem !== null) {
+    if (!allowNative)
+      throw new PatchError(
+        `${problem}; cargo would run every build script natively, with your files, environment and network (nothing was changed). Pass --allow-native-build to patch anyway`,
+      );
+    return { confined: false, wrapper: null, chained: null, notes: [`${problem}: build scripts run natively (--allow-native-build)`] };
+  }
+  const wrapper = buildScriptWrapper(toolchain, cacheDir, absoluteCommand(sandbox.bwrap), user.chained, members);
+  return { confined: true, wrapper, chained, notes: user.notes };
 }
 
 /**
@@ -311,7 +364,7 @@ function patchSource(pkg: MacroPackage): string {
   return pkg.source.replace(/^(registry|sparse|git)\+/, "").replace(/#.*$/, "");
 }
 
-function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[]): string {
+function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], rustcWrapper: string | null): string {
   const cargoDir = join(root, ".cargo");
   const configPath = join(cargoDir, "config.toml");
   const lockPath = join(root, "Cargo.lock");
@@ -353,6 +406,13 @@ function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[]): str
     "[env]",
     `MACROBOX_WORKSPACE = ${JSON.stringify(root)}`,
   ];
+  if (rustcWrapper !== null)
+    lines.push(
+      "",
+      "# Every build script runs confined (bubblewrap); every other rustc call passes through.",
+      "[build]",
+      `rustc-wrapper = ${JSON.stringify(rustcWrapper)}`,
+    );
   for (const [source, entries] of bySource) lines.push("", `[patch.${source === "crates-io" ? source : JSON.stringify(source)}]`, ...entries);
 
   mkdirSync(cargoDir, { recursive: true });

@@ -50,6 +50,13 @@ export async function patchCommand(args: string[]): Promise<number> {
   }
   if (report.crates.length === 0) out.push("no proc-macro dependencies");
   for (const n of report.notes) out.push(`note: ${n}`);
+  const b = report.buildScripts;
+  out.push(
+    b.confined
+      ? `build scripts: every one in the graph is compiled and runs confined (bubblewrap: no network, no home, reads only the toolchain, registries, its package and the target dir, writes only its OUT_DIR), and so are cargo's compiles of the sandboxed workspace members, through ${b.wrapper}${b.chained ? `; other rustc calls chain ${b.chained}` : ""}`
+      : "build scripts: run natively (not confined)",
+  );
+  for (const n of b.notes) out.push(`note: ${n}`);
   out.push(`patched ${report.workspace} (${report.config}); \`macrobox patch --undo\` restores it`);
   process.stdout.write(out.join("\n") + "\n");
   return 0;
