@@ -165,6 +165,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       // name from one source only when their versions are semver-incompatible.
       version: pkg.member ? incompatibleVersion(pkg.version) : pkg.version,
       watched,
+      features: { table: pkg.featureTable, optionalDependencies: pkg.optionalDependencies, built: pkg.features },
       edition: pkg.edition,
       libName: pkg.libName,
       macros: built.metadata.macros,
@@ -194,21 +195,37 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
   // with a warning, and the macro would run natively: the patched graph must use every shim.
   const shimsDir = join(cache, "shims");
-  let left: string[];
+  let used: ReturnType<typeof usedMacroPackages>;
   try {
-    left = usedMacroPackages(toolchain.cargo, root)
-      .filter((p) => !p.manifestDir.startsWith(shimsDir + "/"))
-      .filter((p) => crates.some((c) => c.status !== "native" && c.name === p.name && c.version === p.version))
-      .map((p) => `${p.name} ${p.version} (${p.manifestDir})`);
+    used = usedMacroPackages(toolchain.cargo, root);
   } catch (e) {
     undo({ cwd: root });
     throw e;
   }
+  const left = used
+    .filter((p) => !p.manifestDir.startsWith(shimsDir + "/"))
+    .filter((p) => crates.some((c) => c.status !== "native" && c.name === p.name && c.version === p.version))
+    .map((p) => `${p.name} ${p.version} (${p.manifestDir})`);
   if (left.length > 0) {
     undo({ cwd: root });
     throw new PatchError(
       `cargo does not use the sandboxed shim of ${left.join(", ")} (a dependent's version requirement excludes it; nothing was changed). \`--keep-native <crate>\` leaves it native`,
     );
+  }
+  // The shims resolve to the features their modules were built with (shim.ts shimFeatureTable
+  // mirrors the crate's table): a difference would make every build answer "run macrobox patch again".
+  const differing = used
+    .filter((p) => p.manifestDir.startsWith(shimsDir + "/"))
+    .flatMap((p) => {
+      const c = crates.find((c) => c.shim === p.manifestDir);
+      const built = c === undefined ? undefined : macros.find((m) => m.name === c.name && m.version === c.version)?.features;
+      return built === undefined || sameSet(built, p.features)
+        ? []
+        : [`${p.name} ${p.version} (built with [${built.join(", ")}], the shim resolves to [${p.features.join(", ")}])`];
+    });
+  if (differing.length > 0) {
+    undo({ cwd: root });
+    throw new PatchError(`cargo resolves the shim of ${differing.join(", ")} to other features than its original (nothing was changed)`);
   }
   return { workspace: root, config, crates, notes: decision.notes };
 }
@@ -241,6 +258,10 @@ function unlockMembers(root: string, crates: readonly PatchedCrate[]): void {
     });
   }
   writeFileSync(lockPath, stringifyToml({ ...lock, package: packages }) + "\n");
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
 }
 
 /** A version semver-incompatible with `version` (1.2.3 -> 2.0.0, 0.2.3 -> 0.3.0, 0.0.3 -> 0.0.4). */
