@@ -57,7 +57,11 @@ interface CargoMetadata {
 function readCargoMetadata(cargo: string, cwd: string, env: NodeJS.ProcessEnv): CargoMetadata {
   const r = spawnSync(cargo, ["metadata", "--format-version", "1", "--offline"], { cwd, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw new MacroboxError("io", `cannot run ${cargo}: ${r.error.message}`);
-  if (r.status !== 0) throw new MacroboxError("build", `cargo metadata failed in ${cwd}:\n${r.stderr.trim()}`);
+  if (r.status !== 0)
+    throw new MacroboxError(
+      "build",
+      `cargo metadata --offline failed in ${cwd} (macrobox reads the dependency graph offline: a git or registry dependency must be fetched first, \`cargo fetch\`):\n${r.stderr.trim()}`,
+    );
   return JSON.parse(r.stdout) as CargoMetadata;
 }
 

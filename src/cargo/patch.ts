@@ -124,7 +124,17 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
 
   const crates: PatchedCrate[] = [];
   const failures: string[] = [];
+  const userPatches = readUserPatches(root);
   for (const pkg of macros) {
+    // The including file's keys win over macrobox's (wire): a [patch] of the user's config
+    // replaces the shim's, and the macro would run natively.
+    const configured = userPatches.find((u) => u.file !== join(root, "Cargo.toml") && u.name === pkg.name);
+    if (configured !== undefined && !options.keepNative?.includes(pkg.name)) {
+      failures.push(
+        `${pkg.name} ${pkg.version}: your own [patch.${configured.source}] in ${configured.file} replaces it, and cargo gives a [patch] there precedence over macrobox's: move it to the workspace's Cargo.toml, or remove it`,
+      );
+      continue;
+    }
     const named = options.keepNative?.includes(pkg.name) ?? false;
     const keep = named || (options.keepNative?.includes("*") ?? false);
     const base = {
@@ -190,7 +200,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       `cannot sandbox ${failures.length === 1 ? "a macro crate" : `${failures.length} macro crates`} (nothing was changed; \`--keep-native <crate>\` leaves one native):\n${failures.map((f) => `  ${f}`).join("\n")}`,
     );
 
-  const config = wire(root, crates, macros);
+  const config = wire(root, crates, macros, userPatches);
   unlockMembers(root, crates);
   // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
   // with a warning, and the macro would run natively: the patched graph must use every shim.
@@ -322,14 +332,53 @@ async function buildModule(pkg: MacroPackage, modulesDir: string, onEvent: (e: B
   return { module, fresh, metadata: result.metadata };
 }
 
-/** The `[patch]` table key for a package's source. */
-function patchSource(pkg: MacroPackage): string {
+interface UserPatch {
+  /** The file holding it, the `[patch]` table's key, the package it replaces, its `path` (absolute) if any. */
+  file: string;
+  source: string;
+  name: string;
+  path: string | null;
+}
+
+/**
+ * The workspace's own `[patch]` entries: its Cargo.toml's, and its .cargo/config.toml's (paths
+ * there are relative to the directory holding .cargo, as cargo reads them).
+ */
+function readUserPatches(root: string): UserPatch[] {
+  const out: UserPatch[] = [];
+  for (const [file, base] of [
+    [join(root, "Cargo.toml"), root],
+    [join(root, ".cargo", "config.toml"), root],
+    [join(root, ".cargo", "config"), root],
+  ]) {
+    if (!existsSync(file)) continue;
+    let table: { patch?: Record<string, Record<string, { path?: string; package?: string }>> };
+    try {
+      table = parseToml(readFileSync(file, "utf8")) as typeof table;
+    } catch (e) {
+      throw new PatchError(`${file} is not valid TOML: ${(e as Error).message}`);
+    }
+    for (const [source, entries] of Object.entries(table.patch ?? {}))
+      for (const [key, entry] of Object.entries(entries))
+        out.push({ file, source, name: entry.package ?? key, path: typeof entry.path === "string" ? resolve(base, entry.path) : null });
+  }
+  return out;
+}
+
+/**
+ * The `[patch]` table key for a package's source. A package the workspace's Cargo.toml already
+ * patches in from a path is patched again under the user's key (a [patch] in cargo config takes
+ * precedence over one in a manifest); the path source itself is no source anyone depends on.
+ */
+function patchSource(pkg: MacroPackage, userPatches: readonly UserPatch[]): string {
+  const patched = userPatches.find((u) => u.name === pkg.name && u.path !== null && u.path === pkg.manifestDir);
+  if (pkg.source === null && patched !== undefined) return patched.source;
   if (pkg.source === null) return pathToFileURL(pkg.manifestDir).href;
   if (pkg.source === "registry+https://github.com/rust-lang/crates.io-index") return "crates-io";
   return pkg.source.replace(/^(registry|sparse|git)\+/, "").replace(/#.*$/, "");
 }
 
-function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[]): string {
+function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], userPatches: readonly UserPatch[]): string {
   const cargoDir = join(root, ".cargo");
   const configPath = join(cargoDir, "config.toml");
   const lockPath = join(root, "Cargo.lock");
@@ -357,7 +406,7 @@ function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[]): str
   for (const c of crates) {
     if (c.status === "native") continue;
     const pkg = macros.find((m) => m.name === c.name && m.version === c.version)!;
-    const source = patchSource(pkg);
+    const source = patchSource(pkg, userPatches);
     // Two versions of one crate from one source need two entries: the second under another key.
     const key = seen.has(`${source}\0${c.name}`) ? `${c.name}-macrobox-${c.version}` : c.name;
     seen.add(`${source}\0${c.name}`);
