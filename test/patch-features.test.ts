@@ -5,12 +5,12 @@
 // workspace; no proc-macro compiled natively; a feature enabled later asks for `macrobox patch`
 // again, which rebuilds the module. And the edge cases patch refuses or handles: a [patch] of the
 // user's own (Cargo.toml: patched under the user's key; .cargo/config.toml: refused), a git
-// dependency cargo cannot fetch offline.
+// dependency cargo cannot fetch offline; two versions of one macro crate from one registry.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -133,6 +133,11 @@ test("macrobox patch: features of a macro crate unify as natively, and a feature
   assert.equal(patchedTest.status, 0, patchedTest.stderr);
   assert.deepEqual(testNames(patchedTest.stdout), testNames(nativeTest.stdout));
 
+  // One member alone: cargo enables a subset ({display, from}) of what the module was built with
+  // (every feature the workspace enables, as cargo metadata unifies them): it runs.
+  const alone = cargo(ws, ["build", "-p", "shapes"], patchedTarget);
+  assert.equal(alone.status, 0, alone.stderr);
+
   // A member enables one more feature: the shim (declaring it) resolves, and every expansion asks
   // for `macrobox patch` again rather than running a module built without it.
   const unitsManifest = join(ws, "units", "Cargo.toml");
@@ -204,4 +209,57 @@ test("macrobox patch: a [patch] of the user's own, and a git dependency", { time
   assert.notEqual(gitRefused.status, 0);
   assert.match(gitRefused.stderr, /a git or registry dependency must be fetched first/);
   assert.match(gitRefused.stderr, /failed to get `twin`/);
+});
+
+test("macrobox patch: two versions of one macro crate from one registry", { timeout: 600_000 }, () => {
+  // A registry of our own: the builder's vendor directory and twin 0.1.0 and 0.2.0 (the system
+  // registry holds one version of each crate). Under another source name than the builder's
+  // `macrobox-local` (DEVELOPERS.md), whose staged configs still take crates-io from the vendor directory.
+  const registry = join(scratch, "two-versions", "registry");
+  mkdirSync(registry, { recursive: true });
+  for (const entry of readdirSync(vendor)) symlinkSync(realpathSync(join(vendor, entry)), join(registry, entry));
+  for (const version of ["0.1", "0.2"]) {
+    cpSync(join(repo, `test/fixtures/patch-features/twin-${version}`), join(registry, `twin-${version}.0`), { recursive: true });
+    writeFileSync(join(registry, `twin-${version}.0`, ".cargo-checksum.json"), '{"package":null,"files":{}}');
+  }
+  const home = join(scratch, "two-versions", "cargo-home");
+  mkdirSync(home);
+  writeFileSync(
+    join(home, "config.toml"),
+    `[source.crates-io]\nreplace-with = "macrobox-test"\n[source.macrobox-test]\ndirectory = ${JSON.stringify(registry)}\n[net]\noffline = true\n`,
+  );
+  const ws = join(scratch, "two-versions", "ws");
+  for (const [name, manifest, source] of [
+    ["a", 'twin = "0.1"\nb = { path = "../b" }', 'fn main() {\n    println!("{} {}", twin::twin_version!(), b::TWIN);\n}\n'],
+    ["b", 'twin = "0.2"', "pub const TWIN: &str = twin::twin_version!();\n"],
+  ]) {
+    mkdirSync(join(ws, name, "src"), { recursive: true });
+    writeFileSync(join(ws, name, "Cargo.toml"), `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n${manifest}\n`);
+    writeFileSync(join(ws, name, "src", name === "a" ? "main.rs" : "lib.rs"), source);
+  }
+  writeFileSync(join(ws, "Cargo.toml"), '[workspace]\nmembers = ["a", "b"]\nresolver = "2"\n');
+  const ownEnv = { ...env, CARGO_HOME: home };
+  const run = (args: string[]) =>
+    spawnSync(toolchain.cargo, args, {
+      cwd: ws,
+      env: { ...ownEnv, CARGO_TARGET_DIR: join(scratch, "two-versions", "target"), RUSTC: toolchain.rustc },
+      encoding: "utf8",
+    });
+  const nativeRun = run(["run", "-q"]);
+  assert.equal(nativeRun.status, 0, nativeRun.stderr);
+  assert.equal(nativeRun.stdout, "0.1.0 0.2.0\n");
+  const patched = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "src/cli/run.ts"), "patch"], {
+    cwd: ws,
+    env: ownEnv,
+    encoding: "utf8",
+  });
+  assert.equal(patched.status, 0, patched.stderr);
+  const build = run(["build", "--message-format=json"]);
+  assert.equal(build.status, 0, build.stderr);
+  const twins = compiled(build.stdout).filter((c) => c.name === "twin");
+  assert.equal(twins.length, 2);
+  for (const t of twins) assert.match(t.id, /\/patch\/shims\//);
+  const patchedRun = run(["run", "-q"]);
+  assert.equal(patchedRun.status, 0, patchedRun.stderr);
+  assert.equal(patchedRun.stdout, nativeRun.stdout);
 });

@@ -126,15 +126,6 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const failures: string[] = [];
   const userPatches = readUserPatches(root);
   for (const pkg of macros) {
-    // The including file's keys win over macrobox's (wire): a [patch] of the user's config
-    // replaces the shim's, and the macro would run natively.
-    const configured = userPatches.find((u) => u.file !== join(root, "Cargo.toml") && u.name === pkg.name);
-    if (configured !== undefined && !options.keepNative?.includes(pkg.name)) {
-      failures.push(
-        `${pkg.name} ${pkg.version}: your own [patch.${configured.source}] in ${configured.file} replaces it, and cargo gives a [patch] there precedence over macrobox's: move it to the workspace's Cargo.toml, or remove it`,
-      );
-      continue;
-    }
     const named = options.keepNative?.includes(pkg.name) ?? false;
     const keep = named || (options.keepNative?.includes("*") ?? false);
     const base = {
@@ -149,6 +140,15 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     };
     if (named) {
       crates.push({ ...base, status: "native", reason: "named by --keep-native" });
+      continue;
+    }
+    // The including file's keys win over macrobox's (wire): a [patch] of the user's config
+    // replaces the shim's, and the macro would run natively.
+    const configured = userPatches.find((u) => u.file !== join(root, "Cargo.toml") && u.name === pkg.name);
+    if (configured !== undefined) {
+      const reason = `your own [patch.${configured.source}] in ${configured.file} replaces it, and cargo gives a [patch] there precedence over macrobox's: move it to the workspace's Cargo.toml, or remove it`;
+      if (keep) crates.push({ ...base, status: "native", reason });
+      else failures.push(`${pkg.name} ${pkg.version}: ${reason}`);
       continue;
     }
     let built: { module: string; fresh: boolean; metadata: NonNullable<ReturnType<typeof readMetadata>> };
