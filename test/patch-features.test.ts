@@ -1,6 +1,7 @@
 // `macrobox patch` on real dependency graphs (test/fixtures/patch-features), against the native
 // build as the oracle: two members enabling different non-default features of derive_more (one
-// through a renamed dependency, one target-specific) get one module built with their union; two
+// through a renamed dependency, one target-specific) get one module built with their union, and so
+// do featureful's (every form a feature table has: `dep:`, `?/`, implicit features); two
 // versions of one macro crate (`twin`, path sources), a dev-dependency-only macro crate outside the
 // workspace; no proc-macro compiled natively; a feature enabled later asks for `macrobox patch`
 // again, which rebuilds the module. And the edge cases patch refuses or handles: a [patch] of the
@@ -99,14 +100,16 @@ test("macrobox patch: features of a macro crate unify as natively, and a feature
   const nativeRun = cargo(ws, ["run", "-q"], nativeTarget);
   assert.equal(nativeRun.status, 0, nativeRun.stderr);
   assert.match(nativeRun.stdout, /twins 0\.1\.0 and 0\.2\.0/);
+  assert.match(nativeRun.stdout, /featureful built with default,greeting,proc-macro2,spans,weak /);
   const nativeTest = cargo(ws, ["test", "-q"], nativeTarget);
   assert.equal(nativeTest.status, 0, nativeTest.stderr);
   const native = metadataOf(ws, "derive_more");
   assert.deepEqual(native[0].features, ["add", "constructor", "display", "from"], "cargo unifies the two members' features");
+  const nativeFeatureful = metadataOf(ws, "featureful");
 
   const report = macrobox(ws, ["patch"]);
   assert.equal(report.status, 0, report.stderr);
-  for (const name of ["derive_more 0.99.11", "twin 0.1.0", "twin 0.2.0", "counting-macros 0.3.1"])
+  for (const name of ["derive_more 0.99.11", "featureful 0.2.0", "twin 0.1.0", "twin 0.2.0", "counting-macros 0.3.1"])
     assert.match(report.stdout, new RegExp(`^${name.replace(/\./g, "\\.")} `, "m"));
 
   // The shim declares the original's features (the implicit `rustc_version` of an optional
@@ -116,6 +119,11 @@ test("macrobox patch: features of a macro crate unify as natively, and a feature
   assert.match(shim[0].manifest, /\/patch\/shims\//);
   assert.deepEqual(Object.keys(shim[0].table).sort(), Object.keys(native[0].table).sort());
   assert.deepEqual(shim[0].features, native[0].features);
+  // Every form of feature table entry (featureful's: `dep:`, `?/`, an implicit feature enabled by `x/y`).
+  const featureful = metadataOf(ws, "featureful");
+  assert.match(featureful[0].manifest, /\/patch\/shims\//);
+  assert.deepEqual(Object.keys(featureful[0].table).sort(), Object.keys(nativeFeatureful[0].table).sort());
+  assert.deepEqual(featureful[0].features, nativeFeatureful[0].features);
 
   const patchedJson = cargo(ws, ["test", "--no-run", "--message-format=json"], patchedTarget);
   assert.equal(patchedJson.status, 0, patchedJson.stderr);
@@ -124,7 +132,12 @@ test("macrobox patch: features of a macro crate unify as natively, and a feature
     assert.ok(!["syn", "quote", "proc_macro2"].includes(c.name), `patched build compiles ${c.name}`);
     if (c.kind.includes("proc-macro")) assert.match(c.id, /\/patch\/shims\//, `${c.name} is the shim`);
   }
-  assert.deepEqual([...new Set(built.filter((c) => c.kind.includes("proc-macro")).map((c) => c.name))].sort(), ["counting_macros", "derive_more", "twin"]);
+  assert.deepEqual([...new Set(built.filter((c) => c.kind.includes("proc-macro")).map((c) => c.name))].sort(), [
+    "counting_macros",
+    "derive_more",
+    "featureful",
+    "twin",
+  ]);
   assert.equal(built.filter((c) => c.name === "twin").length, 2, "both versions of twin");
   const patchedRun = cargo(ws, ["run", "-q"], patchedTarget);
   assert.equal(patchedRun.status, 0, patchedRun.stderr);
