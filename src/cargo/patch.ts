@@ -375,7 +375,9 @@ function patchSource(pkg: MacroPackage, userPatches: readonly UserPatch[]): stri
   if (pkg.source === null && patched !== undefined) return patched.source;
   if (pkg.source === null) return pathToFileURL(pkg.manifestDir).href;
   if (pkg.source === "registry+https://github.com/rust-lang/crates.io-index") return "crates-io";
-  return pkg.source.replace(/^(registry|sparse|git)\+/, "").replace(/#.*$/, "");
+  // A git source is `git+<url>?branch=..#<rev>`: cargo keys [patch] by the URL alone.
+  if (pkg.source.startsWith("git+")) return pkg.source.slice(4).replace(/[?#].*$/, "");
+  return pkg.source.replace(/^(registry|sparse)\+/, "").replace(/#.*$/, "");
 }
 
 function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], userPatches: readonly UserPatch[]): string {
