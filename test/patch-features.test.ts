@@ -216,6 +216,21 @@ test("macrobox patch: a [patch] of the user's own, and a git dependency", { time
   assert.match(refused.stderr, /twin 0\.1\.0: your own \[patch\.crates-io\] in \S+\/user-patch-config\/ws\/\.cargo\/config\.toml replaces it/);
   assert.equal(readFileSync(join(inConfig, ".cargo", "config.toml"), "utf8"), configBefore, "nothing was changed");
 
+  // A legacy .cargo/config (cargo reads it instead of config.toml): the include goes there, and
+  // --undo restores it byte for byte.
+  const legacy = twinApp(join(scratch, "legacy-config"), 'twin = { path = "../twin-0.1" }');
+  mkdirSync(join(legacy, ".cargo"));
+  const legacyConfig = "# the user's own, under the legacy name\n[build]\nincremental = false\n";
+  writeFileSync(join(legacy, ".cargo", "config"), legacyConfig);
+  const legacyPatched = macrobox(legacy, ["patch"]);
+  assert.equal(legacyPatched.status, 0, legacyPatched.stderr);
+  const legacyBuild = cargo(legacy, ["build", "--message-format=json"], target);
+  assert.equal(legacyBuild.status, 0, legacyBuild.stderr);
+  assert.match(compiled(legacyBuild.stdout).find((c) => c.name === "twin")!.id, /\/patch\/shims\//);
+  assert.equal(macrobox(legacy, ["patch", "--undo"]).status, 0);
+  assert.deepEqual(readdirSync(join(legacy, ".cargo")), ["config"]);
+  assert.equal(readFileSync(join(legacy, ".cargo", "config"), "utf8"), legacyConfig);
+
   // A git dependency: macrobox reads the graph offline, and says a git dependency must be fetched.
   const git = twinApp(join(scratch, "git"), `twin = { git = ${JSON.stringify(`file://${join(scratch, "git", "twin-0.1")}`)} }`);
   const gitRefused = macrobox(git, ["patch"]);

@@ -3,6 +3,7 @@
 //
 //   .cargo/macrobox-patch.toml   [patch] entries for the shims, and [env] MACROBOX_WORKSPACE
 //   .cargo/config.toml           `include`s it: created when absent, else one line is prepended
+//                                (.cargo/config instead when the user has that legacy file)
 //   .cargo/macrobox-undo.json    what --undo restores: the user's config.toml and Cargo.lock
 //                                byte for byte (cargo rewrites the lock for the patched graph)
 //
@@ -77,7 +78,9 @@ export interface PatchReport {
 interface UndoRecord {
   format: 1;
   createdCargoDir: boolean;
-  /** The user's .cargo/config.toml (base64), or null when there was none. */
+  /** The config file patch included its file from: "config" (the legacy name) or "config.toml" when absent. */
+  configFile?: "config" | "config.toml";
+  /** The user's .cargo/config.toml (or config) (base64), or null when there was none. */
   config: string | null;
   lock: string | null;
 }
@@ -341,15 +344,14 @@ interface UserPatch {
 }
 
 /**
- * The workspace's own `[patch]` entries: its Cargo.toml's, and its .cargo/config.toml's (paths
+ * The workspace's own `[patch]` entries: its Cargo.toml's, and its .cargo/config.toml's (or legacy config's; paths
  * there are relative to the directory holding .cargo, as cargo reads them).
  */
 function readUserPatches(root: string): UserPatch[] {
   const out: UserPatch[] = [];
   for (const [file, base] of [
     [join(root, "Cargo.toml"), root],
-    [join(root, ".cargo", "config.toml"), root],
-    [join(root, ".cargo", "config"), root],
+    [join(root, ".cargo", configFileName(join(root, ".cargo"))), root],
   ]) {
     if (!existsSync(file)) continue;
     let table: { patch?: Record<string, Record<string, { path?: string; package?: string }>> };
@@ -382,7 +384,10 @@ function patchSource(pkg: MacroPackage, userPatches: readonly UserPatch[]): stri
 
 function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], userPatches: readonly UserPatch[]): string {
   const cargoDir = join(root, ".cargo");
-  const configPath = join(cargoDir, "config.toml");
+  // cargo reads .cargo/config, the legacy name, instead of config.toml when both exist: the
+  // include must go where cargo looks.
+  const configFile = configFileName(cargoDir);
+  const configPath = join(cargoDir, configFile);
   const lockPath = join(root, "Cargo.lock");
   const createdCargoDir = !existsSync(cargoDir);
   const userConfig = existsSync(configPath) ? readFileSync(configPath) : null;
@@ -398,6 +403,7 @@ function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], user
   }
   const record: UndoRecord = {
     format: 1,
+    configFile,
     createdCargoDir,
     config: userConfig?.toString("base64") ?? null,
     lock: existsSync(lockPath) ? readFileSync(lockPath).toString("base64") : null,
@@ -444,7 +450,7 @@ export function undo(options: { cwd?: string } = {}): UndoReport {
   if (root === null) return { workspace: cwd, undone: false };
   const cargoDir = join(root, ".cargo");
   const record = JSON.parse(readFileSync(join(cargoDir, UNDO_FILE), "utf8")) as UndoRecord;
-  const configPath = join(cargoDir, "config.toml");
+  const configPath = join(cargoDir, record.configFile ?? "config.toml");
   if (record.config === null) rmSync(configPath, { force: true });
   else writeFileSync(configPath, Buffer.from(record.config, "base64"));
   const lockPath = join(root, "Cargo.lock");
@@ -454,6 +460,11 @@ export function undo(options: { cwd?: string } = {}): UndoReport {
   rmSync(join(cargoDir, UNDO_FILE), { force: true });
   if (record.createdCargoDir && readdirSync(cargoDir).length === 0) rmdirSync(cargoDir);
   return { workspace: root, undone: true };
+}
+
+/** The config file cargo reads in `cargoDir`: `config` (the legacy name) when it exists, else `config.toml`. */
+function configFileName(cargoDir: string): "config" | "config.toml" {
+  return existsSync(join(cargoDir, "config")) ? "config" : "config.toml";
 }
 
 /** The nearest directory at or above `cwd` holding our undo record. */
