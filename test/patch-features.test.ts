@@ -4,7 +4,7 @@
 // do featureful's (every form a feature table has: `dep:`, `?/`, implicit features); two
 // versions of one macro crate (`twin`, path sources), a dev-dependency-only macro crate outside the
 // workspace; no proc-macro compiled natively; a feature enabled later asks for `macrobox patch`
-// again, which rebuilds the module. And the edge cases patch refuses or handles: a [patch] of the
+// again, which rebuilds the module (`--all-features` too). And the edge cases patch refuses or handles: a [patch] of the
 // user's own (Cargo.toml: patched under the user's key; .cargo/config.toml: refused), a git
 // dependency cargo cannot fetch offline; two versions of one macro crate from one registry.
 
@@ -106,6 +106,9 @@ test("macrobox patch: features of a macro crate unify as natively, and a feature
   const native = metadataOf(ws, "derive_more");
   assert.deepEqual(native[0].features, ["add", "constructor", "display", "from"], "cargo unifies the two members' features");
   const nativeFeatureful = metadataOf(ws, "featureful");
+  const nativeAllRun = cargo(ws, ["run", "-q", "--all-features"], nativeTarget);
+  assert.equal(nativeAllRun.status, 0, nativeAllRun.stderr);
+  assert.match(nativeAllRun.stdout, /featureful built with default,greeting,proc-macro2,quoting,spans,weak /);
 
   const report = macrobox(ws, ["patch"]);
   assert.equal(report.status, 0, report.stderr);
@@ -150,6 +153,20 @@ test("macrobox patch: features of a macro crate unify as natively, and a feature
   // (every feature the workspace enables, as cargo metadata unifies them): it runs.
   const alone = cargo(ws, ["build", "-p", "shapes"], patchedTarget);
   assert.equal(alone.status, 0, alone.stderr);
+
+  // `--all-features` enables app's `fancy`, and through it featureful's `quoting`, which the module
+  // lacks: an error naming it and `macrobox patch --all-features`, which builds it.
+  const allStale = cargo(ws, ["build", "--all-features"], patchedTarget);
+  assert.notEqual(allStale.status, 0);
+  assert.match(
+    allStale.stderr,
+    /cargo enables feature\(s\) quoting of `featureful`, which its sandboxed module was built without .*`macrobox patch --all-features`/,
+  );
+  const allPatched = macrobox(ws, ["patch", "--all-features"]);
+  assert.equal(allPatched.status, 0, allPatched.stderr);
+  const allRun = cargo(ws, ["run", "-q", "--all-features"], patchedTarget);
+  assert.equal(allRun.status, 0, allRun.stderr);
+  assert.equal(allRun.stdout, nativeAllRun.stdout);
 
   // A member enables one more feature: the shim (declaring it) resolves, and every expansion asks
   // for `macrobox patch` again rather than running a module built without it.

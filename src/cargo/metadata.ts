@@ -54,19 +54,25 @@ interface CargoMetadata {
   resolve: { nodes: Array<{ id: string; features: string[]; dependencies?: string[] }> } | null;
 }
 
-function readCargoMetadata(cargo: string, cwd: string, env: NodeJS.ProcessEnv): CargoMetadata {
-  const r = spawnSync(cargo, ["metadata", "--format-version", "1", "--offline"], { cwd, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+/**
+ * `cargo metadata`, offline; with `allFeatures`, every feature of every member enabled (the
+ * features a `cargo build --all-features` would give the macro crates, and the macro crates only
+ * optional features reach).
+ */
+function readCargoMetadata(cargo: string, cwd: string, env: NodeJS.ProcessEnv, allFeatures: boolean): CargoMetadata {
+  const args = ["metadata", "--format-version", "1", "--offline", ...(allFeatures ? ["--all-features"] : [])];
+  const r = spawnSync(cargo, args, { cwd, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw new MacroboxError("io", `cannot run ${cargo}: ${r.error.message}`);
   if (r.status !== 0)
     throw new MacroboxError(
       "build",
-      `cargo metadata --offline failed in ${cwd} (macrobox reads the dependency graph offline: a git or registry dependency must be fetched first, \`cargo fetch\`):\n${r.stderr.trim()}`,
+      `cargo ${["metadata", ...args.slice(3)].join(" ")} failed in ${cwd} (macrobox reads the dependency graph offline: a git or registry dependency must be fetched first, \`cargo fetch\`):\n${r.stderr.trim()}`,
     );
   return JSON.parse(r.stdout) as CargoMetadata;
 }
 
-export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env): WorkspaceMacros {
-  const meta = readCargoMetadata(cargo, cwd, env);
+export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env, allFeatures = false): WorkspaceMacros {
+  const meta = readCargoMetadata(cargo, cwd, env, allFeatures);
   const nodes = meta.resolve?.nodes ?? [];
   const features = new Map(nodes.map((n) => [n.id, n.features]));
   const dependencies = new Map(nodes.map((n) => [n.id, n.dependencies ?? []]));
@@ -118,8 +124,9 @@ export function usedMacroPackages(
   cargo: string,
   cwd: string,
   env: NodeJS.ProcessEnv = process.env,
+  allFeatures = false,
 ): { name: string; version: string; manifestDir: string; features: string[] }[] {
-  const meta = readCargoMetadata(cargo, cwd, env);
+  const meta = readCargoMetadata(cargo, cwd, env, allFeatures);
   const nodes = meta.resolve?.nodes ?? [];
   const features = new Map(nodes.map((n) => [n.id, n.features]));
   const used = new Set(nodes.flatMap((n) => n.dependencies ?? []));

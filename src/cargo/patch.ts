@@ -47,6 +47,12 @@ export interface PatchOptions {
   onEvent?: (event: BuildEvent & { crate?: string }) => void;
   /** The user's directories, whose grants and trust store count (default: `userDirs()`). */
   dirs?: UserDirs;
+  /**
+   * Build the modules for every feature of every member enabled (`cargo build --all-features`):
+   * a build enabling fewer uses them too (shim-runtime.rs), one enabling a feature the module
+   * lacks is an error asking for `macrobox patch` again.
+   */
+  allFeatures?: boolean;
 }
 
 export interface PatchedCrate {
@@ -116,7 +122,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const toolchain = findToolchain();
   // Re-patching starts from the user's own configuration.
   if (findPatchedRoot(cwd) !== null) undo({ cwd });
-  const { root, macros } = workspaceMacros(toolchain.cargo, cwd);
+  const { root, macros } = workspaceMacros(toolchain.cargo, cwd, process.env, options.allFeatures ?? false);
   const cache = join(toolchainCache(toolchain), "patch");
   const modulesDir = join(cache, "modules");
   mkdirSync(modulesDir, { recursive: true });
@@ -210,7 +216,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const shimsDir = join(cache, "shims");
   let used: ReturnType<typeof usedMacroPackages>;
   try {
-    used = usedMacroPackages(toolchain.cargo, root);
+    used = usedMacroPackages(toolchain.cargo, root, process.env, options.allFeatures ?? false);
   } catch (e) {
     undo({ cwd: root });
     throw e;

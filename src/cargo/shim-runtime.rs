@@ -84,7 +84,7 @@ fn macrobox_stale() -> Option<String> {
         .collect();
     if !unbuilt.is_empty() {
         return Some(format!(
-            "macrobox: cargo enables feature(s) {} of `{}`, which its sandboxed module was built without (built with: {}): run `macrobox patch` again to rebuild the module for the features the workspace uses now (or `macrobox patch --keep-native {}` to run it natively)",
+            "macrobox: cargo enables feature(s) {} of `{}`, which its sandboxed module was built without (built with: {}): run `macrobox patch` again to rebuild the module for the features the workspace uses now (`macrobox patch --all-features` when they come from cargo's --all-features or --features) (or `macrobox patch --keep-native {}` to run it natively)",
             unbuilt.join(", "),
             MACROBOX_PACKAGE,
             if MACROBOX_BUILT_FEATURES.is_empty() { "none".to_string() } else { MACROBOX_BUILT_FEATURES.join(", ") },
