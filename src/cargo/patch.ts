@@ -84,7 +84,7 @@ export interface PatchReport {
 interface UndoRecord {
   format: 1;
   createdCargoDir: boolean;
-  /** The config file patch included its file from: "config" (the legacy name) or "config.toml" when absent. */
+  /** The config file holding the include line: "config" (the legacy name), or "config.toml" (also when absent: older records). */
   configFile?: "config" | "config.toml";
   /** The user's .cargo/config.toml (or config) (base64), or null when there was none. */
   config: string | null;
