@@ -109,9 +109,15 @@ test("macrobox patch: features of a macro crate unify as natively, and a feature
   const nativeAllRun = cargo(ws, ["run", "-q", "--all-features"], nativeTarget);
   assert.equal(nativeAllRun.status, 0, nativeAllRun.stderr);
   assert.match(nativeAllRun.stdout, /featureful built with default,greeting,proc-macro2,quoting,spans,weak /);
+  assert.match(nativeAllRun.stdout, /^fancy: true$/m);
 
   const report = macrobox(ws, ["patch"]);
   assert.equal(report.status, 0, report.stderr);
+  assert.match(
+    report.stdout,
+    /^note: optional-macros 0\.1\.0 is reached only through a member's non-default feature: .*`macrobox patch --all-features` sandboxes it$/m,
+  );
+  assert.doesNotMatch(report.stdout, /^optional-macros /m);
   for (const name of ["derive_more 0.99.11", "featureful 0.2.0", "twin 0.1.0", "twin 0.2.0", "counting-macros 0.3.1"])
     assert.match(report.stdout, new RegExp(`^${name.replace(/\./g, "\\.")} `, "m"));
 
@@ -164,6 +170,12 @@ test("macrobox patch: features of a macro crate unify as natively, and a feature
   );
   const allPatched = macrobox(ws, ["patch", "--all-features"]);
   assert.equal(allPatched.status, 0, allPatched.stderr);
+  assert.match(allPatched.stdout, /^optional-macros 0\.1\.0 \(edition 2021\): module (built|reused from the cache)$/m);
+  assert.doesNotMatch(allPatched.stdout, /^note: optional-macros/m);
+  const allBuild = cargo(ws, ["build", "--all-features", "--message-format=json"], patchedTarget);
+  assert.equal(allBuild.status, 0, allBuild.stderr);
+  for (const c of compiled(allBuild.stdout).filter((c) => c.kind.includes("proc-macro"))) assert.match(c.id, /\/patch\/shims\//, `${c.name} is the shim`);
+  assert.ok(compiled(allBuild.stdout).some((c) => c.name === "optional_macros"));
   const allRun = cargo(ws, ["run", "-q", "--all-features"], patchedTarget);
   assert.equal(allRun.status, 0, allRun.stderr);
   assert.equal(allRun.stdout, nativeAllRun.stdout);

@@ -246,7 +246,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     undo({ cwd: root });
     throw new PatchError(`cargo resolves the shim of ${differing.join(", ")} to other features than its original (nothing was changed)`);
   }
-  return { workspace: root, config, crates, notes: decision.notes };
+  return { workspace: root, config, crates, notes: [...decision.notes, ...optionalOnly(toolchain.cargo, root, macros, options.allFeatures ?? false)] };
 }
 
 /**
@@ -277,6 +277,27 @@ function unlockMembers(root: string, crates: readonly PatchedCrate[]): void {
     });
   }
   writeFileSync(lockPath, stringifyToml({ ...lock, package: packages }) + "\n");
+}
+
+/**
+ * Macro crates only members' non-default features reach: no shim patches them, so a build with
+ * `--features`/`--all-features` would compile and run them natively. Named in a note (when the
+ * graph with every feature resolves at all), never a failure: the default build does not use them.
+ */
+function optionalOnly(cargo: string, root: string, macros: readonly MacroPackage[], allFeatures: boolean): string[] {
+  if (allFeatures) return [];
+  let all: MacroPackage[];
+  try {
+    all = workspaceMacros(cargo, root, process.env, true).macros;
+  } catch {
+    return [];
+  }
+  return all
+    .filter((m) => !macros.some((p) => p.name === m.name && p.version === m.version && p.manifestDir === m.manifestDir))
+    .map(
+      (m) =>
+        `${m.name} ${m.version} is reached only through a member's non-default feature: a build with --features/--all-features runs it natively; \`macrobox patch --all-features\` sandboxes it`,
+    );
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
