@@ -13,8 +13,15 @@ export interface MacroPackage {
   manifestDir: string;
   /** cargo's source string; null for a path package. */
   source: string | null;
-  /** Features as resolved for the build. */
+  /** Features as resolved for the build (cargo metadata's resolve: the union over every dependent, target and platform). */
   features: string[];
+  /**
+   * The package's feature table as `cargo metadata` shows it (implicit features of optional
+   * dependencies included, `dep:` forms as written): the shim declares the same names (shim.ts).
+   */
+  featureTable: Record<string, string[]>;
+  /** The names (as in the manifest: a rename's) of its optional dependencies. */
+  optionalDependencies: string[];
   /** A member of the workspace (the repository's own macro: sandboxed too, `--keep-native` names it to keep it native). */
   member: boolean;
   /**
@@ -41,19 +48,31 @@ interface CargoMetadata {
     source: string | null;
     manifest_path: string;
     targets: Array<{ name: string; kind: string[] }>;
+    features: Record<string, string[]>;
+    dependencies: Array<{ name: string; rename?: string | null; optional: boolean }>;
   }>;
   resolve: { nodes: Array<{ id: string; features: string[]; dependencies?: string[] }> } | null;
 }
 
-function readCargoMetadata(cargo: string, cwd: string, env: NodeJS.ProcessEnv): CargoMetadata {
-  const r = spawnSync(cargo, ["metadata", "--format-version", "1", "--offline"], { cwd, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+/**
+ * `cargo metadata`, offline; with `allFeatures`, every feature of every member enabled (the
+ * features a `cargo build --all-features` would give the macro crates, and the macro crates only
+ * optional features reach).
+ */
+function readCargoMetadata(cargo: string, cwd: string, env: NodeJS.ProcessEnv, allFeatures: boolean): CargoMetadata {
+  const args = ["metadata", "--format-version", "1", "--offline", ...(allFeatures ? ["--all-features"] : [])];
+  const r = spawnSync(cargo, args, { cwd, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw new MacroboxError("io", `cannot run ${cargo}: ${r.error.message}`);
-  if (r.status !== 0) throw new MacroboxError("build", `cargo metadata failed in ${cwd}:\n${r.stderr.trim()}`);
+  if (r.status !== 0)
+    throw new MacroboxError(
+      "build",
+      `cargo ${["metadata", ...args.slice(3)].join(" ")} failed in ${cwd} (macrobox reads the dependency graph offline: a git or registry dependency must be fetched first, \`cargo fetch\`):\n${r.stderr.trim()}`,
+    );
   return JSON.parse(r.stdout) as CargoMetadata;
 }
 
-export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env): WorkspaceMacros {
-  const meta = readCargoMetadata(cargo, cwd, env);
+export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env, allFeatures = false): WorkspaceMacros {
+  const meta = readCargoMetadata(cargo, cwd, env, allFeatures);
   const nodes = meta.resolve?.nodes ?? [];
   const features = new Map(nodes.map((n) => [n.id, n.features]));
   const dependencies = new Map(nodes.map((n) => [n.id, n.dependencies ?? []]));
@@ -90,6 +109,8 @@ export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessE
       manifestDir: dirname(p.manifest_path),
       source: p.source,
       features: features.get(p.id) ?? [],
+      featureTable: p.features,
+      optionalDependencies: p.dependencies.filter((d) => d.optional).map((d) => d.rename ?? d.name),
       member,
       localDirs: p.source === null ? localDirs(p.id) : [],
     });
@@ -99,10 +120,17 @@ export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessE
 }
 
 /** The proc-macro packages some package of the resolve depends on (after patching: the shims, and what stayed native). */
-export function usedMacroPackages(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env): { name: string; version: string; manifestDir: string }[] {
-  const meta = readCargoMetadata(cargo, cwd, env);
-  const used = new Set((meta.resolve?.nodes ?? []).flatMap((n) => n.dependencies ?? []));
+export function usedMacroPackages(
+  cargo: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+  allFeatures = false,
+): { name: string; version: string; manifestDir: string; features: string[] }[] {
+  const meta = readCargoMetadata(cargo, cwd, env, allFeatures);
+  const nodes = meta.resolve?.nodes ?? [];
+  const features = new Map(nodes.map((n) => [n.id, n.features]));
+  const used = new Set(nodes.flatMap((n) => n.dependencies ?? []));
   return meta.packages
     .filter((p) => used.has(p.id) && p.targets.some((t) => t.kind.includes("proc-macro")))
-    .map((p) => ({ name: p.name, version: p.version, manifestDir: dirname(p.manifest_path) }));
+    .map((p) => ({ name: p.name, version: p.version, manifestDir: dirname(p.manifest_path), features: features.get(p.id) ?? [] }));
 }

@@ -4,6 +4,7 @@
 //   .cargo/macrobox-patch.toml   [patch] entries for the shims, [env] MACROBOX_WORKSPACE, and
 //                                build.rustc-wrapper: every build script confined (build-scripts.ts)
 //   .cargo/config.toml           `include`s it: created when absent, else one line is prepended
+//                                (.cargo/config instead when the user has that legacy file)
 //   .cargo/macrobox-undo.json    what --undo restores: the user's config.toml and Cargo.lock
 //                                byte for byte (cargo rewrites the lock for the patched graph)
 //
@@ -54,6 +55,12 @@ export interface PatchOptions {
   onEvent?: (event: BuildEvent & { crate?: string }) => void;
   /** The user's directories, whose grants and trust store count (default: `userDirs()`). */
   dirs?: UserDirs;
+  /**
+   * Build the modules for every feature of every member enabled (`cargo build --all-features`):
+   * a build enabling fewer uses them too (shim-runtime.rs), one enabling a feature the module
+   * lacks is an error asking for `macrobox patch` again.
+   */
+  allFeatures?: boolean;
 }
 
 export interface PatchedCrate {
@@ -98,7 +105,9 @@ export interface BuildScriptsReport {
 interface UndoRecord {
   format: 1;
   createdCargoDir: boolean;
-  /** The user's .cargo/config.toml (base64), or null when there was none. */
+  /** The config file holding the include line: "config" (the legacy name), or "config.toml" (also when absent: older records). */
+  configFile?: "config" | "config.toml";
+  /** The user's .cargo/config.toml (or config) (base64), or null when there was none. */
   config: string | null;
   lock: string | null;
 }
@@ -134,7 +143,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const toolchain = findToolchain();
   // Re-patching starts from the user's own configuration.
   if (findPatchedRoot(cwd) !== null) undo({ cwd });
-  const { root, macros } = workspaceMacros(toolchain.cargo, cwd);
+  const { root, macros } = workspaceMacros(toolchain.cargo, cwd, process.env, options.allFeatures ?? false);
   const cache = join(toolchainCache(toolchain), "patch");
   const modulesDir = join(cache, "modules");
   mkdirSync(modulesDir, { recursive: true });
@@ -145,6 +154,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
 
   const crates: PatchedCrate[] = [];
   const failures: string[] = [];
+  const userPatches = readUserPatches(root);
   for (const pkg of macros) {
     const named = options.keepNative?.includes(pkg.name) ?? false;
     const keep = named || (options.keepNative?.includes("*") ?? false);
@@ -160,6 +170,15 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     };
     if (named) {
       crates.push({ ...base, status: "native", reason: "named by --keep-native" });
+      continue;
+    }
+    // The including file's keys win over macrobox's (wire): a [patch] of the user's config
+    // replaces the shim's, and the macro would run natively.
+    const configured = userPatches.find((u) => u.file !== join(root, "Cargo.toml") && u.name === pkg.name);
+    if (configured !== undefined) {
+      const reason = `your own [patch.${configured.source}] in ${configured.file} replaces it, and cargo gives a [patch] there precedence over macrobox's: move it to the workspace's Cargo.toml, or remove it`;
+      if (keep) crates.push({ ...base, status: "native", reason });
+      else failures.push(`${pkg.name} ${pkg.version}: ${reason}`);
       continue;
     }
     let built: { module: string; fresh: boolean; metadata: NonNullable<ReturnType<typeof readMetadata>> };
@@ -186,6 +205,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       // name from one source only when their versions are semver-incompatible.
       version: pkg.member ? incompatibleVersion(pkg.version) : pkg.version,
       watched,
+      features: { table: pkg.featureTable, optionalDependencies: pkg.optionalDependencies, built: pkg.features },
       edition: pkg.edition,
       libName: pkg.libName,
       macros: built.metadata.macros,
@@ -214,28 +234,50 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     .filter((c) => c.member && c.status !== "native")
     .map((c) => macros.find((m) => m.name === c.name && m.version === c.version)!.manifestDir);
   const buildScripts = confineBuildScripts(toolchain, root, join(cache, "wrappers"), members, options.allowNativeBuild ?? false);
-  const config = wire(root, crates, macros, buildScripts.wrapper);
+  const config = wire(root, crates, macros, userPatches, buildScripts.wrapper);
   unlockMembers(root, crates);
   // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
   // with a warning, and the macro would run natively: the patched graph must use every shim.
   const shimsDir = join(cache, "shims");
-  let left: string[];
+  let used: ReturnType<typeof usedMacroPackages>;
   try {
-    left = usedMacroPackages(toolchain.cargo, root)
-      .filter((p) => !p.manifestDir.startsWith(shimsDir + "/"))
-      .filter((p) => crates.some((c) => c.status !== "native" && c.name === p.name && c.version === p.version))
-      .map((p) => `${p.name} ${p.version} (${p.manifestDir})`);
+    used = usedMacroPackages(toolchain.cargo, root, process.env, options.allFeatures ?? false);
   } catch (e) {
     undo({ cwd: root });
     throw e;
   }
+  const left = used
+    .filter((p) => !p.manifestDir.startsWith(shimsDir + "/"))
+    .filter((p) => crates.some((c) => c.status !== "native" && c.name === p.name && c.version === p.version))
+    .map((p) => `${p.name} ${p.version} (${p.manifestDir})`);
   if (left.length > 0) {
     undo({ cwd: root });
     throw new PatchError(
       `cargo does not use the sandboxed shim of ${left.join(", ")} (a dependent's version requirement excludes it; nothing was changed). \`--keep-native <crate>\` leaves it native`,
     );
   }
-  return { workspace: root, config, crates, notes: decision.notes, buildScripts };
+  // The shims resolve to the features their modules were built with (shim.ts shimFeatureTable
+  // mirrors the crate's table): a difference would make every build answer "run macrobox patch again".
+  const differing = used
+    .filter((p) => p.manifestDir.startsWith(shimsDir + "/"))
+    .flatMap((p) => {
+      const c = crates.find((c) => c.shim === p.manifestDir);
+      const built = c === undefined ? undefined : macros.find((m) => m.name === c.name && m.version === c.version)?.features;
+      return built === undefined || sameSet(built, p.features)
+        ? []
+        : [`${p.name} ${p.version} (built with [${built.join(", ")}], the shim resolves to [${p.features.join(", ")}])`];
+    });
+  if (differing.length > 0) {
+    undo({ cwd: root });
+    throw new PatchError(`cargo resolves the shim of ${differing.join(", ")} to other features than its original (nothing was changed)`);
+  }
+  return {
+    workspace: root,
+    config,
+    crates,
+    notes: [...decision.notes, ...optionalOnly(toolchain.cargo, root, macros, options.allFeatures ?? false)],
+    buildScripts,
+  };
 }
 
 /**
@@ -298,6 +340,31 @@ function unlockMembers(root: string, crates: readonly PatchedCrate[]): void {
   writeFileSync(lockPath, stringifyToml({ ...lock, package: packages }) + "\n");
 }
 
+/**
+ * Macro crates only members' non-default features reach: no shim patches them, so a build with
+ * `--features`/`--all-features` would compile and run them natively. Named in a note (when the
+ * graph with every feature resolves at all), never a failure: the default build does not use them.
+ */
+function optionalOnly(cargo: string, root: string, macros: readonly MacroPackage[], allFeatures: boolean): string[] {
+  if (allFeatures) return [];
+  let all: MacroPackage[];
+  try {
+    all = workspaceMacros(cargo, root, process.env, true).macros;
+  } catch {
+    return [];
+  }
+  return all
+    .filter((m) => !macros.some((p) => p.name === m.name && p.version === m.version && p.manifestDir === m.manifestDir))
+    .map(
+      (m) =>
+        `${m.name} ${m.version} is reached only through a member's non-default feature: a build with --features/--all-features runs it natively; \`macrobox patch --all-features\` sandboxes it`,
+    );
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
 /** A version semver-incompatible with `version` (1.2.3 -> 2.0.0, 0.2.3 -> 0.3.0, 0.0.3 -> 0.0.4). */
 export function incompatibleVersion(version: string): string {
   const [major, minor, patchLevel] = version.split(/[.+-]/).map(Number);
@@ -357,16 +424,59 @@ async function buildModule(pkg: MacroPackage, modulesDir: string, allowNativeBui
   return { module, fresh, metadata: result.metadata };
 }
 
-/** The `[patch]` table key for a package's source. */
-function patchSource(pkg: MacroPackage): string {
-  if (pkg.source === null) return pathToFileURL(pkg.manifestDir).href;
-  if (pkg.source === "registry+https://github.com/rust-lang/crates.io-index") return "crates-io";
-  return pkg.source.replace(/^(registry|sparse|git)\+/, "").replace(/#.*$/, "");
+interface UserPatch {
+  /** The file holding it, the `[patch]` table's key, the package it replaces, its `path` (absolute) if any. */
+  file: string;
+  source: string;
+  name: string;
+  path: string | null;
 }
 
-function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], rustcWrapper: string | null): string {
+/**
+ * The workspace's own `[patch]` entries: its Cargo.toml's, and its .cargo/config.toml's (or legacy config's; paths
+ * there are relative to the directory holding .cargo, as cargo reads them).
+ */
+function readUserPatches(root: string): UserPatch[] {
+  const out: UserPatch[] = [];
+  for (const [file, base] of [
+    [join(root, "Cargo.toml"), root],
+    [join(root, ".cargo", configFileName(join(root, ".cargo"))), root],
+  ]) {
+    if (!existsSync(file)) continue;
+    let table: { patch?: Record<string, Record<string, { path?: string; package?: string }>> };
+    try {
+      table = parseToml(readFileSync(file, "utf8")) as typeof table;
+    } catch (e) {
+      throw new PatchError(`${file} is not valid TOML: ${(e as Error).message}`);
+    }
+    for (const [source, entries] of Object.entries(table.patch ?? {}))
+      for (const [key, entry] of Object.entries(entries))
+        out.push({ file, source, name: entry.package ?? key, path: typeof entry.path === "string" ? resolve(base, entry.path) : null });
+  }
+  return out;
+}
+
+/**
+ * The `[patch]` table key for a package's source. A package the workspace's Cargo.toml already
+ * patches in from a path is patched again under the user's key (a [patch] in cargo config takes
+ * precedence over one in a manifest); the path source itself is no source anyone depends on.
+ */
+function patchSource(pkg: MacroPackage, userPatches: readonly UserPatch[]): string {
+  const patched = userPatches.find((u) => u.name === pkg.name && u.path !== null && u.path === pkg.manifestDir);
+  if (pkg.source === null && patched !== undefined) return patched.source;
+  if (pkg.source === null) return pathToFileURL(pkg.manifestDir).href;
+  if (pkg.source === "registry+https://github.com/rust-lang/crates.io-index") return "crates-io";
+  // A git source is `git+<url>?branch=..#<rev>`: cargo keys [patch] by the URL alone.
+  if (pkg.source.startsWith("git+")) return pkg.source.slice(4).replace(/[?#].*$/, "");
+  return pkg.source.replace(/^(registry|sparse)\+/, "").replace(/#.*$/, "");
+}
+
+function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], userPatches: readonly UserPatch[], rustcWrapper: string | null): string {
   const cargoDir = join(root, ".cargo");
-  const configPath = join(cargoDir, "config.toml");
+  // cargo reads .cargo/config, the legacy name, instead of config.toml when both exist: the
+  // include must go where cargo looks.
+  const configFile = configFileName(cargoDir);
+  const configPath = join(cargoDir, configFile);
   const lockPath = join(root, "Cargo.lock");
   const createdCargoDir = !existsSync(cargoDir);
   const userConfig = existsSync(configPath) ? readFileSync(configPath) : null;
@@ -382,6 +492,7 @@ function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], rust
   }
   const record: UndoRecord = {
     format: 1,
+    configFile,
     createdCargoDir,
     config: userConfig?.toString("base64") ?? null,
     lock: existsSync(lockPath) ? readFileSync(lockPath).toString("base64") : null,
@@ -392,7 +503,7 @@ function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], rust
   for (const c of crates) {
     if (c.status === "native") continue;
     const pkg = macros.find((m) => m.name === c.name && m.version === c.version)!;
-    const source = patchSource(pkg);
+    const source = patchSource(pkg, userPatches);
     // Two versions of one crate from one source need two entries: the second under another key.
     const key = seen.has(`${source}\0${c.name}`) ? `${c.name}-macrobox-${c.version}` : c.name;
     seen.add(`${source}\0${c.name}`);
@@ -435,7 +546,7 @@ export function undo(options: { cwd?: string } = {}): UndoReport {
   if (root === null) return { workspace: cwd, undone: false };
   const cargoDir = join(root, ".cargo");
   const record = JSON.parse(readFileSync(join(cargoDir, UNDO_FILE), "utf8")) as UndoRecord;
-  const configPath = join(cargoDir, "config.toml");
+  const configPath = join(cargoDir, record.configFile ?? "config.toml");
   if (record.config === null) rmSync(configPath, { force: true });
   else writeFileSync(configPath, Buffer.from(record.config, "base64"));
   const lockPath = join(root, "Cargo.lock");
@@ -445,6 +556,11 @@ export function undo(options: { cwd?: string } = {}): UndoReport {
   rmSync(join(cargoDir, UNDO_FILE), { force: true });
   if (record.createdCargoDir && readdirSync(cargoDir).length === 0) rmdirSync(cargoDir);
   return { workspace: root, undone: true };
+}
+
+/** The config file cargo reads in `cargoDir`: `config` (the legacy name) when it exists, else `config.toml`. */
+function configFileName(cargoDir: string): "config" | "config.toml" {
+  return existsSync(join(cargoDir, "config")) ? "config" : "config.toml";
 }
 
 /** The nearest directory at or above `cwd` holding our undo record. */

@@ -74,8 +74,23 @@ fn macrobox_fnv(bytes: &[u8]) -> u64 {
     h
 }
 
-/// A watched source (shim.ts `watched`) that differs from what the module was built from.
+/// A watched source (shim.ts `watched`) that differs from what the module was built from, or a
+/// feature cargo enabled that the module was built without.
 fn macrobox_stale() -> Option<String> {
+    let unbuilt: Vec<&str> = MACROBOX_ENABLED_FEATURES
+        .iter()
+        .filter(|&&(name, enabled)| enabled && !MACROBOX_BUILT_FEATURES.contains(&name))
+        .map(|&(name, _)| name)
+        .collect();
+    if !unbuilt.is_empty() {
+        return Some(format!(
+            "macrobox: cargo enables feature(s) {} of `{}`, which its sandboxed module was built without (built with: {}): run `macrobox patch` again to rebuild the module for the features the workspace uses now (`macrobox patch --all-features` when they come from cargo's --all-features or --features) (or `macrobox patch --keep-native {}` to run it natively)",
+            unbuilt.join(", "),
+            MACROBOX_PACKAGE,
+            if MACROBOX_BUILT_FEATURES.is_empty() { "none".to_string() } else { MACROBOX_BUILT_FEATURES.join(", ") },
+            MACROBOX_PACKAGE
+        ));
+    }
     for &(path, bytes, hash) in MACROBOX_WATCHED {
         if macrobox_fnv(bytes) != hash {
             return Some(format!(

@@ -1,4 +1,4 @@
-// `macrobox patch [--undo] [--keep-native crate]`: the work is in src/cargo/patch.ts.
+// `macrobox patch [--undo] [--keep-native crate] [--all-features]`: the work is in src/cargo/patch.ts.
 
 import { parseCommandLine, UsageError } from "./main.js";
 
@@ -9,6 +9,7 @@ export async function patchCommand(args: string[]): Promise<number> {
     options: {
       undo: { type: "boolean" },
       "keep-native": { type: "string", multiple: true },
+      "all-features": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
       "allow-native-build": { type: "boolean" },
     },
@@ -24,6 +25,7 @@ export async function patchCommand(args: string[]): Promise<number> {
   const report = await patch({
     keepNative: values["keep-native"]?.flatMap((v) => v.split(",")).filter(Boolean),
     allowNativeBuild: values["allow-native-build"],
+    allFeatures: values["all-features"] ?? false,
     onEvent: (e) => {
       if (!quiet && e.type === "cargo" && /^\s*Compiling\b/.test(e.line)) process.stderr.write(`${e.line}\n`);
     },
