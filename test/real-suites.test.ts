@@ -66,13 +66,14 @@ const SUITES_ALL: Suite[] = [
   // (tokio-macros) on every test. Its trybuild test (`test` in tests/stream.rs) builds tokio again
   // inside trybuild's project, two minutes alone: skipped (thiserror's covers trybuild).
   { crate: "async-stream-0.3.4", kind: "function-like macros", testArgs: ["--exact", "--skip", "test"] },
-  // #[derive(RustEmbed)] with #[folder] reads the crate's files (granted by the user's file), with
-  // rust-embed's features on (the facade enables rust-embed-impl's: interpolate-folder-path reads
-  // `$CARGO_MANIFEST_DIR/examples/public/`, include-exclude filters the walk with globs).
+  // #[derive(RustEmbed)] with #[folder] reads the crate's files (granted by the user's file). The
+  // facade declares features naming rust-embed-impl's (`rust-embed-impl/debug-embed`), which a shim
+  // must carry for the graph to resolve at all. Default features: `cargo test --features
+  // interpolate-folder-path,include-exclude` (its two other test files) enables features of the macro
+  // crate that `macrobox patch` cannot be told about (it resolves the workspace's default features).
   {
     crate: "rust-embed-6.4.2",
-    kind: "derive reading files, with features",
-    cargoArgs: ["--features", "interpolate-folder-path,include-exclude"],
+    kind: "derive reading files, a facade with features",
     read: { "rust-embed-impl": ["examples/public"] },
     // The sandbox shows every file's mtime as the epoch (expansions must not depend on when a
     // file was written), and rust-embed embeds it: test `last_modified_is_accurate` compares it
@@ -247,7 +248,15 @@ function cargoTest(dir: string, suite: Suite, target: string) {
       CARGO_TARGET_DIR: target,
     },
   );
-  return { status: r.status, ...outcomes(r.stdout, r.stderr), wip: takeWip(dir), artifacts: artifacts(r.stdout), stderr: r.stderr };
+  // With --message-format=json rustc's diagnostics are in stdout: the errors, for a failure's message.
+  const errors = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith('{"reason":"compiler-message"'))
+    .map((l) => (JSON.parse(l) as { message: { level: string; rendered: string } }).message)
+    .filter((m) => m.level === "error")
+    .map((m) => m.rendered)
+    .join("");
+  return { status: r.status, ...outcomes(r.stdout, r.stderr), wip: takeWip(dir), artifacts: artifacts(r.stdout), stderr: errors + r.stderr };
 }
 
 /**
@@ -297,7 +306,7 @@ for (const suite of SUITES) {
     const patched = cargoTest(dir, suite, patchedTarget);
     lap("patched suite");
 
-    assert.deepEqual(patched.outcomes, native.outcomes, `test outcomes; patched stderr:\n${patched.stderr.slice(-6000)}`);
+    assert.deepEqual(patched.outcomes, native.outcomes, `test outcomes; patched errors and stderr:\n${patched.stderr.slice(0, 6000)}`);
     assert.equal(patched.status, native.status);
     assert.deepEqual(patched.actual, native.actual, "trybuild's actual compile-fail output, byte for byte");
     assert.deepEqual(patched.wip, native.wip, "trybuild's output for cases without an expected file");
