@@ -229,6 +229,36 @@ describe('include_dir!("$CARGO_MANIFEST_DIR/assets") (include_dir_macros 0.7.3, 
     assert.match(denied.stdout + denied.stderr, /--allow-read include_dir_macros:assets/);
   });
 
+  test("granted by the crate's own macrobox.toml: nothing until `macrobox trust`, then as natively; an edit asks again", () => {
+    // The user's own directories, empty: the repository's file is a request until trusted.
+    const home = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-paths-home-")));
+    const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_DATA_HOME: join(home, "data") };
+    const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", TSX, CLI, ...args], { cwd: crateDir, env, encoding: "utf8" });
+    const expand = () => cli("expand", includeDirWasm, "--bang", "include_dir", INPUT, "--json");
+    const settings = join(crateDir, "macrobox.toml");
+    writeFileSync(settings, '[grants.include_dir_macros]\nread = ["assets"]\n');
+    rmSync(join(crateDir, "assets", "to-sibling"));
+    try {
+      const before = expand();
+      assert.equal(before.status, 1);
+      assert.match(before.stdout + before.stderr, new RegExp(`\`macrobox trust ${crateDir}\` would grant`));
+      const trusted = cli("trust");
+      assert.equal(trusted.status, 0, trusted.stderr);
+      const after = expand();
+      assert.equal(after.status, 0, after.stderr);
+      const [out] = JSON.parse(after.stdout) as Array<{ ok: boolean; code: string }>;
+      assert.ok(out.ok && out.code.includes(`("${crateDir}/assets/sub/deeper/c.bin")`), out.code);
+      writeFileSync(settings, '[grants.include_dir_macros]\nread = ["assets", "src"]\n');
+      const edited = expand();
+      assert.equal(edited.status, 1, "a changed request is not in effect until trusted again");
+      assert.match(edited.stdout + edited.stderr, /changed since you trusted it|macrobox trust/);
+    } finally {
+      symlinkSync(sibling, join(crateDir, "assets", "to-sibling"));
+      rmSync(settings, { force: true });
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   test("a symbolic link in the granted directory to a sibling of the crate directory is refused", async () => {
     const r = await includeDir.expand({
       kind: "bang",
