@@ -11,7 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { isMacroboxError } from "../errors.js";
-import { userDirs } from "../node/trust.js";
+import { userDirs } from "../node/index.js";
 import { DEFAULT_IDLE_MS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_READ_TIMEOUT_MS, runHost } from "./host.js";
 
 const { values } = parseArgs({

@@ -6,8 +6,7 @@ import { existsSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isPackageEnv, loadMacroModule, type MacroModule } from "../index.js";
-import { decideGrants, expansionSandbox, grantFor, pendingHint, readModuleFile, type UserDirs } from "../node/index.js";
-import { settingsFile } from "../node/grants.js";
+import { expansionSandbox, grantFor, loadGrants, pendingHint, readModuleFile, type UserDirs } from "../node/index.js";
 import { ensurePrivateDir, HostSocketError, socketFileProblem } from "./host-socket.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
@@ -217,7 +216,7 @@ async function expandRequest(req: ShimRequest, load: (path: string) => Promise<M
   // `[workspace.metadata.macrobox]`, in the directory the patch names in MACROBOX_WORKSPACE) once
   // trusted, for a crate being compiled whose real path lies inside it; the macro sees that crate.
   const workspace = req.env.MACROBOX_WORKSPACE ?? req.cwd;
-  const decision = decideGrants({ dirs, repoFile: settingsFile(workspace), crateDir: req.env.CARGO_MANIFEST_DIR ?? req.cwd });
+  const decision = loadGrants({ dirs, cwd: workspace, crateDir: req.env.CARGO_MANIFEST_DIR ?? req.cwd });
   const hint = pendingHint(decision, crate);
   const sandbox = expansionSandbox({
     crate,
