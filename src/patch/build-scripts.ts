@@ -109,7 +109,7 @@ export function buildScriptWrapper(
   const list = (xs: readonly string[]) => `&[${xs.map(q).join(", ")}]`;
   const constants = (self: string) =>
     [
-      "// Baked in by `macrobox patch` (src/cargo/build-scripts.ts).",
+      "// Baked in by `macrobox patch` (src/patch/build-scripts.ts).",
       `const BWRAP: &str = ${q(bwrap)};`,
       `const BASE_ARGS: &[&str] = ${list(sandboxBaseArgs())};`,
       `const READ_ONLY: &[&str] = ${list([...readOnly, self])};`,
