@@ -29,7 +29,7 @@ await build({
   // (`new URL("./…", import.meta.url)`): the cargo host.
   entryPoints: {
     main: join(root, "src", "cli", "main.ts"),
-    "host-main": join(root, "src", "cargo", "host-main.ts"),
+    "host-main": join(root, "src", "patch", "host-main.ts"),
   },
   splitting: true,
   chunkNames: "chunk-[hash]",
@@ -57,8 +57,8 @@ await build({
   define: { "import.meta.url": "__importMetaUrl" },
   splitting: false,
 });
-// Read at run time next to the code that reads them (src/cargo/shim.ts, src/cargo/build-scripts.ts).
-for (const file of ["shim-runtime.rs", "build-script-wrapper.rs"]) copyFileSync(join(root, "src", "cargo", file), join(outdir, file));
+// Read at run time next to the code that reads them (src/patch/shim.ts, src/patch/build-scripts.ts).
+for (const file of ["shim-runtime.rs", "build-script-wrapper.rs"]) copyFileSync(join(root, "src", "patch", file), join(outdir, file));
 
 // The playground's page and worker, for the browser: `macrobox playground` serves these files
 // (src/cli/playground.ts), so an installed package needs neither esbuild nor the page's sources.

@@ -134,7 +134,7 @@ describe("every error class macrobox exports is a MacroboxError", () => {
       const entries = [
         "src/cli/run.ts",
         "src/cli/srv-run.ts",
-        "src/cargo/host-main.ts",
+        "src/patch/host-main.ts",
         "src/node/expansion-worker-main.ts",
         "src/node/expansion-worker-boot.ts",
         "src/playground/main.ts",

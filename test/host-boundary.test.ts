@@ -20,7 +20,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findToolchain } from "../src/builder/index.js";
 import { cacheRoot } from "../src/node/cache-env.js";
-import { HostSocketError, hostSocketPath, privateDirProblem } from "../src/cargo/host-socket.js";
+import { HostSocketError, hostSocketPath, privateDirProblem } from "../src/patch/host-socket.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
@@ -181,7 +181,7 @@ test("the cargo host's boundary against a second local user", { timeout: 900_000
   // The host refuses such a directory too.
   const host = spawnSync(
     process.execPath,
-    ["--import", import.meta.resolve("tsx"), join(repo, "src/cargo/host-main.ts"), "--socket", join(theirs, "host.sock")],
+    ["--import", import.meta.resolve("tsx"), join(repo, "src/patch/host-main.ts"), "--socket", join(theirs, "host.sock")],
     {
       env,
       encoding: "utf8",
@@ -235,7 +235,7 @@ test("the cargo host's boundary against a second local user", { timeout: 900_000
 /** A host of its own, on a socket in a private directory. */
 async function startHost(dir: string, extra: string[]): Promise<{ child: ChildProcess; socket: string }> {
   const socket = join(dir, "host.sock");
-  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "src/cargo/host-main.ts"), "--socket", socket, ...extra], {
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "src/patch/host-main.ts"), "--socket", socket, ...extra], {
     env,
     stdio: ["ignore", "ignore", "pipe"],
   });

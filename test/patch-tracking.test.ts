@@ -1,4 +1,4 @@
-// Where `macrobox patch` puts the tracking item (src/cargo/tracking.ts) in a macro's output, with
+// Where `macrobox patch` puts the tracking item (src/patch/tracking.ts) in a macro's output, with
 // rustc as the oracle: every output with the item placed, at the position a macro of that kind
 // could be called in, compiles, and rustc's dep-info then names the tracked file and env var;
 // outputs where no item fits are left as they are.
@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findToolchain } from "../src/builder/index.js";
 import { parseTokenStream, printTokenStream, type MacroKind, type TokenStream } from "../src/index.js";
-import { withTracking, type TrackingPlace } from "../src/cargo/tracking.js";
+import { withTracking, type TrackingPlace } from "../src/patch/tracking.js";
 
 interface Case {
   name: string;

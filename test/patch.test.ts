@@ -151,7 +151,7 @@ test("macrobox patch: the sample builds, runs and tests the same with every macr
   // Tracked inputs: changing a granted file a macro read, or a granted env var, rebuilds the crate
   // that uses the macro (and nothing else), with the new content; the same again rebuilds nothing.
   // Each input is read by one kind of macro, and so tracked from a different place in its output
-  // (src/cargo/tracking.ts): after a derive's impl, after a function-like macro's items, first in
+  // (src/patch/tracking.ts): after a derive's impl, after a function-like macro's items, first in
   // the body of the method an attribute rewrote.
   const program = join(patchedTarget, "debug", "sample-app");
   const rebuiltBy = (change: () => void, extraEnv: NodeJS.ProcessEnv = {}) => {

@@ -104,7 +104,7 @@ export function sandboxedCommand(argv: string[], spec: SandboxSpec, bwrap = osSa
 /**
  * The flags every sandbox starts with, before its mounts: no namespaces shared (no network), a
  * clean environment, a fresh /proc, /dev and /tmp, and the system's top-level directories. The
- * cargo patch's build-script launcher (src/cargo/build-scripts.ts) bakes these in.
+ * cargo patch's build-script launcher (src/patch/build-scripts.ts) bakes these in.
  */
 export function sandboxBaseArgs(): string[] {
   const args = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"];

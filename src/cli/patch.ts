@@ -1,6 +1,6 @@
-// `macrobox patch [--undo] [--keep-native crate] [--all-features]`: the work is in src/cargo/patch.ts.
+// `macrobox patch [--undo] [--keep-native crate] [--all-features]`: the work is in src/patch/patch.ts.
 
-import { parseCommandLine, UsageError } from "./main.js";
+import { parseCommandLine, UsageError } from "./usage.js";
 
 export async function patchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine({
@@ -15,7 +15,7 @@ export async function patchCommand(args: string[]): Promise<number> {
     },
   });
   if (positionals.length > 0) throw new UsageError("patch takes no arguments (run it inside the workspace)");
-  const { patch, undo } = await import("../cargo/patch.js");
+  const { patch, undo } = await import("../patch/patch.js");
   if (values.undo) {
     const r = undo();
     process.stderr.write(r.undone ? `    Restored ${r.workspace}: native proc macros again\n` : `    Nothing to undo: ${r.workspace} is not patched\n`);

@@ -1,6 +1,6 @@
 // The sandbox of one expansion for a long-lived host (Node): what the user grants the macro crate,
 // the crate being compiled as its directory, and the environment the request carries. The cargo
-// patch's host (src/cargo/host.ts) and the proc-macro server's expansion worker build it here, the
+// patch's host (src/patch/host.ts) and the proc-macro server's expansion worker build it here, the
 // same way; what a macro then sees of that environment is src/sandbox's rule (`visibleEnv`).
 //
 // The proc-macro server learns the crate being compiled only from the request (rust-analyzer

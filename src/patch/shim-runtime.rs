@@ -1,8 +1,8 @@
-// The runtime of every macrobox shim (src/cargo/shim.ts prepends the crate's constants and
+// The runtime of every macrobox shim (src/patch/shim.ts prepends the crate's constants and
 // macro functions). std only, and valid in every edition from 2015 to 2024: the shim has the
 // macro crate's own edition, which rustc gives its call_site spans.
 //
-// Wire format (src/cargo/protocol.ts is the other half): a u32 LE length, then the payload.
+// Wire format (src/patch/protocol.ts is the other half): a u32 LE length, then the payload.
 // Strings are a u32 LE byte length and UTF-8; spans are indices into the table of spans this
 // shim sends (index 0 is the call site), and come back as an index plus a context to resolve at.
 
@@ -65,7 +65,7 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
     }
 }
 
-/// FNV-1a, 64 bits (src/cargo/patch.ts `fnv1a64` is the other half).
+/// FNV-1a, 64 bits (src/patch/patch.ts `fnv1a64` is the other half).
 fn macrobox_fnv(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for &b in bytes {
@@ -157,7 +157,7 @@ fn macrobox_encode_stream(out: &mut Vec<u8>, spans: &mut Vec<Span>, stream: Toke
     }
 }
 
-/// The largest request and reply (src/cargo/host.ts DEFAULT_MAX_MESSAGE_BYTES; MACROBOX_HOST_MAX_MESSAGE sets both).
+/// The largest request and reply (src/patch/host.ts DEFAULT_MAX_MESSAGE_BYTES; MACROBOX_HOST_MAX_MESSAGE sets both).
 const MACROBOX_MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 fn macrobox_exchange(msg: &[u8]) -> Result<Vec<u8>, String> {
@@ -206,7 +206,7 @@ fn macrobox_euid() -> u32 {
     unsafe { geteuid() }
 }
 
-/// The socket's directory must be the user's own (src/cargo/host-socket.ts has the same rules and
+/// The socket's directory must be the user's own (src/patch/host-socket.ts has the same rules and
 /// says why): created 0700 when absent, then verified, never trusted because it exists.
 fn macrobox_private_dir(dir: &::std::path::Path) -> Result<(), String> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -466,6 +466,6 @@ fn macrobox_decode_reply(reply: &[u8], spans: &[Span]) -> Result<TokenStream, St
         _ => return Ok(macrobox_error(&r.str()?)),
     }
     // Granted files and env vars the expansion saw are in the output already, as uses rustc
-    // records in its dep-info (src/cargo/tracking.ts).
+    // records in its dep-info (src/patch/tracking.ts).
     macrobox_decode_stream(&mut r, spans)
 }
