@@ -32,7 +32,7 @@ import { LimitExceeded } from "../sandbox/limits.js";
 import { BridgeDecodeError } from "./rpc.js";
 import { BridgeServer } from "./server.js";
 import { SpanTable } from "./spans.js";
-import { ByteWriter as WasmWriter, concatBytes, encodeSection, SectionId, ValType } from "../wasm/binary.js";
+import { WasmWriter, concatBytes, encodeSection, SectionId, ValType } from "../wasm/binary.js";
 import { MacroModuleError } from "../wasm/decls.js";
 
 /** A wasm page, in bytes. */

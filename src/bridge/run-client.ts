@@ -8,7 +8,7 @@ import type { TokenStream } from "../tokens/model.js";
 import { CapturedOutput, Wasi, WasiExit, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
 import { DEFAULT_LIMITS, LimitExceeded } from "../sandbox/limits.js";
 import { FUEL_EXPORT, isOutOfFuel, setFuel } from "../sandbox/fuel.js";
-import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_OK, readPanicMessage } from "./rpc.js";
+import { BridgeDecodeError, BridgeReader, BridgeWriter, RESULT_OK, readPanicMessage } from "./rpc.js";
 import type { BridgeServer } from "./server.js";
 import type { Expansion } from "./spans.js";
 import { BUFFER_SIZE, CONFIG_SIZE, HostSide, isStackOverflow, PAGE } from "./host-side.js";
@@ -140,7 +140,7 @@ export async function runClient(
 
   let response: Uint8Array;
   try {
-    const input = new ByteWriter();
+    const input = new BridgeWriter();
     input.handle(expansion.defSite).handle(expansion.callSite).handle(expansion.mixedSite);
     for (const stream of inputs) input.handle(server.allocStream(stream));
     const configPtr = host.alloc(CONFIG_SIZE);
@@ -158,7 +158,7 @@ export async function runClient(
   if (wasi.limitExceeded) return result({ kind: "limit", error: wasi.limitExceeded });
 
   try {
-    const r = new ByteReader(response);
+    const r = new BridgeReader(response);
     if (r.tag(2, "Result") === RESULT_OK) {
       const stream = r.option(() => server.takeStream(r.handle())) ?? [];
       return result({ kind: "ok", output: stream });

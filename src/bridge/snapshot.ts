@@ -6,6 +6,7 @@
 
 import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
 import { SNAPSHOT_EXPORT, SNAPSHOT_GLOBAL_PREFIX } from "../sandbox/fuel.js";
+import { isReplayableCall } from "../sandbox/host-imports.js";
 import { PAGE } from "./host-side.js";
 
 /**
@@ -35,26 +36,6 @@ export interface Snapshot {
   /** Bytes they wrote to stdout and stderr: a run allowed fewer takes the slow path. */
   written: number;
 }
-
-/**
- * WASI functions whose only effects are on the instance's memory, the random stream, the written
- * byte count (reset after the warm-up) and what `WarmStart.replay` redoes. A warm-up that calls
- * anything else (opens a file, exits) is never snapshotted.
- */
-const REPLAYABLE_CALLS = new Set([
-  "environ_sizes_get",
-  "environ_get",
-  "args_sizes_get",
-  "args_get",
-  "clock_res_get",
-  "clock_time_get",
-  "random_get",
-  "fd_write",
-  "fd_fdstat_get",
-  "fd_prestat_get",
-  "fd_prestat_dir_name",
-  "sched_yield",
-]);
 
 /** Per compiled module: whether it can be snapshotted, and the snapshots by key (null: that key's warm-up cannot be). */
 const snapshots = new WeakMap<WebAssembly.Module, Map<string, Snapshot | null> | null>();
@@ -114,7 +95,7 @@ export function keepSnapshot(
 ): void {
   const byKey = snapshotsOf(module);
   if (!byKey) return;
-  const clean = wasi.exitCode === null && wasi.limitExceeded === null && [...calls].every((c) => REPLAYABLE_CALLS.has(c));
+  const clean = wasi.exitCode === null && wasi.limitExceeded === null && [...calls].every(isReplayableCall);
   byKey.set(key, clean && fuelUsed !== null ? takeSnapshot(module, instance, wasi, new Set(calls), fuelUsed, wasi.stdout.total + wasi.stderr.total) : null);
 }
 

@@ -10,7 +10,8 @@ import { parseTokenStream } from "../tokens/index.js";
 import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
 import { compileModule, parseCommandLine, UsageError } from "./main.js";
-import { MacroboxError } from "../errors.js";
+import { cannotRead } from "../errors.js";
+import { macroLabel } from "../wasm/decls.js";
 import { expansionFails, formatMessages } from "../host/render.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { CapabilityError, describeGrant } from "../sandbox/capabilities.js";
@@ -41,7 +42,7 @@ function readSource(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw cannotRead(`${path}`, e);
   }
 }
 
@@ -141,7 +142,10 @@ export async function expandCommand(args: string[]): Promise<number> {
     const sites = findDeriveSites(parsed.stream, values.derive);
     if (sites.length === 0) throw new UsageError(`no item in ${inputArg} derives \`${values.derive}\``);
     for (const site of sites) {
-      jobs.push({ label: `#[derive(${values.derive})] on ${site.item}`, request: { kind: "derive", name: values.derive, input: site.tokens, spans } });
+      jobs.push({
+        label: `${macroLabel("derive", values.derive)} on ${site.item}`,
+        request: { kind: "derive", name: values.derive, input: site.tokens, spans },
+      });
     }
   } else {
     const kind = values.attr !== undefined ? "attr" : "bang";

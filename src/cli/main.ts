@@ -3,9 +3,9 @@
 import { readFileSync } from "node:fs";
 import type { BuildEvent } from "../builder/build.js";
 
-import { listProcMacros } from "../wasm/decls.js";
+import { listProcMacros, macroLabel } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
-import { errorMessage, INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../errors.js";
+import { cannotRead, errorMessage, INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../errors.js";
 import { CapabilityError, describeGrant, effectiveGrant, type GrantDescription } from "../sandbox/capabilities.js";
 import { grantFor } from "../node/grants.js";
 import { loadGrants, userDirs } from "../node/trust.js";
@@ -244,8 +244,7 @@ async function inspectCommand(args: string[]): Promise<number> {
   }
   out.push("macros:");
   for (const m of macros) {
-    const label = m.kind === "derive" ? `#[derive(${m.name})]` : m.kind === "attr" ? `#[${m.name}]` : `${m.name}!`;
-    out.push(`  ${m.kind.padEnd(6)} ${label}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
+    out.push(`  ${m.kind.padEnd(6)} ${macroLabel(m.kind, m.name)}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
   }
   if (metadata) {
     const caps = metadata.capabilities;
@@ -281,7 +280,7 @@ export function compileModule(path: string): WebAssembly.Module {
   try {
     bytes = new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw cannotRead(`${path}`, e);
   }
   try {
     return new WebAssembly.Module(bytes);
