@@ -53,3 +53,13 @@ export function errorMessage(e: unknown): string {
   if (isMacroboxError(e)) return e.message;
   return `${INTERNAL_ERROR}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
 }
+
+/**
+ * The error for a file that cannot be read, the one way it is worded: `cannot read <what>: <the
+ * system's error code (ENOENT, EACCES, ...), else the message>`.
+ */
+export function cannotRead(what: string, cause: unknown): MacroboxError {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const reason = typeof code === "string" ? code : cause instanceof Error ? cause.message : String(cause);
+  return new MacroboxError("io", `cannot read ${what}: ${reason}`, { cause });
+}

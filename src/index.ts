@@ -26,7 +26,7 @@ export type {
   DiagnosticSpan,
   RuntimeLimits,
 } from "./host/types.js";
-export type { MacroKind } from "./wasm/decls.js";
+export { macroLabel, type MacroKind } from "./wasm/decls.js";
 export { expansionFails, formatMessages, renderDiagnostic, type FormatOptions } from "./host/render.js";
 export { compileErrors, evalCfg, DEFAULT_CFG_TARGET, type CfgTarget, type CompileErrorOptions } from "./host/compile-errors.js";
 
@@ -55,7 +55,7 @@ export {
   type DenialReason,
   type GrantResult,
 } from "./sandbox/capabilities.js";
-export type { LibcPaths, SandboxGrant } from "./sandbox/wasi-fs.js";
+export type { LibcPaths, SandboxGrant } from "./sandbox/grant.js";
 export { MemoryFs, FsError, type ReadOnlyFs, type FsStat, type FsEntry, type FsErrorCode, type FsFileType } from "./sandbox/fs.js";
 
 // Tokens

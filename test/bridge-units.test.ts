@@ -14,8 +14,8 @@ import {
   METHODS_1_96,
   type Method,
 } from "../src/bridge/abi.js";
-import { assembleReexportModule } from "../src/bridge/instance.js";
-import { BridgeDecodeError, ByteReader, ByteWriter } from "../src/bridge/rpc.js";
+import { assembleReexportModule } from "../src/bridge/host-side.js";
+import { BridgeDecodeError, BridgeReader, BridgeWriter } from "../src/bridge/rpc.js";
 import { bool, diagnostic, literal, method, option, span, streamRef, tokenTree, usize, type BridgeDiagnostic } from "../src/bridge/codec.js";
 import { HandleStore } from "../src/bridge/handles.js";
 import { BridgeMethods } from "../src/bridge/methods.js";
@@ -119,21 +119,21 @@ describe("abi", () => {
 
 describe("rpc", () => {
   test("fixed-width little-endian, usize is 4 bytes, strings length-prefixed, Option Some=0", () => {
-    const w = new ByteWriter();
+    const w = new BridgeWriter();
     w.u8(7)
       .bool(true)
-      .u32(0x01020304)
+      .u32le(0x01020304)
       .usize(5)
       .str("hé")
       .option("x", (s) => w.str(s))
       .option(null, () => {});
-    w.vec([1, 2], (n) => w.u32(n));
+    w.vec([1, 2], (n) => w.u32le(n));
     const bytes = w.finish();
     assert.deepEqual([...bytes], [7, 1, 4, 3, 2, 1, 5, 0, 0, 0, 3, 0, 0, 0, 0x68, 0xc3, 0xa9, 0, 1, 0, 0, 0, 0x78, 1, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
-    const r = new ByteReader(bytes);
+    const r = new BridgeReader(bytes);
     assert.equal(r.u8(), 7);
     assert.equal(r.bool(), true);
-    assert.equal(r.u32(), 0x01020304);
+    assert.equal(r.u32le(), 0x01020304);
     assert.equal(r.usize(), 5);
     assert.equal(r.str(), "hé");
     assert.equal(
@@ -145,19 +145,19 @@ describe("rpc", () => {
       null,
     );
     assert.deepEqual(
-      r.vec(() => r.u32()),
+      r.vec(() => r.u32le()),
       [1, 2],
     );
     assert.equal(r.remaining, 0);
   });
 
   test("malformed bytes are BridgeDecodeErrors", () => {
-    assert.throws(() => new ByteReader(new Uint8Array([1, 2])).u32(), BridgeDecodeError);
-    assert.throws(() => new ByteReader(new Uint8Array([9, 0, 0, 0, 1])).str(), BridgeDecodeError);
-    assert.throws(() => new ByteReader(new Uint8Array([0, 0, 0, 0])).handle(), BridgeDecodeError);
-    assert.throws(() => new ByteReader(new Uint8Array([2])).bool(), BridgeDecodeError);
-    assert.throws(() => new ByteReader(new Uint8Array([2, 0, 0, 0, 0xff, 0xfe])).str(), BridgeDecodeError);
-    assert.throws(() => new ByteReader(new Uint8Array([0xff, 0xff, 0xff, 0x7f])).vec(() => 0), BridgeDecodeError);
+    assert.throws(() => new BridgeReader(new Uint8Array([1, 2])).u32le(), BridgeDecodeError);
+    assert.throws(() => new BridgeReader(new Uint8Array([9, 0, 0, 0, 1])).str(), BridgeDecodeError);
+    assert.throws(() => new BridgeReader(new Uint8Array([0, 0, 0, 0])).handle(), BridgeDecodeError);
+    assert.throws(() => new BridgeReader(new Uint8Array([2])).bool(), BridgeDecodeError);
+    assert.throws(() => new BridgeReader(new Uint8Array([2, 0, 0, 0, 0xff, 0xfe])).str(), BridgeDecodeError);
+    assert.throws(() => new BridgeReader(new Uint8Array([0xff, 0xff, 0xff, 0x7f])).vec(() => 0), BridgeDecodeError);
   });
 });
 
@@ -175,11 +175,11 @@ describe("codecs", () => {
       { type: "literal", kind: "StrRaw", hashes: 2, symbol: "s", suffix: "u8", span: sp },
       { type: "literal", kind: "Integer", hashes: 0, symbol: "1", suffix: null, span: sp },
     ] as const;
-    const w = new ByteWriter();
+    const w = new BridgeWriter();
     for (const t of trees) tokenTree.write(w, store, t);
     const d: BridgeDiagnostic = { level: "note", message: "m", spans: [sp, sp], children: [{ level: "help", message: "c", spans: [], children: [] }] };
     diagnostic.write(w, store, d);
-    const r = new ByteReader(w.finish());
+    const r = new BridgeReader(w.finish());
     assert.deepEqual(
       trees.map(() => tokenTree.read(r, store)),
       trees,
@@ -191,9 +191,9 @@ describe("codecs", () => {
 
   test("a literal with an unknown kind or a forged span is refused", () => {
     const store = new HandleStore(spans);
-    assert.throws(() => literal.read(new ByteReader(new Uint8Array([11])), store), /invalid LitKind tag 11/);
-    const forged = new ByteWriter().u8(0).str("a").u8(1).handle(987_654).finish();
-    assert.throws(() => literal.read(new ByteReader(forged), store), /use-after-free/);
+    assert.throws(() => literal.read(new BridgeReader(new Uint8Array([11])), store), /invalid LitKind tag 11/);
+    const forged = new BridgeWriter().u8(0).str("a").u8(1).handle(987_654).finish();
+    assert.throws(() => literal.read(new BridgeReader(forged), store), /use-after-free/);
   });
 });
 
@@ -356,13 +356,13 @@ describe("server dispatch", () => {
     return { s, spans, a, expansion };
   }
   const tag = (m: Method) => METHODS_1_96.indexOf(m);
-  const request = (m: Method, body: (w: ByteWriter) => void = () => {}) => {
-    const w = new ByteWriter().u8(tag(m));
+  const request = (m: Method, body: (w: BridgeWriter) => void = () => {}) => {
+    const w = new BridgeWriter().u8(tag(m));
     body(w);
     return w.finish();
   };
   const panicMessage = (bytes: Uint8Array) => {
-    const r = new ByteReader(bytes);
+    const r = new BridgeReader(bytes);
     assert.equal(r.u8(), 1, "Err");
     return r.option(() => r.str());
   };
@@ -371,7 +371,7 @@ describe("server dispatch", () => {
     const { s, a } = server();
     assert.match(panicMessage(s.dispatch(request("ts_clone", (w) => w.handle(42))))!, /use-after-free/);
     const h = s.allocStream([{ type: "ident", sym: "x", isRaw: false, span: a }]);
-    const ok = new ByteReader(s.dispatch(request("ts_is_empty", (w) => w.handle(h))));
+    const ok = new BridgeReader(s.dispatch(request("ts_is_empty", (w) => w.handle(h))));
     assert.deepEqual([ok.u8(), ok.bool()], [0, false]);
     assert.deepEqual([...s.dispatch(request("ts_drop", (w) => w.handle(h)))], [0]);
     assert.match(panicMessage(s.dispatch(request("ts_drop", (w) => w.handle(h))))!, /use-after-free/);
@@ -387,14 +387,14 @@ describe("server dispatch", () => {
     const punct = request("ts_from_token_tree", (w) => w.u8(1).u8("a".charCodeAt(0)).bool(false).handle(a));
     assert.match(panicMessage(s.dispatch(punct))!, /unsupported character/);
     assert.equal(s.errors.length, 5);
-    const line = new ByteReader(s.dispatch(request("span_line", (w) => w.handle(a))));
+    const line = new BridgeReader(s.dispatch(request("span_line", (w) => w.handle(a))));
     assert.deepEqual([line.u8(), line.usize()], [0, 1]);
   });
 
   test("the dispatcher answers an unknown tag or a truncated request with Err(PanicMessage) and keeps serving", () => {
     const { s, a } = server();
     const lineOf = () => {
-      const r = new ByteReader(s.dispatch(request("span_line", (w) => w.handle(a))));
+      const r = new BridgeReader(s.dispatch(request("span_line", (w) => w.handle(a))));
       return [r.u8(), r.usize(), r.remaining];
     };
     for (const unknown of [METHODS_1_96.length, 255]) {
@@ -408,7 +408,7 @@ describe("server dispatch", () => {
     }
     const join = request("span_join", (w) => w.handle(a).handle(a));
     for (let len = 1; len < join.length; len++) assert.match(panicMessage(s.dispatch(join.subarray(0, len)))!, /^truncated/);
-    assert.equal(new ByteReader(s.dispatch(join)).u8(), 0);
+    assert.equal(new BridgeReader(s.dispatch(join)).u8(), 0);
     assert.equal(s.errors.length, 2 + METHODS_1_96.length + join.length - 1);
     // Calls count by tag, failed ones too: the good ones after each bad request, and the truncated span_line.
     assert.equal(s.calls.get("span_line"), 2 + METHODS_1_96.length + 1);
@@ -417,7 +417,7 @@ describe("server dispatch", () => {
 
   test("env reads go through the policy (deny by default) and are tracked", () => {
     const { s } = server();
-    const r = new ByteReader(s.dispatch(request("injected_env_var", (w) => w.str("HOME"))));
+    const r = new BridgeReader(s.dispatch(request("injected_env_var", (w) => w.str("HOME"))));
     assert.deepEqual([r.u8(), r.option(() => r.str())], [0, null]);
     s.dispatch(request("track_env_var", (w) => w.str("HOME").option(null, () => {})));
     s.dispatch(request("track_path", (w) => w.str("x/y")));
@@ -427,7 +427,7 @@ describe("server dispatch", () => {
     const spans = new SpanTable();
     const f = spans.addFile("in.rs", "a");
     const allow = new BridgeServer({ spans, expansion: spans.newExpansion(spans.span(f, 0, 1)), env: (n) => (n === "K" ? "v" : null) });
-    const r2 = new ByteReader(allow.dispatch(request("injected_env_var", (w) => w.str("K"))));
+    const r2 = new BridgeReader(allow.dispatch(request("injected_env_var", (w) => w.str("K"))));
     assert.deepEqual([r2.u8(), r2.option(() => r2.str())], [0, "v"]);
   });
 
@@ -436,14 +436,14 @@ describe("server dispatch", () => {
     const f = spans.addFile("in.rs", "a b");
     const a = spans.span(f, 0, 1);
     const s = new BridgeServer({ spans, expansion: spans.newExpansion(spans.span(f, 0, 3)), maxStreamTokens: 9 });
-    const ident = (w: ByteWriter, sym: string) => w.u8(2).str(sym).bool(false).handle(a);
+    const ident = (w: BridgeWriter, sym: string) => w.u8(2).str(sym).bool(false).handle(a);
     const handleOf = (bytes: Uint8Array) => {
-      const r = new ByteReader(bytes);
+      const r = new BridgeReader(bytes);
       assert.equal(r.u8(), 0, "Ok");
       return r.handle();
     };
     const text = (h: number) => {
-      const r = new ByteReader(s.dispatch(request("ts_to_string", (w) => w.handle(h))));
+      const r = new BridgeReader(s.dispatch(request("ts_to_string", (w) => w.handle(h))));
       assert.equal(r.u8(), 0, "Ok");
       return r.str();
     };
@@ -463,7 +463,7 @@ describe("server dispatch", () => {
 
     // A group's contents stay as they were when the group was made, whatever is appended to its stream later.
     const group = handleOf(s.dispatch(request("ts_from_token_tree", (w) => w.u8(0).u8(0).u8(0).handle(h3).handle(a).handle(a).handle(a))));
-    const trees = new ByteReader(s.dispatch(request("ts_into_trees", (w) => w.handle(clone(group)))));
+    const trees = new BridgeReader(s.dispatch(request("ts_into_trees", (w) => w.handle(clone(group)))));
     assert.deepEqual([trees.u8(), trees.usize(), trees.u8(), trees.u8(), trees.u8()], [0, 1, 0, 0, 0]);
     const inner = trees.handle();
     assert.equal(text(push(inner, "w")), "x y z u v w");

@@ -2,29 +2,29 @@
 // proposal rustc can emit, and clear refusals of what it does not understand.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ByteReader, ByteWriter, InstructionReader, WasmFormatError, decodeAllBodies, parseModule, readSections } from "../src/wasm/binary.js";
+import { WasmReader, WasmWriter, InstructionReader, WasmFormatError, decodeAllBodies, parseModule, readSections } from "../src/wasm/binary.js";
 import { instrumentFuelDetailed } from "../src/sandbox/fuel.js";
 import { wabtValidate, wat } from "./fuel-wat.js";
 
 test("LEB128 round-trips at the edges", () => {
   for (const n of [0, 1, 63, 64, 127, 128, 255, 16383, 16384, 2 ** 31, 0xffffffff]) {
-    const bytes = new ByteWriter().u32(n).finish();
-    assert.equal(new ByteReader(bytes).u32(), n);
+    const bytes = new WasmWriter().u32(n).finish();
+    assert.equal(new WasmReader(bytes).u32(), n);
   }
   for (const n of [0n, 1n, -1n, 63n, 64n, -64n, -65n, 2n ** 31n, -(2n ** 31n), 2n ** 63n - 1n, -(2n ** 63n)]) {
-    const bytes = new ByteWriter().s64(n).finish();
-    assert.equal(new ByteReader(bytes).s64(), n, `s64 ${n}`);
-    if (n >= -(2n ** 31n) && n < 2n ** 31n) assert.equal(new ByteReader(bytes).s32(), Number(n), `s32 ${n}`);
+    const bytes = new WasmWriter().s64(n).finish();
+    assert.equal(new WasmReader(bytes).s64(), n, `s64 ${n}`);
+    if (n >= -(2n ** 31n) && n < 2n ** 31n) assert.equal(new WasmReader(bytes).s32(), Number(n), `s32 ${n}`);
   }
-  assert.equal(new ByteReader(new ByteWriter().u64(2 ** 40 + 3).finish()).u64(), 2 ** 40 + 3);
+  assert.equal(new WasmReader(new WasmWriter().u64(2 ** 40 + 3).finish()).u64(), 2 ** 40 + 3);
 });
 
 test("malformed LEB128 is refused with its offset", () => {
-  assert.throws(() => new ByteReader(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])).u32(), WasmFormatError);
-  assert.throws(() => new ByteReader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x1f])).u32(), /overflows/);
-  assert.throws(() => new ByteReader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x4f])).s32(), /overflows/);
-  assert.throws(() => new ByteReader(new Uint8Array([0x80])).u32(), /unexpected end.*offset 1/);
-  assert.equal(new ByteReader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x7f])).s32(), -1);
+  assert.throws(() => new WasmReader(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])).u32(), WasmFormatError);
+  assert.throws(() => new WasmReader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x1f])).u32(), /overflows/);
+  assert.throws(() => new WasmReader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x4f])).s32(), /overflows/);
+  assert.throws(() => new WasmReader(new Uint8Array([0x80])).u32(), /unexpected end.*offset 1/);
+  assert.equal(new WasmReader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x7f])).s32(), -1);
 });
 
 test("section splitting checks the header, sizes and order", () => {

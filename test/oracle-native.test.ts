@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree, FlatTreeError, literalText, ProtocolVersion, splitLiteralText } from "../src/server/flat.js";
+import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree, FlatTreeError, ProtocolVersion, splitLiteralText } from "../src/server/flat.js";
 import {
   decodeRequestLine,
   decodeResponseLine,
@@ -19,6 +19,7 @@ import {
   type Response,
 } from "../src/server/protocol.js";
 import type { Group, TokenStream, TokenTree } from "../src/tokens/model.js";
+import { printLiteral } from "../src/tokens/print.js";
 import { group, ident, lit, punct, richStream } from "./oracle/trees.js";
 import { compareStreams, containsCompileError, printTokens } from "./oracle/compare.js";
 import { buildNativeMacro, closeNativeOracle, expandNativeTokens, listNativeMacros, nativeApiVersion } from "./oracle/native.js";
@@ -83,8 +84,8 @@ describe("FlatTree codec", () => {
       return t.type === "group" ? t.stream.flatMap(all) : [t];
     })) {
       if (t.type !== "literal") continue;
-      const parts = splitLiteralText(literalText(t));
-      assert.deepEqual(parts, { kind: t.kind, hashes: t.hashes, symbol: t.symbol, suffix: t.suffix }, literalText(t));
+      const parts = splitLiteralText(printLiteral(t));
+      assert.deepEqual(parts, { kind: t.kind, hashes: t.hashes, symbol: t.symbol, suffix: t.suffix }, printLiteral(t));
     }
     assert.deepEqual(splitLiteralText("1f32"), { kind: "Integer", hashes: 0, symbol: "1", suffix: "f32" });
     assert.deepEqual(splitLiteralText("2."), { kind: "Float", hashes: 0, symbol: "2.", suffix: null });

@@ -66,6 +66,13 @@ describe("remote cache settings", () => {
     const dir = mkdtempSync(join(tmpdir(), "macrobox-settings-bad-"));
     writeFileSync(join(dir, "macrobox.toml"), "remote-cache = 8080\n");
     assert.throws(() => remoteCacheSetting({ dirs, cwd: dir, env: {} }), /macrobox.toml: remote-cache must be a string/);
+    // A file's URL is checked by the one settings parser, as the file's other keys are (a capability error naming the file).
+    writeFileSync(join(dir, "macrobox.toml"), 'remote-cache = "ftp://cache:21"\n');
+    assert.throws(
+      () => remoteCacheSetting({ dirs, cwd: dir, env: {} }),
+      (e: unknown) =>
+        e instanceof MacroboxError && e.code === "capability" && /macrobox\.toml: remote-cache: "ftp:\/\/cache:21" is not an http or https URL/.test(e.message),
+    );
   });
 
   it("sends a bearer token or basic auth from the environment, under the URL's path", async () => {

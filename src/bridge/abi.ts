@@ -14,7 +14,7 @@
 // Browser-safe: only WebAssembly.Module.customSections and TextDecoder.
 
 import { MacroboxError } from "../errors.js";
-import { ByteReader } from "../wasm/binary.js";
+import { WasmReader } from "../wasm/binary.js";
 import { BRIDGE_TABLES, RUSTC_1_96 } from "./versions/index.js";
 
 /** rustc 1.96's bridge methods, in `with_api!` order (library/proc_macro/src/bridge/mod.rs): a method's tag is its index. */
@@ -108,7 +108,7 @@ export function checkBridgeAbi(abi: ModuleAbi): void {
 export function rustcFromProducers(module: WebAssembly.Module): string | null {
   const sections = WebAssembly.Module.customSections(module, "producers");
   if (sections.length === 0) return null;
-  const r = new ByteReader(new Uint8Array(sections[0]));
+  const r = new WasmReader(new Uint8Array(sections[0]));
   try {
     const fields = r.u32();
     for (let f = 0; f < fields; f++) {

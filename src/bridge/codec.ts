@@ -11,16 +11,16 @@
 // Browser-safe: no Node APIs here.
 
 import type { Delimiter, LitKind, Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
-import { PUNCT_CHARS } from "../tokens/model.js";
+import { PUNCT_CHARS, RAW_LIT_KINDS } from "../tokens/model.js";
 import type { HandleStore } from "./handles.js";
-import { BridgeDecodeError, BridgeServerError, RESULT_ERR, RESULT_OK, type ByteReader, type ByteWriter } from "./rpc.js";
+import { BridgeDecodeError, BridgeServerError, RESULT_ERR, RESULT_OK, type BridgeReader, type BridgeWriter } from "./rpc.js";
 import type { Bound } from "./spans.js";
 
 export interface Codec<T> {
   /** The type as with_api! spells it (`&str`, `Option<$Span>`, `()` for no result). */
   readonly rust: string;
-  read(r: ByteReader, h: HandleStore): T;
-  write(w: ByteWriter, h: HandleStore, v: T): void;
+  read(r: BridgeReader, h: HandleStore): T;
+  write(w: BridgeWriter, h: HandleStore, v: T): void;
 }
 
 /** The JS value a codec stands for. */
@@ -224,14 +224,13 @@ export const bound: Codec<Bound> = {
 const DELIMITERS: readonly Delimiter[] = ["Parenthesis", "Brace", "Bracket", "None"];
 /** `bridge::LitKind` tags in declaration order; the raw kinds carry a u8 hash count. */
 const LIT_KINDS: readonly LitKind[] = ["Byte", "Char", "Integer", "Float", "Str", "StrRaw", "ByteStr", "ByteStrRaw", "CStr", "CStrRaw", "ErrWithGuar"];
-const RAW_KINDS = new Set<LitKind>(["StrRaw", "ByteStrRaw", "CStrRaw"]);
 
 /** `Literal<$Span, $Symbol>`: kind (with the hash count of raw kinds), symbol, suffix, span. */
 export const literal: Codec<Literal> = {
   rust: "Literal<$Span, $Symbol>",
   read: (r, h) => {
     const kind = LIT_KINDS[r.tag(LIT_KINDS.length, "LitKind")];
-    const hashes = RAW_KINDS.has(kind) ? r.u8() : 0;
+    const hashes = RAW_LIT_KINDS.has(kind) ? r.u8() : 0;
     const symbol = r.str();
     const suffix = r.some() ? r.str() : null;
     const span = h.span(r.handle());
@@ -239,7 +238,7 @@ export const literal: Codec<Literal> = {
   },
   write: (w, _h, l) => {
     w.u8(LIT_KINDS.indexOf(l.kind));
-    if (RAW_KINDS.has(l.kind)) w.u8(l.hashes);
+    if (RAW_LIT_KINDS.has(l.kind)) w.u8(l.hashes);
     w.str(l.symbol);
     if (l.suffix === null || l.suffix === undefined) w.u8(1);
     else w.u8(0).str(l.suffix);
@@ -316,7 +315,7 @@ const LEVELS: readonly DiagnosticLevel[] = ["error", "warning", "note", "help"];
 /** Children nest; a client could send them deeper than the host's stack goes. */
 const MAX_DIAGNOSTIC_DEPTH = 64;
 
-function readDiagnostic(r: ByteReader, h: HandleStore, depth: number): BridgeDiagnostic {
+function readDiagnostic(r: BridgeReader, h: HandleStore, depth: number): BridgeDiagnostic {
   if (depth > MAX_DIAGNOSTIC_DEPTH) throw new BridgeDecodeError("diagnostic nesting too deep");
   const level = LEVELS[r.tag(4, "Level")];
   const message = r.str();
@@ -329,7 +328,7 @@ function readDiagnostic(r: ByteReader, h: HandleStore, depth: number): BridgeDia
   return { level, message, spans, children };
 }
 
-function writeDiagnostic(w: ByteWriter, d: BridgeDiagnostic): void {
+function writeDiagnostic(w: BridgeWriter, d: BridgeDiagnostic): void {
   w.u8(LEVELS.indexOf(d.level)).str(d.message);
   w.usize(d.spans.length);
   for (const s of d.spans) w.handle(s);

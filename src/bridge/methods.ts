@@ -12,6 +12,7 @@
 import { LimitExceeded } from "../sandbox/limits.js";
 import type { Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
+import { pushInternal } from "../tokens/convert.js";
 import { ERR_UNIT, type BridgeDiagnostic, type MethodsOf, type Result } from "./codec.js";
 import { expandExpr } from "./expand-expr.js";
 import type { HandleStore } from "./handles.js";
@@ -146,7 +147,10 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
   }
 
   ts_from_token_tree(tree: TokenTree): TokenStream {
-    return toInternal(tree);
+    // Spacing beyond `joint` is not part of the bridge, so trees from the client carry none.
+    const out: TokenStream = [];
+    pushInternal(tree, out);
+    return out;
   }
 
   ts_concat_trees(base: TokenStream | null, trees: TokenTree[]): TokenStream {
@@ -236,24 +240,4 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
     const sym = normalizeAndValidateIdent(string);
     return sym === null ? ERR_UNIT : { ok: true, value: sym };
   }
-}
-
-/**
- * rustc's `ToInternal` for one tree. Spacing beyond `joint` is not part of the bridge, so trees
- * from the client carry none (they print as rustc prints them: Alone unless joint). A negative
- * integer or float literal (which a macro can make with `Literal::i32_unsuffixed(-5)`) becomes a `-`
- * punct followed by the positive literal.
- */
-export function toInternal(t: TokenTree): TokenTree[] {
-  const out: TokenTree[] = [];
-  pushInternal(t, out);
-  return out;
-}
-
-/** `toInternal(t)`, appended to `out` (no array per tree). */
-export function pushInternal(t: TokenTree, out: TokenTree[]): void {
-  if (t.type === "literal" && (t.kind === "Integer" || t.kind === "Float") && t.symbol.startsWith("-")) {
-    // rustc makes the `-` JointHidden: invisible to macros, but printed glued (`-5`).
-    out.push({ type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: t.span }, { ...t, symbol: t.symbol.slice(1) });
-  } else out.push(t);
 }

@@ -6,8 +6,9 @@
 // tag in declaration order then the payload, handles a non-zero u32. `PanicMessage` travels as
 // `Option<String>` (None = a payload that was neither `&str` nor `String`).
 //
-// Browser-safe: only typed arrays.
+// Browser-safe: only typed arrays. The reader and writer are src/bytes.ts's, with the bridge's types.
 
+import { ByteReader, ByteWriter } from "../bytes.js";
 import { MacroboxError } from "../errors.js";
 
 /** Size of `usize` on the client side. Only wasm32 modules are supported. */
@@ -40,38 +41,21 @@ export class ServerPanic extends MacroboxError {
   }
 }
 
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
-const utf8Encoder = new TextEncoder();
-
 /**
  * Reads bridge bytes. One reader can be pointed at each message in turn (`reset`): the bridge
  * decodes one message per call, and a reader per call was a good share of the host's garbage.
  */
-export class ByteReader {
-  private pos = 0;
-
-  constructor(private bytes: Uint8Array) {}
-
-  /** Reads `bytes` from the start. */
-  reset(bytes: Uint8Array): this {
-    this.bytes = bytes;
-    this.pos = 0;
-    return this;
+export class BridgeReader extends ByteReader {
+  constructor(bytes: Uint8Array) {
+    super(bytes);
   }
 
-  get remaining(): number {
-    return this.bytes.length - this.pos;
+  fail(message: string): never {
+    throw new BridgeDecodeError(message);
   }
 
-  private need(n: number, what: string): void {
-    if (this.pos + n > this.bytes.length) {
-      throw new BridgeDecodeError(`truncated bridge message: needed ${n} byte(s) for ${what} at offset ${this.pos}, have ${this.remaining}`);
-    }
-  }
-
-  u8(): number {
-    this.need(1, "u8");
-    return this.bytes[this.pos++];
+  protected override truncated(n: number, what: string): never {
+    throw new BridgeDecodeError(`truncated bridge message: needed ${n} byte(s) for ${what} at offset ${this.pos}, have ${this.remaining}`);
   }
 
   bool(): boolean {
@@ -80,49 +64,15 @@ export class ByteReader {
     return b === 1;
   }
 
-  u32(): number {
-    this.need(4, "u32");
-    const b = this.bytes;
-    const p = this.pos;
-    this.pos = p + 4;
-    return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
-  }
-
   usize(): number {
-    return this.u32();
+    return this.u32le();
   }
 
   /** A `NonZero<u32>` handle. */
   handle(): number {
-    const h = this.u32();
+    const h = this.u32le();
     if (h === 0) throw new BridgeDecodeError("zero handle");
     return h;
-  }
-
-  str(): string {
-    const len = this.usize();
-    this.need(len, "string bytes");
-    const bytes = this.bytes;
-    const start = this.pos;
-    this.pos += len;
-    // Most strings are short and ASCII (identifiers, punctuation, numbers): TextDecoder's fixed cost
-    // per call is more than building them from their char codes.
-    if (len <= 32) {
-      let ascii = true;
-      for (let i = start; i < start + len; i++) {
-        if (bytes[i] >= 0x80) {
-          ascii = false;
-          break;
-        }
-      }
-      if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, start + len) as unknown as number[]);
-    }
-    const slice = bytes.subarray(start, start + len);
-    try {
-      return utf8Decoder.decode(slice);
-    } catch {
-      throw new BridgeDecodeError("string is not valid UTF-8");
-    }
   }
 
   /** An enum tag that must be below `count`. */
@@ -158,85 +108,19 @@ export class ByteReader {
 }
 
 /** Writes bridge bytes; `reset` starts a new message in the same storage. */
-export class ByteWriter {
-  private bytes = new Uint8Array(64);
-  private len = 0;
-
-  reset(): this {
-    this.len = 0;
-    return this;
-  }
-
-  private reserve(n: number): void {
-    if (this.len + n <= this.bytes.length) return;
-    let cap = this.bytes.length * 2;
-    while (cap < this.len + n) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.bytes.subarray(0, this.len));
-    this.bytes = next;
-  }
-
-  u8(v: number): this {
-    this.reserve(1);
-    this.bytes[this.len++] = v & 0xff;
-    return this;
-  }
-
+export class BridgeWriter extends ByteWriter {
   bool(v: boolean): this {
     return this.u8(v ? 1 : 0);
   }
 
-  u32(v: number): this {
-    this.reserve(4);
-    const b = this.bytes;
-    const p = this.len;
-    b[p] = v & 0xff;
-    b[p + 1] = (v >>> 8) & 0xff;
-    b[p + 2] = (v >>> 16) & 0xff;
-    b[p + 3] = (v >>> 24) & 0xff;
-    this.len = p + 4;
-    return this;
-  }
-
   usize(v: number): this {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`usize out of range for wasm32: ${v}`);
-    return this.u32(v);
+    return this.u32le(v);
   }
 
   handle(h: number): this {
     if (h === 0) throw new RangeError("handles are non-zero");
-    return this.u32(h);
-  }
-
-  raw(b: Uint8Array): this {
-    this.reserve(b.length);
-    this.bytes.set(b, this.len);
-    this.len += b.length;
-    return this;
-  }
-
-  str(s: string): this {
-    // Most strings are short and ASCII (identifiers, punctuation, numbers): written in place.
-    const n = s.length;
-    if (n <= 64) {
-      this.reserve(4 + n);
-      const b = this.bytes;
-      const start = this.len + 4;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        b[start + i] = c;
-      }
-      if (i === n) {
-        this.u32(n);
-        this.len += n;
-        return this;
-      }
-    }
-    const b = utf8Encoder.encode(s);
-    this.usize(b.length);
-    return this.raw(b);
+    return this.u32le(h);
   }
 
   /** `Option<T>`: Some = 0, None = 1. */
@@ -252,15 +136,6 @@ export class ByteWriter {
     for (const v of vs) item(v);
     return this;
   }
-
-  finish(): Uint8Array {
-    return this.bytes.slice(0, this.len);
-  }
-
-  /** The message so far, without a copy: valid until the next write or `reset`. */
-  view(): Uint8Array {
-    return this.bytes.subarray(0, this.len);
-  }
 }
 
 /** `Result` tags: Ok = 0, Err = 1. */
@@ -268,10 +143,10 @@ export const RESULT_OK = 0;
 export const RESULT_ERR = 1;
 
 /** `PanicMessage` is encoded as `Option<&str>`; `null` is `PanicMessage::Unknown`. */
-export function writePanicMessage(w: ByteWriter, message: string | null): void {
+export function writePanicMessage(w: BridgeWriter, message: string | null): void {
   w.option(message, (m) => w.str(m));
 }
 
-export function readPanicMessage(r: ByteReader): string | null {
+export function readPanicMessage(r: BridgeReader): string | null {
   return r.option(() => r.str());
 }

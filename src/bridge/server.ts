@@ -17,12 +17,12 @@ import { BRIDGE_ABI, BridgeAbiError, KNOWN_BRIDGE_ABIS, resolveBridgeAbi } from 
 import { tokenTree, type BridgeDiagnostic, type BridgeTable, type Codec } from "./codec.js";
 import { HandleStore } from "./handles.js";
 import { BridgeMethods, denyAllEnv, type EnvPolicy, type TrackedEnvVar } from "./methods.js";
-import { BridgeDecodeError, ByteReader, ByteWriter, RESULT_ERR, RESULT_OK, ServerPanic, writePanicMessage } from "./rpc.js";
+import { BridgeDecodeError, BridgeReader, BridgeWriter, RESULT_ERR, RESULT_OK, ServerPanic, writePanicMessage } from "./rpc.js";
 import type { Expansion, SpanTable } from "./spans.js";
 import { BRIDGE_TABLES } from "./versions/index.js";
 
 export type { BridgeDiagnostic, DiagnosticLevel } from "./codec.js";
-export { denyAllEnv, HOST_WORK_PER_LEXED_CHAR, toInternal, type EnvPolicy, type TrackedEnvVar } from "./methods.js";
+export { denyAllEnv, HOST_WORK_PER_LEXED_CHAR, type EnvPolicy, type TrackedEnvVar } from "./methods.js";
 export { BridgeServerError } from "./rpc.js";
 
 export interface ServerOptions {
@@ -94,8 +94,8 @@ export class BridgeServer {
   /** Calls per method tag (see `calls`). */
   private readonly counts: number[];
   /** One reader and one writer for every call (see dispatch). */
-  private readonly reader = new ByteReader(new Uint8Array(0));
-  private readonly writer = new ByteWriter();
+  private readonly reader = new BridgeReader(new Uint8Array(0));
+  private readonly writer = new BridgeWriter();
 
   constructor(options: ServerOptions) {
     const abi = resolveBridgeAbi(options.bridgeAbi ?? BRIDGE_ABI);
@@ -140,7 +140,7 @@ export class BridgeServer {
     return this.store.limitExceeded;
   }
 
-  // ---- the owned token stream store, for the runner (instance.ts) ----
+  // ---- the owned token stream store, for the runner (run-client.ts) ----
 
   /** Stores a stream and returns its new handle (the server side of encoding a `TokenStream`). */
   allocStream(stream: TokenStream): number {
@@ -162,7 +162,7 @@ export class BridgeServer {
   }
 
   /** Encodes a tree as the server sends it (a group's stream gets a new handle). */
-  writeTree(w: ByteWriter, t: TokenTree): void {
+  writeTree(w: BridgeWriter, t: TokenTree): void {
     tokenTree.write(w, this.store, t);
   }
 
@@ -186,7 +186,7 @@ export class BridgeServer {
       m.ret.write(w, this.store, value);
       return w.view();
     } catch (e) {
-      const err = new ByteWriter();
+      const err = new BridgeWriter();
       err.u8(RESULT_ERR);
       if (e instanceof ServerPanic) {
         // A panic rustc's server itself raises for this request: part of the semantics, not a fault.
@@ -201,7 +201,7 @@ export class BridgeServer {
   }
 
   /** Decodes the arguments in order (as rustc does) and calls the method; no per-call closures or arrays for up to three. */
-  private call(m: BoundMethod, r: ByteReader): unknown {
+  private call(m: BoundMethod, r: BridgeReader): unknown {
     const args = m.args;
     const h = this.store;
     switch (args.length) {

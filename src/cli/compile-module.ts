@@ -2,14 +2,14 @@
 // (`macrobox inspect` and `macrobox expand`).
 
 import { readFileSync } from "node:fs";
-import { MacroboxError } from "../errors.js";
+import { cannotRead, MacroboxError } from "../errors.js";
 
 export function compileModule(path: string): WebAssembly.Module {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw cannotRead(path, e);
   }
   try {
     return new WebAssembly.Module(bytes);

@@ -2,6 +2,7 @@
 // its diagnostics rendered like rustc's.
 
 import { existsSync, readFileSync } from "node:fs";
+import { macroLabel } from "../wasm/decls.js";
 import { dirname, join, resolve } from "node:path";
 import { loadMacroModule } from "../host/module.js";
 import type { ExpandRequest, ExpandResult } from "../host/types.js";
@@ -11,13 +12,13 @@ import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
 import { compileModule } from "./compile-module.js";
 import { parseCommandLine, UsageError } from "./usage.js";
-import { MacroboxError } from "../errors.js";
+import { cannotRead, MacroboxError } from "../errors.js";
 import { expansionFails, formatMessages } from "../host/render.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { CapabilityError, describeGrant } from "../sandbox/capabilities.js";
 import { DEFAULT_LIMITS, formatLimit, LimitExceeded, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import { Watchdog } from "../node/watchdog.js";
-import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { SandboxGrant } from "../sandbox/grant.js";
 import { grantFor } from "../node/grants.js";
 import { loadGrants, pendingHint, userDirs } from "../node/trust.js";
 import { expansionSandbox } from "../node/expansion-sandbox.js";
@@ -42,7 +43,7 @@ function readSource(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw cannotRead(path, e);
   }
 }
 
@@ -142,7 +143,10 @@ export async function expandCommand(args: string[]): Promise<number> {
     const sites = findDeriveSites(parsed.stream, values.derive);
     if (sites.length === 0) throw new UsageError(`no item in ${inputArg} derives \`${values.derive}\``);
     for (const site of sites) {
-      jobs.push({ label: `#[derive(${values.derive})] on ${site.item}`, request: { kind: "derive", name: values.derive, input: site.tokens, spans } });
+      jobs.push({
+        label: `${macroLabel("derive", values.derive)} on ${site.item}`,
+        request: { kind: "derive", name: values.derive, input: site.tokens, spans },
+      });
     }
   } else {
     const kind = values.attr !== undefined ? "attr" : "bang";

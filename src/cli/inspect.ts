@@ -1,6 +1,6 @@
 // `macrobox inspect`: what a module holds (macros, metadata), and what the user grants its crate.
 
-import { listProcMacros } from "../wasm/decls.js";
+import { listProcMacros, macroLabel } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { CapabilityError, describeGrant, effectiveGrant, type GrantDescription } from "../sandbox/capabilities.js";
 import { grantFor } from "../node/grants.js";
@@ -59,8 +59,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
   }
   out.push("macros:");
   for (const m of macros) {
-    const label = m.kind === "derive" ? `#[derive(${m.name})]` : m.kind === "attr" ? `#[${m.name}]` : `${m.name}!`;
-    out.push(`  ${m.kind.padEnd(6)} ${label}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
+    out.push(`  ${m.kind.padEnd(6)} ${macroLabel(m.kind, m.name)}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
   }
   if (metadata) {
     const caps = metadata.capabilities;

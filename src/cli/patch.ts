@@ -1,6 +1,7 @@
 // `macrobox patch [--undo] [--keep-native crate] [--all-features]`: the work is in src/patch/patch.ts.
 
 import { parseCommandLine, UsageError } from "./usage.js";
+import { macroLabel } from "../wasm/decls.js";
 
 export async function patchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine({
@@ -40,8 +41,7 @@ export async function patchCommand(args: string[]): Promise<number> {
       `${c.name} ${c.version} (edition ${c.edition}${c.member ? ", workspace member" : ""}): ${c.status === "built" ? "module built" : "module reused from the cache"}`,
     );
     for (const m of c.macros) {
-      const label = m.kind === "derive" ? `#[derive(${m.name})]` : m.kind === "attr" ? `#[${m.name}]` : `${m.name}!`;
-      out.push(`  ${m.kind.padEnd(6)} ${label}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
+      out.push(`  ${m.kind.padEnd(6)} ${macroLabel(m.kind, m.name)}${m.helpers.length ? `  helper attributes: ${m.helpers.join(", ")}` : ""}`);
     }
     const caps = (x: { env: string[]; read: string[] }) =>
       x.env.length + x.read.length === 0

@@ -10,7 +10,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "../builder/build.js";
 import { cacheRoot } from "../builder/cache.js";
-import { MacroboxError } from "../errors.js";
+import { cannotRead, MacroboxError } from "../errors.js";
 import { parseCommandLine, UsageError } from "./usage.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -50,7 +50,7 @@ export async function buildPlayground(options: PlaygroundOptions = {}): Promise<
     try {
       bytes = new Uint8Array(readFileSync(path));
     } catch (e) {
-      throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw cannotRead(path, e);
     }
     if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new MacroboxError("wasm-format", `${path} is not a WebAssembly module`);
     site.set(`modules/${file}`, bytes);

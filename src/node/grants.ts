@@ -27,6 +27,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { addGrant, CapabilityError, crateKey, type Capabilities } from "../sandbox/capabilities.js";
+import { cannotRead } from "../errors.js";
 
 export type Grants = Map<string, Capabilities>;
 
@@ -103,14 +104,14 @@ const settingsFiles: Record<SettingsFormat, Map<string, { version: string; value
   user: new Map(),
 };
 
-/** Reads a settings file, kept per file version. Throws CapabilityError naming the file. */
+/** Reads a settings file, kept per file version. Throws CapabilityError naming the file (`cannotRead` when it cannot be read). */
 export function readSettingsFile(path: string, format: SettingsFormat = formatOf(path)): SettingsFile {
   return byFileVersion(settingsFiles[format], path, (p) => {
     let bytes: Buffer;
     try {
       bytes = readFileSync(p);
     } catch (e) {
-      throw new CapabilityError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw cannotRead(p, e);
     }
     return parseSettings(bytes.toString("utf8"), p, format, createHash("sha256").update(bytes).digest("hex"));
   });
@@ -167,6 +168,8 @@ export function parseSettings(text: string, path: string, format: SettingsFormat
   const url = table["remote-cache"];
   const readOnly = table["remote-cache-read-only"];
   if (url !== undefined && typeof url !== "string") throw new CapabilityError(`${path}: ${where}remote-cache must be a string (a URL)`);
+  const badUrl = url === undefined ? null : remoteCacheUrlProblem(url);
+  if (badUrl !== null) throw new CapabilityError(`${path}: ${where}remote-cache: ${JSON.stringify(url)} ${badUrl}`);
   if (readOnly !== undefined && typeof readOnly !== "boolean") throw new CapabilityError(`${path}: ${where}remote-cache-read-only must be true or false`);
   if (url !== undefined) out.remoteCache = url;
   if (readOnly !== undefined) out.readOnly = readOnly;
@@ -214,6 +217,21 @@ function grantsTable(value: unknown, path: string, where: string, ignored: strin
     }
   }
   return grants;
+}
+
+/**
+ * What is wrong with a `remote-cache` value, wherever it comes from (a settings file, the command
+ * line, the environment): null when it is an http(s) URL, "off" or "" (no remote cache).
+ */
+export function remoteCacheUrlProblem(value: string): string | null {
+  if (value === "" || value === "off") return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return "is not a URL (expected http://host:port or https://...)";
+  }
+  return parsed.protocol === "http:" || parsed.protocol === "https:" ? null : "is not an http or https URL";
 }
 
 /** An env grant that is a glob other than `"*"` (which stands for what the crate declares). */

@@ -4,7 +4,7 @@
 // the server's exit), a link to /dev/zero would be read until memory runs out.
 
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
-import { MacroboxError } from "../errors.js";
+import { cannotRead, MacroboxError } from "../errors.js";
 
 /** The largest module read (256 MiB): far above any real macro module (a few MiB). */
 export const MAX_MODULE_BYTES = 256 * 1024 * 1024;
@@ -19,7 +19,7 @@ export function readModuleFile(path: string, maxBytes: number = MAX_MODULE_BYTES
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
-    throw new MacroboxError("io", `cannot read the module ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw cannotRead(`the module ${path}`, e);
   }
   try {
     const st = fstatSync(fd);
@@ -53,7 +53,7 @@ export function readModuleFile(path: string, maxBytes: number = MAX_MODULE_BYTES
     return new Uint8Array(out.buffer, out.byteOffset, size);
   } catch (e) {
     if (e instanceof MacroboxError) throw e;
-    throw new MacroboxError("io", `cannot read the module ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw cannotRead(`the module ${path}`, e);
   } finally {
     closeSync(fd);
   }

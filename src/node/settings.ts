@@ -11,7 +11,7 @@
 
 import { resolve } from "node:path";
 import { MacroboxError } from "../errors.js";
-import { settingsFile } from "./grants.js";
+import { remoteCacheUrlProblem, settingsFile } from "./grants.js";
 import { decideGrants, type UserDirs } from "./trust.js";
 
 export { SETTINGS_KEYS, settingsFile } from "./grants.js";
@@ -51,15 +51,9 @@ export function remoteCacheSetting(sources: SettingsSources, notes?: (note: stri
         ? [env.MACROBOX_REMOTE_CACHE, "MACROBOX_REMOTE_CACHE"]
         : [decided.remoteCache?.url, decided.remoteCache?.where ?? ""];
   if (url === undefined || url === "" || url === "off") return null;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new MacroboxError("usage", `${where}: ${JSON.stringify(url)} is not a URL (expected http://host:port or https://...)`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new MacroboxError("usage", `${where}: ${JSON.stringify(url)} is not an http or https URL`);
-  }
+  // A settings file's value was checked when the file was read (parseSettings), the same way.
+  const problem = remoteCacheUrlProblem(url);
+  if (problem !== null) throw new MacroboxError("usage", `${where}: ${JSON.stringify(url)} ${problem}`);
   const envReadOnly = env.MACROBOX_REMOTE_CACHE_READ_ONLY;
   const readOnly =
     (sources.readOnly || undefined) ?? (envReadOnly !== undefined && envReadOnly !== "" ? envReadOnly !== "0" : (decided.remoteCacheReadOnly ?? false));

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parseLiteral, printLiteral, SpanTable, type MacroKind, type SourceFile } from "../index.js";
 import type { Delimiter, Span, TokenStream, TokenTree } from "../tokens/model.js";
+import { ByteReader, ByteWriter } from "../bytes.js";
 import { MacroboxError } from "../errors.js";
 import { forEachTree } from "../tokens/walk.js";
 
@@ -51,36 +52,23 @@ export interface ShimRequest {
 
 const KINDS: MacroKind[] = ["derive", "attr", "bang"];
 const DELIMITERS: Delimiter[] = ["Parenthesis", "Brace", "Bracket", "None"];
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-class Reader {
-  at = 0;
-  constructor(private readonly bytes: Uint8Array) {}
-  u8(): number {
-    if (this.at >= this.bytes.length) throw new ShimProtocolError("truncated");
-    return this.bytes[this.at++];
+/** The request's reader (src/bytes.ts): u8, u32 little-endian, strings as a u32 byte count then UTF-8. */
+class ShimReader extends ByteReader {
+  fail(message: string): never {
+    throw new ShimProtocolError(message);
   }
-  u32(): number {
-    if (this.at + 4 > this.bytes.length) throw new ShimProtocolError("truncated");
-    const v = (this.bytes[this.at] | (this.bytes[this.at + 1] << 8) | (this.bytes[this.at + 2] << 16) | (this.bytes[this.at + 3] << 24)) >>> 0;
-    this.at += 4;
-    return v;
+
+  protected override truncated(): never {
+    this.fail("truncated");
   }
-  str(): string {
-    const n = this.u32();
-    if (this.at + n > this.bytes.length) throw new ShimProtocolError("truncated string");
-    try {
-      return utf8.decode(this.bytes.subarray(this.at, (this.at += n)));
-    } catch {
-      throw new ShimProtocolError("a string is not UTF-8");
-    }
-  }
+
   stream(spanCount: number): RawTree[] {
     // Explicit stack: nesting is as deep as the user's source, and this must not overflow.
     const top: RawTree[] = [];
-    const stack: { into: RawTree[]; left: number }[] = [{ into: top, left: this.u32() }];
+    const stack: { into: RawTree[]; left: number }[] = [{ into: top, left: this.u32le() }];
     const span = () => {
-      const s = this.u32();
+      const s = this.u32le();
       if (s >= spanCount) throw new ShimProtocolError(`span ${s} is not in the table`);
       return s;
     };
@@ -96,9 +84,9 @@ class Reader {
         const delimiter = DELIMITERS[this.u8()] ?? "None";
         const g: RawTree = { t: "group", delimiter, open: span(), close: span(), entire: span(), stream: [] };
         frame.into.push(g);
-        stack.push({ into: g.stream, left: this.u32() });
+        stack.push({ into: g.stream, left: this.u32le() });
       } else if (tag === 1) frame.into.push({ t: "ident", text: this.str(), span: span() });
-      else if (tag === 2) frame.into.push({ t: "punct", ch: String.fromCodePoint(this.u32()), joint: this.u8() === 1, span: span() });
+      else if (tag === 2) frame.into.push({ t: "punct", ch: String.fromCodePoint(this.u32le()), joint: this.u8() === 1, span: span() });
       else if (tag === 3) frame.into.push({ t: "literal", text: this.str(), span: span() });
       else throw new ShimProtocolError(`unknown token tag ${tag}`);
     }
@@ -111,7 +99,7 @@ class Reader {
  * asking `line()` or `source_text()` gets rustc's answer); others get one-byte slots in a virtual file.
  */
 export function decodeRequest(bytes: Uint8Array): ShimRequest {
-  const r = new Reader(bytes);
+  const r = new ShimReader(bytes);
   if (r.str() !== SHIM_PROTOCOL) throw new ShimProtocolError(`not ${SHIM_PROTOCOL} (a shim from another macrobox version: run \`macrobox patch\` again)`);
   const module = r.str();
   const crate = r.str();
@@ -120,15 +108,15 @@ export function decodeRequest(bytes: Uint8Array): ShimRequest {
   const name = r.str();
   const cwd = r.str();
   const env: Record<string, string> = {};
-  for (let n = r.u32(); n > 0; n--) {
+  for (let n = r.u32le(); n > 0; n--) {
     const k = r.str();
     env[k] = r.str();
   }
   const shimSpans: ShimSpan[] = [];
-  for (let n = r.u32(); n > 0; n--) {
+  for (let n = r.u32le(); n > 0; n--) {
     const file = r.str();
     const localFile = r.u8() === 1 ? r.str() : null;
-    shimSpans.push({ file, localFile, line: r.u32(), column: r.u32(), endLine: r.u32(), endColumn: r.u32() });
+    shimSpans.push({ file, localFile, line: r.u32le(), column: r.u32le(), endLine: r.u32le(), endColumn: r.u32le() });
   }
   if (shimSpans.length === 0) throw new ShimProtocolError("no call site span");
   const input = r.stream(shimSpans.length);
@@ -239,29 +227,11 @@ export class SpanMapper {
   }
 }
 
-class Writer {
-  private chunks: number[] = [];
-  u8(v: number) {
-    this.chunks.push(v & 0xff);
-  }
-  u32(v: number) {
-    this.chunks.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-  }
-  str(s: string) {
-    const b = Buffer.from(s, "utf8");
-    this.u32(b.length);
-    for (const x of b) this.chunks.push(x);
-  }
-  bytes(): Buffer {
-    return Buffer.from(this.chunks);
-  }
-}
-
 export type ShimReply = { kind: "output"; output: TokenStream } | { kind: "panic"; message: string } | { kind: "error"; message: string };
 
 /** The reply, framed (u32 LE length first). */
 export function encodeReply(reply: ShimReply, printed: { stdout: string; stderr: string }, toShim: SpanMapper | null): Buffer {
-  const w = new Writer();
+  const w = new ByteWriter();
   w.str(printed.stdout);
   w.str(printed.stderr);
   if (reply.kind !== "output") {
@@ -271,24 +241,24 @@ export function encodeReply(reply: ShimReply, printed: { stdout: string; stderr:
     w.u8(0);
     const span = (s: Span) => {
       const [at, ctxt] = toShim!.map(s);
-      w.u32(at);
+      w.u32le(at);
       w.u8(ctxt);
     };
     // Depth first, in order: a group's header (with its length), then its contents.
-    w.u32(reply.output.length);
+    w.u32le(reply.output.length);
     forEachTree(reply.output, (t) => {
       if (t.type === "group") {
         w.u8(0);
         w.u8(DELIMITERS.indexOf(t.delimiter));
         span(t.span.entire);
-        w.u32(t.stream.length);
+        w.u32le(t.stream.length);
       } else if (t.type === "ident") {
         w.u8(1);
         w.str(t.isRaw ? `r#${t.sym}` : t.sym);
         span(t.span);
       } else if (t.type === "punct") {
         w.u8(2);
-        w.u32(t.ch.codePointAt(0)!);
+        w.u32le(t.ch.codePointAt(0)!);
         w.u8(t.joint ? 1 : 0);
         span(t.span);
       } else {
@@ -298,9 +268,9 @@ export function encodeReply(reply: ShimReply, printed: { stdout: string; stderr:
       }
     });
   }
-  const payload = w.bytes();
+  const payload = w.view();
   const framed = Buffer.alloc(4 + payload.length);
   framed.writeUInt32LE(payload.length, 0);
-  payload.copy(framed, 4);
+  framed.set(payload, 4);
   return framed;
 }

@@ -10,7 +10,7 @@ import { EditorState } from "@codemirror/state";
 import { rust, rustLanguage } from "@codemirror/lang-rust";
 import { setDiagnostics, type Diagnostic as CmDiagnostic } from "@codemirror/lint";
 import { classHighlighter, highlightCode } from "@lezer/highlight";
-import type { Diagnostic, MacroKind } from "../index.js";
+import { macroLabel, type Diagnostic, type MacroKind } from "../index.js";
 import { INPUT_FILE, type ExpandJob, type ExpandOutcome, type FromWorker, type ModuleSummary, type Request, type ToWorker } from "./protocol.js";
 import { EMPTY_STATE, readFragment, writeFragment, type PageState } from "./state.js";
 
@@ -194,7 +194,7 @@ function renderMacroList(): void {
     for (const info of m.summary.macros) {
       const option = document.createElement("option");
       option.value = JSON.stringify([m.summary.name, info.kind, info.name]);
-      option.textContent = info.kind === "derive" ? `#[derive(${info.name})]` : info.kind === "attr" ? `#[${info.name}]` : `${info.name}!`;
+      option.textContent = macroLabel(info.kind, info.name);
       option.selected = m.summary.name === state.module && info.kind === state.kind && info.name === state.macro;
       group.append(option);
     }

@@ -29,8 +29,8 @@
 // Browser-safe: no Node APIs.
 
 import {
-  ByteReader,
-  ByteWriter,
+  WasmReader,
+  WasmWriter,
   InstructionReader,
   Op,
   SectionId,
@@ -108,7 +108,7 @@ export const FUEL_INSTRUMENTATION_VERSION = 2;
  * Exported by an instrumented module whose whole state after a call is its memory and the globals it
  * exports (every mutable global, see SNAPSHOT_GLOBAL_PREFIX): no imported globals, no start
  * function, and no instruction that changes a table or the segments (table.set/grow/fill/copy/init,
- * elem.drop, memory.init, data.drop). Only then may the host snapshot an instance (src/bridge/instance.ts).
+ * elem.drop, memory.init, data.drop). Only then may the host snapshot an instance (src/bridge/snapshot.ts).
  */
 export const SNAPSHOT_EXPORT = "__macrobox_snapshot";
 /** Each mutable global the module defines is exported as this prefix and its index. */
@@ -142,7 +142,7 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
   const replaced = new Map<number, Uint8Array>(); // section id -> new section bytes
   const code = findSection(info, SectionId.code);
   if (code) {
-    const w = new ByteWriter().u32(info.codeBodies.length);
+    const w = new WasmWriter().u32(info.codeBodies.length);
     info.codeBodies.forEach((body, i) => {
       const plan = planMetering(wasm, body);
       meteringPoints += plan.points.length;
@@ -163,21 +163,21 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
   }
 
   // (global (mut i64) (i64.const initialFuel)), appended so no existing global index moves.
-  const fuelGlobalEntry = new ByteWriter().u8(0x7e).u8(0x01).u8(Op.i64_const).s64(initialFuel).u8(Op.end).finish();
+  const fuelGlobalEntry = new WasmWriter().u8(0x7e).u8(0x01).u8(Op.i64_const).s64(initialFuel).u8(Op.end).finish();
   replaced.set(SectionId.global, appendToVector(info, SectionId.global, fuelGlobalEntry));
-  const exports = [new ByteWriter().name(exportName).u8(0x03).u32(globalIndex).finish()];
+  const exports = [new WasmWriter().name(exportName).u8(0x03).u32(globalIndex).finish()];
   if (snapshotSafe) {
     info.globalMutability.forEach((mutable, i) => {
       if (mutable)
         exports.push(
-          new ByteWriter()
+          new WasmWriter()
             .name(`${SNAPSHOT_GLOBAL_PREFIX}${i}`)
             .u8(0x03)
             .u32(info.importedGlobals + i)
             .finish(),
         );
     });
-    exports.push(new ByteWriter().name(SNAPSHOT_EXPORT).u8(0x03).u32(globalIndex).finish());
+    exports.push(new WasmWriter().name(SNAPSHOT_EXPORT).u8(0x03).u32(globalIndex).finish());
   }
   replaced.set(SectionId.export, appendToVector(info, SectionId.export, ...exports));
   if (options.maxMemoryPages !== undefined) {
@@ -417,7 +417,7 @@ function globalModeInsertions(plan: MeteringPlan, fuel: number): Insertion[] {
   return plan.points.map((p) => ({
     at: p.at,
     order: CHARGE,
-    code: new ByteWriter()
+    code: new WasmWriter()
       .u8(Op.global_get)
       .u32(fuel)
       .u8(Op.i64_const)
@@ -446,10 +446,10 @@ function globalModeInsertions(plan: MeteringPlan, fuel: number): Insertion[] {
  *   write-back:  local.get L; global.set F      (before calls, returns, throws, traps, the final end)
  */
 function localModeInsertions(plan: MeteringPlan, fuel: number, local: number, body: CodeBody): Insertion[] {
-  const reload = new ByteWriter().u8(Op.global_get).u32(fuel).u8(Op.local_set).u32(local).finish();
-  const writeBack = new ByteWriter().u8(Op.local_get).u32(local).u8(Op.global_set).u32(fuel).finish();
+  const reload = new WasmWriter().u8(Op.global_get).u32(fuel).u8(Op.local_set).u32(local).finish();
+  const writeBack = new WasmWriter().u8(Op.local_get).u32(local).u8(Op.global_set).u32(fuel).finish();
   const charge = (cost: number): Uint8Array =>
-    new ByteWriter()
+    new WasmWriter()
       .u8(Op.local_get)
       .u32(local)
       .u8(Op.i64_const)
@@ -504,17 +504,17 @@ function localModeInsertions(plan: MeteringPlan, fuel: number, local: number, bo
 
 /** Number of locals a body declares (not counting parameters). */
 function countLocals(bytes: Uint8Array, body: CodeBody): number {
-  return skipLocals(new ByteReader(bytes, body.bodyStart, body.instrStart));
+  return skipLocals(new WasmReader(bytes, body.bodyStart, body.instrStart));
 }
 
 /** Writes a body with `insertions` spliced in, and one extra i64 local declared when `addedLocal` is set. */
-function writeMeteredBody(w: ByteWriter, bytes: Uint8Array, body: CodeBody, insertions: Insertion[], addedLocal: number | undefined): void {
+function writeMeteredBody(w: WasmWriter, bytes: Uint8Array, body: CodeBody, insertions: Insertion[], addedLocal: number | undefined): void {
   insertions.sort((a, b) => a.at - b.at || a.order - b.order);
-  const out = new ByteWriter();
+  const out = new WasmWriter();
   if (addedLocal === undefined) {
     out.bytes(bytes.subarray(body.bodyStart, body.instrStart));
   } else {
-    const r = new ByteReader(bytes, body.bodyStart, body.instrStart);
+    const r = new WasmReader(bytes, body.bodyStart, body.instrStart);
     const groups = r.u32();
     out
       .u32(groups + 1)
@@ -535,10 +535,10 @@ function writeMeteredBody(w: ByteWriter, bytes: Uint8Array, body: CodeBody, inse
 /** The section `id` with `entry` appended to its vector (a new one-entry section if there is none). */
 function appendToVector(info: ModuleInfo, id: number, ...entries: Uint8Array[]): Uint8Array {
   const section = findSection(info, id);
-  const w = new ByteWriter();
+  const w = new WasmWriter();
   if (!section) w.u32(entries.length);
   else {
-    const r = new ByteReader(info.bytes, section.payloadStart, section.end);
+    const r = new WasmReader(info.bytes, section.payloadStart, section.end);
     const count = r.u32();
     w.u32(count + entries.length).bytes(info.bytes.subarray(r.pos, section.end));
   }
@@ -552,7 +552,7 @@ function capMemories(info: ModuleInfo, maxPages: number): Uint8Array | undefined
     throw new InstrumentationError(`maxMemoryPages must be a positive whole number, got ${maxPages}`);
   }
   if (info.memories.length === 0) return undefined;
-  const w = new ByteWriter().u32(info.memories.length);
+  const w = new WasmWriter().u32(info.memories.length);
   for (const memory of info.memories) {
     const limits = { ...memory.limits };
     if (limits.min > maxPages) throw new LimitExceeded("memoryPages", maxPages, limits.min);

@@ -11,14 +11,14 @@
 //   - random_get returns a fixed pseudo-random stream (same bytes every run);
 //   - clock_time_get returns a fixed instant;
 //   - proc_exit ends the run by throwing `WasiExit`;
-//   - any preview1 function not listed here answers ENOSYS (see `wasiImportsFor`).
+//   - the others answer ENOTCAPABLE or ENOSYS, as `WASI_PREVIEW1` (src/sandbox/host-imports.ts) says.
 //
 // Browser-safe: no Node APIs here.
 
 import { LimitExceeded } from "./limits.js";
 import { MacroboxError } from "../errors.js";
 import { MacroModuleError } from "../wasm/decls.js";
-import { unsupportedImportsMessage, WASI_MODULE, type WasiFunction } from "./host-imports.js";
+import { unsupportedImportsMessage, WASI_MODULE, WASI_PREVIEW1, type HostWasiFunction, type WasiFunction } from "./host-imports.js";
 
 export { WASI_MODULE };
 
@@ -145,7 +145,7 @@ export const WASI_CALL_COST = 100;
 
 /** Preview1 functions (by import name) that replace this layer's own for one instance. */
 export interface WasiExtension {
-  functions: Record<string, (...args: never[]) => number>;
+  functions: Partial<Record<WasiFunction, (...args: never[]) => number>>;
 }
 
 /** A bounded capture of one output stream. */
@@ -187,8 +187,8 @@ export class CapturedOutput {
 
 const FILETYPE_CHARACTER_DEVICE = 2;
 
-/** The preview1 functions, bound to one instance's memory. */
-export class Wasi {
+/** The preview1 functions, bound to one instance's memory: one method per `host` answer of `WASI_PREVIEW1`. */
+export class Wasi implements Record<HostWasiFunction, (...args: never[]) => number> {
   stdout: CapturedOutput;
   stderr: CapturedOutput;
   private memory: WebAssembly.Memory | null = null;
@@ -385,57 +385,6 @@ export class Wasi {
   }
 }
 
-/** Preview1 functions that get a generic refusal: file system and sockets need a capability. */
-const NOT_CAPABLE: readonly WasiFunction[] = [
-  "fd_advise",
-  "fd_allocate",
-  "fd_datasync",
-  "fd_fdstat_set_flags",
-  "fd_fdstat_set_rights",
-  "fd_filestat_get",
-  "fd_filestat_set_size",
-  "fd_filestat_set_times",
-  "fd_pread",
-  "fd_pwrite",
-  "fd_readdir",
-  "fd_renumber",
-  "fd_tell",
-  "path_create_directory",
-  "path_filestat_get",
-  "path_filestat_set_times",
-  "path_link",
-  "path_readlink",
-  "path_remove_directory",
-  "path_rename",
-  "path_symlink",
-  "path_unlink_file",
-  "sock_accept",
-  "sock_recv",
-  "sock_send",
-  "sock_shutdown",
-];
-
-const IMPLEMENTED: readonly WasiFunction[] = [
-  "args_sizes_get",
-  "args_get",
-  "environ_sizes_get",
-  "environ_get",
-  "clock_res_get",
-  "clock_time_get",
-  "random_get",
-  "fd_write",
-  "fd_read",
-  "fd_fdstat_get",
-  "fd_prestat_get",
-  "fd_prestat_dir_name",
-  "fd_close",
-  "fd_seek",
-  "fd_sync",
-  "path_open",
-  "proc_exit",
-  "sched_yield",
-];
-
 /**
  * The import object for `module`: every preview1 function it imports, bound to `wasi`.
  * Functions we do not implement answer ENOTCAPABLE (file system, sockets) or ENOSYS (anything else,
@@ -447,15 +396,16 @@ export function wasiImportsFor(module: WebAssembly.Module, wasi: Wasi): WebAssem
   if (badImports !== null) throw new MacroModuleError(`the module ${badImports}`);
   const fns: Record<string, (...args: never[]) => unknown> = {};
   for (const imp of WebAssembly.Module.imports(module)) {
-    const name = imp.name as WasiFunction;
+    const name = imp.name as WasiFunction; // unsupportedImportsMessage refused any other
     let fn: (...args: never[]) => unknown;
     const extended = wasi.extension?.functions[name];
+    const answer = WASI_PREVIEW1[name].answer;
     if (extended) {
       fn = extended;
-    } else if (IMPLEMENTED.includes(name)) {
-      const method = (wasi as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
+    } else if (answer === "host") {
+      const method = wasi[name as HostWasiFunction] as (...args: unknown[]) => unknown;
       fn = (...args: never[]) => method.apply(wasi, args);
-    } else if (NOT_CAPABLE.includes(name)) {
+    } else if (answer === "not-capable") {
       fn = () => Errno.NOTCAPABLE;
     } else {
       fn = () => Errno.NOSYS;

@@ -18,6 +18,8 @@
 // Browser-safe: no Node APIs here.
 
 import type { Delimiter, Group, LitKind, Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
+import { RAW_LIT_KINDS } from "../tokens/model.js";
+import { printLiteral } from "../tokens/print.js";
 import { MacroboxError } from "../errors.js";
 
 export interface FlatTree {
@@ -58,7 +60,6 @@ const DELIMITER_CODES: readonly Delimiter[] = ["None", "Parenthesis", "Brace", "
 
 // Literal kind codes: the low byte of the u16; raw kinds carry their hash count in the high byte.
 const LIT_KIND_CODES: readonly LitKind[] = ["ErrWithGuar", "Byte", "Char", "Integer", "Float", "Str", "StrRaw", "ByteStr", "ByteStrRaw", "CStr", "CStrRaw"];
-const RAW_KINDS: ReadonlySet<LitKind> = new Set<LitKind>(["StrRaw", "ByteStrRaw", "CStrRaw"]);
 
 const TAG_SUBTREE = 0;
 const TAG_LITERAL = 1;
@@ -165,7 +166,7 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
         if (extended) {
           const kind = LIT_KIND_CODES.indexOf(tree.kind);
           if (kind < 0) throw new FlatTreeError(`unknown literal kind ${String(tree.kind)}`);
-          const hashes = RAW_KINDS.has(tree.kind) ? tree.hashes : 0;
+          const hashes = RAW_LIT_KINDS.has(tree.kind) ? tree.hashes : 0;
           if (!Number.isInteger(hashes) || hashes < 0 || hashes > 255) {
             throw new FlatTreeError(`raw literal hash count must be 0..=255, got ${hashes}`);
           }
@@ -173,7 +174,7 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
           const suffix = tree.suffix === null || tree.suffix === "" ? NONE_U32 : intern(tree.suffix);
           out.literal.push(span, text, kind | (hashes << 8), suffix);
         } else {
-          out.literal.push(span, intern(literalText(tree)));
+          out.literal.push(span, intern(printLiteral(tree)));
         }
         return (index << 2) | TAG_LITERAL;
       }
@@ -320,7 +321,7 @@ export function decodeFlatTree(tree: FlatTree, options: DecodeOptions = {}): Tok
     return {
       type: "literal",
       kind,
-      hashes: RAW_KINDS.has(kind) ? code >>> 8 : 0,
+      hashes: RAW_LIT_KINDS.has(kind) ? code >>> 8 : 0,
       symbol: body,
       suffix: suffixIndex === NONE_U32 ? null : text(suffixIndex),
       span,
@@ -331,27 +332,7 @@ export function decodeFlatTree(tree: FlatTree, options: DecodeOptions = {}): Tok
   return root.delimiter === "None" ? root.stream : [root];
 }
 
-// ---- literal text, only needed for protocol versions before EXTENDED_LEAF_DATA ----
-
-const QUOTED: Partial<Record<LitKind, [prefix: string, quote: string]>> = {
-  Byte: ["b", "'"],
-  Char: ["", "'"],
-  Str: ["", '"'],
-  StrRaw: ["r", '"'],
-  ByteStr: ["b", '"'],
-  ByteStrRaw: ["br", '"'],
-  CStr: ["c", '"'],
-  CStrRaw: ["cr", '"'],
-};
-
-/** The source text of a literal (`br#"x"#`, `1u8`), as `Literal`'s Display writes it. */
-export function literalText(lit: Pick<Literal, "kind" | "hashes" | "symbol" | "suffix">): string {
-  const quoted = QUOTED[lit.kind];
-  const suffix = lit.suffix ?? "";
-  if (quoted === undefined) return lit.symbol + suffix;
-  const hashes = RAW_KINDS.has(lit.kind) ? "#".repeat(lit.hashes) : "";
-  return `${quoted[0]}${hashes}${quoted[1]}${lit.symbol}${quoted[1]}${hashes}${suffix}`;
-}
+// ---- literal text, only needed for protocol versions before EXTENDED_LEAF_DATA (printed by printLiteral) ----
 
 const SUFFIX_RE = /^[\p{XID_Start}_][\p{XID_Continue}]*$/u;
 

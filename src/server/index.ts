@@ -8,7 +8,6 @@ export {
   decodeFlatTree,
   encodeFlatTree,
   FlatTreeError,
-  literalText,
   NONE_U32,
   ProtocolVersion,
   splitLiteralText,

@@ -13,7 +13,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { FlatTree } from "./flat.js";
-import { ByteReader, ByteWriter, WasmFormatError } from "../wasm/binary.js";
+import { WasmReader, WasmWriter, WasmFormatError } from "../wasm/binary.js";
 import { ProtocolError, type ExpandMacroRequest, type MacroInfo, type MacroKind, type Request, type Response, type Result, type SpanMode } from "./protocol.js";
 
 export type SubRequest =
@@ -56,7 +56,7 @@ export type BidirectionalMessage =
 // postcard's own is the range checks and the messages.
 
 class Writer {
-  private readonly w = new ByteWriter();
+  private readonly w = new WasmWriter();
   varint(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0) throw new ProtocolError(`postcard: ${n} is not an unsigned integer`);
     this.w.u64(n);
@@ -87,9 +87,9 @@ class Writer {
 }
 
 class Reader {
-  private readonly r: ByteReader;
+  private readonly r: WasmReader;
   constructor(bytes: Uint8Array) {
-    this.r = new ByteReader(bytes);
+    this.r = new WasmReader(bytes);
   }
   private fail(what: string): never {
     throw new ProtocolError(`postcard: ${what} at byte ${this.r.pos}`);

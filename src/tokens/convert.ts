@@ -8,24 +8,35 @@
 
 import type { TokenTree } from "./model.js";
 
+/**
+ * rustc's `ToInternal` for one tree, appended to `out` (no array per tree): a negative integer or
+ * float literal (which a macro can make with `Literal::i32_unsuffixed(-5)`) becomes a `-` punct
+ * followed by the positive literal; anything else is kept as it is. The one home of that rule:
+ * the bridge's `ts_from_token_tree` and `ts_concat_trees`, and `fromClientTree`.
+ */
+export function pushInternal(tt: TokenTree, out: TokenTree[]): void {
+  if (tt.type === "literal" && (tt.kind === "Integer" || tt.kind === "Float") && tt.symbol.startsWith("-")) {
+    // rustc: `token_joint_hidden(Minus)` then the literal without its sign: invisible to macros, printed glued (`-5`).
+    out.push({ type: "punct", ch: "-", joint: false, spacing: "JointHidden", span: tt.span }, { ...tt, symbol: tt.symbol.slice(1) });
+  } else out.push(tt);
+}
+
+/** A tree as rustc's server keeps it (see the top of this file): spacing beyond `joint` dropped, then `pushInternal`. */
 export function fromClientTree(tt: TokenTree): TokenTree[] {
+  const out: TokenTree[] = [];
+  pushInternal(withoutSpacing(tt), out);
+  return out;
+}
+
+function withoutSpacing(tt: TokenTree): TokenTree {
   switch (tt.type) {
     case "punct":
-      return [{ type: "punct", ch: tt.ch, joint: tt.joint, span: tt.span }];
+      return { type: "punct", ch: tt.ch, joint: tt.joint, span: tt.span };
     case "ident":
-      return [{ type: "ident", sym: tt.sym, isRaw: tt.isRaw, span: tt.span }];
+      return { type: "ident", sym: tt.sym, isRaw: tt.isRaw, span: tt.span };
     case "group":
-      return [{ type: "group", delimiter: tt.delimiter, stream: tt.stream, span: tt.span }];
-    case "literal": {
-      const { kind, hashes, symbol, suffix, span } = tt;
-      if ((kind === "Integer" || kind === "Float") && symbol.startsWith("-")) {
-        // rustc: `token_joint_hidden(Minus)` then the literal without its sign.
-        return [
-          { type: "punct", ch: "-", joint: false, span, spacing: "JointHidden" },
-          { type: "literal", kind, hashes, symbol: symbol.slice(1), suffix, span },
-        ];
-      }
-      return [{ type: "literal", kind, hashes, symbol, suffix, span }];
-    }
+      return { type: "group", delimiter: tt.delimiter, stream: tt.stream, span: tt.span };
+    case "literal":
+      return { type: "literal", kind: tt.kind, hashes: tt.hashes, symbol: tt.symbol, suffix: tt.suffix, span: tt.span };
   }
 }

@@ -15,6 +15,9 @@ export type Delimiter = "Parenthesis" | "Brace" | "Bracket" | "None";
 /** rustc's `bridge::LitKind`, with the raw-string hash count carried in `Literal.hashes`. */
 export type LitKind = "Byte" | "Char" | "Integer" | "Float" | "Str" | "StrRaw" | "ByteStr" | "ByteStrRaw" | "CStr" | "CStrRaw" | "ErrWithGuar";
 
+/** The raw kinds: the ones whose `Literal.hashes` counts (`r#"..."#`); every other kind has 0. */
+export const RAW_LIT_KINDS: ReadonlySet<LitKind> = new Set<LitKind>(["StrRaw", "ByteStrRaw", "CStrRaw"]);
+
 /**
  * rustc's internal `tokenstream::Spacing` of a token that came from source text. Proc macros
  * only see `joint` (Joint), but rustc's printer also honours `JointHidden` (the token was

@@ -233,7 +233,7 @@ function identsWouldMerge(a: ITree, b: ITree): boolean {
 const HASHES = (n: number) => "#".repeat(n);
 
 /** The text rustc prints for a literal (pprust literal_to_string; the client prints the same). */
-export function printLiteral(lit: Literal): string {
+export function printLiteral(lit: Pick<Literal, "kind" | "hashes" | "symbol" | "suffix">): string {
   const { symbol: sym } = lit;
   let out: string;
   switch (lit.kind) {

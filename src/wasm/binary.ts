@@ -14,6 +14,7 @@
 // Browser-safe: only typed arrays.
 
 import { MacroboxError } from "../errors.js";
+import { ByteReader, ByteWriter } from "../bytes.js";
 
 export class WasmFormatError extends MacroboxError {
   override name = "WasmFormatError";
@@ -32,30 +33,14 @@ const hex = (n: number): string => `0x${n.toString(16).padStart(2, "0")}`;
 // Reading primitives
 // ---------------------------------------------------------------------------------------------
 
-/** A cursor over a byte range. Every read checks bounds and LEB128 well-formedness. */
-export class ByteReader {
-  pos: number;
-  readonly end: number;
-  constructor(
-    readonly bytes: Uint8Array,
-    start = 0,
-    end = bytes.length,
-  ) {
-    this.pos = start;
-    this.end = end;
-  }
-
-  get atEnd(): boolean {
-    return this.pos >= this.end;
-  }
-
+/** A cursor over a byte range (src/bytes.ts). Every read checks bounds and LEB128 well-formedness. */
+export class WasmReader extends ByteReader {
   fail(message: string, at = this.pos): never {
     throw new WasmFormatError(message, at);
   }
 
-  u8(): number {
-    if (this.pos >= this.end) this.fail("unexpected end of data");
-    return this.bytes[this.pos++];
+  protected override truncated(): never {
+    this.fail("unexpected end of data");
   }
 
   /** Unsigned LEB128, at most 32 bits. */
@@ -141,17 +126,6 @@ export class ByteReader {
     this.fail(`LEB128 longer than ${maxBytes} bytes`, start);
   }
 
-  skip(n: number): void {
-    if (this.pos + n > this.end) this.fail("unexpected end of data");
-    this.pos += n;
-  }
-
-  take(n: number): Uint8Array {
-    const start = this.pos;
-    this.skip(n);
-    return this.bytes.subarray(start, start + n);
-  }
-
   /** A length-prefixed UTF-8 name. */
   name(): string {
     const len = this.u32();
@@ -185,7 +159,7 @@ export const ValType = {
 const SHORT_REF_TYPES = new Set([0x70, 0x6f, 0x6e, 0x6d, 0x6c, 0x6b, 0x6a, 0x69, 0x71, 0x72, 0x73, 0x74]);
 
 /** Reads a value type; returns its first byte (typed references 0x63/0x64 consume their heap type too). */
-export function readValType(r: ByteReader): number {
+export function readValType(r: WasmReader): number {
   const at = r.pos;
   const code = r.u8();
   if (code >= 0x7b && code <= 0x7f) return code;
@@ -197,7 +171,7 @@ export function readValType(r: ByteReader): number {
   r.fail(`unknown value type ${hex(code)}`, at);
 }
 
-function readHeapType(r: ByteReader): void {
+function readHeapType(r: WasmReader): void {
   const at = r.pos;
   const ht = r.s33();
   // Negative values are the abstract heap types (single bytes 0x69..0x74 read as s33).
@@ -218,7 +192,7 @@ export interface SizeLimits {
   is64: boolean;
 }
 
-export function readLimits(r: ByteReader): SizeLimits {
+export function readLimits(r: WasmReader): SizeLimits {
   const at = r.pos;
   const flags = r.u8();
   if (flags > 0x07) r.fail(`unknown limits flags ${hex(flags)}`, at);
@@ -228,7 +202,7 @@ export function readLimits(r: ByteReader): SizeLimits {
   return { min, max, shared: (flags & 0x02) !== 0, is64 };
 }
 
-export function writeLimits(w: ByteWriter, limits: SizeLimits): void {
+export function writeLimits(w: WasmWriter, limits: SizeLimits): void {
   w.u8((limits.max !== undefined ? 0x01 : 0) | (limits.shared ? 0x02 : 0) | (limits.is64 ? 0x04 : 0));
   w.u64(limits.min);
   if (limits.max !== undefined) w.u64(limits.max);
@@ -287,7 +261,7 @@ export function readSections(bytes: Uint8Array): RawSection[] {
   if (version !== 1) {
     throw new WasmFormatError(`unsupported WebAssembly binary version ${version} (components are not modules)`, 4);
   }
-  const r = new ByteReader(bytes, 8);
+  const r = new WasmReader(bytes, 8);
   const sections: RawSection[] = [];
   let lastOrder = 0;
   while (!r.atEnd) {
@@ -299,7 +273,7 @@ export function readSections(bytes: Uint8Array): RawSection[] {
     if (end > bytes.length) r.fail(`section ${id} runs past the end of the module`, start);
     const section: RawSection = { id, start, payloadStart, end };
     if (id === SectionId.custom) {
-      const nr = new ByteReader(bytes, payloadStart, end);
+      const nr = new WasmReader(bytes, payloadStart, end);
       section.customName = nr.name();
     } else {
       const order = SECTION_ORDER[id];
@@ -383,7 +357,7 @@ export function findSection(info: { sections: RawSection[] }, id: number): RawSe
   return info.sections.find((s) => s.id === id);
 }
 
-function readVec<T>(r: ByteReader, item: (r: ByteReader, i: number) => T): T[] {
+function readVec<T>(r: WasmReader, item: (r: WasmReader, i: number) => T): T[] {
   const count = r.u32();
   if (count > r.end - r.pos) r.fail(`vector length ${count} exceeds the remaining bytes`);
   const out: T[] = [];
@@ -391,7 +365,7 @@ function readVec<T>(r: ByteReader, item: (r: ByteReader, i: number) => T): T[] {
   return out;
 }
 
-function expectEnd(r: ByteReader, what: string): void {
+function expectEnd(r: WasmReader, what: string): void {
   if (r.pos !== r.end) r.fail(`${what} section has ${r.end - r.pos} trailing bytes`);
 }
 
@@ -417,7 +391,7 @@ export function parseModule(bytes: Uint8Array): ModuleInfo {
     importedMemories: 0,
   };
   for (const s of sections) {
-    const r = new ByteReader(bytes, s.payloadStart, s.end);
+    const r = new WasmReader(bytes, s.payloadStart, s.end);
     switch (s.id) {
       case SectionId.type:
         info.types = readVec(r, readFuncType);
@@ -477,7 +451,7 @@ export function parseModule(bytes: Uint8Array): ModuleInfo {
           const end = bodyStart + size;
           if (end > r.end) r.fail("function body runs past the code section", start);
           r.pos = bodyStart;
-          const br = new ByteReader(bytes, bodyStart, end);
+          const br = new WasmReader(bytes, bodyStart, end);
           skipLocals(br);
           r.pos = end;
           return { start, bodyStart, instrStart: br.pos, end };
@@ -503,7 +477,7 @@ export function parseModule(bytes: Uint8Array): ModuleInfo {
   return info;
 }
 
-function readFuncType(r: ByteReader): FuncType {
+function readFuncType(r: WasmReader): FuncType {
   const at = r.pos;
   const form = r.u8();
   if (form !== 0x60) {
@@ -515,7 +489,7 @@ function readFuncType(r: ByteReader): FuncType {
   return { params, results };
 }
 
-function readExternKind(r: ByteReader): ExternKind {
+function readExternKind(r: WasmReader): ExternKind {
   const at = r.pos;
   const k = r.u8();
   const kind = EXTERN_KINDS[k];
@@ -523,14 +497,14 @@ function readExternKind(r: ByteReader): ExternKind {
   return kind;
 }
 
-function readMutability(r: ByteReader): boolean {
+function readMutability(r: WasmReader): boolean {
   const at = r.pos;
   const m = r.u8();
   if (m > 1) r.fail(`bad global mutability ${hex(m)}`, at);
   return m === 1;
 }
 
-function readTable(r: ByteReader): SizeLimits {
+function readTable(r: WasmReader): SizeLimits {
   const at = r.pos;
   if (r.bytes[r.pos] === 0x40) {
     // Table with an explicit initialiser: 0x40 0x00 tabletype expr.
@@ -545,13 +519,13 @@ function readTable(r: ByteReader): SizeLimits {
   return readLimits(r);
 }
 
-function readTagType(r: ByteReader): number {
+function readTagType(r: WasmReader): number {
   const at = r.pos;
   if (r.u8() !== 0) r.fail("unknown tag attribute", at);
   return r.u32();
 }
 
-function readImport(r: ByteReader): Import {
+function readImport(r: WasmReader): Import {
   const module = r.name();
   const name = r.name();
   const kind = readExternKind(r);
@@ -574,7 +548,7 @@ function readImport(r: ByteReader): Import {
 }
 
 /** Skips a function body's local declarations, leaving the reader at the first instruction. */
-export function skipLocals(r: ByteReader): number {
+export function skipLocals(r: WasmReader): number {
   let total = 0;
   const groups = r.u32();
   for (let i = 0; i < groups; i++) {
@@ -587,7 +561,7 @@ export function skipLocals(r: ByteReader): number {
 }
 
 /** Skips a constant expression (global initialisers, segment offsets) up to and including its `end`. */
-export function skipConstExpr(r: ByteReader): void {
+export function skipConstExpr(r: WasmReader): void {
   const ins = new InstructionReader(r.bytes, r.pos, r.end);
   for (;;) {
     if (!ins.next()) r.fail("constant expression has no end");
@@ -670,10 +644,10 @@ export class InstructionReader {
   index = -1;
   /** br_table targets (default last) and try_table catch labels; empty otherwise. */
   readonly labels: number[] = [];
-  private readonly r: ByteReader;
+  private readonly r: WasmReader;
 
   constructor(bytes: Uint8Array, start: number, end: number) {
-    this.r = new ByteReader(bytes, start, end);
+    this.r = new WasmReader(bytes, start, end);
     this.pos = start;
   }
 
@@ -899,26 +873,8 @@ export class InstructionReader {
 // Writing
 // ---------------------------------------------------------------------------------------------
 
-/** Accumulates bytes; LEB128 encoders for the sizes and indices a rewriter emits. */
-export class ByteWriter {
-  private buf = new Uint8Array(256);
-  length = 0;
-
-  private reserve(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.length + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.length));
-    this.buf = next;
-  }
-
-  u8(b: number): this {
-    this.reserve(1);
-    this.buf[this.length++] = b;
-    return this;
-  }
-
+/** Accumulates bytes (src/bytes.ts); LEB128 encoders for the sizes and indices a rewriter emits. */
+export class WasmWriter extends ByteWriter {
   /** Unsigned LEB128 of a non-negative integer up to 2^53. */
   u64(n: number): this {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`cannot encode ${n} as an unsigned LEB128`);
@@ -950,26 +906,15 @@ export class ByteWriter {
     }
   }
 
-  bytes(data: Uint8Array | readonly number[]): this {
-    this.reserve(data.length);
-    this.buf.set(data, this.length);
-    this.length += data.length;
-    return this;
-  }
-
   name(s: string): this {
     const utf8 = new TextEncoder().encode(s);
     return this.u32(utf8.length).bytes(utf8);
-  }
-
-  finish(): Uint8Array<ArrayBuffer> {
-    return this.buf.slice(0, this.length);
   }
 }
 
 /** Encodes a section: id, payload size, payload. */
 export function encodeSection(id: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new ByteWriter().u8(id).u32(payload.length).bytes(payload).finish();
+  return new WasmWriter().u8(id).u32(payload.length).bytes(payload).finish();
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {

@@ -16,6 +16,11 @@ import { MacroboxError } from "../errors.js";
 
 export type MacroKind = "derive" | "attr" | "bang";
 
+/** How a macro is written where it is used, the one label for it in lists and menus: `#[derive(Foo)]`, `#[attr]`, `bang!`. */
+export function macroLabel(kind: MacroKind, name: string): string {
+  return kind === "derive" ? `#[derive(${name})]` : kind === "attr" ? `#[${name}]` : `${name}!`;
+}
+
 /** One macro of a module, as the module, its metadata and the host's API describe it. */
 export interface MacroInfo {
   kind: MacroKind;

@@ -9,7 +9,7 @@
 //
 // Browser-safe: no Node APIs here.
 
-import { ByteReader, parseModule, SectionId, skipLocals } from "./binary.js";
+import { WasmReader, parseModule, SectionId, skipLocals } from "./binary.js";
 
 export interface LibcInfo {
   /** Address of `__wasilibc_cwd` in linear memory; null when not found (no name section, no getcwd). */
@@ -39,7 +39,7 @@ export function readLibcInfo(bytes: Uint8Array): LibcInfo {
     if (getcwd === undefined) return { ...none, joinsRelativePaths };
     const body = info.codeBodies[getcwd - info.importedFunctions];
     if (!body) return { ...none, joinsRelativePaths };
-    const r = new ByteReader(bytes, body.bodyStart, body.end);
+    const r = new WasmReader(bytes, body.bodyStart, body.end);
     skipLocals(r);
     if (r.u8() !== OP_I32_CONST) return { ...none, joinsRelativePaths };
     const base = r.s32();
@@ -56,7 +56,7 @@ export function readLibcInfo(bytes: Uint8Array): LibcInfo {
 function functionNames(bytes: Uint8Array, section: { payloadStart: number; end: number } | undefined): Map<number, string> {
   const names = new Map<number, string>();
   if (!section) return names;
-  const r = new ByteReader(bytes, section.payloadStart, section.end);
+  const r = new WasmReader(bytes, section.payloadStart, section.end);
   r.name(); // "name"
   while (!r.atEnd) {
     const id = r.u8();

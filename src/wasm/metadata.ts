@@ -3,7 +3,7 @@
 //
 // Browser-safe: only WebAssembly and typed arrays.
 
-import { ByteWriter, concatBytes, encodeSection, SectionId } from "./binary.js";
+import { WasmWriter, concatBytes, encodeSection, SectionId } from "./binary.js";
 import { MacroModuleError, type MacroInfo } from "./decls.js";
 
 export const METADATA_SECTION = "macrobox";
@@ -57,7 +57,7 @@ export function readMetadata(module: WebAssembly.Module): ModuleMetadata | null 
 
 /** Returns the module with a custom section appended (custom sections may appear anywhere after the header). */
 export function appendCustomSection(wasm: Uint8Array, name: string, payload: Uint8Array): Uint8Array {
-  return concatBytes([wasm, encodeSection(SectionId.custom, new ByteWriter().name(name).bytes(payload).finish())]);
+  return concatBytes([wasm, encodeSection(SectionId.custom, new WasmWriter().name(name).bytes(payload).finish())]);
 }
 
 export function encodeMetadata(meta: ModuleMetadata): Uint8Array {

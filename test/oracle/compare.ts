@@ -1,7 +1,7 @@
 // Token-for-token comparison of two expansions, ignoring spans: what the differential tests
 // (wasm through our bridge vs native through rust-analyzer's server) assert on.
 
-import { literalText } from "../../src/server/flat.js";
+import { printLiteral } from "../../src/tokens/print.js";
 import type { TokenStream, TokenTree } from "../../src/tokens/model.js";
 
 /** One token, spans left out, for messages: `ident foo`, `punct =joint`, `literal Str "x"`. */
@@ -12,7 +12,7 @@ export function describeToken(t: TokenTree): string {
     case "punct":
       return `punct ${t.ch}${t.joint ? " (joint)" : ""}`;
     case "literal":
-      return `literal ${t.kind} ${literalText(t)}`;
+      return `literal ${t.kind} ${printLiteral(t)}`;
     case "group":
       return `group ${t.delimiter} (${t.stream.length} trees)`;
   }
@@ -33,7 +33,7 @@ export function printTokens(stream: TokenStream): string {
         out += t.joint ? t.ch : `${t.ch} `;
         break;
       case "literal":
-        out += `${literalText(t)} `;
+        out += `${printLiteral(t)} `;
         break;
       case "group":
         out += `${OPEN[t.delimiter]} ${printTokens(t.stream)}${CLOSE[t.delimiter]} `;
