@@ -12,7 +12,7 @@ import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
 import { compileModule } from "./compile-module.js";
 import { parseCommandLine, UsageError } from "./usage.js";
-import { cannotRead, MacroboxError } from "../errors.js";
+import { cannotRead } from "../errors.js";
 import { expansionFails, formatMessages } from "../host/render.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { CapabilityError, describeGrant } from "../sandbox/capabilities.js";
