@@ -102,7 +102,7 @@ describe("errors a user can cause", { timeout: 10 * 60_000 }, () => {
     assert.ok(bug.type === "ListMacros" && !bug.result.ok);
     assert.equal(bug.result.error, "macrobox: x is undefined");
     assert.deepEqual(await session.handle({ type: "ApiVersionCheck" }), { type: "ApiVersionCheck", version: CURRENT_API_VERSION });
-    const garbled = await session.handleLine("{not json");
+    const garbled = (await session.answerLine("{not json")).response;
     assert.match(garbled, /proc-macro protocol/);
     assert.doesNotMatch(garbled, /internal error/);
   });

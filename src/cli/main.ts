@@ -84,7 +84,7 @@ async function dispatch(command: string | undefined, rest: string[]): Promise<nu
     case "inspect":
       return await inspectCommand(rest);
     case "proc-macro-server":
-      return await (await import("./proc-macro-server.js")).procMacroServerCommand(rest);
+      return await (await import("../proc-macro-server/main.js")).serverMain(rest, "macrobox");
     case "expand":
       // Loaded on demand: building and inspecting do not need the bridge host.
       return await (await import("./expand.js")).expandCommand(rest);
