@@ -135,8 +135,8 @@ describe("every error class macrobox exports is a MacroboxError", () => {
         "src/cli/run.ts",
         "src/cli/srv-run.ts",
         "src/cargo/host-main.ts",
-        "src/node/expansion-worker-main.ts",
-        "src/node/expansion-worker-boot.ts",
+        "src/proc-macro-server/expansion-worker-main.ts",
+        "src/proc-macro-server/expansion-worker-boot.ts",
         "src/playground/main.ts",
         "src/playground/worker.ts",
       ];
