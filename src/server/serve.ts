@@ -15,23 +15,11 @@
 
 import { errorMessage, isMacroboxError } from "../errors.js";
 import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree } from "./flat.js";
-import {
-  decodeRequestLine,
-  decodeSpanDataTable,
-  encodeResponseLine,
-  encodeSpanDataTable,
-  type ExpandMacroRequest,
-  type MacroInfo,
-  type Request,
-  type Response,
-  type Result,
-  type SpanData,
-  type SpanMode,
-} from "./protocol.js";
+import { decodeRequestLine, decodeSpanDataTable, encodeResponseLine, encodeSpanDataTable } from "./protocol.js";
+import type { ExpandMacroRequest, MacroInfo, Request, Response, Result, SpanData, SpanMode } from "./protocol.js";
 import type { Span, TokenStream } from "../tokens/model.js";
 import type { RaSpanClient } from "./ra-spans.js";
-import type { SubRequest, SubResponse } from "./postcard.js";
-import { encodeBidirectionalFrame } from "./postcard.js";
+import { encodeBidirectionalFrame, type SubRequest, type SubResponse } from "./postcard.js";
 
 export interface BackendExpandRequest {
   /** What the client named the library (`lib` / `dylib_path`). */
