@@ -51,7 +51,8 @@ let prestarted: Started | null = null;
 
 /**
  * Starts the worker of the session the process is about to serve, before the session exists (the
- * server's entry calls it first thing): the first WorkerSession takes it over.
+ * server's entry, main.ts, calls it as soon as the command line says serve): the first
+ * WorkerSession takes it over.
  */
 export function prestartWorker(): void {
   prestarted ??= spawnWorker();
@@ -61,7 +62,7 @@ function spawnWorker(): Started {
   const shared = new SharedArrayBuffer(8 + ANSWER_BYTES);
   const turn = new SharedArrayBuffer(4);
   const worker = startWorker({ shared, turn });
-  // Until a session takes it over, it must not keep the process alive (`--version`, a usage error).
+  // Until a session takes it over, it must not keep the process alive (a session that fails to start).
   worker.unref();
   return { worker, shared, turn: new Int32Array(turn) };
 }
