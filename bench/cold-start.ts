@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 import { build } from "../src/builder/build.js";
-import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
+import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../test/support/server-client.js";
 import { encodeFlatTree } from "../src/server/flat.js";
 import { encodeRequestLine } from "../src/server/protocol.js";
 import { buildNativeMacro, lexSource, NATIVE_SPANS } from "../test/oracle/native.js";

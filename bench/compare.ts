@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 
 import { build } from "../src/builder/build.js";
 import { loadMacroModule } from "../src/index.js";
-import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
+import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../test/support/server-client.js";
 import { encodeFlatTree } from "../src/server/flat.js";
 import { encodeRequestLine, type Request } from "../src/server/protocol.js";
 import { buildNativeMacro, lexSource, NATIVE_SPANS } from "../test/oracle/native.js";

@@ -1,5 +1,5 @@
 // An in-process loop for CPU profiles of warm expansions (no process boundary, no native side):
-// the serde_derive corpus through createServerSession(createWasmBackend(...)).handleLine, then
+// the serde_derive corpus through createServerSession(createWasmBackend(...)).answerLine (the session the server's worker runs), then
 // Serialize over structs of 1, 10, 100 and 1,000 fields (time against input size).
 //
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.ts [--rounds N] [--no-curve] [--no-corpus]
@@ -41,7 +41,7 @@ const bytes = readFileSync(built.output);
 
 interface Side {
   name: string;
-  handleLine(line: string): Promise<string>;
+  answerLine(line: string): Promise<{ response: string }>;
 }
 
 /** A server session of the host whose src/ is under `root`. */
@@ -80,7 +80,7 @@ async function timeLines(lines: string[], rounds: number): Promise<string> {
       const before = process.cpuUsage();
       for (const line of lines) {
         const start = performance.now();
-        const res = await s.handleLine(line);
+        const res = (await s.answerLine(line)).response;
         times[k].push(performance.now() - start);
         if (!res.startsWith('{"ExpandMacro":{"Ok"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
       }

@@ -3,7 +3,7 @@
 
 import { spawnSync } from "node:child_process";
 
-import type { ProcMacroServerClient } from "../src/node/server-client.js";
+import type { ProcMacroServerClient } from "../test/support/server-client.js";
 
 /** One expansion request line, timed from the client (ms); throws unless it expanded. */
 export async function timed(client: ProcMacroServerClient, line: string): Promise<number> {

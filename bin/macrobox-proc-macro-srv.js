@@ -8,6 +8,6 @@ try {
   srv = await import("../dist/cli/proc-macro-srv.js");
 } catch (e) {
   if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist/cli/proc-macro-srv.js")) throw e;
-  srv = await import("../dist/src/cli/server-main.js");
+  srv = await import("../dist/src/proc-macro-server/main.js");
 }
 process.exitCode = await srv.serverMain(process.argv.slice(2), "macrobox-proc-macro-srv");

@@ -3,9 +3,11 @@
 // dist/src with tsc and bundles the command into dist/cli with esbuild (scripts/bundle.mjs): the
 // bundle starts faster. Without a bundle, tsc's output runs. During development
 // `node --import tsx src/cli/run.ts` runs the sources directly. `proc-macro-server` has an entry
-// of its own (src/cli/server-main.ts): it starts its worker before loading anything else.
+// of its own (src/proc-macro-server/main.ts): it starts its worker before loading anything else.
 const server = process.argv[2] === "proc-macro-server";
-const [bundled, compiled] = server ? ["../dist/cli/proc-macro-srv.js", "../dist/src/cli/server-main.js"] : ["../dist/cli/main.js", "../dist/src/cli/main.js"];
+const [bundled, compiled] = server
+  ? ["../dist/cli/proc-macro-srv.js", "../dist/src/proc-macro-server/main.js"]
+  : ["../dist/cli/main.js", "../dist/src/cli/main.js"];
 let cli;
 try {
   cli = await import(bundled);

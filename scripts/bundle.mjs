@@ -42,15 +42,15 @@ await build({
 await build({
   ...common,
   entryPoints: {
-    "proc-macro-srv": join(root, "src", "cli", "server-main.ts"),
+    "proc-macro-srv": join(root, "src", "proc-macro-server", "main.ts"),
     // The worker's entry runs its code (next) through V8's code cache (src/node/code-cache.ts).
-    "expansion-worker-main": join(root, "src", "node", "expansion-worker-boot.ts"),
+    "expansion-worker-main": join(root, "src", "proc-macro-server", "expansion-worker-boot.ts"),
   },
   splitting: false,
 });
 await build({
   ...common,
-  entryPoints: { "expansion-worker-code": join(root, "src", "node", "expansion-worker-main.ts") },
+  entryPoints: { "expansion-worker-code": join(root, "src", "proc-macro-server", "expansion-worker-main.ts") },
   outExtension: { ".js": ".cjs" },
   format: "cjs",
   // What the loader passes in: CommonJS has no import.meta.

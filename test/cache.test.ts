@@ -261,23 +261,16 @@ test("instrumented modules are cached: a second load skips instrumentation and b
 });
 
 test("the proc-macro server answers a repeated request line from its memo, only for reusable expansions", async () => {
-  const { createServerSession } = await import("../src/server/serve.js");
-  const { createWasmBackend } = await import("../src/server/wasm-backend.js");
+  const { createProcMacroSession } = await import("../src/proc-macro-server/proc-macro-server.js");
+  const { ResponseMemo } = await import("../src/proc-macro-server/memo.js");
+  const { settingsState } = await import("../src/node/expansion-sandbox.js");
   const { encodeRequestLine } = await import("../src/server/protocol.js");
   const { encodeFlatTree } = await import("../src/server/flat.js");
   const { parseTokenStream } = await import("../src/index.js");
-  const serde = await loadMacroModule(await macroWasm("serde_derive"));
-  const wasm = createWasmBackend({ loadModule: async () => serde });
-  let calls = 0;
-  let reusable = true;
-  const backend = {
-    ...wasm,
-    async expand(req: Parameters<typeof wasm.expand>[0]) {
-      calls++;
-      const r = await wasm.expand(req);
-      return r.ok ? { ok: true as const, value: { ...r.value, reusable: reusable && r.value.reusable } } : r;
-    },
-  };
+  const dir = mkdtempSync(join(tmpdir(), "macrobox-memo-"));
+  const module = join(dir, "serde_derive.wasm");
+  writeFileSync(module, await macroWasm("serde_derive"));
+  const dirs = { config: join(dir, "config"), data: join(dir, "data") };
   let next = 16;
   const parsed = parseTokenStream(SERDE_INPUT, () => next++);
   assert.ok(parsed.ok);
@@ -292,18 +285,43 @@ test("the proc-macro server answers a repeated request line from its memo, only 
     globals: { defSite: 0, callSite: 1, mixedSite: 2 },
     spanDataTable: [],
   }).trimEnd();
-  const memoised = createServerSession(backend, { memo: true });
-  const plain = createServerSession(backend);
-  const reference = await plain.handleLine(line);
-  assert.match(reference, /^\{"ExpandMacro":\{"Ok"/);
-  calls = 0;
-  assert.equal(await memoised.handleLine(line), reference);
-  assert.equal(await memoised.handleLine(line), reference);
-  assert.equal(calls, 1, "the second request was answered from the memo");
-  // An expansion the backend does not call reusable is asked again.
-  reusable = false;
-  const other = line.replace('"Serialize"', '"Deserialize"');
-  await memoised.handleLine(other);
-  await memoised.handleLine(other);
-  assert.equal(calls, 3);
+  // The executable's session (its worker, its memo), driven in-process; the memo's hits counted.
+  const memo = new ResponseMemo(undefined, (where) => settingsState(where, dirs));
+  let hits = 0;
+  const get = memo.get.bind(memo);
+  memo.get = (mode, l) => {
+    const known = get(mode, l);
+    if (known !== undefined) hits++;
+    return known;
+  };
+  const memoised = createProcMacroSession({ modules: { serde_derive: module }, dirs, memo });
+  const plain = createProcMacroSession({ modules: { serde_derive: module }, dirs, memo: null });
+  let reference: string | null;
+  try {
+    reference = await plain.line(line);
+    assert.match(reference ?? "", /^\{"ExpandMacro":\{"Ok"/);
+    assert.equal(await memoised.line(line), reference);
+    assert.equal(hits, 0);
+    assert.equal(await memoised.line(line), reference);
+    assert.equal(hits, 1, "the second request was answered from the memo");
+  } finally {
+    await memoised.close();
+    await plain.close();
+  }
+  // An answer the session does not call reusable is not kept; one with a dependency only while it holds.
+  const answer = { response: reference ?? "", dependency: null };
+  const lone = new ResponseMemo();
+  lone.keep("Id", line, { ...answer, reusable: false });
+  assert.equal(lone.get("Id", line), undefined);
+  lone.keep("Id", line, { ...answer, reusable: true });
+  assert.equal(lone.get("Id", line), reference);
+  assert.equal(lone.get("RustAnalyzer", line), undefined, "the span mode is part of what a line means");
+  lone.keep("Id", "other", { ...answer, reusable: true, dependency: { where: "/w", state: "a" } });
+  assert.equal(lone.get("Id", "other"), undefined, "without a state to check, an answer with a dependency is not kept");
+  let state = "a";
+  const checked = new ResponseMemo(undefined, () => state);
+  checked.keep("Id", line, { ...answer, reusable: true, dependency: { where: "/w", state: "a" } });
+  assert.equal(checked.get("Id", line), reference);
+  state = "b";
+  assert.equal(checked.get("Id", line), undefined, "the dependency changed");
 });

@@ -102,7 +102,7 @@ describe("errors a user can cause", { timeout: 10 * 60_000 }, () => {
     assert.ok(bug.type === "ListMacros" && !bug.result.ok);
     assert.equal(bug.result.error, "macrobox: x is undefined");
     assert.deepEqual(await session.handle({ type: "ApiVersionCheck" }), { type: "ApiVersionCheck", version: CURRENT_API_VERSION });
-    const garbled = await session.handleLine("{not json");
+    const garbled = (await session.answerLine("{not json")).response;
     assert.match(garbled, /proc-macro protocol/);
     assert.doesNotMatch(garbled, /internal error/);
   });
@@ -135,8 +135,8 @@ describe("every error class macrobox exports is a MacroboxError", () => {
         "src/cli/run.ts",
         "src/cli/srv-run.ts",
         "src/patch/host-main.ts",
-        "src/node/expansion-worker-main.ts",
-        "src/node/expansion-worker-boot.ts",
+        "src/proc-macro-server/expansion-worker-main.ts",
+        "src/proc-macro-server/expansion-worker-boot.ts",
         "src/playground/main.ts",
         "src/playground/worker.ts",
       ];

@@ -65,7 +65,7 @@ describe("macrobox proc-macro-server", { timeout: 10 * 60_000 }, () => {
 
   it("rejects a malformed --module entry", () => {
     const r = serve([], ["--module", "nonsense"]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /--module expects <crate>=<module\.wasm>/);
   });
 });

@@ -315,7 +315,7 @@ describe("compareStreams", () => {
 
 describe("server client robustness", () => {
   test("a server that dies fails its requests with the exit status and stderr", async () => {
-    const { ProcMacroServerClient } = await import("../src/node/server-client.js");
+    const { ProcMacroServerClient } = await import("./support/server-client.js");
     const dead = new ProcMacroServerClient({ command: "/bin/sh", args: ["-c", "echo broken >&2; exit 3"] });
     await assert.rejects(dead.apiVersion(), /exited with code 3: broken/);
     await assert.rejects(dead.apiVersion(), /exited with code 3/);
@@ -324,7 +324,7 @@ describe("server client robustness", () => {
   });
 
   test("rust-analyzer's server refuses to run without its internals variable", async () => {
-    const { ProcMacroServerClient } = await import("../src/node/server-client.js");
+    const { ProcMacroServerClient } = await import("./support/server-client.js");
     const srv = new ProcMacroServerClient({ command: "/usr/libexec/rust-analyzer-proc-macro-srv", env: { RUST_ANALYZER_INTERNALS_DO_NOT_USE: undefined } });
     await assert.rejects(srv.apiVersion(), /exited with code 122/);
   });

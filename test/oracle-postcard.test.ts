@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
-import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "../src/node/server-client.js";
+import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "./support/server-client.js";
 import { encodeFlatTree } from "../src/server/flat.js";
 import {
   cobsDecode,

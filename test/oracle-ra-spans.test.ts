@@ -20,7 +20,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
+import { ProcMacroServerClient, spawnRustAnalyzerServer } from "./support/server-client.js";
 import { decodeFlatTree } from "../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine } from "../src/server/protocol.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./oracle/native.js";

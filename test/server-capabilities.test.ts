@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { build } from "../src/builder/build.js";
-import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
+import { ProcMacroServerClient, spawnRustAnalyzerServer } from "./support/server-client.js";
 import { trust, userDirs, type UserDirs } from "../src/node/trust.js";
 import { encodeRequestLine, type Request, type SpanMode } from "../src/server/protocol.js";
 import { buildNativeMacro, lexSource, oracleCacheDir, PROC_MACRO_SRV, type NativeCrate } from "./oracle/native.js";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 
-import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
+import { ProcMacroServerClient, spawnRustAnalyzerServer } from "./support/server-client.js";
 import { encodeRequestLine } from "../src/server/protocol.js";
 import { lexSource } from "./oracle/native.js";
 import { idRequest } from "./oracle/server-requests.js";

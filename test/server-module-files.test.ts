@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 
-import { ProcMacroServerClient } from "../src/node/server-client.js";
+import { ProcMacroServerClient } from "./support/server-client.js";
 import { MAX_MODULE_BYTES } from "../src/node/module-file.js";
 import { conformanceWasm } from "./oracle/server-requests.js";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
-import { ProcMacroServerClient } from "../src/node/server-client.js";
+import { ProcMacroServerClient } from "./support/server-client.js";
 import { decodeFlatTree, type FlatTree } from "../src/server/flat.js";
 import { cobsEncode, encodeBidirectional } from "../src/server/postcard.js";
 import { encodeRequestLine, type Request, type Response } from "../src/server/protocol.js";

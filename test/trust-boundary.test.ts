@@ -33,7 +33,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { cacheRoot } from "../src/node/cache-env.js";
-import { ProcMacroServerClient } from "../src/node/server-client.js";
+import { ProcMacroServerClient } from "./support/server-client.js";
 import { decodeResponseLine, encodeRequestLine } from "../src/server/protocol.js";
 import { lexSource } from "./oracle/native.js";
 import { idRequest } from "./oracle/server-requests.js";

@@ -24,7 +24,7 @@ import { after, before, describe, test } from "node:test";
 import { build } from "../src/builder/build.js";
 import { findToolchain } from "../src/builder/index.js";
 import { grantFor } from "../src/node/grants.js";
-import { ProcMacroServerClient } from "../src/node/server-client.js";
+import { ProcMacroServerClient } from "./support/server-client.js";
 import { remoteCacheSetting } from "../src/node/settings.js";
 import {
   decideGrants,

@@ -17,7 +17,7 @@ import { expansionFails, formatMessages } from "../host/render.js";
 import { readMetadata } from "../wasm/metadata.js";
 import { CapabilityError, describeGrant } from "../sandbox/capabilities.js";
 import { DEFAULT_LIMITS, formatLimit, LimitExceeded, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
-import { Watchdog } from "../node/watchdog.js";
+import { Watchdog } from "./watchdog.js";
 import type { SandboxGrant } from "../sandbox/grant.js";
 import { grantFor } from "../node/grants.js";
 import { loadGrants, pendingHint, userDirs } from "../node/trust.js";

@@ -73,7 +73,7 @@ async function dispatch(command: string | undefined, rest: string[]): Promise<nu
     case "inspect":
       return await (await import("./inspect.js")).inspectCommand(rest);
     case "proc-macro-server":
-      return await (await import("./proc-macro-server.js")).procMacroServerCommand(rest);
+      return await (await import("../proc-macro-server/main.js")).serverMain(rest, "macrobox");
     case "expand":
       return await (await import("./expand.js")).expandCommand(rest);
     case "playground":

@@ -1,5 +1,5 @@
-// A usage error and the argument parser that reports one: shared by the commands (main.ts) and
-// the proc-macro server's own entry (server-main.ts), which does not load main.ts.
+// A usage error and the argument parser that reports one, for the commands (main.ts and the files it
+// dispatches to). The proc-macro server reads its own command line (src/proc-macro-server/arguments.ts).
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 

@@ -10,7 +10,7 @@
 // - memoryPages: written into the module as its memory's maximum when it is instrumented, so
 //   `memory.grow` past it returns -1 (Rust's allocator then reports allocation failure and aborts).
 // - wallClockMs: a backstop only. `macrobox expand` enforces it with a watchdog thread that ends
-//   the process (src/node/watchdog.ts); a long-running host can run expansions in a Worker and
+//   the process (src/cli/watchdog.ts); a long-running host can run expansions in a Worker and
 //   terminate it. It is not deterministic, so it should sit well above the time the fuel limit
 //   allows; inside one thread it is not enforceable and fuel is the bound.
 // - outputBytes, tokenHandles, capturedOutputBytes: checked by the bridge server / WASI layer as

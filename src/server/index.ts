@@ -1,7 +1,7 @@
 // rust-analyzer's proc-macro server protocol, browser-safe ("macrobox/server"): the FlatTree token
 // codec, the JSON-lines and postcard message codecs, a request dispatcher over any backend, and the
-// backend that expands with wasm macro modules. The Node pieces (serving on stdio, spawning a server)
-// are in "macrobox/node".
+// backend that expands with wasm macro modules. The server process (serving on stdio) is the
+// `macrobox-proc-macro-srv` executable (src/proc-macro-server).
 
 export {
   CURRENT_API_VERSION,

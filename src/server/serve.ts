@@ -7,27 +7,19 @@
 // the table, and returns the (possibly extended) table with its output, which we send back as
 // `ExpandMacroExtended`.
 //
-// Browser-safe: no Node APIs here (the stdio loop is in src/node/stdio-server.ts).
+// The one request path of macrobox's proc-macro server runs this session in its expansion worker
+// (src/proc-macro-server): `answerLine` for json-legacy lines, `handle` for postcard requests. The
+// memo of repeated lines and the stdio loops are the server process's, not this layer's.
+//
+// Browser-safe: no Node APIs here.
 
 import { errorMessage, isMacroboxError } from "../errors.js";
 import { CURRENT_API_VERSION, decodeFlatTree, encodeFlatTree } from "./flat.js";
-import {
-  decodeRequestLine,
-  decodeSpanDataTable,
-  encodeResponseLine,
-  encodeSpanDataTable,
-  type ExpandMacroRequest,
-  type MacroInfo,
-  type Request,
-  type Response,
-  type Result,
-  type SpanData,
-  type SpanMode,
-} from "./protocol.js";
+import { decodeRequestLine, decodeSpanDataTable, encodeResponseLine, encodeSpanDataTable } from "./protocol.js";
+import type { ExpandMacroRequest, MacroInfo, Request, Response, Result, SpanData, SpanMode } from "./protocol.js";
 import type { Span, TokenStream } from "../tokens/model.js";
 import type { RaSpanClient } from "./ra-spans.js";
-import type { SubRequest, SubResponse } from "./postcard.js";
-import { LineMemo } from "./memo.js";
+import { encodeBidirectionalFrame, type SubRequest, type SubResponse } from "./postcard.js";
 
 export interface BackendExpandRequest {
   /** What the client named the library (`lib` / `dylib_path`). */
@@ -82,7 +74,7 @@ export interface BackendExpansion {
   /**
    * What a reusable answer depended on outside the request (for macrobox's Node server, the
    * workspace's grants file), as the backend found it before the macro ran. A memoised answer is
-   * reused only while `SessionOptions.memoState` still gives the same state.
+   * reused only while the state there is unchanged (src/proc-macro-server/memo.ts).
    */
   dependency?: MemoDependency | null;
   /**
@@ -121,31 +113,16 @@ export interface MemoDependency {
 export interface ServerSession {
   /** Answers one request. Never throws for bad requests: errors become error responses where the protocol has them. */
   handle(req: Request, context?: RequestContext): Promise<Response>;
-  /** Answers one JSON line (without its newline); returns the response line, newline included. */
-  handleLine(line: string): Promise<string>;
   /**
-   * The same without the memo, saying whether the response may be memoised (an expansion the
-   * backend marked reusable): for a memo kept elsewhere (the proc-macro server keeps it on its
-   * main thread, the session runs in a worker).
+   * Answers one JSON line (without its newline) with the response line (newline included), saying
+   * whether the response may be memoised (an expansion the backend marked reusable) and what it
+   * depended on: the proc-macro server keeps its memo on its main thread (src/proc-macro-server/memo.ts).
    */
   answerLine(line: string): Promise<{ response: string; reusable: boolean; dependency: MemoDependency | null }>;
   readonly spanMode: SpanMode;
 }
 
 export interface SessionOptions {
-  /**
-   * Answer a repeated, unchanged request line with the response it got (what an editor sends all
-   * day), for expansions the backend marks reusable: expansion is deterministic, so this is the
-   * response the backend would give again. Bounded by `memoBytes` (least recently used out).
-   * Default off.
-   */
-  memo?: boolean;
-  memoBytes?: number;
-  /**
-   * The state now at a dependency's `where` (`BackendExpansion.dependency`); without it,
-   * answers with a dependency are not memoised.
-   */
-  memoState?: (where: string) => string;
   /** The span mode the connection starts in (a session taking over a connection: a restarted worker). */
   spanMode?: SpanMode;
 }
@@ -153,7 +130,6 @@ export interface SessionOptions {
 /** One connection's state (the span mode is per connection, like the native server's loop). */
 export function createServerSession(backend: ProcMacroBackend, options: SessionOptions = {}): ServerSession {
   let spanMode: SpanMode = options.spanMode ?? "Id";
-  const memo = options.memo ? new LineMemo<Memoised>(options.memoBytes ?? 64 * 1024 * 1024, (v) => v.response.length) : null;
   /** Set by `expand` when the answer it is building may be memoised. */
   let reusable = false;
   /** Set with `reusable`: what that answer depended on outside the request. */
@@ -162,8 +138,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
 
   async function expand(req: ExpandMacroRequest, context: RequestContext): Promise<Response> {
     const mode = spanMode;
-    const fail = (error: string): Response =>
-      mode === "Id" ? { type: "ExpandMacro", result: { ok: false, error } } : { type: "ExpandMacroExtended", result: { ok: false, error } };
+    const fail = (error: string): Response => expansionError(mode, error);
     let spanData: SpanData[] = [];
     let body: TokenStream;
     let attributes: TokenStream | null = null;
@@ -243,8 +218,7 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
     try {
       req = decodeRequestLine(line);
     } catch (e) {
-      const error = `macrobox: ${errorMessage(e)}`;
-      return { response: encodeResponseLine({ type: "ExpandMacro", result: { ok: false, error } }), reusable: false, dependency: null };
+      return { response: encodeResponseLine(expansionError("Id", `macrobox: ${errorMessage(e)}`)), reusable: false, dependency: null };
     }
     reusable = false;
     dependency = null;
@@ -256,27 +230,22 @@ export function createServerSession(backend: ProcMacroBackend, options: SessionO
   return {
     handle,
     answerLine,
-    async handleLine(line: string): Promise<string> {
-      // A line answered before is answered again without reading it, while what it depended on holds.
-      const known = memo?.get(spanMode, line);
-      if (known !== undefined && (known.dependency === null || options.memoState?.(known.dependency.where) === known.dependency.state)) {
-        return known.response;
-      }
-      const mode = spanMode;
-      const answer = await answerLine(line);
-      if (answer.reusable && (answer.dependency === null || options.memoState !== undefined)) {
-        memo?.set(mode, line, { response: answer.response, dependency: answer.dependency });
-      }
-      return answer.response;
-    },
     get spanMode() {
       return spanMode;
     },
   };
 }
 
-/** A memoised response, and what it depended on (`BackendExpansion.dependency`). */
-export interface Memoised {
-  response: string;
-  dependency: MemoDependency | null;
+/**
+ * The error reply to an expansion request (or to a request that could not be read), as the
+ * native server gives it in the connection's span mode: `ExpandMacro` in `Id` mode,
+ * `ExpandMacroExtended` in `RustAnalyzer` mode.
+ */
+export function expansionError(mode: SpanMode, error: string): Response {
+  return mode === "Id" ? { type: "ExpandMacro", result: { ok: false, error } } : { type: "ExpandMacroExtended", result: { ok: false, error } };
+}
+
+/** The same as a postcard frame (the bidirectional format's reply to a frame that gets an error). */
+export function expansionErrorFrame(mode: SpanMode, error: string): Uint8Array {
+  return encodeBidirectionalFrame({ type: "Response", response: expansionError(mode, error) });
 }

@@ -1,5 +1,5 @@
 // A proc-macro server backend that expands with wasm macro modules through our bridge host:
-// what lets rust-analyzer use macrobox as its proc-macro server (serve.ts + src/node/stdio-server.ts).
+// what lets rust-analyzer use macrobox as its proc-macro server (serve.ts, run by the server process in src/proc-macro-server).
 //
 // Spans: in `Id` span mode rust-analyzer's ids are opaque and every span question gets the native
 // server's constant answers (srv-spans.ts); in `RustAnalyzer` mode they index the request's span

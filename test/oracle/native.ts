@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
-import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "../../src/node/server-client.js";
+import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "../support/server-client.js";
 import { decodeFlatTree, encodeFlatTree } from "../../src/server/flat.js";
 import type { MacroInfo, MacroKind } from "../../src/server/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";

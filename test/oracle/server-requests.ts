@@ -7,7 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { build } from "../../src/builder/build.js";
-import { ProcMacroServerClient } from "../../src/node/server-client.js";
+import { ProcMacroServerClient } from "../support/server-client.js";
 import { encodeFlatTree } from "../../src/server/flat.js";
 import { encodeSpanDataTable, type Request, type SpanData } from "../../src/server/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";

@@ -3,7 +3,7 @@
 // thread's.
 
 import type { Limits } from "../sandbox/limits.js";
-import type { UserDirs } from "./trust.js";
+import type { UserDirs } from "../node/trust.js";
 import type { SpanMode } from "../server/protocol.js";
 import type { MemoDependency } from "../server/serve.js";
 

@@ -22,10 +22,10 @@ import { Worker } from "node:worker_threads";
 
 import type { Limits } from "../sandbox/limits.js";
 import type { SpanMode } from "../server/protocol.js";
-import { LineMemo } from "../server/memo.js";
-import type { MemoDependency, Memoised } from "../server/serve.js";
+import type { ResponseMemo } from "./memo.js";
+import type { MemoDependency } from "../server/serve.js";
 import { ANSWER_BYTES, Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
-import type { UserDirs } from "./trust.js";
+import type { UserDirs } from "../node/trust.js";
 
 export type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
 
@@ -35,11 +35,8 @@ export interface WorkerSessionOptions {
   limits?: Partial<Limits>;
   /** The wall-clock bound of one expansion. */
   wallClockMs: number;
-  /** Answer repeated unchanged expansion requests from memory (JSON lines only). */
-  memo?: boolean;
-  memoBytes?: number;
-  /** The state now at what a memoised answer depended on (`SessionOptions.memoState`). */
-  memoState?: (where: string) => string;
+  /** Where repeated unchanged expansion requests are answered from (JSON lines only); none: not memoised. */
+  memo?: ResponseMemo | null;
   /** The user's directories: whose grants and trust store count (src/node/trust.ts). */
   dirs: UserDirs;
 }
@@ -54,7 +51,8 @@ let prestarted: Started | null = null;
 
 /**
  * Starts the worker of the session the process is about to serve, before the session exists (the
- * server's entry calls it first thing): the first WorkerSession takes it over.
+ * server's entry, main.ts, calls it as soon as the command line says serve): the first
+ * WorkerSession takes it over.
  */
 export function prestartWorker(): void {
   prestarted ??= spawnWorker();
@@ -64,7 +62,7 @@ function spawnWorker(): Started {
   const shared = new SharedArrayBuffer(8 + ANSWER_BYTES);
   const turn = new SharedArrayBuffer(4);
   const worker = startWorker({ shared, turn });
-  // Until a session takes it over, it must not keep the process alive (`--version`, a usage error).
+  // Until a session takes it over, it must not keep the process alive (a session that fails to start).
   worker.unref();
   return { worker, shared, turn: new Int32Array(turn) };
 }
@@ -120,7 +118,7 @@ export class WorkerSession {
   private pending: Pending | null = null;
   private nextId = 1;
   private spanMode: SpanMode = "Id";
-  private readonly memo: LineMemo<Memoised> | null;
+  private readonly memo: ResponseMemo | null;
   private readonly paths = new Map<string, Promise<{ ok: true; value: string } | { ok: false; error: string }>>();
   private closed = false;
 
@@ -128,7 +126,7 @@ export class WorkerSession {
     private readonly options: WorkerSessionOptions,
     private readonly errors: ErrorAnswers,
   ) {
-    this.memo = options.memo ? new LineMemo<Memoised>(options.memoBytes ?? 64 * 1024 * 1024, (v) => v.response.length) : null;
+    this.memo = options.memo ?? null;
     this.start();
   }
 
@@ -277,17 +275,13 @@ export class WorkerSession {
   async line(line: string, direct = false): Promise<string | null> {
     const mode = this.spanMode;
     const known = this.memo?.get(mode, line);
-    if (known !== undefined && (known.dependency === null || this.options.memoState?.(known.dependency.where) === known.dependency.state)) {
-      return known.response;
-    }
+    if (known !== undefined) return known;
     // The first request of every session, answered while the worker may still be starting.
     if (line.length < 64 && /^\{\s*"ApiVersionCheck"\s*:\s*\{\s*\}\s*\}\s*$/.test(line)) return this.errors.version;
     const { answer, reusable, written, dependency } = await this.send({ type: "line", id: this.nextId++, line, direct }, line, (m, error) =>
       this.errors.line(line, m, error),
     );
-    if (reusable && typeof answer === "string" && (dependency === null || this.options.memoState !== undefined)) {
-      this.memo?.set(mode, line, { response: answer, dependency });
-    }
+    if (typeof answer === "string") this.memo?.keep(mode, line, { response: answer, reusable, dependency });
     if (written) return null;
     return typeof answer === "string" ? answer : "";
   }

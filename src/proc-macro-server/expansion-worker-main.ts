@@ -12,14 +12,14 @@ import type { Limits } from "../sandbox/limits.js";
 import { decodeBidirectionalFrame, encodeBidirectionalFrame, type BidirectionalMessage, type SubRequest, type SubResponse } from "../server/postcard.js";
 import type { Response, SpanData } from "../server/protocol.js";
 import type { RaSpanClient } from "../server/ra-spans.js";
-import { createServerSession, type ProcMacroBackend } from "../server/serve.js";
+import { createServerSession, expansionErrorFrame, type ProcMacroBackend } from "../server/serve.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
 import { errorMessage, MacroboxError } from "../errors.js";
-import { saveCodeCache } from "./code-cache.js";
-import { moduleHash, nodeCaches, type NodeCaches } from "./disk-cache.js";
-import { readModuleFile } from "./module-file.js";
-import type { UserDirs } from "./trust.js";
-import { requestSandbox } from "./expansion-sandbox.js";
+import { saveCodeCache } from "../node/code-cache.js";
+import { moduleHash, nodeCaches, type NodeCaches } from "../node/disk-cache.js";
+import { readModuleFile } from "../node/module-file.js";
+import type { UserDirs } from "../node/trust.js";
+import { requestSandbox } from "../node/expansion-sandbox.js";
 import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
 const { shared, turn: turnBuffer } = workerData as WorkerData;
@@ -161,7 +161,7 @@ const spanClient: RaSpanClient = {
   },
 };
 
-const errorFrame = (error: string) => encodeBidirectionalFrame({ type: "Response", response: { type: "ExpandMacro", result: { ok: false, error } } });
+const errorFrame = (error: string) => expansionErrorFrame("Id", error);
 /** Marks that the client can be asked (the backend above turns it into the synchronous `spanClient`). */
 const askClient = () => Promise.reject(new Error("the worker asks the client synchronously"));
 

@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
-import { cacheRoot } from "./cache-env.js";
-import { runWithCodeCache } from "./code-cache.js";
+import { cacheRoot } from "../node/cache-env.js";
+import { runWithCodeCache } from "../node/code-cache.js";
 
 runWithCodeCache(fileURLToPath(new URL("./expansion-worker-code.cjs", import.meta.url)), join(cacheRoot(), "code"));

@@ -17,8 +17,8 @@ import {
   type Response,
   type Result,
   type SpanMode,
-} from "../server/protocol.js";
-import type { FlatTree } from "../server/flat.js";
+} from "../../src/server/protocol.js";
+import type { FlatTree } from "../../src/server/flat.js";
 
 export interface SpawnOptions {
   /** Executable of the server. */

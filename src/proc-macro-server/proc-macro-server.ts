@@ -1,0 +1,121 @@
+// macrobox as rust-analyzer's proc-macro server (Node-only): point rust-analyzer's
+// `rust-analyzer.procMacro.server` setting at `macrobox-proc-macro-srv` (main.ts runs this), and
+// its macro expansions run in the wasm sandbox instead of loading native dylibs. The one request
+// path: stdio framing (stdio-server.ts) → the worker session (expansion-worker.ts: memo, wall
+// clock) → the protocol session of src/server in the worker (expansion-worker-main.ts).
+//
+// rust-analyzer names each proc-macro crate by the path of the native dylib cargo built. Which
+// wasm module stands for that dylib is looked up in order: the path itself when it ends in
+// `.wasm`; `<dylib>.wasm` next to it; then a `modules` map (dylib file stem without the hash,
+// e.g. `libserde_derive`, or the crate name `serde_derive`, to a .wasm path).
+
+import { existsSync } from "node:fs";
+import { basename } from "node:path";
+
+import { DEFAULT_LIMITS, type Limits } from "../sandbox/limits.js";
+import { CURRENT_API_VERSION } from "../server/flat.js";
+import { decodeBidirectionalFrame } from "../server/postcard.js";
+import { decodeRequestLine, encodeResponseLine } from "../server/protocol.js";
+import { expansionError, expansionErrorFrame } from "../server/serve.js";
+import type { ProtocolFormat } from "./arguments.js";
+import { ResponseMemo } from "./memo.js";
+import { serveFrames, serveLines } from "./stdio-server.js";
+import { expansionCacheOff } from "../node/cache-env.js";
+import { settingsState } from "../node/expansion-sandbox.js";
+import { userDirs, type UserDirs } from "../node/trust.js";
+import { WorkerSession, type ErrorAnswers } from "./expansion-worker.js";
+import { MacroboxError } from "../errors.js";
+
+export interface ProcMacroServerOptions {
+  /** Dylib file stem (`libserde_derive`) or crate name (`serde_derive`) -> .wasm module path. */
+  modules?: Record<string, string>;
+  /** Lines on stdin that are not requests (default: written to stderr). */
+  onNoise?: (line: string) => void;
+  /** Limits every expansion runs under (default: DEFAULT_LIMITS); an expansion over one answers with its error. */
+  limits?: Partial<Limits>;
+  /**
+   * The .wasm module for a dylib no mapping names (the command line builds the crate behind the
+   * dylib: src/builder/for-dylib.ts). Its error is the reply to the request.
+   */
+  resolveModule?: (lib: string) => Promise<string>;
+  /** A request line or frame longer than this is not read and gets an error reply (default 512 MiB). */
+  maxMessageBytes?: number;
+  /** The user's directories: whose grants and trust store count (default `userDirs()` of this process's environment). */
+  dirs?: UserDirs;
+  /**
+   * Where repeated unchanged request lines are answered from (default: a `ResponseMemo` checking
+   * the settings files, or none when the expansion cache is off).
+   */
+  memo?: ResponseMemo | null;
+}
+
+/** The .wasm module path standing for a dylib path, or null. */
+export function wasmModuleFor(lib: string, modules: Record<string, string> = {}): string | null {
+  if (lib.endsWith(".wasm")) return lib;
+  if (existsSync(`${lib}.wasm`)) return `${lib}.wasm`;
+  // libserde_derive-0123abcd.so -> libserde_derive, serde_derive
+  const stem = basename(lib)
+    .replace(/\.(so|dylib|dll)$/, "")
+    .replace(/-[0-9a-f]{8,}$/, "");
+  const crate = stem.replace(/^lib/, "");
+  return modules[stem] ?? modules[crate] ?? null;
+}
+
+/**
+ * The server's session: the worker session with the module lookup, the memo and the answers the
+ * main thread gives itself. `runProcMacroServer` serves it on stdio; tests drive it in-process.
+ */
+export function createProcMacroSession(options: ProcMacroServerOptions = {}): WorkerSession {
+  const dirs = options.dirs ?? userDirs();
+  return new WorkerSession(
+    {
+      limits: options.limits,
+      wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
+      // A memoised answer holds while the workspace's grants file, the user's file and the trust store are unchanged.
+      memo: options.memo !== undefined ? options.memo : expansionCacheOff() ? null : new ResponseMemo(undefined, (where) => settingsState(where, dirs)),
+      dirs,
+      async modulePath(lib) {
+        const mapped = wasmModuleFor(lib, options.modules);
+        if (mapped !== null) return mapped;
+        if (options.resolveModule !== undefined) return options.resolveModule(lib);
+        throw new MacroboxError("module", `no wasm module for ${lib} (build one with \`macrobox build\` and put it at ${lib}.wasm)`);
+      },
+    },
+    ANSWERS,
+  );
+}
+
+/** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
+export async function runProcMacroServer(format: ProtocolFormat, options: ProcMacroServerOptions = {}): Promise<void> {
+  // Started first: the worker loads the host while this thread reads the first requests.
+  const session = createProcMacroSession(options);
+  try {
+    if (format === "bidirectional-postcard-prototype") {
+      await serveFrames(session, { maxMessageBytes: options.maxMessageBytes });
+      return;
+    }
+    // The worker writes its responses to stdout itself (`direct`).
+    await serveLines((line) => session.line(line, true), {
+      maxMessageBytes: options.maxMessageBytes,
+      onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+/** The answers this thread gives without the worker. */
+const ANSWERS: ErrorAnswers = {
+  version: encodeResponseLine({ type: "ApiVersionCheck", version: CURRENT_API_VERSION }),
+  line(line, mode, error) {
+    // A list request gets its own kind of error; anything else the expansion's.
+    if (/^\{\s*"ListMacros"/.test(line)) return encodeResponseLine({ type: "ListMacros", result: { ok: false, error } });
+    return encodeResponseLine(expansionError(mode, error));
+  },
+  frame: expansionErrorFrame,
+  macroName(request) {
+    const req = typeof request === "string" ? decodeRequestLine(request) : decodeBidirectionalFrame(request);
+    const expand = "type" in req && req.type === "Request" ? req.request : req;
+    return expand.type === "ExpandMacro" ? expand.macroName : "?";
+  },
+};
