@@ -345,7 +345,7 @@ fn run_confined(package_dir: &Path, real: &Path, args: &[OsString]) -> i32 {
     let what = format!("the build script of {}", package);
     let spec = Spec { what: &what, program: &program, cwd: &cwd, read_only: &read_only, writable: &writable, extra_env: &extra_env, network };
     let check = std::env::var(CHECK_DETERMINISM).map_or(false, |v| v == "1");
-    let (code, determinism) = if check { run_twice(&spec, &out_dir) } else { (report(&spec, policy, run(&spec, None, false)), String::new()) };
+    let (code, determinism) = if check { run_twice(&spec, &out_dir, policy) } else { (report(&spec, policy, run(&spec, None, false)), String::new()) };
     log_run(&package, package_dir, policy, code, &determinism);
     code
 }
@@ -371,7 +371,7 @@ struct Outcome {
 
 /// `--check-determinism`: the script runs into a fresh directory bound at its OUT_DIR, then as
 /// usual; their out dirs and outputs are compared. Returns the second run's code and the verdict.
-fn run_twice(spec: &Spec, out_dir: &Path) -> (i32, String) {
+fn run_twice(spec: &Spec, out_dir: &Path, policy: Option<&Policy>) -> (i32, String) {
     let first_dir = PathBuf::from(format!("{}.macrobox-check", out_dir.display()));
     let _ = std::fs::remove_dir_all(&first_dir);
     if let Err(e) = std::fs::create_dir_all(&first_dir) {
@@ -392,7 +392,7 @@ fn run_twice(spec: &Spec, out_dir: &Path) -> (i32, String) {
         }
     };
     let _ = std::fs::remove_dir_all(&first_dir);
-    let code = report(spec, None, second);
+    let code = report(spec, policy, second);
     (code, verdict)
 }
 

@@ -222,10 +222,13 @@ describe("build scripts' capabilities: asked by the package, granted by the user
     assert.doesNotMatch(loot, /HOME=\/(root|home\/(?!macrobox-build))/);
     // evil-macros (the same script, no grant) is denied all of it.
     writeFileSync(join(repo, "evil-macros/strict.txt"), "network\n");
-    const m = cargo(["build", "-p", "evil-macros"], target);
-    assert.notEqual(m.status, 0);
-    assert.match(m.stderr, /the build script of evil-macros failed .*\n(.*\n)*macrobox: denied: the network/);
-    rmSync(join(repo, "evil-macros/strict.txt"));
+    try {
+      const m = cargo(["build", "-p", "evil-macros"], target);
+      assert.notEqual(m.status, 0);
+      assert.match(m.stderr, /the build script of evil-macros failed [^]*macrobox: denied: the network/);
+    } finally {
+      rmSync(join(repo, "evil-macros/strict.txt"));
+    }
     for (const mk of marks()) rmSync(mk);
   });
 
@@ -249,6 +252,7 @@ describe("build scripts' capabilities: asked by the package, granted by the user
     assert.ok(marks().length > 0 && connections > 0, "control: unpatched, rust-analyzer runs the hostile build scripts natively");
     for (const mk of marks()) rmSync(mk);
     connections = 0;
+    beforePatch = snapshot(repo); // cargo wrote Cargo.lock meanwhile: --undo restores the workspace as this patch finds it
     const p = macrobox(["patch", "--keep-native", "evil-macros"]);
     assert.equal(p.status, 0, p.stderr);
     const patched = stats();
@@ -273,6 +277,7 @@ describe("build scripts' capabilities: asked by the package, granted by the user
   test("--check-determinism: each build script twice in fresh sandboxes, the one that is not reproducible listed", () => {
     const ws = join(scratch, "determinism");
     cpSync(join(REPO, "test/fixtures/build-determinism"), ws, { recursive: true });
+    assert.equal(cargo(["generate-lockfile"], join(scratch, "target-lock"), ws).status, 0);
     const original = snapshot(ws);
     const r = macrobox(["patch", "--check-determinism"], ws);
     assert.equal(r.status, 1, `not reproducible: exit 1\n${r.stdout}\n${r.stderr}`);
