@@ -3,7 +3,7 @@
 // HIDDEN_HOME, SANDBOX_HOME, CHAINED, SELF_PATH, MEMBERS, WORKSPACE, USER_CONFIG, POLICIES, INSIDE_TOKEN).
 //
 // cargo runs `<this> <rustc> <args...>` for every compilation. A build-script compile (`--crate-name
-// build_script_build`) runs rustc confined (rustc bakes what `include_str!`/`option_env!` name into
+// build_script_<stem>`: build.rs gives build_script_build, build/main.rs build_script_main) runs rustc confined (rustc bakes what `include_str!`/`option_env!` name into
 // the binary), then the binary it produced is moved aside and replaced by a launcher (a two-line sh
 // script) that runs `<this> --macrobox-build-script <package dir> <real binary>`: the real build script in
 // bubblewrap, with the policy of src/builder/os-sandbox.ts (no network, no home, a fresh /tmp, an
@@ -151,7 +151,14 @@ fn confined_rustc(rustc: &OsString, args: &[OsString]) -> i32 {
 }
 
 fn is_build_script_compile(args: &[OsString]) -> bool {
-    args.windows(2).any(|w| w[0] == "--crate-name" && w[1] == "build_script_build") || args.iter().any(|a| a == "--crate-name=build_script_build")
+    // cargo names a build script's crate `build_script_<file stem>` (build/main.rs: build_script_main)
+    // and compiles it into `<target>/<profile>/build/<package>-<hash>/`; a library or binary of
+    // that name elsewhere is not one.
+    let named = option_value(args, "--crate-name").map_or(false, |n| n.starts_with("build_script_"));
+    let in_build_dir = option_value(args, "--out-dir")
+        .or_else(|| option_value(args, "-o").map(|o| Path::new(&o).parent().map(|p| p.display().to_string()).unwrap_or_default()))
+        .map_or(false, |d| Path::new(&d).parent().and_then(|p| p.file_name()).map_or(false, |n| n == "build"));
+    named && in_build_dir
 }
 
 /// The value of `--flag value` / `--flag=value`, or of `-C key=value` / `-Ckey=value`.
@@ -188,7 +195,8 @@ fn install_launcher(args: &[OsString]) -> Result<(), String> {
         None => {
             let dir = option_value(args, "--out-dir").ok_or("rustc was given neither -o nor --out-dir")?;
             let extra = codegen_option(args, "extra-filename").unwrap_or_default();
-            Path::new(&dir).join(format!("build_script_build{}", extra))
+            let name = option_value(args, "--crate-name").unwrap_or_else(|| "build_script_build".into());
+            Path::new(&dir).join(format!("{}{}", name, extra))
         }
     };
     let real = PathBuf::from(format!("{}{}", output.display(), REAL_SUFFIX));
