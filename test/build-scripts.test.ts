@@ -209,7 +209,7 @@ describe("build scripts run confined after macrobox patch", { timeout: 1_800_000
   });
 
   test("a denied write fails the build script with a message naming macrobox's sandbox and what was denied", () => {
-    writeFileSync(join(repo, "evil-dep/strict.txt"), "fail on a denied write\n");
+    writeFileSync(join(repo, "evil-dep/strict.txt"), "package\n");
     try {
       const r = cargo(["build"], join(scratch, "target-patched"));
       assert.notEqual(r.status, 0, "the write outside OUT_DIR fails the build");

@@ -16,6 +16,11 @@
 //   remote-cache = "http://cache:8080"
 //   [workspace."/home/me/src/app".grants.sqlx-macros]
 //   env = ["DATABASE_URL"]
+//   [workspace."/home/me/src/app".build-grants.openssl-sys]   # a build script's, under `macrobox patch`
+//   network = true
+//   read = ["/opt/openssl"]
+//   write = []
+//   env = ["OPENSSL_DIR"]
 //
 // `"*"` grants everything the crate declares of that kind. Crate names compare with `-` and `_`
 // equal. An env glob (`*` or `?` in a name, other than `"*"` alone) is honoured from the command
@@ -31,6 +36,21 @@ import { cannotRead } from "../errors.js";
 
 export type Grants = Map<string, Capabilities>;
 
+/**
+ * What a build script may have beyond the build-script sandbox's defaults (src/patch/build-scripts.ts):
+ * a package asks for it in `[package.metadata.macrobox.build]`, the user grants it in
+ * `[workspace."<dir>".build-grants.<package>]` or with `macrobox patch --grant-build`.
+ */
+export interface BuildCapabilities {
+  network: boolean;
+  read: string[];
+  write: string[];
+  env: string[];
+}
+
+/** Build grants by package (names compare with `-` and `_` equal). */
+export type BuildGrants = Map<string, BuildCapabilities>;
+
 /** The keys a settings file may hold beside `[grants]`. */
 export const SETTINGS_KEYS: readonly string[] = ["remote-cache", "remote-cache-read-only"];
 
@@ -43,6 +63,8 @@ export interface SettingsFile {
   grants: Grants;
   /** The user's file: `[workspace."<dir>".grants.<crate>]`, by the directory as written. */
   workspaces: Map<string, Grants>;
+  /** The user's file: `[workspace."<dir>".build-grants.<package>]`, by the directory as written. */
+  buildWorkspaces: Map<string, BuildGrants>;
   remoteCache?: string;
   readOnly?: boolean;
   /** What the file asks that is left out (env globs), one sentence each. */
@@ -142,6 +164,7 @@ export function parseSettings(text: string, path: string, format: SettingsFormat
   const out: SettingsFile = {
     grants: new Map(),
     workspaces: new Map(),
+    buildWorkspaces: new Map(),
     ignored: [],
     sha256: sha256 ?? createHash("sha256").update(text).digest("hex"),
   };
@@ -181,8 +204,15 @@ export function parseSettings(text: string, path: string, format: SettingsFormat
       const at = `[workspace.${JSON.stringify(dir)}]`;
       if (!dir.startsWith("/")) throw new CapabilityError(`${path}: ${at}: a workspace is named by its absolute path`);
       if (!isTable(body)) throw new CapabilityError(`${path}: ${at} must be a table holding [grants.<crate>] tables`);
-      for (const key of Object.keys(body)) if (key !== "grants") throw new CapabilityError(`${path}: ${at} has unknown key \`${key}\` (known: grants)`);
+      for (const key of Object.keys(body))
+        if (key !== "grants" && key !== "build-grants") throw new CapabilityError(`${path}: ${at} has unknown key \`${key}\` (known: grants, build-grants)`);
       out.workspaces.set(dir, grantsTable(body.grants, path, `${at}.grants`, out.ignored));
+      const build: BuildGrants = new Map();
+      if (body["build-grants"] !== undefined && !isTable(body["build-grants"]))
+        throw new CapabilityError(`${path}: ${at}.build-grants must be a table of packages`);
+      for (const [pkg, entry] of Object.entries((body["build-grants"] ?? {}) as Table))
+        build.set(crateKey(pkg), parseBuildCapabilities(entry, path, `${at}.build-grants.${pkg}`));
+      out.buildWorkspaces.set(dir, build);
     }
     return out;
   }
@@ -242,4 +272,21 @@ export function isEnvGlob(name: string): boolean {
 /** The grant for one crate (empty when the user granted it nothing). */
 export function grantFor(grants: Grants, crate: string): Capabilities {
   return grants.get(crateKey(crate)) ?? { env: [], read: [] };
+}
+
+/** A build-capabilities table (`network = true`, `read`/`write`/`env` = [...]): the user's grant or a package's request. Throws CapabilityError naming where. */
+export function parseBuildCapabilities(value: unknown, path: string, where: string): BuildCapabilities {
+  const out: BuildCapabilities = { network: false, read: [], write: [], env: [] };
+  if (!isTable(value)) throw new CapabilityError(`${path}: ${where} must be a table with network = true and/or read, write, env = [...]`);
+  for (const [key, v] of Object.entries(value)) {
+    if (key === "network") {
+      if (typeof v !== "boolean") throw new CapabilityError(`${path}: ${where}.network must be true or false`);
+      out.network = v;
+    } else if (key === "read" || key === "write" || key === "env") {
+      if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || x === ""))
+        throw new CapabilityError(`${path}: ${where}.${key} must be an array of non-empty strings`);
+      out[key].push(...(v as string[]));
+    } else throw new CapabilityError(`${path}: ${where} has unknown key \`${key}\` (known: network, read, write, env)`);
+  }
+  return out;
 }

@@ -3,10 +3,22 @@
 // (rust-analyzer's proc-macro server is the `macrobox-proc-macro-srv` executable: src/proc-macro-server.)
 export { NodeReadOnlyFs } from "./fs.js";
 export { expansionSandbox, workspaceSettingsFile, type ExpansionSandboxOptions } from "./expansion-sandbox.js";
-export { readGrantsFile, readSettingsFile, parseGrants, parseSettings, grantFor, type Grants, type SettingsFile } from "./grants.js";
+export {
+  readGrantsFile,
+  readSettingsFile,
+  parseGrants,
+  parseSettings,
+  parseBuildCapabilities,
+  grantFor,
+  type Grants,
+  type SettingsFile,
+  type BuildCapabilities,
+  type BuildGrants,
+} from "./grants.js";
 export {
   decideGrants,
   loadGrants,
+  loadBuildGrants,
   pendingHint,
   userDirs,
   trust,

@@ -32,7 +32,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 
 import { CapabilityError, crateKey, parseGrantFlags, pathInside } from "../sandbox/capabilities.js";
-import { byFileVersion, fileVersion, formatOf, readSettingsFile, settingsFile, type Grants, type SettingsFile } from "./grants.js";
+import { byFileVersion, fileVersion, formatOf, readSettingsFile, settingsFile, type BuildGrants, type Grants, type SettingsFile } from "./grants.js";
 
 /** The user's macrobox directories: where their own settings file and their trust store live. */
 export interface UserDirs {
@@ -350,6 +350,35 @@ export function loadGrants(sources: {
     allowEnv: sources.allowEnv,
     allowRead: sources.allowRead,
   });
+}
+
+/**
+ * The user's build grants for a workspace (`macrobox patch`): `[workspace."<dir>".build-grants.<package>]`
+ * of the user's own file, for every workspace entry whose real path holds the workspace's. A
+ * repository's own files never grant a build script anything (a package's
+ * `[package.metadata.macrobox.build]` is only a request; `macrobox trust` does not cover it).
+ */
+export function loadBuildGrants(dirs: UserDirs, workspaceRoot: string): { grants: BuildGrants; notes: string[]; file: string } {
+  const file = userSettingsPath(dirs);
+  const grants: BuildGrants = new Map();
+  const notes: string[] = [];
+  if (!existsSync(file)) return { grants, notes, file };
+  const unsafe = unsafeFileReason(file);
+  if (unsafe !== null) return { grants, notes: [`${file} is ignored: ${unsafe}`], file };
+  const root = realPathOr(workspaceRoot);
+  for (const [dir, scoped] of readSettingsFile(file, "user").buildWorkspaces) {
+    if (pathInside(realPathOr(dir), root) === null) continue;
+    for (const [pkg, caps] of scoped) {
+      const into = grants.get(pkg) ?? { network: false, read: [], write: [], env: [] };
+      grants.set(pkg, {
+        network: into.network || caps.network,
+        read: [...into.read, ...caps.read],
+        write: [...into.write, ...caps.write],
+        env: [...into.env, ...caps.env],
+      });
+    }
+  }
+  return { grants, notes, file };
 }
 
 // ---------------------------------------------------------------------------------------------

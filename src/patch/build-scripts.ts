@@ -7,11 +7,13 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { SANDBOX_HOME, SYSTEM_READ_ONLY, realHome, registryRoots, sandboxBaseArgs, type Toolchain } from "../builder/index.js";
 import { PatchError } from "./patch-error.js";
+import { parseBuildCapabilities, type BuildCapabilities, type BuildGrants } from "../node/index.js";
+import type { BuildScriptPackage } from "./metadata.js";
 
 const RUNTIME = readFileSync(new URL("./build-script-wrapper.rs", import.meta.url), "utf8");
 export const WRAPPER_NAME = "macrobox-rustc-wrapper";
@@ -93,6 +95,8 @@ export function buildScriptWrapper(
   chained: readonly string[] | null,
   /** The manifest directories of the workspace members macrobox sandboxes: their compiles run confined too. */
   members: readonly string[],
+  /** The workspace (its run log), the user's settings file (named in hints), and the packages' grants. */
+  policy: { workspace: string; userConfig: string; scripts: readonly BuildScriptGrant[] },
 ): string {
   const home = realHome();
   const cargoRegistry = join(cargoHome(process.env), "registry", "src");
@@ -118,6 +122,15 @@ export function buildScriptWrapper(
       `const CHAINED: &[&str] = ${list(chained ?? [])};`,
       `const SELF_PATH: &str = ${q(self)};`,
       `const MEMBERS: &[&str] = ${list(members)};`,
+      `const WORKSPACE: &str = ${q(policy.workspace)};`,
+      `const USER_CONFIG: &str = ${q(policy.userConfig)};`,
+      `const POLICIES: &[Policy] = &[${policy.scripts
+        .filter((g) => g.granted.network || g.granted.read.length + g.granted.write.length + g.granted.env.length + g.ungranted.length > 0)
+        .map(
+          (g) =>
+            `Policy { dir: ${q(g.dir)}, package: ${q(g.name)}, network: ${g.granted.network}, read: ${list(g.granted.read)}, write: ${list(g.granted.write)}, env: ${list(g.granted.env)}, ungranted: ${list(g.ungranted)} }`,
+        )
+        .join(", ")}];`,
       "",
     ].join("\n");
   const key = createHash("sha256")
@@ -152,4 +165,94 @@ export function absoluteCommand(command: string, env: NodeJS.ProcessEnv = proces
     if (existsSync(candidate)) return candidate;
   }
   return command;
+}
+
+/** One package's build script: what it asks for, what the user granted, and what of the request is not granted. */
+export interface BuildScriptGrant {
+  name: string;
+  version: string;
+  /** The package's directory (real path: the wrapper finds the package by its build script's source). */
+  dir: string;
+  requested: BuildCapabilities;
+  granted: BuildCapabilities;
+  /** Requested but not granted, as `--grant-build` items (`network`, `read=/x`, `write=/y`, `env=NAME`). */
+  ungranted: string[];
+}
+
+const none = (): BuildCapabilities => ({ network: false, read: [], write: [], env: [] });
+
+/**
+ * `--grant-build <package>:<capability>` flags: `network`, `read=<path>`, `write=<path>`, `env=<VAR>`;
+ * `<package>` alone grants what its `[package.metadata.macrobox.build]` asks. By package key
+ * (`-` and `_` equal); `"*"` in a list stands for the request's items of that kind.
+ */
+export function parseGrantBuildFlags(values: readonly string[]): BuildGrants {
+  const out: BuildGrants = new Map();
+  for (const v of values) {
+    const colon = v.indexOf(":");
+    const pkg = (colon < 0 ? v : v.slice(0, colon)).trim();
+    const item = colon < 0 ? "*" : v.slice(colon + 1).trim();
+    const eq = item.indexOf("=");
+    const kind = eq < 0 ? item : item.slice(0, eq);
+    const value = eq < 0 ? "" : item.slice(eq + 1);
+    const ok = /^[A-Za-z0-9_-]+$/.test(pkg) && (item === "*" || item === "network" || (["read", "write", "env"].includes(kind) && value !== ""));
+    if (!ok)
+      throw new PatchError(
+        `--grant-build expects <package>:network, <package>:read=<path>, <package>:write=<path>, <package>:env=<VAR> (or <package> for all it asks), got ${JSON.stringify(v)}`,
+      );
+    const key = pkg.replace(/-/g, "_");
+    const g = out.get(key) ?? none();
+    if (item === "*") {
+      g.network = true;
+      g.read.push("*");
+      g.write.push("*");
+      g.env.push("*");
+    } else if (item === "network") g.network = true;
+    else g[kind as "read" | "write" | "env"].push(value);
+    out.set(key, g);
+  }
+  return out;
+}
+
+/**
+ * Each build script's grant: the user's (their file's build-grants, then the flags), paths made
+ * absolute (relative to the package's directory), `"*"` replaced by what the package asks. A
+ * package's request alone grants nothing; a request that does not parse is a note.
+ */
+export function buildScriptGrants(packages: readonly BuildScriptPackage[], ...sources: BuildGrants[]): { scripts: BuildScriptGrant[]; notes: string[] } {
+  const notes: string[] = [];
+  const scripts = packages.map((p): BuildScriptGrant => {
+    let requested = none();
+    if (p.request !== undefined) {
+      try {
+        requested = parseBuildCapabilities(p.request, join(p.manifestDir, "Cargo.toml"), "[package.metadata.macrobox.build]");
+      } catch (e) {
+        notes.push((e as Error).message);
+      }
+    }
+    const abs = (x: string) => (isAbsolute(x) ? resolve(x) : resolve(p.manifestDir, x));
+    requested = { ...requested, read: requested.read.map(abs), write: requested.write.map(abs) };
+    const granted = none();
+    const key = p.name.replace(/-/g, "_");
+    for (const source of sources) {
+      const g = source.get(key);
+      if (g === undefined) continue;
+      granted.network ||= g.network;
+      for (const kind of ["read", "write", "env"] as const)
+        for (const item of g[kind]) granted[kind].push(...(item === "*" ? requested[kind] : [kind === "env" ? item : abs(item)]));
+    }
+    for (const kind of ["read", "write", "env"] as const) granted[kind] = [...new Set(granted[kind])];
+    const ungranted = [
+      ...(requested.network && !granted.network ? ["network"] : []),
+      ...(["read", "write", "env"] as const).flatMap((kind) => requested[kind].filter((x) => !granted[kind].includes(x)).map((x) => `${kind}=${x}`)),
+    ];
+    let dir = p.manifestDir;
+    try {
+      dir = realpathSync(dir);
+    } catch {
+      // a package directory that is gone: its build script will not run
+    }
+    return { name: p.name, version: p.version, dir, requested, granted, ungranted };
+  });
+  return { scripts, notes };
 }

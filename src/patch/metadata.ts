@@ -50,6 +50,7 @@ interface CargoMetadata {
     targets: Array<{ name: string; kind: string[] }>;
     features: Record<string, string[]>;
     dependencies: Array<{ name: string; rename?: string | null; optional: boolean }>;
+    metadata?: Record<string, unknown> | null;
   }>;
   resolve: { nodes: Array<{ id: string; features: string[]; dependencies?: string[] }> } | null;
 }
@@ -133,4 +134,26 @@ export function usedMacroPackages(
   return meta.packages
     .filter((p) => used.has(p.id) && p.targets.some((t) => t.kind.includes("proc-macro")))
     .map((p) => ({ name: p.name, version: p.version, manifestDir: dirname(p.manifest_path), features: features.get(p.id) ?? [] }));
+}
+
+/** A package of the resolve with a build script, and what its `[package.metadata.macrobox.build]` holds (a request; unparsed). */
+export interface BuildScriptPackage {
+  name: string;
+  version: string;
+  manifestDir: string;
+  request: unknown;
+}
+
+/** The packages of the resolve (every feature of every member) that have a build script. */
+export function buildScriptPackages(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env): BuildScriptPackage[] {
+  const meta = readCargoMetadata(cargo, cwd, env, true);
+  const inResolve = new Set((meta.resolve?.nodes ?? []).map((n) => n.id));
+  return meta.packages
+    .filter((p) => inResolve.has(p.id) && p.targets.some((t) => t.kind.includes("custom-build")))
+    .map((p) => {
+      const macrobox = p.metadata?.macrobox;
+      const request = macrobox !== null && typeof macrobox === "object" ? (macrobox as Record<string, unknown>).build : undefined;
+      return { name: p.name, version: p.version, manifestDir: dirname(p.manifest_path), request };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
 }

@@ -7,29 +7,35 @@
 //                                (.cargo/config instead when the user has that legacy file)
 //   .cargo/macrobox-undo.json    what --undo restores: the user's config.toml and Cargo.lock
 //                                byte for byte (cargo rewrites the lock for the patched graph)
+//   .cargo/macrobox-build-scripts.log
+//                                the wrapper's line per build-script run (`--report`); --undo removes it
 //
 // Modules are content-addressed in the cache (`<cache>/patch/modules/<sha256>.wasm`) and shims
 // are named by a hash of their files, so any project on a machine with the same bridge ABI reuses both.
 
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { build, BuildError, findToolchain, osSandbox, type BuildEvent } from "../builder/index.js";
 import { toolchainCache } from "../builder/cache.js";
 import { describeGrant, effectiveGrant, readMetadata, type Capabilities, type MacroInfo } from "../index.js";
-import { grantFor, loadGrants, userDirs, type UserDirs } from "../node/index.js";
+import { grantFor, loadBuildGrants, loadGrants, userDirs, type UserDirs } from "../node/index.js";
 import { MacroboxError, errorMessage } from "../errors.js";
-import { usedMacroPackages, workspaceMacros, type MacroPackage } from "./metadata.js";
+import { buildScriptPackages, usedMacroPackages, workspaceMacros, type MacroPackage } from "./metadata.js";
 import { writeShim } from "./shim.js";
 import { hostSocketPath } from "./host-socket.js";
 import { cacheRoot } from "../node/cache-env.js";
-import { absoluteCommand, buildScriptWrapper, userRustcWrapper } from "./build-scripts.js";
+import { absoluteCommand, buildScriptGrants, buildScriptWrapper, parseGrantBuildFlags, userRustcWrapper, type BuildScriptGrant } from "./build-scripts.js";
 import { PatchError } from "./patch-error.js";
 
 export const PATCH_FILE = "macrobox-patch.toml";
 export const UNDO_FILE = "macrobox-undo.json";
+/** Written by the build-script wrapper (build-script-wrapper.rs LOG_FILE). */
+export const BUILD_LOG_FILE = "macrobox-build-scripts.log";
 const INCLUDE_LINE = `include = ["${PATCH_FILE}"] # added by \`macrobox patch\`; \`macrobox patch --undo\` removes it\n`;
 
 export interface PatchOptions {
@@ -55,6 +61,8 @@ export interface PatchOptions {
    * lacks is an error asking for `macrobox patch` again.
    */
   allFeatures?: boolean;
+  /** `--grant-build <package>:<capability>`: what a build script may have beyond the sandbox's defaults (build-scripts.ts parseGrantBuildFlags). */
+  grantBuild?: readonly string[];
 }
 
 export interface PatchedCrate {
@@ -94,6 +102,8 @@ export interface BuildScriptsReport {
   chained: string | null;
   /** Why not confined (with --allow-native-build), or what can still defeat it. */
   notes: string[];
+  /** The build scripts that ask for or were granted more than the defaults. */
+  grants: BuildScriptGrant[];
 }
 
 interface UndoRecord {
@@ -227,7 +237,15 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const members = crates
     .filter((c) => c.member && c.status !== "native")
     .map((c) => macros.find((m) => m.name === c.name && m.version === c.version)!.manifestDir);
-  const buildScripts = confineBuildScripts(toolchain, root, join(cache, "wrappers"), members, options.allowNativeBuild ?? false);
+  // A build script's grants: the user's file and --grant-build only (its package's request asks).
+  const userBuildGrants = loadBuildGrants(dirs, root);
+  const scriptGrants = buildScriptGrants(buildScriptPackages(toolchain.cargo, root), userBuildGrants.grants, parseGrantBuildFlags(options.grantBuild ?? []));
+  const buildScripts = confineBuildScripts(toolchain, root, join(cache, "wrappers"), members, options.allowNativeBuild ?? false, {
+    workspace: root,
+    userConfig: userBuildGrants.file,
+    scripts: scriptGrants.scripts,
+  });
+  buildScripts.notes.push(...scriptGrants.notes, ...userBuildGrants.notes);
   const config = wire(root, crates, macros, userPatches, buildScripts.wrapper);
   unlockMembers(root, crates);
   // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
@@ -285,7 +303,11 @@ function confineBuildScripts(
   cacheDir: string,
   members: readonly string[],
   allowNative: boolean,
+  policy: Parameters<typeof buildScriptWrapper>[5],
 ): BuildScriptsReport {
+  const grants = policy.scripts.filter(
+    (g) => g.granted.network || g.ungranted.length > 0 || g.granted.read.length + g.granted.write.length + g.granted.env.length > 0,
+  );
   const sandbox = osSandbox();
   const user = userRustcWrapper(root);
   const chained = user.chained === null ? null : `${user.chained.join(" ")} (from ${user.origin})`;
@@ -298,10 +320,10 @@ function confineBuildScripts(
       throw new PatchError(
         `${problem}; cargo would run every build script natively, with your files, environment and network (nothing was changed). Pass --allow-native-build to patch anyway`,
       );
-    return { confined: false, wrapper: null, chained: null, notes: [`${problem}: build scripts run natively (--allow-native-build)`] };
+    return { confined: false, wrapper: null, chained: null, notes: [`${problem}: build scripts run natively (--allow-native-build)`], grants };
   }
-  const wrapper = buildScriptWrapper(toolchain, cacheDir, absoluteCommand(sandbox.bwrap), user.chained, members);
-  return { confined: true, wrapper, chained, notes: user.notes };
+  const wrapper = buildScriptWrapper(toolchain, cacheDir, absoluteCommand(sandbox.bwrap), user.chained, members, policy);
+  return { confined: true, wrapper, chained, notes: [...user.notes], grants };
 }
 
 /**
@@ -547,6 +569,7 @@ export function undo(options: { cwd?: string } = {}): UndoReport {
   if (record.lock === null) rmSync(lockPath, { force: true });
   else writeFileSync(lockPath, Buffer.from(record.lock, "base64"));
   rmSync(join(cargoDir, PATCH_FILE), { force: true });
+  rmSync(join(cargoDir, BUILD_LOG_FILE), { force: true });
   rmSync(join(cargoDir, UNDO_FILE), { force: true });
   if (record.createdCargoDir && readdirSync(cargoDir).length === 0) rmdirSync(cargoDir);
   return { workspace: root, undone: true };
@@ -562,5 +585,64 @@ function findPatchedRoot(cwd: string): string | null {
   for (let dir = cwd; ; dir = resolve(dir, "..")) {
     if (existsSync(join(dir, ".cargo", UNDO_FILE))) return dir;
     if (resolve(dir, "..") === dir) return null;
+  }
+}
+
+/** One build-script run, as the wrapper logged it. */
+export interface BuildScriptRun {
+  package: string;
+  version: string;
+  dir: string;
+  exitCode: number;
+  /** What was granted beyond the defaults (`--grant-build` items, comma-separated; "" for none). */
+  granted: string;
+  /** `--check-determinism`'s verdict ("reproducible", "not reproducible: ..."), "" otherwise. */
+  determinism: string;
+}
+
+/** The build-script runs logged since the workspace was patched (`macrobox patch --report`). */
+export function buildScriptRuns(options: { cwd?: string } = {}): { workspace: string; patched: boolean; runs: BuildScriptRun[] } {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const root = findPatchedRoot(cwd);
+  if (root === null) return { workspace: cwd, patched: false, runs: [] };
+  const log = join(root, ".cargo", BUILD_LOG_FILE);
+  const runs = (existsSync(log) ? readFileSync(log, "utf8") : "")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [pkg, version, dir, code, granted, determinism] = line.split("\t");
+      return { package: pkg, version, dir, exitCode: Number(code), granted: granted ?? "", determinism: determinism ?? "" };
+    });
+  return { workspace: root, patched: true, runs };
+}
+
+/**
+ * `macrobox patch --check-determinism`: a clean `cargo build --workspace --all-targets` of the patched
+ * workspace into a fresh target directory, each build script run twice in fresh sandboxes (the
+ * wrapper, MACROBOX_CHECK_DETERMINISM=1) and its out dir and output compared, as `nix build --check`.
+ */
+export function checkDeterminism(options: { cwd?: string; cargoArgs?: readonly string[] } = {}): {
+  status: number | null;
+  stderr: string;
+  runs: BuildScriptRun[];
+} {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const root = findPatchedRoot(cwd);
+  if (root === null) throw new PatchError(`${cwd} is not patched: run \`macrobox patch\` first`);
+  const before = buildScriptRuns({ cwd: root }).runs.length;
+  const target = mkdtempSync(join(tmpdir(), "macrobox-check-determinism-"));
+  try {
+    const r = spawnSync(findToolchain().cargo, ["build", "--workspace", "--all-targets", ...(options.cargoArgs ?? [])], {
+      cwd: root,
+      env: { ...process.env, CARGO_TARGET_DIR: target, MACROBOX_CHECK_DETERMINISM: "1" },
+      encoding: "utf8",
+      maxBuffer: 256 << 20,
+    });
+    const runs = buildScriptRuns({ cwd: root })
+      .runs.slice(before)
+      .filter((r) => r.determinism !== "");
+    return { status: r.status, stderr: r.stderr ?? r.error?.message ?? "", runs };
+  } finally {
+    rmSync(target, { recursive: true, force: true });
   }
 }
