@@ -55,7 +55,7 @@ export {
   type DenialReason,
   type GrantResult,
 } from "./sandbox/capabilities.js";
-export type { LibcPaths, SandboxGrant } from "./sandbox/wasi-fs.js";
+export type { LibcPaths, SandboxGrant } from "./sandbox/grant.js";
 export { MemoryFs, FsError, type ReadOnlyFs, type FsStat, type FsEntry, type FsErrorCode, type FsFileType } from "./sandbox/fs.js";
 
 // Tokens

@@ -14,7 +14,7 @@ import {
   METHODS_1_96,
   type Method,
 } from "../src/bridge/abi.js";
-import { assembleReexportModule } from "../src/bridge/instance.js";
+import { assembleReexportModule } from "../src/bridge/host-side.js";
 import { BridgeDecodeError, ByteReader, ByteWriter } from "../src/bridge/rpc.js";
 import { bool, diagnostic, literal, method, option, span, streamRef, tokenTree, usize, type BridgeDiagnostic } from "../src/bridge/codec.js";
 import { HandleStore } from "../src/bridge/handles.js";

@@ -8,7 +8,7 @@ import { BRIDGE_ABI, loadMacroModule, SpanTable, type ExpandResult, type MacroMo
 import { parseTokenStream, printTokenStream } from "../src/tokens/index.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { METHODS_1_96 } from "../src/bridge/abi.js";
-import { runClient } from "../src/bridge/instance.js";
+import { runClient } from "../src/bridge/run-client.js";
 import { BridgeServer } from "../src/bridge/server.js";
 import { listProcMacros } from "../src/wasm/decls.js";
 import { readFileSync } from "node:fs";

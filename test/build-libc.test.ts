@@ -17,7 +17,7 @@ import { after, describe, it } from "node:test";
 import { build } from "../src/builder/build.js";
 import { loadMacroModule, type MacroModule } from "../src/index.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
-import type { SandboxGrant } from "../src/sandbox/wasi-fs.js";
+import type { SandboxGrant } from "../src/sandbox/grant.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { compareStreams, printTokens } from "./oracle/compare.js";
 import { buildNativeMacro, closeNativeOracle, expandNative, type NativeCrate } from "./oracle/native.js";

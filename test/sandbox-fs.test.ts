@@ -9,7 +9,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wasi } from "../src/sandbox/wasi.js";
-import { CapabilitySession, MAX_FILE_BYTES, MAX_PATH_BYTES, MAX_RECORDS, type LibcPaths, type SandboxGrant } from "../src/sandbox/wasi-fs.js";
+import { CapabilitySession, MAX_RECORDS, type LibcPaths, type SandboxGrant } from "../src/sandbox/grant.js";
+import { MAX_FILE_BYTES, MAX_PATH_BYTES } from "../src/sandbox/wasi-fs.js";
 import { FsError, MemoryFs, type ReadOnlyFs } from "../src/sandbox/fs.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 

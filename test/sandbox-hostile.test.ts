@@ -18,7 +18,7 @@ import { NodeReadOnlyFs } from "../src/node/fs.js";
 import { MemoryFs } from "../src/sandbox/fs.js";
 import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";
 import { instrumentFuel } from "../src/sandbox/fuel.js";
-import { warmSnapshotCount } from "../src/bridge/instance.js";
+import { warmSnapshotCount } from "../src/bridge/snapshot.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FIXTURES = join(ROOT, "test", "fixtures");

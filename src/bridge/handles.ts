@@ -41,7 +41,7 @@ function overLimit(stream: TokenStream, maxTokens: number, maxDepth: number): Li
 
 export class HandleStore {
   /**
-   * Host work done for the client so far, in fuel units (see HOST_WORK in instance.ts): the runner
+   * Host work done for the client so far, in fuel units (see HOST_WORK_PER_CALL in host-side.ts): the runner
    * charges it to the module's fuel, so a macro cannot make the host work unboundedly for free
    * (one bulk copy hands the host a megabyte to lex).
    */

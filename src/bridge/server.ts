@@ -140,7 +140,7 @@ export class BridgeServer {
     return this.store.limitExceeded;
   }
 
-  // ---- the owned token stream store, for the runner (instance.ts) ----
+  // ---- the owned token stream store, for the runner (run-client.ts) ----
 
   /** Stores a stream and returns its new handle (the server side of encoding a `TokenStream`). */
   allocStream(stream: TokenStream): number {

@@ -16,7 +16,7 @@ import { readMetadata } from "../wasm/metadata.js";
 import { CapabilityError, describeGrant } from "../sandbox/capabilities.js";
 import { DEFAULT_LIMITS, formatLimit, LimitExceeded, LIMIT_NAMES, LIMIT_SPECS, parseLimitValue, type Limits } from "../sandbox/limits.js";
 import { Watchdog } from "../node/watchdog.js";
-import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { SandboxGrant } from "../sandbox/grant.js";
 import { grantFor } from "../node/grants.js";
 import { loadGrants, pendingHint, userDirs } from "../node/trust.js";
 import { expansionSandbox } from "../node/expansion-sandbox.js";

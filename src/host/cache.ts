@@ -23,7 +23,7 @@ import { bytesToHex } from "@noble/hashes/utils";
 import type { TokenStream } from "../tokens/model.js";
 import type { SpanTable, SpanTableCheckpoint, SpanTableDelta } from "../bridge/spans.js";
 import { FsError, type FsEntry, type FsStat, type ReadOnlyFs } from "../sandbox/fs.js";
-import { visibleEnv, type SandboxGrant } from "../sandbox/wasi-fs.js";
+import { visibleEnv, type SandboxGrant } from "../sandbox/grant.js";
 import type { ExpandResult } from "./types.js";
 import { withLazyText } from "./lazy-text.js";
 

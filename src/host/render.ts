@@ -7,7 +7,7 @@
 //     |         ^^^^
 
 import { ungrantedEnvNotes } from "../sandbox/capabilities.js";
-import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { SandboxGrant } from "../sandbox/grant.js";
 import { compileErrors, type CfgTarget } from "./compile-errors.js";
 import type { Diagnostic, ExpandResult } from "./types.js";
 

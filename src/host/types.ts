@@ -12,7 +12,7 @@ import type { SpanLocation, SpanTable } from "../bridge/spans.js";
 import type { EnvPolicy, TrackedEnvVar } from "../bridge/server.js";
 import type { WasiOptions } from "../sandbox/wasi.js";
 import type { LimitName, Limits } from "../sandbox/limits.js";
-import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { SandboxGrant } from "../sandbox/grant.js";
 import type { Capabilities, CapabilityDenial } from "../sandbox/capabilities.js";
 import type { CacheStore } from "./cache.js";
 
@@ -41,7 +41,7 @@ export interface LoadOptions {
   moduleHash?: string;
   /**
    * Start each expansion's fresh instance from a snapshot of memory and globals taken after the
-   * constructors and the host's warm-up (src/bridge/instance.ts, `warmStart`), instead of running
+   * constructors and the host's warm-up (src/bridge/snapshot.ts, `warmStart`), instead of running
    * them again. Only metered modules whose state allows it. Default true; false for comparisons.
    */
   warmSnapshots?: boolean;

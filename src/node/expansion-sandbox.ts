@@ -17,7 +17,7 @@ import { parse as parseToml } from "smol-toml";
 
 import type { MacroModule } from "../host/types.js";
 import { CapabilityError, effectiveGrant, type Capabilities } from "../sandbox/capabilities.js";
-import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { SandboxGrant } from "../sandbox/grant.js";
 import type { RequestSandbox } from "../server/wasm-backend.js";
 import { NodeReadOnlyFs } from "./fs.js";
 import { byFileVersion, grantFor } from "./grants.js";

@@ -108,7 +108,7 @@ export const FUEL_INSTRUMENTATION_VERSION = 2;
  * Exported by an instrumented module whose whole state after a call is its memory and the globals it
  * exports (every mutable global, see SNAPSHOT_GLOBAL_PREFIX): no imported globals, no start
  * function, and no instruction that changes a table or the segments (table.set/grow/fill/copy/init,
- * elem.drop, memory.init, data.drop). Only then may the host snapshot an instance (src/bridge/instance.ts).
+ * elem.drop, memory.init, data.drop). Only then may the host snapshot an instance (src/bridge/snapshot.ts).
  */
 export const SNAPSHOT_EXPORT = "__macrobox_snapshot";
 /** Each mutable global the module defines is exported as this prefix and its index. */

@@ -18,7 +18,7 @@
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
 import type { ExpandResult, MacroModule } from "../host/types.js";
-import type { SandboxGrant } from "../sandbox/wasi-fs.js";
+import type { SandboxGrant } from "../sandbox/grant.js";
 import type { Span, TokenStream } from "../tokens/model.js";
 import { copyStream } from "../tokens/walk.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";

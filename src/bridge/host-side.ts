@@ -1,0 +1,347 @@
+// The host's side of one instance: the C ABI between the client and the host, the host's buffers in
+// memory, the dispatch closure (with fuel charged for host work), and the warm-up call.
+//
+// The C ABI on wasm32 (what `extern "C"` means in library/proc_macro/src/bridge): a struct is passed
+// by pointer to a caller-made copy, and returned through a hidden first pointer argument (sret).
+// So, with every pointer and usize an i32:
+//   run:      extern "C" fn(BridgeConfig) -> Buffer       = (sret, &config) -> ()
+//   dispatch: extern "C" fn(*mut Env, Buffer) -> Buffer  = (sret, env, &buf) -> ()
+//   reserve:  extern "C" fn(Buffer, usize) -> Buffer     = (sret, &buf, additional) -> ()
+//   drop:     extern "C" fn(Buffer)                      = (&buf) -> ()
+// and the repr(C) layouts are
+//   Buffer       { data: *mut u8, len: usize, capacity: usize, reserve: fn, drop: fn }   20 bytes
+//   Closure      { call: fn, env: *mut Env }                                           8 bytes
+//   BridgeConfig { input: Buffer, dispatch: Closure, force_show_panics: bool }         32 bytes
+// where a `fn` is an index into `__indirect_function_table`.
+//
+// The host needs three functions the module can call through its table: the dispatch closure, and
+// reserve/drop for the buffers the host creates. JavaScript functions cannot be put into a wasm
+// table directly (WebAssembly.Function is not standard yet), so a tiny hand-assembled module
+// imports them with the right wasm types and re-exports them; those exports are wasm functions
+// that `table.set` accepts.
+//
+// Memory the host writes (the input buffer, the BridgeConfig, its own buffers) comes from pages it
+// adds with `memory.grow`, after a warm-up call has made the module's allocator initialise itself
+// (see HostSide.warmUp: wasi-libc's dlmalloc would otherwise adopt those pages as heap). From then
+// on the allocator only uses pages it grew itself, so host pages are never handed out. Buffers the
+// client created are grown with the client's own `reserve` function, exactly as rustc's server does.
+//
+// Browser-safe: no Node APIs here.
+
+import { LimitExceeded } from "../sandbox/limits.js";
+import { BridgeDecodeError } from "./rpc.js";
+import { BridgeServer } from "./server.js";
+import { SpanTable } from "./spans.js";
+import { ByteWriter as WasmWriter, concatBytes, encodeSection, SectionId, ValType } from "../wasm/binary.js";
+import { MacroModuleError } from "../wasm/decls.js";
+
+/** A wasm page, in bytes. */
+export const PAGE = 65536;
+/** Fuel charged per bridge call (a host round trip), plus HOST_WORK_PER_BYTE each way and the server's hostWork. */
+const HOST_WORK_PER_CALL = 100;
+/**
+ * Fuel per byte crossing the bridge. Besides time, it bounds what a macro can make the host keep
+ * (diagnostics, tracked paths, literals in live streams): at most fuel/32 bytes, 62 MB by default,
+ * while real macros spend little on it (serde_derive moves well under a megabyte per expansion).
+ */
+const HOST_WORK_PER_BYTE = 32;
+
+/** Spans for the warm-up's throwaway server: nothing is ever decoded against them. */
+const DUMMY_EXPANSION = (() => {
+  const t = new SpanTable();
+  return { callSite: t.dummy, defSite: t.dummy, mixedSite: t.dummy };
+})();
+
+/** The size of a Buffer and of a BridgeConfig (see the layouts above). */
+export const BUFFER_SIZE = 20;
+export const CONFIG_SIZE = 32;
+
+/** A Buffer's fields. */
+export interface RawBuffer {
+  data: number;
+  len: number;
+  capacity: number;
+  reserve: number;
+  drop: number;
+}
+
+/** V8's (and SpiderMonkey's, JavaScriptCore's) error for an exhausted stack. */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack|too much recursion/i.test(e.message);
+}
+
+/** The host's view of one instance: its memory, its table, the host buffers and functions. */
+export class HostSide {
+  readonly dispatchIndex: number;
+  readonly reserveIndex: number;
+  readonly dropIndex: number;
+  private region = 0;
+  private regionEnd = 0;
+  /** A host-side failure inside a call from the module (it is also thrown into the module). */
+  fault: string | null = null;
+  /** The module's remaining fuel by its own count, when it is metered (set by runClient). */
+  fuelLeft: (() => bigint) | null = null;
+  /** Empties the module's fuel, so that it traps at its next metering point that reads the global. */
+  exhaust: (() => void) | null = null;
+  /** Fuel given to the run (for the limit message). */
+  fuelGiven = 0;
+  /** Fuel charged for host work (bridge and WASI calls) so far in the run. */
+  hostFuelUsed = 0n;
+
+  /** HostMeter: counts host work against the module's fuel; false (and the limit set) once it is out. */
+  charge(units: number): boolean {
+    if (this.fuelLeft === null) return true;
+    this.hostFuelUsed += BigInt(units);
+    if (this.fuelLeft() - this.hostFuelUsed >= 0n) return true;
+    this.limitExceeded ??= new LimitExceeded("fuel", this.fuelGiven);
+    this.exhaust?.();
+    return false;
+  }
+  limitExceeded: LimitExceeded | null = null;
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly table: WebAssembly.Table,
+    private server: BridgeServer,
+    private readonly memoryPages?: number,
+  ) {
+    const fns = hostFunctions({
+      dispatch: (sret, _env, buf) => this.recording(() => this.dispatch(sret, buf)),
+      reserve: (sret, buf, additional) => this.recording(() => this.reserveHost(sret, buf, additional)),
+      drop: () => {
+        // Host buffers live in host pages that die with the instance.
+      },
+    });
+    let base: number;
+    try {
+      base = table.grow(3);
+    } catch (e) {
+      throw new MacroModuleError(`cannot add the bridge functions to the module's table (${(e as Error).message}); link it with a growable table`);
+    }
+    table.set(base, fns.dispatch);
+    table.set(base + 1, fns.reserve);
+    table.set(base + 2, fns.drop);
+    this.dispatchIndex = base;
+    this.reserveIndex = base + 1;
+    this.dropIndex = base + 2;
+  }
+
+  private dataView: DataView | null = null;
+  /** A view of the memory (a new one only when growing has replaced the buffer). */
+  view(): DataView {
+    const buffer = this.memory.buffer;
+    if (this.dataView === null || this.dataView.buffer !== buffer) this.dataView = new DataView(buffer);
+    return this.dataView;
+  }
+
+  /** Runs a call from the module, remembering why it failed before the error unwinds into it. */
+  private recording(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof LimitExceeded) this.limitExceeded ??= e;
+      // The host's calls are shallow (its walks over trees are iterative): a call that overflows
+      // the stack was made with it nearly used up by the macro's own recursion, which is the
+      // macro's stack overflow, reported as the trap it is (classifyThrow), not as a host fault.
+      else if (!isStackOverflow(e)) this.fault ??= e instanceof Error ? e.message : String(e);
+      throw e;
+    }
+  }
+
+  bytes(ptr: number, len: number): Uint8Array {
+    if (ptr < 0 || len < 0 || ptr + len > this.memory.buffer.byteLength) {
+      throw new BridgeDecodeError(`buffer ${ptr}+${len} is outside memory`);
+    }
+    return new Uint8Array(this.memory.buffer, ptr, len);
+  }
+
+  /**
+   * Runs the client once on an empty input before the real run, against a throwaway server.
+   *
+   * Why: wasi-libc's malloc (dlmalloc) sizes its first heap segment, at its first call, as
+   * everything from `__heap_base` to the current end of memory (older wasi-libc, as in Debian,
+   * does not know the linker's `__heap_end`). Pages the host grew before that call would become
+   * heap and be handed out under the host's buffers. The client's `run` allocates first thing
+   * (installing its panic hook), then fails to decode the empty input and returns
+   * `Err(PanicMessage)` — so after this call the allocator is initialised, and pages the host
+   * grows from then on are its own.
+   *
+   * The config for this call sits at the end of a page grown for the purpose, which becomes heap:
+   * the warm-up allocates a few hundred bytes, far from reaching it. One page, not more: V8 counts
+   * every instance's memory as external memory and runs full collections by that count (a
+   * megabyte here per expansion doubled them, measured in bench/profile.ts).
+   *
+   * Returns the fuel charged for host work during the call (reset afterwards).
+   */
+  warmUp(run: (sret: number, config: number) => void, forceShowPanics: boolean): bigint {
+    const realServer = this.server;
+    this.server = new BridgeServer({ spans: new SpanTable(), expansion: DUMMY_EXPANSION, bridgeAbi: realServer.bridgeAbi });
+    try {
+      const pages = 1;
+      const end = (this.memory.grow(pages) + pages) * PAGE;
+      const scratch = end - 512; // room for a client that ignores capacity
+      const config = end - 128;
+      const sret = end - 64;
+      this.writeConfig(config, { data: scratch, len: 0, capacity: 0, reserve: this.reserveIndex, drop: this.dropIndex }, forceShowPanics);
+      run(sret, config);
+      return this.hostFuelUsed;
+    } finally {
+      this.server = realServer;
+      this.fault = null;
+      this.limitExceeded = null;
+      this.hostFuelUsed = 0n;
+    }
+  }
+
+  /** Bump allocation in host-owned pages. */
+  alloc(size: number): number {
+    // Arithmetic, not `& ~7`: addresses past 2 GiB do not fit JS's signed 32-bit bitwise ops.
+    const aligned = Math.ceil(this.region / 8) * 8;
+    if (aligned + size <= this.regionEnd && this.regionEnd > 0) {
+      this.region = aligned + size;
+      return aligned;
+    }
+    const pages = Math.ceil((size + 8) / PAGE) + 1;
+    let start: number;
+    try {
+      start = this.memory.grow(pages) * PAGE;
+    } catch {
+      const have = this.memory.buffer.byteLength / PAGE;
+      throw new LimitExceeded("memoryPages", this.memoryPages ?? have, have + pages);
+    }
+    this.region = start + size;
+    this.regionEnd = start + pages * PAGE;
+    return start;
+  }
+
+  readBuffer(ptr: number): RawBuffer {
+    this.bytes(ptr, BUFFER_SIZE);
+    const v = this.view();
+    return {
+      data: v.getUint32(ptr, true),
+      len: v.getUint32(ptr + 4, true),
+      capacity: v.getUint32(ptr + 8, true),
+      reserve: v.getUint32(ptr + 12, true),
+      drop: v.getUint32(ptr + 16, true),
+    };
+  }
+
+  writeBuffer(ptr: number, b: RawBuffer): void {
+    const v = this.view();
+    v.setUint32(ptr, b.data, true);
+    v.setUint32(ptr + 4, b.len, true);
+    v.setUint32(ptr + 8, b.capacity, true);
+    v.setUint32(ptr + 12, b.reserve, true);
+    v.setUint32(ptr + 16, b.drop, true);
+  }
+
+  /** A BridgeConfig at `ptr` (CONFIG_SIZE bytes): the input buffer, the host's dispatch closure, the panic flag. */
+  writeConfig(ptr: number, input: RawBuffer, forceShowPanics: boolean): void {
+    this.writeBuffer(ptr, input);
+    this.view().setUint32(ptr + BUFFER_SIZE, this.dispatchIndex, true);
+    this.view().setUint32(ptr + BUFFER_SIZE + 4, 0, true); // env: unused, the closure is ours
+    this.view().setUint8(ptr + BUFFER_SIZE + 8, forceShowPanics ? 1 : 0);
+  }
+
+  /** A host-owned buffer holding `content`. */
+  newBuffer(content: Uint8Array): RawBuffer {
+    const capacity = Math.max(64, content.length);
+    const data = this.alloc(capacity);
+    this.bytes(data, content.length).set(content);
+    return { data, len: content.length, capacity, reserve: this.reserveIndex, drop: this.dropIndex };
+  }
+
+  /** `reserve` for host buffers: a bigger host region, contents copied. */
+  private reserveHost(sret: number, bufPtr: number, additional: number): void {
+    const b = this.readBuffer(bufPtr);
+    const capacity = Math.max(b.capacity * 2, b.len + additional, 64);
+    const data = this.alloc(capacity);
+    this.bytes(data, b.len).set(this.bytes(b.data, b.len));
+    this.writeBuffer(sret, { data, len: b.len, capacity, reserve: this.reserveIndex, drop: this.dropIndex });
+  }
+
+  /** The dispatch closure: answer the request in the buffer, in that same buffer. */
+  private dispatch(sret: number, bufPtr: number): void {
+    let b = this.readBuffer(bufPtr);
+    // A view, not a copy: the server decodes it completely before answering (BridgeServer.dispatch).
+    const request = this.bytes(b.data, b.len);
+    // Out of fuel once: every later call fails too (the macro may catch the first as a panic).
+    if (this.limitExceeded) throw this.limitExceeded;
+    const workBefore = this.server.hostWork;
+    const response = this.server.dispatch(request);
+    // The host's work counts against the module's fuel. It is kept here, not subtracted from the
+    // fuel global: the module's metering keeps a local copy it may store back over the global.
+    if (!this.charge(HOST_WORK_PER_CALL + HOST_WORK_PER_BYTE * (request.length + response.length) + (this.server.hostWork - workBefore))) {
+      throw this.limitExceeded!;
+    }
+    b.len = 0;
+    if (response.length > b.capacity) {
+      if (b.reserve === this.reserveIndex) {
+        b = { ...b, ...this.grownHostBuffer(response.length) };
+      } else {
+        // The client's buffer: grow it with its own reserve, as `Buffer::extend_from_slice` does.
+        const arg = this.alloc(BUFFER_SIZE);
+        const out = this.alloc(BUFFER_SIZE);
+        this.writeBuffer(arg, b);
+        const reserve = this.table.get(b.reserve);
+        if (typeof reserve !== "function") throw new BridgeDecodeError(`buffer reserve ${b.reserve} is not a function`);
+        (reserve as (sret: number, buf: number, additional: number) => void)(out, arg, response.length);
+        b = this.readBuffer(out);
+      }
+    }
+    this.bytes(b.data, response.length).set(response);
+    b.len = response.length;
+    this.writeBuffer(sret, b);
+  }
+
+  private grownHostBuffer(capacity: number): { data: number; capacity: number } {
+    return { data: this.alloc(capacity), capacity };
+  }
+}
+
+type I32 = number;
+interface HostFns {
+  dispatch: (sret: I32, env: I32, buf: I32) => void;
+  reserve: (sret: I32, buf: I32, additional: I32) => void;
+  drop: (buf: I32) => void;
+}
+
+/** Wraps the JS functions as wasm functions via the re-export module (see the header comment). */
+function hostFunctions(fns: HostFns): Record<keyof HostFns, Function> {
+  const instance = new WebAssembly.Instance(reexportModule(), { h: { ...fns } });
+  return instance.exports as unknown as Record<keyof HostFns, Function>;
+}
+
+let cachedReexport: WebAssembly.Module | null = null;
+
+function reexportModule(): WebAssembly.Module {
+  cachedReexport ??= new WebAssembly.Module(assembleReexportModule());
+  return cachedReexport;
+}
+
+/**
+ * (module
+ *   (type (func (param i32 i32 i32)))  (type (func (param i32)))
+ *   (import "h" "dispatch" (func (type 0)))  (import "h" "reserve" (func (type 0)))  (import "h" "drop" (func (type 1)))
+ *   (export "dispatch" (func 0))  (export "reserve" (func 1))  (export "drop" (func 2)))
+ */
+export function assembleReexportModule(): Uint8Array<ArrayBuffer> {
+  const FUNC = 0x60;
+  const IMPORT_FUNC = 0x00;
+  const funcs: [string, number][] = [
+    ["dispatch", 0],
+    ["reserve", 0],
+    ["drop", 1],
+  ];
+  const types = new WasmWriter().u32(2).u8(FUNC).u32(3).u8(ValType.i32).u8(ValType.i32).u8(ValType.i32).u32(0).u8(FUNC).u32(1).u8(ValType.i32).u32(0);
+  const imports = new WasmWriter().u32(funcs.length);
+  for (const [name, type] of funcs) imports.name("h").name(name).u8(IMPORT_FUNC).u32(type);
+  const exports = new WasmWriter().u32(funcs.length);
+  funcs.forEach(([name], index) => exports.name(name).u8(IMPORT_FUNC).u32(index));
+  return concatBytes([
+    new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]),
+    encodeSection(SectionId.type, types.finish()),
+    encodeSection(SectionId.import, imports.finish()),
+    encodeSection(SectionId.export, exports.finish()),
+  ]);
+}
