@@ -2,7 +2,18 @@
 // directory) of examples/sample-app with its native proc macros and with every one sandboxed, and
 // the ratio. Prints numbers; asserts nothing.
 //
-//   node --import tsx bench/patch.ts [--rounds N] [--cold]
+//   node --import tsx bench/patch.ts [--rounds N] [--cold] [--incremental] [--suite] [--all]
+//
+// What users run all day, each printing native, patched and the ratio (native and patched
+// alternate within a round, so machine noise falls on both; compare the ratios):
+// - `--incremental`: a one-line change in a module full of derives (the sample with 120 generated
+//   items deriving serde's Serialize and Deserialize with attributes and thiserror's Error), then
+//   `cargo build`: rustc compiles the crate again and expands every macro in it again.
+// - `--suite`: `cargo test` of a large real crate's own suite from the registry
+//   (/usr/share/cargo/registry: thiserror 1.0.38, whose tests derive Error some 200 times), from an
+//   empty target directory.
+// - `--cold`: first use from an empty macrobox cache, split into its parts: std for the target,
+//   each macro crate's module (bench/patch-parts.ts), then the clean build.
 //
 // The patched builds use modules already built and cached (`macrobox patch` ran once before): a
 // "cold host" build starts its own host (a fresh socket), a "warm host" build finds the previous
@@ -13,7 +24,7 @@
 // under tsx, whose start-up an installed package does not pay.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +33,16 @@ import { findToolchain } from "../src/builder/index.js";
 import { toolchainCache } from "../src/builder/cache.js";
 import { registryRoots, syncDirectorySource } from "../src/builder/registry.js";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" }, cold: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    cold: { type: "boolean", default: false },
+    incremental: { type: "boolean", default: false },
+    suite: { type: "boolean", default: false },
+    all: { type: "boolean", default: false },
+  },
+});
+if (values.all) values.cold = values.incremental = values.suite = true;
 const rounds = Number(values.rounds);
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
@@ -77,6 +97,40 @@ function cleanBuild(app: string, env: NodeJS.ProcessEnv): { seconds: number; uni
   return { seconds: r.seconds, units };
 }
 
+const REGISTRY = "/usr/share/cargo/registry";
+const SUITE_CRATE = "thiserror-1.0.38";
+const DERIVE_ITEMS = 120;
+
+/**
+ * Adds `src/derives.rs` to a sample copy: `DERIVE_ITEMS` items of the shapes application code
+ * derives on (structs with serde attributes, tagged enums, generics, error enums); returns `app`.
+ */
+function withDerives(app: string): string {
+  const items: string[] = ["use serde::{Deserialize, Serialize};", ""];
+  for (let i = 0; i < DERIVE_ITEMS; i++) {
+    if (i % 4 === 0)
+      items.push(
+        `#[derive(Debug, Clone, Serialize, Deserialize)]\n#[serde(rename_all = "camelCase")]\npub struct Record${i} {\n    pub id: u64,\n    #[serde(default)]\n    pub display_name: Option<String>,\n    #[serde(skip_serializing_if = "Vec::is_empty", default)]\n    pub tags: Vec<String>,\n    pub score: f64,\n    #[serde(rename = "kind")]\n    pub kind_of: u8,\n}\n`,
+      );
+    else if (i % 4 === 1)
+      items.push(
+        `#[derive(Debug, Clone, Serialize, Deserialize)]\n#[serde(tag = "type", rename_all = "snake_case")]\npub enum Event${i} {\n    Created { id: u64, by: String },\n    Updated { id: u64, fields: Vec<String> },\n    Deleted { id: u64 },\n    Ping,\n}\n`,
+      );
+    else if (i % 4 === 2)
+      items.push(
+        `#[derive(Debug, Serialize, Deserialize)]\npub struct Page${i}<T>\nwhere\n    T: Clone,\n{\n    pub items: Vec<T>,\n    pub next: Option<String>,\n    #[serde(default)]\n    pub total: u64,\n}\n`,
+      );
+    else
+      items.push(
+        `#[derive(Debug, thiserror::Error)]\npub enum Error${i} {\n    #[error("not found: {0}")]\n    NotFound(String),\n    #[error("invalid {field}: {reason}")]\n    Invalid { field: String, reason: String },\n    #[error(transparent)]\n    Io(#[from] std::io::Error),\n}\n`,
+      );
+  }
+  writeFileSync(join(app, "src", "derives.rs"), items.join("\n"));
+  const lib = join(app, "src", "lib.rs");
+  writeFileSync(lib, readFileSync(lib, "utf8") + "\npub mod derives;\n");
+  return app;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
@@ -116,18 +170,84 @@ try {
     `median clean build: native ${n.toFixed(2)} s, patched ${c.toFixed(2)} s (cold host; ratio ${(c / n).toFixed(2)}×), ${w.toFixed(2)} s (warm host; ratio ${(w / n).toFixed(2)}×)`,
   );
 
+  if (values.incremental) {
+    // Two more copies with the generated module, built once (so cargo has everything but the crate).
+    const apps = { native: withDerives(copy("incr-native")), patched: withDerives(copy("incr-patched")) };
+    for (const app of Object.values(apps)) run(toolchain.cargo, ["generate-lockfile", "--offline"], app, baseEnv);
+    macrobox(["trust"], apps.patched, baseEnv);
+    macrobox(["patch", "-q"], apps.patched, baseEnv);
+    const env = { ...baseEnv, MACROBOX_HOST_SOCKET: join(scratch, "host-incr.sock"), MACROBOX_HOST_IDLE_MS: "600000" };
+    const targets = { native: join(scratch, "target-incr-native"), patched: join(scratch, "target-incr-patched") };
+    const build = (side: "native" | "patched") => run(toolchain.cargo, ["build"], apps[side], { ...env, CARGO_TARGET_DIR: targets[side] }).seconds;
+    build("native");
+    build("patched");
+    const t = { native: [] as number[], patched: [] as number[] };
+    for (let round = 1; round <= Math.max(rounds, 3); round++) {
+      for (const side of round % 2 === 0 ? (["patched", "native"] as const) : (["native", "patched"] as const)) {
+        appendFileSync(join(apps[side], "src", "derives.rs"), `// edit ${round}\n`);
+        t[side].push(build(side));
+      }
+      console.log(`incremental round ${round}: native ${t.native.at(-1)!.toFixed(2)}   patched ${t.patched.at(-1)!.toFixed(2)}`);
+    }
+    const nm = median(t.native);
+    const pm = median(t.patched);
+    console.log(
+      `median incremental build after a one-line change (${DERIVE_ITEMS} items with derives): native ${nm.toFixed(2)} s, patched ${pm.toFixed(2)} s (ratio ${(pm / nm).toFixed(2)}×)`,
+    );
+  }
+
+  if (values.suite) {
+    // A real crate's own test suite: the same copy, native then patched, each from an empty target directory.
+    const suite = join(scratch, "suite", SUITE_CRATE);
+    cpSync(join(REGISTRY, SUITE_CRATE), suite, { recursive: true });
+    rmSync(join(suite, ".cargo-checksum.json"), { force: true });
+    run(toolchain.cargo, ["generate-lockfile", "--offline"], suite, baseEnv);
+    const nativeCopy = join(scratch, "suite-native");
+    cpSync(suite, nativeCopy, { recursive: true });
+    macrobox(["trust"], suite, baseEnv);
+    macrobox(["patch", "-q"], suite, baseEnv);
+    const env = { ...baseEnv, MACROBOX_HOST_SOCKET: join(scratch, "host-suite.sock"), MACROBOX_HOST_IDLE_MS: "600000" };
+    const cargoTest = (dir: string, tag: string) => {
+      const target = join(scratch, `target-suite-${tag}`);
+      const r = run(toolchain.cargo, ["test", "--offline"], dir, { ...env, CARGO_TARGET_DIR: target });
+      rmSync(target, { recursive: true, force: true });
+      const passed = [...r.stdout.matchAll(/test result: ok\. (\d+) passed/g)].reduce((n, m) => n + Number(m[1]), 0);
+      return { seconds: r.seconds, passed };
+    };
+    const t = { native: [] as number[], patched: [] as number[] };
+    let passed = { native: 0, patched: 0 };
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 0 ? (["patched", "native"] as const) : (["native", "patched"] as const);
+      for (const side of order) {
+        const r = cargoTest(side === "native" ? nativeCopy : suite, `${side}-${round}`);
+        t[side].push(r.seconds);
+        passed = { ...passed, [side]: r.passed };
+      }
+      console.log(`cargo test round ${round}: native ${t.native.at(-1)!.toFixed(2)}   patched ${t.patched.at(-1)!.toFixed(2)}`);
+    }
+    const nm = median(t.native);
+    const pm = median(t.patched);
+    console.log(
+      `median clean \`cargo test\` of ${SUITE_CRATE}'s own suite (${passed.native} tests passed natively, ${passed.patched} patched): native ${nm.toFixed(2)} s, patched ${pm.toFixed(2)} s (ratio ${(pm / nm).toFixed(2)}×)`,
+    );
+  }
+
   if (values.cold) {
     // First use: an empty macrobox cache, so std for the target and every module are built.
     const coldApp = copy("cold");
     run(toolchain.cargo, ["generate-lockfile", "--offline"], coldApp, baseEnv);
     const env = { ...baseEnv, MACROBOX_CACHE: join(scratch, "empty-cache"), MACROBOX_HOST_SOCKET: join(scratch, "host-cold.sock") };
     macrobox(["trust"], coldApp, env);
-    const first = macrobox(["patch", "-q"], coldApp, env);
+    const first = run(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "bench/patch-parts.ts")], coldApp, env);
+    const parts = JSON.parse(first.stdout.trim().split("\n").at(-1)!) as { std: number; modules: Array<{ crate: string; seconds: number }>; total: number };
     const build = cleanBuild(coldApp, env);
     const total = first.seconds + build.seconds;
-    console.log(
-      `from an empty macrobox cache: macrobox patch ${first.seconds.toFixed(2)} s (std and every module built) + clean build ${build.seconds.toFixed(2)} s = ${total.toFixed(2)} s (ratio to native ${(total / n).toFixed(2)}×)`,
-    );
+    console.log(`from an empty macrobox cache (first use), in parts:`);
+    console.log(`  std for the target (within the first module's build)  ${parts.std.toFixed(2)} s`);
+    for (const m of parts.modules) console.log(`  module ${m.crate.padEnd(46)} ${m.seconds.toFixed(2)} s${m === parts.modules[0] ? " (std included)" : ""}`);
+    console.log(`  macrobox patch in all (with node's start)              ${first.seconds.toFixed(2)} s`);
+    console.log(`  the clean build                                         ${build.seconds.toFixed(2)} s`);
+    console.log(`  total ${total.toFixed(2)} s; native clean build ${n.toFixed(2)} s (ratio ${(total / n).toFixed(2)}×)`);
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -30,6 +30,8 @@ await build({
   entryPoints: {
     main: join(root, "src", "cli", "main.ts"),
     "host-main": join(root, "src", "patch", "host-main.ts"),
+    // The host's worker threads, started by a path next to the host's code.
+    "host-worker": join(root, "src", "patch", "host-worker.ts"),
   },
   splitting: true,
   chunkNames: "chunk-[hash]",

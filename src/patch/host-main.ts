@@ -1,7 +1,8 @@
 // The host's process (what a shim starts): `node host-main.js --socket <path> [--idle-ms n]
-// [--max-message bytes] [--read-timeout-ms n] [--config-home dir --data-home dir] [--cache-root dir]`;
-// the env vars MACROBOX_HOST_IDLE_MS, MACROBOX_HOST_MAX_MESSAGE and MACROBOX_HOST_READ_TIMEOUT_MS set
-// the same bounds (the flags win).
+// [--max-message bytes] [--read-timeout-ms n] [--workers n] [--config-home dir --data-home dir]
+// [--cache-root dir]`; the env vars MACROBOX_HOST_IDLE_MS, MACROBOX_HOST_MAX_MESSAGE,
+// MACROBOX_HOST_READ_TIMEOUT_MS and MACROBOX_HOST_WORKERS (expansions at once; default the number
+// of cores) set the same (the flags win).
 //
 // Whose grants and trust store count, and which cache serves, come from the command line that
 // `macrobox patch` baked into the shims, never from this process's environment: a shim runs inside
@@ -9,6 +10,7 @@
 // pointing at a trust store the repository ships, a MACROBOX_CACHE it planted entries in), and one
 // host serves every workspace patched with the same command.
 
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { isMacroboxError } from "../errors.js";
 import { userDirs } from "../node/index.js";
@@ -23,11 +25,12 @@ const { values } = parseArgs({
     "config-home": { type: "string" },
     "data-home": { type: "string" },
     "cache-root": { type: "string" },
+    workers: { type: "string" },
   },
 });
 if (values.socket === undefined) {
   process.stderr.write(
-    "usage: host-main --socket <path> [--idle-ms n] [--max-message bytes] [--read-timeout-ms n] [--config-home dir --data-home dir] [--cache-root dir]\n",
+    "usage: host-main --socket <path> [--idle-ms n] [--max-message bytes] [--read-timeout-ms n] [--workers n] [--config-home dir --data-home dir] [--cache-root dir]\n",
   );
   process.exit(2);
 }
@@ -45,6 +48,7 @@ runHost({
   idleMs: setting(values["idle-ms"], "MACROBOX_HOST_IDLE_MS", DEFAULT_IDLE_MS),
   maxMessageBytes: setting(values["max-message"], "MACROBOX_HOST_MAX_MESSAGE", DEFAULT_MAX_MESSAGE_BYTES),
   readTimeoutMs: setting(values["read-timeout-ms"], "MACROBOX_HOST_READ_TIMEOUT_MS", DEFAULT_READ_TIMEOUT_MS),
+  workers: Math.floor(setting(values.workers, "MACROBOX_HOST_WORKERS", availableParallelism())),
   dirs: { config: values["config-home"] ?? fromEnv.config, data: values["data-home"] ?? fromEnv.data },
 }).then(
   () => process.exit(0),

@@ -1,17 +1,22 @@
 // The macrobox host the shims talk to: one Node process per socket, started by the first shim
 // that finds no host, serving every rustc of the build (and of later builds) until it has been
 // idle for a while. Each connection carries one expansion (shim-runtime.rs, protocol.ts).
+//
+// Concurrent connections (`cargo build -j N` runs several rustc processes, each expanding) are
+// expanded in parallel: the main thread reads each request and hands it to a pool of worker
+// threads (host-worker.ts), one per core at most, started when first needed; a request waits only
+// when every worker is busy. A wasm call blocks its thread, so one thread would serve them one at
+// a time. Each expansion still runs in a fresh sandbox with its memory bound, whichever worker.
 
-import { existsSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, rmSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { isPackageEnv, loadMacroModule, type MacroModule } from "../index.js";
-import { expansionSandbox, grantFor, loadGrants, pendingHint, readModuleFile, type UserDirs } from "../node/index.js";
+import { availableParallelism } from "node:os";
+import { dirname } from "node:path";
+import { Worker } from "node:worker_threads";
+import type { UserDirs } from "../node/index.js";
 import { ensurePrivateDir, HostSocketError, socketFileProblem } from "./host-socket.js";
-import { moduleHash, nodeCaches } from "../node/disk-cache.js";
-import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
-import { withTracking } from "./tracking.js";
-import { errorMessage } from "../errors.js";
+import { encodeReply } from "./protocol.js";
+import type { HostJob, HostJobDone } from "./host-worker.js";
 
 /** How long the host waits for a connection before it exits. */
 export const DEFAULT_IDLE_MS = 60_000;
@@ -27,7 +32,6 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
  * `MACROBOX_HOST_READ_TIMEOUT_MS` sets it.
  */
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
-const PANIC_TITLES = ["proc macro panicked", "proc-macro derive panicked", "custom attribute panicked"];
 
 export interface HostOptions {
   socket: string;
@@ -37,6 +41,8 @@ export interface HostOptions {
   /** A connection that sends nothing for this long before its request is complete is closed. */
   readTimeoutMs?: number;
   log?: (line: string) => void;
+  /** How many requests are expanded at once (worker threads; default: the number of cores). */
+  workers?: number;
   /**
    * The user's directories (whose grants and trust store count): never taken from this process's
    * environment, which rustc passed on and a repository's `.cargo/config.toml` `[env]` can set.
@@ -47,27 +53,15 @@ export interface HostOptions {
 export async function runHost(options: HostOptions): Promise<void> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
-  const caches = nodeCaches(process.env, { dirs: options.dirs });
   const limits = { maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, readTimeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS };
-  const modules = new Map<string, Promise<MacroModule>>();
-  const load = (path: string): Promise<MacroModule> => {
-    let m = modules.get(path);
-    if (m === undefined) {
-      // A regular file within the bound, whatever path a shim names.
-      const bytes = readModuleFile(path);
-      m = loadMacroModule(bytes, { moduleCache: caches.moduleCache, expansionCache: caches.expansionCache ?? undefined, moduleHash: moduleHash(bytes) });
-      m.catch(() => modules.delete(path));
-      modules.set(path, m);
-    }
-    return m;
-  };
+  const pool = new ExpansionPool(Math.max(1, options.workers ?? availableParallelism()), options.dirs, log);
 
   let active = 0;
   let timer: NodeJS.Timeout | null = null;
   const server = createServer((conn) => {
     active++;
     if (timer) clearTimeout(timer);
-    serveConnection(conn, load, log, limits, options.dirs).finally(() => {
+    serveConnection(conn, pool, log, limits).finally(() => {
       active--;
       if (active === 0) armIdle();
     });
@@ -77,6 +71,7 @@ export async function runHost(options: HostOptions): Promise<void> {
     timer = setTimeout(() => {
       log("idle: exiting");
       server.close();
+      void pool.close();
       try {
         unlinkSync(options.socket);
       } catch {
@@ -129,10 +124,9 @@ function isAlive(socket: string): Promise<boolean> {
 
 async function serveConnection(
   conn: Socket,
-  load: (path: string) => Promise<MacroModule>,
+  pool: ExpansionPool,
   log: (line: string) => void,
   limits: { maxMessageBytes: number; readTimeoutMs: number },
-  dirs: UserDirs,
 ): Promise<void> {
   const request = await new Promise<Buffer | { refused: string } | null>((done) => {
     let header = Buffer.alloc(0);
@@ -175,12 +169,7 @@ async function serveConnection(
     log(`refused: ${request.refused}`);
     reply = encodeReply({ kind: "error", message: `macrobox: ${request.refused}` }, { stdout: "", stderr: "" }, null);
   } else {
-    try {
-      reply = await expandRequest(decodeRequest(request), load, dirs);
-    } catch (e) {
-      log(`error: ${errorMessage(e)}`);
-      reply = encodeReply({ kind: "error", message: `macrobox: ${errorMessage(e)}` }, { stdout: "", stderr: "" }, null);
-    }
+    reply = await pool.expand(request);
   }
   if ("refused" in request) {
     // The client may still be writing the rest: read and drop it (never kept) for up to the read
@@ -206,56 +195,93 @@ async function serveConnection(
   });
 }
 
-/** Settings notes already shown by this host: each once (every expansion of a build would repeat them), and again in a failure. */
-const shownNotes = new Set<string>();
+/**
+ * The worker threads that expand: up to `size`, started when a request finds none idle; requests
+ * beyond them wait in order. Settings notes already shown are kept here, for all workers.
+ */
+class ExpansionPool {
+  private readonly idle: Worker[] = [];
+  private readonly all = new Set<Worker>();
+  private readonly waiting: Array<(w: Worker) => void> = [];
+  private readonly pending = new Map<number, { resolve(reply: Buffer): void; worker: Worker }>();
+  private readonly shown = new Set<string>();
+  private nextId = 0;
 
-async function expandRequest(req: ShimRequest, load: (path: string) => Promise<MacroModule>, dirs: UserDirs): Promise<Buffer> {
-  const module = await load(req.module);
-  const crate = module.crate?.name ?? req.crate;
-  // Grants come from the user (src/node/trust.ts): the workspace's request (`macrobox.toml` or
-  // `[workspace.metadata.macrobox]`, in the directory the patch names in MACROBOX_WORKSPACE) once
-  // trusted, for a crate being compiled whose real path lies inside it; the macro sees that crate.
-  const workspace = req.env.MACROBOX_WORKSPACE ?? req.cwd;
-  const decision = loadGrants({ dirs, cwd: workspace, crateDir: req.env.CARGO_MANIFEST_DIR ?? req.cwd });
-  const hint = pendingHint(decision, crate);
-  const sandbox = expansionSandbox({
-    crate,
-    declared: module.declared,
-    granted: grantFor(decision.grants, crate),
-    env: req.env,
-    currentDir: req.cwd,
-    ...(hint !== undefined ? { hint } : {}),
-  });
-  const result = await module.expand({ kind: req.kind, name: req.name, input: req.input, args: req.args, spans: req.spans, sandbox });
-  const settingsNotes = decision.notes.filter((n) => result.output === undefined || !shownNotes.has(n));
-  for (const n of settingsNotes) shownNotes.add(n);
-  const notes = [...settingsNotes, ...result.denials.map((d) => d.note)].map((n) => `note: macrobox: ${n}\n`).join("");
-  const printed = { stdout: result.stdout, stderr: result.stderr + notes };
-  if (result.output === undefined) {
-    const err = result.error!;
-    if (err.kind === "panic") {
-      const title = PANIC_TITLES.find((t) => err.message === t || err.message.startsWith(`${t}: `));
-      // rustc prints a panic without a message as "proc macro panicked" with no help line; an
-      // empty payload is the closest a shim can panic with.
-      const message = title === undefined ? err.message : err.message.slice(title.length + 2);
-      return encodeReply({ kind: "panic", message }, printed, null);
-    }
-    return encodeReply({ kind: "error", message: `macrobox: ${crate}: ${err.message}` }, printed, null);
+  constructor(
+    private readonly size: number,
+    private readonly dirs: UserDirs,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async expand(request: Buffer): Promise<Buffer> {
+    const worker = await this.acquire();
+    const id = this.nextId++;
+    return new Promise<Buffer>((resolve) => {
+      this.pending.set(id, { resolve, worker });
+      const job: HostJob = { id, request, shown: [...this.shown] };
+      worker.postMessage(job);
+    });
   }
-  const trackedFiles = new Set<string>();
-  for (const read of result.reads) {
-    const path = isAbsolute(read) ? read : resolve(sandbox.crateDir ?? req.cwd, read);
-    try {
-      if (statSync(path).isFile()) trackedFiles.add(path);
-    } catch {
-      // gone since: nothing to track
-    }
+
+  private acquire(): Promise<Worker> {
+    const ready = this.idle.pop();
+    if (ready !== undefined) return Promise.resolve(ready);
+    if (this.all.size < this.size) return Promise.resolve(this.start());
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
-  // The package env is cargo's own: cargo rebuilds the crate when it changes.
-  const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name).filter((name) => !isPackageEnv(name)));
-  for (const name of sandbox.granted.env) if (!/[*?[]/.test(name) && !isPackageEnv(name)) trackedEnv.add(name);
-  const { output } = withTracking(req.kind, result.output, [...trackedFiles].sort(), [...trackedEnv].sort(), req.callSite);
-  return encodeReply({ kind: "output", output }, printed, req.toShim);
+
+  private release(worker: Worker): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next(worker);
+    else this.idle.push(worker);
+  }
+
+  private start(): Worker {
+    const worker = startHostWorker(this.dirs);
+    this.all.add(worker);
+    worker.on("message", (done: HostJobDone) => {
+      const job = this.pending.get(done.id);
+      if (job === undefined) return;
+      this.pending.delete(done.id);
+      for (const n of done.notes) this.shown.add(n);
+      if (done.error !== undefined) this.log(`error: ${done.error}`);
+      job.resolve(Buffer.from(done.reply.buffer, done.reply.byteOffset, done.reply.byteLength));
+      this.release(worker);
+    });
+    // A worker that dies (out of memory in the host's own code, a bug) fails its request with an
+    // error reply; a fresh worker takes its place when one is needed.
+    worker.on("error", (e) => this.log(`worker error: ${e.message}`));
+    worker.on("exit", (code) => {
+      this.all.delete(worker);
+      const at = this.idle.indexOf(worker);
+      if (at >= 0) this.idle.splice(at, 1);
+      for (const [id, job] of this.pending) {
+        if (job.worker !== worker) continue;
+        this.pending.delete(id);
+        job.resolve(
+          encodeReply({ kind: "error", message: `macrobox: the host's expansion thread stopped (exit code ${code})` }, { stdout: "", stderr: "" }, null),
+        );
+      }
+      const next = this.waiting.shift();
+      if (next !== undefined) next(this.start());
+    });
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.all].map((w) => w.terminate()));
+  }
+}
+
+function startHostWorker(dirs: UserDirs): Worker {
+  const workerData = { dirs };
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./host-worker.js", import.meta.url), { workerData });
+  // Running from sources under tsx (tests, development): a worker does not inherit tsx's loader,
+  // so a bootstrap registers it before importing the TypeScript entry.
+  const entry = new URL("./host-worker.ts", import.meta.url).href;
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const code = `const { register } = await import(${JSON.stringify(tsx)}); register(); await import(${JSON.stringify(entry)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData });
 }
 
 export function socketExists(socket: string): boolean {

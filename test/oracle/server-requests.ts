@@ -9,7 +9,9 @@ import { fileURLToPath } from "node:url";
 import { build } from "../../src/builder/build.js";
 import { ProcMacroServerClient } from "../support/server-client.js";
 import { encodeFlatTree } from "../../src/server/flat.js";
+import type { SubRequest, SubResponse } from "../../src/server/postcard.js";
 import { encodeSpanDataTable, type Request, type SpanData } from "../../src/server/protocol.js";
+import { isRootContext } from "../../src/server/ra-spans.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { parseTokenStream } from "../../src/tokens/parse.js";
 import { forEachTree } from "../../src/tokens/walk.js";
@@ -179,4 +181,42 @@ export function spanIds(stream: TokenStream): number[] {
     else out.push(t.span);
   });
   return out;
+}
+
+/**
+ * The client's side of the span questions: one source file (id 3) whose text is the request's
+ * input; every anchor starts at a fixed offset of it. Answers depend only on the question.
+ */
+export function spanWorld(text: string): (sub: SubRequest) => SubResponse {
+  const base = (astId: number) => (astId === RA_ITEM ? 0 : astId === RA_OTHER ? 2 : astId === RA_CALL ? 1 : 3);
+  const file = (fileId: number) => `/ws/src/file${fileId & 0x7f_ffff}.rs`;
+  return (sub) => {
+    switch (sub.type) {
+      case "FilePath":
+        return { type: "FilePathResult", name: file(sub.fileId) };
+      case "LocalFilePath":
+        return { type: "LocalFilePathResult", name: sub.fileId === (RA_FILE & 0x7f_ffff) ? file(sub.fileId) : null };
+      case "SourceText": {
+        const lo = base(sub.astId) + sub.start;
+        const hi = base(sub.astId) + sub.end;
+        return { type: "SourceTextResult", text: hi <= text.length && lo <= hi ? text.slice(lo, hi) : null };
+      }
+      case "LineColumn": {
+        const before = text.slice(0, base(sub.astId) + sub.offset).split("\n");
+        return { type: "LineColumnResult", line: before.length, column: before[before.length - 1].length + 1 };
+      }
+      case "ByteRange":
+        return { type: "ByteRangeResult", start: base(sub.astId) + sub.start, end: base(sub.astId) + sub.end };
+      case "SpanSource":
+        // A span from a macro's expansion comes from the call; a root span is its own source.
+        return isRootContext(sub.ctx)
+          ? { type: "SpanSourceResult", fileId: sub.fileId, astId: sub.astId, start: sub.start, end: sub.end, ctx: sub.ctx }
+          : { type: "SpanSourceResult", fileId: RA_FILE, astId: RA_CALL, start: 0, end: 12, ctx: ROOT_2021 };
+      case "SpanParent":
+        return {
+          type: "SpanParentResult",
+          parentSpan: isRootContext(sub.ctx) ? null : { fileId: RA_FILE, astId: RA_CALL, start: 1, end: 5, ctx: ROOT_2021 },
+        };
+    }
+  };
 }
