@@ -129,12 +129,13 @@ describe("every error class macrobox exports is a MacroboxError", () => {
     const errorClasses = new Map<Function, string>();
     for (const file of modules(join(root, "src"))) {
       const where = relative(root, file);
-      // These run when imported: the commands, the cargo host's process, the server's expansion worker,
+      // These run when imported: the commands, the cargo host's process and its expansion threads, the server's expansion worker,
       // and the playground's page and worker (browser globals).
       const entries = [
         "src/cli/run.ts",
         "src/cli/srv-run.ts",
         "src/patch/host-main.ts",
+        "src/patch/host-worker.ts",
         "src/proc-macro-server/expansion-worker-main.ts",
         "src/proc-macro-server/expansion-worker-boot.ts",
         "src/playground/main.ts",
