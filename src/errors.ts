@@ -59,7 +59,11 @@ export function errorMessage(e: unknown): string {
  * system's error code (ENOENT, EACCES, ...), else the message>`.
  */
 export function cannotRead(what: string, cause: unknown): MacroboxError {
-  const code = (cause as { code?: unknown } | null)?.code;
-  const reason = typeof code === "string" ? code : cause instanceof Error ? cause.message : String(cause);
-  return new MacroboxError("io", `cannot read ${what}: ${reason}`, { cause });
+  return new MacroboxError("io", `cannot read ${what}: ${systemErrorReason(cause)}`, { cause });
+}
+
+/** Why a file system call failed, as messages put it: the system's error code (ENOENT, EACCES, ...), else the message. */
+export function systemErrorReason(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : e instanceof Error ? e.message : String(e);
 }

@@ -23,11 +23,12 @@ import { bindTable, BridgeServer } from "../src/bridge/server.js";
 import { RUSTC_1_96 } from "../src/bridge/versions/rustc-1.96.js";
 import { SpanTable } from "../src/bridge/spans.js";
 import { Errno, Wasi, WasiExit, wasiImportsFor } from "../src/sandbox/wasi.js";
-import { unsupportedImportsMessage } from "../src/sandbox/host-imports.js";
+import { unsupportedImportsMessage, WASI_PREVIEW1 } from "../src/sandbox/host-imports.js";
 import { MacroModuleError } from "../src/wasm/decls.js";
 import { readFileSync } from "node:fs";
 
 const MOD_RS = "/usr/src/rustc-1.96.0/library/proc_macro/src/bridge/mod.rs";
+const WASI_CRATE_BINDINGS = "/usr/src/rustc-1.96.0/library/vendor/wasi-0.11.1+wasi-snapshot-preview1/src/lib_generated.rs";
 
 describe("abi", () => {
   test("the 1.96 table is with_api! in rustc 1.96's mod.rs: names in order, argument and result types", () => {
@@ -326,6 +327,24 @@ describe("wasi", () => {
     assert.equal(obj.path_unlink_file(0, 0, 0), Errno.NOTCAPABLE);
     const bad = new WebAssembly.Module(moduleImporting([["env", "system", 1]]));
     assert.throws(() => wasiImportsFor(bad, new Wasi()), /env\.system/);
+  });
+
+  test("WASI_PREVIEW1 is exactly the preview1 functions rustc 1.96's vendored `wasi` crate imports, each with its answer", () => {
+    // The crate's generated bindings: `pub fn <name>(argN: ...) -> i32;` in the extern block linked to wasi_snapshot_preview1.
+    const generated = readFileSync(WASI_CRATE_BINDINGS, "utf8");
+    const block = generated.slice(generated.indexOf('#[link(wasm_import_module = "wasi_snapshot_preview1")]'));
+    const theirs = [...block.matchAll(/pub fn ([a-z_0-9]+)\(([^)]*)\)/g)].map((m) => [m[1], m[2].split(",").filter((a) => a.trim() !== "").length] as const);
+    assert.ok(theirs.length > 40, `read ${theirs.length} functions from ${WASI_CRATE_BINDINGS}`);
+    assert.deepEqual(Object.keys(WASI_PREVIEW1).sort(), theirs.map(([name]) => name).sort());
+    // Imported all at once, each answers as its row says (the `host` ones are Wasi's methods).
+    const mod = new WebAssembly.Module(moduleImporting(theirs.map(([name, arity]) => ["wasi_snapshot_preview1", name, arity])));
+    const fns = wasiImportsFor(mod, new Wasi()).wasi_snapshot_preview1 as Record<string, (...a: number[]) => number>;
+    for (const [name, row] of Object.entries(WASI_PREVIEW1)) {
+      assert.equal(typeof fns[name], "function", name);
+      if (row.answer === "not-capable") assert.equal(fns[name](0, 0, 0, 0, 0, 0, 0, 0, 0), Errno.NOTCAPABLE, name);
+      if (row.answer === "nosys") assert.equal(fns[name](0, 0, 0, 0), Errno.NOSYS, name);
+      if (row.answer === "host") assert.equal(typeof (Wasi.prototype as unknown as Record<string, unknown>)[name], "function", name);
+    }
   });
 
   test("loading refuses exactly what `macrobox build` refuses, with the same message naming the import", () => {

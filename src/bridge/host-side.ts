@@ -28,15 +28,13 @@
 //
 // Browser-safe: no Node APIs here.
 
-import { LimitExceeded } from "../sandbox/limits.js";
+import { LimitExceeded, WASM_PAGE_BYTES } from "../sandbox/limits.js";
 import { BridgeDecodeError } from "./rpc.js";
 import { BridgeServer } from "./server.js";
 import { SpanTable } from "./spans.js";
 import { WasmWriter, concatBytes, encodeSection, SectionId, ValType } from "../wasm/binary.js";
 import { MacroModuleError } from "../wasm/decls.js";
 
-/** A wasm page, in bytes. */
-export const PAGE = 65536;
 /** Fuel charged per bridge call (a host round trip), plus HOST_WORK_PER_BYTE each way and the server's hostWork. */
 const HOST_WORK_PER_CALL = 100;
 /**
@@ -178,7 +176,7 @@ export class HostSide {
     this.server = new BridgeServer({ spans: new SpanTable(), expansion: DUMMY_EXPANSION, bridgeAbi: realServer.bridgeAbi });
     try {
       const pages = 1;
-      const end = (this.memory.grow(pages) + pages) * PAGE;
+      const end = (this.memory.grow(pages) + pages) * WASM_PAGE_BYTES;
       const scratch = end - 512; // room for a client that ignores capacity
       const config = end - 128;
       const sret = end - 64;
@@ -201,16 +199,16 @@ export class HostSide {
       this.region = aligned + size;
       return aligned;
     }
-    const pages = Math.ceil((size + 8) / PAGE) + 1;
+    const pages = Math.ceil((size + 8) / WASM_PAGE_BYTES) + 1;
     let start: number;
     try {
-      start = this.memory.grow(pages) * PAGE;
+      start = this.memory.grow(pages) * WASM_PAGE_BYTES;
     } catch {
-      const have = this.memory.buffer.byteLength / PAGE;
+      const have = this.memory.buffer.byteLength / WASM_PAGE_BYTES;
       throw new LimitExceeded("memoryPages", this.memoryPages ?? have, have + pages);
     }
     this.region = start + size;
-    this.regionEnd = start + pages * PAGE;
+    this.regionEnd = start + pages * WASM_PAGE_BYTES;
     return start;
   }
 

@@ -6,12 +6,12 @@
 
 import type { TokenStream } from "../tokens/model.js";
 import { CapturedOutput, Wasi, WasiExit, wasiImportsFor, type WasiOptions } from "../sandbox/wasi.js";
-import { DEFAULT_LIMITS, LimitExceeded } from "../sandbox/limits.js";
+import { DEFAULT_LIMITS, LimitExceeded, WASM_PAGE_BYTES } from "../sandbox/limits.js";
 import { FUEL_EXPORT, isOutOfFuel, setFuel } from "../sandbox/fuel.js";
 import { BridgeDecodeError, BridgeReader, BridgeWriter, RESULT_OK, readPanicMessage } from "./rpc.js";
 import type { BridgeServer } from "./server.js";
 import type { Expansion } from "./spans.js";
-import { BUFFER_SIZE, CONFIG_SIZE, HostSide, isStackOverflow, PAGE } from "./host-side.js";
+import { BUFFER_SIZE, CONFIG_SIZE, HostSide, isStackOverflow } from "./host-side.js";
 import { findSnapshot, keepSnapshot, recordingCalls, restoreSnapshot, type WarmStart } from "./snapshot.js";
 
 export type RunOutcome =
@@ -193,8 +193,8 @@ function failureOutcome(
   // Rust's allocation failure hook prints this, then aborts (a trap).
   const oom = /memory allocation of (\d+) bytes failed/.exec(wasi.stderr.text());
   if (oom && memoryPages !== undefined) {
-    const pages = host.memory.buffer.byteLength / PAGE;
-    return { kind: "limit", error: new LimitExceeded("memoryPages", memoryPages, pages + Math.ceil(Number(oom[1]) / PAGE)) };
+    const pages = host.memory.buffer.byteLength / WASM_PAGE_BYTES;
+    return { kind: "limit", error: new LimitExceeded("memoryPages", memoryPages, pages + Math.ceil(Number(oom[1]) / WASM_PAGE_BYTES)) };
   }
   return classifyThrow(e, "while the macro ran");
 }

@@ -7,7 +7,7 @@
 import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
 import { SNAPSHOT_EXPORT, SNAPSHOT_GLOBAL_PREFIX } from "../sandbox/fuel.js";
 import { isReplayableCall } from "../sandbox/host-imports.js";
-import { PAGE } from "./host-side.js";
+import { WASM_PAGE_BYTES } from "../sandbox/limits.js";
 
 /**
  * What lets runs share a snapshot. The constructors and the warm-up see the same WASI answers in
@@ -139,12 +139,12 @@ function takeSnapshot(module: WebAssembly.Module, instance: WebAssembly.Instance
   for (const [name, g] of Object.entries(instance.exports)) {
     if (name.startsWith(SNAPSHOT_GLOBAL_PREFIX) && g instanceof WebAssembly.Global) globals.push([name, g.value as number | bigint]);
   }
-  return { pages: now.length / PAGE, blocks, globals, randomPosition: wasi.randomPosition, calls, fuelUsed, written };
+  return { pages: now.length / WASM_PAGE_BYTES, blocks, globals, randomPosition: wasi.randomPosition, calls, fuelUsed, written };
 }
 
 /** Makes a just-instantiated instance what the snapshot's instance was after its warm-up. */
 export function restoreSnapshot(memory: WebAssembly.Memory, instance: WebAssembly.Instance, wasi: Wasi, snapshot: Snapshot): void {
-  const have = memory.buffer.byteLength / PAGE;
+  const have = memory.buffer.byteLength / WASM_PAGE_BYTES;
   if (snapshot.pages > have) memory.grow(snapshot.pages - have);
   const bytes = new Uint8Array(memory.buffer);
   for (const b of snapshot.blocks) bytes.set(b.bytes, b.at);

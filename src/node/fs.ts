@@ -3,7 +3,7 @@
 
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
-import { MacroboxError } from "../errors.js";
+import { MacroboxError, systemErrorReason } from "../errors.js";
 import { FsError, type FsEntry, type FsFileType, type FsStat, type ReadOnlyFs } from "../sandbox/fs.js";
 
 export class NodeReadOnlyFs implements ReadOnlyFs {
@@ -14,7 +14,7 @@ export class NodeReadOnlyFs implements ReadOnlyFs {
     try {
       this.root = realpathSync(root);
     } catch (e) {
-      throw new MacroboxError("io", `cannot use ${root} as the crate directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new MacroboxError("io", `cannot use ${root} as the crate directory: ${systemErrorReason(e)}`);
     }
     if (!statSync(this.root).isDirectory()) throw new MacroboxError("io", `${root} is not a directory`);
   }

@@ -33,6 +33,7 @@ import { randomBytes } from "node:crypto";
 
 import { CapabilityError, crateKey, parseGrantFlags, pathInside } from "../sandbox/capabilities.js";
 import { byFileVersion, fileVersion, formatOf, readSettingsFile, settingsFile, type BuildGrants, type Grants, type SettingsFile } from "./grants.js";
+import { systemErrorReason } from "../errors.js";
 
 /** The user's macrobox directories: where their own settings file and their trust store live. */
 export interface UserDirs {
@@ -96,7 +97,7 @@ export function unsafeFileReason(path: string): string | null {
   try {
     st = statSync(real);
   } catch (e) {
-    return `${real} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    return `${real} cannot be read (${systemErrorReason(e)})`;
   }
   if (!st.isFile()) return `${real} is not a regular file`;
   if (!owned(st)) return `${real} is owned by uid ${st.uid}, not by you (uid ${uid}) or root`;

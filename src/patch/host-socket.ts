@@ -15,7 +15,7 @@
 import { lstatSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cacheRoot } from "../node/cache-env.js";
-import { MacroboxError } from "../errors.js";
+import { MacroboxError, systemErrorReason } from "../errors.js";
 
 /** sun_path holds 108 bytes on Linux, the last a NUL. */
 export const MAX_SOCKET_PATH_BYTES = 107;
@@ -67,7 +67,7 @@ export function privateDirProblem(dir: string): string | null {
   try {
     st = lstatSync(dir);
   } catch (e) {
-    return `cannot be inspected (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    return `cannot be inspected (${systemErrorReason(e)})`;
   }
   if (st.isSymbolicLink()) return "is a symbolic link";
   if (!st.isDirectory()) return "is not a directory";

@@ -57,7 +57,8 @@ export interface LimitSpec {
   max: number;
 }
 
-const PAGE = 64 * 1024;
+/** A WebAssembly memory page, in bytes: what `memoryPages` counts, and the unit memory grows by. */
+export const WASM_PAGE_BYTES = 64 * 1024;
 
 /**
  * Every limit with its default and how to raise it. Defaults are sized for real derive macros
@@ -78,7 +79,7 @@ export const LIMIT_SPECS: Readonly<Record<LimitName, LimitSpec>> = {
     unit: "pages of 64 KiB",
     argument: "<pages|size>",
     flag: "--memory",
-    default: (256 * 1024 * 1024) / PAGE, // 256 MiB
+    default: (256 * 1024 * 1024) / WASM_PAGE_BYTES, // 256 MiB
     max: 65536, // 4 GiB, all a wasm32 memory can address
   },
   wallClockMs: {
@@ -161,7 +162,7 @@ export class LimitExceeded extends MacroboxError {
 
 /** A limit value with its unit, for people: `4096 pages (256 MiB)`, `2000000000 instructions`. */
 export function formatLimit(name: LimitName, value: number): string {
-  if (name === "memoryPages") return `${value} pages (${formatBytes(value * PAGE)})`;
+  if (name === "memoryPages") return `${value} pages (${formatBytes(value * WASM_PAGE_BYTES)})`;
   const spec = LIMIT_SPECS[name];
   if (spec.unit === "bytes" && value >= 1024) return `${value} bytes (${formatBytes(value)})`;
   return `${value} ${spec.unit}`;
@@ -226,7 +227,7 @@ export function parseLimitValue(name: LimitName, text: string): number {
   const { n, power } = scaled;
   let value = n;
   if (power > 0) {
-    if (name === "memoryPages") value = Math.ceil((n * 1024 ** power) / PAGE);
+    if (name === "memoryPages") value = Math.ceil((n * 1024 ** power) / WASM_PAGE_BYTES);
     else if (spec.unit === "bytes") value = n * 1024 ** power;
     else value = n * 1000 ** power;
   }

@@ -9,6 +9,7 @@
 import type { Edition } from "./cook.js";
 import type { Delimiter, Literal, Spacing, TokenStream, TokenTree } from "./model.js";
 import { PrettyPrinter } from "./pp.js";
+import { forEachTreeIn, STOP } from "./walk.js";
 
 export interface PrintOptions {
   /** Edition of the spans, for which identifiers are reserved. Default 2021. */
@@ -365,36 +366,29 @@ export function printTokenStream(stream: TokenStream, options: PrintOptions = {}
  */
 export function printedLengthBound(stream: TokenStream): number {
   let bound = 0;
-  const stack: { stream: TokenStream; next: number; braces: number }[] = [{ stream, next: 0, braces: 0 }];
-  while (stack.length > 0) {
-    const frame = stack[stack.length - 1];
-    if (frame.next >= frame.stream.length) {
-      stack.pop();
-      continue;
-    }
-    const tt = frame.stream[frame.next++];
-    const breakCost = 1 + INDENT_UNIT * (frame.braces + 1);
+  // The level's value: the braces enclosing it.
+  const doc = forEachTreeIn(stream, 0, (tt, braces) => {
+    const breakCost = 1 + INDENT_UNIT * (braces + 1);
     switch (tt.type) {
       case "punct":
-        if (tt.doc) return Infinity;
+        if (tt.doc) return STOP;
         bound += 1 + breakCost;
-        break;
+        return;
       case "ident":
         bound += 3 * tt.sym.length + 2 + breakCost;
-        break;
+        return;
       case "literal":
         // Quotes, a prefix (`br`, `cr`), hashes on both sides, the suffix; a negative number is two trees.
         bound += 3 * (tt.symbol.length + (tt.suffix?.length ?? 0)) + 4 + 2 * tt.hashes + 2 * breakCost;
-        break;
+        return;
       case "group": {
         const brace = tt.delimiter === "Brace";
         bound += 2 + (brace ? 3 : 1) * breakCost + (brace ? 2 * INDENT_UNIT : 0);
-        stack.push({ stream: tt.stream, next: 0, braces: frame.braces + (brace ? 1 : 0) });
-        break;
+        return braces + (brace ? 1 : 0);
       }
     }
-  }
-  return bound;
+  });
+  return doc === undefined ? bound : Infinity;
 }
 
 /** The client-side Display of one token tree (proc_macro prints Ident/Punct/Literal itself). */

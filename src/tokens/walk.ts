@@ -17,7 +17,20 @@ import type { TokenStream, TokenTree } from "./model.js";
  * `visit` returning true stops the walk; the tree it stopped at is returned.
  */
 export function forEachTree(stream: TokenStream, visit: (tree: TokenTree) => boolean | void): TokenTree | undefined {
-  const stack: { stream: TokenStream; next: number }[] = [{ stream, next: 0 }];
+  return forEachTreeIn(stream, undefined, (tree) => (visit(tree) === true ? STOP : undefined));
+}
+
+/** What a `forEachTreeIn` visitor returns to end the walk. */
+export const STOP: unique symbol = Symbol("stop");
+
+/**
+ * `forEachTree` with a value per level (the enclosing braces, say): `visit` gets the tree and the
+ * value of the stream holding it (`top` for `stream` itself), and returns, for a group, the value
+ * of the group's contents (for anything else, nothing), or `STOP` to end the walk there; the tree
+ * it stopped at is returned.
+ */
+export function forEachTreeIn<L>(stream: TokenStream, top: L, visit: (tree: TokenTree, level: L) => L | typeof STOP | void): TokenTree | undefined {
+  const stack: { stream: TokenStream; next: number; level: L }[] = [{ stream, next: 0, level: top }];
   while (stack.length > 0) {
     const frame = stack[stack.length - 1];
     if (frame.next >= frame.stream.length) {
@@ -25,8 +38,9 @@ export function forEachTree(stream: TokenStream, visit: (tree: TokenTree) => boo
       continue;
     }
     const tree = frame.stream[frame.next++];
-    if (visit(tree) === true) return tree;
-    if (tree.type === "group") stack.push({ stream: tree.stream, next: 0 });
+    const inner = visit(tree, frame.level);
+    if (inner === STOP) return tree;
+    if (tree.type === "group") stack.push({ stream: tree.stream, next: 0, level: inner as L });
   }
   return undefined;
 }
