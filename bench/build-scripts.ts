@@ -38,6 +38,10 @@ const env: NodeJS.ProcessEnv = {
   ...process.env,
   CARGO_HOME: cargoHome,
   CARGO_TERM_COLOR: "never",
+  // The toolchain macrobox found, first on PATH: a rustup `rustc` earlier on PATH would compile the
+  // unconfined crates, while inside the sandbox (home hidden) `rustc` is the system's.
+  RUSTC: toolchain.rustc,
+  PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`,
   XDG_CONFIG_HOME: join(scratch, "config"),
   XDG_DATA_HOME: join(scratch, "data"),
 };

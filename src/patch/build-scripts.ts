@@ -203,7 +203,7 @@ export function parseGrantBuildFlags(values: readonly string[]): BuildGrants {
     const key = pkg.replace(/-/g, "_");
     const g = out.get(key) ?? none();
     if (item === "*") {
-      g.network = true;
+      // "*" in all three lists: what the package asks, the network included if it asks for it (buildScriptGrants).
       g.read.push("*");
       g.write.push("*");
       g.env.push("*");
@@ -237,7 +237,7 @@ export function buildScriptGrants(packages: readonly BuildScriptPackage[], ...so
     for (const source of sources) {
       const g = source.get(key);
       if (g === undefined) continue;
-      granted.network ||= g.network;
+      granted.network ||= g.network || (requested.network && g.read.includes("*") && g.write.includes("*") && g.env.includes("*"));
       for (const kind of ["read", "write", "env"] as const)
         for (const item of g[kind]) granted[kind].push(...(item === "*" ? requested[kind] : [kind === "env" ? item : abs(item)]));
     }

@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -265,6 +265,24 @@ describe("build scripts' capabilities: asked by the package, granted by the user
     assert.deepEqual(marks(), [], "a build script rust-analyzer ran left a mark");
     assert.equal(connections, 0);
     assert.match(macrobox(["patch", "--report"]).stdout, /evil-dep 0\.1\.0 .*: 1 run, last succeeded/, "rust-analyzer's run is in the log");
+  });
+
+  test("the run log is never written through a symbolic link (a repository could plant one at a file of yours)", () => {
+    const log = join(repo, ".cargo/macrobox-build-scripts.log");
+    assert.ok(existsSync(log));
+    const victim = join(home, ".bashrc");
+    writeFileSync(victim, "# the victim's file\n");
+    rmSync(log);
+    symlinkSync(victim, log);
+    // A fresh target directory: evil-dep's build script runs (and writes its OUT_DIR) for sure.
+    const target = join(scratch, "target-symlink");
+    const r = cargo(["build", "-p", "evil-dep"], target);
+    assert.equal(r.status, 0, r.stderr);
+    assert.notEqual(outFile(target, "evil-dep", "loot.txt"), null, "the build script ran");
+    assert.equal(readFileSync(victim, "utf8"), "# the victim's file\n");
+    assert.ok(lstatSync(log).isSymbolicLink());
+    rmSync(log);
+    writeFileSync(log, "");
   });
 
   test("--undo removes all of it: the configuration, the run log, the workspace byte for byte", () => {
