@@ -2,11 +2,15 @@
 // each "rustc" is a shim-like client (test/patch/shim-client.ts) sending the serde_derive and
 // thiserror-impl corpus cases one after another, each on a connection of its own, as a shim does.
 // Prints expansions per second with 1 and with 2 such clients at once, and the ratio, for a host
-// with one expansion thread (what the host was before it had a pool) and with the default pool
-// (one per core), all in one run: the machine's load falls on all alike, so compare the ratios.
+// with one expansion thread (the pool of one: the host before its pool expanded on its main thread,
+// without the hand-off to a worker) and with the default pool (one per core), alternating, in one
+// run: the machine's load falls on all alike, so compare the ratios.
 // Prints numbers; asserts nothing.
 //
-//   node --import tsx bench/host.ts [--rounds N]
+// `--base <checkout>` adds a host run from another checkout's sources (its node_modules linked),
+// e.g. the commit before the pool, for an A/B in the same run.
+//
+//   node --import tsx bench/host.ts [--rounds N] [--base <checkout>]
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -18,7 +22,7 @@ import { CONFORMANCE_CRATES, conformanceWasm } from "../test/oracle/server-reque
 import { encodeShimRequest, shimExchange, startHostProcess } from "../test/patch/shim-client.js";
 import { stats } from "./servers.js";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" } } });
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, base: { type: "string" } } });
 const rounds = Number(values.rounds);
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-bench-host-"));
 
@@ -48,7 +52,8 @@ function rssMiB(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 }
 
-const hosts: Array<{ label: string; workers: number }> = [
+const hosts: Array<{ label: string; workers: number; repo?: string }> = [
+  ...(values.base !== undefined ? [{ label: "base checkout", workers: 1, repo: values.base }] : []),
   { label: "1 expansion thread", workers: 1 },
   { label: `pool (${availableParallelism()} threads)`, workers: availableParallelism() },
 ];
@@ -56,7 +61,7 @@ console.log(`cargo host throughput: ${requests.length} requests per client, ${ro
 try {
   const started = [];
   for (const h of hosts) {
-    const dir = join(scratch, String(h.workers));
+    const dir = join(scratch, h.label.replace(/\W+/g, "-"));
     mkdirSync(dir, { mode: 0o700 });
     const socket = join(dir, "host.sock");
     const { child } = await startHostProcess(socket, ["--workers", String(h.workers), "--idle-ms", "600000"], {
@@ -66,7 +71,8 @@ try {
     started.push({ ...h, socket, child, one: [] as number[], two: [] as number[] });
   }
   for (let round = 0; round <= rounds; round++) {
-    for (const h of started) {
+    // Alternate which host goes first, so neither always meets the other's leftovers.
+    for (const h of round % 2 === 0 ? started : [...started].reverse()) {
       const one = await throughput(h.socket, 1);
       const two = await throughput(h.socket, 2);
       if (round === 0) continue; // warm-up: modules loaded in every thread, code tiered up
