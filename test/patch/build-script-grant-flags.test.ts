@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { buildScriptGrants, parseGrantBuildFlags } from "../../src/cargo/build-scripts.js";
+import { buildScriptGrants, parseGrantBuildFlags } from "../../src/patch/build-scripts.js";
 import { parseSettings } from "../../src/node/grants.js";
 
 const pkg = (request: unknown) => ({ name: "openssl-sys", version: "0.9.0", manifestDir: "/reg/openssl-sys-0.9.0", request });

@@ -1,4 +1,4 @@
-// The cargo host expands concurrent connections in parallel (worker threads, src/cargo/host.ts):
+// The cargo host expands concurrent connections in parallel (worker threads, src/patch/host.ts):
 // many shim-like clients at once (more than there are workers, so some wait) get byte-for-byte the
 // replies the same requests get one at a time, from a host with one worker, and from a host with
 // several: outputs, span indices, panics and error replies alike. The corpus's serde_derive and
