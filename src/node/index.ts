@@ -2,23 +2,11 @@
 // system, grants from macrobox.toml / Cargo.toml and flags, rust-analyzer's proc-macro server on
 // stdio, the wall-clock watchdog. The whole public surface is this file.
 export { NodeReadOnlyFs } from "./fs.js";
-export { expansionSandbox, workspaceSettingsFile, type ExpansionSandboxOptions } from "./expansion-sandbox.js";
-export { readGrantsFile, readSettingsFile, parseGrants, parseSettings, grantFor, type Grants, type SettingsFile } from "./grants.js";
-export {
-  decideGrants,
-  loadGrants,
-  pendingHint,
-  userDirs,
-  trust,
-  revokeTrust,
-  listTrust,
-  showRequest,
-  type UserDirs,
-  type GrantDecision,
-  type GrantQuery,
-} from "./trust.js";
+export { grantFor, type Grants } from "./grants.js";
+export { loadGrants, userDirs, type UserDirs, type GrantDecision, type GrantQuery } from "./trust.js";
+export { DiskCacheStore } from "./disk-cache.js";
+export { Watchdog } from "./watchdog.js";
+// The proc-macro server process (helper "srvpath" moves these files to src/proc-macro-server and test/support).
 export { serveStdio, servePostcardStdio, type StdioOptions } from "./stdio-server.js";
 export { ProcMacroServerClient, spawnRustAnalyzerServer, RUST_ANALYZER_PROC_MACRO_SRV, type SpawnOptions } from "./server-client.js";
 export { runProcMacroServer, procMacroServerMain, wasmModuleFor, type ProcMacroServerOptions, type ProtocolFormat } from "./proc-macro-server.js";
-export { Watchdog } from "./watchdog.js";
-export { readModuleFile, MAX_MODULE_BYTES } from "./module-file.js";

@@ -5,8 +5,12 @@
 import { existsSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { isPackageEnv, loadMacroModule, type MacroModule } from "../index.js";
-import { expansionSandbox, grantFor, loadGrants, pendingHint, readModuleFile, type UserDirs } from "../node/index.js";
+import { loadMacroModule, type MacroModule } from "../index.js";
+import { isPackageEnv } from "../sandbox/capabilities.js";
+import { grantFor, loadGrants, type UserDirs } from "../node/index.js";
+import { expansionSandbox } from "../node/expansion-sandbox.js";
+import { pendingHint } from "../node/trust.js";
+import { readModuleFile } from "../node/module-file.js";
 import { ensurePrivateDir, HostSocketError, socketFileProblem } from "./host-socket.js";
 import { moduleHash, nodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
