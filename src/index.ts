@@ -30,7 +30,8 @@ export type {
 export type { MacroKind } from "./wasm/decls.js";
 export { expansionFails, formatMessages, renderDiagnostic, type FormatOptions } from "./host/render.js";
 export { compileErrors, type CompileErrorOptions } from "./host/compile-errors.js";
-export { MemoryCacheStore, type CacheStore } from "./host/cache.js";
+export { MemoryCacheStore } from "./host/cache.js";
+export type { CacheStore } from "./host/cache-store.js";
 
 // Spans and env vars in results
 export type { SpanLocation, SourceFile } from "./bridge/spans.js";
