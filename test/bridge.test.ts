@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { BRIDGE_ABI, loadMacroModule, SpanTable, type ExpandResult, type MacroModule } from "../src/index.js";
+import { BRIDGE_ABI, loadMacroModule, type ExpandResult, type MacroModule } from "../src/index.js";
+import { SpanTable } from "../src/bridge/spans.js";
 import { parseTokenStream, printTokenStream } from "../src/tokens/index.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { METHODS_1_96 } from "../src/bridge/abi.js";

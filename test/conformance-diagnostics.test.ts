@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 
-import { compileErrors, loadMacroModule } from "../src/index.js";
+import { loadMacroModule } from "../src/index.js";
+import { compileErrors } from "../src/host/compile-errors.js";
 import { build } from "../src/builder/build.js";
 import { crateKey, loadCorpus, type CorpusCase } from "./corpus/expand/load.js";
 import { buildNativeMacro, closeNativeOracle, oracleCacheDir, rustcMacroErrors } from "./oracle/native.js";

@@ -17,7 +17,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { build } from "../src/builder/build.js";
-import { compileErrors, formatMessages, loadMacroModule, type MacroModule, type SandboxGrant } from "../src/index.js";
+import { formatMessages, loadMacroModule, type MacroModule, type SandboxGrant } from "../src/index.js";
+import { compileErrors } from "../src/host/compile-errors.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";
 import { compareStreams, printTokens } from "./oracle/compare.js";

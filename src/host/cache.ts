@@ -26,15 +26,10 @@ import { FsError, type FsEntry, type FsStat, type ReadOnlyFs } from "../sandbox/
 import { visibleEnv, type SandboxGrant } from "../sandbox/grant.js";
 import type { ExpandResult } from "./types.js";
 import { withLazyText } from "./lazy-text.js";
+import type { CacheStore } from "./cache-store.js";
 
 /** Bump when what is cached, or how keys are made, changes: old entries then simply miss. */
 export const EXPANSION_CACHE_FORMAT = 3;
-
-/** A key-value store for cache entries. Keys are lowercase hex sha256 digests. */
-export interface CacheStore {
-  get(key: string): Uint8Array | null | Promise<Uint8Array | null>;
-  set(key: string, value: Uint8Array): void | Promise<void>;
-}
 
 /** An in-memory store, least recently used out past `maxBytes`. */
 export class MemoryCacheStore implements CacheStore {

@@ -31,7 +31,8 @@ import { FUEL_EXPORT, FUEL_INSTRUMENTATION_VERSION, instrumentFuel } from "../sa
 import { CapabilitySession, type SandboxGrant } from "../sandbox/grant.js";
 import type { Capabilities } from "../sandbox/capabilities.js";
 import { desugarDocCommentsAsMacroArgs } from "./input.js";
-import { decodeEntry, encodeEntry, expansionKey, RecordingFs, sha256Hex, type CacheStore } from "./cache.js";
+import { decodeEntry, encodeEntry, expansionKey, RecordingFs, sha256Hex } from "./cache.js";
+import type { CacheStore } from "./cache-store.js";
 import { streamShape } from "../tokens/shape.js";
 import { forEachTree } from "../tokens/walk.js";
 import type { Diagnostic, ExpandErrorKind, ExpandFailure, ExpandReport, ExpandRequest, ExpandResult, LoadOptions, MacroInfo, MacroModule } from "./types.js";

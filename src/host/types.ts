@@ -14,7 +14,7 @@ import type { WasiOptions } from "../sandbox/wasi.js";
 import type { LimitName, Limits } from "../sandbox/limits.js";
 import type { SandboxGrant } from "../sandbox/grant.js";
 import type { Capabilities, CapabilityDenial } from "../sandbox/capabilities.js";
-import type { CacheStore } from "./cache.js";
+import type { CacheStore } from "./cache-store.js";
 
 export interface LoadOptions {
   /** Bridge ABI to assume for a module that says nothing about how it was built. */

@@ -16,7 +16,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from "../host/cache.js";
+import { LayeredCacheStore, MemoryCacheStore } from "../host/cache.js";
+import type { CacheStore } from "../host/cache-store.js";
 import { cacheRoot, expansionCacheOff } from "./cache-env.js";
 import { RemoteCache, type RemoteKind } from "./remote-cache.js";
 import { remoteCacheSetting, type RemoteCacheSetting } from "./settings.js";

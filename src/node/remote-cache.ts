@@ -22,7 +22,7 @@
 import { createHash } from "node:crypto";
 import type http from "node:http";
 import { createRequire } from "node:module";
-import type { CacheStore } from "../host/cache.js";
+import type { CacheStore } from "../host/cache-store.js";
 import { decodeActionResult, encodeActionResult } from "./reapi.js";
 
 // node:http and node:https are loaded when a remote cache is made, not with this module: every start

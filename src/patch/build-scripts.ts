@@ -10,9 +10,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { SANDBOX_HOME, SYSTEM_READ_ONLY, realHome, registryRoots, sandboxBaseArgs, type Toolchain } from "../builder/index.js";
+import { type Toolchain } from "../builder/index.js";
+import { SANDBOX_HOME, SYSTEM_READ_ONLY, realHome, sandboxBaseArgs } from "../builder/os-sandbox.js";
+import { registryRoots } from "../builder/registry.js";
 import { PatchError } from "./patch-error.js";
-import { parseBuildCapabilities, type BuildCapabilities, type BuildGrants } from "../node/index.js";
+import { parseBuildCapabilities, type BuildCapabilities, type BuildGrants } from "../node/grants.js";
 import type { BuildScriptPackage } from "./metadata.js";
 
 const RUNTIME = readFileSync(new URL("./build-script-wrapper.rs", import.meta.url), "utf8");

@@ -5,8 +5,12 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { statSync } from "node:fs";
-import { isPackageEnv, loadMacroModule, type MacroModule } from "../index.js";
-import { expansionSandbox, grantFor, loadGrants, pendingHint, readModuleFile, type UserDirs } from "../node/index.js";
+import { loadMacroModule, type MacroModule } from "../index.js";
+import { isPackageEnv } from "../sandbox/capabilities.js";
+import { grantFor, loadGrants, type UserDirs } from "../node/index.js";
+import { expansionSandbox } from "../node/expansion-sandbox.js";
+import { pendingHint } from "../node/trust.js";
+import { readModuleFile } from "../node/module-file.js";
 import { moduleHash, nodeCaches, type NodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
 import { withTracking } from "./tracking.js";

@@ -20,10 +20,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync
 import { join, resolve } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
-import { build, BuildError, findToolchain, osSandbox, type BuildEvent } from "../builder/index.js";
+import { build, BuildError, findToolchain, type BuildEvent } from "../builder/index.js";
+import { osSandbox } from "../builder/os-sandbox.js";
 import { toolchainCache } from "../builder/cache.js";
-import { describeGrant, effectiveGrant, readMetadata, type Capabilities, type MacroInfo } from "../index.js";
-import { grantFor, loadBuildGrants, loadGrants, userDirs, type UserDirs } from "../node/index.js";
+import { effectiveGrant, readMetadata, type Capabilities, type MacroInfo } from "../index.js";
+import { describeGrant } from "../sandbox/capabilities.js";
+import { grantFor, loadGrants, userDirs, type UserDirs } from "../node/index.js";
+import { loadBuildGrants } from "../node/trust.js";
 import { MacroboxError, errorMessage } from "../errors.js";
 import { buildScriptPackages, usedMacroPackages, workspaceMacros, type MacroPackage } from "./metadata.js";
 import { writeShim } from "./shim.js";

@@ -3,7 +3,9 @@
 // every output span as an index into the shim's own span table plus the context to resolve at.
 
 import { readFileSync } from "node:fs";
-import { parseLiteral, printLiteral, SpanTable, type MacroKind, type SourceFile } from "../index.js";
+import { type MacroKind, type SourceFile } from "../index.js";
+import { parseLiteral, printLiteral } from "../tokens/index.js";
+import { SpanTable } from "../bridge/spans.js";
 import type { Delimiter, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { ByteReader, ByteWriter } from "../bytes.js";
 import { MacroboxError } from "../errors.js";

@@ -42,72 +42,100 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return el;
 };
 
-const modules = new Map<string, ModuleEntry>();
-let state: PageState = { ...EMPTY_STATE };
-
 // ---- the worker ----
 
-let worker: Worker;
-let nextId = 1;
-const pending = new Map<number, { resolve: (m: FromWorker) => void; timer?: ReturnType<typeof setTimeout> }>();
-/** Set while the worker is being replaced: modules are loaded into the new one first. */
-let ready: Promise<void> = Promise.resolve();
+type Pending = { resolve: (m: FromWorker) => void; timer?: ReturnType<typeof setTimeout> };
 
-function startWorker(): void {
-  worker = new Worker(new URL("worker.js", document.baseURI), { type: "module" });
-  worker.onmessage = (e: MessageEvent<FromWorker>) => {
-    const p = pending.get(e.data.id);
-    if (!p) return;
-    pending.delete(e.data.id);
-    if (p.timer) clearTimeout(p.timer);
-    p.resolve(e.data);
-  };
-  worker.onerror = (e) => showStatus(`the expansion worker failed: ${e.message}`);
-}
+/**
+ * The expansion worker and the modules loaded into it. An expansion past its wall clock replaces the
+ * worker (a macro still running in it); the modules are then loaded into the new one before anything else.
+ */
+class ExpansionWorker {
+  readonly modules = new Map<string, ModuleEntry>();
+  private worker!: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  /** Set while the worker is being replaced: modules are loaded into the new one first. */
+  private ready: Promise<void> = Promise.resolve();
 
-function ask(message: Request, wallClock = false): Promise<FromWorker> {
-  const id = nextId++;
-  return new Promise((resolve) => {
-    const entry: { resolve: (m: FromWorker) => void; timer?: ReturnType<typeof setTimeout> } = { resolve };
-    if (wallClock) {
-      entry.timer = setTimeout(() => {
-        pending.delete(id);
-        replaceWorker();
-        resolve({
-          type: "failed",
-          id,
-          message: `the expansion took longer than ${WALL_CLOCK_MS / 1000} s of wall-clock time; its worker was stopped and replaced`,
-        });
-      }, WALL_CLOCK_MS);
-    }
-    pending.set(id, entry);
-    worker.postMessage({ ...message, id } as ToWorker);
-  });
-}
-
-/** Terminates the worker (a macro still running in it) and starts another with every module loaded. */
-function replaceWorker(): void {
-  worker.terminate();
-  for (const [id, p] of pending) {
-    if (p.timer) clearTimeout(p.timer);
-    p.resolve({ type: "failed", id, message: "the expansion worker was replaced" });
+  start(): void {
+    this.worker = new Worker(new URL("worker.js", document.baseURI), { type: "module" });
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      const p = this.pending.get(e.data.id);
+      if (!p) return;
+      this.pending.delete(e.data.id);
+      if (p.timer) clearTimeout(p.timer);
+      p.resolve(e.data);
+    };
+    this.worker.onerror = (e) => showStatus(`the expansion worker failed: ${e.message}`);
   }
-  pending.clear();
-  startWorker();
-  ready = Promise.all([...modules.values()].map((m) => ask({ type: "load", name: m.summary.name, bytes: m.bytes }))).then(() => undefined);
+
+  /** `message` sent once the worker is ready; with `wallClock`, bounded by WALL_CLOCK_MS. */
+  async request(message: Request, wallClock = false): Promise<FromWorker> {
+    await this.ready;
+    return this.ask(message, wallClock);
+  }
+
+  async addModule(file: string, origin: string, bytes: Uint8Array): Promise<ModuleSummary> {
+    const reply = await this.request({ type: "load", name: file.replace(/\.wasm$/, ""), bytes });
+    if (reply.type !== "loaded") throw new Error(reply.type === "failed" ? `${file}: ${reply.message}` : "unexpected reply");
+    this.modules.set(reply.module.name, { file, origin, bytes, summary: reply.module });
+    return reply.module;
+  }
+
+  private ask(message: Request, wallClock = false): Promise<FromWorker> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const entry: Pending = { resolve };
+      if (wallClock) {
+        entry.timer = setTimeout(() => {
+          this.pending.delete(id);
+          this.replace();
+          resolve({
+            type: "failed",
+            id,
+            message: `the expansion took longer than ${WALL_CLOCK_MS / 1000} s of wall-clock time; its worker was stopped and replaced`,
+          });
+        }, WALL_CLOCK_MS);
+      }
+      this.pending.set(id, entry);
+      this.worker.postMessage({ ...message, id } as ToWorker);
+    });
+  }
+
+  /** Terminates the worker (a macro still running in it) and starts another with every module loaded. */
+  private replace(): void {
+    this.worker.terminate();
+    for (const [id, p] of this.pending) {
+      if (p.timer) clearTimeout(p.timer);
+      p.resolve({ type: "failed", id, message: "the expansion worker was replaced" });
+    }
+    this.pending.clear();
+    this.start();
+    this.ready = Promise.all([...this.modules.values()].map((m) => this.ask({ type: "load", name: m.summary.name, bytes: m.bytes }))).then(() => undefined);
+  }
 }
 
-async function addModule(file: string, origin: string, bytes: Uint8Array): Promise<ModuleSummary> {
-  await ready;
-  const reply = await ask({ type: "load", name: file.replace(/\.wasm$/, ""), bytes });
-  if (reply.type !== "loaded") throw new Error(reply.type === "failed" ? `${file}: ${reply.message}` : "unexpected reply");
-  modules.set(reply.module.name, { file, origin, bytes, summary: reply.module });
-  return reply.module;
-}
+const expander = new ExpansionWorker();
+const modules = expander.modules;
+
+/** What the page keeps between events (the one mutable state of this file besides the worker). */
+const page = {
+  /** What the URL fragment holds (state.ts): the controls show it, expansions use it. */
+  state: { ...EMPTY_STATE } as PageState,
+  /** Set while the page itself replaces the input text, so that it is not taken as typing. */
+  settingInput: false,
+  /** The pending debounce of a change. */
+  debounce: undefined as ReturnType<typeof setTimeout> | undefined,
+  /** The state generation each request was made for: only the newest one's result is shown. */
+  generation: 0,
+  /** One expansion at a time; while one runs, only the newest state waits behind it (`queued`). */
+  running: false,
+  queued: false,
+};
 
 // ---- the editors ----
 
-let suppressChange = false;
 const input = new EditorView({
   parent: $("input"),
   state: EditorState.create({
@@ -116,8 +144,8 @@ const input = new EditorView({
       basicSetup,
       rust(),
       EditorView.updateListener.of((u) => {
-        if (u.docChanged && !suppressChange) {
-          state.input = u.state.doc.toString();
+        if (u.docChanged && !page.settingInput) {
+          page.state.input = u.state.doc.toString();
           changed();
         }
       }),
@@ -126,9 +154,9 @@ const input = new EditorView({
 });
 
 function setInputText(text: string): void {
-  suppressChange = true;
+  page.settingInput = true;
   input.dispatch({ changes: { from: 0, to: input.state.doc.length, insert: text } });
-  suppressChange = false;
+  page.settingInput = false;
 }
 
 /** The editor position of a 1-based line and char column (columns count chars, not UTF-16 units). */
@@ -182,7 +210,7 @@ function highlighted(code: string, into: HTMLElement): void {
 // ---- the state and the controls ----
 
 function currentModule(): ModuleEntry | undefined {
-  return modules.get(state.module);
+  return modules.get(page.state.module);
 }
 
 function renderMacroList(): void {
@@ -195,7 +223,7 @@ function renderMacroList(): void {
       const option = document.createElement("option");
       option.value = JSON.stringify([m.summary.name, info.kind, info.name]);
       option.textContent = macroLabel(info.kind, info.name);
-      option.selected = m.summary.name === state.module && info.kind === state.kind && info.name === state.macro;
+      option.selected = m.summary.name === page.state.module && info.kind === page.state.kind && info.name === page.state.macro;
       group.append(option);
     }
     select.append(group);
@@ -209,7 +237,7 @@ function renderModuleInfo(): void {
   const grants = $("grants");
   grants.replaceChildren();
   if (!m) {
-    info.textContent = state.module ? `no module named ${state.module} is loaded: add it (drop its .wasm here, or --module)` : "";
+    info.textContent = page.state.module ? `no module named ${page.state.module} is loaded: add it (drop its .wasm here, or --module)` : "";
     return;
   }
   const line = (text: string) => {
@@ -228,13 +256,13 @@ function renderModuleInfo(): void {
     const check = document.createElement("input");
     check.type = "checkbox";
     check.dataset.testid = `grant-${kind}-${item}`;
-    const list = kind === "env" ? state.grantEnv : state.grantRead;
+    const list = kind === "env" ? page.state.grantEnv : page.state.grantRead;
     check.checked = list.includes(item);
     check.onchange = () => {
-      const l = (kind === "env" ? state.grantEnv : state.grantRead).filter((x) => x !== item);
+      const l = (kind === "env" ? page.state.grantEnv : page.state.grantRead).filter((x) => x !== item);
       if (check.checked) l.push(item);
-      if (kind === "env") state.grantEnv = l;
-      else state.grantRead = l;
+      if (kind === "env") page.state.grantEnv = l;
+      else page.state.grantRead = l;
       changed();
     };
     label.append(check, ` grant ${kind} ${item}`);
@@ -247,7 +275,7 @@ function renderModuleInfo(): void {
 function renderFiles(): void {
   const list = $("files");
   list.replaceChildren();
-  for (const [path, text] of Object.entries(state.files)) {
+  for (const [path, text] of Object.entries(page.state.files)) {
     const li = document.createElement("li");
     const open = document.createElement("button");
     open.textContent = path;
@@ -259,8 +287,8 @@ function renderFiles(): void {
     const remove = document.createElement("button");
     remove.textContent = "remove";
     remove.onclick = () => {
-      const { [path]: _gone, ...rest } = state.files;
-      state.files = rest;
+      const { [path]: _gone, ...rest } = page.state.files;
+      page.state.files = rest;
       renderFiles();
       changed();
     };
@@ -279,10 +307,10 @@ function parseEnv(text: string): Record<string, string> {
 }
 
 function showControls(): void {
-  $("args-row").hidden = state.kind !== "attr";
-  $<HTMLInputElement>("args").value = state.args;
-  $<HTMLInputElement>("fuel").value = state.fuel > 0 ? String(state.fuel) : "";
-  $<HTMLTextAreaElement>("env").value = Object.entries(state.env)
+  $("args-row").hidden = page.state.kind !== "attr";
+  $<HTMLInputElement>("args").value = page.state.args;
+  $<HTMLInputElement>("fuel").value = page.state.fuel > 0 ? String(page.state.fuel) : "";
+  $<HTMLTextAreaElement>("env").value = Object.entries(page.state.env)
     .map(([k, v]) => `${k}=${v}`)
     .join("\n");
   renderMacroList();
@@ -296,60 +324,54 @@ function showStatus(text: string): void {
 
 // ---- expanding ----
 
-let timer: ReturnType<typeof setTimeout> | undefined;
-/** The state generation each request was made for: only the newest one's result is shown. */
-let generation = 0;
-let running = false;
-let queued = false;
-
 function changed(): void {
-  history.replaceState(null, "", writeFragment(state));
-  generation++;
+  history.replaceState(null, "", writeFragment(page.state));
+  page.generation++;
   $("output").dataset.state = "pending";
-  clearTimeout(timer);
-  timer = setTimeout(schedule, DEBOUNCE_MS);
+  clearTimeout(page.debounce);
+  page.debounce = setTimeout(schedule, DEBOUNCE_MS);
 }
 
 function job(): ExpandJob | null {
-  if (!currentModule() || !state.macro) return null;
+  if (!currentModule() || !page.state.macro) return null;
   return {
-    module: state.module,
-    kind: state.kind,
-    name: state.macro,
-    input: state.input,
-    args: state.kind === "attr" ? state.args : undefined,
-    granted: { env: [...state.grantEnv], read: [...state.grantRead] },
-    files: { ...state.files },
-    env: { ...state.env },
-    fuel: state.fuel,
+    module: page.state.module,
+    kind: page.state.kind,
+    name: page.state.macro,
+    input: page.state.input,
+    args: page.state.kind === "attr" ? page.state.args : undefined,
+    granted: { env: [...page.state.grantEnv], read: [...page.state.grantRead] },
+    files: { ...page.state.files },
+    env: { ...page.state.env },
+    fuel: page.state.fuel,
   };
 }
 
 /** One expansion at a time; while one runs, only the newest state waits behind it. */
 function schedule(): void {
-  if (running) {
-    queued = true;
+  if (page.running) {
+    page.queued = true;
     return;
   }
   const j = job();
   const output = $("output");
   if (!j) {
-    output.textContent = state.module ? "" : "pick a macro";
-    output.dataset.state = state.module && modules.size > 0 ? "error" : "pending";
+    output.textContent = page.state.module ? "" : "pick a macro";
+    output.dataset.state = page.state.module && modules.size > 0 ? "error" : "pending";
     return;
   }
-  running = true;
-  const mine = generation;
+  page.running = true;
+  const mine = page.generation;
   output.dataset.state = "running";
-  ready
-    .then(() => ask({ type: "expand", job: j }, true))
+  void expander
+    .request({ type: "expand", job: j }, true)
     .then((reply) => {
-      if (mine === generation) show(reply);
+      if (mine === page.generation) show(reply);
     })
     .finally(() => {
-      running = false;
-      if (queued) {
-        queued = false;
+      page.running = false;
+      if (page.queued) {
+        page.queued = false;
         schedule();
       }
     });
@@ -419,8 +441,7 @@ async function checkDeterminism(): Promise<void> {
   const out = $("determinism");
   if (!j) return;
   out.textContent = "expanding twice in fresh instances...";
-  await ready;
-  const reply = await ask({ type: "determinism", job: j }, true);
+  const reply = await expander.request({ type: "determinism", job: j }, true);
   if (reply.type === "determinism")
     out.textContent = reply.identical
       ? "identical: two fresh runs gave the same output, diagnostics and reads"
@@ -431,21 +452,21 @@ async function checkDeterminism(): Promise<void> {
 // ---- start ----
 
 function pickDefault(): void {
-  if (state.module && state.macro) return;
+  if (page.state.module && page.state.macro) return;
   const first = modules.get("serde_derive") ?? modules.values().next().value;
   if (!first || first.summary.macros.length === 0) return;
   const m = first.summary.macros.find((x) => x.name === "Serialize") ?? first.summary.macros[0];
-  state = { ...state, module: first.summary.name, kind: m.kind as MacroKind, macro: m.name, input: state.input || SAMPLE };
+  page.state = { ...page.state, module: first.summary.name, kind: m.kind as MacroKind, macro: m.name, input: page.state.input || SAMPLE };
 }
 
 async function loadDropped(files: FileList | null): Promise<void> {
   for (const f of Array.from(files ?? [])) {
     try {
-      const summary = await addModule(f.name, "dropped", new Uint8Array(await f.arrayBuffer()));
+      const summary = await expander.addModule(f.name, "dropped", new Uint8Array(await f.arrayBuffer()));
       showStatus(`added ${summary.name} (${summary.macros.length} macros)`);
-      if (!modules.has(state.module) || state.module === summary.name) {
+      if (!modules.has(page.state.module) || page.state.module === summary.name) {
         const m = summary.macros[0];
-        if (m && state.module !== summary.name) Object.assign(state, { module: summary.name, kind: m.kind, macro: m.name });
+        if (m && page.state.module !== summary.name) Object.assign(page.state, { module: summary.name, kind: m.kind, macro: m.name });
       }
     } catch (e) {
       showStatus(`${f.name}: ${(e as Error).message}`);
@@ -456,47 +477,47 @@ async function loadDropped(files: FileList | null): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  startWorker();
+  expander.start();
   const read = readFragment(location.hash);
-  state = read.state;
+  page.state = read.state;
   if (read.problems.length) showStatus(read.problems.join("; "));
   const index: { file: string; origin: string }[] = await (await fetch("modules/index.json")).json();
   for (const { file, origin } of index) {
     try {
       const bytes = new Uint8Array(await (await fetch(`modules/${file}`)).arrayBuffer());
-      await addModule(file, origin, bytes);
+      await expander.addModule(file, origin, bytes);
     } catch (e) {
       showStatus(`${file}: ${(e as Error).message}`);
     }
   }
   pickDefault();
-  setInputText(state.input);
+  setInputText(page.state.input);
   showControls();
 
   $<HTMLSelectElement>("macro").onchange = (e) => {
     const [module, kind, name] = JSON.parse((e.target as HTMLSelectElement).value) as [string, MacroKind, string];
-    if (module !== state.module) Object.assign(state, { grantEnv: [], grantRead: [] });
-    Object.assign(state, { module, kind, macro: name });
+    if (module !== page.state.module) Object.assign(page.state, { grantEnv: [], grantRead: [] });
+    Object.assign(page.state, { module, kind, macro: name });
     showControls();
     changed();
   };
   $<HTMLInputElement>("args").oninput = (e) => {
-    state.args = (e.target as HTMLInputElement).value;
+    page.state.args = (e.target as HTMLInputElement).value;
     changed();
   };
   $<HTMLTextAreaElement>("env").oninput = (e) => {
-    state.env = parseEnv((e.target as HTMLTextAreaElement).value);
+    page.state.env = parseEnv((e.target as HTMLTextAreaElement).value);
     changed();
   };
   $<HTMLInputElement>("fuel").onchange = (e) => {
     const v = Number((e.target as HTMLInputElement).value);
-    state.fuel = Number.isSafeInteger(v) && v > 0 ? v : 0;
+    page.state.fuel = Number.isSafeInteger(v) && v > 0 ? v : 0;
     changed();
   };
   $("file-save").onclick = () => {
     const path = $<HTMLInputElement>("file-path").value.trim();
     if (!path) return;
-    state.files = { ...state.files, [path]: $<HTMLTextAreaElement>("file-content").value };
+    page.state.files = { ...page.state.files, [path]: $<HTMLTextAreaElement>("file-content").value };
     renderFiles();
     changed();
   };
@@ -508,8 +529,8 @@ async function start(): Promise<void> {
     void loadDropped(e.dataTransfer?.files ?? null);
   });
   window.addEventListener("hashchange", () => {
-    state = readFragment(location.hash, state).state;
-    setInputText(state.input);
+    page.state = readFragment(location.hash, page.state).state;
+    setInputText(page.state.input);
     showControls();
     changed();
   });

@@ -7,7 +7,8 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { parseTokenStream, printLiteral } from "../../src/index.js";
+import { parseTokenStream } from "../../src/index.js";
+import { printLiteral } from "../../src/tokens/print.js";
 import { SHIM_PROTOCOL } from "../../src/patch/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 
