@@ -137,7 +137,10 @@ export class WorkerSession {
   private spanMode: SpanMode = "Id";
   private readonly memo: ResponseMemo | null;
   private readonly paths = new Map<string, Promise<{ ok: true; value: string } | { ok: false; error: string }>>();
+  /** The session is closed: no worker is started again. */
   private closed = false;
+  /** The client closed its end: no span question reaches it (the requests it sent before are still answered). */
+  private clientGone = false;
 
   constructor(
     private readonly options: WorkerSessionOptions,
@@ -205,7 +208,7 @@ export class WorkerSession {
       case "sub": {
         const p = this.pending;
         if (p?.id !== m.id) return;
-        if (p.client === undefined || this.closed) {
+        if (p.client === undefined || this.clientGone) {
           this.wake({ type: "closed" });
           return;
         }
@@ -337,9 +340,12 @@ export class WorkerSession {
     );
   }
 
-  /** The client is gone: a worker waiting for its answer is told so; no worker is started again. */
+  /**
+   * The client is gone: a worker waiting for its answer is told so. The frames it sent before are
+   * still answered, by a fresh worker if the clock stops this one.
+   */
   end(): void {
-    this.closed = true;
+    this.clientGone = true;
     if (this.pending?.client !== undefined) this.wake({ type: "closed" });
   }
 

@@ -9,9 +9,14 @@
 //   creates it and exits with the request in hand; the workers after it run normally.
 
 import { mkdirSync } from "node:fs";
-import { isMainThread, parentPort } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 
-if (!isMainThread && parentPort !== null) {
+// Only in the expansion worker (its workerData, worker-protocol.ts), not in node's own threads
+// (tsx's module hooks run in one, where a message listener on parentPort would deadlock it).
+const expansionWorker =
+  !isMainThread && parentPort !== null && workerData?.turn instanceof SharedArrayBuffer && workerData?.shared instanceof SharedArrayBuffer;
+
+if (expansionWorker) {
   const delay = Number(process.env.MACROBOX_TEST_WORKER_START_DELAY_MS ?? 0);
   if (delay > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
   const marker = process.env.MACROBOX_TEST_WORKER_DIES_ONCE;
