@@ -20,10 +20,12 @@ import { moduleHash, nodeCaches, type NodeCaches } from "../node/disk-cache.js";
 import { readModuleFile } from "../node/module-file.js";
 import type { UserDirs } from "../node/trust.js";
 import { requestSandbox } from "../node/expansion-sandbox.js";
-import { Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
+import { BEGUN_BYTES, Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
-const { shared, turn: turnBuffer } = workerData as WorkerData;
+const { shared, turn: turnBuffer, begun: begunBuffer } = workerData as WorkerData;
 const turn = new Int32Array(turnBuffer);
+const begunId = new Int32Array(begunBuffer, 0, 1);
+const begunAt = new Float64Array(begunBuffer, 8, (BEGUN_BYTES - 8) / 8);
 const port = parentPort!;
 /** The user's directories (the main thread's first message), and the caches they decide the remote one of. */
 let dirs: UserDirs | undefined;
@@ -190,6 +192,10 @@ async function answerFrame(frame: Uint8Array): Promise<Uint8Array | null> {
 
 async function answer(m: Exclude<ToWorker, { type: "path" | "init" }>): Promise<FromWorker> {
   current = m.id;
+  // The wall clock starts now (the time first, then the id that publishes it): not while this
+  // thread was starting or busy before the request reached it.
+  begunAt[0] = Date.now();
+  Atomics.store(begunId, 0, m.id);
   if (m.type === "line") {
     const { response, reusable, dependency } = await session.answerLine(m.line);
     // Straight to stdout, unless the main thread has answered already (the clock ran out).

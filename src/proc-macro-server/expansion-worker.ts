@@ -5,6 +5,11 @@
 //   and this is the backstop: an expansion that outlives `wallClockMs` gets an error reply from
 //   the main thread, its worker is terminated and a fresh one (started at once, in the span mode
 //   the connection was in) serves the next request (modules are loaded again, from the module cache).
+//   The clock runs from when the worker begins the request (it stamps `begun`), so a worker still
+//   starting (a fresh isolate on a loaded machine can take seconds) or finishing the previous
+//   request does not use up the request's time. A request the worker did not answer (stopped or
+//   died) gets its own kind of reply from this thread (ErrorAnswers): never an expansion's error
+//   for a SetConfig, which would leave the connection in the wrong span mode.
 // - Cost. The worker owns the whole request: it reads the request line or frame, expands and
 //   writes the response, which crosses back as a string (a frame as bytes). No token tree crosses
 //   threads (structured cloning recurses, and copying trees twice per request cost more than the
@@ -24,7 +29,7 @@ import type { Limits } from "../sandbox/limits.js";
 import type { SpanMode } from "../server/protocol.js";
 import type { ResponseMemo } from "./memo.js";
 import type { MemoDependency } from "../server/serve.js";
-import { ANSWER_BYTES, Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
+import { ANSWER_BYTES, BEGUN_BYTES, Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 import type { UserDirs } from "../node/trust.js";
 
 export type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
@@ -45,6 +50,9 @@ interface Started {
   worker: Worker;
   shared: SharedArrayBuffer;
   turn: Int32Array;
+  /** The id of the request the worker began last, and when (WorkerData.begun). */
+  begunId: Int32Array;
+  begunAt: Float64Array;
 }
 
 let prestarted: Started | null = null;
@@ -61,10 +69,11 @@ export function prestartWorker(): void {
 function spawnWorker(): Started {
   const shared = new SharedArrayBuffer(8 + ANSWER_BYTES);
   const turn = new SharedArrayBuffer(4);
-  const worker = startWorker({ shared, turn });
+  const begun = new SharedArrayBuffer(BEGUN_BYTES);
+  const worker = startWorker({ shared, turn, begun });
   // Until a session takes it over, it must not keep the process alive (a session that fails to start).
   worker.unref();
-  return { worker, shared, turn: new Int32Array(turn) };
+  return { worker, shared, turn: new Int32Array(turn), begunId: new Int32Array(begun, 0, 1), begunAt: new Float64Array(begun, 8, 1) };
 }
 
 function startWorker(workerData: WorkerData): Worker {
@@ -91,10 +100,13 @@ export type ClientAnswer = { type: "frame"; frame: Uint8Array } | { type: "close
 export interface ErrorAnswers {
   /** The version request's response line. */
   version: string;
-  /** JSON: the error response for the request `line` in `mode`. */
-  line(line: string, mode: SpanMode, error: string): string;
-  /** Postcard: the error response frame. */
-  frame(mode: SpanMode, error: string): Uint8Array;
+  /**
+   * JSON: the response to the request `line` the worker did not answer (`error`: why), the kind of
+   * response that request gets, and the span mode the connection is in after it (`mode` before).
+   */
+  line(line: string, mode: SpanMode, error: string): { answer: string; spanMode: SpanMode };
+  /** Postcard: the same as a response frame. */
+  frame(frame: Uint8Array, mode: SpanMode, error: string): { answer: Uint8Array; spanMode: SpanMode };
   /** The macro a request line or frame names (for the wall clock's error; only read then). */
   macroName(request: string | Uint8Array): string;
 }
@@ -105,9 +117,12 @@ interface Pending {
   request: string | Uint8Array;
   /** `written`: the worker wrote the response itself (`answer` is its text when it may be memoised). */
   resolve(answer: string | Uint8Array | null, reusable: boolean, written: boolean, dependency: MemoDependency | null): void;
-  fail(mode: SpanMode, error: string): void;
+  /** Answers it with `error` in span mode `mode`; returns the mode after the answer. */
+  fail(mode: SpanMode, error: string): SpanMode;
   client?: FrameClient;
   timer?: ReturnType<typeof setTimeout>;
+  /** When the clock restarted after a module path was found (finding it, maybe a build, is not timed). */
+  restarted?: number;
 }
 
 /** A session in a worker thread, restarted when it dies or outlives the wall clock. */
@@ -115,12 +130,17 @@ export class WorkerSession {
   private worker!: Worker;
   private shared!: SharedArrayBuffer;
   private turn!: Int32Array;
+  private begunId!: Int32Array;
+  private begunAt!: Float64Array;
   private pending: Pending | null = null;
   private nextId = 1;
   private spanMode: SpanMode = "Id";
   private readonly memo: ResponseMemo | null;
   private readonly paths = new Map<string, Promise<{ ok: true; value: string } | { ok: false; error: string }>>();
+  /** The session is closed: no worker is started again. */
   private closed = false;
+  /** The client closed its end: no span question reaches it (the requests it sent before are still answered). */
+  private clientGone = false;
 
   constructor(
     private readonly options: WorkerSessionOptions,
@@ -131,11 +151,13 @@ export class WorkerSession {
   }
 
   private start(): void {
-    const { worker, shared, turn } = prestarted ?? spawnWorker();
+    const { worker, shared, turn, begunId, begunAt } = prestarted ?? spawnWorker();
     prestarted = null;
     this.worker = worker;
     this.shared = shared;
     this.turn = turn;
+    this.begunId = begunId;
+    this.begunAt = begunAt;
     worker.postMessage({ type: "init", limits: this.options.limits, spanMode: this.spanMode, dirs: this.options.dirs } satisfies ToWorker);
     worker.on("message", (m: FromWorker) => this.receive(worker, m));
     const die = (why: string) => {
@@ -157,12 +179,13 @@ export class WorkerSession {
     if (wrote && !died) return;
     this.pending = null;
     void this.worker.terminate();
-    if (!this.closed) this.start();
     if (p !== null) {
       clearTimeout(p.timer);
       if (wrote) p.resolve(null, false, true, null);
-      else p.fail(this.spanMode, error);
+      // Answered here: a SetConfig answered here sets the mode the fresh worker starts in.
+      else this.spanMode = p.fail(this.spanMode, error);
     }
+    if (!this.closed) this.start();
   }
 
   private receive(worker: Worker, m: FromWorker): void {
@@ -175,14 +198,17 @@ export class WorkerSession {
         void this.path(m.lib).then((result) => {
           if (worker !== this.worker) return;
           worker.postMessage({ type: "path", lib: m.lib, result } satisfies ToWorker);
-          if (p !== null && this.pending === p) this.arm(p);
+          if (p !== null && this.pending === p) {
+            p.restarted = Date.now();
+            this.arm(p);
+          }
         });
         return;
       }
       case "sub": {
         const p = this.pending;
         if (p?.id !== m.id) return;
-        if (p.client === undefined || this.closed) {
+        if (p.client === undefined || this.clientGone) {
           this.wake({ type: "closed" });
           return;
         }
@@ -235,29 +261,48 @@ export class WorkerSession {
     return p;
   }
 
-  /** The wall clock of the pending request: past it, the worker is stopped and the request answered with the limit's error. */
+  /**
+   * The wall clock of the pending request: past it, the worker is stopped and the request answered
+   * with the limit's error. It runs from when the worker began the request (or from when the clock
+   * restarted); until the worker has begun it, it is looked at again a whole limit later.
+   */
   private arm(p: Pending): void {
-    if (!Number.isFinite(this.options.wallClockMs)) return;
+    const limit = this.options.wallClockMs;
+    if (!Number.isFinite(limit)) return;
     clearTimeout(p.timer);
-    p.timer = setTimeout(() => {
-      if (this.pending !== p) return;
-      let name = "?";
-      try {
-        name = this.errors.macroName(p.request);
-      } catch {
-        // the request named no macro: a list request, or one the worker could not read either
-      }
-      this.stop(`macrobox: proc-macro \`${name}\` exceeded its wallClockMs limit (${this.options.wallClockMs} ms for one expansion) and was stopped`);
-    }, this.options.wallClockMs);
+    const since = p.restarted ?? (Atomics.load(this.begunId, 0) === p.id ? this.begunAt[0] : null);
+    const left = since === null ? limit : since + limit - Date.now();
+    if (left > 0) {
+      p.timer = setTimeout(() => {
+        if (this.pending === p) this.arm(p);
+      }, left);
+      return;
+    }
+    let name = "?";
+    try {
+      name = this.errors.macroName(p.request);
+    } catch {
+      // the request named no macro: a list request, or one the worker could not read either
+    }
+    this.stop(`macrobox: proc-macro \`${name}\` exceeded its wallClockMs limit (${limit} ms for one expansion) and was stopped`);
   }
 
-  private send<A>(message: ToWorker & { id: number }, request: string | Uint8Array, fail: (mode: SpanMode, error: string) => A, client?: FrameClient) {
+  private send<A>(
+    message: ToWorker & { id: number },
+    request: string | Uint8Array,
+    fail: (mode: SpanMode, error: string) => { answer: A; spanMode: SpanMode },
+    client?: FrameClient,
+  ) {
     return new Promise<{ answer: string | Uint8Array | A | null; reusable: boolean; written: boolean; dependency: MemoDependency | null }>((resolve) => {
       const p: Pending = {
         id: message.id,
         request,
         resolve: (answer, reusable, written, dependency) => resolve({ answer, reusable, written, dependency }),
-        fail: (mode, error) => resolve({ answer: fail(mode, error), reusable: false, written: false, dependency: null }),
+        fail: (mode, error) => {
+          const { answer, spanMode } = fail(mode, error);
+          resolve({ answer, reusable: false, written: false, dependency: null });
+          return spanMode;
+        },
         client,
       };
       this.pending = p;
@@ -290,14 +335,17 @@ export class WorkerSession {
   frame(frame: Uint8Array, client: FrameClient): Promise<Uint8Array | null> {
     const id = this.nextId++;
     // Copied to the worker, kept here for the wall clock's error.
-    return this.send({ type: "frame", id, frame }, frame, (mode, error) => this.errors.frame(mode, error), client).then((a) =>
+    return this.send({ type: "frame", id, frame }, frame, (mode, error) => this.errors.frame(frame, mode, error), client).then((a) =>
       typeof a.answer === "string" ? null : a.answer,
     );
   }
 
-  /** The client is gone: a worker waiting for its answer is told so; no worker is started again. */
+  /**
+   * The client is gone: a worker waiting for its answer is told so. The frames it sent before are
+   * still answered, by a fresh worker if the clock stops this one.
+   */
   end(): void {
-    this.closed = true;
+    this.clientGone = true;
     if (this.pending?.client !== undefined) this.wake({ type: "closed" });
   }
 

@@ -14,9 +14,9 @@ import { basename } from "node:path";
 
 import { DEFAULT_LIMITS, type Limits } from "../sandbox/limits.js";
 import { CURRENT_API_VERSION } from "../server/flat.js";
-import { decodeBidirectionalFrame } from "../server/postcard.js";
-import { decodeRequestLine, encodeResponseLine } from "../server/protocol.js";
-import { expansionError, expansionErrorFrame } from "../server/serve.js";
+import { decodeBidirectionalFrame, encodeBidirectionalFrame } from "../server/postcard.js";
+import { decodeRequestLine, encodeResponseLine, type Request, type Response, type SpanMode } from "../server/protocol.js";
+import { expansionError } from "../server/serve.js";
 import type { ProtocolFormat } from "./arguments.js";
 import { ResponseMemo } from "./memo.js";
 import { serveFrames, serveLines } from "./stdio-server.js";
@@ -104,18 +104,61 @@ export async function runProcMacroServer(format: ProtocolFormat, options: ProcMa
   }
 }
 
+/**
+ * A request the worker did not answer (it was stopped or died), answered here as the native server
+ * would answer that kind of request: the version; a SetConfig with the mode asked for (the wasm
+ * backend serves both, src/server/wasm-backend.ts), which the fresh worker then starts in; a list
+ * request with a list error; an expansion, or a request that cannot be read, with an expansion's
+ * error in the connection's span mode.
+ */
+function unanswered(req: Request | null, mode: SpanMode, error: string): { response: Response; spanMode: SpanMode } {
+  switch (req?.type) {
+    case "ApiVersionCheck":
+      return { response: { type: "ApiVersionCheck", version: CURRENT_API_VERSION }, spanMode: mode };
+    case "SetConfig":
+      return { response: { type: "SetConfig", spanMode: req.spanMode }, spanMode: req.spanMode };
+    case "ListMacros":
+      return { response: { type: "ListMacros", result: { ok: false, error } }, spanMode: mode };
+    default:
+      return { response: expansionError(mode, error), spanMode: mode };
+  }
+}
+
+function readOrNull(read: () => Request): Request | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}
+
+function requestOfFrame(frame: Uint8Array): Request {
+  const msg = decodeBidirectionalFrame(frame);
+  if (msg.type !== "Request") throw new MacroboxError("protocol", `expected a Request frame, got ${msg.type}`);
+  return msg.request;
+}
+
 /** The answers this thread gives without the worker. */
 const ANSWERS: ErrorAnswers = {
   version: encodeResponseLine({ type: "ApiVersionCheck", version: CURRENT_API_VERSION }),
   line(line, mode, error) {
-    // A list request gets its own kind of error; anything else the expansion's.
-    if (/^\{\s*"ListMacros"/.test(line)) return encodeResponseLine({ type: "ListMacros", result: { ok: false, error } });
-    return encodeResponseLine(expansionError(mode, error));
+    const { response, spanMode } = unanswered(
+      readOrNull(() => decodeRequestLine(line)),
+      mode,
+      error,
+    );
+    return { answer: encodeResponseLine(response), spanMode };
   },
-  frame: expansionErrorFrame,
+  frame(frame, mode, error) {
+    const { response, spanMode } = unanswered(
+      readOrNull(() => requestOfFrame(frame)),
+      mode,
+      error,
+    );
+    return { answer: encodeBidirectionalFrame({ type: "Response", response }), spanMode };
+  },
   macroName(request) {
-    const req = typeof request === "string" ? decodeRequestLine(request) : decodeBidirectionalFrame(request);
-    const expand = "type" in req && req.type === "Request" ? req.request : req;
-    return expand.type === "ExpandMacro" ? expand.macroName : "?";
+    const req = typeof request === "string" ? decodeRequestLine(request) : requestOfFrame(request);
+    return req.type === "ExpandMacro" ? req.macroName : "?";
   },
 };

@@ -67,7 +67,15 @@ export const Turn = {
   Main: 3,
 } as const;
 
+/** Room for `WorkerData.begun`: the id of the request the worker began last (word 0, Int32), and when (Float64 at byte 8, `Date.now()`). */
+export const BEGUN_BYTES = 16;
+
 export interface WorkerData {
   shared: SharedArrayBuffer;
   turn: SharedArrayBuffer;
+  /**
+   * Where the worker stamps each request as it begins it (see BEGUN_BYTES): the main thread's wall
+   * clock runs from there, so the worker's start-up and a request waiting its turn are not timed.
+   */
+  begun: SharedArrayBuffer;
 }

@@ -1,0 +1,36 @@
+// Fault injection for the proc-macro server's tests, loaded with `--import` into the server's
+// process: node runs it in every worker thread too, before the worker's own code (plain JavaScript:
+// tsx's loader is not active yet in a worker when node runs it there). Only tests set
+// these variables; the product reads none of them.
+//
+// - MACROBOX_TEST_WORKER_START_DELAY_MS: every worker thread blocks this long before it loads (the
+//   slow start of a loaded machine, made certain).
+// - MACROBOX_TEST_WORKER_DIES_ONCE: a directory path; the first worker to be handed a request
+//   creates it and exits with the request in hand; the workers after it run normally.
+
+import { existsSync, mkdirSync } from "node:fs";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+
+// Only in the expansion worker (its workerData, worker-protocol.ts), not in node's own threads
+// (tsx's module hooks run in one).
+const expansionWorker =
+  !isMainThread && parentPort !== null && workerData?.turn instanceof SharedArrayBuffer && workerData?.shared instanceof SharedArrayBuffer;
+
+if (expansionWorker) {
+  const delay = Number(process.env.MACROBOX_TEST_WORKER_START_DELAY_MS ?? 0);
+  if (delay > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
+  const marker = process.env.MACROBOX_TEST_WORKER_DIES_ONCE;
+  // Only while no worker has died: a listener starts the port, and the messages it takes before
+  // the worker's own listener is there are lost to the worker.
+  if (marker !== undefined && !existsSync(marker)) {
+    parentPort.on("message", (m) => {
+      if (m.type !== "line" && m.type !== "frame") return;
+      try {
+        mkdirSync(marker);
+      } catch {
+        return;
+      }
+      process.exit(70);
+    });
+  }
+}
