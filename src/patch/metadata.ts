@@ -144,9 +144,17 @@ export interface BuildScriptPackage {
   request: unknown;
 }
 
-/** The packages of the resolve (every feature of every member) that have a build script. */
+/**
+ * The packages of the resolve that have a build script: with every feature of every member when that
+ * graph resolves (offline, some optional features may not), else with the default features.
+ */
 export function buildScriptPackages(cargo: string, cwd: string, env: NodeJS.ProcessEnv = process.env): BuildScriptPackage[] {
-  const meta = readCargoMetadata(cargo, cwd, env, true);
+  let meta: CargoMetadata;
+  try {
+    meta = readCargoMetadata(cargo, cwd, env, true);
+  } catch {
+    meta = readCargoMetadata(cargo, cwd, env, false);
+  }
   const inResolve = new Set((meta.resolve?.nodes ?? []).map((n) => n.id));
   return meta.packages
     .filter((p) => inResolve.has(p.id) && p.targets.some((t) => t.kind.includes("custom-build")))
