@@ -243,7 +243,7 @@ try {
     const build = cleanBuild(coldApp, env);
     const total = first.seconds + build.seconds;
     console.log(`from an empty macrobox cache (first use), in parts:`);
-    console.log(`  std for the target (within the first module's build)  ${parts.std.toFixed(2)} s`);
+    console.log(`  std for the target (within the first module's build; at least) ${parts.std.toFixed(2)} s`);
     for (const m of parts.modules) console.log(`  module ${m.crate.padEnd(46)} ${m.seconds.toFixed(2)} s${m === parts.modules[0] ? " (std included)" : ""}`);
     console.log(`  macrobox patch in all (with node's start)              ${first.seconds.toFixed(2)} s`);
     console.log(`  the clean build                                         ${build.seconds.toFixed(2)} s`);
