@@ -67,3 +67,31 @@ export function systemErrorReason(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * A span of a diagnostic, resolved to file positions as rustc reports them: `lo..hi` are UTF-8
+ * byte offsets into the file, lines and columns are 1-based, columns count chars. (Structurally
+ * the span table's `SpanLocation`, src/bridge/spans.ts.)
+ */
+export interface DiagnosticSpan {
+  file: string;
+  lo: number;
+  hi: number;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  /** The source text under the span, when it is real source. */
+  text: string | null;
+}
+
+/**
+ * The one message type of every public result (expanding, parsing, grants): rustc's diagnostic,
+ * printed by `formatMessages`. It lives here, at the bottom, so that every layer can return it.
+ */
+export interface Diagnostic {
+  level: "error" | "warning" | "note" | "help";
+  message: string;
+  spans: DiagnosticSpan[];
+  children: Diagnostic[];
+}

@@ -28,7 +28,7 @@ export type {
   RuntimeLimits,
 } from "./host/types.js";
 export { macroLabel, type MacroKind } from "./wasm/decls.js";
-export { expansionFails, formatMessages, renderDiagnostic, type FormatOptions } from "./host/render.js";
+export { expansionFails, formatMessages, renderDiagnostic, type FormatOptions, type MessagesResult } from "./host/render.js";
 export { compileErrors, type CompileErrorOptions } from "./host/compile-errors.js";
 export { MemoryCacheStore } from "./host/cache.js";
 export type { CacheStore } from "./host/cache-store.js";
@@ -45,11 +45,12 @@ export { BRIDGE_ABI, KNOWN_BRIDGE_ABIS, detectModuleAbi, type ModuleAbi } from "
 export { DEFAULT_LIMITS, LimitExceeded, type Limits, type LimitName } from "./sandbox/limits.js";
 
 // Capabilities and the sandbox's file system
-export { effectiveGrant, type Capabilities, type CapabilityDenial, type DenialReason, type GrantResult } from "./sandbox/capabilities.js";
+export { effectiveGrant, type Capabilities, type CapabilityDenial, type DenialReason, type GrantResult, type GrantError } from "./sandbox/capabilities.js";
 export type { SandboxGrant } from "./sandbox/grant.js";
 export { MemoryFs, FsError, type ReadOnlyFs, type FsStat, type FsEntry, type FsErrorCode, type FsFileType } from "./sandbox/fs.js";
 
 // Tokens
-export { parseTokenStream, printTokenStream } from "./tokens/index.js";
-export type { ParseOptions, ParseResult, LexFailure, PrintOptions, Edition, LexDiagnostic } from "./tokens/index.js";
+export { parseTokenStream, type ParseOptions, type ParseResult, type ParseError } from "./host/parse.js";
+export { printTokenStream } from "./tokens/index.js";
+export type { PrintOptions, Edition } from "./tokens/index.js";
 export type { Span, Delimiter, LitKind, Spacing, TokenStream, TokenTree, Group, Punct, Ident, Literal, DocComment, DelimSpan } from "./tokens/model.js";

@@ -72,8 +72,8 @@ test("a grant beyond the declaration is honoured and described as such; '*' stay
 test("grants that cannot be served are errors naming them", () => {
   const r = effectiveGrant("sqlm", declared, { env: ["A=B"], read: ["../secret", "/etc", "ok"] });
   assert.ok(!r.ok);
-  assert.deepEqual(r.exceeding, { env: ["A=B"], read: ["../secret", "/etc"] });
-  assert.match(r.error, /macro crate sqlm is granted env var "A=B" \(not a variable name\), read access to "\.\.\/secret" \(read paths are relative/);
+  assert.deepEqual(r.error.exceeding, { env: ["A=B"], read: ["../secret", "/etc"] });
+  assert.match(r.error.message, /macro crate sqlm is granted env var "A=B" \(not a variable name\), read access to "\.\.\/secret" \(read paths are relative/);
 });
 
 test("absolute paths resolve like the kernel's, and are placed in the crate directory or not", () => {

@@ -392,7 +392,7 @@ describe("network, processes, time and randomness", () => {
 describe("a macro that needs capabilities works once granted", () => {
   const sandbox = (granted: Capabilities, fs: SandboxGrant["fs"] = crateFs): SandboxGrant => {
     const g = effectiveGrant("capable_macros", CAPABLE_DECLARED, granted);
-    assert.ok(g.ok, g.ok ? "" : g.error);
+    assert.ok(g.ok, g.ok ? "" : g.error.message);
     return { crate: "capable_macros", declared: CAPABLE_DECLARED, granted: g.grant, fs, env: hostEnv };
   };
 

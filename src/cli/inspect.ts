@@ -32,7 +32,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
       const given = grantFor(decision.grants, metadata.crate.name);
       if (given.env.length + given.read.length > 0) {
         const effective = effectiveGrant(metadata.crate.name, metadata.capabilities, given);
-        if (!effective.ok) throw new UsageError(effective.error);
+        if (!effective.ok) throw new UsageError(effective.error.message);
         grant = describeGrant(metadata.crate.name, metadata.capabilities, effective.grant);
       }
     } catch (e) {

@@ -10,6 +10,11 @@ import { ungrantedEnvNotes } from "../sandbox/capabilities.js";
 import type { SandboxGrant } from "../sandbox/grant.js";
 import { compileErrors, type CfgTarget } from "./compile-errors.js";
 import type { Diagnostic, ExpandResult } from "./types.js";
+import type { ParseResult } from "./parse.js";
+import type { GrantResult } from "../sandbox/capabilities.js";
+
+/** Every public result: one shape (`ok`, `diagnostics`, and on failure `error: { kind, message }`). */
+export type MessagesResult = ExpandResult | ParseResult | GrantResult;
 
 export interface FormatOptions {
   /** Source texts by file name, for the code excerpts under each span (as rustc shows them). */
@@ -29,22 +34,25 @@ export function expansionFails(result: ExpandResult, options: Pick<FormatOptions
 }
 
 /**
- * Everything `macrobox expand` prints to stderr about one expansion, exactly as it prints it:
- * the macro's diagnostics, the `compile_error!`s in its output, one note per refused access, and
- * the error of a failure the macro never saw. Empty when there is nothing to say; otherwise each
- * line ends with a newline.
+ * Everything to print about one result, as rustc prints it: its diagnostics, then the error of a
+ * failure no diagnostic reports. For an expansion, exactly what `macrobox expand` prints to
+ * stderr: also the `compile_error!`s in its output and one note per refused access. Empty when
+ * there is nothing to say; otherwise each line ends with a newline.
  */
-export function formatMessages(result: ExpandResult, options: FormatOptions = {}): string {
+export function formatMessages(result: MessagesResult, options: FormatOptions = {}): string {
   const sources = options.sources ?? new Map<string, string>();
   const out: string[] = [];
-  const emitted = compileErrors(result.output ?? [], result.spans, { target: options.target });
+  const expansion = "denials" in result ? result : null;
+  const emitted = expansion ? compileErrors(expansion.output ?? [], expansion.spans, { target: options.target }) : [];
   const diagnostics = [...result.diagnostics, ...emitted];
   for (const d of diagnostics) out.push(renderDiagnostic(d, sources));
-  for (const d of result.denials) out.push(`note: ${d.note}`);
-  // A failed expansion may come from a declared variable it could not see through std::env.
-  const sandbox = options.sandbox;
-  if (sandbox && (!result.ok || emitted.some((d) => d.level === "error"))) {
-    for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, result.denials, sandbox.hint)) out.push(`note: ${d.note}`);
+  if (expansion) {
+    for (const d of expansion.denials) out.push(`note: ${d.note}`);
+    // A failed expansion may come from a declared variable it could not see through std::env.
+    const sandbox = options.sandbox;
+    if (sandbox && (!expansion.ok || emitted.some((d) => d.level === "error"))) {
+      for (const d of ungrantedEnvNotes(sandbox.crate, sandbox.declared, sandbox.granted, expansion.denials, sandbox.hint)) out.push(`note: ${d.note}`);
+    }
   }
   // Failures the macro never saw (unknown macro, unlexable input) come without diagnostics.
   if (!result.ok && !diagnostics.some((d) => d.level === "error")) out.push(`error: ${result.error.message}`);

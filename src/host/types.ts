@@ -8,7 +8,8 @@ import type { Edition } from "../tokens/index.js";
 import type { MacroInfo, MacroKind } from "../wasm/decls.js";
 import type { ModuleMetadata } from "../wasm/metadata.js";
 import type { ModuleAbi } from "../bridge/abi.js";
-import type { SpanLocation, SpanTable } from "../bridge/spans.js";
+import type { SpanTable } from "../bridge/spans.js";
+import type { Diagnostic } from "../errors.js";
 import type { EnvPolicy, TrackedEnvVar } from "../bridge/server.js";
 import type { WasiOptions } from "../sandbox/wasi.js";
 import type { LimitName, Limits } from "../sandbox/limits.js";
@@ -97,14 +98,7 @@ export interface ExpandRequest {
 
 export type ExpandErrorKind = "panic" | "diagnostics" | "trap" | "exit" | "unknown-macro" | "bridge" | "input" | "limit";
 
-export interface DiagnosticSpan extends SpanLocation {}
-
-export interface Diagnostic {
-  level: "error" | "warning" | "note" | "help";
-  message: string;
-  spans: DiagnosticSpan[];
-  children: Diagnostic[];
-}
+export type { Diagnostic, DiagnosticSpan } from "../errors.js";
 
 /** What every expansion reports, whether it succeeded or not. */
 export interface ExpandReport {

@@ -48,7 +48,7 @@ export interface ExpansionSandboxOptions {
 export function expansionSandbox(o: ExpansionSandboxOptions): SandboxGrant {
   const declared = { env: [...o.declared.env], read: [...o.declared.read] };
   const effective = effectiveGrant(o.crate, declared, o.granted);
-  if (!effective.ok) throw new CapabilityError(effective.error);
+  if (!effective.ok) throw new CapabilityError(effective.error.message);
   const dir = o.crateDir ?? o.env.CARGO_MANIFEST_DIR ?? o.currentDir ?? null;
   const fs = effective.grant.read.length > 0 && dir !== null ? new NodeReadOnlyFs(dir) : null;
   const crateDir = fs?.root ?? (dir === null ? undefined : realPathOr(dir));

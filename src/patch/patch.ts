@@ -202,8 +202,8 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     const declared = built.metadata.capabilities;
     const effective = effectiveGrant(pkg.name, declared, grantFor(grants, pkg.name));
     if (!effective.ok) {
-      if (keep) crates.push({ ...base, status: "native", reason: effective.error });
-      else failures.push(`${pkg.name} ${pkg.version}: ${effective.error}`);
+      if (keep) crates.push({ ...base, status: "native", reason: effective.error.message });
+      else failures.push(`${pkg.name} ${pkg.version}: ${effective.error.message}`);
       continue;
     }
     const shim = writeShim(join(cache, "shims"), {

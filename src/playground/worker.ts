@@ -66,7 +66,7 @@ async function run(job: ExpandJob): Promise<ExpandOutcome> {
   if (!module) throw new Error(`no module named ${job.module} is loaded`);
   const crate = module.crate?.name ?? job.module;
   const effective = effectiveGrant(crate, module.declared, job.granted);
-  if (!effective.ok) throw new Error(effective.error);
+  if (!effective.ok) throw new Error(effective.error.message);
   const sandbox: SandboxGrant = {
     crate,
     declared: module.declared,

@@ -14,7 +14,7 @@
 //
 // Browser-safe: no Node APIs here.
 
-import { MacroboxError } from "../errors.js";
+import { MacroboxError, type Diagnostic } from "../errors.js";
 
 export interface Capabilities {
   env: string[];
@@ -58,7 +58,16 @@ export class CapabilityError extends MacroboxError {
   }
 }
 
-export type GrantResult = { ok: true; grant: Capabilities; beyond: Capabilities } | { ok: false; error: string; exceeding: Capabilities };
+/** Why a grant cannot be honoured: `exceeding` lists the malformed items, `message` names them. */
+export interface GrantError {
+  kind: "grant";
+  message: string;
+  exceeding: Capabilities;
+}
+
+/** In the one public result shape; on failure the last diagnostic is the error (grants have no spans). */
+export type GrantResult =
+  { ok: true; grant: Capabilities; beyond: Capabilities; diagnostics: Diagnostic[] } | { ok: false; error: GrantError; diagnostics: Diagnostic[] };
 
 /**
  * The capabilities a crate gets: what is granted, with `"*"` standing for everything declared of
@@ -95,9 +104,15 @@ export function effectiveGrant(crate: string, declared: Capabilities, granted: C
       ...bad.env.map((e) => `env var ${q(e)} (not a variable name)`),
       ...bad.read.map((r) => `read access to ${q(r)} (read paths are relative to the crate directory and stay inside it)`),
     ];
-    return { ok: false, exceeding: bad, error: `macro crate ${crate} is granted ${parts.join(", ")}` };
+    const message = `macro crate ${crate} is granted ${parts.join(", ")}`;
+    return { ok: false, error: { kind: "grant", message, exceeding: bad }, diagnostics: [{ level: "error", message, spans: [], children: [] }] };
   }
-  return { ok: true, grant: { env: dedupe(grant.env), read: dedupe(grant.read) }, beyond: { env: dedupe(beyond.env), read: dedupe(beyond.read) } };
+  return {
+    ok: true,
+    grant: { env: dedupe(grant.env), read: dedupe(grant.read) },
+    beyond: { env: dedupe(beyond.env), read: dedupe(beyond.read) },
+    diagnostics: [],
+  };
 }
 
 /** One line per granted capability: what it is, and whether the crate declares it. */
