@@ -10,8 +10,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { Literal, Span, TokenStream } from "../tokens/model.js";
-import { printTokenStream } from "../tokens/index.js";
-import { escapeDefault, unescapeStr } from "../tokens/escape.js";
+import { escapeDefault, printTokenStream, unescapeStr } from "../tokens/index.js";
 import type { SpanTable } from "./spans.js";
 
 export interface ExpandExprContext {

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { SANDBOX_HOME, SYSTEM_READ_ONLY, realHome, registryRoots, sandboxBaseArgs, type Toolchain } from "../builder/index.js";
-import { PatchError } from "./patch.js";
+import { PatchError } from "./patch-error.js";
 
 const RUNTIME = readFileSync(new URL("./build-script-wrapper.rs", import.meta.url), "utf8");
 export const WRAPPER_NAME = "macrobox-rustc-wrapper";

@@ -26,17 +26,13 @@ import { writeShim } from "./shim.js";
 import { hostSocketPath } from "./host-socket.js";
 import { cacheRoot } from "../node/cache-env.js";
 import { absoluteCommand, buildScriptWrapper, userRustcWrapper } from "./build-scripts.js";
+import { PatchError } from "./patch-error.js";
 
 export const PATCH_FILE = "macrobox-patch.toml";
 export const UNDO_FILE = "macrobox-undo.json";
 const INCLUDE_LINE = `include = ["${PATCH_FILE}"] # added by \`macrobox patch\`; \`macrobox patch --undo\` removes it\n`;
 
-export class PatchError extends MacroboxError {
-  override name = "PatchError";
-  constructor(message: string) {
-    super("patch", message);
-  }
-}
+export { PatchError } from "./patch-error.js";
 
 export interface PatchOptions {
   /** A directory inside the workspace; default the current directory. */

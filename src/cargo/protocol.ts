@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseLiteral, printLiteral, SpanTable, type MacroKind, type SourceFile } from "../index.js";
 import type { Delimiter, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { MacroboxError } from "../errors.js";
-import { forEachTree } from "../tokens/walk.js";
+import { forEachTree } from "../tokens/index.js";
 
 export const SHIM_PROTOCOL = "macrobox-shim-2";
 

@@ -1,17 +1,17 @@
 // The command line: argument parsing and printing only; the work is in src/builder, src/bridge...
 
-import { readFileSync } from "node:fs";
 import type { BuildEvent } from "../builder/build.js";
 
 import { listProcMacros } from "../wasm/decls.js";
 import { readMetadata } from "../wasm/metadata.js";
-import { errorMessage, INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../errors.js";
+import { errorMessage, INTERNAL_ERROR, isMacroboxError } from "../errors.js";
 import { CapabilityError, describeGrant, effectiveGrant, type GrantDescription } from "../sandbox/capabilities.js";
 import { grantFor } from "../node/grants.js";
 import { loadGrants, userDirs } from "../node/trust.js";
 import { flushRemoteCaches } from "../node/remote-cache.js";
 import { remoteCacheSetting } from "../node/settings.js";
 import { parseCommandLine, UsageError } from "./usage.js";
+import { compileModule } from "./compile-module.js";
 
 export { parseCommandLine, UsageError } from "./usage.js";
 
@@ -274,18 +274,4 @@ function profileLabel(profile: string): string {
   // Modules built before the dev profile existed say "release" and were built without either.
   if (profile === "release") return "release (debug assertions and overflow checks off)";
   return profile;
-}
-
-export function compileModule(path: string): WebAssembly.Module {
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new MacroboxError("io", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  try {
-    return new WebAssembly.Module(bytes);
-  } catch (e) {
-    throw new MacroboxError("wasm-format", `${path} is not a WebAssembly module: ${(e as Error).message}`);
-  }
 }

@@ -1,6 +1,6 @@
 // `macrobox patch [--undo] [--keep-native crate] [--all-features]`: the work is in src/cargo/patch.ts.
 
-import { parseCommandLine, UsageError } from "./main.js";
+import { parseCommandLine, UsageError } from "./usage.js";
 
 export async function patchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine({

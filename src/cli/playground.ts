@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "../builder/build.js";
 import { cacheRoot } from "../builder/cache.js";
 import { MacroboxError } from "../errors.js";
-import { parseCommandLine, UsageError } from "./main.js";
+import { parseCommandLine, UsageError } from "./usage.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The package root: from sources (src/cli), the bundled command (dist/cli) and tsc's output (dist/src/cli). */

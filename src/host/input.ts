@@ -11,7 +11,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { Punct, TokenStream, TokenTree } from "../tokens/model.js";
-import { copyStream } from "../tokens/walk.js";
+import { copyStream } from "../tokens/index.js";
 
 /**
  * The stream with lexed doc comments in rustc's macro-argument form (see the header comment).

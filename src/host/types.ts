@@ -50,7 +50,7 @@ export interface LoadOptions {
 /** The limits an expansion can tighten or relax for itself. */
 export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes" | "nestingDepth">;
 
-export type { MacroInfo };
+export type { MacroInfo, SandboxGrant };
 
 export interface ExpandRequest {
   kind: MacroKind;
