@@ -2,26 +2,16 @@
 // Debian's registry, and one fixture per error the build must explain.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { build } from "../src/builder/build.js";
+import { cli } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const fixtures = join(root, "test/fixtures/build");
 const out = mkdtempSync(join(tmpdir(), "macrobox-build-test-"));
-
-/** Runs the CLI from sources, as a user would run `macrobox ...`. */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, ...env },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function inspect(wasm: string) {
   const r = cli(["inspect", wasm, "--json"]);
@@ -136,7 +126,7 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
     const built = [join(base, "c"), join(base, "x", "y", "z", "c")].map((cache, i) =>
       crates.map((crate, j) => {
         const wasm = join(out, `cache-${i}-${j}.wasm`);
-        const r = cli(["build", crate, "-o", wasm, "--quiet"], { MACROBOX_CACHE: cache });
+        const r = cli(["build", crate, "-o", wasm, "--quiet"], { env: { MACROBOX_CACHE: cache } });
         assert.equal(r.code, 0, r.stderr);
         return readFileSync(wasm);
       }),

@@ -2,7 +2,6 @@
 // error reply (server), never as a stack trace; only a bug in macrobox is reported as one, and says so.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -16,15 +15,11 @@ import { LimitExceeded } from "../src/sandbox/limits.js";
 import { CURRENT_API_VERSION } from "../src/server/flat.js";
 import { createServerSession, type ProcMacroBackend } from "../src/server/serve.js";
 import { createWasmBackend } from "../src/server/wasm-backend.js";
+import { cli } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "macrobox-errors-"));
 const demo = join(dir, "demo_macros.wasm");
-
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** The command failed with exactly one `error:` message matching `pattern`, and no stack trace. */
 function assertOneMessage(r: { code: number | null; stderr: string }, pattern: RegExp): void {

@@ -3,23 +3,19 @@
 // the input text, not written down).
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
+import { cli } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "macrobox-expand-cli-"));
 const wasm = join(dir, "demo_macros.wasm");
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, MACROBOX_RUSTFMT: "/nonexistent" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** `macrobox <args>`, without rustfmt (outputs compared as the macro printed them). */
+function run(args: string[]) {
+  return cli(args, { env: { MACROBOX_RUSTFMT: "/nonexistent" } });
 }
 
 /** 1-based line and char column of the first occurrence of `needle`. */
@@ -31,12 +27,12 @@ function position(text: string, needle: string): string {
 
 describe("macrobox expand", { timeout: 15 * 60_000 }, () => {
   before(() => {
-    const r = cli(["build", join(root, "examples/demo-macros"), "-o", wasm, "--quiet"]);
+    const r = run(["build", join(root, "examples/demo-macros"), "-o", wasm, "--quiet"]);
     assert.equal(r.code, 0, r.stderr);
   });
 
   it("expands every item of a file that derives the macro", () => {
-    const r = cli(["expand", wasm, "--derive", "Describe", join(root, "examples/demo-input.rs")]);
+    const r = run(["expand", wasm, "--derive", "Describe", join(root, "examples/demo-input.rs")]);
     assert.equal(r.code, 0, r.stderr);
     const headers = r.stdout.split("\n").filter((l) => l.startsWith("// #[derive"));
     assert.deepEqual(headers, ["// #[derive(Describe)] on User", "// #[derive(Describe)] on Role", "// #[derive(Describe)] on Point"]);
@@ -45,11 +41,11 @@ describe("macrobox expand", { timeout: 15 * 60_000 }, () => {
   });
 
   it("expands an attribute macro with arguments and a function-like macro", () => {
-    const route = cli(["expand", wasm, "--attr", "route", "--args", 'GET, "/users"', join(root, "examples/demo-route.rs")]);
+    const route = run(["expand", wasm, "--attr", "route", "--args", 'GET, "/users"', join(root, "examples/demo-route.rs")]);
     assert.equal(route.code, 0, route.stderr);
     // rustc's printer breaks long lines; compare with whitespace collapsed.
     assert.match(route.stdout.replace(/\s+/g, " "), /pub const LIST_USERS_ROUTE : \(& str, & str\) = \("GET", "\/users"\);/);
-    const sql = cli(["expand", wasm, "--bang", "sql", "select id from users"]);
+    const sql = run(["expand", wasm, "--bang", "sql", "select id from users"]);
     assert.equal(sql.code, 0, sql.stderr);
     assert.equal(sql.stdout.trim(), '"select id from users"');
   });
@@ -58,26 +54,26 @@ describe("macrobox expand", { timeout: 15 * 60_000 }, () => {
     const text = "#[derive(Describe)]\nstruct S {\n    #[describe(bogus)] a: u8,\n}\n";
     const file = join(dir, "bad.rs");
     writeFileSync(file, text);
-    const r = cli(["expand", wasm, "--derive", "Describe", file]);
+    const r = run(["expand", wasm, "--derive", "Describe", file]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error: unknown describe attribute$/m);
     assert.ok(r.stderr.includes(`--> ${file}:${position(text, "bogus")}`), r.stderr);
     assert.match(r.stderr, /\| {16}\^{5}/, "caret under `bogus`");
-    const attr = cli(["expand", wasm, "--attr", "route", "--args", 'FETCH, "/x"', join(root, "examples/demo-route.rs")]);
+    const attr = run(["expand", wasm, "--attr", "route", "--args", 'FETCH, "/x"', join(root, "examples/demo-route.rs")]);
     assert.equal(attr.code, 1);
     assert.match(attr.stderr, /error: unknown HTTP method `FETCH`, expected one of GET, POST, PUT, PATCH, DELETE/);
   });
 
   it("explains bad input and keeps going", () => {
-    const missing = cli(["expand", wasm, "--derive", "Describe", join(dir, "nope.rs")]);
+    const missing = run(["expand", wasm, "--derive", "Describe", join(dir, "nope.rs")]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /cannot read .*nope\.rs: ENOENT/);
-    const none = cli(["expand", wasm, "--derive", "Nothing", join(root, "examples/demo-input.rs")]);
+    const none = run(["expand", wasm, "--derive", "Nothing", join(root, "examples/demo-input.rs")]);
     assert.match(none.stderr, /no item in .* derives `Nothing`/);
-    const unknown = cli(["expand", wasm, "--bang", "nosuch", "x"]);
+    const unknown = run(["expand", wasm, "--bang", "nosuch", "x"]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stdout + unknown.stderr, /no bang macro named `nosuch` in this module \(it has: derive Describe, attr route, bang sql\)/);
-    const notWasm = cli(["expand", join(root, "README.md"), "--bang", "sql", "x"]);
+    const notWasm = run(["expand", join(root, "README.md"), "--bang", "sql", "x"]);
     assert.match(notWasm.stderr, /is not a WebAssembly module/);
   });
 });

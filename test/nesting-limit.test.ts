@@ -4,7 +4,6 @@
 // limit lets the depth reach the macro, and what the macro does then is its own business.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +20,7 @@ import { compileErrors } from "../src/host/compile-errors.js";
 import { SpanTable } from "../src/bridge/spans.js";
 import { expandExpr } from "../src/bridge/expand-expr.js";
 import { findDeriveSites } from "../src/cli/items.js";
+import { cli } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "macrobox-nesting-"));
@@ -28,15 +28,9 @@ const demoPath = join(dir, "demo_macros.wasm");
 const hostilePath = join(dir, "hostile.wasm");
 const dylib = "/project/target/debug/deps/libdemo_macros-0123456789abcdef.so";
 
-function cli(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], {
-    cwd: root,
-    encoding: "utf8",
-    input,
-    maxBuffer: 64 << 20,
-    env: { ...process.env, MACROBOX_RUSTFMT: "/nonexistent" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** `macrobox <args>` with `input` on its standard input, without rustfmt. */
+function run(args: string[], input?: string) {
+  return cli(args, { input, env: { MACROBOX_RUSTFMT: "/nonexistent" } });
 }
 
 // The outputs hold lines of 40,000 parentheses: failures show their start only.
@@ -68,7 +62,7 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
       ["examples/demo-macros", demoPath],
       ["test/fixtures/hostile", hostilePath],
     ]) {
-      const r = cli(["build", join(root, crate), "-o", out, "--quiet"]);
+      const r = run(["build", join(root, crate), "-o", out, "--quiet"]);
       assert.equal(r.code, 0, r.stderr);
     }
     writeFileSync(join(dir, "deep20k.txt"), nestedText(20_000));
@@ -81,7 +75,7 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
     const spec = LIMIT_SPECS.nestingDepth;
     assert.equal(spec.flag, "--max-nesting");
     assert.ok(DEFAULT_LIMITS.nestingDepth >= 2048 && DEFAULT_LIMITS.nestingDepth < 20_000, String(DEFAULT_LIMITS.nestingDepth));
-    assert.match(cli(["--help"]).stdout, /--max-nesting levels/);
+    assert.match(run(["--help"]).stdout, /--max-nesting levels/);
   });
 
   it("the lexer stops at the first delimiter past maxDepth, before building trees; at the limit it builds them", () => {
@@ -141,7 +135,7 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
 
   for (const levels of ["20k", "200k"]) {
     it(`CLI: ${levels} nested groups give one message naming the limit and its flag, no stack trace`, () => {
-      const r = cli(["expand", demoPath, "--bang", "sql", "--file", join(dir, `deep${levels}.txt`)]);
+      const r = run(["expand", demoPath, "--bang", "sql", "--file", join(dir, `deep${levels}.txt`)]);
       assert.equal(r.code, 1);
       has(r.stderr, LIMIT_MESSAGE);
       has(r.stderr, /^error: the input of proc macro `sql` exceeded its nestingDepth limit/m);
@@ -154,12 +148,12 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
   it("CLI: a derive's source file is held to the limit too", () => {
     const file = join(dir, "deep.rs");
     writeFileSync(file, `#[derive(Describe)]\nstruct S { a: ${"(".repeat(20_000)}u8${",)".repeat(20_000)} }\n`);
-    const r = cli(["expand", demoPath, "--derive", "Describe", file]);
+    const r = run(["expand", demoPath, "--derive", "Describe", file]);
     assert.equal(r.code, 1);
     has(r.stderr, /^error: .*deep\.rs:2:4110: the source file exceeded its nestingDepth limit: .*raise it with --max-nesting/m);
     lacks(r.stderr, /RangeError|^\s+at /m);
     // Raised, the trees reach the macro, which recurses in syn until its own stack overflows: a trap.
-    const raised = cli(["expand", demoPath, "--derive", "Describe", file, "--max-nesting", "30000"]);
+    const raised = run(["expand", demoPath, "--derive", "Describe", file, "--max-nesting", "30000"]);
     assert.equal(raised.code, 1);
     has(raised.stderr, /^error: proc macro `Describe` trapped: /m);
     has(raised.stderr, /help: this is most likely a stack overflow: the macro recursed too deeply/);
@@ -167,11 +161,11 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
   });
 
   it("CLI: --max-nesting 30000 lets 20,000 levels reach the macro, which answers as it does", () => {
-    const r = cli(["expand", demoPath, "--bang", "sql", "--file", join(dir, "deep20k.txt"), "--max-nesting", "30000"]);
+    const r = run(["expand", demoPath, "--bang", "sql", "--file", join(dir, "deep20k.txt"), "--max-nesting", "30000"]);
     // sql! looks at the first token, a group, and reports its own compile_error!.
     has(r.stderr, /^error: sql! expects a statement starting with a keyword$/m);
     lacks(r.stderr, /nestingDepth|RangeError|^\s+at /m);
-    const echoed = cli(["expand", hostilePath, "--bang", "echo", "--file", join(dir, "deep20k.txt"), "--max-nesting", "30k", "--no-format"]);
+    const echoed = run(["expand", hostilePath, "--bang", "echo", "--file", join(dir, "deep20k.txt"), "--max-nesting", "30k", "--no-format"]);
     assert.equal(echoed.code, 0, echoed.stderr.slice(0, 2000));
     assert.equal(echoed.stdout.trim(), nestedText(20_000));
   });
@@ -232,7 +226,7 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
     assert.ok(lexed.ok);
     const normal = request(lexed.stream);
     const lines = [request(nestedStream(20_000, 3)), request(nestedStream(200_000, 3)), normal].map(encodeRequestLine).join("");
-    const served = cli(["proc-macro-server", "--module", `demo_macros=${demoPath}`], lines);
+    const served = run(["proc-macro-server", "--module", `demo_macros=${demoPath}`], lines);
     assert.equal(served.code, 0, served.stderr);
     const replies = served.stdout.trim().split("\n").map(decodeResponseLine);
     assert.equal(replies.length, 3);
@@ -249,7 +243,7 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
     );
 
     // Raised with the same flag, 20,000 levels reach the macro (and its compile_error! comes back).
-    const raised = cli(
+    const raised = run(
       ["proc-macro-server", "--module", `demo_macros=${demoPath}`, "--max-nesting", "30000"],
       encodeRequestLine(request(nestedStream(20_000, 3))),
     );

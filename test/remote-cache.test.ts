@@ -5,16 +5,16 @@
 // cache (MACROBOX_REMOTE_CACHE_STATS=1).
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { FIXTURES, macroWasm } from "./fixtures/bridge-build.js";
 import { freePort, startBadServer, startNginx, type NginxCache } from "./fixtures/cache-server.js";
 import { decodeActionResult } from "../src/node/reapi.js";
+import { cliAsync } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), "macrobox-remote-cache-"));
@@ -28,23 +28,7 @@ interface Run {
 
 /** `macrobox <args>` as its own process (asynchronously: the misbehaving servers live in this one). */
 function cli(args: string[], env: Record<string, string | undefined>, cwd = root): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    // tsx by path: the command may run in a directory without node_modules.
-    const child = spawn(
-      process.execPath,
-      ["--import", pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href, join(root, "src/cli/run.ts"), ...args],
-      {
-        cwd,
-        env: { ...process.env, MACROBOX_RUSTFMT: "/nonexistent", MACROBOX_REMOTE_CACHE: undefined, MACROBOX_REMOTE_CACHE_STATS: "1", ...env },
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-  });
+  return cliAsync(args, { cwd, env: { MACROBOX_RUSTFMT: "/nonexistent", MACROBOX_REMOTE_CACHE: undefined, MACROBOX_REMOTE_CACHE_STATS: "1", ...env } });
 }
 
 /** A fresh, empty local cache. */
