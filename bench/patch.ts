@@ -13,29 +13,22 @@
 // under tsx, whose start-up an installed package does not pay.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findToolchain } from "../src/builder/index.js";
-import { toolchainCache } from "../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../src/builder/registry.js";
+import { localRegistry, offlineCargoHome } from "../test/support/cargo-home.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" }, cold: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
-const vendor = join(toolchainCache(toolchain), "vendor");
-syncDirectorySource(registryRoots(toolchain), vendor);
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-bench-patch-"));
 const cargoHome = join(scratch, "cargo-home");
-writeFileSync(
-  join(scratch, "config.toml"),
-  `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-);
-cpSync(join(scratch, "config.toml"), join(cargoHome, "config.toml"));
+offlineCargoHome(cargoHome, localRegistry(toolchain));
 const baseEnv: NodeJS.ProcessEnv = {
   ...process.env,
   CARGO_HOME: cargoHome,

@@ -14,6 +14,7 @@ import { build, type BuildProfile } from "../src/builder/build.js";
 import { loadMacroModule } from "../src/index.js";
 import { compareStreams, printTokens } from "./oracle/compare.js";
 import { buildNativeMacro, closeNativeOracle, expandNative } from "./oracle/native.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const fixture = join(root, "test/fixtures/profile");
@@ -83,7 +84,7 @@ describe("build profiles behave like cargo's", { timeout: 20 * 60_000 }, () => {
 
   it("inspect shows the profile; `macrobox build --release` records release", () => {
     const wasm = join(out, "profile-cli-release.wasm");
-    const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], { cwd: root, encoding: "utf8" });
+    const cli = (args: string[]) => spawnSync(process.execPath, macroboxArgs(...args), { cwd: root, encoding: "utf8" });
     const b = cli(["build", fixture, "-o", wasm, "--release", "--quiet"]);
     assert.equal(b.status, 0, b.stderr);
     const text = cli(["inspect", wasm]);

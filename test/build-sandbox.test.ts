@@ -21,6 +21,7 @@ import { after, before, describe, it } from "node:test";
 import { findToolchain } from "../src/builder/toolchain.js";
 import { cacheRoot } from "../src/builder/cache.js";
 import { sandboxedCommand } from "../src/builder/os-sandbox.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const fixture = join(root, "test/fixtures/hostile-build");
@@ -53,7 +54,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = root
 
 /** `macrobox build`, the CLI from sources. */
 function macrobox(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return run(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), ...args], env);
+  return run(process.execPath, macroboxArgs(...args), env);
 }
 
 /** Files under `dir` containing any of the needles (grep: the cache holds hundreds of megabytes). */
@@ -309,7 +310,7 @@ describe("module builds in the OS sandbox", { timeout: 20 * 60_000 }, () => {
 /** One ListMacros request to `macrobox proc-macro-server`; its reply line. */
 async function serveListMacros(dylib: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), "proc-macro-server"], {
+    const child = spawn(process.execPath, macroboxArgs("proc-macro-server"), {
       cwd: root,
       env: { ...process.env, ...env },
     });

@@ -21,10 +21,10 @@ import { findToolchain } from "../src/builder/index.js";
 import { toolchainCache } from "../src/builder/cache.js";
 import { registryRoots, syncDirectorySource } from "../src/builder/registry.js";
 import { cacheRoot } from "../src/node/cache-env.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE = join(REPO, "test/fixtures/build-scripts");
-const CLI = join(REPO, "src/cli/run.ts");
 const toolchain = findToolchain();
 
 const fileSecret = `FILE-${randomBytes(16).toString("hex")}`;
@@ -71,7 +71,7 @@ function cargo(args: string[], targetDir: string) {
 }
 
 function macrobox(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return run(process.execPath, ["--import", import.meta.resolve("tsx"), CLI, ...args], { ...victimEnv(), ...env });
+  return run(process.execPath, macroboxArgs(...args), { ...victimEnv(), ...env });
 }
 
 function assertNoSecret(what: string, text: string | Buffer): void {

@@ -8,13 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { build } from "../src/builder/build.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const wasm = join(mkdtempSync(join(tmpdir(), "macrobox-server-cli-")), "demo_macros.wasm");
 const dylib = "/project/target/debug/deps/libdemo_macros-0123456789abcdef.so";
 
 function serve(lines: object[], args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), "proc-macro-server", ...args], {
+  const r = spawnSync(process.execPath, macroboxArgs("proc-macro-server", ...args), {
     cwd: root,
     encoding: "utf8",
     input: lines.map((l) => JSON.stringify(l)).join("\n") + "\n",

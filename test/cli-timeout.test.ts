@@ -9,13 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { build } from "../src/builder/build.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const wasm = join(mkdtempSync(join(tmpdir(), "macrobox-timeout-")), "hostile.wasm");
 
 function expand(args: string[]) {
   const started = Date.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/run.ts"), "expand", wasm, ...args], {
+  const r = spawnSync(process.execPath, macroboxArgs("expand", wasm, ...args), {
     cwd: root,
     encoding: "utf8",
     timeout: 120_000,
@@ -72,11 +73,12 @@ describe("macrobox proc-macro-server --timeout", { timeout: 10 * 60_000 }, () =>
       expandLine("hello"),
     ].join("");
     const started = Date.now();
-    const r = spawnSync(
-      process.execPath,
-      ["--import", "tsx", join(root, "src/cli/run.ts"), "proc-macro-server", "--fuel", "1000000000000000", "--timeout", "1500"],
-      { cwd: root, encoding: "utf8", input, timeout: 120_000 },
-    );
+    const r = spawnSync(process.execPath, macroboxArgs("proc-macro-server", "--fuel", "1000000000000000", "--timeout", "1500"), {
+      cwd: root,
+      encoding: "utf8",
+      input,
+      timeout: 120_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     const replies = r.stdout.trim().split("\n").map(decodeResponseLine);
     assert.equal(replies.length, 4, r.stdout);

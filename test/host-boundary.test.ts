@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { findToolchain } from "../src/builder/index.js";
 import { cacheRoot } from "../src/node/cache-env.js";
 import { HostSocketError, hostSocketPath, privateDirProblem } from "../src/cargo/host-socket.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
@@ -97,7 +98,7 @@ async function attacker(sockets: string[]): Promise<void> {
 const connectionsReceived = () => (existsSync(join(record, "connections")) ? readFileSync(join(record, "connections"), "utf8") : "");
 
 function macrobox(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "src/cli/run.ts"), ...args], {
+  const r = spawnSync(process.execPath, macroboxArgs(...args), {
     cwd: ws,
     env: { ...env, ...extraEnv },
     encoding: "utf8",

@@ -16,22 +16,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findToolchain } from "../src/builder/index.js";
-import { toolchainCache } from "../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../src/builder/registry.js";
+import { localRegistry, offlineCargoHome } from "./support/cargo-home.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
-const vendor = join(toolchainCache(toolchain), "vendor");
-syncDirectorySource(registryRoots(toolchain), vendor);
+const vendor = localRegistry(toolchain);
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-patch-features-"));
 const cargoHome = join(scratch, "cargo-home");
-mkdirSync(cargoHome);
-// crates-io from the builder's directory source, under the name its staged configs use (DEVELOPERS.md).
-writeFileSync(
-  join(cargoHome, "config.toml"),
-  `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-);
+offlineCargoHome(cargoHome, vendor);
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   CARGO_HOME: cargoHome,
@@ -47,7 +41,7 @@ function cargo(cwd: string, args: string[], targetDir: string) {
 }
 
 function macrobox(cwd: string, args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "src/cli/run.ts"), ...args], { cwd, env, encoding: "utf8" });
+  const r = spawnSync(process.execPath, macroboxArgs(...args), { cwd, env, encoding: "utf8" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -280,11 +274,7 @@ test("macrobox patch: two versions of one macro crate from one registry", { time
     writeFileSync(join(registry, `twin-${version}.0`, ".cargo-checksum.json"), '{"package":null,"files":{}}');
   }
   const home = join(scratch, "two-versions", "cargo-home");
-  mkdirSync(home);
-  writeFileSync(
-    join(home, "config.toml"),
-    `[source.crates-io]\nreplace-with = "macrobox-test"\n[source.macrobox-test]\ndirectory = ${JSON.stringify(registry)}\n[net]\noffline = true\n`,
-  );
+  offlineCargoHome(home, registry, "macrobox-test");
   const ws = join(scratch, "two-versions", "ws");
   for (const [name, manifest, source] of [
     ["a", 'twin = "0.1"\nb = { path = "../b" }', 'fn main() {\n    println!("{} {}", twin::twin_version!(), b::TWIN);\n}\n'],
@@ -305,7 +295,7 @@ test("macrobox patch: two versions of one macro crate from one registry", { time
   const nativeRun = run(["run", "-q"]);
   assert.equal(nativeRun.status, 0, nativeRun.stderr);
   assert.equal(nativeRun.stdout, "0.1.0 0.2.0\n");
-  const patched = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "src/cli/run.ts"), "patch"], {
+  const patched = spawnSync(process.execPath, macroboxArgs("patch"), {
     cwd: ws,
     env: ownEnv,
     encoding: "utf8",

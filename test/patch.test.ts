@@ -12,23 +12,17 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findToolchain } from "../src/builder/index.js";
-import { toolchainCache } from "../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../src/builder/registry.js";
+import { macroboxArgs } from "./support/cli.js";
+import { localRegistry, offlineCargoHome } from "./support/cargo-home.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
-const vendor = join(toolchainCache(toolchain), "vendor");
-syncDirectorySource(registryRoots(toolchain), vendor);
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-patch-"));
 const cargoHome = join(scratch, "cargo-home");
 cpSync(join(repo, "examples"), join(scratch, "examples"), { recursive: true, filter: (p) => !p.includes("/target") });
 const app = join(scratch, "examples", "sample-app");
-writeFileSync(
-  join(scratch, "cargo-home.toml"),
-  `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-);
-cpSync(join(scratch, "cargo-home.toml"), join(cargoHome, "config.toml"));
+offlineCargoHome(cargoHome, localRegistry(toolchain));
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   CARGO_HOME: cargoHome,
@@ -48,7 +42,7 @@ function cargo(args: string[], targetDir: string, extraEnv: NodeJS.ProcessEnv = 
 }
 
 function macrobox(args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "src/cli/run.ts"), ...args], { cwd: app, env, encoding: "utf8" });
+  const r = spawnSync(process.execPath, macroboxArgs(...args), { cwd: app, env, encoding: "utf8" });
   assert.equal(r.status, 0, `macrobox ${args.join(" ")}:\n${r.stderr}`);
   return r.stdout;
 }

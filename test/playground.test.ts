@@ -5,9 +5,8 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,14 +15,11 @@ import { loadMacroModule, parseTokenStream, type TokenStream } from "../src/inde
 import { encodeText } from "../src/playground/state.js";
 import { compareStreams } from "./oracle/compare.js";
 import { buildNativeMacro, closeNativeOracle, rustcMacroErrors } from "./oracle/native.js";
+import { FIXTURE_MODULES, fixtureModule, macroboxArgs } from "./support/cli.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
-const CLI = join(ROOT, "src", "cli", "run.ts");
-// One per checkout: worktrees testing at once must not overwrite each other's fixture modules.
-const WORK = join(tmpdir(), `macrobox-playground-tests-${process.getuid?.() ?? 0}-${createHash("sha256").update(ROOT).digest("hex").slice(0, 8)}`);
 /** Where the screenshot goes: docs/playground.png when MACROBOX_UPDATE_SCREENSHOT=1 (then commit it). */
-const SCREENSHOT = process.env.MACROBOX_UPDATE_SCREENSHOT === "1" ? join(ROOT, "docs", "playground.png") : join(WORK, "playground.png");
+const SCREENSHOT = process.env.MACROBOX_UPDATE_SCREENSHOT === "1" ? join(ROOT, "docs", "playground.png") : join(FIXTURE_MODULES, "playground.png");
 
 const SAMPLE = `#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct Order {
@@ -34,24 +30,14 @@ pub struct Order {
 }
 `;
 
-function buildFixture(name: string): string {
-  mkdirSync(WORK, { recursive: true });
-  const out = join(WORK, `${name}.wasm`);
-  execFileSync(process.execPath, ["--import", TSX, CLI, "build", join(ROOT, "test", "fixtures", name), "-o", out, "--quiet"], {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return out;
-}
-
 let server: ChildProcess;
 let origin: string;
 let context: BrowserContext;
 
 before(async () => {
-  const hostile = buildFixture("hostile");
-  const capable = buildFixture("capable");
-  server = spawn(process.execPath, ["--import", TSX, CLI, "playground", "--port", "0", "--quiet", "--module", hostile, "--module", capable], {
+  const hostile = fixtureModule("hostile");
+  const capable = fixtureModule("capable");
+  server = spawn(process.execPath, macroboxArgs("playground", "--port", "0", "--quiet", "--module", hostile, "--module", capable), {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
   });

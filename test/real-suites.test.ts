@@ -30,9 +30,9 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findToolchain } from "../src/builder/index.js";
-import { toolchainCache } from "../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../src/builder/registry.js";
 import { PROC_MACRO_SRV } from "./oracle/native.js";
+import { macroboxArgs } from "./support/cli.js";
+import { localRegistry, offlineCargoHome } from "./support/cargo-home.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const RUST_ANALYZER = "/usr/bin/rust-analyzer";
@@ -93,18 +93,12 @@ const SUITES_ALL: Suite[] = [
 // MACROBOX_SUITES=<crate dir>,... runs only those (while working on one); by default every suite runs.
 const SUITES = SUITES_ALL.filter((s) => (process.env.MACROBOX_SUITES ?? s.crate).split(",").includes(s.crate));
 const toolchain = findToolchain();
-const vendor = join(toolchainCache(toolchain), "vendor");
-syncDirectorySource(registryRoots(toolchain), vendor);
 
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-suites-")));
 // crates-io is the builder's directory source, under the name the builder's staged configs use
 // (see test/patch.test.ts and DEVELOPERS.md, "The test's crates-io").
 const cargoHome = join(scratch, "cargo-home");
-mkdirSync(cargoHome);
-writeFileSync(
-  join(cargoHome, "config.toml"),
-  `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-);
+offlineCargoHome(cargoHome, localRegistry(toolchain));
 // rust-analyzer: the sysroot's crate folders without the library workspace's Cargo.toml (see test/ra-e2e.test.ts).
 const rustSrc = join(scratch, "rust-src");
 mkdirSync(rustSrc);
@@ -158,7 +152,7 @@ function run(cmd: string, args: string[], cwd: string, extra: NodeJS.ProcessEnv 
 }
 
 function macrobox(args: string[], cwd: string): string {
-  const r = run(process.execPath, ["--import", import.meta.resolve("tsx"), join(repo, "src/cli/run.ts"), ...args], cwd);
+  const r = run(process.execPath, macroboxArgs(...args), cwd);
   assert.equal(r.status, 0, `macrobox ${args.join(" ")}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }

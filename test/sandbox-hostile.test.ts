@@ -7,8 +7,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -19,32 +18,17 @@ import { MemoryFs } from "../src/sandbox/fs.js";
 import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";
 import { instrumentFuel } from "../src/sandbox/fuel.js";
 import { warmSnapshotCount } from "../src/bridge/instance.js";
+import { fixtureModule, macroboxArgs } from "./support/cli.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const FIXTURES = join(ROOT, "test", "fixtures");
-// One per checkout: worktrees testing at once must not overwrite each other's fixture modules.
-const WORK = join(tmpdir(), `macrobox-hostile-tests-${process.getuid?.() ?? 0}-${createHash("sha256").update(ROOT).digest("hex").slice(0, 8)}`);
-const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
-const CLI = join(ROOT, "src", "cli", "run.ts");
 
-/** Runs the macrobox CLI from sources. */
+/** Runs the macrobox command. */
 function macrobox(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return spawnSync(process.execPath, ["--import", TSX, CLI, ...args], {
+  return spawnSync(process.execPath, macroboxArgs(...args), {
     cwd: options.cwd ?? ROOT,
     env: options.env ?? process.env,
     encoding: "utf8",
   });
-}
-
-/** Builds a fixture crate with `macrobox build` (the build itself is cached under $MACROBOX_CACHE). */
-function buildFixture(name: string): string {
-  mkdirSync(WORK, { recursive: true });
-  const out = join(WORK, `${name}.wasm`);
-  execFileSync(process.execPath, ["--import", TSX, CLI, "build", join(FIXTURES, name), "-o", out, "--quiet"], {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return out;
 }
 
 const HOSTILE_DECLARED: Capabilities = { env: ["HOSTILE_DECLARED"], read: ["data"] };
@@ -61,8 +45,8 @@ let crateFs: NodeReadOnlyFs;
 const hostEnv = { HOME: "/root", PATH: "/usr/bin", HOSTILE_DECLARED: "declared-value", CAPABLE_GREETING: "Howdy" };
 
 before(async () => {
-  hostilePath = buildFixture("hostile");
-  capablePath = buildFixture("capable");
+  hostilePath = fixtureModule("hostile");
+  capablePath = fixtureModule("capable");
   hostile = await loadMacroModule(new Uint8Array(readFileSync(hostilePath)));
   capable = await loadMacroModule(new Uint8Array(readFileSync(capablePath)));
 

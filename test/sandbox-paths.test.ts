@@ -21,10 +21,9 @@ import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.j
 import type { TokenStream } from "../src/tokens/model.js";
 import { compareStreams, printTokens } from "./oracle/compare.js";
 import { buildNativeMacro, closeNativeOracle, expandNative, oracleCacheDir, type NativeCrate } from "./oracle/native.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
-const CLI = join(ROOT, "src", "cli", "run.ts");
 const FIXTURE = join(ROOT, "test", "fixtures", "paths");
 const INCLUDE_DIR: NativeCrate = { name: "include_dir_macros", version: "0.7.3" };
 
@@ -211,7 +210,7 @@ describe('include_dir!("$CARGO_MANIFEST_DIR/assets") (include_dir_macros 0.7.3, 
 
   test("macrobox expand in the crate directory: the same, granted or not", () => {
     const run = (...extra: string[]) =>
-      spawnSync(process.execPath, ["--import", TSX, CLI, "expand", includeDirWasm, "--bang", "include_dir", INPUT, "--json", ...extra], {
+      spawnSync(process.execPath, macroboxArgs("expand", includeDirWasm, "--bang", "include_dir", INPUT, "--json", ...extra), {
         cwd: crateDir,
         encoding: "utf8",
       });
@@ -233,7 +232,7 @@ describe('include_dir!("$CARGO_MANIFEST_DIR/assets") (include_dir_macros 0.7.3, 
     // The user's own directories, empty: the repository's file is a request until trusted.
     const home = realpathSync(mkdtempSync(join(tmpdir(), "macrobox-paths-home-")));
     const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_DATA_HOME: join(home, "data") };
-    const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", TSX, CLI, ...args], { cwd: crateDir, env, encoding: "utf8" });
+    const cli = (...args: string[]) => spawnSync(process.execPath, macroboxArgs(...args), { cwd: crateDir, env, encoding: "utf8" });
     const expand = () => cli("expand", includeDirWasm, "--bang", "include_dir", INPUT, "--json");
     const settings = join(crateDir, "macrobox.toml");
     writeFileSync(settings, '[grants.include_dir_macros]\nread = ["assets"]\n');

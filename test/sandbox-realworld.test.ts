@@ -22,10 +22,7 @@ import { NodeReadOnlyFs } from "../src/node/fs.js";
 import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";
 import { compareStreams, printTokens } from "./oracle/compare.js";
 import { buildNativeMacro, closeNativeOracle, expandNative, oracleCacheDir, type NativeCrate } from "./oracle/native.js";
-
-const ROOT = join(import.meta.dirname, "..");
-const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
-const CLI = join(ROOT, "src", "cli", "run.ts");
+import { macroboxArgs } from "./support/cli.js";
 
 type Crate = { name: string; version: string; features?: string[] };
 const PEST: Crate = { name: "pest_derive", version: "2.5.2" };
@@ -130,7 +127,7 @@ test("pest_derive granted by the workspace's macrobox.toml: nothing until `macro
   writeFileSync(settings, '[grants.pest_derive]\nread = ["src/grammar.pest"]\n');
   writeFileSync(join(crateDir, "src", "lib.rs"), `#[derive(Parser)]\n${PEST_INPUT}\n`);
   const wasm = await wasmBuild(PEST);
-  const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", TSX, CLI, ...args], { cwd: crateDir, env, encoding: "utf8" });
+  const cli = (...args: string[]) => spawnSync(process.execPath, macroboxArgs(...args), { cwd: crateDir, env, encoding: "utf8" });
   const expand = () => cli("expand", wasm, "--derive", "Parser", join(crateDir, "src", "lib.rs"), "--no-format");
   try {
     const before = expand();
@@ -151,7 +148,7 @@ test("pest_derive granted by the workspace's macrobox.toml: nothing until `macro
 test("macrobox inspect shows a grant beyond what the crate declares", async () => {
   const cli = spawnSync(
     process.execPath,
-    ["--import", TSX, CLI, "inspect", await wasmBuild(PEST), "--allow-read", "pest_derive:src/grammar.pest", "--allow-env", "pest_derive:CARGO_MANIFEST_DIR"],
+    macroboxArgs("inspect", await wasmBuild(PEST), "--allow-read", "pest_derive:src/grammar.pest", "--allow-env", "pest_derive:CARGO_MANIFEST_DIR"),
     { cwd: crateDir, encoding: "utf8" },
   );
   assert.equal(cli.status, 0, cli.stderr);
@@ -213,7 +210,7 @@ describe("ctor: compile_error! under a #[cfg] false for this host", () => {
     const item = join(crateDir, "src", "init.rs");
     writeFileSync(item, "fn init() {}\n");
     for (const json of [false, true]) {
-      const cli = spawnSync(process.execPath, ["--import", TSX, CLI, "expand", wasm, "--attr", "ctor", item, ...(json ? ["--json"] : [])], {
+      const cli = spawnSync(process.execPath, macroboxArgs("expand", wasm, "--attr", "ctor", item, ...(json ? ["--json"] : [])), {
         cwd: crateDir,
         encoding: "utf8",
       });

@@ -9,15 +9,14 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
 import { encodeRequestLine } from "../src/server/protocol.js";
 import { lexSource } from "./oracle/native.js";
 import { idRequest } from "./oracle/server-requests.js";
+import { macroboxArgs } from "./support/cli.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/run.ts", import.meta.url));
 let scratch = "";
 
 /** A workspace with one local proc-macro crate, built natively; returns the dylib cargo made. */
@@ -56,7 +55,7 @@ after(() => {
 test("a server started in / serves workspaces' local proc-macro crates as the native server does", { timeout: 900_000 }, async () => {
   const first = workspace("first", 'format!("({} + 42)", input).parse().unwrap()');
   const second = workspace("second", 'format!("[{}; 2]", input).parse().unwrap()');
-  const ours = new ProcMacroServerClient({ command: process.execPath, args: ["--import", import.meta.resolve("tsx"), CLI, "proc-macro-server"], cwd: "/" });
+  const ours = new ProcMacroServerClient({ command: process.execPath, args: macroboxArgs("proc-macro-server"), cwd: "/" });
   const native = spawnRustAnalyzerServer();
   try {
     for (const dylib of [first, second]) {

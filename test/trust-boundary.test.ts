@@ -37,10 +37,10 @@ import { ProcMacroServerClient } from "../src/node/server-client.js";
 import { decodeResponseLine, encodeRequestLine } from "../src/server/protocol.js";
 import { lexSource } from "./oracle/native.js";
 import { idRequest } from "./oracle/server-requests.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE = join(REPO, "test/fixtures/hostile-repo");
-const CLI = join(REPO, "src/cli/run.ts");
 const started = Date.now();
 
 const keySecret = `KEY-${randomBytes(16).toString("hex")}`;
@@ -83,7 +83,7 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
 }
 
 function macrobox(args: string[], cwd = repo, env: NodeJS.ProcessEnv = {}) {
-  return run(process.execPath, ["--import", import.meta.resolve("tsx"), CLI, ...args], cwd, { ...victimEnv(), ...env });
+  return run(process.execPath, macroboxArgs(...args), cwd, { ...victimEnv(), ...env });
 }
 
 function assertNoSecret(what: string, text: string | Buffer): void {
@@ -273,7 +273,7 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
 
     const server = new ProcMacroServerClient({
       command: process.execPath,
-      args: ["--import", import.meta.resolve("tsx"), CLI, "proc-macro-server"],
+      args: macroboxArgs("proc-macro-server"),
       env: victimEnv(),
     });
     try {

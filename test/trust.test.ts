@@ -42,11 +42,10 @@ import { effectiveGrant, envAllowed } from "../src/sandbox/capabilities.js";
 import { encodeRequestLine } from "../src/server/protocol.js";
 import { lexSource } from "./oracle/native.js";
 import { idRequest } from "./oracle/server-requests.js";
+import { macroboxArgs } from "./support/cli.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
-const TSX = join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs");
-const CLI = join(ROOT, "src", "cli", "run.ts");
 const LAUNCHER = join(HERE, "oracle/native/macrobox-server.ts");
 
 let root = "";
@@ -70,7 +69,7 @@ after(() => {
 });
 
 function macrobox(args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, ["--import", TSX, CLI, ...args], { cwd, env: { ...env, ...extraEnv }, encoding: "utf8" });
+  return spawnSync(process.execPath, macroboxArgs(...args), { cwd, env: { ...env, ...extraEnv }, encoding: "utf8" });
 }
 
 /** A workspace with one crate `app` (app.conf, other.conf), and its files. */

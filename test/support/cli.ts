@@ -4,9 +4,11 @@
 // still test the sources, dist is rebuilt first whenever a source is newer than it (the check
 // scripts/setup makes), once per test process.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "./paths.js";
+import { FIXTURES, ROOT } from "./paths.js";
 
 /** The command: `node bin/macrobox.js`. */
 export const MACROBOX_BIN = join(ROOT, "bin", "macrobox.js");
@@ -91,9 +93,26 @@ export function cliAsync(args: string[], options: CliOptions = {}): Promise<CliR
   });
 }
 
-/** Builds the fixture crate test/fixtures/<name> with `macrobox build` into `dir`; the module's path. */
-export function buildFixture(fixtureDir: string, output: string): string {
-  const r = cli(["build", fixtureDir, "-o", output, "--quiet"]);
-  if (r.code !== 0) throw new Error(`macrobox build ${fixtureDir} failed (${r.code}):\n${r.stderr}`);
+/** The arguments that start `macrobox <args>` under `process.execPath` (for tests that spawn it themselves: servers, other environments). */
+export function macroboxArgs(...args: string[]): string[] {
+  ensureBuilt();
+  return [MACROBOX_BIN, ...args];
+}
+
+/**
+ * A per-checkout directory for modules the tests build from fixtures (worktrees testing at once
+ * must not overwrite each other's modules).
+ */
+export const FIXTURE_MODULES = join(
+  tmpdir(),
+  `macrobox-fixture-modules-${process.getuid?.() ?? 0}-${createHash("sha256").update(ROOT).digest("hex").slice(0, 8)}`,
+);
+
+/** Builds the crate test/fixtures/<name> with `macrobox build` into FIXTURE_MODULES; the module's path. */
+export function fixtureModule(name: string): string {
+  mkdirSync(FIXTURE_MODULES, { recursive: true });
+  const output = join(FIXTURE_MODULES, `${name}.wasm`);
+  const r = cli(["build", join(FIXTURES, name), "-o", output, "--quiet"]);
+  if (r.code !== 0) throw new Error(`macrobox build test/fixtures/${name} failed (${r.code}):\n${r.stderr}`);
   return output;
 }
