@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { loadMacroModule } from "../src/index.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -19,7 +19,7 @@ describe("edition of the macro crate", { timeout: 10 * 60_000 }, () => {
     ["2021", "1"],
   ] as const) {
     it(`lexes from_str by edition ${edition}`, async () => {
-      const built = await build({ crate: join(root, `test/fixtures/edition/e${edition}`), output: join(out, `e${edition}.wasm`) });
+      const built = await buildModule({ crate: join(root, `test/fixtures/edition/e${edition}`), output: join(out, `e${edition}.wasm`) });
       assert.equal(built.metadata.crate.edition, edition);
       const module = await loadMacroModule(readFileSync(built.output));
       assert.equal(module.edition, edition);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { describeFailure } from "../src/cli/main.js";
 import { INTERNAL_ERROR, isMacroboxError, MacroboxError } from "../src/errors.js";
 import { loadMacroModule } from "../src/host/module.js";
@@ -42,7 +42,7 @@ describe("errors a user can cause", { timeout: 10 * 60_000 }, () => {
   before(async () => {
     writeFileSync(garbage, "this is not wasm at all\n");
     writeFileSync(plain, EMPTY_MODULE);
-    await build({ crate: join(root, "examples/demo-macros"), output: demo });
+    await buildModule({ crate: join(root, "examples/demo-macros"), output: demo });
     // A real macro module cut off in the middle of its sections.
     const bytes = readFileSync(demo);
     writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));

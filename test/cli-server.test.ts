@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { macroboxArgs } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -34,7 +34,7 @@ function serve(lines: object[], args: string[], env: NodeJS.ProcessEnv = {}) {
 
 describe("macrobox proc-macro-server", { timeout: 10 * 60_000 }, () => {
   before(async () => {
-    await build({ crate: join(root, "examples/demo-macros"), output: wasm });
+    await buildModule({ crate: join(root, "examples/demo-macros"), output: wasm });
   });
 
   it("lists a module's macros for the dylib rust-analyzer names, mapped by --module", () => {

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { macroboxArgs } from "./support/cli.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -26,7 +26,7 @@ function expand(args: string[]) {
 
 describe("macrobox expand --timeout", { timeout: 10 * 60_000 }, () => {
   before(async () => {
-    await build({ crate: join(root, "test/fixtures/hostile"), output: wasm });
+    await buildModule({ crate: join(root, "test/fixtures/hostile"), output: wasm });
   });
 
   it("stops a runaway macro at the deadline when fuel does not", () => {
@@ -47,7 +47,7 @@ describe("macrobox expand --timeout", { timeout: 10 * 60_000 }, () => {
 // error, stops the worker, and a fresh one (in the connection's span mode) serves what comes next.
 describe("macrobox proc-macro-server --timeout", { timeout: 10 * 60_000 }, () => {
   before(async () => {
-    await build({ crate: join(root, "test/fixtures/hostile"), output: wasm });
+    await buildModule({ crate: join(root, "test/fixtures/hostile"), output: wasm });
   });
 
   it("answers a runaway expansion with the limit's error and keeps serving", async () => {

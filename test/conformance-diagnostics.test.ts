@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 
 import { compileErrors, loadMacroModule } from "../src/index.js";
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { crateKey, loadCorpus, type CorpusCase } from "./corpus/expand/load.js";
 import { buildNativeMacro, closeNativeOracle, oracleCacheDir, rustcMacroErrors } from "./oracle/native.js";
 
@@ -76,7 +76,7 @@ describe("error diagnostics conform to rustc's", { timeout: 20 * 60_000 }, () =>
       assert.ok(expected.length >= cases.length / 2, `rustc reported only ${expected.length} macro errors:\n${expected.join("\n")}`);
 
       mkdirSync(join(oracleCacheDir(), "conformance-wasm"), { recursive: true });
-      const built = await build({ crate: `${crate.name}@${crate.version}`, output: join(out, `${crateName}.wasm`) });
+      const built = await buildModule({ crate: `${crate.name}@${crate.version}`, output: join(out, `${crateName}.wasm`) });
       const module = await loadMacroModule(readFileSync(built.output));
       const actual = new Set<Reported>();
       for (const site of sites) {

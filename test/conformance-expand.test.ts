@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { loadMacroModule, type MacroModule } from "../src/index.js";
 import type { TokenStream } from "../src/tokens/model.js";
 import { crateKey, loadCorpus, type CorpusCase, type CrateRef } from "./corpus/expand/load.js";
@@ -31,7 +31,7 @@ async function wasmModule(crate: CrateRef): Promise<MacroModule> {
   mkdirSync(dir, { recursive: true });
   const spec = "path" in crate ? crate.path : `${crate.name}@${crate.version}`;
   const output = join(dir, `${crateKey(crate).replace(/[^A-Za-z0-9@._-]+/g, "_")}.wasm`);
-  const built = await build({ crate: spec, output });
+  const built = await buildModule({ crate: spec, output });
   return loadMacroModule(readFileSync(built.output));
 }
 

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { loadMacroModule } from "../src/index.js";
 import { runExpansions, serdeJobs, type RunSummary } from "./fixtures/determinism-run.js";
 
@@ -33,7 +33,7 @@ test("1,000 serde_derive expansions are byte-identical within a process and acro
   const dir = join(tmpdir(), `macrobox-determinism-${process.getuid?.() ?? 0}`);
   mkdirSync(dir, { recursive: true });
   const wasm = join(dir, "serde_derive-1.0.152.wasm");
-  await build({ crate: "serde_derive@1.0.152", output: wasm });
+  await buildModule({ crate: "serde_derive@1.0.152", output: wasm });
 
   const jobs = serdeJobs();
   assert.ok(jobs.length >= 200, `the corpus gives ${jobs.length} expansions`);

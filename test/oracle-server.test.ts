@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { decodeFlatTree, encodeFlatTree } from "../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine, encodeSpanDataTable, type Request } from "../src/server/protocol.js";
 import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../src/server/postcard.js";
@@ -195,7 +195,7 @@ describe("macrobox as a proc-macro server process", () => {
   before(async () => {
     wasm = join(oracleCacheDir(), "conformance-wasm", "demo-macros-process.wasm");
     mkdirSync(dirname(wasm), { recursive: true });
-    await build({ crate: join(HERE, "../examples/demo-macros"), output: wasm });
+    await buildModule({ crate: join(HERE, "../examples/demo-macros"), output: wasm });
   });
 
   test("maps rust-analyzer's dylib path to the wasm module and expands", async () => {

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { formatMessages, loadMacroModule, type ExpandResult, type MacroModule, type SandboxGrant } from "../src/index.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";
@@ -63,7 +63,7 @@ before(async () => {
   symlinkSync(`../../${basename(other)}/../${basename(crateDir)}/assets/a.txt`, join(crateDir, "traps", "sneaky"));
   const dir = join(oracleCacheDir(), "paths-wasm");
   mkdirSync(dir, { recursive: true });
-  const built = await build({ crate: FIXTURE, output: join(dir, "path_macros.wasm") });
+  const built = await buildModule({ crate: FIXTURE, output: join(dir, "path_macros.wasm") });
   paths = await loadMacroModule(readFileSync(built.output));
   pathsDylib = buildNativeMacro({ path: FIXTURE });
 });
@@ -164,7 +164,7 @@ describe('include_dir!("$CARGO_MANIFEST_DIR/assets") (include_dir_macros 0.7.3, 
   let includeDirWasm: string;
   before(async () => {
     const dir = join(oracleCacheDir(), "paths-wasm");
-    includeDirWasm = (await build({ crate: "include_dir_macros@0.7.3", output: join(dir, "include_dir_macros.wasm") })).output;
+    includeDirWasm = (await buildModule({ crate: "include_dir_macros@0.7.3", output: join(dir, "include_dir_macros.wasm") })).output;
     includeDir = await loadMacroModule(readFileSync(includeDirWasm));
   });
   const INPUT = '"$CARGO_MANIFEST_DIR/assets"';
@@ -283,7 +283,7 @@ describe("#[derive(RustEmbed)] (rust-embed-impl 6.3.1, unmodified): #[folder] jo
   let rustEmbed: MacroModule;
   before(async () => {
     const dir = join(oracleCacheDir(), "paths-wasm");
-    rustEmbed = await loadMacroModule(readFileSync((await build({ crate: "rust-embed-impl@6.3.1", output: join(dir, "rust_embed_impl.wasm") })).output));
+    rustEmbed = await loadMacroModule(readFileSync((await buildModule({ crate: "rust-embed-impl@6.3.1", output: join(dir, "rust_embed_impl.wasm") })).output));
   });
   const inputs = () => ['#[folder = "assets"]\nstruct Assets;', `#[folder = ${JSON.stringify(`${crateDir}/assets/`)}]\nstruct Assets;`];
   const granted: Capabilities = { env: [], read: ["assets"] };

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { compileErrors, formatMessages, loadMacroModule, type MacroModule, type SandboxGrant } from "../src/index.js";
 import { NodeReadOnlyFs } from "../src/node/fs.js";
 import { effectiveGrant, type Capabilities } from "../src/sandbox/capabilities.js";
@@ -33,7 +33,7 @@ async function wasmBuild(crate: Crate): Promise<string> {
   const dir = join(oracleCacheDir(), "realworld-wasm");
   mkdirSync(dir, { recursive: true });
   const output = join(dir, `${crate.name}@${crate.version}${crate.features ? `+${crate.features.join(",")}` : ""}.wasm`);
-  return (await build({ crate: `${crate.name}@${crate.version}`, output, features: crate.features })).output;
+  return (await buildModule({ crate: `${crate.name}@${crate.version}`, output, features: crate.features })).output;
 }
 
 /** The user's crate: a manifest naming num_enum differently (so the answer shows it was read) and a grammar. */

@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../src/node/server-client.js";
 import { trust, userDirs, type UserDirs } from "../src/node/trust.js";
 import { encodeRequestLine, type Request, type SpanMode } from "../src/server/protocol.js";
@@ -37,7 +37,7 @@ const MODES: readonly SpanMode[] = ["Id", "RustAnalyzer"];
 async function wasmFor(crate: NativeCrate, file: string): Promise<string> {
   const output = join(oracleCacheDir(), "conformance-wasm", file);
   mkdirSync(dirname(output), { recursive: true });
-  return (await build({ crate: "path" in crate ? crate.path : `${crate.name}@${crate.version}`, output })).output;
+  return (await buildModule({ crate: "path" in crate ? crate.path : `${crate.name}@${crate.version}`, output })).output;
 }
 
 let native: ProcMacroServerClient;

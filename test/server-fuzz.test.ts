@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { before, describe, test } from "node:test";
 
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { decodeFlatTree, encodeFlatTree } from "../src/server/flat.js";
 import { decodeBidirectionalFrame, encodeBidirectionalFrame, FrameSplitter } from "../src/server/postcard.js";
 import { decodeResponseLine, encodeRequestLine, type Request } from "../src/server/protocol.js";
@@ -79,7 +79,7 @@ function serve(format: string, input: Buffer) {
 describe("the server survives hostile input", { timeout: 10 * 60_000 }, () => {
   before(async () => {
     wasm = join(mkdtempSync(join(tmpdir(), "macrobox-fuzz-")), "demo_macros.wasm");
-    await build({ crate: join(ROOT, "examples/demo-macros"), output: wasm });
+    await buildModule({ crate: join(ROOT, "examples/demo-macros"), output: wasm });
   });
 
   test("json-legacy: 3000 broken lines, a deeply nested one, a truncated one, then a normal expansion", () => {

@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
-import { build } from "../src/builder/build.js";
+import { buildModule } from "./support/build.js";
 import { findToolchain } from "../src/builder/index.js";
 import { grantFor } from "../src/node/grants.js";
 import { ProcMacroServerClient } from "../src/node/server-client.js";
@@ -61,7 +61,7 @@ before(async () => {
   env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_DATA_HOME: join(home, "data") };
   dirs = userDirs(env);
   const out = join(root, "config-macros.wasm");
-  configWasm = (await build({ crate: join(ROOT, "examples/config-macros"), output: out })).output;
+  configWasm = (await buildModule({ crate: join(ROOT, "examples/config-macros"), output: out })).output;
 });
 
 after(() => {
