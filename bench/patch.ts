@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findToolchain } from "../src/builder/index.js";
-import { localRegistry, offlineCargoHome } from "../test/support/cargo-home.js";
+import { patchUserEnv } from "../test/support/cargo-home.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" }, cold: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
@@ -27,19 +27,8 @@ const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-bench-patch-"));
-const cargoHome = join(scratch, "cargo-home");
-offlineCargoHome(cargoHome, localRegistry(toolchain));
-const baseEnv: NodeJS.ProcessEnv = {
-  ...process.env,
-  CARGO_HOME: cargoHome,
-  CARGO_TERM_COLOR: "never",
-  RUSTC: toolchain.rustc,
-  PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`,
-  MACROBOX_HOST_IDLE_MS: "5000",
-  // The user's macrobox directories, empty: the sample's grants count once `macrobox trust` runs in it.
-  XDG_CONFIG_HOME: join(scratch, "config"),
-  XDG_DATA_HOME: join(scratch, "data"),
-};
+// The user's macrobox directories, empty: the sample's grants count once `macrobox trust` runs in it.
+const baseEnv: NodeJS.ProcessEnv = { ...patchUserEnv(scratch, toolchain), RUSTC: toolchain.rustc, MACROBOX_HOST_IDLE_MS: "5000" };
 delete baseEnv.SAMPLE_BUILD_LABEL;
 
 /** A copy of the examples; returns the sample's directory. */

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findToolchain } from "../src/builder/index.js";
-import { localRegistry, offlineCargoHome } from "./support/cargo-home.js";
+import { localRegistry, offlineCargoHome, patchUserEnv } from "./support/cargo-home.js";
 import { macroboxArgs } from "./support/cli.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
@@ -24,16 +24,7 @@ const toolchain = findToolchain();
 const vendor = localRegistry(toolchain);
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-patch-features-"));
-const cargoHome = join(scratch, "cargo-home");
-offlineCargoHome(cargoHome, vendor);
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  CARGO_HOME: cargoHome,
-  PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`,
-  CARGO_TERM_COLOR: "never",
-  XDG_CONFIG_HOME: join(scratch, "config"),
-  XDG_DATA_HOME: join(scratch, "data"),
-};
+const env = patchUserEnv(scratch, toolchain, vendor);
 
 function cargo(cwd: string, args: string[], targetDir: string) {
   const r = spawnSync(toolchain.cargo, args, { cwd, env: { ...env, CARGO_TARGET_DIR: targetDir, RUSTC: toolchain.rustc }, encoding: "utf8" });

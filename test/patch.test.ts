@@ -13,25 +13,16 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findToolchain } from "../src/builder/index.js";
 import { macroboxArgs } from "./support/cli.js";
-import { localRegistry, offlineCargoHome } from "./support/cargo-home.js";
+import { patchUserEnv } from "./support/cargo-home.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-patch-"));
-const cargoHome = join(scratch, "cargo-home");
 cpSync(join(repo, "examples"), join(scratch, "examples"), { recursive: true, filter: (p) => !p.includes("/target") });
 const app = join(scratch, "examples", "sample-app");
-offlineCargoHome(cargoHome, localRegistry(toolchain));
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  CARGO_HOME: cargoHome,
-  PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`,
-  CARGO_TERM_COLOR: "never",
-  // The user's macrobox directories (their own grants file, the trust store): empty to start with.
-  XDG_CONFIG_HOME: join(scratch, "config"),
-  XDG_DATA_HOME: join(scratch, "data"),
-};
+// The user's macrobox directories (their own grants file, the trust store): empty to start with.
+const env = patchUserEnv(scratch, toolchain);
 
 // The env var config-macros' `#[env_or]` reads: unset unless a step sets it.
 delete env.SAMPLE_BUILD_LABEL;

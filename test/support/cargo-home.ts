@@ -26,3 +26,19 @@ export function offlineCargoHome(dir: string, registry: string = localRegistry()
   writeFileSync(join(dir, "config.toml"), offlineCargoConfig(registry, sourceName));
   return dir;
 }
+
+/**
+ * The environment of a user of `macrobox patch` whose home is `scratch`: a private offline
+ * CARGO_HOME (scratch/cargo-home), the toolchain's cargo first on PATH, and empty macrobox
+ * directories of their own (grants file, trust store) under scratch/config and scratch/data.
+ */
+export function patchUserEnv(scratch: string, toolchain: Toolchain = findToolchain(), registry: string = localRegistry(toolchain)): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    CARGO_HOME: offlineCargoHome(join(scratch, "cargo-home"), registry),
+    PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`,
+    CARGO_TERM_COLOR: "never",
+    XDG_CONFIG_HOME: join(scratch, "config"),
+    XDG_DATA_HOME: join(scratch, "data"),
+  };
+}
