@@ -9,7 +9,7 @@ import { createTypeScriptImportResolver } from "eslint-import-resolver-typescrip
 import macrobox from "./scripts/may-import.js";
 
 // The browser-safe code: what "macrobox" and "macrobox/server" reach (tsconfig.core.json compiles
-// the same code with no Node types; test/browser-safe.test.ts bundles it for the browser).
+// the same code with no Node types; test/package/browser-safe.test.ts bundles it for the browser).
 const browserSafe = [
   "src/tokens/**",
   "src/wasm/**",

@@ -5,7 +5,7 @@
 // else is `Err(())`. Macros we can expand without a compiler are rustc's built-ins that need no
 // crate context: `concat!`, `stringify!`, `line!`, `column!`, `file!` and `env!` (through the
 // environment policy). Anything else — user macros, `cfg!`, `module_path!`, `include_*!` — is
-// `Err(())` here, where rustc may succeed. Checked against rustc by test/bridge.test.ts.
+// `Err(())` here, where rustc may succeed. Checked against rustc by test/bridge/bridge.test.ts.
 //
 // Browser-safe: no Node APIs here.
 

@@ -3,7 +3,7 @@
 // The arguments of `name!(...)` reach a proc macro with their doc comments already desugared the
 // way rustc_ast's `TokenStream::desugar_doc_comments` does it: `/// x` becomes `#[doc = r" x"]`,
 // a raw string with just enough `#`s, `#` Joint before the `!` of an inner comment (rustc 1.96,
-// checked against the native compiler by test/bridge.test.ts). Derive and attribute macros get
+// checked against the native compiler by test/bridge/bridge.test.ts). Derive and attribute macros get
 // their item through the AST instead, where doc comments stay comments until the bridge turns
 // them into `#[doc = " x"]` with an escaped plain string — which is what the lexer's
 // `parseTokenStream` already produces.

@@ -6,7 +6,7 @@
 // one `macrobox build --remote-cache` uses): the key is the builder's `moduleKey` (toolchain,
 // wasi-libc, the crate's staged sources, features, profile, every resolved dependency, compat
 // patches) plus a hash of the builder's own sources in this checkout, so editing the builder
-// never gets an older module back. DiskCacheStore writes atomically (test/cache.test.ts has two
+// never gets an older module back. DiskCacheStore writes atomically (test/host/cache.test.ts has two
 // processes writing one directory at once), and builds hold the toolchain cache's lock.
 //
 // Tests of the builder itself (test/build*.test.ts) call `build` directly: they test what cargo does.
