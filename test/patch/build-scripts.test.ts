@@ -20,8 +20,8 @@ import { after, before, describe, test } from "node:test";
 import { findToolchain } from "../../src/builder/index.js";
 import { toolchainCache } from "../../src/builder/cache.js";
 import { registryRoots, syncDirectorySource } from "../../src/builder/registry.js";
-import { cacheRoot } from "../../src/node/cache-env.js";
 import { macroboxArgs } from "../support/cli.js";
+import { victimEnv as sharedVictimEnv } from "../support/victim.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE = join(REPO, "test/fixtures/build-scripts");
@@ -46,19 +46,7 @@ let native: { good: string[]; outputs: Map<string, string> } = { good: [], outpu
 let beforePatch = new Map<string, string>();
 
 function victimEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: `/usr/bin:${process.env.PATH}`,
-    HOME: home,
-    USER: "victim",
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_DATA_HOME: join(home, ".local/share"),
-    XDG_RUNTIME_DIR: join(scratch, "run"),
-    CARGO_HOME: join(home, ".cargo"),
-    MACROBOX_CACHE: cacheRoot(),
-    MACROBOX_BS_SECRET: envSecret,
-    CARGO_REGISTRY_TOKEN: tokenSecret,
-    CARGO_TERM_COLOR: "never",
-  };
+  return sharedVictimEnv(home, scratch, { MACROBOX_BS_SECRET: envSecret, CARGO_REGISTRY_TOKEN: tokenSecret });
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = victimEnv()) {

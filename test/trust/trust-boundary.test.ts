@@ -38,6 +38,7 @@ import { decodeResponseLine, encodeRequestLine } from "../../src/server/protocol
 import { lexSource } from "../oracle/native.js";
 import { idRequest } from "../oracle/server-requests.js";
 import { macroboxArgs } from "../support/cli.js";
+import { victimEnv as sharedVictimEnv } from "../support/victim.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE = join(REPO, "test/fixtures/hostile-repo");
@@ -60,20 +61,7 @@ const outputs: string[] = [];
 
 /** The victim's environment: their home, secrets, their own dirs; the Debian toolchain first. */
 function victimEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: `/usr/bin:${process.env.PATH}`,
-    HOME: home,
-    USER: "victim",
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_DATA_HOME: join(home, ".local/share"),
-    XDG_RUNTIME_DIR: join(scratch, "run"),
-    CARGO_HOME: join(home, ".cargo"),
-    // The suite's cache (std for the macro target is built once); the sweep reads what this test wrote there.
-    MACROBOX_CACHE: cacheRoot(),
-    MACROBOX_VICTIM_SECRET: envSecret,
-    AWS_SECRET_ACCESS_KEY: awsSecret,
-    CARGO_TERM_COLOR: "never",
-  };
+  return sharedVictimEnv(home, scratch, { MACROBOX_VICTIM_SECRET: envSecret, AWS_SECRET_ACCESS_KEY: awsSecret });
 }
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = victimEnv()) {
