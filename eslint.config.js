@@ -4,9 +4,12 @@ import { builtinModules } from "node:module";
 import js from "@eslint/js";
 import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
+import importX from "eslint-plugin-import-x";
+import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
+import macrobox from "./scripts/may-import.js";
 
 // The browser-safe code: what "macrobox" and "macrobox/server" reach (tsconfig.core.json compiles
-// the same code with no Node types; test/browser-safe.test.ts bundles it for the browser).
+// the same code with no Node types; test/package/browser-safe.test.ts bundles it for the browser).
 const browserSafe = [
   "src/tokens/**",
   "src/wasm/**",
@@ -43,6 +46,22 @@ export default defineConfig(
       "@typescript-eslint/no-unsafe-function-type": "off",
       // A caught error's message is folded into the new, user-facing one.
       "preserve-caught-error": "off",
+    },
+  },
+  {
+    // What each src/ folder (and top-level file) may import: the `**May import:**` line of its
+    // README.md, read by scripts/may-import.js. And no import cycles anywhere in src/.
+    files: ["src/**/*.ts"],
+    plugins: { macrobox, "import-x": importX },
+    settings: {
+      // import-x's own TypeScript settings (which files it parses), with the TypeScript resolver
+      // ("./x.js" in a source is ./x.ts).
+      ...importX.flatConfigs.typescript.settings,
+      "import-x/resolver-next": [createTypeScriptImportResolver({ project: "tsconfig.json" })],
+    },
+    rules: {
+      "macrobox/may-import": "error",
+      "import-x/no-cycle": "error",
     },
   },
   {

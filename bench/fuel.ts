@@ -7,9 +7,9 @@
 // expansions through the bridge (built with the test fixtures' builder; skipped if that fails).
 import { existsSync, readFileSync } from "node:fs";
 import { instrumentFuelDetailed, setFuel } from "../src/sandbox/fuel.js";
-import { wat } from "../test/fuel-wat.js";
+import { wat } from "../test/sandbox/fuel-wat.js";
 import { loadMacroModule } from "../src/index.js";
-import { macroWasm } from "../test/fixtures/bridge-build.js";
+import { macroWasm } from "../test/support/bridge-build.js";
 
 const KERNELS = `
 (module

@@ -30,8 +30,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findToolchain } from "../src/builder/index.js";
-import { toolchainCache } from "../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../src/builder/registry.js";
+import { patchUserEnv } from "../test/support/cargo-home.js";
 
 const { values } = parseArgs({
   options: {
@@ -46,27 +45,10 @@ if (values.all) values.cold = values.incremental = values.suite = true;
 const rounds = Number(values.rounds);
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
-const vendor = join(toolchainCache(toolchain), "vendor");
-syncDirectorySource(registryRoots(toolchain), vendor);
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-bench-patch-"));
-const cargoHome = join(scratch, "cargo-home");
-writeFileSync(
-  join(scratch, "config.toml"),
-  `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-);
-cpSync(join(scratch, "config.toml"), join(cargoHome, "config.toml"));
-const baseEnv: NodeJS.ProcessEnv = {
-  ...process.env,
-  CARGO_HOME: cargoHome,
-  CARGO_TERM_COLOR: "never",
-  RUSTC: toolchain.rustc,
-  PATH: `${join(toolchain.cargo, "..")}:${process.env.PATH}`,
-  MACROBOX_HOST_IDLE_MS: "5000",
-  // The user's macrobox directories, empty: the sample's grants count once `macrobox trust` runs in it.
-  XDG_CONFIG_HOME: join(scratch, "config"),
-  XDG_DATA_HOME: join(scratch, "data"),
-};
+// The user's macrobox directories, empty: the sample's grants count once `macrobox trust` runs in it.
+const baseEnv: NodeJS.ProcessEnv = { ...patchUserEnv(scratch, toolchain), RUSTC: toolchain.rustc, MACROBOX_HOST_IDLE_MS: "5000" };
 delete baseEnv.SAMPLE_BUILD_LABEL;
 
 /** A copy of the examples; returns the sample's directory. */

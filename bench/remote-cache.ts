@@ -14,7 +14,7 @@ import { build } from "../src/builder/build.js";
 import { DiskCacheStore, moduleHash } from "../src/node/disk-cache.js";
 import { RemoteCache } from "../src/node/remote-cache.js";
 import { loadCorpus } from "../test/corpus/expand/load.js";
-import { startNginx } from "../test/fixtures/cache-server.js";
+import { startNginx } from "../test/support/cache-server.js";
 
 const rounds = Number(process.argv[2] ?? 5);
 const out = mkdtempSync(join(tmpdir(), "macrobox-bench-remote-"));

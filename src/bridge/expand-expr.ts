@@ -5,13 +5,12 @@
 // else is `Err(())`. Macros we can expand without a compiler are rustc's built-ins that need no
 // crate context: `concat!`, `stringify!`, `line!`, `column!`, `file!` and `env!` (through the
 // environment policy). Anything else — user macros, `cfg!`, `module_path!`, `include_*!` — is
-// `Err(())` here, where rustc may succeed. Checked against rustc by test/bridge.test.ts.
+// `Err(())` here, where rustc may succeed. Checked against rustc by test/bridge/bridge.test.ts.
 //
 // Browser-safe: no Node APIs here.
 
 import type { Literal, Span, TokenStream } from "../tokens/model.js";
-import { printTokenStream } from "../tokens/index.js";
-import { escapeDefault, unescapeStr } from "../tokens/escape.js";
+import { escapeDefault, printTokenStream, unescapeStr } from "../tokens/index.js";
 import type { SpanTable } from "./spans.js";
 
 export interface ExpandExprContext {

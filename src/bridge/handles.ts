@@ -6,7 +6,7 @@
 
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { LimitExceeded } from "../sandbox/limits.js";
-import { streamShape, type StreamShape } from "../tokens/shape.js";
+import { streamShape, type StreamShape } from "../tokens/index.js";
 import { BridgeServerError } from "./rpc.js";
 import type { SpanTable } from "./spans.js";
 

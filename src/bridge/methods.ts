@@ -12,7 +12,7 @@
 import { LimitExceeded } from "../sandbox/limits.js";
 import type { Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
-import { pushInternal } from "../tokens/convert.js";
+import { pushInternal } from "../tokens/index.js";
 import { ERR_UNIT, type BridgeDiagnostic, type MethodsOf, type Result } from "./codec.js";
 import { expandExpr } from "./expand-expr.js";
 import type { HandleStore } from "./handles.js";

@@ -15,7 +15,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { Span, TokenStream } from "../tokens/model.js";
-import { normalizeSource } from "../tokens/parse.js";
+import { normalizeSource } from "../tokens/index.js";
 import { MacroboxError } from "../errors.js";
 
 export interface SourceFile {

@@ -11,7 +11,7 @@
 // Browser-safe.
 
 import type { TokenStream, TokenTree } from "../tokens/model.js";
-import { unescapeStr } from "../tokens/escape.js";
+import { unescapeStr } from "../tokens/index.js";
 import type { Diagnostic } from "./types.js";
 import type { SpanTable } from "../bridge/spans.js";
 

@@ -3,7 +3,7 @@
 // The arguments of `name!(...)` reach a proc macro with their doc comments already desugared the
 // way rustc_ast's `TokenStream::desugar_doc_comments` does it: `/// x` becomes `#[doc = r" x"]`,
 // a raw string with just enough `#`s, `#` Joint before the `!` of an inner comment (rustc 1.96,
-// checked against the native compiler by test/bridge.test.ts). Derive and attribute macros get
+// checked against the native compiler by test/bridge/bridge.test.ts). Derive and attribute macros get
 // their item through the AST instead, where doc comments stay comments until the bridge turns
 // them into `#[doc = " x"]` with an escaped plain string — which is what the lexer's
 // `parseTokenStream` already produces.
@@ -11,7 +11,7 @@
 // Browser-safe: no Node APIs here.
 
 import type { Punct, TokenStream, TokenTree } from "../tokens/model.js";
-import { copyStream } from "../tokens/walk.js";
+import { copyStream } from "../tokens/index.js";
 
 /**
  * The stream with lexed doc comments in rustc's macro-argument form (see the header comment).

@@ -13,8 +13,7 @@
 
 import { MacroboxError } from "../errors.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
-import { parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
-import { printedLengthBound } from "../tokens/print.js";
+import { forEachTree, normalizeSource, parseTokenStream, printedLengthBound, printTokenStream, streamShape, type Edition } from "../tokens/index.js";
 import { withLazyText } from "./lazy-text.js";
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
 import { parseModule } from "../wasm/binary.js";
@@ -24,7 +23,6 @@ import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "../bridge/abi.j
 import { runClient, type RunOptions } from "../bridge/run-client.js";
 import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
 import { SpanTable, type SourceFile } from "../bridge/spans.js";
-import { normalizeSource } from "../tokens/parse.js";
 import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
 import { LimitExceeded, resolveLimits, type Limits } from "../sandbox/limits.js";
 import { FUEL_EXPORT, FUEL_INSTRUMENTATION_VERSION, instrumentFuel } from "../sandbox/fuel.js";
@@ -33,8 +31,6 @@ import type { Capabilities } from "../sandbox/capabilities.js";
 import { desugarDocCommentsAsMacroArgs } from "./input.js";
 import { decodeEntry, encodeEntry, expansionKey, RecordingFs, sha256Hex } from "./cache.js";
 import type { CacheStore } from "./cache-store.js";
-import { streamShape } from "../tokens/shape.js";
-import { forEachTree } from "../tokens/walk.js";
 import type { Diagnostic, ExpandErrorKind, ExpandFailure, ExpandReport, ExpandRequest, ExpandResult, LoadOptions, MacroInfo, MacroModule } from "./types.js";
 
 /** Deepest token trees (input or output) the expansion cache keeps; deeper ones are always expanded. */

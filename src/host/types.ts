@@ -51,7 +51,7 @@ export interface LoadOptions {
 /** The limits an expansion can tighten or relax for itself. */
 export type RuntimeLimits = Pick<Limits, "fuel" | "outputBytes" | "tokenHandles" | "capturedOutputBytes" | "nestingDepth">;
 
-export type { MacroInfo };
+export type { MacroInfo, SandboxGrant };
 
 export interface ExpandRequest {
   kind: MacroKind;
@@ -80,7 +80,7 @@ export interface ExpandRequest {
   /** What `proc_macro::tracked::env_var` may see. Default: what `sandbox` grants. */
   env?: EnvPolicy;
   /**
-   * Granted capabilities (src/sandbox/wasi-fs.ts): files of the crate directory and env vars,
+   * Granted capabilities (src/sandbox/grant.ts): files of the crate directory and env vars,
    * through WASI and the bridge. Default: nothing granted (the declaration from the module's metadata).
    */
   sandbox?: SandboxGrant;

@@ -9,7 +9,7 @@ import { SpanTable } from "../bridge/spans.js";
 import type { Delimiter, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { ByteReader, ByteWriter } from "../bytes.js";
 import { MacroboxError } from "../errors.js";
-import { forEachTree } from "../tokens/walk.js";
+import { forEachTree } from "../tokens/index.js";
 
 export const SHIM_PROTOCOL = "macrobox-shim-2";
 

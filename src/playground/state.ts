@@ -11,7 +11,7 @@
 //
 // Keys are written in this order, empty ones left out; unknown keys are ignored when read.
 //
-// Browser-safe: no DOM and no Node API (test/playground-state.test.ts runs it in Node).
+// Browser-safe: no DOM and no Node API (test/playground/playground-units.test.ts runs it in Node).
 
 import type { MacroKind } from "../index.js";
 

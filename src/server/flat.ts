@@ -19,7 +19,7 @@
 
 import type { Delimiter, Group, LitKind, Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
 import { RAW_LIT_KINDS } from "../tokens/model.js";
-import { printLiteral } from "../tokens/print.js";
+import { printLiteral } from "../tokens/index.js";
 import { MacroboxError } from "../errors.js";
 
 export interface FlatTree {

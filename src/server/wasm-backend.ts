@@ -17,10 +17,9 @@
 //
 // Browser-safe: no Node APIs here (loading module bytes is the caller's business).
 
-import type { ExpandResult, MacroModule } from "../host/types.js";
-import type { SandboxGrant } from "../sandbox/grant.js";
+import type { ExpandResult, MacroModule, SandboxGrant } from "../host/types.js";
 import type { Span, TokenStream } from "../tokens/model.js";
-import { copyStream } from "../tokens/walk.js";
+import { copyStream } from "../tokens/index.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
 import { RaSpanTable } from "./ra-spans.js";
 import { IdSpanTable } from "./srv-spans.js";

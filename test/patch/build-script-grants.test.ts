@@ -8,7 +8,7 @@
 // allowed attack work, for evil-dep only. `--report` lists what ran confined, `--check-determinism`
 // finds the build script that is not reproducible (test/fixtures/build-determinism), and rust-analyzer's
 // `cargo check` (analysis-stats) runs the build scripts confined too. The control (every attack
-// gets through natively) is test/build-scripts.test.ts's.
+// gets through natively) is test/patch/build-scripts.test.ts's.
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -1,6 +1,6 @@
 // rustc 1.96's proc_macro bridge: `with_api!` (library/proc_macro/src/bridge/mod.rs) as a table.
 // A method's index is its tag on the wire; its codecs say how each argument and the result are
-// encoded (codec.ts). test/bridge-units.test.ts checks names, order and types against mod.rs.
+// encoded (codec.ts). test/bridge/bridge-units.test.ts checks names, order and types against mod.rs.
 //
 // Browser-safe: no Node APIs here.
 
