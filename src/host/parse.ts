@@ -5,9 +5,8 @@
 // and the server use internally; this maps them to spans with lines and columns through the span
 // table (src/bridge/spans.ts), as rustc counts them. Browser-safe.
 
-import { parseTokenStream as lexTokenStream, type ParseOptions as LexOptions } from "../tokens/parse.js";
+import { parseTokenStream as lexTokenStream, type ParseOptions as LexOptions } from "../tokens/index.js";
 import type { Span, TokenStream } from "../tokens/model.js";
-import { utf8Length } from "../tokens/unicode.js";
 import { SpanTable } from "../bridge/spans.js";
 import type { Diagnostic } from "../errors.js";
 
@@ -68,10 +67,11 @@ function toDiagnostics(src: string, name: string, raw: { level: "error" | "warni
 function normalizedOffsets(src: string): (b: number) => number {
   const bom = src.charCodeAt(0) === 0xfeff ? 3 : 0;
   const crs: number[] = [];
+  const utf8 = new TextEncoder();
   let bytes = 0;
   let last = 0;
   for (let i = src.indexOf("\r\n"); i >= 0; i = src.indexOf("\r\n", i + 2)) {
-    bytes += utf8Length(src, last, i);
+    bytes += utf8.encode(src.slice(last, i)).length;
     crs.push(bytes);
     last = i;
   }
