@@ -122,7 +122,7 @@ console.log(JSON.stringify({
       "version",
     ],
     server: ["createServerSession", "createWasmBackend", "encodeFlatTree", "decodeFlatTree", "LineFramer", "encodeBidirectionalFrame"],
-    node: ["NodeReadOnlyFs", "loadGrants", "expansionSandbox", "readModuleFile"],
+    node: ["NodeReadOnlyFs", "loadGrants", "grantFor", "userDirs", "DiskCacheStore"],
     build: ["build", "BuildError", "findToolchain", "ToolchainError"],
   };
   for (const [entry, names] of Object.entries(expect)) {
@@ -202,7 +202,7 @@ it("the installed `macrobox --help` prints the usage", () => {
     assert.match(r.stdout, new RegExp(`^  ${command}\\b`, "m"), `the usage lists ${command}`);
   const fromSource = run(
     process.execPath,
-    ["--import", "tsx", "--input-type=module", "-e", `const { main } = await import("../../src/cli/main.ts"); await main(["--help"]);`],
+    ["--import", "tsx", "--input-type=module", "-e", `const { main } = await import("./src/cli/main.ts"); await main(["--help"]);`],
     {
       cwd: root,
     },
