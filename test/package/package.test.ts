@@ -74,6 +74,7 @@ it("the tarball holds the built library, the command and the README, and no test
   assert.deepEqual(stray, [], "only the library, the command, its bundle, the shims' runtime, the playground, its example crate and the README are packed");
   assert.ok(packed.includes("dist/src/patch/shim-runtime.rs"), "the shim runtime is packed");
   assert.ok(packed.includes("dist/src/patch/build-script-wrapper.rs"), "the rustc wrapper's source is packed");
+  assert.ok(packed.includes("dist/src/patch/nofollow.rs"), "the O_NOFOLLOW constant both append is packed");
   assert.ok(packed.includes("dist/src/cli/main.js"), "the command's code is packed");
   // The command runs from its bundle (scripts/bundle.mjs, built by prepack); dist/src stays the library.
   assert.ok(packed.includes("dist/cli/main.js"), "the command's bundle is packed");
