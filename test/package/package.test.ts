@@ -64,10 +64,10 @@ it("the tarball holds the built library, the command and the README, and no test
   }
   // Besides the compiled library and the command's bundle (the server's worker code is CommonJS,
   // .cjs): the Rust source of the cargo shims' runtime, which `macrobox patch` writes into each
-  // shim, and of its rustc wrapper, which it compiles; the playground's page built for the browser; and the example macro crate it ships.
+  // shim, and of its rustc wrapper, which it compiles (with nofollow.rs, appended to both); the playground's page built for the browser; and the example macro crate it ships.
   const stray = packed.filter(
     (f) =>
-      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/(src\/patch|cli)\/(shim-runtime|build-script-wrapper)\.rs|dist\/cli\/[\w-]+\.c?js(\.map)?|dist\/playground\/[\w.-]+|examples\/demo-macros\/[\w/.-]+)$/.test(
+      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/(src\/patch|cli)\/(shim-runtime|build-script-wrapper|nofollow)\.rs|dist\/cli\/[\w-]+\.c?js(\.map)?|dist\/playground\/[\w.-]+|examples\/demo-macros\/[\w/.-]+)$/.test(
         f,
       ),
   );
@@ -123,7 +123,7 @@ console.log(JSON.stringify({
       "version",
     ],
     server: ["createServerSession", "createWasmBackend", "encodeFlatTree", "decodeFlatTree", "LineFramer", "encodeBidirectionalFrame"],
-    node: ["NodeReadOnlyFs", "loadGrants", "expansionSandbox", "readModuleFile"],
+    node: ["NodeReadOnlyFs", "loadGrants", "grantFor", "userDirs", "DiskCacheStore"],
     build: ["build", "BuildError", "findToolchain", "ToolchainError"],
   };
   for (const [entry, names] of Object.entries(expect)) {
@@ -203,7 +203,7 @@ it("the installed `macrobox --help` prints the usage", () => {
     assert.match(r.stdout, new RegExp(`^  ${command}\\b`, "m"), `the usage lists ${command}`);
   const fromSource = run(
     process.execPath,
-    ["--import", "tsx", "--input-type=module", "-e", `const { main } = await import("../../src/cli/main.ts"); await main(["--help"]);`],
+    ["--import", "tsx", "--input-type=module", "-e", `const { main } = await import("./src/cli/main.ts"); await main(["--help"]);`],
     {
       cwd: root,
     },
