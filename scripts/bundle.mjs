@@ -60,7 +60,7 @@ await build({
   splitting: false,
 });
 // Read at run time next to the code that reads them (src/patch/shim.ts, src/patch/build-scripts.ts).
-for (const file of ["shim-runtime.rs", "build-script-wrapper.rs"]) copyFileSync(join(root, "src", "patch", file), join(outdir, file));
+for (const file of ["shim-runtime.rs", "build-script-wrapper.rs", "nofollow.rs"]) copyFileSync(join(root, "src", "patch", file), join(outdir, file));
 
 // The playground's page and worker, for the browser: `macrobox playground` serves these files
 // (src/cli/playground.ts), so an installed package needs neither esbuild nor the page's sources.

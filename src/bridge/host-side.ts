@@ -23,7 +23,9 @@
 // Memory the host writes (the input buffer, the BridgeConfig, its own buffers) comes from pages it
 // adds with `memory.grow`, after a warm-up call has made the module's allocator initialise itself
 // (see HostSide.warmUp: wasi-libc's dlmalloc would otherwise adopt those pages as heap). From then
-// on the allocator only uses pages it grew itself, so host pages are never handed out. Buffers the
+// on the allocator only uses pages it grew itself, so host pages are never handed out. The host's
+// first pages (HOST_REGION_PAGES) are grown right after the warm-up, inside any snapshot taken
+// then; only a run needing more grows the memory again (and its instance is then not reused). Buffers the
 // client created are grown with the client's own `reserve` function, exactly as rustc's server does.
 //
 // Browser-safe: no Node APIs here.
@@ -49,6 +51,14 @@ const DUMMY_EXPANSION = (() => {
   const t = new SpanTable();
   return { callSite: t.dummy, defSite: t.dummy, mixedSite: t.dummy };
 })();
+
+/**
+ * Pages the host reserves for itself after the warm-up (see HostSide.warmUp): room for the input,
+ * the config and the host's buffers of a typical expansion (a serde derive of a large item moves
+ * well under 16 KiB per message), one page as the warm-up's heap is, for the same reason (every
+ * fresh instance's memory counts towards V8's collections).
+ */
+export const HOST_REGION_PAGES = 1;
 
 /** The size of a Buffer and of a BridgeConfig (see the layouts above). */
 export const BUFFER_SIZE = 20;
@@ -97,31 +107,33 @@ export class HostSide {
   }
   limitExceeded: LimitExceeded | null = null;
 
+  /** The bridge's entries in the table; they dispatch to this HostSide while it runs. */
+  readonly entries: BridgeEntries;
+
+  /**
+   * `entries`: those a previous run put into this instance's table (a reused instance, see
+   * snapshot.ts), now dispatching to this HostSide; without, three new ones are added.
+   */
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly table: WebAssembly.Table,
     private server: BridgeServer,
     private readonly memoryPages?: number,
+    entries?: BridgeEntries,
   ) {
-    const fns = hostFunctions({
-      dispatch: (sret, _env, buf) => this.recording(() => this.dispatch(sret, buf)),
-      reserve: (sret, buf, additional) => this.recording(() => this.reserveHost(sret, buf, additional)),
-      drop: () => {
-        // Host buffers live in host pages that die with the instance.
-      },
-    });
-    let base: number;
-    try {
-      base = table.grow(3);
-    } catch (e) {
-      throw new MacroModuleError(`cannot add the bridge functions to the module's table (${(e as Error).message}); link it with a growable table`);
-    }
-    table.set(base, fns.dispatch);
-    table.set(base + 1, fns.reserve);
-    table.set(base + 2, fns.drop);
-    this.dispatchIndex = base;
-    this.reserveIndex = base + 1;
-    this.dropIndex = base + 2;
+    this.entries = entries ?? addBridgeEntries(table);
+    this.entries.host = this;
+    this.dispatchIndex = this.entries.dispatchIndex;
+    this.reserveIndex = this.entries.reserveIndex;
+    this.dropIndex = this.entries.dropIndex;
+  }
+
+  /** Called by the module through the table (see BridgeEntries). */
+  dispatchCall(sret: number, buf: number): void {
+    this.recording(() => this.dispatch(sret, buf));
+  }
+  reserveCall(sret: number, buf: number, additional: number): void {
+    this.recording(() => this.reserveHost(sret, buf, additional));
   }
 
   private dataView: DataView | null = null;
@@ -169,6 +181,10 @@ export class HostSide {
    * every instance's memory as external memory and runs full collections by that count (a
    * megabyte here per expansion doubled them, measured in bench/profile.ts).
    *
+   * Afterwards the host's own region (HOST_REGION_PAGES) is grown, so that a snapshot taken now
+   * holds it: a run whose input and buffers fit there leaves the memory at the snapshot's size, and
+   * its instance can be reused (snapshot.ts).
+   *
    * Returns the fuel charged for host work during the call (reset afterwards).
    */
   warmUp(run: (sret: number, config: number) => void, forceShowPanics: boolean): bigint {
@@ -182,7 +198,9 @@ export class HostSide {
       const sret = end - 64;
       this.writeConfig(config, { data: scratch, len: 0, capacity: 0, reserve: this.reserveIndex, drop: this.dropIndex }, forceShowPanics);
       run(sret, config);
-      return this.hostFuelUsed;
+      const used = this.hostFuelUsed;
+      this.reserveRegion();
+      return used;
     } finally {
       this.server = realServer;
       this.fault = null;
@@ -190,6 +208,28 @@ export class HostSide {
       this.hostFuelUsed = 0n;
     }
   }
+
+  /** Grows the host's region (see warmUp). */
+  private reserveRegion(): void {
+    let start: number;
+    try {
+      start = this.memory.grow(HOST_REGION_PAGES) * WASM_PAGE_BYTES;
+    } catch {
+      const have = this.memory.buffer.byteLength / WASM_PAGE_BYTES;
+      throw new LimitExceeded("memoryPages", this.memoryPages ?? have, have + HOST_REGION_PAGES);
+    }
+    this.useRegion(start, start + HOST_REGION_PAGES * WASM_PAGE_BYTES);
+  }
+
+  /** Where the host's region is (a restored snapshot's). */
+  get hostRegion(): [number, number] {
+    return [this.regionStart, this.regionEnd];
+  }
+  useRegion(start: number, end: number): void {
+    this.regionStart = this.region = start;
+    this.regionEnd = end;
+  }
+  private regionStart = 0;
 
   /** Bump allocation in host-owned pages. */
   alloc(size: number): number {
@@ -298,16 +338,39 @@ export class HostSide {
 }
 
 type I32 = number;
-interface HostFns {
-  dispatch: (sret: I32, env: I32, buf: I32) => void;
-  reserve: (sret: I32, buf: I32, additional: I32) => void;
-  drop: (buf: I32) => void;
+
+/**
+ * The bridge's three functions in an instance's table: wasm functions (see the header comment)
+ * that call the HostSide of the run the instance is in now.
+ */
+export interface BridgeEntries {
+  dispatchIndex: number;
+  reserveIndex: number;
+  dropIndex: number;
+  host: HostSide | null;
 }
 
-/** Wraps the JS functions as wasm functions via the re-export module (see the header comment). */
-function hostFunctions(fns: HostFns): Record<keyof HostFns, Function> {
-  const instance = new WebAssembly.Instance(reexportModule(), { h: { ...fns } });
-  return instance.exports as unknown as Record<keyof HostFns, Function>;
+function addBridgeEntries(table: WebAssembly.Table): BridgeEntries {
+  let base: number;
+  try {
+    base = table.grow(3);
+  } catch (e) {
+    throw new MacroModuleError(`cannot add the bridge functions to the module's table (${(e as Error).message}); link it with a growable table`);
+  }
+  const entries: BridgeEntries = { dispatchIndex: base, reserveIndex: base + 1, dropIndex: base + 2, host: null };
+  const fns = new WebAssembly.Instance(reexportModule(), {
+    h: {
+      dispatch: (sret: I32, _env: I32, buf: I32) => entries.host!.dispatchCall(sret, buf),
+      reserve: (sret: I32, buf: I32, additional: I32) => entries.host!.reserveCall(sret, buf, additional),
+      drop: (_buf: I32) => {
+        // Host buffers live in the host's region, rewritten by the next run's restore.
+      },
+    },
+  }).exports as unknown as Record<"dispatch" | "reserve" | "drop", Function>;
+  table.set(base, fns.dispatch);
+  table.set(base + 1, fns.reserve);
+  table.set(base + 2, fns.drop);
+  return entries;
 }
 
 let cachedReexport: WebAssembly.Module | null = null;

@@ -12,7 +12,16 @@ import { BridgeDecodeError, BridgeReader, BridgeWriter, RESULT_OK, readPanicMess
 import type { BridgeServer } from "./server.js";
 import type { Expansion } from "./spans.js";
 import { BUFFER_SIZE, CONFIG_SIZE, HostSide, isStackOverflow } from "./host-side.js";
-import { findSnapshot, keepSnapshot, recordingCalls, restoreSnapshot, type WarmStart } from "./snapshot.js";
+import {
+  findSnapshot,
+  keepIdleInstance,
+  keepSnapshot,
+  recordingCalls,
+  restoreSnapshot,
+  takeIdleInstance,
+  type IdleInstance,
+  type WarmStart,
+} from "./snapshot.js";
 
 export type RunOutcome =
   | { kind: "ok"; output: TokenStream }
@@ -62,16 +71,33 @@ export async function runClient(
   options: RunOptions = {},
 ): Promise<RunResult> {
   const wasi = new Wasi(options.wasi);
-  const result = (outcome: RunOutcome): RunResult => ({ outcome, stdout: wasi.stdout, stderr: wasi.stderr });
   let host: HostSide;
   let instance: WebAssembly.Instance;
   const fuel = options.fuel ?? DEFAULT_LIMITS.fuel;
   const warm = options.warmStart;
   // Taking a snapshot: the WASI calls the constructors and warm-up make are recorded.
   const { snapshot, calls } = findSnapshot(module, warm, fuel, options.wasi?.maxWrittenBytes);
+  // Starting from a snapshot: in the instance a previous run left, else in a new one that may be kept (snapshot.ts).
+  let reusable: IdleInstance | null = null;
+  const calling = { current: wasi };
+  const result = (outcome: RunOutcome): RunResult => {
+    if (snapshot && reusable && (outcome.kind === "ok" || outcome.kind === "panic")) keepIdleInstance(snapshot, reusable);
+    return { outcome, stdout: wasi.stdout, stderr: wasi.stderr };
+  };
   try {
-    const imports = wasiImportsFor(module, wasi);
-    instance = await instantiate(module, calls ? recordingCalls(imports, calls) : imports);
+    const idle = snapshot ? takeIdleInstance(module, snapshot, wasi) : null;
+    if (idle) {
+      instance = idle.instance;
+    } else if (snapshot) {
+      instance = await instantiate(
+        module,
+        wasiImportsFor(module, () => calling.current),
+      );
+      restoreSnapshot(instance.exports.memory as WebAssembly.Memory, instance, wasi, snapshot);
+    } else {
+      const imports = wasiImportsFor(module, wasi);
+      instance = await instantiate(module, calls ? recordingCalls(imports, calls) : imports);
+    }
     if (instance.exports[FUEL_EXPORT] instanceof WebAssembly.Global) {
       setFuel(instance, fuel);
       fuelGiven.set(instance, fuel);
@@ -81,7 +107,7 @@ export async function runClient(
     if (!(memory instanceof WebAssembly.Memory)) return result({ kind: "bridge", message: "the module exports no memory" });
     if (!(table instanceof WebAssembly.Table)) return result({ kind: "bridge", message: "the module exports no __indirect_function_table" });
     wasi.bindMemory(memory);
-    host = new HostSide(memory, table, server, options.memoryPages);
+    host = new HostSide(memory, table, server, options.memoryPages, idle?.entries);
     const fuelVar = instance.exports[FUEL_EXPORT];
     if (fuelVar instanceof WebAssembly.Global) {
       host.fuelLeft = () => fuelVar.value as bigint;
@@ -92,8 +118,9 @@ export async function runClient(
       wasi.meter = host;
     }
     if (snapshot) {
-      restoreSnapshot(memory, instance, wasi, snapshot);
+      host.useRegion(...snapshot.hostRegion);
       warm!.replay(snapshot.calls);
+      reusable = idle ?? { instance, wasi: calling, entries: host.entries };
     } else {
       // A reactor's `_initialize`, else the constructors themselves: wasi-libc fills its preopen
       // table in one (without it, every file access fails before reaching the host).
@@ -120,7 +147,7 @@ export async function runClient(
     if (calls && warm) {
       const fuelVar = instance.exports[FUEL_EXPORT];
       const fuelUsed = fuelVar instanceof WebAssembly.Global ? BigInt(fuel) - (fuelVar.value as bigint) + hostFuel : null;
-      keepSnapshot(module, warm.key, instance, wasi, calls, fuelUsed);
+      keepSnapshot(module, warm.key, instance, wasi, calls, fuelUsed, host.hostRegion);
     }
   }
   wasi.resetOutput();

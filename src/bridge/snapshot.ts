@@ -2,12 +2,22 @@
 // comparing its memory with a just-instantiated one, and restored into later fresh instances of the
 // same module instead of running them again. Used by run-client.ts (`RunOptions.warmStart`).
 //
+// Reuse: an instance that started from a snapshot and whose run ended normally (a result or a
+// caught panic) without growing its memory is kept, and the next run under that snapshot starts in
+// it instead of a new instance: the whole memory image and every mutable global are written back,
+// which is all of the instance's state for a snapshot-able module (SNAPSHOT_EXPORT: one memory, all
+// mutable globals exported, no instruction that changes a table or a segment), and the memory has
+// the snapshot's size, so `memory.grow` answers as in a fresh instance. Its table holds the same
+// bridge entries, dispatching to the current run's HostSide, and its WASI imports call the current
+// run's Wasi. A run that trapped, ran out of fuel, exited or hit a limit drops its instance.
+//
 // Browser-safe: no Node APIs here.
 
 import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
 import { SNAPSHOT_EXPORT, SNAPSHOT_GLOBAL_PREFIX } from "../sandbox/fuel.js";
 import { isReplayableCall } from "../sandbox/host-imports.js";
 import { WASM_PAGE_BYTES } from "../sandbox/limits.js";
+import type { BridgeEntries } from "./host-side.js";
 
 /**
  * What lets runs share a snapshot. The constructors and the warm-up see the same WASI answers in
@@ -35,6 +45,54 @@ export interface Snapshot {
   fuelUsed: bigint;
   /** Bytes they wrote to stdout and stderr: a run allowed fewer takes the slow path. */
   written: number;
+  /** The whole memory (pages of it): written back into a reused instance. */
+  image: Uint8Array;
+  /** The host's region (HostSide.warmUp), inside the snapshot's pages. */
+  hostRegion: [number, number];
+}
+
+/** An instance kept for the next run under its snapshot (see the header comment). */
+export interface IdleInstance {
+  instance: WebAssembly.Instance;
+  /** The run its WASI imports call (they were made with `wasiImportsFor(module, () => wasi.current)`). */
+  wasi: { current: Wasi };
+  entries: BridgeEntries;
+}
+
+/** At most one idle instance per snapshot: a run in a reused instance is synchronous, so one is all a process uses. */
+const idle = new WeakMap<Snapshot, IdleInstance>();
+const reuses = new WeakMap<WebAssembly.Module, number>();
+let reuseEnabled = true;
+
+/** Turns reuse off or on (for benchmarks comparing the two). */
+export function setInstanceReuse(enabled: boolean): void {
+  reuseEnabled = enabled;
+}
+
+/** How many runs of `module` started in a reused instance (for tests: that reuse happens at all). */
+export function reusedInstanceCount(module: WebAssembly.Module): number {
+  return reuses.get(module) ?? 0;
+}
+
+/** The instance kept for `snapshot`, taken (no other run can have it), with its state the snapshot's. */
+export function takeIdleInstance(module: WebAssembly.Module, snapshot: Snapshot, wasi: Wasi): IdleInstance | null {
+  const kept = idle.get(snapshot);
+  if (!kept) return null;
+  idle.delete(snapshot);
+  const memory = kept.instance.exports.memory as WebAssembly.Memory;
+  if (memory.buffer.byteLength !== snapshot.image.length) return null;
+  new Uint8Array(memory.buffer).set(snapshot.image);
+  restoreGlobals(kept.instance, wasi, snapshot);
+  kept.wasi.current = wasi;
+  reuses.set(module, (reuses.get(module) ?? 0) + 1);
+  return kept;
+}
+
+/** Keeps `kept` for the next run under `snapshot`, when its memory is still the snapshot's size. */
+export function keepIdleInstance(snapshot: Snapshot, kept: IdleInstance): void {
+  if (!reuseEnabled) return;
+  const memory = kept.instance.exports.memory as WebAssembly.Memory;
+  if (memory.buffer.byteLength === snapshot.image.length) idle.set(snapshot, kept);
 }
 
 /** Per compiled module: whether it can be snapshotted, and the snapshots by key (null: that key's warm-up cannot be). */
@@ -92,11 +150,15 @@ export function keepSnapshot(
   wasi: Wasi,
   calls: Set<string>,
   fuelUsed: bigint | null,
+  hostRegion: [number, number],
 ): void {
   const byKey = snapshotsOf(module);
   if (!byKey) return;
   const clean = wasi.exitCode === null && wasi.limitExceeded === null && [...calls].every(isReplayableCall);
-  byKey.set(key, clean && fuelUsed !== null ? takeSnapshot(module, instance, wasi, new Set(calls), fuelUsed, wasi.stdout.total + wasi.stderr.total) : null);
+  byKey.set(
+    key,
+    clean && fuelUsed !== null ? takeSnapshot(module, instance, wasi, new Set(calls), fuelUsed, wasi.stdout.total + wasi.stderr.total, hostRegion) : null,
+  );
 }
 
 /** The import object with every function noting its name in `calls` when called. */
@@ -116,7 +178,15 @@ export function recordingCalls(imports: WebAssembly.Imports, calls: Set<string>)
 }
 
 /** What differs between `instance` now and a just-instantiated instance of `module`. */
-function takeSnapshot(module: WebAssembly.Module, instance: WebAssembly.Instance, wasi: Wasi, calls: Set<string>, fuelUsed: bigint, written: number): Snapshot {
+function takeSnapshot(
+  module: WebAssembly.Module,
+  instance: WebAssembly.Instance,
+  wasi: Wasi,
+  calls: Set<string>,
+  fuelUsed: bigint,
+  written: number,
+  hostRegion: [number, number],
+): Snapshot {
   const memory = instance.exports.memory as WebAssembly.Memory;
   const fresh = new WebAssembly.Instance(module, wasiImportsFor(module, new Wasi())).exports.memory as WebAssembly.Memory;
   const now = new Uint8Array(memory.buffer);
@@ -139,7 +209,17 @@ function takeSnapshot(module: WebAssembly.Module, instance: WebAssembly.Instance
   for (const [name, g] of Object.entries(instance.exports)) {
     if (name.startsWith(SNAPSHOT_GLOBAL_PREFIX) && g instanceof WebAssembly.Global) globals.push([name, g.value as number | bigint]);
   }
-  return { pages: now.length / WASM_PAGE_BYTES, blocks, globals, randomPosition: wasi.randomPosition, calls, fuelUsed, written };
+  return {
+    pages: now.length / WASM_PAGE_BYTES,
+    blocks,
+    globals,
+    randomPosition: wasi.randomPosition,
+    calls,
+    fuelUsed,
+    written,
+    image: now.slice(),
+    hostRegion,
+  };
 }
 
 /** Makes a just-instantiated instance what the snapshot's instance was after its warm-up. */
@@ -148,6 +228,10 @@ export function restoreSnapshot(memory: WebAssembly.Memory, instance: WebAssembl
   if (snapshot.pages > have) memory.grow(snapshot.pages - have);
   const bytes = new Uint8Array(memory.buffer);
   for (const b of snapshot.blocks) bytes.set(b.bytes, b.at);
+  restoreGlobals(instance, wasi, snapshot);
+}
+
+function restoreGlobals(instance: WebAssembly.Instance, wasi: Wasi, snapshot: Snapshot): void {
   for (const [name, value] of snapshot.globals) (instance.exports[name] as WebAssembly.Global).value = value;
   wasi.randomPosition = snapshot.randomPosition;
 }

@@ -467,18 +467,10 @@ fn log_run(package: &str, package_dir: &Path, policy: Option<&Policy>, code: i32
     if std::fs::symlink_metadata(&path).map_or(false, |m| !m.file_type().is_file()) {
         return;
     }
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).mode(0o644).custom_flags(O_NOFOLLOW).open(&path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).mode(0o644).custom_flags(MACROBOX_O_NOFOLLOW).open(&path) {
         let _ = f.write_all(line.as_bytes());
     }
 }
-
-// O_NOFOLLOW, which std does not name (the wrapper depends on nothing but std): its value per platform.
-#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm", target_arch = "powerpc", target_arch = "powerpc64")))]
-const O_NOFOLLOW: i32 = 0o100000;
-#[cfg(all(target_os = "linux", not(any(target_arch = "aarch64", target_arch = "arm", target_arch = "powerpc", target_arch = "powerpc64"))))]
-const O_NOFOLLOW: i32 = 0o400000;
-#[cfg(not(target_os = "linux"))]
-const O_NOFOLLOW: i32 = 0x100; // macOS and the BSDs
 
 fn granted_summary(p: &Policy) -> String {
     let mut parts: Vec<String> = Vec::new();

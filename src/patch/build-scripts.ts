@@ -17,7 +17,7 @@ import { PatchError } from "./patch-error.js";
 import { parseBuildCapabilities, type BuildCapabilities, type BuildGrants } from "../node/grants.js";
 import type { BuildScriptPackage } from "./metadata.js";
 
-const RUNTIME = readFileSync(new URL("./build-script-wrapper.rs", import.meta.url), "utf8");
+const RUNTIME = readFileSync(new URL("./build-script-wrapper.rs", import.meta.url), "utf8") + readFileSync(new URL("./nofollow.rs", import.meta.url), "utf8");
 export const WRAPPER_NAME = "macrobox-rustc-wrapper";
 
 /** The rustc wrapper the user had configured when patching: chained by ours, or in the way of ours. */

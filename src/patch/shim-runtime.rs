@@ -270,14 +270,6 @@ fn macrobox_socket_file(socket: &str) -> Result<(), String> {
     Ok(())
 }
 
-// O_NOFOLLOW, which std does not name (the shim depends on nothing but std): its value per platform.
-#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm", target_arch = "powerpc", target_arch = "powerpc64")))]
-const MACROBOX_O_NOFOLLOW: i32 = 0o100000;
-#[cfg(all(target_os = "linux", not(any(target_arch = "aarch64", target_arch = "arm", target_arch = "powerpc", target_arch = "powerpc64"))))]
-const MACROBOX_O_NOFOLLOW: i32 = 0o400000;
-#[cfg(not(target_os = "linux"))]
-const MACROBOX_O_NOFOLLOW: i32 = 0x100; // macOS and the BSDs
-
 /// The host's log: appended to, created 0600, never through a symbolic link.
 fn macrobox_open_log(path: &str) -> ::std::io::Result<::std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;

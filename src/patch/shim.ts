@@ -61,7 +61,7 @@ export function shimFeatureTable(table: Readonly<Record<string, readonly string[
   return out;
 }
 
-const RUNTIME = readFileSync(new URL("./shim-runtime.rs", import.meta.url), "utf8");
+const RUNTIME = readFileSync(new URL("./shim-runtime.rs", import.meta.url), "utf8") + readFileSync(new URL("./nofollow.rs", import.meta.url), "utf8");
 
 /** The shim's Cargo.toml and src/lib.rs. */
 export function shimFiles(spec: ShimSpec): { manifest: string; lib: string } {

@@ -102,11 +102,11 @@ export class InstrumentationError extends MacroboxError {
  * Version of the instrumentation: part of the key under which instrumented modules are cached
  * (src/host/module.ts). Bump it whenever the rewrite changes what it emits.
  */
-export const FUEL_INSTRUMENTATION_VERSION = 2;
+export const FUEL_INSTRUMENTATION_VERSION = 3;
 
 /**
  * Exported by an instrumented module whose whole state after a call is its memory and the globals it
- * exports (every mutable global, see SNAPSHOT_GLOBAL_PREFIX): no imported globals, no start
+ * exports (every mutable global, see SNAPSHOT_GLOBAL_PREFIX): one memory, no imported globals, no start
  * function, and no instruction that changes a table or the segments (table.set/grow/fill/copy/init,
  * elem.drop, memory.init, data.drop). Only then may the host snapshot an instance (src/bridge/snapshot.ts).
  */
@@ -137,7 +137,8 @@ export function instrumentFuelDetailed(wasm: Uint8Array, options: FuelOptions = 
   const globalIndex = info.importedGlobals + info.definedGlobals;
 
   let meteringPoints = 0;
-  let snapshotSafe = info.importedGlobals === 0 && info.start === undefined;
+  // One memory: the host snapshots and restores the exported `memory` only.
+  let snapshotSafe = info.importedGlobals === 0 && info.start === undefined && info.memories.length + info.importedMemories === 1;
   let insertedInstructions = 0;
   const replaced = new Map<number, Uint8Array>(); // section id -> new section bytes
   const code = findSection(info, SectionId.code);

@@ -391,27 +391,29 @@ export class Wasi implements Record<HostWasiFunction, (...args: never[]) => numb
  * e.g. poll_oneoff, proc_raise). Anything else is refused, as `macrobox build` refuses it
  * (src/sandbox/host-imports.ts decides): a macro module has no business importing anything but WASI.
  */
-export function wasiImportsFor(module: WebAssembly.Module, wasi: Wasi): WebAssembly.Imports {
+export function wasiImportsFor(module: WebAssembly.Module, wasi: Wasi | (() => Wasi)): WebAssembly.Imports {
   const badImports = unsupportedImportsMessage(module);
   if (badImports !== null) throw new MacroModuleError(`the module ${badImports}`);
+  // A getter: an instance reused across runs calls whichever run's Wasi is current (src/bridge/snapshot.ts).
+  const current = typeof wasi === "function" ? wasi : () => wasi;
   const fns: Record<string, (...args: never[]) => unknown> = {};
   for (const imp of WebAssembly.Module.imports(module)) {
     const name = imp.name as WasiFunction; // unsupportedImportsMessage refused any other
-    let fn: (...args: never[]) => unknown;
-    const extended = wasi.extension?.functions[name];
     const answer = WASI_PREVIEW1[name].answer;
-    if (extended) {
-      fn = extended;
-    } else if (answer === "host") {
-      const method = wasi[name as HostWasiFunction] as (...args: unknown[]) => unknown;
-      fn = (...args: never[]) => method.apply(wasi, args);
-    } else if (answer === "not-capable") {
-      fn = () => Errno.NOTCAPABLE;
-    } else {
-      fn = () => Errno.NOSYS;
-    }
+    const fn = (w: Wasi, args: never[]): unknown => {
+      const extended = w.extension?.functions[name];
+      if (extended) return extended(...args);
+      if (answer === "host") return (w[name as HostWasiFunction] as (...args: unknown[]) => unknown).apply(w, args);
+      return answer === "not-capable" ? Errno.NOTCAPABLE : Errno.NOSYS;
+    };
     // Every call costs fuel; out of fuel, calls fail fast (proc_exit still exits).
-    fns[name] = name === "proc_exit" ? fn : (...args: never[]) => (wasi.charge(WASI_CALL_COST) ? fn(...args) : Errno.NOSPC);
+    fns[name] =
+      name === "proc_exit"
+        ? (...args: never[]) => fn(current(), args)
+        : (...args: never[]) => {
+            const w = current();
+            return w.charge(WASI_CALL_COST) ? fn(w, args) : Errno.NOSPC;
+          };
   }
   return { [WASI_MODULE]: fns };
 }

@@ -64,16 +64,17 @@ it("the tarball holds the built library, the command and the README, and no test
   }
   // Besides the compiled library and the command's bundle (the server's worker code is CommonJS,
   // .cjs): the Rust source of the cargo shims' runtime, which `macrobox patch` writes into each
-  // shim, and of its rustc wrapper, which it compiles; the playground's page built for the browser; and the example macro crate it ships.
+  // shim, and of its rustc wrapper, which it compiles (with nofollow.rs, appended to both); the playground's page built for the browser; and the example macro crate it ships.
   const stray = packed.filter(
     (f) =>
-      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/(src\/patch|cli)\/(shim-runtime|build-script-wrapper)\.rs|dist\/cli\/[\w-]+\.c?js(\.map)?|dist\/playground\/[\w.-]+|examples\/demo-macros\/[\w/.-]+)$/.test(
+      !/^(package\.json|README\.md|bin\/[\w-]+\.js|dist\/src\/.*\.(js|d\.ts|js\.map)|dist\/(src\/patch|cli)\/(shim-runtime|build-script-wrapper|nofollow)\.rs|dist\/cli\/[\w-]+\.c?js(\.map)?|dist\/playground\/[\w.-]+|examples\/demo-macros\/[\w/.-]+)$/.test(
         f,
       ),
   );
   assert.deepEqual(stray, [], "only the library, the command, its bundle, the shims' runtime, the playground, its example crate and the README are packed");
   assert.ok(packed.includes("dist/src/patch/shim-runtime.rs"), "the shim runtime is packed");
   assert.ok(packed.includes("dist/src/patch/build-script-wrapper.rs"), "the rustc wrapper's source is packed");
+  assert.ok(packed.includes("dist/src/patch/nofollow.rs"), "the O_NOFOLLOW constant both append is packed");
   assert.ok(packed.includes("dist/src/cli/main.js"), "the command's code is packed");
   // The command runs from its bundle (scripts/bundle.mjs, built by prepack); dist/src stays the library.
   assert.ok(packed.includes("dist/cli/main.js"), "the command's bundle is packed");

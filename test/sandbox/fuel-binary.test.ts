@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { WasmReader, WasmWriter, InstructionReader, WasmFormatError, decodeAllBodies, parseModule, readSections } from "../../src/wasm/binary.js";
-import { instrumentFuelDetailed } from "../../src/sandbox/fuel.js";
+import { SNAPSHOT_EXPORT, SNAPSHOT_GLOBAL_PREFIX, instrumentFuelDetailed } from "../../src/sandbox/fuel.js";
 import { wabtValidate, wat } from "./fuel-wat.js";
 
 test("LEB128 round-trips at the edges", () => {
@@ -211,4 +211,23 @@ test("try_table bodies are decoded and metered in global mode (handlers land on 
 test("GC type definitions are refused", () => {
   const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 3, 1, 0x5f, 0]);
   assert.throws(() => parseModule(bytes), /unsupported type form 0x5f/);
+});
+
+test("only a module whose whole state is one memory and its exported globals is marked snapshot-able", async () => {
+  const exportsOf = async (body: string) =>
+    WebAssembly.Module.exports(new WebAssembly.Module(instrumentFuelDetailed(await wat(`(module ${body})`)).wasm)).map((e) => e.name);
+  const one = await exportsOf(`(memory (export "memory") 1) (global $g (mut i32) (i32.const 0)) (func (global.set $g (i32.const 1)))`);
+  assert.ok(one.includes(SNAPSHOT_EXPORT), one.join());
+  assert.ok(one.includes(`${SNAPSHOT_GLOBAL_PREFIX}0`), one.join());
+  // A second memory is state the host neither snapshots nor writes back (wabt's text format has one
+  // memory: the memory section `1 × {min 1}` is rewritten as `2 × {min 1}`).
+  const oneMemory = await wat(`(module (memory (export "memory") 1))`);
+  const at = Buffer.from(oneMemory).indexOf(Buffer.from([0x05, 0x03, 0x01, 0x00, 0x01]));
+  assert.ok(at > 0);
+  const twoMemories = new Uint8Array([...oneMemory.subarray(0, at), 0x05, 0x05, 0x02, 0x00, 0x01, 0x00, 0x01, ...oneMemory.subarray(at + 5)]);
+  // (Node's V8 refuses to compile a second memory; the marker is for engines that do not.)
+  const two = parseModule(instrumentFuelDetailed(twoMemories).wasm).exports.map((e) => e.name);
+  assert.ok(two.includes("memory") && !two.includes(SNAPSHOT_EXPORT), two.join());
+  const tableSet = await exportsOf(`(memory (export "memory") 1) (table 1 funcref) (func (table.set (i32.const 0) (ref.null func)))`);
+  assert.ok(!tableSet.includes(SNAPSHOT_EXPORT), tableSet.join());
 });

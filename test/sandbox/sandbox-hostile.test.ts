@@ -17,7 +17,7 @@ import { NodeReadOnlyFs } from "../../src/node/fs.js";
 import { MemoryFs } from "../../src/sandbox/fs.js";
 import { effectiveGrant, type Capabilities } from "../../src/sandbox/capabilities.js";
 import { instrumentFuel } from "../../src/sandbox/fuel.js";
-import { warmSnapshotCount } from "../../src/bridge/snapshot.js";
+import { reusedInstanceCount, warmSnapshotCount } from "../../src/bridge/snapshot.js";
 import { fixtureModule, macroboxArgs } from "../support/cli.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -533,6 +533,35 @@ describe("warm starts (an instance restored from a snapshot taken after the cons
     assert.deepEqual(first.get(1)!.trackedEnv, [{ name: "HOSTILE_DECLARED", value: "declared-value" }]);
     // One snapshot per distinct thing the warm-up can see: no environment, the granted one, panics shown.
     assert.equal(warmSnapshotCount(compiled), 3);
+  });
+
+  test("an instance reused after a result, a panic, a trap and a fuel stop starts as a fresh one", async () => {
+    const compiled = await WebAssembly.compile(instrumentFuel(new Uint8Array(readFileSync(hostilePath))));
+    const warm = await loadMacroModule(compiled);
+    const cold = await loadMacroModule(compiled, { warmSnapshots: false });
+    const state = { kind: "bang" as const, name: "state", input: "" };
+    const fresh = report(await cold.expand(state));
+    assert.match(fresh.text!, /^"calls=1 seen=1 hash=\d+ ctor=[1-9]\d* random=\d+ leaked=\d+ greeting=none"$/);
+    await warm.expand(state); // takes the snapshot
+    const before = reusedInstanceCount(compiled);
+    const between: Array<[Parameters<MacroModule["expand"]>[0], RegExp]> = [
+      [state, /^"calls=1 /],
+      [{ kind: "bang", name: "dirty_panic", input: "" }, /dirty panic after calls=1 /],
+      [{ kind: "bang", name: "panic_in_drop", input: "" }, /second panic, inside Drop/],
+      [{ kind: "bang", name: "recurse", input: "" }, /wasm trap|stack overflow/],
+      [{ kind: "bang", name: "infinite_loop", input: "", limits: { fuel: 20_000_000 } }, /fuel limit/],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [job, outcome] of between) {
+        const w = report(await warm.expand(job));
+        assert.deepEqual(w, report(await cold.expand(job)), `${job.name} (round ${round}): with and without a snapshot`);
+        assert.match(w.text!, outcome, job.name);
+        // Byte-identical to a fresh instance's: statics, the heap's addresses, the random stream.
+        assert.deepEqual(report(await warm.expand(state)), fresh, `state after ${job.name} (round ${round})`);
+      }
+    }
+    // Not vacuous: runs after a result and after a panic started in a kept instance.
+    assert.ok(reusedInstanceCount(compiled) - before >= 2 * 2 + 2, `${reusedInstanceCount(compiled) - before} reuses`);
   });
 
   test("a run with less fuel or output than its snapshot's warm-up used takes the slow path and fails as it would", async () => {
