@@ -159,7 +159,7 @@ describe("macrobox build", { timeout: 30 * 60_000 }, () => {
 describe("macrobox build errors", { timeout: 10 * 60_000 }, () => {
   const failing = (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const wasm = join(out, `failed-${Math.random().toString(36).slice(2)}.wasm`);
-    const r = cli(["build", ...args, "-o", wasm], env);
+    const r = cli(["build", ...args, "-o", wasm], { env });
     assert.equal(r.code, 1, `expected failure, got ${r.code}\n${r.stderr}`);
     assert.equal(existsSync(wasm), false, "a failed build leaves no output");
     return r.stderr;
