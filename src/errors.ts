@@ -70,8 +70,8 @@ export function systemErrorReason(e: unknown): string {
 
 /**
  * A span of a diagnostic, resolved to file positions as rustc reports them: `lo..hi` are UTF-8
- * byte offsets into the file, lines and columns are 1-based, columns count chars. (Structurally
- * the span table's `SpanLocation`, src/bridge/spans.ts.)
+ * byte offsets into the file, lines and columns are 1-based, columns count chars. (The span
+ * table's `SpanLocation`, src/bridge/spans.ts, is this type.)
  */
 export interface DiagnosticSpan {
   file: string;

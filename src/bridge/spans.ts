@@ -16,7 +16,7 @@
 
 import type { Span, TokenStream } from "../tokens/model.js";
 import { normalizeSource } from "../tokens/index.js";
-import { MacroboxError } from "../errors.js";
+import { MacroboxError, type DiagnosticSpan } from "../errors.js";
 
 export interface SourceFile {
   /** Index in the table. */
@@ -55,18 +55,8 @@ export interface Expansion {
   mixedSite: Span;
 }
 
-/** A span resolved to file positions (1-based lines and columns, columns counting chars). */
-export interface SpanLocation {
-  file: string;
-  lo: number;
-  hi: number;
-  line: number;
-  column: number;
-  endLine: number;
-  endColumn: number;
-  /** The source text under the span, when it is real source. */
-  text: string | null;
-}
+/** A span resolved to file positions: the one shape diagnostics carry (src/errors.ts). */
+export type SpanLocation = DiagnosticSpan;
 
 export interface SpanTableCheckpoint {
   files: number;
