@@ -11,29 +11,21 @@
 // directory source (offline). Goal (issue 21): at most 5% more.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findToolchain } from "../src/builder/index.js";
-import { toolchainCache } from "../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../src/builder/registry.js";
+import { localRegistry, offlineCargoHome } from "../test/support/cargo-home.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" } } });
 const rounds = Number(values.rounds);
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const toolchain = findToolchain();
-const vendor = join(toolchainCache(toolchain), "vendor");
-syncDirectorySource(registryRoots(toolchain), vendor);
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-bench-build-scripts-"));
-const cargoHome = join(scratch, "cargo-home");
-mkdirSync(cargoHome);
-writeFileSync(
-  join(cargoHome, "config.toml"),
-  `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-);
+const cargoHome = offlineCargoHome(join(scratch, "cargo-home"), localRegistry(toolchain));
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   CARGO_HOME: cargoHome,

@@ -9,16 +9,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 
 import { findToolchain } from "../../src/builder/index.js";
-import { toolchainCache } from "../../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../../src/builder/registry.js";
 import { cacheRoot } from "../../src/node/cache-env.js";
+import { localRegistry, offlineCargoHome } from "../support/cargo-home.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(REPO, "src/cli/run.ts");
@@ -102,12 +101,8 @@ before(() => {
   home = join(scratch, "home");
   mkdirSync(join(home, ".cargo"), { recursive: true });
   mkdirSync(join(scratch, "run"), { mode: 0o700 });
-  const vendor = join(toolchainCache(toolchain), "vendor");
-  syncDirectorySource(registryRoots(toolchain), vendor);
-  writeFileSync(
-    join(home, ".cargo/config.toml"),
-    `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-  );
+  // crates-io from the builder's directory source, offline (test/support/cargo-home.ts).
+  offlineCargoHome(join(home, ".cargo"), localRegistry(toolchain));
   repo = join(scratch, "repo");
   cpSync(join(REPO, "test/fixtures/build-script-crates"), repo, { recursive: true });
 });

@@ -21,9 +21,8 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { findToolchain } from "../../src/builder/index.js";
-import { toolchainCache } from "../../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../../src/builder/registry.js";
-import { cacheRoot } from "../../src/node/cache-env.js";
+import { victimEnv as sharedVictimEnv } from "../support/victim.js";
+import { localRegistry, offlineCargoHome } from "../support/cargo-home.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(REPO, "src/cli/run.ts");
@@ -44,18 +43,7 @@ let port = 0;
 let connections = 0;
 
 function victimEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: `/usr/bin:${process.env.PATH}`,
-    HOME: home,
-    USER: "victim",
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_DATA_HOME: join(home, ".local/share"),
-    XDG_RUNTIME_DIR: join(scratch, "run"),
-    CARGO_HOME: join(home, ".cargo"),
-    MACROBOX_CACHE: cacheRoot(),
-    MACROBOX_BS_SECRET: envSecret,
-    CARGO_TERM_COLOR: "never",
-  };
+  return sharedVictimEnv(home, scratch, { MACROBOX_BS_SECRET: envSecret });
 }
 
 function run(command: string, args: string[], cwd = repo, env: NodeJS.ProcessEnv = victimEnv()) {
@@ -105,12 +93,8 @@ before(async () => {
   mkdirSync(join(home, ".cargo"), { recursive: true });
   secretPath = join(home, ".secret");
   writeFileSync(secretPath, `${fileSecret}\n`, { mode: 0o600 });
-  const vendor = join(toolchainCache(toolchain), "vendor");
-  syncDirectorySource(registryRoots(toolchain), vendor);
-  writeFileSync(
-    join(home, ".cargo/config.toml"),
-    `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-  );
+  // crates-io from the builder's directory source, offline (test/support/cargo-home.ts).
+  offlineCargoHome(join(home, ".cargo"), localRegistry(toolchain));
   listener = createServer((socket) => {
     connections++;
     socket.destroy();

@@ -18,10 +18,9 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { findToolchain } from "../../src/builder/index.js";
-import { toolchainCache } from "../../src/builder/cache.js";
-import { registryRoots, syncDirectorySource } from "../../src/builder/registry.js";
 import { macroboxArgs } from "../support/cli.js";
 import { victimEnv as sharedVictimEnv } from "../support/victim.js";
+import { localRegistry, offlineCargoHome } from "../support/cargo-home.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE = join(REPO, "test/fixtures/build-scripts");
@@ -114,13 +113,8 @@ before(async () => {
   mkdirSync(join(scratch, "run"), { mode: 0o700 });
   mkdirSync(join(home, ".cargo"), { recursive: true });
   writeFileSync(join(home, ".secret"), `${fileSecret}\n`, { mode: 0o600 });
-  // crates-io from the builder's directory source, as test/patch/patch.test.ts does.
-  const vendor = join(toolchainCache(toolchain), "vendor");
-  syncDirectorySource(registryRoots(toolchain), vendor);
-  writeFileSync(
-    join(home, ".cargo/config.toml"),
-    `[source.crates-io]\nreplace-with = "macrobox-local"\n[source.macrobox-local]\ndirectory = ${JSON.stringify(vendor)}\n[net]\noffline = true\n`,
-  );
+  // crates-io from the builder's directory source, offline (test/support/cargo-home.ts).
+  offlineCargoHome(join(home, ".cargo"), localRegistry(toolchain));
   listener = createServer((socket) => {
     connections++;
     socket.destroy();
