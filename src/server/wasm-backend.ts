@@ -140,10 +140,15 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     };
     for (const d of req.spanData) idOf(d);
     const inputEntries = table.length;
+    // Every token's span goes through these two: memoised per id and per handle (a request's tokens
+    // share a few hundred spans), so each distinct span is interned and keyed once.
+    const handles: Span[] = [];
     const handleOf = (id: Span): Span => {
+      const known = handles[id];
+      if (known !== undefined) return known;
       const d = id < inputEntries ? table[id] : undefined;
       if (d === undefined) throw new RangeError(`span id ${id} is not in the span data table (${inputEntries} distinct entries)`);
-      return spans.internRa(d);
+      return (handles[id] = spans.internRa(d));
     };
     let input: TokenStream;
     let args: TokenStream | undefined;
@@ -160,7 +165,12 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     if (result.output === undefined) return failure(result, notes);
 
     idOf(table[req.callSite]);
-    const toId = (s: Span) => idOf(spans.ra(s));
+    const ids = new Map<Span, number>();
+    const toId = (s: Span): number => {
+      let id = ids.get(s);
+      if (id === undefined) ids.set(s, (id = idOf(spans.ra(s))));
+      return id;
+    };
     const reusable = !spans.asksClient && !sandbox.fs;
     // Either way the ids are made in the flat-tree writer's order (mapSpans walks as it writes).
     if (how.mapsOutputSpans) {
