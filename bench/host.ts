@@ -1,6 +1,8 @@
 // The cargo host's throughput when several rustc processes expand at once (`cargo build -j N`):
-// each "rustc" is a shim-like client (test/patch/shim-client.ts) sending the serde_derive and
-// thiserror-impl corpus cases one after another, each on a connection of its own, as a shim does.
+// each "rustc" is a shim-like client (test/patch/shim-client.ts) in a process of its own, sending the
+// serde_derive and thiserror-impl corpus cases one after another, each on a connection of its own, as
+// a shim does (clients in the benchmark's own process would share its thread and event loop, and
+// measure that instead of the host).
 // Prints expansions per second with 1 and with 2 such clients at once, and the ratio, for a host
 // with one expansion thread (the pool of one: the host before its pool expanded on its main thread,
 // without the hand-off to a worker) and with the default pool (one per core), alternating, in one
@@ -12,7 +14,9 @@
 //
 //   node --import tsx bench/host.ts [--rounds N] [--base <checkout>]
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,7 +26,28 @@ import { CONFORMANCE_CRATES, conformanceWasm } from "../test/oracle/server-reque
 import { encodeShimRequest, shimExchange, startHostProcess } from "../test/patch/shim-client.js";
 import { stats } from "./servers.js";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, base: { type: "string" } } });
+const { values } = parseArgs({
+  options: { rounds: { type: "string", default: "5" }, base: { type: "string" }, client: { type: "string" }, requests: { type: "string" } },
+});
+
+// ---- a client process: `--client <k> --requests <file>`; each stdin line `<socket>` is one pass ----
+if (values.client !== undefined) {
+  const k = Number(values.client);
+  const file = readFileSync(values.requests!);
+  const mine: Buffer[] = [];
+  for (let at = 0; at < file.length;) {
+    const len = 4 + file.readUInt32LE(at);
+    mine.push(file.subarray(at, at + len));
+    at += len;
+  }
+  for await (const socket of createInterface({ input: process.stdin })) {
+    // Each client its own order, as two rustc processes expand different crates.
+    for (let i = 0; i < mine.length; i++) await shimExchange(socket, mine[(i * (k + 1) + k * 7) % mine.length]);
+    process.stdout.write("done\n");
+  }
+  process.exit(0);
+}
+
 const rounds = Number(values.rounds);
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-bench-host-"));
 
@@ -36,15 +61,31 @@ for (const crate of CONFORMANCE_CRATES) {
     for (const name of c.macros) requests.push(encodeShimRequest({ module, crate: crate.name, kind: "derive", name, input: c.input }));
 }
 
-/** Expansions per second with `clients` clients each sending every request once. */
+const requestFile = join(scratch, "requests.bin");
+writeFileSync(requestFile, Buffer.concat(requests));
+
+/** A client process, started once: `pass(socket)` sends every request once and resolves when done. */
+function startClient(k: number): { child: ChildProcess; pass: (socket: string) => Promise<void> } {
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), import.meta.filename, "--client", String(k), "--requests", requestFile], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const waiting: Array<() => void> = [];
+  createInterface({ input: child.stdout! }).on("line", () => waiting.shift()?.());
+  return {
+    child,
+    pass: (socket) =>
+      new Promise((done) => {
+        waiting.push(done);
+        child.stdin!.write(`${socket}\n`);
+      }),
+  };
+}
+const clientProcesses = [startClient(0), startClient(1)];
+
+/** Expansions per second with `clients` client processes each sending every request once. */
 async function throughput(socket: string, clients: number): Promise<number> {
   const start = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async (_, k) => {
-      // Each client its own order, as two rustc processes expand different crates.
-      for (let i = 0; i < requests.length; i++) await shimExchange(socket, requests[(i * (k + 1) + k * 7) % requests.length]);
-    }),
-  );
+  await Promise.all(clientProcesses.slice(0, clients).map((c) => c.pass(socket)));
   return (clients * requests.length) / ((performance.now() - start) / 1000);
 }
 
@@ -90,5 +131,6 @@ try {
     h.child.kill();
   }
 } finally {
+  for (const c of clientProcesses) c.child.kill();
   rmSync(scratch, { recursive: true, force: true });
 }
