@@ -5,6 +5,7 @@
 //   node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.ts [--rounds N] [--no-curve] [--no-corpus]
 //   node --import tsx bench/profile.ts --base /tmp/old-checkout      (A/B: both hosts in this process)
 //   node --import tsx bench/profile.ts --no-warm-snapshots           (every instance runs its constructors and warm-up)
+//   node --import tsx bench/profile.ts --ra                          (rust-analyzer's span mode: span data tables, as bench:ra)
 //
 // Both hosts in one process share its garbage collector: compare changes to what is allocated
 // (memory grown per instance, say) from separate processes, alternating.
@@ -23,6 +24,7 @@ import { build } from "../src/builder/build.js";
 import { encodeFlatTree } from "../src/server/flat.js";
 import { encodeRequestLine } from "../src/server/protocol.js";
 import { lexSource, NATIVE_SPANS } from "../test/oracle/native.js";
+import { raRequest } from "../test/oracle/server-requests.js";
 import { loadCorpus } from "../test/corpus/expand/load.js";
 
 const { values: opts } = parseArgs({
@@ -32,6 +34,7 @@ const { values: opts } = parseArgs({
     "no-corpus": { type: "boolean" },
     "no-warm-snapshots": { type: "boolean" },
     base: { type: "string" },
+    ra: { type: "boolean" },
   },
 });
 const rounds = Number(opts.rounds ?? 20);
@@ -51,24 +54,28 @@ async function side(name: string, root: string): Promise<Side> {
   const { createServerSession } = await from("src/server/serve.ts");
   const { createWasmBackend } = await from("src/server/wasm-backend.ts");
   const module = await loadMacroModule(bytes, { warmSnapshots: !opts["no-warm-snapshots"] });
-  return { name, ...createServerSession(createWasmBackend({ loadModule: async () => module })) };
+  return { name, ...createServerSession(createWasmBackend({ loadModule: async () => module }), { spanMode: opts.ra ? "RustAnalyzer" : "Id" }) };
 }
 const here = resolve(import.meta.dirname, "..");
 const sides = [await side(opts.base ? "this" : "", here)];
 if (opts.base) sides.push(await side("base", resolve(opts.base)));
 
 const requestLine = (input: string, name: string) =>
-  encodeRequestLine({
-    type: "ExpandMacro",
-    lib: "serde_derive",
-    env: [],
-    currentDir: null,
-    macroBody: encodeFlatTree(lexSource(input), { rootSpan: NATIVE_SPANS.callSite }),
-    macroName: name,
-    attributes: null,
-    globals: { ...NATIVE_SPANS },
-    spanDataTable: [],
-  });
+  encodeRequestLine(
+    opts.ra
+      ? raRequest("serde_derive", name, input, null)
+      : {
+          type: "ExpandMacro",
+          lib: "serde_derive",
+          env: [],
+          currentDir: null,
+          macroBody: encodeFlatTree(lexSource(input), { rootSpan: NATIVE_SPANS.callSite }),
+          macroName: name,
+          attributes: null,
+          globals: { ...NATIVE_SPANS },
+          spanDataTable: [],
+        },
+  );
 
 /** Runs every line once per round on each side, the sides alternating by round; times per side. */
 async function timeLines(lines: string[], rounds: number): Promise<string> {
@@ -82,7 +89,7 @@ async function timeLines(lines: string[], rounds: number): Promise<string> {
         const start = performance.now();
         const res = (await s.answerLine(line)).response;
         times[k].push(performance.now() - start);
-        if (!res.startsWith('{"ExpandMacro":{"Ok"')) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
+        if (!/^\{"ExpandMacro(Extended)?":\{"Ok"/.test(res)) throw new Error(`expansion failed: ${res.slice(0, 300)}`);
       }
       const used = process.cpuUsage(before);
       cpu[k] += (used.user + used.system) / 1000;
