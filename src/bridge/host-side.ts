@@ -94,13 +94,15 @@ export class HostSide {
   /** Fuel given to the run (for the limit message). */
   fuelGiven = 0;
   /** Fuel charged for host work (bridge and WASI calls) so far in the run. */
-  hostFuelUsed = 0n;
+  hostFuelUsed = 0;
 
   /** HostMeter: counts host work against the module's fuel; false (and the limit set) once it is out. */
   charge(units: number): boolean {
     if (this.fuelLeft === null) return true;
-    this.hostFuelUsed += BigInt(units);
-    if (this.fuelLeft() - this.hostFuelUsed >= 0n) return true;
+    // In doubles, not BigInts (one bridge call would allocate four): fuel is given as a Number, so
+    // what is left is below 2^53 and every operand an exact integer.
+    this.hostFuelUsed += units;
+    if (Number(this.fuelLeft()) - this.hostFuelUsed >= 0) return true;
     this.limitExceeded ??= new LimitExceeded("fuel", this.fuelGiven);
     this.exhaust?.();
     return false;
@@ -137,9 +139,20 @@ export class HostSide {
   }
 
   private dataView: DataView | null = null;
+  private memoryBuffer: ArrayBuffer | null = null;
+  /**
+   * The memory's buffer, kept: `memory.buffer` is a slow accessor and every call reads it. Growing
+   * detaches the old buffer (its length becomes 0), which is when it is read again.
+   */
+  private buffer(): ArrayBuffer {
+    let b = this.memoryBuffer;
+    // A shared memory's old buffer is not detached by growing: never kept.
+    if (b === null || b.byteLength === 0) b = this.memory.buffer instanceof ArrayBuffer ? (this.memoryBuffer = this.memory.buffer) : this.memory.buffer;
+    return b;
+  }
   /** A view of the memory (a new one only when growing has replaced the buffer). */
   view(): DataView {
-    const buffer = this.memory.buffer;
+    const buffer = this.buffer();
     if (this.dataView === null || this.dataView.buffer !== buffer) this.dataView = new DataView(buffer);
     return this.dataView;
   }
@@ -159,10 +172,11 @@ export class HostSide {
   }
 
   bytes(ptr: number, len: number): Uint8Array {
-    if (ptr < 0 || len < 0 || ptr + len > this.memory.buffer.byteLength) {
+    const buffer = this.buffer();
+    if (ptr < 0 || len < 0 || ptr + len > buffer.byteLength) {
       throw new BridgeDecodeError(`buffer ${ptr}+${len} is outside memory`);
     }
-    return new Uint8Array(this.memory.buffer, ptr, len);
+    return new Uint8Array(buffer, ptr, len);
   }
 
   /**
@@ -198,14 +212,14 @@ export class HostSide {
       const sret = end - 64;
       this.writeConfig(config, { data: scratch, len: 0, capacity: 0, reserve: this.reserveIndex, drop: this.dropIndex }, forceShowPanics);
       run(sret, config);
-      const used = this.hostFuelUsed;
+      const used = BigInt(this.hostFuelUsed);
       this.reserveRegion();
       return used;
     } finally {
       this.server = realServer;
       this.fault = null;
       this.limitExceeded = null;
-      this.hostFuelUsed = 0n;
+      this.hostFuelUsed = 0;
     }
   }
 
