@@ -44,6 +44,10 @@ struct Policy {
     /// The package's directory (real path).
     dir: &'static str,
     package: &'static str,
+    /// How `--grant-build` names it: a crates.io package's name, else (a repository's own) its directory.
+    grant_as: &'static str,
+    /// How the user's file names it under `[workspace."<WORKSPACE>".build-grants]` (quoted when a directory).
+    file_key: &'static str,
     network: bool,
     read: &'static [&'static str],
     write: &'static [&'static str],
@@ -584,7 +588,10 @@ fn report(spec: &Spec, policy: Option<&Policy>, outcome: Outcome) -> i32 {
         if spec.read_only.len() > 4 { " and what you granted" } else { "" },
         writes.join(", ")
     );
-    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "?".into());
+    // A build script `macrobox patch` did not see is named by its directory, which reaches any package.
+    let here = spec.cwd.display().to_string();
+    let here_key = format!("{:?}", here);
+    let (grant_as, file_key) = policy.map_or((here.as_str(), here_key.as_str()), |p| (p.grant_as, p.file_key));
     let is_build_script = policy.is_some() || spec.what.starts_with("the build script");
     let mut grants: Vec<String> = Vec::new();
     if let Some((denied, grant)) = denial(&text, spec) {
@@ -608,13 +615,13 @@ fn report(spec: &Spec, policy: Option<&Policy>, outcome: Outcome) -> i32 {
         }
     }
     if is_build_script && !grants.is_empty() {
-        let flags: Vec<String> = grants.iter().map(|g| format!("--grant-build {}:{}", package, g)).collect();
+        let flags: Vec<String> = grants.iter().map(|g| format!("--grant-build {}:{}", grant_as, g)).collect();
         message.push_str(&format!(
             "\nmacrobox: to allow it: `macrobox patch {}`, or in {}: [workspace.{:?}.build-grants.{}] {}",
             flags.join(" "),
             USER_CONFIG,
             WORKSPACE,
-            package,
+            file_key,
             toml_grants(&grants)
         ));
     }
