@@ -297,9 +297,9 @@ export function repositorySources(root: string, env: NodeJS.ProcessEnv = process
 
 /** Why a package is the repository's (only a grant by its directory reaches it); null for a crates.io package outside the repository. */
 function repositoryReason(p: BuildScriptPackage, dir: string, sources: RepositorySources): string | null {
-  if (p.source === null) return "a path package (a workspace member or path dependency: the repository's)";
-  if (p.source.startsWith("git+")) return `from git (${p.source.replace(/#.*$/, "")}), a source the repository chose`;
-  if (!CRATES_IO.includes(p.source)) return `from ${p.source.replace(/^[a-z]+\+/, "")}, not crates.io`;
+  if (p.source === null) return "it is a path package (a workspace member or path dependency: the repository's)";
+  if (p.source.startsWith("git+")) return `it comes from git (${p.source.replace(/#.*$/, "")}), a source the repository chose`;
+  if (!CRATES_IO.includes(p.source)) return `it comes from ${p.source.replace(/^[a-z]+\+/, "")}, not crates.io`;
   if (pathInside(sources.workspace, dir) !== null) return `its directory lies inside the workspace ${sources.workspace}, whose files the repository provides`;
   const at = sources.dirs.find((d) => pathInside(d, dir) !== null);
   if (at !== undefined) return `its directory lies in ${at}, a source directory a cargo config file of the workspace names`;
@@ -376,7 +376,7 @@ export function buildScriptGrants(
         );
       for (const f of named.filter((f) => f.repository !== null))
         notes.push(
-          `${grant.where} does not grant ${f.p.name} ${f.p.version} at ${f.dir}: it is ${f.repository}. A name grants crates.io's package of that name only; ` +
+          `${grant.where} does not grant ${f.p.name} ${f.p.version} at ${f.dir}: ${f.repository}. A name grants crates.io's package of that name only; ` +
             `a grant by its directory reaches this one (\`--grant-build ${f.dir}:<item>\`, or [workspace.${JSON.stringify(sources.workspace)}.build-grants.${fileKey(f.dir, sources)}] in your file)`,
         );
       if (named.length === 0) notes.push(`${grant.where} grants nothing: no package of that name with a build script is in the graph`);

@@ -85,9 +85,9 @@ test("in-repo vendored, git, another registry, or a workspace whose cargo config
     [
       pkg(SQUAT, { source: "git+file:///tmp/evil?branch=main#0123abcd", manifestDir: "/h/.cargo/git/checkouts/x/0123abc" }),
       WS,
-      /from git \(git\+file:\/\/\/tmp\/evil\?branch=main\), a source the repository chose/,
+      /it comes from git \(git\+file:\/\/\/tmp\/evil\?branch=main\), a source the repository chose/,
     ],
-    [pkg(SQUAT, { source: "registry+https://evil.example/index" }), WS, /from https:\/\/evil\.example\/index, not crates\.io/],
+    [pkg(SQUAT, { source: "registry+https://evil.example/index" }), WS, /it comes from https:\/\/evil\.example\/index, not crates\.io/],
   ];
   for (const [p, sources, why] of cases) {
     const { scripts, notes } = buildScriptGrants([p], sources, parseGrantBuildFlags(["openssl-sys", "openssl-sys:network", "openssl-sys:read=/root/.ssh"]));
