@@ -15,7 +15,10 @@
 // What the user granted a package's build script beyond that (POLICIES: network, reads, writes, env
 // vars; requested in its `[package.metadata.macrobox.build]`, granted only by the user) is baked in
 // by `macrobox patch`, never read from the repository at build time. The package is the one whose
-// directory (nearest Cargo.toml) holds the build script's source file, as cargo names it to rustc.
+// directory (nearest Cargo.toml) holds the build script's source file, as cargo names it to rustc:
+// the patch matched the user's grants to directories by package identity (a name reaches only
+// crates.io's package, a repository's own only its directory), and a hint names the package the same
+// way (Policy.grant_as, Policy.file_key).
 // Each run is appended to WORKSPACE/.cargo/macrobox-build-scripts.log (`macrobox patch --report`);
 // with MACROBOX_CHECK_DETERMINISM=1 (`macrobox patch --check-determinism`) a script runs twice,
 // the first time into a fresh directory bound at its OUT_DIR, and the two runs are compared. Every other call is exec'd as is (through the user's own wrapper, when one was
