@@ -328,7 +328,30 @@ fn target_dir(out_dir: &Path) -> PathBuf {
     out_dir.parent().unwrap_or(out_dir).to_path_buf()
 }
 
+/// The wrapper the workspace's current patch sets, when it is another build of this one (a later
+/// `macrobox patch` with other grants): a launcher compiled under an earlier patch runs it, so a
+/// grant taken back, or a new one, holds for build scripts cargo does not compile again. Only a
+/// wrapper beside this one in the user's cache (`<wrappers>/<hash>/macrobox-rustc-wrapper`) is
+/// taken, whatever the file says.
+fn current_wrapper() -> Option<PathBuf> {
+    let file = Path::new(WORKSPACE).join(".cargo").join(PATCH_FILE);
+    if WORKSPACE.is_empty() || !std::fs::symlink_metadata(&file).ok()?.file_type().is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&file).ok()?;
+    let quoted = text.lines().find_map(|l| l.strip_prefix("rustc-wrapper = "))?.trim();
+    let path = PathBuf::from(quoted.strip_prefix('"')?.strip_suffix('"')?.replace("\\\"", "\"").replace("\\\\", "\\"));
+    let me = Path::new(SELF_PATH);
+    let beside = path.parent()?.parent()? == me.parent()?.parent()? && path.file_name() == me.file_name();
+    (beside && path != me && path.is_file()).then_some(path)
+}
+
 fn run_confined(package_dir: &Path, real: &Path, args: &[OsString]) -> i32 {
+    if let Some(current) = current_wrapper() {
+        let err = Command::new(&current).arg(LAUNCH_FLAG).arg(package_dir).arg(real).args(args).exec();
+        eprintln!("error: macrobox: cannot run the current patch's wrapper {}: {}", current.display(), err);
+        return 1;
+    }
     let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "?".into());
     let (out_dir, manifest_dir) = match (std::env::var_os("OUT_DIR"), std::env::var_os("CARGO_MANIFEST_DIR")) {
         (Some(o), Some(m)) => (PathBuf::from(o), PathBuf::from(m)),

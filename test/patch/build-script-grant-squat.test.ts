@@ -7,7 +7,8 @@
 // replacement (cargo metadata calls it crates.io's), and the same replacement pointing outside the
 // workspace through an included config file. Each gets nothing of the grant, and a note names it,
 // its directory and the grant by directory; crates.io's typenum keeps its grant, and a grant by
-// directory reaches the path package. (A git dependency is covered with cargo's source string in
+// directory reaches the path package, and is taken back by patching again without it, also for a
+// build script compiled under the earlier patch. (A git dependency is covered with cargo's source string in
 // build-script-grant-flags.test.ts: this toolchain's cargo cannot fetch even a file:// git
 // repository, its libgit2 refusing the proxy options, as test/patch/patch-features.test.ts shows.)
 
@@ -160,23 +161,43 @@ describe("a repository's package named like the crates.io crate the user granted
       assert.match(report.stdout, new RegExp(`typenum 1\\.[0-9.]+ \\(.*\\): 1 run, last succeeded; granted network,read=${esc(secretPath)}`), report.stdout);
       assert.match(report.stdout, new RegExp(`typenum 0\\.0\\.1 \\(${esc(squatDir)}\\): 3 runs, last succeeded\\n`), report.stdout);
 
+      // The squatter's launcher (in place of its compiled build script): `exec <wrapper> --macrobox-build-script <dir> <real>`.
+      const launcher = () =>
+        readdirSync(join(target, "debug/build"))
+          .map((d) => join(target, "debug/build", d, "build-script-build"))
+          .filter((f) => existsSync(f) && readFileSync(f, "utf8").includes(squatDir))
+          .map((f) => readFileSync(f, "utf8"))
+          .join("");
+      const before = launcher();
+      assert.match(before, /^#!\/bin\/sh\nexec '\/.*' --macrobox-build-script /);
       // The user grants the repository's package by its directory: that reaches it.
       const byDir = macrobox(["patch", "--grant-build", `./squat:read=${secretPath}`], repo);
       assert.equal(byDir.status, 0, byDir.stderr);
       assert.match(byDir.stdout, new RegExp(`build script of typenum 0\\.0\\.1: asks .*; granted read=${esc(secretPath)}\\n`));
       writeFileSync(join(squatDir, "strict.txt"), "read\n");
-      // A fresh target directory: a build script compiled under the earlier patch keeps that patch's launcher.
-      const grantedTarget = join(scratch, "target-path-granted");
-      const granted = run(toolchain.cargo, ["build", "--offline", "-p", "typenum@0.0.1"], repo, { CARGO_TARGET_DIR: grantedTarget });
+      // The same target directory: the build script compiled under the earlier patch is not compiled
+      // again, and its launcher runs under the current patch's grants.
+      const granted = run(toolchain.cargo, ["build", "--offline", "-p", "typenum@0.0.1"], repo, { CARGO_TARGET_DIR: target });
       assert.equal(granted.status, 0, granted.stderr);
-      const read = readdirSync(join(grantedTarget, "debug/build"))
-        .map((d) => join(grantedTarget, "debug/build", d, "out/read.txt"))
-        .filter(existsSync);
+      assert.equal(launcher(), before, "the build script was not compiled again: its launcher runs the earlier patch's wrapper");
+      assert.ok(!readFileSync(join(repo, ".cargo/macrobox-patch.toml"), "utf8").includes(before.split(" ")[1]), "which is not the current one");
+      const read = () =>
+        readdirSync(join(target, "debug/build"))
+          .map((d) => join(target, "debug/build", d, "out/read.txt"))
+          .filter(existsSync);
       assert.deepEqual(
-        read.map((f) => readFileSync(f, "utf8")),
+        read().map((f) => readFileSync(f, "utf8")),
         [`${fileSecret}\n`],
         "the grant by directory works",
       );
+      // Taken back: patched again without it, the same launcher is denied the secret.
+      for (const f of read()) rmSync(f);
+      assert.equal(macrobox(["patch"], repo).status, 0);
+      writeFileSync(join(squatDir, "strict.txt"), "read\n"); // rerun-if-changed: cargo runs the build script again
+      const revoked = run(toolchain.cargo, ["build", "--offline", "-p", "typenum@0.0.1"], repo, { CARGO_TARGET_DIR: target });
+      assert.notEqual(revoked.status, 0, "a grant taken back holds for a build script compiled under the earlier patch");
+      assert.match(revoked.stderr, new RegExp(`denied: ${esc(secretPath)} \\(outside what the sandbox shows`));
+      assert.deepEqual(read(), []);
       assert.equal(macrobox(["patch", "--undo"], repo).status, 0);
     } finally {
       rmSync(userFile, { force: true });
