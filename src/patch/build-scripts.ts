@@ -253,7 +253,9 @@ export function repositorySources(root: string, env: NodeJS.ProcessEnv = process
   const homeFiles = new Set([join(home, "config.toml"), join(home, "config")].map(realPathOr));
   const out: RepositorySources = { workspace: realPathOr(root), dirs: [], files: [] };
   const seen = new Set<string>();
-  const visit = (file: string, base: string, depth: number) => {
+  // cargo resolves a config file's relative paths against the parent of the directory holding it (its `.cargo`'s parent).
+  const visit = (file: string, depth: number) => {
+    const base = dirname(dirname(file));
     const real = realPathOr(file);
     if (seen.has(real) || homeFiles.has(real) || !existsSync(real) || depth > 8) return;
     seen.add(real);
@@ -284,12 +286,11 @@ export function repositorySources(root: string, env: NodeJS.ProcessEnv = process
     const includes = Array.isArray(include) ? include : include === undefined ? [] : [include];
     for (const inc of includes) {
       const path = typeof inc === "string" ? inc : inc !== null && typeof inc === "object" ? (inc as { path?: unknown }).path : undefined;
-      if (typeof path === "string") visit(resolve(dirname(file), path), base, depth + 1);
+      if (typeof path === "string") visit(resolve(dirname(file), path), depth + 1);
     }
   };
   for (let dir = root; ; dir = dirname(dir)) {
-    // cargo resolves a config's relative paths against the directory holding its `.cargo`.
-    for (const name of ["config.toml", "config"]) visit(join(dir, ".cargo", name), dir, 0);
+    for (const name of ["config.toml", "config"]) visit(join(dir, ".cargo", name), 0);
     if (dirname(dir) === dir) break;
   }
   return out;
