@@ -8,7 +8,7 @@ const USAGE = `macrobox — sandboxed, deterministic Rust proc macros in WebAsse
 
 Usage:
   macrobox patch [--undo] [--report] [--check-determinism] [--keep-native crate,...] [--all-features]
-                 [--allow-native-build] [--grant-build package:network|read=path|write=path|env=VAR]
+                 [--allow-native-build] [--grant-build package|./dir[:network|read=path|write=path|env=VAR]]
                                                         in a cargo workspace: every proc macro sandboxed
   macrobox build <crate-dir | name@version> [-o out.wasm] [--features a,b] [--no-default-features]
                  [--online] [--release] [--quiet] [--json] [--remote-cache url] [--remote-cache-read-only]

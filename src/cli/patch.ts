@@ -74,7 +74,7 @@ export async function patchCommand(args: string[]): Promise<number> {
       [...(c.network ? ["network"] : []), ...c.read.map((x) => `read=${x}`), ...c.write.map((x) => `write=${x}`), ...c.env.map((x) => `env=${x}`)].join(", ") ||
       "nothing";
     out.push(`  build script of ${g.name} ${g.version}: asks ${items(g.requested)}; granted ${items(g.granted)}`);
-    if (g.ungranted.length > 0) out.push(`    not granted (\`--grant-build ${g.name}:<item>\` grants one): ${g.ungranted.join(", ")}`);
+    if (g.ungranted.length > 0) out.push(`    not granted (\`--grant-build ${g.grantAs}:<item>\` grants one): ${g.ungranted.join(", ")}`);
   }
   for (const n of b.notes) out.push(`note: ${n}`);
   if (b.confined) out.push("`macrobox patch --report` lists the build scripts that ran confined since");

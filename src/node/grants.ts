@@ -17,12 +17,17 @@
 //   [workspace."/home/me/src/app".grants.sqlx-macros]
 //   env = ["DATABASE_URL"]
 //   [workspace."/home/me/src/app".build-grants.openssl-sys]   # a build script's, under `macrobox patch`
-//   network = true
-//   read = ["/opt/openssl"]
+//   network = true                                           #   a bare name (or name@version): crates.io's
+//   read = ["/opt/openssl"]                                  #   package of that name only
 //   write = []
 //   env = ["OPENSSL_DIR"]
+//   [workspace."/home/me/src/app".build-grants."./crates/gen"]  # a repository's own package (path,
+//   read = ["/opt/data"]                                        #   in-repo vendored, git): by its directory,
+//                                                               #   relative to the workspace entry or absolute
 //
-// `"*"` grants everything the crate declares of that kind. Crate names compare with `-` and `_`
+// `"*"` grants everything the crate declares of that kind (for a build script: what a crates.io
+// package of that name asks; in a directory's entry it is left out with a note, since the
+// repository may change what its own package asks: list what you grant). Crate names compare with `-` and `_`
 // equal. An env glob (`*` or `?` in a name, other than `"*"` alone) is honoured from the command
 // line only: in a file it is left out with a note (`ignored`), since `"?*"` is the whole
 // environment. Which files count, and when, is trust.ts's business.
@@ -48,8 +53,35 @@ export interface BuildCapabilities {
   env: string[];
 }
 
-/** Build grants by package (names compare with `-` and `_` equal). */
-export type BuildGrants = Map<string, BuildCapabilities>;
+/**
+ * Which package a build grant is for, as cargo's package ID specs name one: `name` (or
+ * `name@version`, a version prefix as `0.9` or `0.9.103`) for a package from crates.io, or the
+ * package's directory for any package (the one way to name a repository's own: a path package, an
+ * in-repo vendored crate, a git dependency). Names compare with `-` and `_` equal.
+ */
+export type BuildPackageSpec = { name: string; version?: string } | { dir: string };
+
+/** One build grant: the package, what is granted, and where the user said it (for notes). */
+export interface BuildGrant {
+  spec: BuildPackageSpec;
+  caps: BuildCapabilities;
+  /** `--grant-build openssl-sys`, `/u/macrobox.toml [workspace."/src/app"].build-grants."./gen"` */
+  where: string;
+}
+
+/** The user's build grants, in the order given. */
+export type BuildGrants = BuildGrant[];
+
+/**
+ * Parses a build grant's package: a directory when it starts with `/` or `.` (resolved against
+ * `base`), else `name` or `name@version`; null when it is neither.
+ */
+export function parseBuildPackageSpec(text: string, base: string): BuildPackageSpec | null {
+  if (text.startsWith("/") || text === "." || text === ".." || text.startsWith("./") || text.startsWith("../")) return { dir: resolve(base, text) };
+  const m = /^([A-Za-z0-9_-]+)(?:@([0-9A-Za-z.+-]+))?$/.exec(text);
+  if (m === null) return null;
+  return m[2] === undefined ? { name: crateKey(m[1]) } : { name: crateKey(m[1]), version: m[2] };
+}
 
 /** The keys a settings file may hold beside `[grants]`. */
 export const SETTINGS_KEYS: readonly string[] = ["remote-cache", "remote-cache-read-only"];
@@ -63,8 +95,10 @@ export interface SettingsFile {
   grants: Grants;
   /** The user's file: `[workspace."<dir>".grants.<crate>]`, by the directory as written. */
   workspaces: Map<string, Grants>;
-  /** The user's file: `[workspace."<dir>".build-grants.<package>]`, by the directory as written. */
+  /** The user's file: `[workspace."<dir>".build-grants.<package>]`, by the directory as written (a directory key resolved against it). */
   buildWorkspaces: Map<string, BuildGrants>;
+  /** What the user's build-grants say that is left out (`"*"` for a directory), one sentence each (shown by `macrobox patch`). */
+  buildIgnored: string[];
   remoteCache?: string;
   readOnly?: boolean;
   /** What the file asks that is left out (env globs), one sentence each. */
@@ -165,6 +199,7 @@ export function parseSettings(text: string, path: string, format: SettingsFormat
     grants: new Map(),
     workspaces: new Map(),
     buildWorkspaces: new Map(),
+    buildIgnored: [],
     ignored: [],
     sha256: sha256 ?? createHash("sha256").update(text).digest("hex"),
   };
@@ -207,11 +242,29 @@ export function parseSettings(text: string, path: string, format: SettingsFormat
       for (const key of Object.keys(body))
         if (key !== "grants" && key !== "build-grants") throw new CapabilityError(`${path}: ${at} has unknown key \`${key}\` (known: grants, build-grants)`);
       out.workspaces.set(dir, grantsTable(body.grants, path, `${at}.grants`, out.ignored));
-      const build: BuildGrants = new Map();
+      const build: BuildGrants = [];
       if (body["build-grants"] !== undefined && !isTable(body["build-grants"]))
         throw new CapabilityError(`${path}: ${at}.build-grants must be a table of packages`);
-      for (const [pkg, entry] of Object.entries((body["build-grants"] ?? {}) as Table))
-        build.set(crateKey(pkg), parseBuildCapabilities(entry, path, `${at}.build-grants.${pkg}`));
+      for (const [pkg, entry] of Object.entries((body["build-grants"] ?? {}) as Table)) {
+        const where = `${at}.build-grants.${/^[A-Za-z0-9_-]+$/.test(pkg) ? pkg : JSON.stringify(pkg)}`;
+        const spec = parseBuildPackageSpec(pkg, dir);
+        if (spec === null)
+          throw new CapabilityError(
+            `${path}: ${where}: a build grant names a crates.io package (name or name@version) or a package's directory ("./crates/gen", "/abs/dir")`,
+          );
+        const caps = parseBuildCapabilities(entry, path, where);
+        if ("dir" in spec) {
+          // The repository writes what its own package asks: "*" would follow its edits silently.
+          for (const kind of ["read", "write", "env"] as const)
+            if (caps[kind].includes("*")) {
+              caps[kind] = caps[kind].filter((x) => x !== "*");
+              out.buildIgnored.push(
+                `${path}: ${where} ${kind} = ["*"] is ignored: a package named by its directory is the repository's, which may change what it asks; list what you grant`,
+              );
+            }
+        }
+        build.push({ spec, caps, where: `${path} ${where}` });
+      }
       out.buildWorkspaces.set(dir, build);
     }
     return out;

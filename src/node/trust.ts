@@ -355,29 +355,24 @@ export function loadGrants(sources: {
 
 /**
  * The user's build grants for a workspace (`macrobox patch`): `[workspace."<dir>".build-grants.<package>]`
- * of the user's own file, for every workspace entry whose real path holds the workspace's. A
- * repository's own files never grant a build script anything (a package's
- * `[package.metadata.macrobox.build]` is only a request; `macrobox trust` does not cover it).
+ * of the user's own file, for every workspace entry whose real path holds the workspace's (a
+ * directory key is resolved against that entry's directory). A repository's own files never grant
+ * a build script anything (a package's `[package.metadata.macrobox.build]` is only a request;
+ * `macrobox trust` does not cover it). Which package a grant reaches is build-scripts.ts's business.
  */
 export function loadBuildGrants(dirs: UserDirs, workspaceRoot: string): { grants: BuildGrants; notes: string[]; file: string } {
   const file = userSettingsPath(dirs);
-  const grants: BuildGrants = new Map();
-  const notes: string[] = [];
-  if (!existsSync(file)) return { grants, notes, file };
+  const grants: BuildGrants = [];
+  if (!existsSync(file)) return { grants, notes: [], file };
   const unsafe = unsafeFileReason(file);
   if (unsafe !== null) return { grants, notes: [`${file} is ignored: ${unsafe}`], file };
   const root = realPathOr(workspaceRoot);
-  for (const [dir, scoped] of readSettingsFile(file, "user").buildWorkspaces) {
+  const settings = readSettingsFile(file, "user");
+  const notes: string[] = [];
+  for (const [dir, scoped] of settings.buildWorkspaces) {
     if (pathInside(realPathOr(dir), root) === null) continue;
-    for (const [pkg, caps] of scoped) {
-      const into = grants.get(pkg) ?? { network: false, read: [], write: [], env: [] };
-      grants.set(pkg, {
-        network: into.network || caps.network,
-        read: [...into.read, ...caps.read],
-        write: [...into.write, ...caps.write],
-        env: [...into.env, ...caps.env],
-      });
-    }
+    grants.push(...scoped);
+    notes.push(...settings.buildIgnored.filter((n) => n.includes(`[workspace.${JSON.stringify(dir)}]`)));
   }
   return { grants, notes, file };
 }

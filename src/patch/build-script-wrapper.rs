@@ -15,7 +15,10 @@
 // What the user granted a package's build script beyond that (POLICIES: network, reads, writes, env
 // vars; requested in its `[package.metadata.macrobox.build]`, granted only by the user) is baked in
 // by `macrobox patch`, never read from the repository at build time. The package is the one whose
-// directory (nearest Cargo.toml) holds the build script's source file, as cargo names it to rustc.
+// directory (nearest Cargo.toml) holds the build script's source file, as cargo names it to rustc:
+// the patch matched the user's grants to directories by package identity (a name reaches only
+// crates.io's package, a repository's own only its directory), and a hint names the package the same
+// way (Policy.grant_as, Policy.file_key).
 // Each run is appended to WORKSPACE/.cargo/macrobox-build-scripts.log (`macrobox patch --report`);
 // with MACROBOX_CHECK_DETERMINISM=1 (`macrobox patch --check-determinism`) a script runs twice,
 // the first time into a fresh directory bound at its OUT_DIR, and the two runs are compared. Every other call is exec'd as is (through the user's own wrapper, when one was
@@ -44,6 +47,10 @@ struct Policy {
     /// The package's directory (real path).
     dir: &'static str,
     package: &'static str,
+    /// How `--grant-build` names it: a crates.io package's name, else (a repository's own) its directory.
+    grant_as: &'static str,
+    /// How the user's file names it under `[workspace."<WORKSPACE>".build-grants]` (quoted when a directory).
+    file_key: &'static str,
     network: bool,
     read: &'static [&'static str],
     write: &'static [&'static str],
@@ -321,7 +328,30 @@ fn target_dir(out_dir: &Path) -> PathBuf {
     out_dir.parent().unwrap_or(out_dir).to_path_buf()
 }
 
+/// The wrapper the workspace's current patch sets, when it is another build of this one (a later
+/// `macrobox patch` with other grants): a launcher compiled under an earlier patch runs it, so a
+/// grant taken back, or a new one, holds for build scripts cargo does not compile again. Only a
+/// wrapper beside this one in the user's cache (`<wrappers>/<hash>/macrobox-rustc-wrapper`) is
+/// taken, whatever the file says.
+fn current_wrapper() -> Option<PathBuf> {
+    let file = Path::new(WORKSPACE).join(".cargo").join(PATCH_FILE);
+    if WORKSPACE.is_empty() || !std::fs::symlink_metadata(&file).ok()?.file_type().is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&file).ok()?;
+    let quoted = text.lines().find_map(|l| l.strip_prefix("rustc-wrapper = "))?.trim();
+    let path = PathBuf::from(quoted.strip_prefix('"')?.strip_suffix('"')?.replace("\\\"", "\"").replace("\\\\", "\\"));
+    let me = Path::new(SELF_PATH);
+    let beside = path.parent()?.parent()? == me.parent()?.parent()? && path.file_name() == me.file_name();
+    (beside && path != me && path.is_file()).then_some(path)
+}
+
 fn run_confined(package_dir: &Path, real: &Path, args: &[OsString]) -> i32 {
+    if let Some(current) = current_wrapper() {
+        let err = Command::new(&current).arg(LAUNCH_FLAG).arg(package_dir).arg(real).args(args).exec();
+        eprintln!("error: macrobox: cannot run the current patch's wrapper {}: {}", current.display(), err);
+        return 1;
+    }
     let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "?".into());
     let (out_dir, manifest_dir) = match (std::env::var_os("OUT_DIR"), std::env::var_os("CARGO_MANIFEST_DIR")) {
         (Some(o), Some(m)) => (PathBuf::from(o), PathBuf::from(m)),
@@ -584,7 +614,10 @@ fn report(spec: &Spec, policy: Option<&Policy>, outcome: Outcome) -> i32 {
         if spec.read_only.len() > 4 { " and what you granted" } else { "" },
         writes.join(", ")
     );
-    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "?".into());
+    // A build script `macrobox patch` did not see is named by its directory, which reaches any package.
+    let here = spec.cwd.display().to_string();
+    let here_key = format!("{:?}", here);
+    let (grant_as, file_key) = policy.map_or((here.as_str(), here_key.as_str()), |p| (p.grant_as, p.file_key));
     let is_build_script = policy.is_some() || spec.what.starts_with("the build script");
     let mut grants: Vec<String> = Vec::new();
     if let Some((denied, grant)) = denial(&text, spec) {
@@ -608,13 +641,13 @@ fn report(spec: &Spec, policy: Option<&Policy>, outcome: Outcome) -> i32 {
         }
     }
     if is_build_script && !grants.is_empty() {
-        let flags: Vec<String> = grants.iter().map(|g| format!("--grant-build {}:{}", package, g)).collect();
+        let flags: Vec<String> = grants.iter().map(|g| format!("--grant-build {}:{}", grant_as, g)).collect();
         message.push_str(&format!(
             "\nmacrobox: to allow it: `macrobox patch {}`, or in {}: [workspace.{:?}.build-grants.{}] {}",
             flags.join(" "),
             USER_CONFIG,
             WORKSPACE,
-            package,
+            file_key,
             toml_grants(&grants)
         ));
     }

@@ -141,6 +141,8 @@ export interface BuildScriptPackage {
   name: string;
   version: string;
   manifestDir: string;
+  /** cargo's source string (`registry+https://...`, `git+...`); null for a path package. */
+  source: string | null;
   request: unknown;
 }
 
@@ -161,7 +163,7 @@ export function buildScriptPackages(cargo: string, cwd: string, env: NodeJS.Proc
     .map((p) => {
       const macrobox = p.metadata?.macrobox;
       const request = macrobox !== null && typeof macrobox === "object" ? (macrobox as Record<string, unknown>).build : undefined;
-      return { name: p.name, version: p.version, manifestDir: dirname(p.manifest_path), request };
+      return { name: p.name, version: p.version, manifestDir: dirname(p.manifest_path), source: p.source, request };
     })
     .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
 }

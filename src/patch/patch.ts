@@ -32,7 +32,15 @@ import { buildScriptPackages, usedMacroPackages, workspaceMacros, type MacroPack
 import { writeShim } from "./shim.js";
 import { hostSocketPath } from "./host-socket.js";
 import { cacheRoot } from "../node/cache-env.js";
-import { absoluteCommand, buildScriptGrants, buildScriptWrapper, parseGrantBuildFlags, userRustcWrapper, type BuildScriptGrant } from "./build-scripts.js";
+import {
+  absoluteCommand,
+  buildScriptGrants,
+  buildScriptWrapper,
+  parseGrantBuildFlags,
+  repositorySources,
+  userRustcWrapper,
+  type BuildScriptGrant,
+} from "./build-scripts.js";
 import { PatchError } from "./patch-error.js";
 
 export const PATCH_FILE = "macrobox-patch.toml";
@@ -242,7 +250,13 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     .map((c) => macros.find((m) => m.name === c.name && m.version === c.version)!.manifestDir);
   // A build script's grants: the user's file and --grant-build only (its package's request asks).
   const userBuildGrants = loadBuildGrants(dirs, root);
-  const scriptGrants = buildScriptGrants(buildScriptPackages(toolchain.cargo, root), userBuildGrants.grants, parseGrantBuildFlags(options.grantBuild ?? []));
+  // A bare name reaches crates.io's package only; the repository's own (path, in-repo, git) by directory.
+  const scriptGrants = buildScriptGrants(
+    buildScriptPackages(toolchain.cargo, root),
+    repositorySources(root),
+    userBuildGrants.grants,
+    parseGrantBuildFlags(options.grantBuild ?? [], cwd),
+  );
   const buildScripts = confineBuildScripts(toolchain, root, join(cache, "wrappers"), members, options.allowNativeBuild ?? false, {
     workspace: root,
     userConfig: userBuildGrants.file,

@@ -4,8 +4,8 @@
 // outside OUT_DIR, connect to a loopback listener this test opens, and have a shell read the
 // secret. Each is contained, with one message naming what was denied and the grant that would
 // allow it; evil-dep's own `[package.metadata.macrobox.build]` request (network, the env var)
-// grants nothing; the user's grant (their macrobox.toml's build-grants, `--grant-build`) makes each
-// allowed attack work, for evil-dep only. `--report` lists what ran confined, `--check-determinism`
+// grants nothing; the user's grant (their macrobox.toml's build-grants, `--grant-build`, by evil-dep's
+// directory: it is the repository's own package) makes each allowed attack work, for evil-dep only. `--report` lists what ran confined, `--check-determinism`
 // finds the build script that is not reproducible (test/fixtures/build-determinism), and rust-analyzer's
 // `cargo check` (analysis-stats) runs the build scripts confined too. The control (every attack
 // gets through natively) is test/patch/build-scripts.test.ts's.
@@ -151,8 +151,9 @@ describe("build scripts' capabilities: asked by the package, granted by the user
       assert.notEqual(r.status, 0, `${a.attack}: the denied attack fails the build script`);
       assert.match(r.stderr, /the build script of evil-dep failed inside macrobox's build-script sandbox/, a.attack);
       assert.match(r.stderr, a.denied(), `${a.attack}: the message names what was denied:\n${r.stderr}`);
-      assert.ok(r.stderr.includes(`--grant-build evil-dep:${a.grant()}`), `${a.attack}: the message names the grant:\n${r.stderr}`);
-      assert.match(r.stderr, /\[workspace\.".*"\.build-grants\.evil-dep\]/, a.attack);
+      // evil-dep is the repository's (a path package): named by its directory, never by its name.
+      assert.ok(r.stderr.includes(`--grant-build ${join(repo, "evil-dep")}:${a.grant()}`), `${a.attack}: the message names the grant:\n${r.stderr}`);
+      assert.ok(r.stderr.includes(`[workspace.${JSON.stringify(repo)}.build-grants."./evil-dep"]`), `${a.attack}:\n${r.stderr}`);
       // evil-dep's Cargo.toml asks for the network and the env var: named as not granted, not granted.
       assert.match(
         r.stderr,
@@ -179,10 +180,10 @@ describe("build scripts' capabilities: asked by the package, granted by the user
     mkdirSync(join(home, ".config/macrobox"), { recursive: true });
     writeFileSync(
       join(home, ".config/macrobox/macrobox.toml"),
-      `[workspace.${JSON.stringify(repo)}.build-grants.evil-dep]\nread = [${JSON.stringify(secretPath)}]\nenv = ["MACROBOX_BS_SECRET"]\n`,
+      `[workspace.${JSON.stringify(repo)}.build-grants."./evil-dep"]\nread = [${JSON.stringify(secretPath)}]\nenv = ["MACROBOX_BS_SECRET"]\n`,
       { mode: 0o600 },
     );
-    const p = macrobox(["patch", "--keep-native", "evil-macros", "--grant-build", "evil-dep:network", "--grant-build", `evil-dep:write=${outside}`]);
+    const p = macrobox(["patch", "--keep-native", "evil-macros", "--grant-build", "./evil-dep:network", "--grant-build", `./evil-dep:write=${outside}`]);
     assert.equal(p.status, 0, p.stderr);
     assert.match(
       p.stdout,
