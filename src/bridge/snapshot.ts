@@ -5,11 +5,12 @@
 // Reuse: an instance that started from a snapshot and whose run ended normally (a result or a
 // caught panic) without growing its memory is kept, and the next run under that snapshot starts in
 // it instead of a new instance: the whole memory image (kept as its non-zero runs; the gaps are
-// zeroed) and every mutable global are written back, which is all of the instance's state for a snapshot-able module (SNAPSHOT_EXPORT: one memory, all
-// mutable globals exported, no instruction that changes a table or a segment), and the memory has
-// the snapshot's size, so `memory.grow` answers as in a fresh instance. Its table holds the same
-// bridge entries, dispatching to the current run's HostSide, and its WASI imports call the current
-// run's Wasi. A run that trapped, ran out of fuel, exited or hit a limit drops its instance.
+// zeroed) and every mutable global are written back, which is all of the instance's state for a
+// snapshot-able module (SNAPSHOT_EXPORT: one memory, all mutable globals exported, no instruction
+// that changes a table or a segment), and the memory has the snapshot's size, so `memory.grow`
+// answers as in a fresh instance. Its table holds the same bridge entries, dispatching to the
+// current run's HostSide, and its WASI imports call the current run's Wasi. A run that trapped, ran
+// out of fuel, exited or hit a limit drops its instance.
 //
 // Browser-safe: no Node APIs here.
 
