@@ -528,7 +528,7 @@ describe("warm starts (an instance restored from a snapshot taken after the cons
         else assert.deepEqual(w, first.get(i), `${job.name} (job ${i}) in round ${round}: as in the first`);
       }
     }
-    assert.match(first.get(0)!.text!, /^"calls=1 seen=1 hash=\d+ ctor=[1-9]\d* random=\d+ leaked=\d+ greeting=none"$/);
+    assert.match(first.get(0)!.text!, /^"calls=1 seen=1 hash=\d+ ctor=[1-9]\d* random=\d+ leaked=\d+ scratch=4096 greeting=none"$/);
     assert.match(first.get(1)!.text!, /greeting=declared-value"$/);
     assert.deepEqual(first.get(1)!.trackedEnv, [{ name: "HOSTILE_DECLARED", value: "declared-value" }]);
     // One snapshot per distinct thing the warm-up can see: no environment, the granted one, panics shown.
@@ -541,7 +541,7 @@ describe("warm starts (an instance restored from a snapshot taken after the cons
     const cold = await loadMacroModule(compiled, { warmSnapshots: false });
     const state = { kind: "bang" as const, name: "state", input: "" };
     const fresh = report(await cold.expand(state));
-    assert.match(fresh.text!, /^"calls=1 seen=1 hash=\d+ ctor=[1-9]\d* random=\d+ leaked=\d+ greeting=none"$/);
+    assert.match(fresh.text!, /^"calls=1 seen=1 hash=\d+ ctor=[1-9]\d* random=\d+ leaked=\d+ scratch=4096 greeting=none"$/);
     await warm.expand(state); // takes the snapshot
     const before = reusedInstanceCount(compiled);
     const between: Array<[Parameters<MacroModule["expand"]>[0], RegExp]> = [
