@@ -28,7 +28,7 @@
 
 import { sha256 } from "@noble/hashes/sha256";
 import { bytesToHex } from "@noble/hashes/utils";
-import type { TokenStream } from "../tokens/model.js";
+import type { Delimiter, TokenStream, TokenTree } from "../tokens/model.js";
 import type { PositionObservation, SpanTable, SpanTableCheckpoint, SpanTableDelta, SpanTableView } from "../bridge/spans.js";
 import { FsError, type FsEntry, type FsStat, type ReadOnlyFs } from "../sandbox/fs.js";
 import { visibleEnv, type SandboxGrant } from "../sandbox/grant.js";
@@ -37,7 +37,7 @@ import { withLazyText } from "./lazy-text.js";
 import type { CacheStore } from "./cache-store.js";
 
 /** Bump when what is cached, or how keys are made, changes: old entries then simply miss. */
-export const EXPANSION_CACHE_FORMAT = 4;
+export const EXPANSION_CACHE_FORMAT = 5;
 
 /** An in-memory store, least recently used out past `maxBytes`. */
 export class MemoryCacheStore implements CacheStore {
@@ -223,6 +223,92 @@ export function expansionKey(p: ExpansionKeyParts): string {
   return sha256Hex(material);
 }
 
+// ---- token streams in entries ----
+//
+// An entry is JSON, and most of it is the output: as objects, every token repeats its field names
+// (a serde Deserialize output is ~250 KB that way, ~8× its printed text), and parsing that is most
+// of a hit's cost. So a stream is stored as arrays of the fields in a fixed order, and any other
+// field a tree carries (spacing, a doc comment, a group's delimiter spacing) in an object after them.
+
+type PackedTree =
+  | [0, string, boolean, number, object?] // ident: sym, isRaw, span
+  | [1, string, boolean, number, object?] // punct: ch, joint, span
+  | [2, string, number, string, string | null, number, object?] // literal: kind, hashes, symbol, suffix, span
+  | [3, number, number, number, number, PackedTree[], object?]; // group: delimiter, open, close, entire, stream
+
+const DELIMITERS: readonly Delimiter[] = ["Parenthesis", "Brace", "Bracket", "None"];
+const CORE_FIELDS: Record<TokenTree["type"], readonly string[]> = {
+  ident: ["type", "sym", "isRaw", "span"],
+  punct: ["type", "ch", "joint", "span"],
+  literal: ["type", "kind", "hashes", "symbol", "suffix", "span"],
+  group: ["type", "delimiter", "span", "stream"],
+};
+
+/** The fields of `t` beyond its kind's core ones (undefined ones are dropped, as JSON drops them). */
+function extraFields(t: TokenTree): object | null {
+  let extra: Record<string, unknown> | null = null;
+  const core = CORE_FIELDS[t.type];
+  for (const [k, v] of Object.entries(t)) {
+    if (v === undefined || core.includes(k)) continue;
+    (extra ??= {})[k] = v;
+  }
+  return extra;
+}
+
+function packStream(stream: TokenStream): PackedTree[] {
+  return stream.map((t): PackedTree => {
+    let packed: PackedTree;
+    switch (t.type) {
+      case "ident":
+        packed = [0, t.sym, t.isRaw, t.span];
+        break;
+      case "punct":
+        packed = [1, t.ch, t.joint, t.span];
+        break;
+      case "literal":
+        packed = [2, t.kind, t.hashes, t.symbol, t.suffix, t.span];
+        break;
+      case "group":
+        packed = [3, DELIMITERS.indexOf(t.delimiter), t.span.open, t.span.close, t.span.entire, packStream(t.stream)];
+        break;
+    }
+    const extra = extraFields(t);
+    if (extra !== null) (packed as unknown[]).push(extra);
+    return packed;
+  });
+}
+
+function unpackStream(packed: PackedTree[]): TokenStream {
+  const out: TokenStream = new Array(packed.length);
+  for (let i = 0; i < packed.length; i++) {
+    const p = packed[i];
+    let t: TokenTree;
+    let extra: object | undefined;
+    switch (p[0]) {
+      case 0:
+        t = { type: "ident", sym: p[1], isRaw: p[2], span: p[3] };
+        extra = p[4];
+        break;
+      case 1:
+        t = { type: "punct", ch: p[1], joint: p[2], span: p[3] };
+        extra = p[4];
+        break;
+      case 2:
+        t = { type: "literal", kind: p[1] as Extract<TokenTree, { type: "literal" }>["kind"], hashes: p[2], symbol: p[3], suffix: p[4], span: p[5] };
+        extra = p[6];
+        break;
+      case 3:
+        t = { type: "group", delimiter: DELIMITERS[p[1]], span: { open: p[2], close: p[3], entire: p[4] }, stream: unpackStream(p[5]) };
+        extra = p[6];
+        break;
+      default:
+        throw new Error("not a packed token tree");
+    }
+    out[i] = extra === undefined ? t : Object.assign(t, extra);
+  }
+  return out;
+}
+
 interface CachedExpansion {
   format: number;
   key: string;
@@ -231,7 +317,9 @@ interface CachedExpansion {
   delta: SpanTableDelta;
   observations: FsObservation[];
   positions: PositionObservation[];
-  result: Omit<ExpandResult, "spans" | "text" | "fromCache">;
+  /** The result but its table, text and output; the output packed (null: none). */
+  result: Omit<ExpandResult, "spans" | "text" | "fromCache" | "output">;
+  output: PackedTree[] | null;
 }
 
 /** What an expansion observed beyond its key: the granted file system's answers, and the position questions' answers. */
@@ -250,7 +338,7 @@ export function encodeEntry(
 ): Uint8Array {
   // Not the text: it is printed from the output when read (lazy-text.ts), and reading it here would print it.
   const rest: Record<string, unknown> = {};
-  for (const k of Object.keys(result)) if (k !== "spans" && k !== "text" && k !== "fromCache") rest[k] = result[k as keyof ExpandResult];
+  for (const k of Object.keys(result)) if (k !== "spans" && k !== "text" && k !== "fromCache" && k !== "output") rest[k] = result[k as keyof ExpandResult];
   const entry: CachedExpansion = {
     format: EXPANSION_CACHE_FORMAT,
     key,
@@ -259,6 +347,7 @@ export function encodeEntry(
     observations: observed.fs,
     positions: observed.positions,
     result: rest as CachedExpansion["result"],
+    output: result.output === undefined ? null : packStream(result.output),
   };
   return utf8.encode(JSON.stringify(entry));
 }
@@ -277,12 +366,14 @@ export function decodeEntry(key: string, bytes: Uint8Array, spans: SpanTable, vi
   if (entry === null || typeof entry !== "object" || entry.format !== EXPANSION_CACHE_FORMAT || entry.key !== key) return null;
   if (!Array.isArray(entry.observations) || !observationsHold(fs, entry.observations)) return null;
   if (!Array.isArray(entry.positions)) return null;
+  let output: TokenStream | undefined;
   try {
     if (view.bases !== null && !spans.positionsHold(entry.positions, view.bases)) return null;
+    output = entry.output === null ? undefined : unpackStream(entry.output);
     spans.applyDelta(entry.checkpoint, entry.delta, view.bases);
   } catch {
     return null;
   }
-  const result = { ...entry.result, spans, fromCache: true } as ExpandResult;
+  const result = { ...entry.result, ...(output === undefined ? {} : { output }), spans, fromCache: true } as ExpandResult;
   return result.output === undefined ? result : withLazyText(result, result.output);
 }
