@@ -6,9 +6,11 @@
 //
 // What users run all day, each printing native, patched and the ratio (native and patched
 // alternate within a round, so machine noise falls on both; compare the ratios):
-// - `--incremental`: a one-line change in a module full of derives (the sample with 120 generated
+// - `--incremental`: a one-line change (a line inserted at the top) in a module full of derives (the sample with 120 generated
 //   items deriving serde's Serialize and Deserialize with attributes and thiserror's Error), then
-//   `cargo build`: rustc compiles the crate again and expands every macro in it again.
+//   `cargo build`: rustc compiles the crate again and expands every macro in it again. Each patched
+//   rebuild also prints how many expansions the host served and how many of them the expansion
+//   cache answered (from the host's log, `served N expansions (M from the expansion cache)`).
 // - `--suite`: `cargo test` of a large real crate's own suite from the registry
 //   (/usr/share/cargo/registry: thiserror 1.0.38, whose tests derive Error some 200 times), from an
 //   empty target directory.
@@ -24,7 +26,7 @@
 // under tsx, whose start-up an installed package does not pay.
 
 import { spawnSync } from "node:child_process";
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -158,18 +160,41 @@ try {
     for (const app of Object.values(apps)) run(toolchain.cargo, ["generate-lockfile", "--offline"], app, baseEnv);
     macrobox(["trust"], apps.patched, baseEnv);
     macrobox(["patch", "-q"], apps.patched, baseEnv);
-    const env = { ...baseEnv, MACROBOX_HOST_SOCKET: join(scratch, "host-incr.sock"), MACROBOX_HOST_IDLE_MS: "600000" };
+    const socket = join(scratch, "host-incr.sock");
+    const env = { ...baseEnv, MACROBOX_HOST_SOCKET: socket, MACROBOX_HOST_IDLE_MS: "600000" };
     const targets = { native: join(scratch, "target-incr-native"), patched: join(scratch, "target-incr-patched") };
     const build = (side: "native" | "patched") => run(toolchain.cargo, ["build"], apps[side], { ...env, CARGO_TARGET_DIR: targets[side] }).seconds;
+    const hostLog = `${socket}.log`;
+    let logRead = 0;
+    /** The host's summary lines since the last call (it writes one a moment after its last expansion). */
+    const served = async () => {
+      await new Promise((done) => setTimeout(done, 1000));
+      const text = existsSync(hostLog) ? readFileSync(hostLog, "utf8") : "";
+      const fresh = text.slice(logRead);
+      logRead = text.length;
+      const counts = { expansions: 0, fromCache: 0 };
+      for (const m of fresh.matchAll(/served (\d+) expansions \((\d+) from the expansion cache\)/g)) {
+        counts.expansions += Number(m[1]);
+        counts.fromCache += Number(m[2]);
+      }
+      return counts;
+    };
     build("native");
     build("patched");
+    await served();
     const t = { native: [] as number[], patched: [] as number[] };
     for (let round = 1; round <= Math.max(rounds, 3); round++) {
+      let counts = { expansions: 0, fromCache: 0 };
       for (const side of round % 2 === 0 ? (["patched", "native"] as const) : (["native", "patched"] as const)) {
-        appendFileSync(join(apps[side], "src", "derives.rs"), `// edit ${round}\n`);
+        // A line inserted above the items: every one of them moves down a line (an edit at the end would move none).
+        const derives = join(apps[side], "src", "derives.rs");
+        writeFileSync(derives, `// edit ${round} above\n` + readFileSync(derives, "utf8"));
         t[side].push(build(side));
+        if (side === "patched") counts = await served();
       }
-      console.log(`incremental round ${round}: native ${t.native.at(-1)!.toFixed(2)}   patched ${t.patched.at(-1)!.toFixed(2)}`);
+      console.log(
+        `incremental round ${round}: native ${t.native.at(-1)!.toFixed(2)}   patched ${t.patched.at(-1)!.toFixed(2)}   (the host served ${counts.expansions} expansions, ${counts.fromCache} from the expansion cache)`,
+      );
     }
     const nm = median(t.native);
     const pm = median(t.patched);

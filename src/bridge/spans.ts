@@ -69,6 +69,30 @@ export interface SpanTableDelta {
   contexts: SyntaxContextInfo[];
 }
 
+/**
+ * The table as the expansion cache keys it (`cacheView`). `fingerprint`: everything a macro could
+ * learn from the table but where its spans sit in their files; `bases`: where that is, per file (the
+ * first byte any span of the file covers), so that a cached expansion's spans can be rebased. Null
+ * bases: the fingerprint is absolute (nothing to rebase).
+ */
+export interface SpanTableView {
+  fingerprint: string;
+  bases: readonly number[] | null;
+}
+
+/** A question about where a span sits (its file's lines, byte offsets, global position) and its answer. */
+export type PositionQuestion = "line" | "column" | "byteRange" | "debug" | "location";
+
+/** A position question asked during an expansion, the span relative to its file's base, and the answer. */
+export interface PositionObservation {
+  op: PositionQuestion;
+  file: number;
+  lo: number;
+  hi: number;
+  ctxt: number;
+  answer: string;
+}
+
 export class SpanError extends MacroboxError {
   override name = "SpanError";
   constructor(message: string) {
@@ -87,6 +111,8 @@ export class SpanTable {
   private readonly interned = new Map<string, Span>();
   private readonly contexts: SyntaxContextInfo[] = [{ kind: "root", parentCallSite: null }];
   private nextStartPos = 0;
+  /** While an expansion is observed for the cache: its bases, and the position questions asked so far. */
+  private observer: { bases: readonly number[]; seen: Set<string>; observations: PositionObservation[] } | null = null;
 
   /** The span that points nowhere (tokens made without a source), in the root context. */
   readonly dummy: Span;
@@ -195,21 +221,112 @@ export class SpanTable {
     return JSON.stringify([files, spans, contexts]);
   }
 
-  /** What was added since `from` (spans and contexts; expansions never add files). */
-  deltaSince(from: SpanTableCheckpoint): SpanTableDelta {
-    if (this.files.length !== from.files) throw new SpanError("source files were added during an expansion");
-    return { spans: this.spans.slice(from.spans).map((d) => ({ ...d })), contexts: this.contexts.slice(from.contexts).map((c) => ({ ...c })) };
+  /**
+   * The table with every span's position made relative to its file's base (the first byte any span
+   * of the file covers), and of each file only the text between its base and the last byte a span
+   * covers. No span a macro can reach or make (join, subspan, start, end) leaves that range, so two
+   * tables with the same view answer every span question alike, hand out the same next numbers and
+   * read the same source text, but for the questions that tell where the range sits in its file or in
+   * the table (line, column, byte range, the global position `debug` prints, a diagnostic's
+   * location): those are observed during the expansion (`observePositions`) and asked again on a
+   * hit. So an item that moved in its file (a line inserted above it) keeps its cache entries.
+   *
+   * A table that answers position questions otherwise (src/server's) keeps the absolute fingerprint.
+   */
+  cacheView(): SpanTableView {
+    const bases: number[] = this.files.map(() => Infinity);
+    const ends: number[] = this.files.map(() => -1);
+    for (let i = 1; i < this.spans.length; i++) {
+      const d = this.spans[i];
+      if (d.file < 0) continue;
+      if (d.lo < bases[d.file]) bases[d.file] = d.lo;
+      if (d.hi > ends[d.file]) ends[d.file] = d.hi;
+    }
+    for (let f = 0; f < bases.length; f++) if (bases[f] === Infinity) bases[f] = 0;
+    const files = this.files.map((f, i) => [f.name, f.localPath, ends[i] < 0 ? null : exactText(f.bytes.subarray(bases[i], ends[i]))]);
+    const spans = this.spans.map((d) => (d.file < 0 ? [d.file, d.lo, d.hi, d.ctxt] : [d.file, d.lo - bases[d.file], d.hi - bases[d.file], d.ctxt]));
+    const contexts = this.contexts.map((c) => [c.kind, c.parentCallSite]);
+    return { fingerprint: JSON.stringify(["relative", files, spans, contexts]), bases };
   }
 
-  /** Replays a delta recorded at checkpoint `at`, which must be where this table is now. */
-  applyDelta(at: SpanTableCheckpoint, delta: SpanTableDelta): void {
+  /**
+   * Records, until `stopObserving`, every position question asked of the table (see `cacheView`),
+   * relative to `bases`, with its answer; returns the list it fills.
+   */
+  observePositions(bases: readonly number[]): PositionObservation[] {
+    this.observer = { bases, seen: new Set(), observations: [] };
+    return this.observer.observations;
+  }
+
+  stopObserving(): void {
+    this.observer = null;
+  }
+
+  /** Whether every observed question gets the same answer now, its span rebased onto `bases`. */
+  positionsHold(observations: readonly PositionObservation[], bases: readonly number[]): boolean {
+    for (const o of observations) {
+      const base = o.file < 0 ? 0 : bases[o.file];
+      if (base === undefined) return false;
+      const d: SpanData = { file: o.file, lo: o.lo + base, hi: o.hi + base, ctxt: o.ctxt };
+      if (d.file >= 0 && !(d.hi <= this.fileAt(d.file).bytes.length)) return false;
+      if (this.positionAnswer(o.op, d) !== o.answer) return false;
+    }
+    return true;
+  }
+
+  /** A position question's answer, as observed (computed from the span's data: nothing is interned). */
+  private positionAnswer(op: PositionQuestion, d: SpanData): string {
+    switch (op) {
+      case "line":
+        return String(this.lineOf(d.file, d.lo));
+      case "column":
+        return String(this.columnOf(d.file, d.lo));
+      case "byteRange":
+        return `${d.lo}..${d.hi}`;
+      case "debug":
+        return this.debugOf(d);
+      case "location":
+        return JSON.stringify(this.locationOf(d));
+    }
+  }
+
+  private observe(op: PositionQuestion, span: Span): void {
+    const o = this.observer;
+    if (o === null) return;
+    const d = this.data(span);
+    const base = d.file < 0 ? 0 : (o.bases[d.file] ?? 0);
+    const id = `${op}:${d.file}:${d.lo}:${d.hi}:${d.ctxt}`;
+    if (o.seen.has(id)) return;
+    o.seen.add(id);
+    o.observations.push({ op, file: d.file, lo: d.lo - base, hi: d.hi - base, ctxt: d.ctxt, answer: this.positionAnswer(op, d) });
+  }
+
+  /** What was added since `from` (spans and contexts; expansions never add files), spans relative to `bases`. */
+  deltaSince(from: SpanTableCheckpoint, bases: readonly number[] | null = null): SpanTableDelta {
+    if (this.files.length !== from.files) throw new SpanError("source files were added during an expansion");
+    const shift = (d: SpanData) => (bases === null || d.file < 0 ? 0 : bases[d.file]);
+    return {
+      spans: this.spans.slice(from.spans).map((d) => ({ ...d, lo: d.lo - shift(d), hi: d.hi - shift(d) })),
+      contexts: this.contexts.slice(from.contexts).map((c) => ({ ...c })),
+    };
+  }
+
+  /** Replays a delta recorded at checkpoint `at` (relative to bases, when given), which must be where this table is now. */
+  applyDelta(at: SpanTableCheckpoint, delta: SpanTableDelta, bases: readonly number[] | null = null): void {
     const now = this.checkpoint();
     if (now.files !== at.files || now.spans !== at.spans || now.contexts !== at.contexts)
       throw new SpanError("the span table changed since the cached expansion's checkpoint");
+    const spans = delta.spans.map((d) => {
+      const shift = bases === null || d.file < 0 ? 0 : bases[d.file];
+      const data = { file: d.file, lo: d.lo + shift, hi: d.hi + shift, ctxt: d.ctxt };
+      if (data.file >= 0 && !(0 <= data.lo && data.lo <= data.hi && data.hi <= this.fileAt(data.file).bytes.length))
+        throw new SpanError("a cached span does not fit its file");
+      return data;
+    });
     for (const c of delta.contexts) this.contexts.push({ kind: c.kind, parentCallSite: c.parentCallSite });
-    for (const d of delta.spans) {
+    for (const d of spans) {
       const id = this.spans.length;
-      this.spans.push({ file: d.file, lo: d.lo, hi: d.hi, ctxt: d.ctxt });
+      this.spans.push(d);
       this.interned.set(`${d.file}:${d.lo}:${d.hi}:${d.ctxt}`, id);
     }
   }
@@ -259,22 +376,32 @@ export class SpanTable {
 
   /** 1-based line of the span's start. */
   line(span: Span): number {
+    this.observe("line", span);
     const d = this.data(span);
-    if (d.file < 0) return 1;
-    return lineIndex(this.fileAt(d.file), d.lo) + 1;
+    return this.lineOf(d.file, d.lo);
   }
 
   /** 1-based column of the span's start, counting chars. */
   column(span: Span): number {
+    this.observe("column", span);
     const d = this.data(span);
-    if (d.file < 0) return 1;
-    const f = this.fileAt(d.file);
-    const lineStart = f.lineStarts[lineIndex(f, d.lo)];
-    return charCount(f.bytes, lineStart, d.lo) + 1;
+    return this.columnOf(d.file, d.lo);
+  }
+
+  private lineOf(file: number, pos: number): number {
+    return file < 0 ? 1 : lineIndex(this.fileAt(file), pos) + 1;
+  }
+
+  private columnOf(file: number, pos: number): number {
+    if (file < 0) return 1;
+    const f = this.fileAt(file);
+    const lineStart = f.lineStarts[lineIndex(f, pos)];
+    return charCount(f.bytes, lineStart, pos) + 1;
   }
 
   /** File-relative byte range. */
   byteRange(span: Span): { start: number; end: number } {
+    this.observe("byteRange", span);
     const d = this.data(span);
     return { start: d.lo, end: d.hi };
   }
@@ -323,13 +450,7 @@ export class SpanTable {
   /** The source text under the span, or null when it is not real source or not on char boundaries. */
   sourceText(span: Span): string | null {
     const d = this.data(span);
-    if (d.file < 0) return null;
-    const f = this.fileAt(d.file);
-    try {
-      return utf8Decoder.decode(f.bytes.subarray(d.lo, d.hi));
-    } catch {
-      return null;
-    }
+    return d.file < 0 ? null : decodeOrNull(this.fileAt(d.file).bytes.subarray(d.lo, d.hi));
   }
 
   /** `span.parent_callsite()`: the invocation an expansion-context span came from. */
@@ -350,28 +471,54 @@ export class SpanTable {
 
   /** rustc's `Span` Debug output without `-Z span-debug`: `#<ctxt> bytes(<lo>..<hi>)` in global positions. */
   debug(span: Span): string {
-    const d = this.data(span);
+    this.observe("debug", span);
+    return this.debugOf(this.data(span));
+  }
+
+  private debugOf(d: SpanData): string {
     const base = d.file < 0 ? 0 : this.fileAt(d.file).startPos;
     return `#${d.ctxt} bytes(${base + d.lo}..${base + d.hi})`;
   }
 
+  /** Where a span is, for a diagnostic. */
   location(span: Span): SpanLocation {
-    const end = this.end(span);
-    const d = this.data(span);
+    this.observe("location", span);
+    return this.locationOf(this.data(span));
+  }
+
+  private locationOf(d: SpanData): SpanLocation {
     return {
-      file: this.fileName(span),
+      file: d.file < 0 ? "<unknown>" : this.fileAt(d.file).name,
       lo: d.lo,
       hi: d.hi,
-      line: this.line(span),
-      column: this.column(span),
-      endLine: this.line(end),
-      endColumn: this.column(end),
-      text: this.sourceText(span),
+      line: this.lineOf(d.file, d.lo),
+      column: this.columnOf(d.file, d.lo),
+      endLine: this.lineOf(d.file, d.hi),
+      endColumn: this.columnOf(d.file, d.hi),
+      text: d.file < 0 ? null : decodeOrNull(this.fileAt(d.file).bytes.subarray(d.lo, d.hi)),
     };
   }
 }
 
 export type Bound = { kind: "included"; value: number } | { kind: "excluded"; value: number } | { kind: "unbounded" };
+
+/** UTF-8 text, or null when the bytes are not (a range not on char boundaries). */
+function decodeOrNull(bytes: Uint8Array): string | null {
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** The bytes as a value whose JSON tells any two byte strings apart: their text when UTF-8, else their hex. */
+function exactText(bytes: Uint8Array): string | { hex: string } {
+  const text = decodeOrNull(bytes);
+  if (text !== null) return text;
+  let hex = "";
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
+  return { hex };
+}
 
 function lineIndex(f: SourceFile, pos: number): number {
   // Last line start <= pos (binary search).

@@ -2,15 +2,23 @@
 //
 // An expansion's result is a function of: the module (its bytes' hash, and whether it is metered),
 // the macro, the input and argument tokens with every fact about their spans the macro could ask
-// (the whole span table: files, spans, syntax contexts), what the sandbox grants and the values of
-// the variables it lets the macro see, and the limits. All of that goes into the key. The one
-// input that lives outside the request is the file system behind a read grant: every question the
-// expansion asked it (stat, read, list) is recorded with a digest of the answer, and a cached
-// result is only served when the same questions get the same answers now.
+// (the span table: files, spans, syntax contexts), what the sandbox grants and the values of
+// the variables it lets the macro see, and the limits. All of that goes into the key, but for
+// two inputs observed instead, each recorded with its answers and checked on lookup (an entry
+// holds only if the same questions get the same answers now):
+// - the file system behind a read grant: every question the expansion asked it (stat, read, list),
+//   with a digest of the answer;
+// - where the input sits in its files: the key holds the span table with positions relative to
+//   each file's first spanned byte (`SpanTable.cacheView`), so an item that moved (a line inserted
+//   above it) has the same key; every question that tells where it sits (a line, a column, a byte
+//   range, a global position, a diagnostic's location), asked by the macro or by the host, is
+//   recorded with its answer. A macro that reads its call site's line gets the fresh line: the
+//   entry holds only while the line is the same.
 //
 // A hit replays what the expansion added to the span table (its syntax contexts and the spans the
-// macro made), so the output's span numbers mean what they meant, and returns the same result.
-// Nothing a macro did survives into another expansion: a hit runs nothing.
+// macro made, rebased onto where the input is now), so the output's span numbers mean what they
+// meant, and returns the same result. Nothing a macro did survives into another expansion: a hit
+// runs nothing.
 //
 // Stores are pluggable (`CacheStore`): `MemoryCacheStore` here (browser-safe, LRU by bytes), a disk
 // store in src/node/disk-cache.ts. A store may lose, truncate or corrupt entries: an entry that
@@ -20,8 +28,8 @@
 
 import { sha256 } from "@noble/hashes/sha256";
 import { bytesToHex } from "@noble/hashes/utils";
-import type { TokenStream } from "../tokens/model.js";
-import type { SpanTable, SpanTableCheckpoint, SpanTableDelta } from "../bridge/spans.js";
+import type { Delimiter, TokenStream, TokenTree } from "../tokens/model.js";
+import type { PositionObservation, SpanTable, SpanTableCheckpoint, SpanTableDelta, SpanTableView } from "../bridge/spans.js";
 import { FsError, type FsEntry, type FsStat, type ReadOnlyFs } from "../sandbox/fs.js";
 import { visibleEnv, type SandboxGrant } from "../sandbox/grant.js";
 import type { ExpandResult } from "./types.js";
@@ -29,7 +37,7 @@ import { withLazyText } from "./lazy-text.js";
 import type { CacheStore } from "./cache-store.js";
 
 /** Bump when what is cached, or how keys are made, changes: old entries then simply miss. */
-export const EXPANSION_CACHE_FORMAT = 3;
+export const EXPANSION_CACHE_FORMAT = 5;
 
 /** An in-memory store, least recently used out past `maxBytes`. */
 export class MemoryCacheStore implements CacheStore {
@@ -176,7 +184,8 @@ export interface ExpansionKeyParts {
   input: TokenStream;
   args: TokenStream | undefined;
   invocation: number;
-  spans: SpanTable;
+  /** The span table's `cacheView()` before the expansion. */
+  spans: SpanTableView;
   sandbox: SandboxGrant | undefined;
   limits: object;
   forceShowPanics: boolean;
@@ -206,7 +215,7 @@ export function expansionKey(p: ExpansionKeyParts): string {
     p.input,
     p.args ?? null,
     p.invocation,
-    p.spans.fingerprint(),
+    p.spans.fingerprint,
     grantMaterial(p.sandbox),
     Object.entries(p.limits).sort(),
     p.forceShowPanics,
@@ -214,32 +223,140 @@ export function expansionKey(p: ExpansionKeyParts): string {
   return sha256Hex(material);
 }
 
+// ---- token streams in entries ----
+//
+// An entry is JSON, and most of it is the output: as objects, every token repeats its field names
+// (a serde Deserialize output is ~250 KB that way, ~8× its printed text), and parsing that is most
+// of a hit's cost. So a stream is stored as arrays of the fields in a fixed order, and any other
+// field a tree carries (spacing, a doc comment, a group's delimiter spacing) in an object after them.
+
+type PackedTree =
+  | [0, string, boolean, number, object?] // ident: sym, isRaw, span
+  | [1, string, boolean, number, object?] // punct: ch, joint, span
+  | [2, string, number, string, string | null, number, object?] // literal: kind, hashes, symbol, suffix, span
+  | [3, number, number, number, number, PackedTree[], object?]; // group: delimiter, open, close, entire, stream
+
+const DELIMITERS: readonly Delimiter[] = ["Parenthesis", "Brace", "Bracket", "None"];
+const CORE_FIELDS: Record<TokenTree["type"], readonly string[]> = {
+  ident: ["type", "sym", "isRaw", "span"],
+  punct: ["type", "ch", "joint", "span"],
+  literal: ["type", "kind", "hashes", "symbol", "suffix", "span"],
+  group: ["type", "delimiter", "span", "stream"],
+};
+
+/** The fields of `t` beyond its kind's core ones (undefined ones are dropped, as JSON drops them). */
+function extraFields(t: TokenTree): object | null {
+  let extra: Record<string, unknown> | null = null;
+  const core = CORE_FIELDS[t.type];
+  for (const [k, v] of Object.entries(t)) {
+    if (v === undefined || core.includes(k)) continue;
+    (extra ??= {})[k] = v;
+  }
+  return extra;
+}
+
+function packStream(stream: TokenStream): PackedTree[] {
+  return stream.map((t): PackedTree => {
+    let packed: PackedTree;
+    switch (t.type) {
+      case "ident":
+        packed = [0, t.sym, t.isRaw, t.span];
+        break;
+      case "punct":
+        packed = [1, t.ch, t.joint, t.span];
+        break;
+      case "literal":
+        packed = [2, t.kind, t.hashes, t.symbol, t.suffix, t.span];
+        break;
+      case "group":
+        packed = [3, DELIMITERS.indexOf(t.delimiter), t.span.open, t.span.close, t.span.entire, packStream(t.stream)];
+        break;
+    }
+    const extra = extraFields(t);
+    if (extra !== null) (packed as unknown[]).push(extra);
+    return packed;
+  });
+}
+
+function unpackStream(packed: PackedTree[]): TokenStream {
+  const out: TokenStream = new Array(packed.length);
+  for (let i = 0; i < packed.length; i++) {
+    const p = packed[i];
+    let t: TokenTree;
+    let extra: object | undefined;
+    switch (p[0]) {
+      case 0:
+        t = { type: "ident", sym: p[1], isRaw: p[2], span: p[3] };
+        extra = p[4];
+        break;
+      case 1:
+        t = { type: "punct", ch: p[1], joint: p[2], span: p[3] };
+        extra = p[4];
+        break;
+      case 2:
+        t = { type: "literal", kind: p[1] as Extract<TokenTree, { type: "literal" }>["kind"], hashes: p[2], symbol: p[3], suffix: p[4], span: p[5] };
+        extra = p[6];
+        break;
+      case 3:
+        t = { type: "group", delimiter: DELIMITERS[p[1]], span: { open: p[2], close: p[3], entire: p[4] }, stream: unpackStream(p[5]) };
+        extra = p[6];
+        break;
+      default:
+        throw new Error("not a packed token tree");
+    }
+    out[i] = extra === undefined ? t : Object.assign(t, extra);
+  }
+  return out;
+}
+
 interface CachedExpansion {
   format: number;
   key: string;
   checkpoint: SpanTableCheckpoint;
+  /** The spans the expansion added, relative to the view's bases. */
   delta: SpanTableDelta;
   observations: FsObservation[];
-  result: Omit<ExpandResult, "spans" | "text">;
+  positions: PositionObservation[];
+  /** The result but its table, text and output; the output packed (null: none). */
+  result: Omit<ExpandResult, "spans" | "text" | "fromCache" | "output">;
+  output: PackedTree[] | null;
 }
 
-export function encodeEntry(key: string, checkpoint: SpanTableCheckpoint, spans: SpanTable, observations: FsObservation[], result: ExpandResult): Uint8Array {
+/** What an expansion observed beyond its key: the granted file system's answers, and the position questions' answers. */
+export interface Observed {
+  fs: FsObservation[];
+  positions: PositionObservation[];
+}
+
+export function encodeEntry(
+  key: string,
+  checkpoint: SpanTableCheckpoint,
+  spans: SpanTable,
+  view: SpanTableView,
+  observed: Observed,
+  result: ExpandResult,
+): Uint8Array {
   // Not the text: it is printed from the output when read (lazy-text.ts), and reading it here would print it.
   const rest: Record<string, unknown> = {};
-  for (const k of Object.keys(result)) if (k !== "spans" && k !== "text") rest[k] = result[k as keyof ExpandResult];
+  for (const k of Object.keys(result)) if (k !== "spans" && k !== "text" && k !== "fromCache" && k !== "output") rest[k] = result[k as keyof ExpandResult];
   const entry: CachedExpansion = {
     format: EXPANSION_CACHE_FORMAT,
     key,
     checkpoint,
-    delta: spans.deltaSince(checkpoint),
-    observations,
+    delta: spans.deltaSince(checkpoint, view.bases),
+    observations: observed.fs,
+    positions: observed.positions,
     result: rest as CachedExpansion["result"],
+    output: result.output === undefined ? null : packStream(result.output),
   };
   return utf8.encode(JSON.stringify(entry));
 }
 
-/** The cached result for `key`, replayed into `spans`, or null (absent, unusable, or the file system changed). */
-export function decodeEntry(key: string, bytes: Uint8Array, spans: SpanTable, fs: ReadOnlyFs | null | undefined): ExpandResult | null {
+/**
+ * The cached result for `key`, replayed into `spans` (whose `cacheView()` is `view`), or null
+ * (absent, unusable, or an observed answer changed: the file system's, or where the input sits).
+ */
+export function decodeEntry(key: string, bytes: Uint8Array, spans: SpanTable, view: SpanTableView, fs: ReadOnlyFs | null | undefined): ExpandResult | null {
   let entry: CachedExpansion;
   try {
     entry = JSON.parse(utf8Decoder.decode(bytes)) as CachedExpansion;
@@ -248,11 +365,15 @@ export function decodeEntry(key: string, bytes: Uint8Array, spans: SpanTable, fs
   }
   if (entry === null || typeof entry !== "object" || entry.format !== EXPANSION_CACHE_FORMAT || entry.key !== key) return null;
   if (!Array.isArray(entry.observations) || !observationsHold(fs, entry.observations)) return null;
+  if (!Array.isArray(entry.positions)) return null;
+  let output: TokenStream | undefined;
   try {
-    spans.applyDelta(entry.checkpoint, entry.delta);
+    if (view.bases !== null && !spans.positionsHold(entry.positions, view.bases)) return null;
+    output = entry.output === null ? undefined : unpackStream(entry.output);
+    spans.applyDelta(entry.checkpoint, entry.delta, view.bases);
   } catch {
     return null;
   }
-  const result = { ...entry.result, spans } as ExpandResult;
+  const result = { ...entry.result, ...(output === undefined ? {} : { output }), spans, fromCache: true } as ExpandResult;
   return result.output === undefined ? result : withLazyText(result, result.output);
 }

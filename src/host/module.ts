@@ -22,7 +22,7 @@ import { LIBC_INFO_VERSION, readLibcInfo, type LibcInfo } from "../wasm/libc.js"
 import { checkBridgeAbi, detectModuleAbi, type ModuleAbi } from "../bridge/abi.js";
 import { runClient, type RunOptions } from "../bridge/run-client.js";
 import { BridgeServer, type BridgeDiagnostic } from "../bridge/server.js";
-import { SpanTable, type SourceFile } from "../bridge/spans.js";
+import { SpanTable, type SourceFile, type SpanTableView } from "../bridge/spans.js";
 import { Wasi, wasiImportsFor } from "../sandbox/wasi.js";
 import { LimitExceeded, resolveLimits, type Limits } from "../sandbox/limits.js";
 import { FUEL_EXPORT, FUEL_INSTRUMENTATION_VERSION, instrumentFuel } from "../sandbox/fuel.js";
@@ -197,7 +197,9 @@ class LoadedMacroModule implements MacroModule {
     let cacheKey: string | null = null;
     const checkpoint = spans.checkpoint();
     let recorder: RecordingFs | null = null;
+    let view: SpanTableView | null = null;
     if (cache) {
+      view = spans.cacheView();
       cacheKey = expansionKey({
         moduleHash: this.hash!,
         metered: this.metered,
@@ -207,14 +209,14 @@ class LoadedMacroModule implements MacroModule {
         input: prepared.input,
         args: prepared.args,
         invocation: prepared.invocation,
-        spans,
+        spans: view,
         sandbox,
         limits,
         forceShowPanics: request.forceShowPanics ?? false,
       });
       const stored = await cache.get(cacheKey);
       if (stored !== null) {
-        const hit = decodeEntry(cacheKey, stored, spans, sandbox.fs);
+        const hit = decodeEntry(cacheKey, stored, spans, view, sandbox.fs);
         if (hit !== null) return hit;
       }
       if (sandbox.fs) {
@@ -222,10 +224,17 @@ class LoadedMacroModule implements MacroModule {
         sandbox = { ...sandbox, fs: recorder };
       }
     }
-    const result = await this.run(request, decl, prepared, spans, limits, sandbox);
-    if (cache && cacheKey !== null && result.error?.kind !== "limit" && shallow(result.output)) {
+    // Where the input sits is not in the key: every question about it is observed (cache.ts).
+    const positions = view?.bases ? spans.observePositions(view.bases) : [];
+    let result: ExpandResult;
+    try {
+      result = await this.run(request, decl, prepared, spans, limits, sandbox);
+    } finally {
+      if (view?.bases) spans.stopObserving();
+    }
+    if (cache && cacheKey !== null && view !== null && result.error?.kind !== "limit" && shallow(result.output)) {
       // A limit's verdict depends on the host's bookkeeping as well as on the macro; not worth keeping.
-      await cache.set(cacheKey, encodeEntry(cacheKey, checkpoint, spans, recorder?.observations ?? [], result));
+      await cache.set(cacheKey, encodeEntry(cacheKey, checkpoint, spans, view, { fs: recorder?.observations ?? [], positions }, result));
     }
     return result;
   }
@@ -290,7 +299,8 @@ class LoadedMacroModule implements MacroModule {
       stderr: run.stderr.text(),
     };
     const outcome = run.outcome;
-    const at = [spans.location(prepared.invocation)];
+    // Only a failure points at the call site (asked then: where it is is an observed position, cache.ts).
+    const at = () => [spans.location(prepared.invocation)];
     switch (outcome.kind) {
       case "ok":
         if (diagnostics.some((d) => d.level === "error")) {
@@ -313,7 +323,7 @@ class LoadedMacroModule implements MacroModule {
             if (size > limits.outputBytes) {
               const e = new LimitExceeded("outputBytes", limits.outputBytes, size);
               const message = e.message.replace(/^macro /, `proc macro \`${request.name}\` `);
-              result.diagnostics.push({ level: "error", message, spans: at, children: [] });
+              result.diagnostics.push({ level: "error", message, spans: at(), children: [] });
               return { ...result, ok: false, error: { kind: "limit", message, limit: e.limit } };
             }
           }
@@ -325,7 +335,7 @@ class LoadedMacroModule implements MacroModule {
         const serverError = outcome.message !== null && server.errors.includes(outcome.message);
         const title = PANIC_TITLES[request.kind];
         const children: Diagnostic[] = outcome.message === null ? [] : [{ level: "help", message: `message: ${outcome.message}`, spans: [], children: [] }];
-        result.diagnostics.push({ level: "error", message: title, spans: at, children });
+        result.diagnostics.push({ level: "error", message: title, spans: at(), children });
         return {
           ...result,
           ok: false,
@@ -340,25 +350,25 @@ class LoadedMacroModule implements MacroModule {
         const children: Diagnostic[] = /out of bounds|stack overflow/.test(outcome.message)
           ? [{ level: "help", message: "this is most likely a stack overflow: the macro recursed too deeply", spans: [], children: [] }]
           : [];
-        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` trapped: ${outcome.message}`, spans: at, children });
+        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` trapped: ${outcome.message}`, spans: at(), children });
         return { ...result, ok: false, error: { kind: "trap", message: outcome.message } };
       }
       case "exit":
         result.diagnostics.push({
           level: "error",
           message: `proc macro \`${request.name}\` exited the process with code ${outcome.code}`,
-          spans: at,
+          spans: at(),
           children: [],
         });
         return { ...result, ok: false, error: { kind: "exit", message: `the macro called proc_exit(${outcome.code})` } };
       case "limit": {
         // Name the macro: "proc macro `x` exceeded its fuel limit: ...".
         const message = outcome.error.message.replace(/^macro /, `proc macro \`${request.name}\` `);
-        result.diagnostics.push({ level: "error", message, spans: at, children: [] });
+        result.diagnostics.push({ level: "error", message, spans: at(), children: [] });
         return { ...result, ok: false, error: { kind: "limit", message, limit: outcome.error.limit } };
       }
       case "bridge":
-        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` failed: ${outcome.message}`, spans: at, children: [] });
+        result.diagnostics.push({ level: "error", message: `proc macro \`${request.name}\` failed: ${outcome.message}`, spans: at(), children: [] });
         return { ...result, ok: false, error: { kind: "bridge", message: outcome.message } };
     }
   }

@@ -114,6 +114,8 @@ export interface ExpandReport {
   stderr: string;
   /** The table the output's and diagnostics' spans belong to. */
   spans: SpanTable;
+  /** Set on a result replayed from the expansion cache (the macro did not run). */
+  fromCache?: true;
 }
 
 export interface ExpandError {

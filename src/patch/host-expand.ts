@@ -48,7 +48,7 @@ export class HostExpander {
    * every expansion of a build would repeat them; again in a failure); the notes this reply shows
    * come back in `notes`. Never throws: a bad request or a failed load is an error reply.
    */
-  async reply(request: Uint8Array, shown: ReadonlySet<string>): Promise<{ reply: Buffer; notes: string[]; error?: string }> {
+  async reply(request: Uint8Array, shown: ReadonlySet<string>): Promise<{ reply: Buffer; notes: string[]; error?: string; fromCache?: boolean }> {
     try {
       return await this.expand(decodeRequest(request), shown);
     } catch (e) {
@@ -57,7 +57,7 @@ export class HostExpander {
     }
   }
 
-  private async expand(req: ShimRequest, shown: ReadonlySet<string>): Promise<{ reply: Buffer; notes: string[] }> {
+  private async expand(req: ShimRequest, shown: ReadonlySet<string>): Promise<{ reply: Buffer; notes: string[]; fromCache: boolean }> {
     const module = await this.load(req.module);
     const crate = module.crate?.name ?? req.crate;
     // Grants come from the user (src/node/trust.ts): the workspace's request (`macrobox.toml` or
@@ -78,6 +78,7 @@ export class HostExpander {
     const settingsNotes = decision.notes.filter((n) => result.output === undefined || !shown.has(n));
     const notes = [...settingsNotes, ...result.denials.map((d) => d.note)].map((n) => `note: macrobox: ${n}\n`).join("");
     const printed = { stdout: result.stdout, stderr: result.stderr + notes };
+    const fromCache = result.fromCache === true;
     if (result.output === undefined) {
       const err = result.error!;
       if (err.kind === "panic") {
@@ -85,9 +86,9 @@ export class HostExpander {
         // rustc prints a panic without a message as "proc macro panicked" with no help line; an
         // empty payload is the closest a shim can panic with.
         const message = title === undefined ? err.message : err.message.slice(title.length + 2);
-        return { reply: encodeReply({ kind: "panic", message }, printed, null), notes: settingsNotes };
+        return { reply: encodeReply({ kind: "panic", message }, printed, null), notes: settingsNotes, fromCache };
       }
-      return { reply: encodeReply({ kind: "error", message: `macrobox: ${crate}: ${err.message}` }, printed, null), notes: settingsNotes };
+      return { reply: encodeReply({ kind: "error", message: `macrobox: ${crate}: ${err.message}` }, printed, null), notes: settingsNotes, fromCache };
     }
     const trackedFiles = new Set<string>();
     for (const read of result.reads) {
@@ -102,6 +103,6 @@ export class HostExpander {
     const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name).filter((name) => !isPackageEnv(name)));
     for (const name of sandbox.granted.env) if (!/[*?[]/.test(name) && !isPackageEnv(name)) trackedEnv.add(name);
     const { output } = withTracking(req.kind, result.output, [...trackedFiles].sort(), [...trackedEnv].sort(), req.callSite);
-    return { reply: encodeReply({ kind: "output", output }, printed, req.toShim), notes: settingsNotes };
+    return { reply: encodeReply({ kind: "output", output }, printed, req.toShim), notes: settingsNotes, fromCache };
   }
 }

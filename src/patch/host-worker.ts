@@ -20,13 +20,15 @@ export interface HostJobDone {
   notes: string[];
   /** Why the request got an error reply (for the host's log). */
   error?: string;
+  /** The expansion was answered from the expansion cache (for the host's log). */
+  fromCache: boolean;
 }
 
 const port = parentPort!;
 const expander = new HostExpander((workerData as { dirs: UserDirs }).dirs);
 port.on("message", (job: HostJob) => {
-  void expander.reply(job.request, new Set(job.shown)).then(({ reply, notes, error }) => {
-    const done: HostJobDone = { id: job.id, reply, notes, ...(error !== undefined ? { error } : {}) };
+  void expander.reply(job.request, new Set(job.shown)).then(({ reply, notes, error, fromCache }) => {
+    const done: HostJobDone = { id: job.id, reply, notes, fromCache: fromCache === true, ...(error !== undefined ? { error } : {}) };
     // Copied, not transferred: a small Buffer shares Node's pool with others.
     port.postMessage(done);
   });

@@ -21,6 +21,11 @@ import type { HostJob, HostJobDone } from "./host-worker.js";
 /** How long the host waits for a connection before it exits. */
 export const DEFAULT_IDLE_MS = 60_000;
 /**
+ * How long after the last expansion the host logs how many it served since its last such line, and
+ * how many of them the expansion cache answered (one line per burst: a build's, or a crate's).
+ */
+export const SUMMARY_QUIET_MS = 250;
+/**
  * The largest request (and reply) on the socket: 256 MiB, far above any expansion (the request
  * holds rustc's env and the input's tokens and spans). `MACROBOX_HOST_MAX_MESSAGE` (bytes) sets it,
  * for the host and the shims alike (shim-runtime.rs reads the same variable).
@@ -206,6 +211,8 @@ class ExpansionPool {
   private readonly pending = new Map<number, { resolve(reply: Buffer): void; worker: Worker }>();
   private readonly shown = new Set<string>();
   private nextId = 0;
+  private served = { expansions: 0, fromCache: 0 };
+  private summary: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly size: number,
@@ -245,6 +252,7 @@ class ExpansionPool {
       this.pending.delete(done.id);
       for (const n of done.notes) this.shown.add(n);
       if (done.error !== undefined) this.log(`error: ${done.error}`);
+      this.count(done.fromCache);
       job.resolve(Buffer.from(done.reply.buffer, done.reply.byteOffset, done.reply.byteLength));
       this.release(worker);
     });
@@ -268,7 +276,24 @@ class ExpansionPool {
     return worker;
   }
 
+  private count(fromCache: boolean): void {
+    this.served.expansions++;
+    if (fromCache) this.served.fromCache++;
+    if (this.summary) clearTimeout(this.summary);
+    this.summary = setTimeout(() => this.logSummary(), SUMMARY_QUIET_MS);
+  }
+
+  private logSummary(): void {
+    if (this.summary) clearTimeout(this.summary);
+    this.summary = null;
+    const { expansions, fromCache } = this.served;
+    if (expansions === 0) return;
+    this.log(`served ${expansions} expansions (${fromCache} from the expansion cache)`);
+    this.served = { expansions: 0, fromCache: 0 };
+  }
+
   async close(): Promise<void> {
+    this.logSummary();
     await Promise.all([...this.all].map((w) => w.terminate()));
   }
 }

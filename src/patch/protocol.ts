@@ -209,6 +209,7 @@ const CTXT_MIXED_SITE = 2;
 export class SpanMapper {
   private readonly byLocation = new Map<string, number>();
   private readonly byStart = new Map<string, number>();
+  private readonly mapped = new Map<Span, [number, number]>();
   constructor(private readonly spans: SpanTable) {}
 
   add(span: Span, index: number): void {
@@ -219,6 +220,16 @@ export class SpanMapper {
   }
 
   map(span: Span): [number, number] {
+    // An output repeats a few spans (the call site's, the mixed site's) thousands of times: each is mapped once.
+    let mapped = this.mapped.get(span);
+    if (mapped === undefined) {
+      mapped = this.mapOnce(span);
+      this.mapped.set(span, mapped);
+    }
+    return mapped;
+  }
+
+  private mapOnce(span: Span): [number, number] {
     if (!this.spans.has(span)) return [0, CTXT_CALL_SITE];
     const d = this.spans.data(span);
     const kind = this.spans.context(d.ctxt).kind;

@@ -14,7 +14,7 @@
 //
 // Browser-safe: no Node APIs here.
 
-import { SpanTable, type Bound, type Expansion, type SpanLocation } from "../bridge/spans.js";
+import { SpanTable, type Bound, type Expansion, type SpanLocation, type SpanTableView } from "../bridge/spans.js";
 import type { Span } from "../tokens/model.js";
 import { MacroboxError } from "../errors.js";
 
@@ -51,6 +51,11 @@ export abstract class SrvSpanTable extends SpanTable {
   override fingerprint(): string {
     // The globals decide answers as much as the spans do.
     return JSON.stringify([super.fingerprint(), this.globals]);
+  }
+
+  override cacheView(): SpanTableView {
+    // Positions here are the client's (an anchor's, or none), and so are the answers about them: keyed as they are.
+    return { fingerprint: this.fingerprint(), bases: null };
   }
 }
 

@@ -72,7 +72,16 @@ test("a hit is byte-identical to a run, and runs nothing", async () => {
     assert.equal(store.sets, setsAfterFirst, "the second expansion was answered from the cache");
     assert.equal(observable(first), observable(reference));
     assert.equal(observable(second), observable(reference));
+    assert.deepEqual(second.output, reference.output, "every field of every tree, as the run made it");
   }
+  // Trees with the fields only text-parsed tokens carry (printer spacing, doc comments), handed back as they came.
+  const probe = await loadMacroModule(await macroWasm("bridge-probe"), { expansionCache: store });
+  const echo: ExpandRequest = { kind: "bang", name: "echo", input: "/// a doc\n//! inner\nfn f(a: u8) -> u8 { a.b == c::<T>() }\n/** block */ x" };
+  const ran = await probe.expand(echo);
+  const hit = await probe.expand(echo);
+  assert.equal(hit.fromCache, true);
+  assert.deepEqual(hit.output, ran.output);
+  assert.ok(JSON.stringify(ran.output).includes('"doc"') && JSON.stringify(ran.output).includes('"spacing"'), "the input had such fields");
 });
 
 test("a hit replays the span table: a shared table goes on exactly as after a run", async () => {

@@ -46,46 +46,74 @@ export interface ShimCall {
   args?: string;
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * Where the input is in a real file, as rustc tells a shim: every span then names `localFile` with
+   * its line and column there (the input starts at byte `inputAt` of `text`, the file's contents;
+   * the call site is bytes `callSite` of it, the input's range by default).
+   */
+  source?: { localFile: string; text: string; inputAt: number; callSite?: [number, number] };
 }
 
-/** The request bytes a shim would send for `call` (length prefix included); every token gets a span of its own, in no local file. */
+/** Line and char column (1-based) of byte `at` of `text`. */
+function lineColumn(text: Buffer, at: number): [number, number] {
+  const before = text.subarray(0, at).toString("utf8");
+  const lineStart = before.lastIndexOf("\n") + 1;
+  return [before.split("\n").length, [...before.slice(lineStart)].length + 1];
+}
+
+/**
+ * The request bytes a shim would send for `call` (length prefix included); every token gets a span
+ * of its own, in no local file, or where it is in `call.source`.
+ */
 export function encodeShimRequest(call: ShimCall): Buffer {
-  let spans = 1; // 0: the call site
+  // Each span: [lo, hi] in the source file's bytes (null: no source).
+  const ranges: Array<[number, number] | null> = [];
+  const source = call.source && { ...call.source, bytes: Buffer.from(call.source.text, "utf8") };
+  ranges.push(source ? (source.callSite ?? [source.inputAt, source.inputAt + Buffer.byteLength(call.input)]) : null); // 0: the call site
   const body = new Writer();
+  const span = (lexed: number) => {
+    body.u32(ranges.length);
+    ranges.push(source ? lexedRanges[lexed] : null);
+  };
+  let lexedRanges: Array<[number, number]> = [];
   const stream = (s: TokenStream) => {
     body.u32(s.length);
     for (const t of s) {
       if (t.type === "group") {
         body.u8(0);
         body.u8(DELIMITERS[t.delimiter]);
-        for (let i = 0; i < 3; i++) body.u32(spans++);
+        span(t.span.open);
+        span(t.span.close);
+        span(t.span.entire);
         stream(t.stream);
       } else if (t.type === "ident") {
         body.u8(1);
         body.str(t.isRaw ? `r#${t.sym}` : t.sym);
-        body.u32(spans++);
+        span(t.span);
       } else if (t.type === "punct") {
         body.u8(2);
         body.u32(t.ch.codePointAt(0)!);
         body.u8(t.joint ? 1 : 0);
-        body.u32(spans++);
+        span(t.span);
       } else {
         body.u8(3);
         body.str(printLiteral(t));
-        body.u32(spans++);
+        span(t.span);
       }
     }
   };
-  const lex = (src: string): TokenStream => {
-    const r = parseTokenStream(src, () => 0);
+  const lex = (src: string, at: number): TokenStream => {
+    lexedRanges = [];
+    const r = parseTokenStream(src, (lo: number, hi: number) => lexedRanges.push([at + lo, at + hi]) - 1);
     if (!r.ok) throw new Error(`does not lex: ${r.error.message}`);
     return r.stream;
   };
-  stream(lex(call.input));
+  stream(lex(call.input, source?.inputAt ?? 0));
   if (call.args === undefined) body.u8(0);
   else {
+    if (source) throw new Error("encodeShimRequest: attribute arguments with a source are not supported");
     body.u8(1);
-    stream(lex(call.args));
+    stream(lex(call.args, 0));
   }
   const head = new Writer();
   head.str(SHIM_PROTOCOL);
@@ -100,11 +128,17 @@ export function encodeShimRequest(call: ShimCall): Buffer {
     head.str(k);
     head.str(v);
   }
-  head.u32(spans);
-  for (let i = 0; i < spans; i++) {
+  head.u32(ranges.length);
+  for (const [i, range] of ranges.entries()) {
     head.str("src/lib.rs");
-    head.u8(0);
-    for (const v of [1, i + 1, 1, i + 2]) head.u32(v);
+    if (source && range) {
+      head.u8(1);
+      head.str(source.localFile);
+      for (const v of [...lineColumn(source.bytes, range[0]), ...lineColumn(source.bytes, range[1])]) head.u32(v);
+    } else {
+      head.u8(0);
+      for (const v of [1, i + 1, 1, i + 2]) head.u32(v);
+    }
   }
   const message = Buffer.concat([head.bytes(), body.bytes()]);
   const prefix = Buffer.alloc(4);
