@@ -10,7 +10,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { listProcMacros } from "../wasm/decls.js";
 import { appendCustomSection, encodeMetadata, METADATA_FORMAT, METADATA_SECTION, readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
 import { unsupportedImportsMessage } from "../sandbox/host-imports.js";
@@ -73,6 +73,12 @@ export interface BuildResult {
   size: number;
   /** Whether the module came from `moduleStore` (cargo did not run). */
   fromStore: boolean;
+  /**
+   * The target directory and CARGO_HOME of the crate's trust domain (`trustDomain`): the cache's
+   * shared ones for a registry crate, else the crate's own.
+   */
+  targetDir: string;
+  cargoHome: string;
 }
 
 export async function build(options: BuildOptions): Promise<BuildResult> {
@@ -130,7 +136,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         emit({ type: "step", message: `found ${staged.name} ${staged.version} in the module cache (${storeKey.slice(0, 12)})` });
         const output = resolve(options.output ?? `${staged.libName}.wasm`);
         writeAtomically(output, stored.bytes);
-        return { output, stageDir: staged.dir, metadata: stored.metadata, size: stored.bytes.length, fromStore: true };
+        return { output, stageDir: staged.dir, metadata: stored.metadata, size: stored.bytes.length, fromStore: true, targetDir: domain.target, cargoHome: domain.cargoHome };
       }
     }
 
@@ -140,7 +146,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     rebuildIfAnotherStageWasLast(domain.target, staged);
     const wasmPath = await cargoBuild(toolchain, staged, target.spec, buildConfig, env, place, options, emit);
 
-    const linked = new Uint8Array(readFileSync(wasmPath));
+    const linked = new Uint8Array(readFileSync(outsideSandbox(wasmPath, domain, sandboxed, cache)));
     const module = new WebAssembly.Module(linked);
     const badImports = unsupportedImportsMessage(module);
     if (badImports !== null) throw new BuildError(`${staged.name} ${badImports}`);
@@ -172,7 +178,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     // A module built natively may hold what the machine's environment and files gave its build
     // (`option_env!`, `include_str!`): it stays out of a store shared with other machines.
     if (storeKey !== null && sandboxed) await options.moduleStore!.set(storeKey, bytes);
-    return { output, stageDir: staged.dir, metadata, size: bytes.length, fromStore: false };
+    return { output, stageDir: staged.dir, metadata, size: bytes.length, fromStore: false, targetDir: domain.target, cargoHome: domain.cargoHome };
   });
 }
 
@@ -384,6 +390,13 @@ function cargoPlace(ctx: BuildContext, domain: TrustDomain, staged: StagedCrate)
       { source: domain.cargoHome, at: shared.cargoHome },
     ],
   };
+}
+
+/** A path cargo reported from inside the sandbox, where the domain's target dir is seen at the shared one's path, as it is outside. */
+function outsideSandbox(path: string, domain: TrustDomain, sandboxed: boolean, cache: string): string {
+  const rel = relative(sharedDomain(cache).target, path);
+  if (!sandboxed || domain.shared || rel.startsWith("..") || isAbsolute(rel)) return path;
+  return join(domain.target, rel);
 }
 
 /**
