@@ -136,7 +136,15 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         emit({ type: "step", message: `found ${staged.name} ${staged.version} in the module cache (${storeKey.slice(0, 12)})` });
         const output = resolve(options.output ?? `${staged.libName}.wasm`);
         writeAtomically(output, stored.bytes);
-        return { output, stageDir: staged.dir, metadata: stored.metadata, size: stored.bytes.length, fromStore: true, targetDir: domain.target, cargoHome: domain.cargoHome };
+        return {
+          output,
+          stageDir: staged.dir,
+          metadata: stored.metadata,
+          size: stored.bytes.length,
+          fromStore: true,
+          targetDir: domain.target,
+          cargoHome: domain.cargoHome,
+        };
       }
     }
 
