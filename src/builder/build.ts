@@ -350,12 +350,39 @@ function sharedDomain(cache: string): TrustDomain {
 }
 
 function trustDomain(cache: string, crateDir: string, registry: boolean): TrustDomain {
-  const domain = registry
-    ? sharedDomain(cache)
-    : ownDomain(join(cache, "local", `${basename(crateDir).replace(/[^\w.-]/g, "_")}-${sha256(crateDir).slice(0, 16)}`));
+  const local = join(cache, "local");
+  pruneDomains(local);
+  const dir = join(local, `${basename(crateDir).replace(/[^\w.-]/g, "_")}-${sha256(crateDir).slice(0, 16)}`);
+  const domain = registry ? sharedDomain(cache) : ownDomain(dir);
   // The shared directories exist even for builds of other domains: they are where the sandbox shows a domain's own.
-  for (const dir of [domain.target, domain.cargoHome, join(cache, "target"), join(cache, "cargo-home")]) mkdirSync(dir, { recursive: true });
+  for (const d of [domain.target, domain.cargoHome, join(cache, "target"), join(cache, "cargo-home")]) mkdirSync(d, { recursive: true });
+  if (!registry) writeFileSync(join(dir, CRATE_DIR_FILE), crateDir);
   return domain;
+}
+
+/** The file in a crate's own domain naming the crate's directory. */
+const CRATE_DIR_FILE = "crate-dir";
+
+/**
+ * Removes the domains of crate directories that no longer exist (a temporary checkout, a deleted
+ * project): each holds a copy of std (~150 MB) and its dependencies' builds.
+ */
+function pruneDomains(local: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(local);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    let crateDir: string;
+    try {
+      crateDir = readFileSync(join(local, entry, CRATE_DIR_FILE), "utf8");
+    } catch {
+      continue; // being made right now (builds hold the cache's lock, so: an interrupted one), or not a domain
+    }
+    if (!existsSync(crateDir)) rmSync(join(local, entry), { recursive: true, force: true });
+  }
 }
 
 function ownDomain(dir: string): TrustDomain {
@@ -484,8 +511,8 @@ function isRegistryCrate(crateDir: string, roots: string[]): boolean {
 }
 
 /**
- * Every staged copy of one crate version compiles into the same shared target directory with the
- * same `-C metadata` (the stage is the workspace root, see DEVELOPERS.md), and cargo decides
+ * Every staged copy of one crate version compiles into the same target directory (of its trust
+ * domain) with the same `-C metadata` (the stage is the workspace root, see DEVELOPERS.md), and cargo decides
  * freshness by comparing source mtimes with the output's. So after building copy B, rebuilding an
  * older copy A would find A's sources older than B's output and hand back B's module. When the
  * copy differs from the one last built for this crate version, its files are touched, which makes
