@@ -96,7 +96,6 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const vendor = join(cache, "vendor");
     if (!options.online) syncDirectorySource(roots, vendor);
     const context: BuildContext = { toolchain, cache, roots, target, vendor, sandboxed, emit };
-    if (!domain.shared && !options.online && !hasStd(domain.target)) await seedStd(context, domain);
 
     const staged = stageCrate(crateDir, join(cache, "stage"), cargoConfig(options.online ? null : vendor));
     emit({ type: "step", message: `staged ${staged.name} ${staged.version} (source ${staged.sourceHash.slice(0, 12)})` });
@@ -148,6 +147,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       }
     }
 
+    // After the module store: a module found there needs no std.
+    if (!domain.shared && !options.online && !hasStd(domain.target)) await seedStd(context, domain);
     if (!hasStd(domain.target)) {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
     }
