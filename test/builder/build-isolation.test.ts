@@ -7,7 +7,8 @@
 // build) and the std-only target directory are byte for byte as before, and a registry module
 // compiled and linked again afterwards is the bytes it was before the attack; so is another local
 // crate's target directory. The attack did write: into the crate's own target directory and
-// CARGO_HOME (the record baked into its module says so).
+// CARGO_HOME (the record baked into its module says so). Its crate directory removed, the next
+// build removes that domain.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -102,6 +103,8 @@ describe("trust domains of module builds", { timeout: 20 * 60_000 }, () => {
       // The registry module, compiled and linked again from this cache: the bytes of before.
       const fingerprints = join(cache, "target", "wasm32-macro", "release", ".fingerprint");
       for (const f of readdirSync(fingerprints)) if (f.startsWith("ref-cast-impl-")) rmSync(join(fingerprints, f), { recursive: true });
+      // The crate's directory gone (a temporary checkout), the next build removes its domain.
+      rmSync(crate, { recursive: true });
       const compiled: BuildEvent[] = [];
       const again = await build({ crate: REGISTRY_CRATE, output: join(scratch, "again.wasm"), onEvent: (e) => compiled.push(e) });
       assert.ok(
@@ -109,6 +112,8 @@ describe("trust domains of module builds", { timeout: 20 * 60_000 }, () => {
         "cargo compiled ref-cast-impl again",
       );
       assert.ok(readFileSync(again.output).equals(readFileSync(reference.output)), "the registry module built after the attack differs");
+      assert.equal(existsSync(dirname(hostile.targetDir)), false, "the domain of a crate directory that no longer exists was removed");
+      assert.ok(existsSync(benign.targetDir), "the domain of a crate directory that exists was kept");
     } finally {
       // The local crates' own domains (~150 MB each).
       for (const own of [hostile.targetDir, benign.targetDir]) if (!watched.slice(0, 3).includes(own)) rmSync(dirname(own), { recursive: true, force: true });
