@@ -3,12 +3,14 @@
 // Steps: find the toolchain → prepare the wasm32-macro target (spec, linker wrapper) → stage a
 // copy of the crate → resolve dependencies offline from the local registry → patch dependencies
 // that switch proc_macro off on wasm32 → `cargo rustc --crate-type proc-macro` with build-std
-// (std is built once per toolchain into the shared target dir and reused) → check the module's
-// imports → append the metadata section → write the output atomically.
+// (std is built once per toolchain and reused) → check the module's imports → append the metadata
+// section → write the output atomically. Registry crates build into the cache's shared target
+// directory; any other crate into a target directory of its own (`trustDomain`).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { listProcMacros } from "../wasm/decls.js";
 import { appendCustomSection, encodeMetadata, METADATA_FORMAT, METADATA_SECTION, readMetadata, type ModuleMetadata } from "../wasm/metadata.js";
 import { unsupportedImportsMessage } from "../sandbox/host-imports.js";
@@ -71,6 +73,12 @@ export interface BuildResult {
   size: number;
   /** Whether the module came from `moduleStore` (cargo did not run). */
   fromStore: boolean;
+  /**
+   * The target directory and CARGO_HOME of the crate's trust domain (`trustDomain`): the cache's
+   * shared ones for a registry crate, else the crate's own.
+   */
+  targetDir: string;
+  cargoHome: string;
 }
 
 export async function build(options: BuildOptions): Promise<BuildResult> {
@@ -80,41 +88,20 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const roots = registryRoots(toolchain);
 
   const crateDir = resolveCrateDir(options.crate, roots);
-  const sandboxed = decideSandbox(crateDir, roots, options, emit);
+  const registry = isRegistryCrate(crateDir, roots);
+  const sandboxed = decideSandbox(crateDir, registry, options, emit);
   return withLock(join(cache, "build.lock"), async () => {
-    const targetDir = join(cache, "target");
-    const cargoHome = join(cache, "cargo-home");
-    for (const dir of [targetDir, cargoHome]) mkdirSync(dir, { recursive: true });
-    const target = prepareTarget(toolchain, cache, join(targetDir, ".macrobox-libc-shim"));
+    const domain = trustDomain(cache, crateDir, registry);
+    const target = prepareTarget(toolchain, cache);
     const vendor = join(cache, "vendor");
     if (!options.online) syncDirectorySource(roots, vendor);
+    const context: BuildContext = { toolchain, cache, roots, target, vendor, sandboxed, emit };
 
     const staged = stageCrate(crateDir, join(cache, "stage"), cargoConfig(options.online ? null : vendor));
     emit({ type: "step", message: `staged ${staged.name} ${staged.version} (source ${staged.sourceHash.slice(0, 12)})` });
 
-    const env = cargoEnv(toolchain, cache, target.linker, options.online ? null : cargoHome);
-    const place: CargoPlace = sandboxed
-      ? {
-          // Read-only: the toolchain (with node, which runs the linker wrapper), the registries and
-          // of this toolchain's cache only what the build reads (the target's files, the compat
-          // copies, the vendor view), not other crates' stages or built modules.
-          // Writable: cargo's target dir, its own CARGO_HOME and this build's stage (Cargo.lock).
-          readOnly: [
-            toolchain.rustc,
-            toolchain.cargo,
-            toolchain.sysroot,
-            toolchain.sourceRoot,
-            toolchain.linker[0],
-            toolchain.wasiLibDir,
-            process.execPath,
-            ...roots,
-            ...target.files,
-            vendor,
-            join(cache, "compat"),
-          ],
-          writable: [targetDir, cargoHome, staged.dir],
-        }
-      : null;
+    const env = cargoEnv(toolchain, cache, target.linker, domain, sandboxed, options.online ?? false);
+    const place = cargoPlace(context, domain, staged);
     const packages = await resolveDependencies(toolchain, staged, env, place);
     const { patches, report } = applyCompat(
       packages.filter((p) => p.registry),
@@ -148,17 +135,27 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         emit({ type: "step", message: `found ${staged.name} ${staged.version} in the module cache (${storeKey.slice(0, 12)})` });
         const output = resolve(options.output ?? `${staged.libName}.wasm`);
         writeAtomically(output, stored.bytes);
-        return { output, stageDir: staged.dir, metadata: stored.metadata, size: stored.bytes.length, fromStore: true };
+        return {
+          output,
+          stageDir: staged.dir,
+          metadata: stored.metadata,
+          size: stored.bytes.length,
+          fromStore: true,
+          targetDir: domain.target,
+          cargoHome: domain.cargoHome,
+        };
       }
     }
 
-    if (!hasStd(cache)) {
+    // After the module store: a module found there needs no std.
+    if (!domain.shared && !options.online && !hasStd(domain.target)) await seedStd(context, domain);
+    if (!hasStd(domain.target)) {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
     }
-    rebuildIfAnotherStageWasLast(cache, staged);
+    rebuildIfAnotherStageWasLast(domain.target, staged);
     const wasmPath = await cargoBuild(toolchain, staged, target.spec, buildConfig, env, place, options, emit);
 
-    const linked = new Uint8Array(readFileSync(wasmPath));
+    const linked = new Uint8Array(readFileSync(outsideSandbox(wasmPath, domain, sandboxed, cache)));
     const module = new WebAssembly.Module(linked);
     const badImports = unsupportedImportsMessage(module);
     if (badImports !== null) throw new BuildError(`${staged.name} ${badImports}`);
@@ -190,7 +187,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     // A module built natively may hold what the machine's environment and files gave its build
     // (`option_env!`, `include_str!`): it stays out of a store shared with other machines.
     if (storeKey !== null && sandboxed) await options.moduleStore!.set(storeKey, bytes);
-    return { output, stageDir: staged.dir, metadata, size: bytes.length, fromStore: false };
+    return { output, stageDir: staged.dir, metadata, size: bytes.length, fromStore: false, targetDir: domain.target, cargoHome: domain.cargoHome };
   });
 }
 
@@ -283,10 +280,12 @@ function cargoConfig(vendor: string | null): string {
  * it is the whole environment; natively `nativeEnv` adds the user's). RUSTFLAGS are fixed per
  * toolchain (cargo rebuilds std when they change), and path prefixes that differ between machines
  * are remapped so that panic locations embedded in the module do not depend on where things live.
- * CARGO_HOME is the cache's own (the user's holds credentials and configuration), except for
- * `--online`, which resolves through the user's cargo configuration (null here).
+ * CARGO_HOME is the trust domain's (the user's holds credentials and configuration), except for
+ * `--online`, which resolves through the user's cargo configuration. Inside the OS sandbox the
+ * domain's target directory and CARGO_HOME are seen at the shared ones' paths (`cargoPlace`).
  */
-function cargoEnv(toolchain: Toolchain, cache: string, linker: string, cargoHome: string | null): Record<string, string> {
+function cargoEnv(toolchain: Toolchain, cache: string, linker: string, domain: TrustDomain, sandboxed: boolean, online: boolean): Record<string, string> {
+  const seen = sandboxed ? sharedDomain(cache) : domain;
   const remaps = new Map<string, string>([[cache, "/macrobox"]]);
   for (const src of new Set([toolchain.sourceRoot, realpathSync(toolchain.sourceRoot)])) remaps.set(src, `/rustc/${toolchain.commitHash}`);
   const rustflags = [
@@ -302,11 +301,11 @@ function cargoEnv(toolchain: Toolchain, cache: string, linker: string, cargoHome
     PATH: path,
     RUSTC: toolchain.rustc,
     RUSTC_BOOTSTRAP: "1",
-    CARGO_TARGET_DIR: join(cache, "target"),
+    CARGO_TARGET_DIR: seen.target,
     CARGO_ENCODED_RUSTFLAGS: rustflags.join("\x1f"),
     [`CARGO_TARGET_${TARGET_NAME.toUpperCase().replace(/-/g, "_")}_LINKER`]: linker,
     CARGO_TERM_COLOR: "never",
-    CARGO_HOME: cargoHome ?? process.env.CARGO_HOME ?? join(process.env.HOME ?? "", ".cargo"),
+    CARGO_HOME: online ? (process.env.CARGO_HOME ?? join(process.env.HOME ?? "", ".cargo")) : seen.cargoHome,
   };
 }
 
@@ -318,14 +317,161 @@ function nativeEnv(own: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Where cargo runs: in the OS sandbox with these paths visible, or natively (null). */
-type CargoPlace = { readOnly: string[]; writable: string[] } | null;
+type CargoPlace = { readOnly: string[]; writable: string[]; writableAt: Array<{ source: string; at: string }> } | null;
+
+/** What every cargo call of one build shares. */
+interface BuildContext {
+  toolchain: Toolchain;
+  cache: string;
+  roots: string[];
+  target: ReturnType<typeof prepareTarget>;
+  vendor: string;
+  sandboxed: boolean;
+  emit: (e: BuildEvent) => void;
+}
+
+/**
+ * Where a build's cargo writes: its target directory and CARGO_HOME. A build's crate and its
+ * dependencies run code at build time (build scripts, the proc macros rustc loads), and whatever it
+ * can write, a later build that reads it may link into its module. So builds are split into trust
+ * domains that never write what another domain reads: registry crates (Debian's, std's vendored
+ * crates, cargo's unpacked downloads: `isRegistryCrate`) share `<cache>/target` and
+ * `<cache>/cargo-home`; every other crate, keyed by its real directory, gets
+ * `<cache>/local/<dir name>-<hash of its path>/` of its own, whose std is a copy (`seedStd`). A
+ * crate's edits and branches share its directory's domain: they are the same repository's code.
+ */
+interface TrustDomain {
+  target: string;
+  cargoHome: string;
+  shared: boolean;
+}
+
+function sharedDomain(cache: string): TrustDomain {
+  return { target: join(cache, "target"), cargoHome: join(cache, "cargo-home"), shared: true };
+}
+
+function trustDomain(cache: string, crateDir: string, registry: boolean): TrustDomain {
+  const local = join(cache, "local");
+  pruneDomains(local);
+  const dir = join(local, `${basename(crateDir).replace(/[^\w.-]/g, "_")}-${sha256(crateDir).slice(0, 16)}`);
+  const domain = registry ? sharedDomain(cache) : ownDomain(dir);
+  // The shared directories exist even for builds of other domains: they are where the sandbox shows a domain's own.
+  for (const d of [domain.target, domain.cargoHome, join(cache, "target"), join(cache, "cargo-home")]) mkdirSync(d, { recursive: true });
+  if (!registry) writeFileSync(join(dir, CRATE_DIR_FILE), crateDir);
+  return domain;
+}
+
+/** The file in a crate's own domain naming the crate's directory. */
+const CRATE_DIR_FILE = "crate-dir";
+
+/**
+ * Removes the domains of crate directories that no longer exist (a temporary checkout, a deleted
+ * project): each holds a copy of std (~150 MB) and its dependencies' builds.
+ */
+function pruneDomains(local: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(local);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    let crateDir: string;
+    try {
+      crateDir = readFileSync(join(local, entry, CRATE_DIR_FILE), "utf8");
+    } catch {
+      continue; // being made right now (builds hold the cache's lock, so: an interrupted one), or not a domain
+    }
+    if (!existsSync(crateDir)) rmSync(join(local, entry), { recursive: true, force: true });
+  }
+}
+
+function ownDomain(dir: string): TrustDomain {
+  return { target: join(dir, "target"), cargoHome: join(dir, "cargo-home"), shared: false };
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * Where cargo runs for one build: in the OS sandbox, or natively (null). Read-only: the toolchain
+ * (with node, which runs the linker wrapper), the registries and of this toolchain's cache only what
+ * the build reads (the target's files, the compat copies, the vendor view), not other crates' stages,
+ * other domains' target directories or built modules. Writable: the domain's target dir and
+ * CARGO_HOME, seen at the shared ones' paths (cargo hashes the target dir's path into what it
+ * embeds, so a crate's module is the same bytes in any domain), and this build's stage (Cargo.lock).
+ */
+function cargoPlace(ctx: BuildContext, domain: TrustDomain, staged: StagedCrate): CargoPlace {
+  if (!ctx.sandboxed) return null;
+  const { toolchain, cache } = ctx;
+  const shared = sharedDomain(cache);
+  return {
+    readOnly: [
+      toolchain.rustc,
+      toolchain.cargo,
+      toolchain.sysroot,
+      toolchain.sourceRoot,
+      toolchain.linker[0],
+      toolchain.wasiLibDir,
+      process.execPath,
+      ...ctx.roots,
+      ...ctx.target.files,
+      ctx.vendor,
+      join(cache, "compat"),
+    ],
+    writable: [staged.dir],
+    writableAt: [
+      { source: domain.target, at: shared.target },
+      { source: domain.cargoHome, at: shared.cargoHome },
+    ],
+  };
+}
+
+/** A path cargo reported from inside the sandbox, where the domain's target dir is seen at the shared one's path, as it is outside. */
+function outsideSandbox(path: string, domain: TrustDomain, sandboxed: boolean, cache: string): string {
+  const rel = relative(sharedDomain(cache).target, path);
+  if (!sandboxed || domain.shared || rel.startsWith("..") || isAbsolute(rel)) return path;
+  return join(domain.target, rel);
+}
+
+/**
+ * Gives a trust domain of its own std: a copy (`cp -a`, not hard links, which a write would alter
+ * for every domain) of `<cache>/std/target`, where macrobox builds std once per toolchain with an
+ * empty crate of its own, and which no crate's build ever sees. Built and copied at the shared
+ * target's path as seen in the sandbox, so cargo finds it fresh and the modules are the bytes the
+ * shared target would give.
+ */
+async function seedStd(ctx: BuildContext, domain: TrustDomain): Promise<void> {
+  const std = ownDomain(join(ctx.cache, "std"));
+  if (!hasStd(std.target)) {
+    ctx.emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
+    for (const dir of [std.target, std.cargoHome]) mkdirSync(dir, { recursive: true });
+    const seed = join(ctx.cache, "std", "seed");
+    mkdirSync(join(seed, "src"), { recursive: true });
+    writeFileSync(join(seed, "Cargo.toml"), '[package]\nname = "macrobox-std-seed"\nversion = "0.0.0"\nedition = "2021"\n\n[lib]\nproc-macro = true\n');
+    writeFileSync(join(seed, "src/lib.rs"), "// Built by macrobox (src/builder/build.ts, seedStd) only to build std.\n");
+    const staged = stageCrate(seed, join(ctx.cache, "stage"), cargoConfig(ctx.vendor));
+    const env = cargoEnv(ctx.toolchain, ctx.cache, ctx.target.linker, std, ctx.sandboxed, false);
+    const buildConfig = writeBuildConfig(staged.dir, [], {});
+    await cargoBuild(ctx.toolchain, staged, ctx.target.spec, buildConfig, env, cargoPlace(ctx, std, staged), { crate: seed }, ctx.emit);
+  }
+  const started = Date.now();
+  const copy = `${domain.target}.${process.pid}.tmp`;
+  rmSync(copy, { recursive: true, force: true });
+  const r = spawnSync("cp", ["-a", "--reflink=auto", std.target, copy], { encoding: "utf8" });
+  if (r.status !== 0) throw new BuildError(`could not copy std into ${domain.target}: ${r.error?.message ?? r.stderr.trim()}`);
+  rmSync(domain.target, { recursive: true, force: true });
+  renameSync(copy, domain.target);
+  ctx.emit({ type: "step", message: `copied std into this crate's own target directory ${domain.target} (${Date.now() - started} ms)` });
+}
 
 /**
  * Whether this build runs in the OS sandbox; else (no sandbox here, or `--online`) whether it may
  * run natively. A crate from a registry (Debian's, std's vendored crates, cargo's unpacked
  * crates.io downloads) builds natively with a note; any other crate only with `allowNativeBuild`.
  */
-function decideSandbox(crateDir: string, roots: string[], options: BuildOptions, emit: (e: BuildEvent) => void): boolean {
+function decideSandbox(crateDir: string, registry: boolean, options: BuildOptions, emit: (e: BuildEvent) => void): boolean {
   const name = `${basename(crateDir)} (${crateDir})`;
   if (options.online) {
     if (!options.allowNativeBuild) {
@@ -339,7 +485,7 @@ function decideSandbox(crateDir: string, roots: string[], options: BuildOptions,
   }
   const sandbox = osSandbox();
   if (sandbox.available) return true;
-  if (isRegistryCrate(crateDir, roots)) {
+  if (registry) {
     emit({ type: "step", message: `note: no OS sandbox for builds (${sandbox.reason}); building ${name}, a registry crate, natively` });
     return false;
   }
@@ -366,15 +512,15 @@ function isRegistryCrate(crateDir: string, roots: string[]): boolean {
 }
 
 /**
- * Every staged copy of one crate version compiles into the same shared target directory with the
- * same `-C metadata` (the stage is the workspace root, see DEVELOPERS.md), and cargo decides
+ * Every staged copy of one crate version compiles into the same target directory (of its trust
+ * domain) with the same `-C metadata` (the stage is the workspace root, see DEVELOPERS.md), and cargo decides
  * freshness by comparing source mtimes with the output's. So after building copy B, rebuilding an
  * older copy A would find A's sources older than B's output and hand back B's module. When the
  * copy differs from the one last built for this crate version, its files are touched, which makes
  * cargo rebuild it (mtimes never reach the module's bytes).
  */
-function rebuildIfAnotherStageWasLast(cache: string, staged: StagedCrate): void {
-  const markers = join(cache, "target", ".macrobox-last-stage");
+function rebuildIfAnotherStageWasLast(targetDir: string, staged: StagedCrate): void {
+  const markers = join(targetDir, ".macrobox-last-stage");
   mkdirSync(markers, { recursive: true });
   const marker = join(markers, `${staged.name}-${staged.version}`);
   const current = basename(staged.dir);
@@ -398,9 +544,9 @@ function rebuildIfAnotherStageWasLast(cache: string, staged: StagedCrate): void 
   if (last !== current) writeFileSync(marker, current);
 }
 
-function hasStd(cache: string): boolean {
+function hasStd(targetDir: string): boolean {
   try {
-    const deps = join(cache, "target", TARGET_NAME, "release", "deps");
+    const deps = join(targetDir, TARGET_NAME, "release", "deps");
     return existsSync(deps) && readdirSync(deps).some((f) => f.startsWith("libstd-") && f.endsWith(".rlib"));
   } catch {
     return false;
@@ -556,7 +702,7 @@ function runCargo(
   const [command, ...argv] =
     place === null
       ? [toolchain.cargo, ...args]
-      : sandboxedCommand([toolchain.cargo, ...args], { readOnly: place.readOnly, writable: place.writable, env, cwd });
+      : sandboxedCommand([toolchain.cargo, ...args], { readOnly: place.readOnly, writable: place.writable, writableAt: place.writableAt, env, cwd });
   // bwrap starts from an empty environment (--clearenv) and sets `env`; it is found on the user's PATH.
   const spawnEnv = place === null ? nativeEnv(env) : { PATH: process.env.PATH ?? env.PATH };
   return new Promise((resolvePromise, reject) => {

@@ -7,7 +7,9 @@
 // parts; read-only except cargo's outputs), with no network (`--unshare-all`), a fresh `/tmp`, an
 // empty `HOME` and an allowlisted environment (`--clearenv`). Everything is bound at the same path
 // inside as outside: cargo and rustc hash paths into `-C metadata` and embed them, and modules must be
-// the same bytes with or without the sandbox.
+// the same bytes with or without the sandbox. The one exception, for the same reason: a build of a
+// crate that is not a registry crate writes a target directory and CARGO_HOME of its own, shown where
+// every build sees the shared ones (`writableAt`).
 //
 // `osSandbox()` says whether bubblewrap can run here (a trial run, once per process: it may be
 // missing, or user namespaces may be off). `MACROBOX_BWRAP` names the bwrap binary; tests set it to
@@ -43,6 +45,11 @@ export interface SandboxSpec {
   readOnly: string[];
   /** Paths visible writable, each at its own path; they must exist. */
   writable: string[];
+  /**
+   * Directories visible writable at another path (`at`, which must exist outside too): a build's
+   * own target directory shown where every build sees its target directory (build.ts, trust domains).
+   */
+  writableAt?: Array<{ source: string; at: string }>;
   /** The whole environment inside (nothing else is passed). */
   env: Record<string, string>;
   cwd: string;
@@ -66,20 +73,21 @@ export function sandboxedCommand(argv: string[], spec: SandboxSpec, bwrap = osSa
   type Mount = { path: string; source: string; kind: "ro" | "rw" | "tmpfs" };
   const mounts: Mount[] = [];
   const home = realHome();
-  const add = (path: string, kind: "ro" | "rw") => {
-    if (!isAbsolute(path) || !existsSync(path)) return;
+  const add = (path: string, kind: "ro" | "rw", from = path) => {
+    if (!isAbsolute(path) || !existsSync(path) || !existsSync(from)) return;
     const real = realpathSync(path);
+    const source = realpathSync(from);
     // Already visible read-only through a bound parent (a binary in /usr/bin), unless the home's tmpfs will hide it.
     const hidden = home !== null && within(real, home);
     if (kind === "ro" && !hidden && mounts.some((m) => m.kind === "ro" && within(real, m.path) && within(resolve(path), m.path))) return;
-    mounts.push({ path: real, source: real, kind });
+    mounts.push({ path: real, source, kind });
     // A symlinked path (the sysroot's `rust` -> the sources) is also bound where it is named, unless a parent bind already shows the link.
-    if (resolve(path) !== real && !mounts.some((m) => m.path !== real && within(resolve(path), m.path)))
-      mounts.push({ path: resolve(path), source: real, kind });
+    if (resolve(path) !== real && !mounts.some((m) => m.path !== real && within(resolve(path), m.path))) mounts.push({ path: resolve(path), source, kind });
   };
   for (const p of SYSTEM_READ_ONLY) add(p, "ro");
   for (const p of spec.readOnly) add(p, "ro");
   for (const p of spec.writable) add(p, "rw");
+  for (const { source, at } of spec.writableAt ?? []) add(at, "rw", source);
   if (home !== null && mounts.some((m) => m.kind !== "tmpfs" && within(home, m.path))) mounts.push({ path: home, source: home, kind: "tmpfs" });
   const depth = (p: string) => p.split("/").filter(Boolean).length;
   // Stable by depth: same-depth mounts keep their order (writable after read-only); of two mounts
