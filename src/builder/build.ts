@@ -148,7 +148,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     }
 
     // After the module store: a module found there needs no std.
-    if (!domain.shared && !options.online && !hasStd(domain.target)) await seedStd(context, domain);
+    if (!domain.shared && !options.online && !hasStd(domain.target)) await seedDomain(context, domain);
     if (!hasStd(domain.target)) {
       emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
     }
@@ -337,7 +337,7 @@ interface BuildContext {
  * domains that never write what another domain reads: registry crates (Debian's, std's vendored
  * crates, cargo's unpacked downloads: `isRegistryCrate`) share `<cache>/target` and
  * `<cache>/cargo-home`; every other crate, keyed by its real directory, gets
- * `<cache>/local/<dir name>-<hash of its path>/` of its own, whose std is a copy (`seedStd`). A
+ * `<cache>/local/<dir name>-<hash of its path>/` of its own, seeded with a copy of the shared target (`seedDomain`). A
  * crate's edits and branches share its directory's domain: they are the same repository's code.
  */
 interface TrustDomain {
@@ -366,7 +366,7 @@ const CRATE_DIR_FILE = "crate-dir";
 
 /**
  * Removes the domains of crate directories that no longer exist (a temporary checkout, a deleted
- * project): each holds a copy of std (~150 MB) and its dependencies' builds.
+ * project): each holds a copy of the shared target as it was when the domain was made, and its own builds.
  */
 function pruneDomains(local: string): void {
   let entries: string[];
@@ -436,34 +436,35 @@ function outsideSandbox(path: string, domain: TrustDomain, sandboxed: boolean, c
 }
 
 /**
- * Gives a trust domain of its own std: a copy (`cp -a`, not hard links, which a write would alter
- * for every domain) of `<cache>/std/target`, where macrobox builds std once per toolchain with an
- * empty crate of its own, and which no crate's build ever sees. Built and copied at the shared
- * target's path as seen in the sandbox, so cargo finds it fresh and the modules are the bytes the
- * shared target would give.
+ * Seeds a trust domain: a copy (`cp -a`, not hard links, which a write would alter for every
+ * domain) of the shared target directory, with std built there first if it is not yet (an empty
+ * crate of macrobox's own, built as a registry crate is). What the registry domain built is no less
+ * trusted than the crate about to build, and the copy is the crate's own from now on: cargo finds
+ * std and the registry dependencies (syn, quote, …) fresh, at the shared target's path as seen in
+ * the sandbox, so the first build of a local crate compiles only what the shared target lacks, and
+ * the modules are the bytes the shared target would give.
  */
-async function seedStd(ctx: BuildContext, domain: TrustDomain): Promise<void> {
-  const std = ownDomain(join(ctx.cache, "std"));
-  if (!hasStd(std.target)) {
+async function seedDomain(ctx: BuildContext, domain: TrustDomain): Promise<void> {
+  const shared = sharedDomain(ctx.cache);
+  if (!hasStd(shared.target)) {
     ctx.emit({ type: "step", message: `building std and proc_macro for ${TARGET_NAME} (once per toolchain; about a minute)` });
-    for (const dir of [std.target, std.cargoHome]) mkdirSync(dir, { recursive: true });
-    const seed = join(ctx.cache, "std", "seed");
+    const seed = join(ctx.cache, "std-seed");
     mkdirSync(join(seed, "src"), { recursive: true });
     writeFileSync(join(seed, "Cargo.toml"), '[package]\nname = "macrobox-std-seed"\nversion = "0.0.0"\nedition = "2021"\n\n[lib]\nproc-macro = true\n');
-    writeFileSync(join(seed, "src/lib.rs"), "// Built by macrobox (src/builder/build.ts, seedStd) only to build std.\n");
+    writeFileSync(join(seed, "src/lib.rs"), "// Built by macrobox (src/builder/build.ts, seedDomain) only to build std.\n");
     const staged = stageCrate(seed, join(ctx.cache, "stage"), cargoConfig(ctx.vendor));
-    const env = cargoEnv(ctx.toolchain, ctx.cache, ctx.target.linker, std, ctx.sandboxed, false);
+    const env = cargoEnv(ctx.toolchain, ctx.cache, ctx.target.linker, shared, ctx.sandboxed, false);
     const buildConfig = writeBuildConfig(staged.dir, [], {});
-    await cargoBuild(ctx.toolchain, staged, ctx.target.spec, buildConfig, env, cargoPlace(ctx, std, staged), { crate: seed }, ctx.emit);
+    await cargoBuild(ctx.toolchain, staged, ctx.target.spec, buildConfig, env, cargoPlace(ctx, shared, staged), { crate: seed }, ctx.emit);
   }
   const started = Date.now();
   const copy = `${domain.target}.${process.pid}.tmp`;
   rmSync(copy, { recursive: true, force: true });
-  const r = spawnSync("cp", ["-a", "--reflink=auto", std.target, copy], { encoding: "utf8" });
-  if (r.status !== 0) throw new BuildError(`could not copy std into ${domain.target}: ${r.error?.message ?? r.stderr.trim()}`);
+  const r = spawnSync("cp", ["-a", "--reflink=auto", shared.target, copy], { encoding: "utf8" });
+  if (r.status !== 0) throw new BuildError(`could not copy the shared target directory into ${domain.target}: ${r.error?.message ?? r.stderr.trim()}`);
   rmSync(domain.target, { recursive: true, force: true });
   renameSync(copy, domain.target);
-  ctx.emit({ type: "step", message: `copied std into this crate's own target directory ${domain.target} (${Date.now() - started} ms)` });
+  ctx.emit({ type: "step", message: `copied the registry builds into this crate's own target directory ${domain.target} (${Date.now() - started} ms)` });
 }
 
 /**

@@ -1,6 +1,5 @@
 // Where macrobox keeps what it builds once and reuses: per toolchain, the target spec, the linker
-// wrapper, the standard library build (`std/target`, copied into each crate's own target dir),
-// cargo's target dirs (`target` for registry crates, `local/<dir>-<hash>/` for each other crate:
+// wrapper, cargo's target dirs (`target` for registry crates, `local/<dir>-<hash>/` for each other crate:
 // build.ts, `trustDomain`), staged crates and the local registry view. Built modules by content (`moduleKey`), when the caller gives a store for them.
 
 import { createHash } from "node:crypto";

@@ -58,7 +58,7 @@ describe("trust domains of module builds", { timeout: 20 * 60_000 }, () => {
     const cache = toolchainCache(findToolchain());
     const reference = await build({ crate: REGISTRY_CRATE, output: join(scratch, "reference.wasm") });
     assert.equal(reference.targetDir, join(cache, "target"), "a registry crate builds in the shared target dir");
-    // Another local crate, built first (which also makes the std-only target dir, in a fresh cache).
+    // Another local crate, built first (its domain seeded from the shared target).
     const benignDir = join(scratch, "benign");
     mkdirSync(join(benignDir, "src"), { recursive: true });
     writeFileSync(join(benignDir, "Cargo.toml"), '[package]\nname = "benign"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\nproc-macro = true\n');
@@ -67,9 +67,9 @@ describe("trust domains of module builds", { timeout: 20 * 60_000 }, () => {
       "#[proc_macro]\npub fn benign(_: proc_macro::TokenStream) -> proc_macro::TokenStream { Default::default() }\n",
     );
     const benign = await build({ crate: benignDir, output: join(scratch, "benign.wasm") });
-    // What builds of other crates read: registry crates' target dir and CARGO_HOME, the std every
-    // other domain copies, and the other local crate's own.
-    const watched = [join(cache, "target"), join(cache, "cargo-home"), join(cache, "std", "target"), benign.targetDir, benign.cargoHome];
+    // What builds of other crates read: registry crates' target dir and CARGO_HOME (which every new
+    // domain is seeded from), and the other local crate's own.
+    const watched = [join(cache, "target"), join(cache, "cargo-home"), benign.targetDir, benign.cargoHome];
     const before = watched.map(snapshot);
     assert.ok(
       [...before[0].keys()].some((f) => /wasm32-macro\/release\/deps\/lib\w+-[0-9a-f]+\.rlib$/.test(f)),
