@@ -352,8 +352,8 @@ function sharedDomain(cache: string): TrustDomain {
 
 function trustDomain(cache: string, crateDir: string, registry: boolean): TrustDomain {
   const local = join(cache, "local");
-  pruneDomains(local);
   const dir = join(local, `${basename(crateDir).replace(/[^\w.-]/g, "_")}-${sha256(crateDir).slice(0, 16)}`);
+  pruneDomains(local, basename(dir));
   const domain = registry ? sharedDomain(cache) : ownDomain(dir);
   // The shared directories exist even for builds of other domains: they are where the sandbox shows a domain's own.
   for (const d of [domain.target, domain.cargoHome, join(cache, "target"), join(cache, "cargo-home")]) mkdirSync(d, { recursive: true });
@@ -365,25 +365,39 @@ function trustDomain(cache: string, crateDir: string, registry: boolean): TrustD
 const CRATE_DIR_FILE = "crate-dir";
 
 /**
- * Removes the domains of crate directories that no longer exist (a temporary checkout, a deleted
- * project): each holds a copy of the shared target as it was when the domain was made, and its own builds.
+ * How many local crates' domains a cache keeps: each holds a copy of the shared target (a few hundred
+ * MB), and making one again costs a copy (about a second) and the crate's own compile, so the least
+ * recently built beyond this are removed.
  */
-function pruneDomains(local: string): void {
+const MAX_LOCAL_DOMAINS = 8;
+
+/**
+ * Removes the domains of crate directories that no longer exist (a temporary checkout, a deleted
+ * project), then the least recently built beyond MAX_LOCAL_DOMAINS (a build rewrites its domain's
+ * `crate-dir` file, whose mtime says when), never `keep`, the one about to be used.
+ */
+function pruneDomains(local: string, keep: string): void {
   let entries: string[];
   try {
     entries = readdirSync(local);
   } catch {
     return;
   }
+  const live: { entry: string; used: number }[] = [];
   for (const entry of entries) {
     let crateDir: string;
+    let used: number;
     try {
       crateDir = readFileSync(join(local, entry, CRATE_DIR_FILE), "utf8");
+      used = statSync(join(local, entry, CRATE_DIR_FILE)).mtimeMs;
     } catch {
       continue; // being made right now (builds hold the cache's lock, so: an interrupted one), or not a domain
     }
     if (!existsSync(crateDir)) rmSync(join(local, entry), { recursive: true, force: true });
+    else if (entry !== keep) live.push({ entry, used });
   }
+  live.sort((x, y) => y.used - x.used);
+  for (const { entry } of live.slice(MAX_LOCAL_DOMAINS - 1)) rmSync(join(local, entry), { recursive: true, force: true });
 }
 
 function ownDomain(dir: string): TrustDomain {

@@ -4,15 +4,16 @@
 // stay fresh), writes a `config.toml` naming a rustc wrapper into the CARGO_HOME it is given, and
 // plants that wrapper in the target directory. Built as a user would, none of it may reach what
 // later builds read: the cache's shared target directory and cargo-home (where registry crates
-// build) and the std-only target directory are byte for byte as before, and a registry module
+// build) are byte for byte as before, and a registry module
 // compiled and linked again afterwards is the bytes it was before the attack; so is another local
 // crate's target directory. The attack did write: into the crate's own target directory and
 // CARGO_HOME (the record baked into its module says so). Its crate directory removed, the next
-// build removes that domain.
+// build removes that domain. A cache keeps at most eight local domains, the least recently built
+// removed first.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { describe, it } from "node:test";
@@ -116,8 +117,43 @@ describe("trust domains of module builds", { timeout: 20 * 60_000 }, () => {
       assert.ok(existsSync(benign.targetDir), "the domain of a crate directory that exists was kept");
     } finally {
       // The local crates' own domains (~150 MB each).
-      for (const own of [hostile.targetDir, benign.targetDir]) if (!watched.slice(0, 3).includes(own)) rmSync(dirname(own), { recursive: true, force: true });
+      for (const own of [hostile.targetDir, benign.targetDir]) if (!watched.slice(0, 2).includes(own)) rmSync(dirname(own), { recursive: true, force: true });
       rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps at most eight local domains, removing the least recently built", async () => {
+    const local = join(toolchainCache(findToolchain()), "local");
+    const dirs = mkdtempSync(join(tmpdir(), "macrobox-domains-"));
+    // Ten domains of crate directories that exist, built long ago (oldest first): a build must remove the oldest.
+    const fakes = Array.from({ length: 10 }, (_, i) => join(local, `fake-domain-${i}`));
+    fakes.forEach((domain, i) => {
+      mkdirSync(join(dirs, String(i)));
+      mkdirSync(domain, { recursive: true });
+      writeFileSync(join(domain, "crate-dir"), join(dirs, String(i)));
+      const when = new Date(Date.now() - (20 - i) * 86_400_000);
+      utimesSync(join(domain, "crate-dir"), when, when);
+    });
+    const crate = join(dirs, "lru");
+    mkdirSync(join(crate, "src"), { recursive: true });
+    writeFileSync(join(crate, "Cargo.toml"), '[package]\nname = "lru"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\nproc-macro = true\n');
+    writeFileSync(join(crate, "src/lib.rs"), "#[proc_macro]\npub fn lru(_: proc_macro::TokenStream) -> proc_macro::TokenStream { Default::default() }\n");
+    try {
+      const built = await build({ crate, output: join(dirs, "lru.wasm") });
+      const domains = readdirSync(local).filter((d) => existsSync(join(local, d, "crate-dir")));
+      assert.ok(domains.length <= 8, `${domains.length} local domains: ${domains.join(", ")}`);
+      assert.ok(existsSync(built.targetDir), "the domain just built is kept");
+      assert.equal(existsSync(fakes[0]), false, "the least recently built domain was removed");
+      // Kept ones are never older than removed ones.
+      const kept = fakes.map(existsSync);
+      assert.deepEqual(
+        kept,
+        [...kept].sort((x, y) => Number(x) - Number(y)),
+        "removed in order of last use",
+      );
+    } finally {
+      for (const domain of fakes) rmSync(domain, { recursive: true, force: true });
+      rmSync(dirs, { recursive: true, force: true });
     }
   });
 });
