@@ -16,7 +16,6 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -27,7 +26,7 @@ import { buildScriptPackages } from "../../src/patch/metadata.js";
 import { localRegistry, offlineCargoHome } from "../support/cargo-home.js";
 import { macroboxArgs } from "../support/cli.js";
 import { FIXTURES } from "../support/paths.js";
-import { victimEnv as sharedVictimEnv } from "../support/victim.js";
+import { listenTripwire, victimEnv as sharedVictimEnv, type Tripwire } from "../support/victim.js";
 
 const toolchain = findToolchain();
 const fileSecret = `FILE-${randomBytes(16).toString("hex")}`;
@@ -38,9 +37,7 @@ const NAME_GRANTS = () => ["typenum", "typenum:network", `typenum:read=${secretP
 let scratch = "";
 let home = "";
 let secretPath = "";
-let listener: Server;
-let port = 0;
-let connections = 0;
+let wire: Tripwire;
 
 const env = () => sharedVictimEnv(home, scratch, {});
 
@@ -61,7 +58,7 @@ function squatter(dir: string, version: string): void {
       .replace('version = "0.0.1"', `version = "${version}"`)
       .replace(`"SECRET"`, JSON.stringify(secretPath)),
   );
-  writeFileSync(join(dir, "victim.txt"), `${port}\n${secretPath}\n${join(scratch, "outside")}\n`);
+  writeFileSync(join(dir, "victim.txt"), `${wire.port}\n${secretPath}\n${join(scratch, "outside")}\n`);
 }
 
 /** What `macrobox patch` would grant each build script of the workspace at `ws`: the real graph (cargo metadata), the user's name grants. */
@@ -84,16 +81,11 @@ before(async () => {
   mkdirSync(join(home, ".ssh"), { recursive: true });
   writeFileSync(secretPath, `${fileSecret}\n`, { mode: 0o600 });
   offlineCargoHome(join(home, ".cargo"), localRegistry(toolchain));
-  listener = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-  port = (listener.address() as { port: number }).port;
+  wire = await listenTripwire();
 });
 
 after(async () => {
-  await new Promise<void>((resolve) => listener.close(() => resolve()));
+  await wire?.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -155,7 +147,7 @@ describe("a repository's package named like the crates.io crate the user granted
       assert.equal(loot.length, 1, "the squatter's build script ran");
       assert.ok(!loot[0].includes(fileSecret) && !loot[0].includes("network=yes"), loot[0]);
       await settle();
-      assert.equal(connections, 0, "the squatter reached the listener");
+      assert.equal(wire.connections, 0, "the squatter reached the listener");
       // crates.io's typenum ran through the wrapper with its grant (the run log's summary).
       const report = macrobox(["patch", "--report"], repo);
       assert.match(report.stdout, new RegExp(`typenum 1\\.[0-9.]+ \\(.*\\): 1 run, last succeeded; granted network,read=${esc(secretPath)}`), report.stdout);

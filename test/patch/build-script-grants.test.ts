@@ -14,14 +14,13 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { findToolchain } from "../../src/builder/index.js";
-import { victimEnv as sharedVictimEnv } from "../support/victim.js";
+import { listenTripwire, victimEnv as sharedVictimEnv, type Tripwire } from "../support/victim.js";
 import { localRegistry, offlineCargoHome } from "../support/cargo-home.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -38,9 +37,7 @@ let home = "";
 let repo = "";
 let outside = "";
 let secretPath = "";
-let listener: Server;
-let port = 0;
-let connections = 0;
+let wire: Tripwire;
 
 function victimEnv(): NodeJS.ProcessEnv {
   return sharedVictimEnv(home, scratch, { MACROBOX_BS_SECRET: envSecret });
@@ -95,19 +92,14 @@ before(async () => {
   writeFileSync(secretPath, `${fileSecret}\n`, { mode: 0o600 });
   // crates-io from the builder's directory source, offline (test/support/cargo-home.ts).
   offlineCargoHome(join(home, ".cargo"), localRegistry(toolchain));
-  listener = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-  port = (listener.address() as { port: number }).port;
+  wire = await listenTripwire();
   repo = join(scratch, "repo");
   cpSync(join(REPO, "test/fixtures/build-scripts"), repo, { recursive: true });
-  for (const c of ["evil-macros", "evil-dep"]) writeFileSync(join(repo, c, "victim.txt"), `${port}\n${secretPath}\n${outside}\n`);
+  for (const c of ["evil-macros", "evil-dep"]) writeFileSync(join(repo, c, "victim.txt"), `${wire.port}\n${secretPath}\n${outside}\n`);
 });
 
 after(async () => {
-  await new Promise<void>((resolve) => listener.close(() => resolve()));
+  await wire?.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -162,7 +154,7 @@ describe("build scripts' capabilities: asked by the package, granted by the user
       assert.ok(!r.stderr.includes(fileSecret) && !r.stderr.includes(envSecret), `${a.attack}: no secret in the message`);
     }
     await settle();
-    assert.equal(connections, 0, "no build script reached the listener");
+    assert.equal(wire.connections, 0, "no build script reached the listener");
     assert.deepEqual(marks(), [], "no mark outside OUT_DIR");
   });
 
@@ -199,7 +191,7 @@ describe("build scripts' capabilities: asked by the package, granted by the user
     assert.equal(outFile(target, "evil-dep", "env.txt"), envSecret, "the granted env var is there");
     assert.ok(existsSync(join(outside, `${MARK}evil-dep-strict`)), "the granted write works");
     await settle();
-    assert.ok(connections >= 1, "the granted network reaches the listener");
+    assert.ok(wire.connections >= 1, "the granted network reaches the listener");
     // Only what was granted: the home stays hidden, the write grant is one directory.
     assert.ok(!existsSync(join(home, `${MARK}evil-dep`)), "the home is not writable");
     assert.ok(!existsSync(join(repo, `evil-dep/${MARK}evil-dep`)), "the package is not writable");
@@ -234,9 +226,9 @@ describe("build scripts' capabilities: asked by the package, granted by the user
     };
     const unpatched = stats();
     await settle();
-    assert.ok(marks().length > 0 && connections > 0, "control: unpatched, rust-analyzer runs the hostile build scripts natively");
+    assert.ok(marks().length > 0 && wire.connections > 0, "control: unpatched, rust-analyzer runs the hostile build scripts natively");
     for (const mk of marks()) rmSync(mk);
-    connections = 0;
+    wire.connections = 0;
     beforePatch = snapshot(repo); // cargo wrote Cargo.lock meanwhile: --undo restores the workspace as this patch finds it
     const p = macrobox(["patch", "--keep-native", "evil-macros"]);
     assert.equal(p.status, 0, p.stderr);
@@ -248,7 +240,7 @@ describe("build scripts' capabilities: asked by the package, granted by the user
     );
     assert.deepEqual(patched, unpatched);
     assert.deepEqual(marks(), [], "a build script rust-analyzer ran left a mark");
-    assert.equal(connections, 0);
+    assert.equal(wire.connections, 0);
     assert.match(macrobox(["patch", "--report"]).stdout, /evil-dep 0\.1\.0 .*: 1 run, last succeeded/, "rust-analyzer's run is in the log");
   });
 

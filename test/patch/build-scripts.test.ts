@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +18,7 @@ import { after, before, describe, test } from "node:test";
 
 import { findToolchain } from "../../src/builder/index.js";
 import { macroboxArgs } from "../support/cli.js";
-import { victimEnv as sharedVictimEnv } from "../support/victim.js";
+import { listenTripwire, victimEnv as sharedVictimEnv, type Tripwire } from "../support/victim.js";
 import { localRegistry, offlineCargoHome } from "../support/cargo-home.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -37,9 +36,7 @@ let scratch = "";
 let home = "";
 let repo = "";
 let outside = "";
-let listener: Server;
-let port = 0;
-let connections = 0;
+let wire: Tripwire;
 /** The native build's results, the oracle for the confined one. */
 let native: { good: string[]; outputs: Map<string, string> } = { good: [], outputs: new Map() };
 let beforePatch = new Map<string, string>();
@@ -115,19 +112,14 @@ before(async () => {
   writeFileSync(join(home, ".secret"), `${fileSecret}\n`, { mode: 0o600 });
   // crates-io from the builder's directory source, offline (test/support/cargo-home.ts).
   offlineCargoHome(join(home, ".cargo"), localRegistry(toolchain));
-  listener = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-  port = (listener.address() as { port: number }).port;
+  wire = await listenTripwire();
   repo = join(scratch, "repo");
   cpSync(FIXTURE, repo, { recursive: true });
-  for (const c of HOSTILE) writeFileSync(join(repo, c, "victim.txt"), `${port}\n${join(home, ".secret")}\n${outside}\n`);
+  for (const c of HOSTILE) writeFileSync(join(repo, c, "victim.txt"), `${wire.port}\n${join(home, ".secret")}\n${outside}\n`);
 });
 
 after(async () => {
-  await new Promise<void>((resolve) => listener.close(() => resolve()));
+  await wire?.close();
   for (const dir of ["/tmp", "/var/tmp"])
     for (const f of existsSync(dir) ? readdirSync(dir) : []) if (f.startsWith(MARK)) rmSync(join(dir, f), { force: true });
   if (scratch) rmSync(scratch, { recursive: true, force: true });
@@ -145,14 +137,14 @@ describe("build scripts run confined after macrobox patch", { timeout: 1_800_000
     }
     assert.equal(r.stdout.split("probe=ok;").length - 1, HOSTILE.length, "natively, each hostile script's rustc probe works");
     await acceptPending();
-    assert.ok(connections >= 2, "natively, the build scripts reach the listener");
+    assert.ok(wire.connections >= 2, "natively, the build scripts reach the listener");
     native = { good: goodLines(r.stdout), outputs: scriptOutputs(join(scratch, "target-native")) };
     assert.equal(native.good.length, 5, r.stdout);
     assert.deepEqual([...native.outputs.keys()].sort(), ["good-dep", "memoffset"]);
     assert.match(native.outputs.get("memoffset")!, /cargo:rustc-cfg=raw_ref_macros/, "autocfg's probes pass natively");
     // Clean up the control's traces so the checks below see only what the confined run did.
     for (const m of marks()) rmSync(m, { force: true });
-    connections = 0;
+    wire.connections = 0;
     beforePatch = snapshot();
   });
 
@@ -167,7 +159,7 @@ describe("build scripts run confined after macrobox patch", { timeout: 1_800_000
     assertNoSecret("the program's output", r.stdout + r.stderr);
     for (const f of files(targetDir)) assertNoSecret(f, readFileSync(f));
     await acceptPending();
-    assert.equal(connections, 0, "a build script reached the listener");
+    assert.equal(wire.connections, 0, "a build script reached the listener");
     assert.deepEqual(marks(), [], "a build script left a mark outside OUT_DIR");
     // The hostile scripts did run (they wrote OUT_DIR), in the sandbox's home, with cargo's env only.
     const confined = readFileSync(

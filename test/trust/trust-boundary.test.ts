@@ -26,7 +26,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,7 +36,7 @@ import { ProcMacroServerClient } from "../support/server-client.js";
 import { decodeResponseLine, encodeRequestLine } from "../../src/server/protocol.js";
 import { lexSource } from "../oracle/native.js";
 import { idRequest } from "../oracle/server-requests.js";
-import { victimEnv as sharedVictimEnv } from "../support/victim.js";
+import { listenTripwire, victimEnv as sharedVictimEnv, type Tripwire } from "../support/victim.js";
 import { macroboxArgs } from "../support/cli.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -53,9 +52,7 @@ const SECRETS = [keySecret, envSecret, awsSecret, tokenSecret];
 let scratch = "";
 let home = "";
 let repo = "";
-let listener: Server;
-let port = 0;
-let connections = 0;
+let wire: Tripwire;
 /** Everything the commands printed, for the final sweep. */
 const outputs: string[] = [];
 
@@ -103,7 +100,7 @@ async function acceptPending(): Promise<void> {
 }
 
 function markerName(): string {
-  return `macrobox-build-rs-ran-${port}`;
+  return `macrobox-build-rs-ran-${wire.port}`;
 }
 
 before(async () => {
@@ -116,12 +113,7 @@ before(async () => {
   mkdirSync(join(scratch, "run"), { mode: 0o700 });
   chmodSync(join(scratch, "run"), 0o700);
 
-  listener = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-  port = (listener.address() as { port: number }).port;
+  wire = await listenTripwire();
 
   // The repository as the victim clones it: a committed symlink into their home, the port to phone.
   repo = join(scratch, "hostile-repo");
@@ -130,11 +122,11 @@ before(async () => {
   // the macro sees), and as a whole crate directory.
   symlinkSync(join(home, ".ssh"), join(repo, "app/loot"));
   symlinkSync(join(home, ".ssh"), join(repo, "linked"));
-  writeFileSync(join(repo, "evil-macros/port.txt"), `${port}\n`);
+  writeFileSync(join(repo, "evil-macros/port.txt"), `${wire.port}\n`);
 });
 
 after(async () => {
-  await new Promise<void>((resolve) => listener.close(() => resolve()));
+  await wire?.close();
   for (const dir of ["/tmp", "/var/tmp"]) rmSync(join(dir, markerName()), { force: true });
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
@@ -143,12 +135,12 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
   test("control: natively, the same repository steals every secret", async () => {
     const control = join(scratch, "control");
     cpSync(repo, control, { recursive: true, verbatimSymlinks: true });
-    const before = connections;
+    const before = wire.connections;
     const r = run("/usr/bin/cargo", ["run", "-q", "--offline"], control, { ...victimEnv(), CARGO_TARGET_DIR: join(scratch, "target-control") });
     assert.equal(r.status, 0, r.stderr);
     for (const secret of [keySecret, envSecret, awsSecret]) assert.ok(r.stdout.includes(secret), `native run leaks ${secret.slice(0, 4)}`);
     await acceptPending();
-    assert.ok(connections > before, "native build script reached the network");
+    assert.ok(wire.connections > before, "native build script reached the network");
     assert.ok(existsSync(join(home, markerName())), "native build script wrote into HOME");
     // Clean up the control's traces so the checks below see only what macrobox let through.
     outputs.length = 0;
@@ -156,7 +148,7 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
     for (const dir of ["/tmp", "/var/tmp"]) rmSync(join(dir, markerName()), { force: true });
     rmSync(join(scratch, "target-control"), { recursive: true, force: true });
     rmSync(control, { recursive: true, force: true });
-    connections = 0;
+    wire.connections = 0;
   });
 
   test("macrobox build: the build script runs confined; rustc bakes nothing of the user's in", () => {
@@ -294,6 +286,6 @@ describe("a hostile repository gets nothing from the user's machine", { timeout:
     for (const f of [...recentFiles(cacheRoot()), ...recentFiles(join(scratch, "run")), ...recentFiles(repo)]) assertNoSecret(f, readFileSync(f));
     for (const dir of [home, "/tmp", "/var/tmp", process.env.HOME ?? "/root"])
       assert.ok(!existsSync(join(dir, markerName())), `a build script wrote into ${dir}`);
-    assert.equal(connections, 0, "a build script reached the network");
+    assert.equal(wire.connections, 0, "a build script reached the network");
   });
 });
