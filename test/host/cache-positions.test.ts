@@ -9,22 +9,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadMacroModule, printTokenStream, type ExpandRequest, type ExpandResult } from "../../src/index.js";
 import { MemoryCacheStore } from "../../src/host/cache.js";
-import type { CacheStore } from "../../src/host/cache-store.js";
+import { CountingStore } from "../support/counting-store.js";
 import { compileErrors } from "../../src/host/compile-errors.js";
 import { compileNative, macroWasm, runNative, unescapeRustStr } from "../support/bridge-build.js";
-
-/** A store that counts what reaches it: an expansion that sets nothing was answered from it. */
-class CountingStore implements CacheStore {
-  readonly inner = new MemoryCacheStore();
-  sets = 0;
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  set(key: string, value: Uint8Array) {
-    this.sets++;
-    this.inner.set(key, value);
-  }
-}
 
 /** Everything an expansion shows, its output spans resolved (lines, columns, global positions) through its own table. */
 function observable(r: ExpandResult): string {

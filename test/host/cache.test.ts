@@ -13,24 +13,10 @@ import { loadMacroModule, printTokenStream, type ExpandRequest, type ExpandResul
 import { SpanTable } from "../../src/bridge/spans.js";
 import { MemoryCacheStore } from "../../src/host/cache.js";
 import type { CacheStore } from "../../src/host/cache-store.js";
+import { CountingStore } from "../support/counting-store.js";
 import { DiskCacheStore } from "../../src/node/disk-cache.js";
 import { NodeReadOnlyFs } from "../../src/node/fs.js";
 import { macroWasm } from "../support/bridge-build.js";
-
-/** A store that counts what reaches it, so a test can tell a hit from a run. */
-class CountingStore implements CacheStore {
-  readonly inner = new MemoryCacheStore();
-  gets = 0;
-  sets = 0;
-  get(key: string) {
-    this.gets++;
-    return this.inner.get(key);
-  }
-  set(key: string, value: Uint8Array) {
-    this.sets++;
-    this.inner.set(key, value);
-  }
-}
 
 /** Everything an expansion shows, with output spans resolved through the result's own table. */
 function observable(r: ExpandResult): string {
