@@ -533,9 +533,13 @@ function isRegistryCrate(crateDir: string, roots: string[]): boolean {
  * older copy A would find A's sources older than B's output and hand back B's module. When the
  * copy differs from the one last built for this crate version, its files are touched, which makes
  * cargo rebuild it (mtimes never reach the module's bytes).
+ *
+ * The markers sit beside the domain's target dir (`<cache>/last-stage`, `<cache>/local/<dir>/last-stage`),
+ * not in it: macrobox reads and writes them outside the sandbox, and a build script may write
+ * anything in the target dir, a symlink to a file of the user's in place of a marker included.
  */
 function rebuildIfAnotherStageWasLast(targetDir: string, staged: StagedCrate): void {
-  const markers = join(targetDir, ".macrobox-last-stage");
+  const markers = join(dirname(targetDir), "last-stage");
   mkdirSync(markers, { recursive: true });
   const marker = join(markers, `${staged.name}-${staged.version}`);
   const current = basename(staged.dir);
@@ -545,7 +549,8 @@ function rebuildIfAnotherStageWasLast(targetDir: string, staged: StagedCrate): v
   } catch {
     // never built here
   }
-  if (last !== null && last !== current) {
+  // No marker (a first build, or a cache from before the markers moved) is another copy too: touching costs one compile.
+  if (last !== current) {
     const now = new Date();
     const walk = (dir: string) => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {

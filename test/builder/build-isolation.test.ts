@@ -81,6 +81,10 @@ describe("trust domains of module builds", { timeout: 20 * 60_000 }, () => {
     cpSync(join(FIXTURES, "hostile-cache"), crate, { recursive: true });
     // New sources, so that cargo runs the build script (a cache may have built the fixture before).
     writeFileSync(join(crate, "nonce.txt"), String(Date.now()));
+    // A file of the user's that the build script links macrobox's stage markers to, if it finds them.
+    const victimFile = join(scratch, "victim-file");
+    writeFileSync(victimFile, "the victim's own\n");
+    writeFileSync(join(crate, "victim-path.txt"), victimFile);
     const hostile = await build({ crate, output: join(scratch, "hostile.wasm") });
     try {
       const attack = record(readFileSync(hostile.output));
@@ -100,6 +104,14 @@ describe("trust domains of module builds", { timeout: 20 * 60_000 }, () => {
       assert.ok(!watched.includes(hostile.targetDir) && !watched.includes(hostile.cargoHome), hostile.targetDir);
       assert.ok(existsSync(join(hostile.targetDir, "macrobox-planted-wrapper")), "the planted file is in the crate's own target dir");
       assert.ok(existsSync(join(hostile.cargoHome, "config.toml")), "the config is in the crate's own CARGO_HOME");
+
+      // The crate built again from new sources (another stage): macrobox reads and writes its stage
+      // markers outside the sandbox, never through what the build script planted.
+      // (Its own CARGO_HOME's planted wrapper would stop that build first: it poisons only its own domain.)
+      rmSync(join(hostile.cargoHome, "config.toml"));
+      writeFileSync(join(crate, "nonce.txt"), `again ${Date.now()}`);
+      await build({ crate, output: join(scratch, "hostile-again.wasm") });
+      assert.equal(readFileSync(victimFile, "utf8"), "the victim's own\n", "macrobox wrote through a link the build script planted");
 
       // The registry module, compiled and linked again from this cache: the bytes of before.
       const fingerprints = join(cache, "target", "wasm32-macro", "release", ".fingerprint");
