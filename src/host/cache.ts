@@ -309,6 +309,48 @@ function unpackStream(packed: PackedTree[]): TokenStream {
   return out;
 }
 
+/**
+ * Entries parsed already, by the bytes a store returned. A memory store returns the same bytes
+ * object for a key until it drops it, so a hit it answers again (every expansion of a crate that
+ * rustc compiles again: the edit-compile loop) skips parsing the JSON, which was most of a hit's
+ * cost. Least recently used out past `maxBytes` of entry bytes (a parsed entry takes a few times
+ * its bytes). A store that returns fresh bytes every time (the disk's) never hits here.
+ */
+class ParsedEntries {
+  private readonly entries = new Map<Uint8Array, CachedExpansion>();
+  private bytes = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get(bytes: Uint8Array): CachedExpansion | undefined {
+    const entry = this.entries.get(bytes);
+    if (entry !== undefined) {
+      this.entries.delete(bytes);
+      this.entries.set(bytes, entry);
+    }
+    return entry;
+  }
+
+  set(bytes: Uint8Array, entry: CachedExpansion): void {
+    if (bytes.length > this.maxBytes) return;
+    this.entries.set(bytes, entry);
+    this.bytes += bytes.length;
+    for (const k of this.entries.keys()) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= k.length;
+    }
+  }
+}
+
+const parsedEntries = new ParsedEntries(16 * 1024 * 1024);
+
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+}
+
 interface CachedExpansion {
   format: number;
   key: string;
@@ -357,13 +399,20 @@ export function encodeEntry(
  * (absent, unusable, or an observed answer changed: the file system's, or where the input sits).
  */
 export function decodeEntry(key: string, bytes: Uint8Array, spans: SpanTable, view: SpanTableView, fs: ReadOnlyFs | null | undefined): ExpandResult | null {
-  let entry: CachedExpansion;
-  try {
-    entry = JSON.parse(utf8Decoder.decode(bytes)) as CachedExpansion;
-  } catch {
-    return null; // truncated or corrupt
+  let entry = parsedEntries.get(bytes);
+  if (entry === undefined) {
+    try {
+      entry = JSON.parse(utf8Decoder.decode(bytes)) as CachedExpansion;
+    } catch {
+      return null; // truncated or corrupt
+    }
+    if (entry === null || typeof entry !== "object") return null;
+    // Shared by every later hit on these bytes: nothing may change it (a change would throw). The
+    // packed output is only read by unpackStream, here.
+    for (const [k, v] of Object.entries(entry)) if (k !== "output") deepFreeze(v);
+    parsedEntries.set(bytes, entry);
   }
-  if (entry === null || typeof entry !== "object" || entry.format !== EXPANSION_CACHE_FORMAT || entry.key !== key) return null;
+  if (entry.format !== EXPANSION_CACHE_FORMAT || entry.key !== key) return null;
   if (!Array.isArray(entry.observations) || !observationsHold(fs, entry.observations)) return null;
   if (!Array.isArray(entry.positions)) return null;
   let output: TokenStream | undefined;
