@@ -17,7 +17,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, readdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { build, BuildError, findToolchain, type BuildEvent } from "../builder/index.js";
@@ -558,73 +558,12 @@ function wire(root: string, crates: PatchedCrate[], macros: MacroPackage[], user
       `rustc-wrapper = ${JSON.stringify(rustcWrapper)}`,
     );
   for (const [source, entries] of bySource) lines.push("", `[patch.${source === "crates-io" ? source : JSON.stringify(source)}]`, ...entries);
-  lines.push(...shimProfiles(root, crates, macros));
 
   mkdirSync(cargoDir, { recursive: true });
   writeFileSync(join(cargoDir, UNDO_FILE), JSON.stringify(record) + "\n");
   writeFileSync(join(cargoDir, PATCH_FILE), lines.join("\n") + "\n");
   writeFileSync(configPath, userConfig === null ? INCLUDE_LINE : Buffer.concat([Buffer.from(INCLUDE_LINE), userConfig]));
   return join(cargoDir, PATCH_FILE);
-}
-
-/**
- * Every shim built optimized, in every profile (all inherit from dev or release). A shim runs
- * inside rustc for every expansion (it walks the input, asks rustc where each token is, and builds
- * the output), and cargo builds proc macros without optimization (build-override): unoptimized,
- * with the proc_macro client's generic code it instantiates, a shim cost about as much CPU as the
- * native macro it stands for (DEVELOPERS.md, "Performance, third round"). Keyed `name@version`,
- * which matches the shim alone (a workspace member stays beside its shim under another version).
- * cargo refuses two specs that match one package, so a crate the user's own profiles already name
- * (`[profile.*.package.<spec>]` in the workspace's Cargo.toml or a cargo config file) is left to them.
- */
-function shimProfiles(root: string, crates: readonly PatchedCrate[], macros: readonly MacroPackage[]): string[] {
-  const userSpecs = userProfilePackageSpecs(root);
-  const lines: string[] = [];
-  for (const c of crates) {
-    if (c.status === "native") continue;
-    const pkg = macros.find((m) => m.name === c.name && m.version === c.version)!;
-    if (userSpecs.some((spec) => specNames(spec, c.name))) continue;
-    const spec = JSON.stringify(`${c.name}@${pkg.member ? incompatibleVersion(pkg.version) : pkg.version}`);
-    for (const profile of ["dev", "release"])
-      lines.push("", `[profile.${profile}.package.${spec}]`, "opt-level = 3", "debug = false", "debug-assertions = false", "overflow-checks = false");
-  }
-  if (lines.length > 0) lines.unshift("", "# The shims run inside rustc for every expansion: built optimized, whatever the profile.");
-  return lines;
-}
-
-/** Whether a package ID spec (`name`, `name@1.0`, `registry+https://...#name@1.0`, `https://.../name#1.0`) may name `name`. */
-function specNames(spec: string, name: string): boolean {
-  const [url, fragment] = spec.includes("#") ? [spec.slice(0, spec.indexOf("#")), spec.slice(spec.indexOf("#") + 1)] : [null, spec];
-  const named = /^[0-9]/.test(fragment) && url !== null ? url.split("/").at(-1)! : fragment.split(/[@:]/)[0];
-  return named === name || named.replace(/-/g, "_") === name.replace(/-/g, "_");
-}
-
-/**
- * The package specs of `[profile.<p>.package.<spec>]` in the workspace's Cargo.toml and in the
- * cargo config files cargo reads for it (the workspace's and its ancestors' .cargo/config.toml or
- * config, then $CARGO_HOME's). A file that does not parse names none (cargo reports it).
- */
-function userProfilePackageSpecs(root: string, env: NodeJS.ProcessEnv = process.env): string[] {
-  const files = [join(root, "Cargo.toml")];
-  for (let dir = root; ; dir = dirname(dir)) {
-    files.push(join(dir, ".cargo", "config.toml"), join(dir, ".cargo", "config"));
-    if (dirname(dir) === dir) break;
-  }
-  const home = env.CARGO_HOME || join(env.HOME ?? "", ".cargo");
-  files.push(join(home, "config.toml"), join(home, "config"));
-  const specs: string[] = [];
-  for (const file of files) {
-    if (!existsSync(file)) continue;
-    let doc: { profile?: Record<string, { package?: Record<string, unknown> }> };
-    try {
-      doc = parseToml(readFileSync(file, "utf8")) as typeof doc;
-    } catch {
-      continue;
-    }
-    for (const profile of Object.values(doc.profile ?? {}))
-      if (profile?.package && typeof profile.package === "object") specs.push(...Object.keys(profile.package));
-  }
-  return specs;
 }
 
 export interface UndoReport {

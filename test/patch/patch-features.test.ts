@@ -37,23 +37,13 @@ function macrobox(cwd: string, args: string[]) {
 }
 
 /** What cargo compiled (compiler-artifact messages). */
-/** cargo's compiler-artifact messages: what it compiled, and with which profile settings. */
-function compiled(json: string): { name: string; id: string; kind: string[]; fresh: boolean; profile: { opt_level: string; debug_assertions: boolean } }[] {
+function compiled(json: string): { name: string; id: string; kind: string[]; fresh: boolean }[] {
   return json
     .split("\n")
     .filter((l) => l.startsWith("{"))
-    .map(
-      (l) =>
-        JSON.parse(l) as {
-          reason: string;
-          package_id: string;
-          target: { name: string; kind: string[] };
-          fresh: boolean;
-          profile: { opt_level: string; debug_assertions: boolean };
-        },
-    )
+    .map((l) => JSON.parse(l) as { reason: string; package_id: string; target: { name: string; kind: string[] }; fresh: boolean })
     .filter((m) => m.reason === "compiler-artifact")
-    .map((m) => ({ name: m.target.name, id: m.package_id, kind: m.target.kind, fresh: m.fresh, profile: m.profile }));
+    .map((m) => ({ name: m.target.name, id: m.package_id, kind: m.target.kind, fresh: m.fresh }));
 }
 
 const testNames = (out: string) =>
@@ -226,21 +216,8 @@ test("macrobox patch: a [patch] of the user's own, and a git dependency", { time
   assert.equal(patched.status, 0, patched.stderr);
   const build = cargo(inManifest, ["build", "--message-format=json"], target);
   assert.equal(build.status, 0, build.stderr);
-  const shim = compiled(build.stdout).find((c) => c.name === "twin")!;
-  assert.match(shim.id, /\/patch\/shims\//);
-  // The shim runs inside rustc for every expansion: cargo builds it optimized (proc macros are not, by default).
-  assert.deepEqual([shim.profile.opt_level, shim.profile.debug_assertions], ["3", false]);
+  assert.match(compiled(build.stdout).find((c) => c.name === "twin")!.id, /\/patch\/shims\//);
   assert.deepEqual(cargo(inManifest, ["run", "-q"], target), nativeRun);
-
-  // The user's own profile for the macro crate (cargo refuses two specs matching one package): theirs holds, and the build works.
-  const ownProfile = twinApp(join(scratch, "user-profile"), 'twin = { path = "../twin-0.1" }', "\n[profile.dev.package.twin]\nopt-level = 1\n");
-  const ownPatched = macrobox(ownProfile, ["patch"]);
-  assert.equal(ownPatched.status, 0, ownPatched.stderr);
-  const ownBuild = cargo(ownProfile, ["build", "--message-format=json"], target);
-  assert.equal(ownBuild.status, 0, ownBuild.stderr);
-  const ownShim = compiled(ownBuild.stdout).find((c) => c.name === "twin")!;
-  assert.match(ownShim.id, /\/patch\/shims\//);
-  assert.equal(ownShim.profile.opt_level, "1");
 
   // In .cargo/config.toml: it would win over macrobox's [patch]: refused, naming the crate and the file.
   const inConfig = twinApp(join(scratch, "user-patch-config"), 'twin = "0.1"');
