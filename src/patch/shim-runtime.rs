@@ -353,6 +353,9 @@ fn macrobox_connect(socket: &str) -> Result<::std::os::unix::net::UnixStream, St
     }
 }
 
+// The shim is a proc macro, which cargo builds unoptimized (and optimizing it would lengthen
+// every clean build more than it saves): the reader is written to be cheap as it is, with one
+// bounds check per read and strings borrowed from the reply.
 struct MacroboxReader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -360,23 +363,31 @@ struct MacroboxReader<'a> {
 
 impl<'a> MacroboxReader<'a> {
     fn u8(&mut self) -> Result<u8, String> {
-        let b = *self.bytes.get(self.at).ok_or_else(|| "truncated".to_string())?;
+        if self.at >= self.bytes.len() {
+            return Err("truncated".to_string());
+        }
+        let b = self.bytes[self.at];
         self.at += 1;
         Ok(b)
     }
     fn u32(&mut self) -> Result<u32, String> {
-        let mut v = 0u32;
-        for i in 0..4 {
-            v |= (self.u8()? as u32) << (8 * i);
+        if self.bytes.len() - self.at < 4 {
+            return Err("truncated".to_string());
         }
-        Ok(v)
+        let b = &self.bytes[self.at..self.at + 4];
+        self.at += 4;
+        Ok(b[0] as u32 | (b[1] as u32) << 8 | (b[2] as u32) << 16 | (b[3] as u32) << 24)
     }
-    fn str(&mut self) -> Result<String, String> {
+    fn str(&mut self) -> Result<&'a str, String> {
         let n = self.u32()? as usize;
-        if self.at + n > self.bytes.len() {
+        if self.bytes.len() - self.at < n {
             return Err("truncated string".to_string());
         }
-        let s = ::std::str::from_utf8(&self.bytes[self.at..self.at + n]).map_err(|e| e.to_string())?.to_string();
+        let bytes: &'a [u8] = self.bytes;
+        let s = match ::std::str::from_utf8(&bytes[self.at..self.at + n]) {
+            Ok(s) => s,
+            Err(e) => return Err(e.to_string()),
+        };
         self.at += n;
         Ok(s)
     }
@@ -397,7 +408,7 @@ fn macrobox_span(r: &mut MacroboxReader, spans: &[Span]) -> Result<Span, String>
 
 fn macrobox_decode_stream(r: &mut MacroboxReader, spans: &[Span]) -> Result<TokenStream, String> {
     let n = r.u32()?;
-    let mut trees: Vec<TokenTree> = Vec::new();
+    let mut trees: Vec<TokenTree> = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let tree = match r.u8()? {
             0 => {
@@ -418,11 +429,14 @@ fn macrobox_decode_stream(r: &mut MacroboxReader, spans: &[Span]) -> Result<Toke
                 if text.starts_with("r#") {
                     TokenTree::Ident(Ident::new_raw(&text[2..], span))
                 } else {
-                    TokenTree::Ident(Ident::new(&text, span))
+                    TokenTree::Ident(Ident::new(text, span))
                 }
             }
             2 => {
-                let ch = ::std::char::from_u32(r.u32()?).ok_or_else(|| "bad char".to_string())?;
+                let ch = match ::std::char::from_u32(r.u32()?) {
+                    Some(ch) => ch,
+                    None => return Err("bad char".to_string()),
+                };
                 let spacing = if r.u8()? == 1 { Spacing::Joint } else { Spacing::Alone };
                 let mut p = Punct::new(ch, spacing);
                 p.set_span(macrobox_span(r, spans)?);
@@ -455,7 +469,7 @@ fn macrobox_decode_reply(reply: &[u8], spans: &[Span]) -> Result<TokenStream, St
         0 => {}
         // The macro panicked: panic with its message, so that rustc reports it as natively.
         1 => panic!("{}", r.str()?),
-        _ => return Ok(macrobox_error(&r.str()?)),
+        _ => return Ok(macrobox_error(r.str()?)),
     }
     // Granted files and env vars the expansion saw are in the output already, as uses rustc
     // records in its dep-info (src/patch/tracking.ts).
