@@ -69,7 +69,9 @@ function isFile(path: string): boolean {
 
 export function realPathOr(path: string): string {
   try {
-    return realpathSync(path);
+    // The C library's realpath: one call, where Node's own walks every component with lstat
+    // (asked for every expansion of the cargo host and the proc-macro server).
+    return realpathSync.native(path);
   } catch {
     return resolve(path);
   }
