@@ -11,7 +11,7 @@
 
 import { LimitExceeded } from "../sandbox/limits.js";
 import type { Literal, Span, TokenStream, TokenTree } from "../tokens/model.js";
-import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, parseTokenStream, printTokenStream, type Edition } from "../tokens/index.js";
+import { ICE_PANIC_MESSAGE, normalizeAndValidateIdent, parseLiteral, tokenStreamFromStr, printTokenStream, type Edition } from "../tokens/index.js";
 import { pushInternal } from "../tokens/index.js";
 import { ERR_UNIT, type BridgeDiagnostic, type MethodsOf, type Result } from "./codec.js";
 import { expandExpr } from "./expand-expr.js";
@@ -117,7 +117,7 @@ export class BridgeMethods implements MethodsOf<typeof RUSTC_1_96.methods> {
     // rustc gives every token of a parsed string the call-site span (the span table decides: rust-analyzer's does not).
     const callSite = this.expansion.callSite;
     // Too deep a text fails before its trees are built, with the limit storing them would hit.
-    const parsed = parseTokenStream(src, (lo, hi) => this.spans.parsedSpan(callSite, lo, hi), {
+    const parsed = tokenStreamFromStr(src, (lo, hi) => this.spans.parsedSpan(callSite, lo, hi), {
       edition: this.edition,
       maxDepth: this.store.maxNestingDepth,
     });

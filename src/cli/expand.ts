@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { loadMacroModule } from "../host/module.js";
 import type { ExpandRequest, ExpandResult } from "../host/types.js";
 import { SpanTable } from "../bridge/spans.js";
-import { parseTokenStream } from "../tokens/index.js";
+import { tokenStreamFromStr } from "../tokens/index.js";
 import { formatRust } from "./format.js";
 import { findDeriveSites } from "./items.js";
 import { compileModule } from "./compile-module.js";
@@ -134,7 +134,7 @@ export async function expandCommand(args: string[]): Promise<number> {
     const file = spans.addFile(inputArg, text, { localPath: resolve(inputArg) });
     // The file's items are found by walking its trees: the depth limit applies to it as to an input.
     const maxDepth = limits.nestingDepth ?? DEFAULT_LIMITS.nestingDepth;
-    const parsed = parseTokenStream(text, (lo: number, hi: number) => spans.span(file, lo, hi), { maxDepth });
+    const parsed = tokenStreamFromStr(text, (lo: number, hi: number) => spans.span(file, lo, hi), { maxDepth });
     if (!parsed.ok) {
       const at = spans.location(spans.span(file, parsed.error.lo, parsed.error.hi));
       const message = parsed.error.kind === "depth" ? new LimitExceeded("nestingDepth", maxDepth, undefined, "the source file").message : parsed.error.message;

@@ -6,7 +6,7 @@
 // checked against the native compiler by test/bridge/bridge.test.ts). Derive and attribute macros get
 // their item through the AST instead, where doc comments stay comments until the bridge turns
 // them into `#[doc = " x"]` with an escaped plain string — which is what the lexer's
-// `parseTokenStream` already produces.
+// `tokenStreamFromStr` already produces.
 //
 // Browser-safe: no Node APIs here.
 

@@ -13,7 +13,7 @@
 
 import { MacroboxError } from "../errors.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
-import { forEachTree, normalizeSource, parseTokenStream, printedLengthBound, printTokenStream, streamShape, type Edition } from "../tokens/index.js";
+import { forEachTree, normalizeSource, tokenStreamFromStr, printedLengthBound, printTokenStream, streamShape, type Edition } from "../tokens/index.js";
 import { withLazyText } from "./lazy-text.js";
 import { declsExportName, listProcMacros, type MacroKind, type ProcMacroDecl } from "../wasm/decls.js";
 import { parseModule } from "../wasm/binary.js";
@@ -419,7 +419,7 @@ function prepareInputs(request: ExpandRequest, spans: SpanTable, maxDepth: numbe
     if (bytes.length !== expected.length || !bytes.every((b, i) => b === expected[i])) {
       return { error: `the ${what} text is not found at byte ${at} of the source text` };
     }
-    const parsed = parseTokenStream(new TextDecoder().decode(bytes), (lo: number, hi: number) => spans.span(f, at + lo, at + hi), { maxDepth });
+    const parsed = tokenStreamFromStr(new TextDecoder().decode(bytes), (lo: number, hi: number) => spans.span(f, at + lo, at + hi), { maxDepth });
     if (!parsed.ok && parsed.error.kind === "depth") return { tooDeep: { what, at: spans.span(f, at + parsed.error.lo, at + parsed.error.hi) } };
     if (!parsed.ok) {
       const clamp = (n: number) => Math.min(at + Math.max(0, n), f.bytes.length);

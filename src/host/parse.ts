@@ -5,7 +5,7 @@
 // and the server use internally; this maps them to spans with lines and columns through the span
 // table (src/bridge/spans.ts), as rustc counts them. Browser-safe.
 
-import { parseTokenStream as lexTokenStream, type ParseOptions as LexOptions } from "../tokens/index.js";
+import { tokenStreamFromStr, type ParseOptions as LexOptions } from "../tokens/index.js";
 import type { Span, TokenStream } from "../tokens/model.js";
 import { SpanTable } from "../bridge/spans.js";
 import type { Diagnostic } from "../errors.js";
@@ -36,7 +36,7 @@ export type ParseResult = { ok: true; stream: TokenStream; diagnostics: Diagnost
 
 /** `TokenStream::from_str(src)`; `makeSpan(lo, hi)` makes the span of a UTF-8 byte range of `src`. */
 export function parseTokenStream(src: string, makeSpan: (lo: number, hi: number) => Span, options: ParseOptions = {}): ParseResult {
-  const lexed = lexTokenStream(src, makeSpan, options);
+  const lexed = tokenStreamFromStr(src, makeSpan, options);
   const raw: { level: "error" | "warning"; message: string; lo: number; hi: number }[] = [...lexed.diagnostics];
   if (!lexed.ok) raw.push({ level: "error", message: lexed.error.message, lo: lexed.error.lo, hi: lexed.error.hi });
   const diagnostics = raw.length === 0 ? [] : toDiagnostics(src, options.file ?? "<input>", raw);

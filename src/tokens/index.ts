@@ -5,7 +5,7 @@
 
 export * from "./model.js";
 export {
-  parseTokenStream,
+  tokenStreamFromStr,
   parseLiteral,
   normalizeAndValidateIdent,
   shebangLength,

@@ -124,7 +124,7 @@ export function normalizeSource(src: string): { text: string; toOriginal: (byte:
 }
 
 /** `TokenStream::from_str(src)`; `makeSpan(lo, hi)` makes the span of a UTF-8 byte range of `src`. */
-export function parseTokenStream(src: string, makeSpan: (lo: number, hi: number) => Span, options: ParseOptions = {}): ParseResult {
+export function tokenStreamFromStr(src: string, makeSpan: (lo: number, hi: number) => Span, options: ParseOptions = {}): ParseResult {
   return lex(src, makeSpan, options, false);
 }
 

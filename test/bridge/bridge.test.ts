@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { BRIDGE_ABI, loadMacroModule, type ExpandResult, type MacroModule } from "../../src/index.js";
 import { SpanTable } from "../../src/bridge/spans.js";
-import { parseTokenStream, printTokenStream } from "../../src/tokens/index.js";
+import { tokenStreamFromStr, printTokenStream } from "../../src/tokens/index.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { METHODS_1_96 } from "../../src/bridge/abi.js";
 import { runClient } from "../../src/bridge/run-client.js";
@@ -85,7 +85,7 @@ describe("expansion", () => {
     const r = await probe.expand({ kind: "bang", name: "echo", input: ITEM });
     assert.equal(r.ok, true, r.error?.message);
     const table = new SpanTable();
-    const lexed = parseTokenStream(ITEM, () => table.dummy);
+    const lexed = tokenStreamFromStr(ITEM, () => table.dummy);
     assert.ok(lexed.ok);
     assert.deepEqual(stripSpans(r.output!), stripSpans(lexed.stream));
     assert.equal(r.text, printTokenStream(lexed.stream));

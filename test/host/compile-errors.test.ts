@@ -6,12 +6,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SpanTable } from "../../src/bridge/spans.js";
 import { compileErrors, DEFAULT_CFG_TARGET, type CfgTarget } from "../../src/host/compile-errors.js";
-import { parseTokenStream } from "../../src/tokens/index.js";
+import { tokenStreamFromStr } from "../../src/tokens/index.js";
 
 function errors(src: string, target?: CfgTarget): Array<[string, string]> {
   const spans = new SpanTable();
   const file = spans.addFile("out.rs", src);
-  const parsed = parseTokenStream(src, (lo: number, hi: number) => spans.span(file, lo, hi));
+  const parsed = tokenStreamFromStr(src, (lo: number, hi: number) => spans.span(file, lo, hi));
   assert.ok(parsed.ok);
   return compileErrors(parsed.stream, spans, { target }).map((d) => [d.level, d.message]);
 }

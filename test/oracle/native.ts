@@ -16,7 +16,7 @@ import { spawnRustAnalyzerServer, type ProcMacroServerClient } from "../support/
 import { decodeFlatTree, encodeFlatTree } from "../../src/server/flat.js";
 import type { MacroInfo, MacroKind } from "../../src/server/protocol.js";
 import type { TokenStream } from "../../src/tokens/model.js";
-import { parseTokenStream } from "../../src/tokens/parse.js";
+import { tokenStreamFromStr } from "../../src/tokens/parse.js";
 import { registryRoots, syncDirectorySource } from "../../src/builder/registry.js";
 import { findToolchain } from "../../src/builder/toolchain.js";
 
@@ -216,7 +216,7 @@ export type Lexer = (src: string) => TokenStream;
 /** Lexes source text as `TokenStream::from_str` would; input tokens get spans from INPUT_SPAN_BASE. */
 export function lexSource(src: string): TokenStream {
   let next = INPUT_SPAN_BASE;
-  const result = parseTokenStream(src, () => next++);
+  const result = tokenStreamFromStr(src, () => next++);
   if (!result.ok) throw new OracleError(`cannot lex input: ${result.error.message}`);
   // rustc stops before expansion on lexing errors, so an input with any is not a valid case.
   const errors = result.diagnostics.filter((d) => d.level === "error");

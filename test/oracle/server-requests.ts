@@ -13,7 +13,7 @@ import type { SubRequest, SubResponse } from "../../src/server/postcard.js";
 import { encodeSpanDataTable, type Request, type SpanData } from "../../src/server/protocol.js";
 import { isRootContext } from "../../src/server/ra-spans.js";
 import type { TokenStream } from "../../src/tokens/model.js";
-import { parseTokenStream } from "../../src/tokens/parse.js";
+import { tokenStreamFromStr } from "../../src/tokens/parse.js";
 import { forEachTree } from "../../src/tokens/walk.js";
 import { crateKey, loadCorpus, type CorpusCase } from "../corpus/expand/load.js";
 import { oracleCacheDir } from "./native.js";
@@ -110,7 +110,7 @@ export function raRequest(lib: string, macroName: string, input: string, args: s
     return add({ fileId: RA_FILE, astId: anchor, start: lo, end: hi, ctx });
   };
   const lex = (src: string): TokenStream => {
-    const r = parseTokenStream(src, span);
+    const r = tokenStreamFromStr(src, span);
     if (!r.ok) throw new Error(r.error.message);
     return r.stream;
   };

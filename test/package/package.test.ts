@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, r
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
-import { parseTokenStream, printTokenStream } from "../../src/tokens/index.js";
+import { tokenStreamFromStr, printTokenStream } from "../../src/tokens/index.js";
 import { findToolchain } from "../../src/builder/index.js";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -135,7 +135,7 @@ console.log(JSON.stringify({
   // client of a native server is the tests' (test/support).
   for (const name of ["serveStdio", "runProcMacroServer", "ProcMacroServerClient"])
     assert.ok(!got.node.includes(name), `macrobox/node does not export ${name}`);
-  const source = parseTokenStream("fn f(a:u8)->u8{a+1} #[x] 'a 1.0e3", () => 0);
+  const source = tokenStreamFromStr("fn f(a:u8)->u8{a+1} #[x] 'a 1.0e3", () => 0);
   assert.ok(source.ok);
   assert.equal(got.printed, printTokenStream(source.stream), "the installed printer prints as the source does");
   assert.equal(got.fs.type, "file");

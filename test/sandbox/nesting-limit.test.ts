@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { loadMacroModule, type MacroModule } from "../../src/index.js";
 import { DEFAULT_LIMITS, LIMIT_SPECS } from "../../src/sandbox/limits.js";
-import { parseTokenStream, printTokenStream } from "../../src/tokens/index.js";
+import { tokenStreamFromStr, printTokenStream } from "../../src/tokens/index.js";
 import { streamShape } from "../../src/tokens/shape.js";
 import type { Group, TokenStream } from "../../src/tokens/model.js";
 import { decodeFlatTree, encodeFlatTree } from "../../src/server/flat.js";
@@ -81,14 +81,14 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
   it("the lexer stops at the first delimiter past maxDepth, before building trees; at the limit it builds them", () => {
     const table = new SpanTable();
     const file = table.addFile("t.rs", nestedText(10, "a"));
-    const at = parseTokenStream(nestedText(10, "a"), (lo, hi) => table.span(file, lo, hi), { maxDepth: 10 });
+    const at = tokenStreamFromStr(nestedText(10, "a"), (lo, hi) => table.span(file, lo, hi), { maxDepth: 10 });
     assert.ok(at.ok);
     assert.equal(streamShape(at.stream).depth, 10);
-    const over = parseTokenStream("x [{" + nestedText(9, "a") + "}]", () => 0, { maxDepth: 10 });
+    const over = tokenStreamFromStr("x [{" + nestedText(9, "a") + "}]", () => 0, { maxDepth: 10 });
     assert.ok(!over.ok);
     assert.deepEqual([over.error.kind, over.error.lo, over.error.hi], ["depth", 12, 13]);
     // Unlimited, 200,000 levels lex (building trees is iterative) and measure.
-    const deep = parseTokenStream(nestedText(200_000), () => 0);
+    const deep = tokenStreamFromStr(nestedText(200_000), () => 0);
     assert.ok(deep.ok);
     assert.deepEqual(streamShape(deep.stream), { tokens: 200_000, depth: 200_000 });
   });
@@ -104,7 +104,7 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
   it("finding derive sites takes modules nested 20,000 deep, in order", () => {
     const n = 20_000;
     const text = `#[derive(D)] struct A;${" mod m { #[derive(D)] struct B; ".repeat(n)}${"}".repeat(n)} #[derive(D)] struct C;`;
-    const lexed = parseTokenStream(text, () => 0);
+    const lexed = tokenStreamFromStr(text, () => 0);
     assert.ok(lexed.ok);
     const sites = findDeriveSites(lexed.stream, "D");
     assert.equal(sites.length, n + 2);
@@ -113,7 +113,7 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
 
   it("expand_expr: concat! nested as deep as the limit allows stops at rustc's recursion limit, not the host's stack", () => {
     const text = "concat!(".repeat(DEFAULT_LIMITS.nestingDepth - 1) + '"a"' + ")".repeat(DEFAULT_LIMITS.nestingDepth - 1);
-    const lexed = parseTokenStream(text, () => 0);
+    const lexed = tokenStreamFromStr(text, () => 0);
     assert.ok(lexed.ok);
     const errors: string[] = [];
     const result = expandExpr(lexed.stream, { spans: new SpanTable(), env: () => null, trackEnv: () => {}, error: (m) => errors.push(m) });
@@ -222,7 +222,7 @@ describe("the nesting-depth limit", { timeout: 15 * 60_000 }, () => {
         globals: { defSite: 0, callSite: 1, mixedSite: 2 },
         spanDataTable: [],
       }) as Request;
-    const lexed = parseTokenStream("select id from users", () => 3);
+    const lexed = tokenStreamFromStr("select id from users", () => 3);
     assert.ok(lexed.ok);
     const normal = request(lexed.stream);
     const lines = [request(nestedStream(20_000, 3)), request(nestedStream(200_000, 3)), normal].map(encodeRequestLine).join("");

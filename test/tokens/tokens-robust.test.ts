@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseLiteral, parseTokenStream, printTokenStream } from "../../src/tokens/index.js";
+import { parseLiteral, tokenStreamFromStr, printTokenStream } from "../../src/tokens/index.js";
 
 const noSpan = () => 0;
 
@@ -15,7 +15,7 @@ test("deeply nested groups parse and print without recursion limits", () => {
     ["{", "}"],
   ]) {
     const n = 100_000;
-    const r = parseTokenStream(open.repeat(n) + "x" + close.repeat(n), noSpan);
+    const r = tokenStreamFromStr(open.repeat(n) + "x" + close.repeat(n), noSpan);
     assert.ok(r.ok);
     let depth = 0;
     let tt = r.stream[0];
@@ -30,19 +30,19 @@ test("deeply nested groups parse and print without recursion limits", () => {
 });
 
 test("unclosed deep nesting is a LexError, not a crash", () => {
-  const r = parseTokenStream("(".repeat(50_000), noSpan);
+  const r = tokenStreamFromStr("(".repeat(50_000), noSpan);
   assert.equal(r.ok, false);
   assert.ok(!r.ok && r.error.kind === "lex" && r.error.message === "this file contains an unclosed delimiter");
   assert.ok(!r.ok && r.error.lo === 50_000 && r.error.hi === 50_000);
 });
 
 test("a huge unterminated string is one fatal error at its start", () => {
-  const r = parseTokenStream('a "' + "x".repeat(1_000_000), noSpan);
+  const r = tokenStreamFromStr('a "' + "x".repeat(1_000_000), noSpan);
   assert.ok(!r.ok && r.error.kind === "fatal" && r.error.message === "unterminated double quote string" && r.error.lo === 2);
 });
 
 test("lone surrogates and NULs are unknown characters, reported with byte offsets", () => {
-  const r = parseTokenStream("a \ud800 b \u0000 c \udfff", noSpan);
+  const r = tokenStreamFromStr("a \ud800 b \u0000 c \udfff", noSpan);
   assert.ok(r.ok);
   assert.deepEqual(
     r.stream.map((t) => (t.type === "ident" ? t.sym : t.type)),
@@ -60,7 +60,7 @@ test("lone surrogates and NULs are unknown characters, reported with byte offset
 
 test("spans are UTF-8 byte ranges of the caller's text, across BOM and CRLF", () => {
   const ranges: [number, number][] = [];
-  const r = parseTokenStream("\ufeffé\r\nü 😀x", (lo, hi) => ranges.push([lo, hi]) - 1);
+  const r = tokenStreamFromStr("\ufeffé\r\nü 😀x", (lo, hi) => ranges.push([lo, hi]) - 1);
   assert.ok(r.ok);
   // é at bytes 3..5 (after the 3-byte BOM), ü after the CRLF at 7..9, 😀x at 10..15.
   assert.deepEqual(

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseTokenStream } from "../../src/tokens/index.js";
+import { tokenStreamFromStr } from "../../src/tokens/index.js";
 import { CONFUSABLES } from "../../src/tokens/confusables.js";
 import { oracleTrees, runOracleRecords, type InputRecord, type OracleRecord } from "../oracle/lexer/harness.js";
 
@@ -26,7 +26,7 @@ const CHUNK = 0x4000;
 function treeDifferences(answers: OracleRecord[]): string[] {
   const problems: string[] = [];
   for (const r of answers) {
-    const ours = parseTokenStream(r.payload, () => 0);
+    const ours = tokenStreamFromStr(r.payload, () => 0);
     if (r.answer.result !== "ok" || !ours.ok) {
       problems.push(`${r.category}: rustc ${r.answer.result}, ours ${ours.ok ? "ok" : ours.error.message}`);
       continue;
@@ -74,7 +74,7 @@ test("identifier character classes agree with rustc for planes 0-3 and 14", { ti
   const answers = runOracleRecords(records, "2021", "unicode");
   const problems: string[] = [];
   for (const r of answers) {
-    const ours = parseTokenStream(r.payload, () => 0);
+    const ours = tokenStreamFromStr(r.payload, () => 0);
     if (r.answer.result !== "ok" || !ours.ok) {
       problems.push(`${r.category}: rustc ${r.answer.result}, ours ${ours.ok ? "ok" : ours.error.message}`);
       continue;

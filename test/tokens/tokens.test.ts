@@ -15,7 +15,7 @@ import {
   normalizeAndValidateIdent,
   PUNCT_CHARS,
   parseLiteral,
-  parseTokenStream,
+  tokenStreamFromStr,
   printLiteral,
   printTokenStream,
   printTokenTree,
@@ -90,7 +90,7 @@ function buildStream(items: string[], edition: Edition): TokenStream {
         break;
       }
       case "S": {
-        const r = parseTokenStream(rest, makeSpan, { edition });
+        const r = tokenStreamFromStr(rest, makeSpan, { edition });
         if (!r.ok) throw new Error(`built stream ${rest}: ${r.error.message}`);
         top.push(...r.stream);
         break;
@@ -124,7 +124,7 @@ function compareRecord(r: OracleRecord, edition: Edition, problems: Map<string, 
   };
   spans.length = 0;
   if (r.kind === "stream") {
-    const res = parseTokenStream(r.payload, makeSpan, { edition });
+    const res = tokenStreamFromStr(r.payload, makeSpan, { edition });
     const diags: LexDiagnostic[] = res.diagnostics;
     const fatalDiag = !res.ok && res.error.kind === "fatal" ? [{ level: "error", message: res.error.message, lo: res.error.lo, hi: res.error.hi }] : [];
     const [ourCrate, ourOwn] = splitCrateLevel([...diags, ...fatalDiag]);
