@@ -23,11 +23,11 @@ export abstract class ByteReader {
     this.end = end;
   }
 
-  /** Reads `bytes` from the start (one reader for a message after another, without garbage). */
-  reset(bytes: Uint8Array): this {
+  /** Reads `bytes[start..end)` (one reader for a message after another, without garbage). */
+  reset(bytes: Uint8Array, start = 0, end = bytes.length): this {
     this.bytes = bytes;
-    this.pos = 0;
-    this.end = bytes.length;
+    this.pos = start;
+    this.end = end;
     return this;
   }
 

@@ -132,10 +132,19 @@ export class HostSide {
 
   /** Called by the module through the table (see BridgeEntries). */
   dispatchCall(sret: number, buf: number): void {
-    this.recording(() => this.dispatch(sret, buf));
+    // No closure per call: this runs for every bridge call.
+    try {
+      this.dispatch(sret, buf);
+    } catch (e) {
+      this.failed(e);
+    }
   }
   reserveCall(sret: number, buf: number, additional: number): void {
-    this.recording(() => this.reserveHost(sret, buf, additional));
+    try {
+      this.reserveHost(sret, buf, additional);
+    } catch (e) {
+      this.failed(e);
+    }
   }
 
   private dataView: DataView | null = null;
@@ -157,18 +166,27 @@ export class HostSide {
     return this.dataView;
   }
 
-  /** Runs a call from the module, remembering why it failed before the error unwinds into it. */
-  private recording(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof LimitExceeded) this.limitExceeded ??= e;
-      // The host's calls are shallow (its walks over trees are iterative): a call that overflows
-      // the stack was made with it nearly used up by the macro's own recursion, which is the
-      // macro's stack overflow, reported as the trap it is (classifyThrow), not as a host fault.
-      else if (!isStackOverflow(e)) this.fault ??= e instanceof Error ? e.message : String(e);
-      throw e;
-    }
+  /** Remembers why a call from the module failed, before the error unwinds into it. */
+  private failed(e: unknown): never {
+    if (e instanceof LimitExceeded) this.limitExceeded ??= e;
+    // The host's calls are shallow (its walks over trees are iterative): a call that overflows
+    // the stack was made with it nearly used up by the macro's own recursion, which is the
+    // macro's stack overflow, reported as the trap it is (classifyThrow), not as a host fault.
+    else if (!isStackOverflow(e)) this.fault ??= e instanceof Error ? e.message : String(e);
+    throw e;
+  }
+
+  private memoryBytes: Uint8Array | null = null;
+  /** The whole memory as bytes (a new view only when growing has replaced the buffer). */
+  private u8(): Uint8Array {
+    const buffer = this.buffer();
+    if (this.memoryBytes === null || this.memoryBytes.buffer !== buffer) this.memoryBytes = new Uint8Array(buffer);
+    return this.memoryBytes;
+  }
+
+  /** Fails unless `ptr..ptr+len` lies in the memory. */
+  private check(ptr: number, len: number): void {
+    if (ptr < 0 || len < 0 || ptr + len > this.buffer().byteLength) throw new BridgeDecodeError(`buffer ${ptr}+${len} is outside memory`);
   }
 
   bytes(ptr: number, len: number): Uint8Array {
@@ -267,7 +285,7 @@ export class HostSide {
   }
 
   readBuffer(ptr: number): RawBuffer {
-    this.bytes(ptr, BUFFER_SIZE);
+    this.check(ptr, BUFFER_SIZE);
     const v = this.view();
     return {
       data: v.getUint32(ptr, true),
@@ -315,15 +333,15 @@ export class HostSide {
   /** The dispatch closure: answer the request in the buffer, in that same buffer. */
   private dispatch(sret: number, bufPtr: number): void {
     let b = this.readBuffer(bufPtr);
-    // A view, not a copy: the server decodes it completely before answering (BridgeServer.dispatch).
-    const request = this.bytes(b.data, b.len);
+    this.check(b.data, b.len);
     // Out of fuel once: every later call fails too (the macro may catch the first as a panic).
     if (this.limitExceeded) throw this.limitExceeded;
     const workBefore = this.server.hostWork;
-    const response = this.server.dispatch(request);
+    // The memory itself, not a copy: the server decodes the request completely before answering (BridgeServer.dispatch).
+    const response = this.server.dispatch(this.u8(), b.data, b.data + b.len);
     // The host's work counts against the module's fuel. It is kept here, not subtracted from the
     // fuel global: the module's metering keeps a local copy it may store back over the global.
-    if (!this.charge(HOST_WORK_PER_CALL + HOST_WORK_PER_BYTE * (request.length + response.length) + (this.server.hostWork - workBefore))) {
+    if (!this.charge(HOST_WORK_PER_CALL + HOST_WORK_PER_BYTE * (b.len + response.length) + (this.server.hostWork - workBefore))) {
       throw this.limitExceeded!;
     }
     b.len = 0;
@@ -341,7 +359,8 @@ export class HostSide {
         b = this.readBuffer(out);
       }
     }
-    this.bytes(b.data, response.length).set(response);
+    this.check(b.data, response.length);
+    this.u8().set(response, b.data);
     b.len = response.length;
     this.writeBuffer(sret, b);
   }

@@ -169,13 +169,14 @@ export class BridgeServer {
   // ---- dispatch ----
 
   /**
-   * Answers one request (the bytes the client put in its buffer). Never throws. The request is
-   * decoded completely before anything is answered, so it may be a view of the client's memory;
+   * Answers one request (the bytes the client put in its buffer: `bytes[start..end)`, so that the
+   * client's whole memory can be passed without a view per call). Never throws. The request is
+   * decoded completely before anything is answered, so it may be the client's memory itself;
    * the response is a view of the server's writer, valid until the next call.
    */
-  dispatch(request: Uint8Array): Uint8Array {
+  dispatch(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
     try {
-      const r = this.reader.reset(request);
+      const r = this.reader.reset(bytes, start, end);
       const tag = r.u8();
       const m = this.table[tag];
       if (m === undefined) throw new BridgeDecodeError(`unknown bridge method tag ${tag}`);
