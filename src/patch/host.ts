@@ -14,7 +14,6 @@ import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { UserDirs } from "../node/index.js";
-import { expansionThreadLimits } from "../node/expansion-thread.js";
 import { ensurePrivateDir, HostSocketError, socketFileProblem } from "./host-socket.js";
 import { encodeReply } from "./protocol.js";
 import type { HostJob, HostJobDone } from "./host-worker.js";
@@ -301,15 +300,13 @@ class ExpansionPool {
 
 function startHostWorker(dirs: UserDirs): Worker {
   const workerData = { dirs };
-  // The heap of an expanding thread, as the proc-macro server's (src/node/expansion-thread.ts).
-  const resourceLimits = expansionThreadLimits;
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./host-worker.js", import.meta.url), { workerData, resourceLimits });
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./host-worker.js", import.meta.url), { workerData });
   // Running from sources under tsx (tests, development): a worker does not inherit tsx's loader,
   // so a bootstrap registers it before importing the TypeScript entry.
   const entry = new URL("./host-worker.ts", import.meta.url).href;
   const tsx = import.meta.resolve("tsx/esm/api");
   const code = `const { register } = await import(${JSON.stringify(tsx)}); register(); await import(${JSON.stringify(entry)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData, resourceLimits });
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData });
 }
 
 export function socketExists(socket: string): boolean {
