@@ -49,6 +49,39 @@ test("a client forging a token stream handle gets rustc's use-after-free error; 
   assert.equal(again.error?.kind, "bridge");
 });
 
+/** A request of `len` bytes at the input buffer (tag `ts_clone`, then handle 999 in memory after it), sent through `bufPtr` (default: the config's buffer). */
+const request = (len: number | string, bufPtr = "(local.get $config)") => `
+  (local.set $data (i32.load (local.get $config)))
+  (i32.store8 (local.get $data) (i32.const ${METHODS_1_96.indexOf("ts_clone")}))
+  (i32.store (i32.add (local.get $data) (i32.const 1)) (i32.const 999))
+  (i32.store offset=4 (local.get $config) (i32.const ${len}))
+  (call_indirect (type $dispatch)
+    (local.get $sret) (i32.load offset=24 (local.get $config)) ${bufPtr}
+    (i32.load offset=20 (local.get $config)))`;
+
+test("the server reads a request in the client's memory only within the request's own length", async () => {
+  // The handle's bytes follow the tag in memory, but the request says it is one byte long: a
+  // server reading past its end would find them and answer use-after-free instead.
+  const mod = await loadMacroModule(await client(request(1)), { assumeBridgeAbi: BRIDGE_ABI });
+  const r = await mod.expand({ kind: "bang", name: "m", input: "x" });
+  assert.equal(r.error?.kind, "bridge");
+  assert.match(r.error!.message, /truncated bridge message: needed 4 byte\(s\)/);
+  // The whole request: the same bytes are read, and the forged handle is refused as before.
+  const whole = await loadMacroModule(await client(request(5)), { assumeBridgeAbi: BRIDGE_ABI });
+  assert.match((await whole.expand({ kind: "bang", name: "m", input: "x" })).error!.message, /use-after-free in `proc_macro` handle/);
+});
+
+test("a request buffer, or its header, outside memory is a bridge error", async () => {
+  for (const body of [request("0x7fffff00"), request(5, "(i32.const 0x7ffffff0)")]) {
+    const mod = await loadMacroModule(await client(body), { assumeBridgeAbi: BRIDGE_ABI });
+    const r = await mod.expand({ kind: "bang", name: "m", input: "x" });
+    assert.equal(r.error?.kind, "bridge");
+    assert.match(r.error!.message, /outside memory/);
+    // The host keeps working.
+    assert.equal((await mod.expand({ kind: "bang", name: "m", input: "x" })).error?.kind, "bridge");
+  }
+});
+
 test("a result buffer pointing outside memory is a bridge error", async () => {
   const body = `
     (i32.store (local.get $sret) (i32.const 0x7ffffff0))
