@@ -314,7 +314,9 @@ function unpackStream(packed: PackedTree[]): TokenStream {
  * object for a key until it drops it, so a hit it answers again (every expansion of a crate that
  * rustc compiles again: the edit-compile loop) skips parsing the JSON, which was most of a hit's
  * cost. Least recently used out past `maxBytes` of entry bytes (a parsed entry takes a few times
- * its bytes). A store that returns fresh bytes every time (the disk's) never hits here.
+ * its bytes). A store that returns fresh bytes every time (the disk's) never hits here; one that
+ * reused a buffer for other contents would only miss, since every hit still checks the entry's key
+ * and what it observed.
  */
 class ParsedEntries {
   private readonly entries = new Map<Uint8Array, CachedExpansion>();
