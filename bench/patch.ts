@@ -10,7 +10,9 @@
 //   items deriving serde's Serialize and Deserialize with attributes and thiserror's Error), then
 //   `cargo build`: rustc compiles the crate again and expands every macro in it again. Each patched
 //   rebuild also prints how many expansions the host served and how many of them the expansion
-//   cache answered (from the host's log, `served N expansions (M from the expansion cache)`).
+//   cache answered (from the host's log, `served N expansions (M from the expansion cache)`). Then
+//   the expansion phase alone: rustc's `expand_crate` time (`-Z time-passes`, RUSTC_BOOTSTRAP=1)
+//   of the library after the same edit, native against patched.
 // - `--suite`: `cargo test` of a large real crate's own suite from the registry
 //   (/usr/share/cargo/registry: thiserror 1.0.38, whose tests derive Error some 200 times), from an
 //   empty target directory.
@@ -60,12 +62,12 @@ function copy(name: string): string {
   return join(dir, "sample-app");
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): { seconds: number; stdout: string } {
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): { seconds: number; stdout: string; stderr: string } {
   const start = performance.now();
   const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   const seconds = (performance.now() - start) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} in ${cwd} failed:\n${r.stderr}`);
-  return { seconds, stdout: r.stdout };
+  return { seconds, stdout: r.stdout, stderr: r.stderr };
 }
 
 const macrobox = (args: string[], cwd: string, env: NodeJS.ProcessEnv) =>
@@ -196,6 +198,25 @@ try {
         `incremental round ${round}: native ${t.native.at(-1)!.toFixed(2)}   patched ${t.patched.at(-1)!.toFixed(2)}   (the host served ${counts.expansions} expansions, ${counts.fromCache} from the expansion cache)`,
       );
     }
+    // The expansion phase alone (rustc's `-Z time-passes`, `expand_crate`, of the library after the same kind of
+    // edit): a whole rebuild moves by ±0.3 s between rounds, as much as the macros' share of it.
+    const phaseEnv = { ...env, RUSTC_BOOTSTRAP: "1" };
+    const expandPhase = (side: "native" | "patched", round: number) => {
+      const derives = join(apps[side], "src", "derives.rs");
+      writeFileSync(derives, `// phase edit ${round} above\n` + readFileSync(derives, "utf8"));
+      const r = run(toolchain.cargo, ["rustc", "--lib", "--", "-Z", "time-passes"], apps[side], { ...phaseEnv, CARGO_TARGET_DIR: targets[side] });
+      const seconds = /time:\s+([\d.]+);[^\n]*\texpand_crate\n/.exec(r.stderr)?.[1];
+      if (seconds === undefined) throw new Error(`no expand_crate time in rustc's -Z time-passes output:\n${r.stderr.slice(0, 2000)}`);
+      return Number(seconds);
+    };
+    expandPhase("native", 0);
+    expandPhase("patched", 0);
+    const phase = { native: [] as number[], patched: [] as number[] };
+    for (let round = 1; round <= Math.max(rounds, 3); round++)
+      for (const side of round % 2 === 0 ? (["patched", "native"] as const) : (["native", "patched"] as const)) phase[side].push(expandPhase(side, round));
+    console.log(
+      `expansion phase of the library's rebuild (expand_crate, median of ${phase.native.length}): native ${median(phase.native).toFixed(3)} s, patched ${median(phase.patched).toFixed(3)} s (ratio ${(median(phase.patched) / median(phase.native)).toFixed(2)}×)`,
+    );
     const nm = median(t.native);
     const pm = median(t.patched);
     console.log(
