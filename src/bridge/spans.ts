@@ -112,7 +112,7 @@ export class SpanTable {
   private readonly contexts: SyntaxContextInfo[] = [{ kind: "root", parentCallSite: null }];
   private nextStartPos = 0;
   /** While an expansion is observed for the cache: its bases, and the position questions asked so far. */
-  private observer: { bases: readonly number[]; seen: Set<string>; observations: PositionObservation[] } | null = null;
+  private observer: { bases: readonly number[]; seen: Set<string>; observations: PositionObservation[]; sourceTextRead: boolean } | null = null;
 
   /** The span that points nowhere (tokens made without a source), in the root context. */
   readonly dummy: Span;
@@ -254,12 +254,18 @@ export class SpanTable {
    * relative to `bases`, with its answer; returns the list it fills.
    */
   observePositions(bases: readonly number[]): PositionObservation[] {
-    this.observer = { bases, seen: new Set(), observations: [] };
+    this.observer = { bases, seen: new Set(), observations: [], sourceTextRead: false };
     return this.observer.observations;
   }
 
-  stopObserving(): void {
+  /**
+   * Ends the observation; says whether source text was read meanwhile (the view holds the text, so
+   * the cache needs no record of it, but an answer keyed without the text does: src/patch/answers.ts).
+   */
+  stopObserving(): { sourceTextRead: boolean } {
+    const read = this.observer?.sourceTextRead ?? false;
     this.observer = null;
+    return { sourceTextRead: read };
   }
 
   /** Whether every observed question gets the same answer now, its span rebased onto `bases`. */
@@ -449,6 +455,7 @@ export class SpanTable {
 
   /** The source text under the span, or null when it is not real source or not on char boundaries. */
   sourceText(span: Span): string | null {
+    if (this.observer !== null) this.observer.sourceTextRead = true;
     const d = this.data(span);
     return d.file < 0 ? null : decodeOrNull(this.fileAt(d.file).bytes.subarray(d.lo, d.hi));
   }

@@ -227,10 +227,21 @@ class LoadedMacroModule implements MacroModule {
     // Where the input sits is not in the key: every question about it is observed (cache.ts).
     const positions = view?.bases ? spans.observePositions(view.bases) : [];
     let result: ExpandResult;
+    let sourceTextRead = false;
     try {
       result = await this.run(request, decl, prepared, spans, limits, sandbox);
     } finally {
-      if (view?.bases) spans.stopObserving();
+      if (view?.bases) sourceTextRead = spans.stopObserving().sourceTextRead;
+    }
+    if (view?.bases) {
+      // Kept in the cache entry with the rest of the result: a hit says the same.
+      result.selfContained =
+        positions.length === 0 &&
+        !sourceTextRead &&
+        (recorder?.observations.length ?? 0) === 0 &&
+        result.reads.length === 0 &&
+        result.trackedPaths.length === 0 &&
+        result.denials.length === 0;
     }
     if (cache && cacheKey !== null && view !== null && result.error?.kind !== "limit" && shallow(result.output)) {
       // A limit's verdict depends on the host's bookkeeping as well as on the macro; not worth keeping.

@@ -116,6 +116,14 @@ export interface ExpandReport {
   spans: SpanTable;
   /** Set on a result replayed from the expansion cache (the macro did not run). */
   fromCache?: true;
+  /**
+   * Set when the expansion was observed for the expansion cache: true when it asked nothing but its
+   * tokens, the span table's layout relative to each file's first spanned byte, and the env it
+   * can see: no position question (line, column, byte range, global position, a diagnostic's
+   * location), no source text, no question to the file system and no refused access. Its result is
+   * then the same wherever its input sits, whatever the files hold, and under any read grant.
+   */
+  selfContained?: boolean;
 }
 
 export interface ExpandError {

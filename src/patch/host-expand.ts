@@ -14,6 +14,7 @@ import { readModuleFile } from "../node/module-file.js";
 import { moduleHash, nodeCaches, type NodeCaches } from "../node/disk-cache.js";
 import { decodeRequest, encodeReply, type ShimRequest } from "./protocol.js";
 import { withTracking } from "./tracking.js";
+import { AnswerIndex } from "./answers.js";
 import { errorMessage } from "../errors.js";
 
 const PANIC_TITLES = ["proc macro panicked", "proc-macro derive panicked", "custom attribute panicked"];
@@ -22,9 +23,15 @@ const PANIC_TITLES = ["proc macro panicked", "proc-macro derive panicked", "cust
 export class HostExpander {
   private readonly modules = new Map<string, Promise<MacroModule>>();
   private readonly caches: NodeCaches;
+  private readonly answers: AnswerIndex | null;
 
-  constructor(private readonly dirs: UserDirs) {
+  /** `answers`: the answer index's directory (answers.ts), written only while the expansion cache is on. */
+  constructor(
+    private readonly dirs: UserDirs,
+    answers: string | null = null,
+  ) {
     this.caches = nodeCaches(process.env, { dirs });
+    this.answers = answers !== null && this.caches.expansionCache !== null ? new AnswerIndex(answers) : null;
   }
 
   private load(path: string): Promise<MacroModule> {
@@ -103,6 +110,22 @@ export class HostExpander {
     const trackedEnv = new Set<string>(result.trackedEnv.map((e) => e.name).filter((name) => !isPackageEnv(name)));
     for (const name of sandbox.granted.env) if (!/[*?[]/.test(name) && !isPackageEnv(name)) trackedEnv.add(name);
     const { output } = withTracking(req.kind, result.output, [...trackedFiles].sort(), [...trackedEnv].sort(), req.callSite);
-    return { reply: encodeReply({ kind: "output", output }, printed, req.toShim), notes: settingsNotes, fromCache };
+    const reply = encodeReply({ kind: "output", output }, printed, req.toShim);
+    // What the answer index may hold (answers.ts): a reply no grant, setting, file or position can change.
+    if (
+      this.answers !== null &&
+      result.selfContained === true &&
+      result.error === undefined &&
+      result.diagnostics.length === 0 &&
+      req.placed &&
+      decision.notes.length === 0 &&
+      sandbox.granted.env.length === 0 &&
+      printed.stdout === "" &&
+      printed.stderr === "" &&
+      trackedFiles.size === 0 &&
+      trackedEnv.size === 0
+    )
+      this.answers.write(this.dirs, req, reply);
+    return { reply, notes: settingsNotes, fromCache };
   }
 }

@@ -25,7 +25,8 @@ export interface HostJobDone {
 }
 
 const port = parentPort!;
-const expander = new HostExpander((workerData as { dirs: UserDirs }).dirs);
+const data = workerData as { dirs: UserDirs; answers: string | null };
+const expander = new HostExpander(data.dirs, data.answers);
 port.on("message", (job: HostJob) => {
   void expander.reply(job.request, new Set(job.shown)).then(({ reply, notes, error, fromCache }) => {
     const done: HostJobDone = { id: job.id, reply, notes, fromCache: fromCache === true, ...(error !== undefined ? { error } : {}) };

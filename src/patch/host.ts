@@ -16,6 +16,7 @@ import { Worker } from "node:worker_threads";
 import type { UserDirs } from "../node/index.js";
 import { ensurePrivateDir, HostSocketError, socketFileProblem } from "./host-socket.js";
 import { encodeReply } from "./protocol.js";
+import { answersDir, pruneAnswers } from "./answers.js";
 import type { HostJob, HostJobDone } from "./host-worker.js";
 
 /** How long the host waits for a connection before it exits. */
@@ -53,13 +54,16 @@ export interface HostOptions {
    * environment, which rustc passed on and a repository's `.cargo/config.toml` `[env]` can set.
    */
   dirs: UserDirs;
+  /** Write the answer index beside the socket (answers.ts; default true). */
+  answers?: boolean;
 }
 
 export async function runHost(options: HostOptions): Promise<void> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   const limits = { maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, readTimeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS };
-  const pool = new ExpansionPool(Math.max(1, options.workers ?? availableParallelism()), options.dirs, log);
+  const answers = options.answers === false ? null : answersDir(options.socket);
+  const pool = new ExpansionPool(Math.max(1, options.workers ?? availableParallelism()), options.dirs, log, answers);
 
   let active = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -91,6 +95,7 @@ export async function runHost(options: HostOptions): Promise<void> {
   if (problem !== null) throw new HostSocketError(`the macrobox host's socket ${problem}: remove it and build again`);
   await listen(server, options.socket);
   log(`listening on ${options.socket} (pid ${process.pid})`);
+  if (answers !== null) pruneAnswers(answers);
   armIdle();
   await new Promise<void>((done) => server.on("close", done));
 }
@@ -218,6 +223,7 @@ class ExpansionPool {
     private readonly size: number,
     private readonly dirs: UserDirs,
     private readonly log: (line: string) => void,
+    private readonly answers: string | null,
   ) {}
 
   async expand(request: Buffer): Promise<Buffer> {
@@ -244,7 +250,7 @@ class ExpansionPool {
   }
 
   private start(): Worker {
-    const worker = startHostWorker(this.dirs);
+    const worker = startHostWorker(this.dirs, this.answers);
     this.all.add(worker);
     worker.on("message", (done: HostJobDone) => {
       const job = this.pending.get(done.id);
@@ -290,6 +296,8 @@ class ExpansionPool {
     if (expansions === 0) return;
     this.log(`served ${expansions} expansions (${fromCache} from the expansion cache)`);
     this.served = { expansions: 0, fromCache: 0 };
+    // After a burst, not during it: the index grows only by what the burst wrote.
+    if (this.answers !== null) pruneAnswers(this.answers);
   }
 
   async close(): Promise<void> {
@@ -298,8 +306,8 @@ class ExpansionPool {
   }
 }
 
-function startHostWorker(dirs: UserDirs): Worker {
-  const workerData = { dirs };
+function startHostWorker(dirs: UserDirs, answers: string | null): Worker {
+  const workerData = { dirs, answers };
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./host-worker.js", import.meta.url), { workerData });
   // Running from sources under tsx (tests, development): a worker does not inherit tsx's loader,
   // so a bootstrap registers it before importing the TypeScript entry.

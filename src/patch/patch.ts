@@ -30,6 +30,8 @@ import { loadBuildGrants } from "../node/trust.js";
 import { MacroboxError, errorMessage } from "../errors.js";
 import { buildScriptPackages, usedMacroPackages, workspaceMacros, type MacroPackage } from "./metadata.js";
 import { writeShim } from "./shim.js";
+import { fnv1a64 } from "./protocol.js";
+import { answersDir } from "./answers.js";
 import { hostSocketPath } from "./host-socket.js";
 import { cacheRoot } from "../node/cache-env.js";
 import {
@@ -214,6 +216,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       else failures.push(`${pkg.name} ${pkg.version}: ${effective.error.message}`);
       continue;
     }
+    const socket = socketPath(command, built.metadata.bridgeAbi);
     const shim = writeShim(join(cache, "shims"), {
       name: pkg.name,
       // A workspace member stays in the graph beside its shim: cargo takes two packages of one
@@ -226,7 +229,8 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       macros: built.metadata.macros,
       module: built.module,
       crate: built.metadata.crate.name,
-      socket: socketPath(command, built.metadata.bridgeAbi),
+      socket,
+      answers: answersDir(socket),
       hostCommand: command,
     });
     crates.push({
@@ -404,13 +408,6 @@ export function incompatibleVersion(version: string): string {
   if (major > 0) return `${major + 1}.0.0`;
   if (minor > 0) return `0.${minor + 1}.0`;
   return `0.0.${patchLevel + 1}`;
-}
-
-/** FNV-1a, 64 bits: the hash shim-runtime.rs recomputes with std alone. */
-export function fnv1a64(bytes: Uint8Array): bigint {
-  let h = 0xcbf29ce484222325n;
-  for (const b of bytes) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  return h;
 }
 
 /**

@@ -21,7 +21,7 @@ export class ShimProtocolError extends MacroboxError {
 }
 
 /** What the shim says about one of its spans (rustc's answers to the stable `Span` methods). */
-interface ShimSpan {
+export interface ShimSpan {
   file: string;
   localFile: string | null;
   line: number;
@@ -50,6 +50,11 @@ export interface ShimRequest {
   input: TokenStream;
   args: TokenStream | undefined;
   toShim: SpanMapper;
+  /** The spans as the shim sent them, and the request's tokens as bytes (the answer index's key: answers.ts). */
+  shimSpans: readonly ShimSpan[];
+  body: Uint8Array;
+  /** Every span found its place in a readable local file (none in the virtual file of tokens without one). */
+  placed: boolean;
 }
 
 const KINDS: MacroKind[] = ["derive", "attr", "bang"];
@@ -121,6 +126,7 @@ export function decodeRequest(bytes: Uint8Array): ShimRequest {
     shimSpans.push({ file, localFile, line: r.u32le(), column: r.u32le(), endLine: r.u32le(), endColumn: r.u32le() });
   }
   if (shimSpans.length === 0) throw new ShimProtocolError("no call site span");
+  const bodyStart = r.pos;
   const input = r.stream(shimSpans.length);
   const args = r.u8() === 1 ? r.stream(shimSpans.length) : undefined;
 
@@ -157,7 +163,46 @@ export function decodeRequest(bytes: Uint8Array): ShimRequest {
   });
   table.forEach((s, i) => toShim.add(s, i));
 
-  return { module, crate, kind, name, cwd, env, spans, callSite: table[0], input: toTokens(input, table), args: args && toTokens(args, table), toShim };
+  return {
+    module,
+    crate,
+    kind,
+    name,
+    cwd,
+    env,
+    spans,
+    callSite: table[0],
+    input: toTokens(input, table),
+    args: args && toTokens(args, table),
+    toShim,
+    shimSpans,
+    body: bytes.subarray(bodyStart, r.pos),
+    placed: unplaced === 0,
+  };
+}
+
+/**
+ * FNV-1a, 64 bits: the hash shim-runtime.rs recomputes with std alone (`macrobox_fnv`). In 16-bit
+ * limbs, so that it costs no allocation per byte (the answer index hashes whole requests).
+ */
+export function fnv1a64(bytes: Uint8Array): bigint {
+  let a0 = 0x2325;
+  let a1 = 0x8422;
+  let a2 = 0x9ce4;
+  let a3 = 0xcbf2;
+  // The prime is 2^40 + 0x1b3: limbs 0x1b3, 0, 0x100, 0.
+  for (let i = 0; i < bytes.length; i++) {
+    a0 ^= bytes[i];
+    const t0 = a0 * 0x1b3;
+    const t1 = a1 * 0x1b3 + (t0 >>> 16);
+    const t2 = a2 * 0x1b3 + a0 * 0x100 + (t1 >>> 16);
+    const t3 = a3 * 0x1b3 + a1 * 0x100 + (t2 >>> 16);
+    a0 = t0 & 0xffff;
+    a1 = t1 & 0xffff;
+    a2 = t2 & 0xffff;
+    a3 = t3 & 0xffff;
+  }
+  return (BigInt(a3) << 48n) | (BigInt(a2) << 32n) | (BigInt(a1) << 16n) | BigInt(a0);
 }
 
 /** Byte offset of 1-based line and char column in the file, or null when outside it. */

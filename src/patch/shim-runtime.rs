@@ -20,13 +20,30 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
         }
         None => body.push(0),
     }
+    let cwd = ::std::env::current_dir().ok().and_then(|p| p.to_str().map(|s| s.to_string())).unwrap_or_default();
+    let places: Vec<MacroboxPlace> = spans
+        .iter()
+        .map(|s| {
+            let end = s.end();
+            MacroboxPlace {
+                file: s.file(),
+                local: s.local_file().and_then(|p| p.to_str().map(|s| s.to_string())),
+                line: s.line() as u32,
+                column: s.column() as u32,
+                end_line: end.line() as u32,
+                end_column: end.column() as u32,
+            }
+        })
+        .collect();
+    if let Some(out) = macrobox_indexed(kind, name, &cwd, &places, &body, &spans) {
+        return out;
+    }
     let mut msg = Vec::new();
     macrobox_put_str(&mut msg, "macrobox-shim-2");
     macrobox_put_str(&mut msg, MACROBOX_MODULE);
     macrobox_put_str(&mut msg, MACROBOX_CRATE);
     msg.push(kind);
     macrobox_put_str(&mut msg, name);
-    let cwd = ::std::env::current_dir().ok().and_then(|p| p.to_str().map(|s| s.to_string())).unwrap_or_default();
     macrobox_put_str(&mut msg, &cwd);
     let vars: Vec<(String, String)> = ::std::env::vars_os()
         .filter_map(|(k, v)| match (k.into_string(), v.into_string()) {
@@ -39,21 +56,20 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
         macrobox_put_str(&mut msg, k);
         macrobox_put_str(&mut msg, v);
     }
-    macrobox_put_u32(&mut msg, spans.len() as u32);
-    for s in &spans {
-        macrobox_put_str(&mut msg, &s.file());
-        match s.local_file().and_then(|p| p.to_str().map(|s| s.to_string())) {
-            Some(p) => {
+    macrobox_put_u32(&mut msg, places.len() as u32);
+    for p in &places {
+        macrobox_put_str(&mut msg, &p.file);
+        match p.local {
+            Some(ref local) => {
                 msg.push(1);
-                macrobox_put_str(&mut msg, &p);
+                macrobox_put_str(&mut msg, local);
             }
             None => msg.push(0),
         }
-        let end = s.end();
-        macrobox_put_u32(&mut msg, s.line() as u32);
-        macrobox_put_u32(&mut msg, s.column() as u32);
-        macrobox_put_u32(&mut msg, end.line() as u32);
-        macrobox_put_u32(&mut msg, end.column() as u32);
+        macrobox_put_u32(&mut msg, p.line);
+        macrobox_put_u32(&mut msg, p.column);
+        macrobox_put_u32(&mut msg, p.end_line);
+        macrobox_put_u32(&mut msg, p.end_column);
     }
     msg.extend_from_slice(&body);
     match macrobox_exchange(&msg) {
@@ -65,11 +81,159 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
     }
 }
 
-/// FNV-1a, 64 bits (src/patch/patch.ts `fnv1a64` is the other half).
+/// What rustc says about one of the spans sent (the stable `Span` methods).
+struct MacroboxPlace {
+    file: String,
+    local: Option<String>,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+}
+
+/// The answer index (src/patch/answers.ts says what it holds and why a reply from it is the
+/// host's): the reply the host wrote for this key, when the grant files it was decided by are
+/// unchanged; None (ask the host) on anything else.
+fn macrobox_indexed(kind: u8, name: &str, cwd: &str, places: &[MacroboxPlace], body: &[u8], spans: &[Span]) -> Option<TokenStream> {
+    if ::std::env::var_os("MACROBOX_SHIM_ANSWERS").map_or(false, |v| v == "off") {
+        return None;
+    }
+    // Only the baked-in host writes the index this shim reads.
+    if let Some(socket) = ::std::env::var_os("MACROBOX_HOST_SOCKET") {
+        if socket.as_os_str() != ::std::ffi::OsStr::new(MACROBOX_SOCKET) {
+            return None;
+        }
+    }
+    let dir = ::std::path::Path::new(MACROBOX_ANSWERS);
+    if !macrobox_is_private(dir.parent()?) || !macrobox_is_private(dir) {
+        return None;
+    }
+    let key = macrobox_answer_key(kind, name, cwd, places, body);
+    let bytes = {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = ::std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(MACROBOX_O_NOFOLLOW)
+            .open(dir.join(format!("{:016x}", macrobox_fnv(&key))))
+            .ok()?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).ok()?;
+        bytes
+    };
+    let mut r = MacroboxReader { bytes: &bytes, at: 0 };
+    let n = r.u32().ok()? as usize;
+    if bytes.len() - r.at < n || bytes[r.at..r.at + n] != key[..] {
+        return None;
+    }
+    r.at += n;
+    for _ in 0..r.u32().ok()? {
+        let path = r.str().ok()?;
+        if macrobox_file_version(path) != r.str().ok()? {
+            return None;
+        }
+    }
+    // Only outputs are indexed, with nothing printed.
+    if !r.str().ok()?.is_empty() || !r.str().ok()?.is_empty() || r.u8().ok()? != 0 {
+        return None;
+    }
+    macrobox_decode_stream(&mut r, spans).ok()
+}
+
+/// src/patch/answers.ts `answerKey` builds the same bytes.
+fn macrobox_answer_key(kind: u8, name: &str, cwd: &str, places: &[MacroboxPlace], body: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(body.len() + places.len() * 32 + 1024);
+    macrobox_put_str(&mut key, "macrobox-answer-1");
+    macrobox_put_str(&mut key, MACROBOX_MODULE);
+    macrobox_put_str(&mut key, MACROBOX_CRATE);
+    key.push(kind);
+    macrobox_put_str(&mut key, name);
+    macrobox_put_str(&mut key, cwd);
+    match ::std::env::var("MACROBOX_WORKSPACE") {
+        Ok(w) => {
+            key.push(1);
+            macrobox_put_str(&mut key, &w);
+        }
+        Err(_) => key.push(0),
+    }
+    let package: Vec<(&str, String)> = MACROBOX_PACKAGE_ENV.iter().filter_map(|&n| ::std::env::var(n).ok().map(|v| (n, v))).collect();
+    macrobox_put_u32(&mut key, package.len() as u32);
+    for &(n, ref v) in &package {
+        macrobox_put_str(&mut key, n);
+        macrobox_put_str(&mut key, v);
+    }
+    let crate_dir = ::std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| cwd.to_string());
+    match ::std::fs::canonicalize(&crate_dir).ok().and_then(|p| p.to_str().map(|s| s.to_string())) {
+        Some(real) => {
+            key.push(1);
+            macrobox_put_str(&mut key, &real);
+        }
+        None => key.push(0),
+    }
+    // Lines relative to each file's first spanned line: an item that moved keeps its key.
+    let mut bases: Vec<(&str, u32)> = Vec::new();
+    for p in places {
+        match bases.iter_mut().find(|b| b.0 == p.file.as_str()) {
+            Some(b) => {
+                if p.line < b.1 {
+                    b.1 = p.line;
+                }
+            }
+            None => bases.push((p.file.as_str(), p.line)),
+        }
+    }
+    macrobox_put_u32(&mut key, places.len() as u32);
+    for p in places {
+        let base = bases.iter().find(|b| b.0 == p.file.as_str()).map_or(0, |b| b.1);
+        macrobox_put_str(&mut key, &p.file);
+        match p.local {
+            Some(ref local) => {
+                key.push(1);
+                macrobox_put_str(&mut key, local);
+            }
+            None => key.push(0),
+        }
+        macrobox_put_u32(&mut key, p.line.wrapping_sub(base));
+        macrobox_put_u32(&mut key, p.column);
+        macrobox_put_u32(&mut key, p.end_line.wrapping_sub(base));
+        macrobox_put_u32(&mut key, p.end_column);
+    }
+    key.extend_from_slice(body);
+    key
+}
+
+/// answers.ts `answerFileVersion`: what changes when a file is edited or replaced.
+fn macrobox_file_version(path: &str) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match ::std::fs::metadata(path) {
+        Ok(m) => format!(
+            "{}:{}:{}:{}",
+            m.ino(),
+            m.size(),
+            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128
+        ),
+        Err(_) => "-".to_string(),
+    }
+}
+
+/// A directory of this user's own that no one else can enter (`macrobox_private_dir`, never created).
+fn macrobox_is_private(dir: &::std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match ::std::fs::symlink_metadata(dir) {
+        Ok(m) => m.is_dir() && !m.file_type().is_symlink() && m.uid() == macrobox_euid() && m.mode() & 0o777 == 0o700,
+        Err(_) => false,
+    }
+}
+
+/// FNV-1a, 64 bits (src/patch/protocol.ts `fnv1a64` is the other half).
 fn macrobox_fnv(bytes: &[u8]) -> u64 {
+    // Indexed, not iterated: the shim is unoptimized, and this hashes whole requests (answers.ts).
     let mut h: u64 = 0xcbf29ce484222325;
-    for &b in bytes {
-        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    let mut i = 0;
+    while i < bytes.len() {
+        h = (h ^ bytes[i] as u64).wrapping_mul(0x100000001b3);
+        i += 1;
     }
     h
 }

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { MacroInfo } from "../index.js";
+import { PACKAGE_ENV } from "../sandbox/capabilities.js";
 
 export interface ShimSpec {
   /** The package name, version and edition of the macro crate, and its lib target's name. */
@@ -21,6 +22,8 @@ export interface ShimSpec {
   /** The host's socket, and the command that starts the host (argv). */
   socket: string;
   hostCommand: readonly string[];
+  /** The host's answer index (answers.ts `answersDir` of `socket`). */
+  answers: string;
   /**
    * The sources the module was built from, for a package from a path source (a workspace member,
    * a path dependency), with their FNV-1a hashes at build time. The shim includes each file
@@ -110,6 +113,12 @@ export function shimFiles(spec: ShimSpec): { manifest: string; lib: string } {
     `const MACROBOX_MODULE: &'static str = ${q(spec.module)};`,
     `const MACROBOX_CRATE: &'static str = ${q(spec.crate)};`,
     `const MACROBOX_SOCKET: &'static str = ${q(spec.socket)};`,
+    `const MACROBOX_ANSWERS: &'static str = ${q(spec.answers)};`,
+    // Sorted as answers.ts sorts them (bytewise: the names are ASCII).
+    `const MACROBOX_PACKAGE_ENV: &'static [&'static str] = &[${[...PACKAGE_ENV]
+      .sort()
+      .map((n) => q(n))
+      .join(", ")}];`,
     `const MACROBOX_HOST_COMMAND: &'static [&'static str] = &[${spec.hostCommand.map((a) => q(a)).join(", ")}];`,
     `const MACROBOX_PACKAGE: &'static str = ${q(spec.name)};`,
     "const MACROBOX_WATCHED: &'static [(&'static str, &'static [u8], u64)] = &[",
