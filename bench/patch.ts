@@ -10,8 +10,9 @@
 //   items deriving serde's Serialize and Deserialize with attributes and thiserror's Error), then
 //   `cargo build`: rustc compiles the crate again and expands every macro in it again. Each patched
 //   rebuild also prints how many expansions the host served and how many of them the expansion
-//   cache answered (from the host's log, `served N expansions (M from the expansion cache)`). Then
-//   the expansion phase alone: rustc's `expand_crate` time (`-Z time-passes`, RUSTC_BOOTSTRAP=1)
+//   cache answered (from the host's log, `served N expansions (M from the expansion cache)`); the
+//   shims answer the rest from their index (src/patch/answers.ts), and a third copy, patched with
+//   the index off (MACROBOX_SHIM_ANSWERS=off), shows what it saves. Then the expansion phase alone: rustc's `expand_crate` time (`-Z time-passes`, RUSTC_BOOTSTRAP=1)
 //   of the library after the same edit, native against patched.
 // - `--suite`: `cargo test` of a large real crate's own suite from the registry
 //   (/usr/share/cargo/registry: thiserror 1.0.38, whose tests derive Error some 200 times), from an
@@ -28,7 +29,7 @@
 // under tsx, whose start-up an installed package does not pay.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,7 +53,10 @@ const toolchain = findToolchain();
 
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-bench-patch-"));
 // The user's macrobox directories, empty: the sample's grants count once `macrobox trust` runs in it.
-const baseEnv: NodeJS.ProcessEnv = { ...patchUserEnv(scratch, toolchain), RUSTC: toolchain.rustc, MACROBOX_HOST_IDLE_MS: "5000" };
+// A runtime directory of its own: the socket the shims bake in (and the host's log and answer index) is in it.
+const runtime = join(scratch, "run");
+mkdirSync(runtime, { mode: 0o700 });
+const baseEnv: NodeJS.ProcessEnv = { ...patchUserEnv(scratch, toolchain), RUSTC: toolchain.rustc, MACROBOX_HOST_IDLE_MS: "5000", XDG_RUNTIME_DIR: runtime };
 delete baseEnv.SAMPLE_BUILD_LABEL;
 
 /** A copy of the examples; returns the sample's directory. */
@@ -157,21 +161,28 @@ try {
   );
 
   if (values.incremental) {
-    // Two more copies with the generated module, built once (so cargo has everything but the crate).
-    const apps = { native: withDerives(copy("incr-native")), patched: withDerives(copy("incr-patched")) };
+    // Copies with the generated module, built once (so cargo has everything but the crate): native,
+    // patched, and patched with the shims' answer index off (every expansion asks the host), the
+    // last two one patch's shims and one host (the socket the shims have baked in, whose index
+    // they read: src/patch/answers.ts).
+    const apps = { native: withDerives(copy("incr-native")), patched: withDerives(copy("incr-patched")), hostOnly: withDerives(copy("incr-host-only")) };
     for (const app of Object.values(apps)) run(toolchain.cargo, ["generate-lockfile", "--offline"], app, baseEnv);
-    macrobox(["trust"], apps.patched, baseEnv);
-    macrobox(["patch", "-q"], apps.patched, baseEnv);
-    const socket = join(scratch, "host-incr.sock");
-    const env = { ...baseEnv, MACROBOX_HOST_SOCKET: socket, MACROBOX_HOST_IDLE_MS: "600000" };
-    const targets = { native: join(scratch, "target-incr-native"), patched: join(scratch, "target-incr-patched") };
-    const build = (side: "native" | "patched") => run(toolchain.cargo, ["build"], apps[side], { ...env, CARGO_TARGET_DIR: targets[side] }).seconds;
-    const hostLog = `${socket}.log`;
+    for (const app of [apps.patched, apps.hostOnly]) {
+      macrobox(["trust"], app, baseEnv);
+      macrobox(["patch", "-q"], app, baseEnv);
+    }
+    const env = { ...baseEnv, MACROBOX_HOST_IDLE_MS: "600000" };
+    type Side = keyof typeof apps;
+    const sideEnv = (side: Side) => (side === "hostOnly" ? { ...env, MACROBOX_SHIM_ANSWERS: "off" } : env);
+    const targets = { native: join(scratch, "target-incr-native"), patched: join(scratch, "target-incr-patched"), hostOnly: join(scratch, "target-incr-host") };
+    const build = (side: Side) => run(toolchain.cargo, ["build"], apps[side], { ...sideEnv(side), CARGO_TARGET_DIR: targets[side] }).seconds;
+    const hostDir = join(runtime, "macrobox");
     let logRead = 0;
     /** The host's summary lines since the last call (it writes one a moment after its last expansion). */
     const served = async () => {
       await new Promise((done) => setTimeout(done, 1000));
-      const text = existsSync(hostLog) ? readFileSync(hostLog, "utf8") : "";
+      const logs = existsSync(hostDir) ? readdirSync(hostDir).filter((n) => n.endsWith(".sock.log")) : [];
+      const text = logs.length === 1 ? readFileSync(join(hostDir, logs[0]), "utf8") : "";
       const fresh = text.slice(logRead);
       logRead = text.length;
       const counts = { expansions: 0, fromCache: 0 };
@@ -183,44 +194,50 @@ try {
     };
     build("native");
     build("patched");
+    build("hostOnly");
     await served();
-    const t = { native: [] as number[], patched: [] as number[] };
+    const orders: Side[][] = [
+      ["native", "patched", "hostOnly"],
+      ["patched", "hostOnly", "native"],
+      ["hostOnly", "native", "patched"],
+    ];
+    const t = { native: [] as number[], patched: [] as number[], hostOnly: [] as number[] };
     for (let round = 1; round <= Math.max(rounds, 3); round++) {
-      let counts = { expansions: 0, fromCache: 0 };
-      for (const side of round % 2 === 0 ? (["patched", "native"] as const) : (["native", "patched"] as const)) {
+      const counts = { patched: { expansions: 0, fromCache: 0 }, hostOnly: { expansions: 0, fromCache: 0 } };
+      for (const side of orders[round % 3]) {
         // A line inserted above the items: every one of them moves down a line (an edit at the end would move none).
         const derives = join(apps[side], "src", "derives.rs");
         writeFileSync(derives, `// edit ${round} above\n` + readFileSync(derives, "utf8"));
         t[side].push(build(side));
-        if (side === "patched") counts = await served();
+        if (side !== "native") counts[side] = await served();
       }
       console.log(
-        `incremental round ${round}: native ${t.native.at(-1)!.toFixed(2)}   patched ${t.patched.at(-1)!.toFixed(2)}   (the host served ${counts.expansions} expansions, ${counts.fromCache} from the expansion cache)`,
+        `incremental round ${round}: native ${t.native.at(-1)!.toFixed(2)}   patched ${t.patched.at(-1)!.toFixed(2)} (the host served ${counts.patched.expansions}, ${counts.patched.fromCache} from its cache)   patched, index off ${t.hostOnly.at(-1)!.toFixed(2)} (the host served ${counts.hostOnly.expansions}, ${counts.hostOnly.fromCache} from its cache)`,
       );
     }
     // The expansion phase alone (rustc's `-Z time-passes`, `expand_crate`, of the library after the same kind of
     // edit): a whole rebuild moves by ±0.3 s between rounds, as much as the macros' share of it.
-    const phaseEnv = { ...env, RUSTC_BOOTSTRAP: "1" };
-    const expandPhase = (side: "native" | "patched", round: number) => {
+    const expandPhase = (side: Side, round: number) => {
       const derives = join(apps[side], "src", "derives.rs");
       writeFileSync(derives, `// phase edit ${round} above\n` + readFileSync(derives, "utf8"));
-      const r = run(toolchain.cargo, ["rustc", "--lib", "--", "-Z", "time-passes"], apps[side], { ...phaseEnv, CARGO_TARGET_DIR: targets[side] });
+      const r = run(toolchain.cargo, ["rustc", "--lib", "--", "-Z", "time-passes"], apps[side], {
+        ...sideEnv(side),
+        RUSTC_BOOTSTRAP: "1",
+        CARGO_TARGET_DIR: targets[side],
+      });
       const seconds = /time:\s+([\d.]+);[^\n]*\texpand_crate\n/.exec(r.stderr)?.[1];
       if (seconds === undefined) throw new Error(`no expand_crate time in rustc's -Z time-passes output:\n${r.stderr.slice(0, 2000)}`);
       return Number(seconds);
     };
-    expandPhase("native", 0);
-    expandPhase("patched", 0);
-    const phase = { native: [] as number[], patched: [] as number[] };
-    for (let round = 1; round <= Math.max(rounds, 3); round++)
-      for (const side of round % 2 === 0 ? (["patched", "native"] as const) : (["native", "patched"] as const)) phase[side].push(expandPhase(side, round));
+    for (const side of orders[0]) expandPhase(side, 0);
+    const phase = { native: [] as number[], patched: [] as number[], hostOnly: [] as number[] };
+    for (let round = 1; round <= Math.max(rounds, 3); round++) for (const side of orders[round % 3]) phase[side].push(expandPhase(side, round));
+    const ratio = (xs: number[], base: number[]) => (median(xs) / median(base)).toFixed(2);
     console.log(
-      `expansion phase of the library's rebuild (expand_crate, median of ${phase.native.length}): native ${median(phase.native).toFixed(3)} s, patched ${median(phase.patched).toFixed(3)} s (ratio ${(median(phase.patched) / median(phase.native)).toFixed(2)}×)`,
+      `expansion phase of the library's rebuild (expand_crate, median of ${phase.native.length}): native ${median(phase.native).toFixed(3)} s, patched ${median(phase.patched).toFixed(3)} s (ratio ${ratio(phase.patched, phase.native)}×), patched with the index off ${median(phase.hostOnly).toFixed(3)} s (ratio ${ratio(phase.hostOnly, phase.native)}×)`,
     );
-    const nm = median(t.native);
-    const pm = median(t.patched);
     console.log(
-      `median incremental build after a one-line change (${DERIVE_ITEMS} items with derives): native ${nm.toFixed(2)} s, patched ${pm.toFixed(2)} s (ratio ${(pm / nm).toFixed(2)}×)`,
+      `median incremental build after a one-line change (${DERIVE_ITEMS} items with derives): native ${median(t.native).toFixed(2)} s, patched ${median(t.patched).toFixed(2)} s (ratio ${ratio(t.patched, t.native)}×), patched with the index off ${median(t.hostOnly).toFixed(2)} s (ratio ${ratio(t.hostOnly, t.native)}×)`,
     );
   }
 

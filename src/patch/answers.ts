@@ -29,9 +29,11 @@
 // byte for byte (a hash can be made to collide), the versions, then the reply. The directory is
 // inside the socket's private directory (host-socket.ts: the user's own, 0700), which the shim
 // verifies like the socket's; entries are written to a temporary name and renamed. A shim that
-// finds no entry, a different key, a changed version or bytes it cannot decode asks the host.
+// finds no entry, a different key, a changed version or bytes it cannot decode asks the host,
+// saying in its request that it reads this index (only then is the reply written: a shim told
+// MACROBOX_SHIM_ANSWERS=off, or sent to another host by MACROBOX_HOST_SOCKET, never reads it).
 
-import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { ByteWriter } from "../bytes.js";
 import { PACKAGE_ENV } from "../sandbox/capabilities.js";
@@ -146,10 +148,10 @@ export class AnswerIndex {
       const entry = encodeAnswer(key, versions, framedReply.subarray(4));
       const path = join(this.dir, answerFileName(key));
       const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      // Not synced: a file cut short by a crash does not decode, and the shim then asks the host.
       const fd = openSync(tmp, "wx", 0o600);
       try {
         writeSync(fd, entry);
-        fsyncSync(fd);
       } finally {
         closeSync(fd);
       }

@@ -114,6 +114,7 @@ export class HostExpander {
     // What the answer index may hold (answers.ts): a reply no grant, setting, file or position can change.
     if (
       this.answers !== null &&
+      req.readsIndex &&
       result.selfContained === true &&
       result.error === undefined &&
       result.diagnostics.length === 0 &&

@@ -11,7 +11,7 @@ import { ByteReader, ByteWriter } from "../bytes.js";
 import { MacroboxError } from "../errors.js";
 import { forEachTree } from "../tokens/index.js";
 
-export const SHIM_PROTOCOL = "macrobox-shim-2";
+export const SHIM_PROTOCOL = "macrobox-shim-3";
 
 export class ShimProtocolError extends MacroboxError {
   override name = "ShimProtocolError";
@@ -55,6 +55,8 @@ export interface ShimRequest {
   body: Uint8Array;
   /** Every span found its place in a readable local file (none in the virtual file of tokens without one). */
   placed: boolean;
+  /** The shim reads the answer index of the host it was built for, and this host is that one: index the reply (answers.ts). */
+  readsIndex: boolean;
 }
 
 const KINDS: MacroKind[] = ["derive", "attr", "bang"];
@@ -129,6 +131,8 @@ export function decodeRequest(bytes: Uint8Array): ShimRequest {
   const bodyStart = r.pos;
   const input = r.stream(shimSpans.length);
   const args = r.u8() === 1 ? r.stream(shimSpans.length) : undefined;
+  const bodyEnd = r.pos;
+  const readsIndex = r.u8() === 1;
 
   const spans = new SpanTable();
   const toShim = new SpanMapper(spans);
@@ -176,8 +180,9 @@ export function decodeRequest(bytes: Uint8Array): ShimRequest {
     args: args && toTokens(args, table),
     toShim,
     shimSpans,
-    body: bytes.subarray(bodyStart, r.pos),
+    body: bytes.subarray(bodyStart, bodyEnd),
     placed: unplaced === 0,
+    readsIndex,
   };
 }
 

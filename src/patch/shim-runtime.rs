@@ -3,6 +3,7 @@
 // macro crate's own edition, which rustc gives its call_site spans.
 //
 // Wire format (src/patch/protocol.ts is the other half): a u32 LE length, then the payload.
+// The request ends with one byte: whether this shim reads the host's answer index.
 // Strings are a u32 LE byte length and UTF-8; spans are indices into the table of spans this
 // shim sends (index 0 is the call site), and come back as an index plus a context to resolve at.
 
@@ -35,11 +36,14 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
             }
         })
         .collect();
-    if let Some(out) = macrobox_indexed(kind, name, &cwd, &places, &body, &spans) {
-        return out;
+    let reads_index = macrobox_reads_index();
+    if reads_index {
+        if let Some(out) = macrobox_indexed(kind, name, &cwd, &places, &body, &spans) {
+            return out;
+        }
     }
     let mut msg = Vec::new();
-    macrobox_put_str(&mut msg, "macrobox-shim-2");
+    macrobox_put_str(&mut msg, "macrobox-shim-3");
     macrobox_put_str(&mut msg, MACROBOX_MODULE);
     macrobox_put_str(&mut msg, MACROBOX_CRATE);
     msg.push(kind);
@@ -72,6 +76,8 @@ fn macrobox_forward(kind: u8, name: &str, args: Option<TokenStream>, input: Toke
         macrobox_put_u32(&mut msg, p.end_column);
     }
     msg.extend_from_slice(&body);
+    // The host indexes the reply only for a shim that reads its index (answers.ts).
+    msg.push(if reads_index { 1 } else { 0 });
     match macrobox_exchange(&msg) {
         Ok(reply) => match macrobox_decode_reply(&reply, &spans) {
             Ok(out) => out,
@@ -95,15 +101,6 @@ struct MacroboxPlace {
 /// host's): the reply the host wrote for this key, when the grant files it was decided by are
 /// unchanged; None (ask the host) on anything else.
 fn macrobox_indexed(kind: u8, name: &str, cwd: &str, places: &[MacroboxPlace], body: &[u8], spans: &[Span]) -> Option<TokenStream> {
-    if ::std::env::var_os("MACROBOX_SHIM_ANSWERS").map_or(false, |v| v == "off") {
-        return None;
-    }
-    // Only the baked-in host writes the index this shim reads.
-    if let Some(socket) = ::std::env::var_os("MACROBOX_HOST_SOCKET") {
-        if socket.as_os_str() != ::std::ffi::OsStr::new(MACROBOX_SOCKET) {
-            return None;
-        }
-    }
     let dir = ::std::path::Path::new(MACROBOX_ANSWERS);
     if !macrobox_is_private(dir.parent()?) || !macrobox_is_private(dir) {
         return None;
@@ -138,6 +135,19 @@ fn macrobox_indexed(kind: u8, name: &str, cwd: &str, places: &[MacroboxPlace], b
         return None;
     }
     macrobox_decode_stream(&mut r, spans).ok()
+}
+
+/// Whether this shim reads the answer index: unless MACROBOX_SHIM_ANSWERS=off, and only of the
+/// host baked in (a socket named by MACROBOX_HOST_SOCKET is another host's, which may not be the
+/// user's: its index is never read).
+fn macrobox_reads_index() -> bool {
+    if ::std::env::var_os("MACROBOX_SHIM_ANSWERS").map_or(false, |v| v == "off") {
+        return false;
+    }
+    match ::std::env::var_os("MACROBOX_HOST_SOCKET") {
+        Some(socket) => socket.as_os_str() == ::std::ffi::OsStr::new(MACROBOX_SOCKET),
+        None => true,
+    }
 }
 
 /// src/patch/answers.ts `answerKey` builds the same bytes.

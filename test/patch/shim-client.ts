@@ -1,5 +1,5 @@
 // A shim-like client of the cargo host (src/patch/host.ts) for tests and benchmarks: encodes a
-// request as a shim does (src/patch/shim-runtime.rs, `macrobox-shim-2`), sends it on a connection
+// request as a shim does (src/patch/shim-runtime.rs, `macrobox-shim-3`), sends it on a connection
 // of its own, and returns the reply's bytes; starts a host process from sources.
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -140,6 +140,8 @@ export function encodeShimRequest(call: ShimCall): Buffer {
       for (const v of [1, i + 1, 1, i + 2]) head.u32(v);
     }
   }
+  // Whether the client reads the host's answer index (src/patch/answers.ts): these clients do not.
+  body.u8(0);
   const message = Buffer.concat([head.bytes(), body.bytes()]);
   const prefix = Buffer.alloc(4);
   prefix.writeUInt32LE(message.length);
