@@ -40,23 +40,35 @@ import { PACKAGE_ENV } from "../sandbox/capabilities.js";
 import { trustStorePath, userSettingsPath } from "../node/trust.js";
 import type { UserDirs } from "../node/index.js";
 import { version } from "../version.js";
+import { EXPANSION_CACHE_FORMAT } from "../index.js";
 import { fnv1a64, type ShimRequest } from "./protocol.js";
 import { ensurePrivateDir } from "./host-socket.js";
 
-/** Bump when the key, the entry or the reply format changes: the directory's name changes with it. */
+/**
+ * Bump when the key, the entry or the reply format changes: the directory's name changes with it
+ * (as it does with the expansion cache's format, bumped when what an expansion returns changes,
+ * and with macrobox's version).
+ */
 export const ANSWER_INDEX_FORMAT = 1;
 
 /** The first string of every key (shim-runtime.rs writes the same). */
 export const ANSWER_KEY_TAG = "macrobox-answer-1";
 
-/** At most this many bytes of entries are kept; the oldest go first (`pruneAnswers`). */
+/**
+ * At most this many bytes of entries are kept, the oldest out first (`pruneAnswers`): the socket's
+ * directory is usually `$XDG_RUNTIME_DIR`, a tmpfs in memory. A reply over an eighth of it is not
+ * indexed.
+ */
 export const ANSWER_INDEX_MAX_BYTES = 32 * 1024 * 1024;
+
+/** A writer prunes the index after writing this many bytes (host.ts also prunes when it starts). */
+const PRUNE_EVERY_BYTES = ANSWER_INDEX_MAX_BYTES / 4;
 
 const KIND_CODES = { derive: 0, attr: 1, bang: 2 } as const;
 
 /** The index of the host at `socket`: beside it, named by the format and macrobox's version. */
 export function answersDir(socket: string): string {
-  return `${socket.replace(/\.sock$/, "")}.answers-${ANSWER_INDEX_FORMAT}-${version}`;
+  return `${socket.replace(/\.sock$/, "")}.answers-${ANSWER_INDEX_FORMAT}.${EXPANSION_CACHE_FORMAT}-${version}`;
 }
 
 /** The key of a request (shim-runtime.rs `macrobox_answer_key` builds the same bytes). */
@@ -129,6 +141,7 @@ export function encodeAnswer(key: Uint8Array, versions: ReadonlyArray<readonly [
 /** Writes entries into the index directory (made private here when absent). */
 export class AnswerIndex {
   private ready = false;
+  private sincePrune = 0;
 
   constructor(readonly dir: string) {}
 
@@ -146,6 +159,7 @@ export class AnswerIndex {
       const key = answerKey(req);
       const versions = grantFiles(dirs, req).map((p) => [p, answerFileVersion(p)] as const);
       const entry = encodeAnswer(key, versions, framedReply.subarray(4));
+      if (entry.length > ANSWER_INDEX_MAX_BYTES / 8) return;
       const path = join(this.dir, answerFileName(key));
       const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
       // Not synced: a file cut short by a crash does not decode, and the shim then asks the host.
@@ -156,6 +170,11 @@ export class AnswerIndex {
         closeSync(fd);
       }
       renameSync(tmp, path);
+      this.sincePrune += entry.length;
+      if (this.sincePrune > PRUNE_EVERY_BYTES) {
+        this.sincePrune = 0;
+        pruneAnswers(this.dir);
+      }
     } catch {
       // a full disk, a directory that is not ours: the shim asks the host, as without the index
     }
@@ -187,12 +206,11 @@ export function pruneAnswers(dir: string, maxBytes = ANSWER_INDEX_MAX_BYTES): vo
   } catch {
     return;
   }
+  // A temporary file is an entry being written (left alone), or one a host died writing (removed).
   const now = Date.now();
-  let total = 0;
-  for (const e of entries) {
-    if (e.path.includes(".tmp-") && now - e.mtime > 60_000) unlinkQuietly(e.path);
-    else total += e.size;
-  }
+  for (const e of entries) if (e.path.includes(".tmp-") && now - e.mtime > 60_000) unlinkQuietly(e.path);
+  entries = entries.filter((e) => !e.path.includes(".tmp-"));
+  let total = entries.reduce((n, e) => n + e.size, 0);
   if (total <= maxBytes) return;
   entries.sort((a, b) => a.mtime - b.mtime);
   for (const e of entries) {

@@ -296,8 +296,6 @@ class ExpansionPool {
     if (expansions === 0) return;
     this.log(`served ${expansions} expansions (${fromCache} from the expansion cache)`);
     this.served = { expansions: 0, fromCache: 0 };
-    // After a burst, not during it: the index grows only by what the burst wrote.
-    if (this.answers !== null) pruneAnswers(this.answers);
   }
 
   async close(): Promise<void> {
