@@ -3,18 +3,20 @@
 // module, the moved derives are answered by the shims alone (the host serves only the macros that
 // asked where their input is, or printed), and rustc's expanded crate is byte for byte the one
 // the host gives with the index off. An entry whose key differs by one byte, an index directory
-// others could enter, and a changed settings file each send the shim to the host again.
+// others could enter, and a changed settings file each send the shim to the host again; an index
+// planted beside another socket a repository's env names is never read.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { findToolchain } from "../../src/builder/index.js";
 import { macroboxArgs } from "../support/cli.js";
 import { patchUserEnv } from "../support/cargo-home.js";
 import { FIXTURES } from "../support/paths.js";
+import { answersDir } from "../../src/patch/answers.js";
 
 const toolchain = findToolchain();
 const scratch = mkdtempSync(join(tmpdir(), "macrobox-answers-"));
@@ -141,6 +143,28 @@ test(
     const after = await expanded();
     assert.equal(after.served, NOT_INDEXED, "entries written since are");
     assert.equal(after.text, byHost.text);
+
+    // A repository's `[env]` can point the shims at another socket (MACROBOX_HOST_SOCKET), beside an
+    // index it planted: a shim never reads the index of a host it was not built for. The planted
+    // entry is a real one with its reply changed; the control puts it in the index the shims do read.
+    const probeEntry = readdirSync(index)
+      .map((n) => join(index, n))
+      .find((p) => readFileSync(p).includes('"Probed"'));
+    assert.ok(probeEntry !== undefined, "derive(Probe)'s entry");
+    const forged = Buffer.from(readFileSync(probeEntry).toString("latin1").replace('"Probed"', '"Forged"'), "latin1");
+    const elsewhere = join(scratch, "elsewhere");
+    mkdirSync(elsewhere, { mode: 0o700 });
+    const otherSocket = join(elsewhere, "host.sock");
+    mkdirSync(answersDir(otherSocket), { mode: 0o700 });
+    writeFileSync(join(answersDir(otherSocket), basename(probeEntry)), forged);
+    const redirected = await expanded({ MACROBOX_HOST_SOCKET: otherSocket });
+    assert.ok(!redirected.text.includes('"Forged"'), "the planted index beside another socket is not read");
+    assert.equal(redirected.text, byHost.text);
+    const honest = readFileSync(probeEntry);
+    writeFileSync(probeEntry, forged);
+    const control = await expanded();
+    assert.ok(control.text.includes('"Forged"'), "control: the shims do answer from the index of their own host");
+    writeFileSync(probeEntry, honest);
 
     // The build itself: it compiles, and the program links.
     const built = cargo(["build", "-q"]);
