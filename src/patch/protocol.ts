@@ -3,6 +3,7 @@
 // every output span as an index into the shim's own span table plus the context to resolve at.
 
 import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { type MacroKind, type SourceFile } from "../index.js";
 import { parseLiteral, printLiteral } from "../tokens/index.js";
 import { SpanTable } from "../bridge/spans.js";
@@ -140,9 +141,13 @@ export function decodeRequest(bytes: Uint8Array): ShimRequest {
   const fileFor = (s: ShimSpan): SourceFile | null => {
     if (s.localFile === null) return null;
     if (!files.has(s.localFile)) {
-      let text: string | null;
+      // rustc names a file as it was given on its command line: relative (a workspace member's,
+      // cargo runs rustc in the workspace root) means relative to rustc's directory, never the host's,
+      // which serves every workspace and may hold a file of the same name.
+      const path = isAbsolute(s.localFile) ? s.localFile : isAbsolute(cwd) ? resolve(cwd, s.localFile) : null;
+      let text: string | null = null;
       try {
-        text = readFileSync(s.localFile, "utf8");
+        if (path !== null) text = readFileSync(path, "utf8");
       } catch {
         text = null;
       }

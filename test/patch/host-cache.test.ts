@@ -2,7 +2,8 @@
 // expands every macro of a crate again after a one-line change, and an item that only moved (a
 // line inserted above it) is answered from the cache with the reply a host without a cache gives
 // for it where it is now; a macro that reads its input's lines runs again and gets the new lines.
-// The host's log counts what it served and what the cache answered.
+// The host's log counts what it served and what the cache answered. A relative local file (a
+// workspace member's, as cargo names it) is read where the rustc that asked runs.
 
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -105,4 +106,41 @@ test("an item that moved down a line is answered from the host's cache, as an un
   const again = await exchange(cached, moved);
   assert.deepEqual(await cached.served(), { expansions: 3, fromCache: 3 });
   again.forEach((reply, i) => assert.ok(reply.equals(reference[i]), `reply ${i} again`));
+});
+
+test("a span's relative local file is read in the directory of the rustc that asked, not in the host's", { timeout: 600_000 }, async (t) => {
+  // cargo gives rustc a workspace member's sources relative to the workspace root, and rustc's
+  // `local_file()` says them so; one host serves every workspace, started in whichever came first.
+  const probe = await moduleFile("bridge-probe");
+  const project = join(scratch, "project");
+  const decoy = join(scratch, "decoy");
+  const lines = `first second\n    third`;
+  const invocation = `bridge_probe::spans!(${lines})`;
+  const text = `// the project's file\n\nconst LINES: &str = ${invocation};\n`;
+  for (const [dir, content] of [
+    [project, text],
+    [decoy, `// another workspace's file of the same name\n// is longer\n// above\n${text}`],
+  ]) {
+    mkdirSync(join(dir, "src"), { recursive: true });
+    writeFileSync(join(dir, "src", "lib.rs"), content);
+  }
+  const dir = join(scratch, "paths");
+  mkdirSync(dir, { mode: 0o700 });
+  const socket = join(dir, "host.sock");
+  const h = await startHostProcess(socket, ["--workers", "1"], { ...process.env, MACROBOX_EXPANSION_CACHE: "off" }, decoy);
+  t.after(() => h.child.kill());
+  const at = (s: string) => Buffer.byteLength(text.slice(0, text.indexOf(s)));
+  const call = (localFile: string): ShimCall => ({
+    module: probe,
+    crate: "bridge_probe",
+    kind: "bang",
+    name: "spans",
+    input: lines,
+    cwd: project,
+    source: { localFile, text, inputAt: at(lines), callSite: [at(invocation), at(invocation) + Buffer.byteLength(invocation)] },
+  });
+  const absolute = await shimExchange(socket, encodeShimRequest(call(join(project, "src", "lib.rs"))));
+  const relative = await shimExchange(socket, encodeShimRequest(call("src/lib.rs")));
+  assert.equal(replyKind(absolute), 0);
+  assert.ok(relative.equals(absolute), "the relative path read the project's file, as the absolute one does");
 });

@@ -172,9 +172,11 @@ export async function startHostProcess(
   socket: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = process.env,
+  cwd?: string,
 ): Promise<{ child: ChildProcess; log: () => string }> {
   const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(REPO, "src/patch/host-main.ts"), "--socket", socket, ...args], {
     env,
+    cwd,
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
