@@ -54,15 +54,14 @@ export interface HostOptions {
    * environment, which rustc passed on and a repository's `.cargo/config.toml` `[env]` can set.
    */
   dirs: UserDirs;
-  /** Write the answer index beside the socket (answers.ts; default true). */
-  answers?: boolean;
 }
 
 export async function runHost(options: HostOptions): Promise<void> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   const limits = { maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, readTimeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS };
-  const answers = options.answers === false ? null : answersDir(options.socket);
+  // The shims' answer index (answers.ts) lives beside the socket: they find it from the path baked into them.
+  const answers = answersDir(options.socket);
   const pool = new ExpansionPool(Math.max(1, options.workers ?? availableParallelism()), options.dirs, log, answers);
 
   let active = 0;
@@ -95,7 +94,7 @@ export async function runHost(options: HostOptions): Promise<void> {
   if (problem !== null) throw new HostSocketError(`the macrobox host's socket ${problem}: remove it and build again`);
   await listen(server, options.socket);
   log(`listening on ${options.socket} (pid ${process.pid})`);
-  if (answers !== null) pruneAnswers(answers);
+  pruneAnswers(answers);
   armIdle();
   await new Promise<void>((done) => server.on("close", done));
 }
