@@ -30,7 +30,7 @@ export type {
 export { macroLabel, type MacroKind } from "./wasm/decls.js";
 export { expansionFails, formatMessages, renderDiagnostic, type FormatOptions, type MessagesResult } from "./host/render.js";
 export { compileErrors, type CompileErrorOptions } from "./host/compile-errors.js";
-export { EXPANSION_CACHE_FORMAT, MemoryCacheStore } from "./host/cache.js";
+export { MemoryCacheStore } from "./host/cache.js";
 export type { CacheStore } from "./host/cache-store.js";
 
 // Spans and env vars in results

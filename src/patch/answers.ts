@@ -40,7 +40,7 @@ import { PACKAGE_ENV } from "../sandbox/capabilities.js";
 import { trustStorePath, userSettingsPath } from "../node/trust.js";
 import type { UserDirs } from "../node/index.js";
 import { version } from "../version.js";
-import { EXPANSION_CACHE_FORMAT } from "../index.js";
+import { EXPANSION_CACHE_FORMAT } from "../host/cache.js";
 import { fnv1a64, type ShimRequest } from "./protocol.js";
 import { ensurePrivateDir } from "./host-socket.js";
 
