@@ -135,8 +135,9 @@ test(
     assert.equal(open.text, byHost.text);
 
     // The user's settings file, created or edited, is a changed grant decision: every entry asks again.
-    mkdirSync(join(scratch, "config", "macrobox"), { recursive: true });
-    writeFileSync(join(scratch, "config", "macrobox", "macrobox.toml"), "# nothing granted\n");
+    // A file of the user's own in directories only they can write (else it is ignored, with a note).
+    mkdirSync(join(scratch, "config", "macrobox"), { recursive: true, mode: 0o700 });
+    writeFileSync(join(scratch, "config", "macrobox", "macrobox.toml"), "# nothing granted\n", { mode: 0o600 });
     const settings = await expanded();
     assert.equal(settings.served, CALLS, "entries written before the settings file existed are not used");
     assert.equal(settings.text, byHost.text);
