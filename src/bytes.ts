@@ -84,17 +84,28 @@ export abstract class ByteReader {
     const bytes = this.bytes;
     const start = this.pos;
     this.pos += len;
-    // Most strings are short and ASCII (identifiers, punctuation, numbers): TextDecoder's fixed cost
-    // per call is more than building them from their char codes.
-    if (len <= 32) {
+    // Most strings are short and ASCII (identifiers, punctuation, numbers), and the same few recur
+    // (a macro's output repeats its idents): looked up in SHORT_STRINGS by their bytes, and built
+    // from their char codes (TextDecoder's fixed cost per call is more) only when not there.
+    if (len <= SHORT_STRING_MAX) {
+      let hash = len;
       let ascii = true;
       for (let i = start; i < start + len; i++) {
-        if (bytes[i] >= 0x80) {
+        const b = bytes[i];
+        if (b >= 0x80) {
           ascii = false;
           break;
         }
+        hash = Math.imul(hash ^ b, 0x01000193);
       }
-      if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, start + len) as unknown as number[]);
+      if (ascii) {
+        const slot = (hash ^ (hash >>> 15)) & (SHORT_STRING_SLOTS - 1);
+        const known = SHORT_STRINGS[slot];
+        if (known !== undefined && known.length === len && sameAscii(known, bytes, start)) return known;
+        const made = String.fromCharCode.apply(null, bytes.subarray(start, start + len) as unknown as number[]);
+        SHORT_STRINGS[slot] = made;
+        return made;
+      }
     }
     try {
       return utf8Decoder.decode(bytes.subarray(start, start + len));
@@ -102,6 +113,17 @@ export abstract class ByteReader {
       return this.fail("string is not valid UTF-8", start);
     }
   }
+}
+
+/** Strings `ByteReader.str` read lately, by a hash of their bytes (a slot keeps the latest). */
+const SHORT_STRING_MAX = 32;
+const SHORT_STRING_SLOTS = 4096;
+const SHORT_STRINGS: (string | undefined)[] = new Array<string | undefined>(SHORT_STRING_SLOTS).fill(undefined);
+
+/** Whether `s` is the ASCII bytes at `bytes[start..start + s.length)`. */
+function sameAscii(s: string, bytes: Uint8Array, start: number): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
 }
 
 /** Accumulates bytes in a buffer that grows by doubling; `reset` starts over in the same storage. */

@@ -213,7 +213,10 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
 function checkArray(value: unknown, what: string, width: number, isItem: (x: unknown) => boolean): void {
   if (!Array.isArray(value)) throw new FlatTreeError(`\`${what}\` must be an array`);
   if (value.length % width !== 0) throw new FlatTreeError(`\`${what}\` length ${value.length} is not a multiple of ${width}`);
-  for (const x of value) if (!isItem(x)) throw new FlatTreeError(`\`${what}\` holds a bad entry ${JSON.stringify(x)}`);
+  for (let i = 0; i < value.length; i++) {
+    const x: unknown = value[i];
+    if (!isItem(x)) throw new FlatTreeError(`\`${what}\` holds a bad entry ${JSON.stringify(x)}`);
+  }
 }
 
 const isU32 = (x: unknown): boolean => typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= NONE_U32;
@@ -279,7 +282,9 @@ export function decodeFlatTree(tree: FlatTree, options: DecodeOptions = {}): Tok
           break;
         case TAG_PUNCT: {
           if (index * 3 + 3 > tree.punct.length) throw new FlatTreeError(`punct ${index} out of range`);
-          const [span, ch, spacing] = tree.punct.slice(index * 3, index * 3 + 3);
+          const span = tree.punct[index * 3];
+          const ch = tree.punct[index * 3 + 1];
+          const spacing = tree.punct[index * 3 + 2];
           if (spacing > 1) throw new FlatTreeError(`punct ${index} has bad spacing ${spacing}`);
           if (ch > 0x10ffff || (ch >= 0xd800 && ch <= 0xdfff)) throw new FlatTreeError(`punct ${index} has bad char ${ch}`);
           stream.push({ type: "punct", ch: String.fromCodePoint(ch), joint: spacing === 1, span });

@@ -149,8 +149,10 @@ function str(value: unknown, what: string): string {
   return value;
 }
 
+const isU32 = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
+
 function u32(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+  if (!isU32(value)) {
     throw new ProtocolError(`${what} must be a u32`);
   }
   return value;
@@ -168,7 +170,13 @@ function flatTree(value: unknown, what: string): FlatTree {
 function u32Array(value: unknown, what: string): number[] {
   if (value === undefined) return []; // `#[serde(default)]`
   if (!Array.isArray(value)) throw new ProtocolError(`${what} must be an array`);
-  return value.map((x, i) => u32(x, `${what}[${i}]`));
+  // The entry's name is built only for the error: a span data table has thousands of entries.
+  const out = new Array<number>(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const x: unknown = value[i];
+    out[i] = isU32(x) ? x : u32(x, `${what}[${i}]`);
+  }
+  return out;
 }
 
 function spanMode(value: unknown): SpanMode {
@@ -371,7 +379,16 @@ export function decodeSpanDataTable(table: number[]): SpanData[] {
 }
 
 export function encodeSpanDataTable(spans: SpanData[]): number[] {
-  return spans.flatMap((s) => [s.fileId, s.astId, s.start, s.end, s.ctx]);
+  const out = new Array<number>(spans.length * 5);
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i];
+    out[i * 5] = s.fileId;
+    out[i * 5 + 1] = s.astId;
+    out[i * 5 + 2] = s.start;
+    out[i * 5 + 3] = s.end;
+    out[i * 5 + 4] = s.ctx;
+  }
+  return out;
 }
 
 export { KIND_TO_WIRE as MACRO_KIND_TO_WIRE };

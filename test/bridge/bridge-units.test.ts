@@ -152,6 +152,22 @@ describe("rpc", () => {
     assert.equal(r.remaining, 0);
   });
 
+  test("strings read back as written when the reader's table of recent short strings is full of others", () => {
+    // Far more distinct short strings than the table has slots, so slots collide; same-length
+    // strings that differ in one byte; each read twice, the second time from wherever the table
+    // now points; and lengths on both sides of the short-string bound, non-ASCII included.
+    const strings: string[] = [];
+    for (let i = 0; i < 20_000; i++) strings.push(`f${i.toString(36)}`, `g${i.toString(36)}`);
+    strings.push("", "a", "ab", "x".repeat(32), "x".repeat(31) + "y", "x".repeat(33), "é", `${"a".repeat(31)}é`);
+    const w = new BridgeWriter();
+    for (const s of strings) w.str(s);
+    for (const s of [...strings].reverse()) w.str(s);
+    const r = new BridgeReader(w.finish());
+    for (const s of strings) assert.equal(r.str(), s);
+    for (const s of [...strings].reverse()) assert.equal(r.str(), s);
+    assert.equal(r.remaining, 0);
+  });
+
   test("malformed bytes are BridgeDecodeErrors", () => {
     assert.throws(() => new BridgeReader(new Uint8Array([1, 2])).u32le(), BridgeDecodeError);
     assert.throws(() => new BridgeReader(new Uint8Array([9, 0, 0, 0, 1])).str(), BridgeDecodeError);
