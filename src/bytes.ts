@@ -200,6 +200,11 @@ export class ByteWriter {
     return this.buf.slice(0, this.length);
   }
 
+  /** The storage the bytes are written to (the first `length` of it), without a view: valid until the next write or `reset`. */
+  storage(): Uint8Array {
+    return this.buf;
+  }
+
   /** The bytes written, without a copy: valid until the next write or `reset`. */
   view(): Uint8Array {
     return this.buf.subarray(0, this.length);

@@ -175,6 +175,15 @@ export class BridgeServer {
    * the response is a view of the server's writer, valid until the next call.
    */
   dispatch(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
+    return this.answer(bytes, start, end).view();
+  }
+
+  /**
+   * `dispatch` without a view: the response is the returned writer's bytes (`bytes()`, its first
+   * `length`), valid until the next call. What the host side uses: no allocation per call.
+   */
+  answer(bytes: Uint8Array, start: number, end: number): BridgeWriter {
+    const w = this.writer;
     try {
       const r = this.reader.reset(bytes, start, end);
       const tag = r.u8();
@@ -182,22 +191,22 @@ export class BridgeServer {
       if (m === undefined) throw new BridgeDecodeError(`unknown bridge method tag ${tag}`);
       this.counts[tag]++;
       const value = this.call(m, r);
-      const w = this.writer.reset();
+      w.reset();
       w.u8(RESULT_OK);
       m.ret.write(w, this.store, value);
-      return w.view();
+      return w;
     } catch (e) {
-      const err = new BridgeWriter();
-      err.u8(RESULT_ERR);
+      w.reset();
+      w.u8(RESULT_ERR);
       if (e instanceof ServerPanic) {
         // A panic rustc's server itself raises for this request: part of the semantics, not a fault.
-        writePanicMessage(err, e.payload);
-        return err.finish();
+        writePanicMessage(w, e.payload);
+        return w;
       }
       const message = e instanceof Error ? e.message : String(e);
       this.errors.push(message);
-      writePanicMessage(err, message);
-      return err.finish();
+      writePanicMessage(w, message);
+      return w;
     }
   }
 
