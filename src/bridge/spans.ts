@@ -102,13 +102,71 @@ export class SpanError extends MacroboxError {
 
 export const ROOT_CTXT = 0;
 
+/**
+ * Values by a key of `width` integers (a span's fields), compared by value: what a string key per
+ * span did (`${file}:${lo}:${hi}:${ctxt}`), without a string per span. A request's tokens bring
+ * thousands of spans, each looked up on the way in and again on the way out.
+ */
+export class IntKeyIndex {
+  /** Hash -> the first entry with it; entries with the same hash are chained through `chain`. */
+  private readonly heads = new Map<number, number>();
+  private readonly chain: number[] = [];
+  private readonly keys: number[] = [];
+  private readonly values: number[] = [];
+
+  constructor(private readonly width: 2 | 4 | 5) {}
+
+  /** The value under the key (a, b, c, d, e: the first `width` of them), or -1. */
+  get(a: number, b: number, c = 0, d = 0, e = 0): number {
+    const at = this.find(a, b, c, d, e, hashKey(a, b, c, d, e));
+    return at < 0 ? -1 : this.values[at];
+  }
+
+  /** Puts `value` under the key (replacing what was there). */
+  set(value: number, a: number, b: number, c = 0, d = 0, e = 0): void {
+    const hash = hashKey(a, b, c, d, e);
+    const at = this.find(a, b, c, d, e, hash);
+    if (at >= 0) {
+      this.values[at] = value;
+      return;
+    }
+    const entry = this.values.length;
+    this.values.push(value);
+    const w = this.width;
+    this.keys.push(a, b);
+    if (w >= 4) this.keys.push(c, d);
+    if (w === 5) this.keys.push(e);
+    this.chain.push(this.heads.get(hash) ?? -1);
+    this.heads.set(hash, entry);
+  }
+
+  private find(a: number, b: number, c: number, d: number, e: number, hash: number): number {
+    const w = this.width;
+    const k = this.keys;
+    for (let at = this.heads.get(hash) ?? -1; at >= 0; at = this.chain[at]) {
+      const i = at * w;
+      if (k[i] === a && k[i + 1] === b && (w < 4 || (k[i + 2] === c && k[i + 3] === d)) && (w < 5 || k[i + 4] === e)) return at;
+    }
+    return -1;
+  }
+}
+
+function hashKey(a: number, b: number, c: number, d: number, e: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ b ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ c ^ (h >>> 13), 0x85ebca6b);
+  h = Math.imul(h ^ d ^ (h >>> 16), 0xc2b2ae35);
+  h = Math.imul(h ^ e ^ (h >>> 15), 0x85ebca6b);
+  return h ^ (h >>> 16);
+}
+
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 export class SpanTable {
   private readonly files: SourceFile[] = [];
   private readonly spans: SpanData[] = [{ file: -1, lo: 0, hi: 0, ctxt: ROOT_CTXT }]; // index 0 unused: handles are non-zero
-  private readonly interned = new Map<string, Span>();
+  private readonly interned = new IntKeyIndex(4);
   private readonly contexts: SyntaxContextInfo[] = [{ kind: "root", parentCallSite: null }];
   private nextStartPos = 0;
   /** While an expansion is observed for the cache: its bases, and the position questions asked so far. */
@@ -158,13 +216,12 @@ export class SpanTable {
 
   /** Interns span data; the result is a valid non-zero u32 handle. */
   intern(data: SpanData): Span {
-    const key = `${data.file}:${data.lo}:${data.hi}:${data.ctxt}`;
-    const known = this.interned.get(key);
-    if (known !== undefined) return known;
+    const known = this.interned.get(data.file, data.lo, data.hi, data.ctxt);
+    if (known >= 0) return known;
     if (this.spans.length >= 0xffffffff) throw new SpanError("span table is full");
     const id = this.spans.length;
-    this.spans.push({ ...data });
-    this.interned.set(key, id);
+    this.spans.push({ file: data.file, lo: data.lo, hi: data.hi, ctxt: data.ctxt });
+    this.interned.set(id, data.file, data.lo, data.hi, data.ctxt);
     return id;
   }
 
@@ -333,7 +390,7 @@ export class SpanTable {
     for (const d of spans) {
       const id = this.spans.length;
       this.spans.push(d);
-      this.interned.set(`${d.file}:${d.lo}:${d.hi}:${d.ctxt}`, id);
+      this.interned.set(id, d.file, d.lo, d.hi, d.ctxt);
     }
   }
 

@@ -13,7 +13,7 @@
 //
 // Browser-safe: no Node APIs here.
 
-import type { Bound, SpanData as TableSpanData, SpanLocation } from "../bridge/spans.js";
+import { IntKeyIndex, type Bound, type SpanData as TableSpanData, type SpanLocation } from "../bridge/spans.js";
 import { SrvSpanTable } from "./srv-spans.js";
 import type { Span, TokenStream, TokenTree } from "../tokens/model.js";
 import type { SpanData } from "./protocol.js";
@@ -81,7 +81,7 @@ export function debugRaSpan(s: SpanData): string {
 
 export class RaSpanTable extends SrvSpanTable {
   private readonly anchors: { fileId: number; astId: number }[] = [];
-  private readonly anchorIndex = new Map<string, number>();
+  private readonly anchorIndex = new IntKeyIndex(2);
   /** The first error a client question ended with (the native server then answers with an empty message). */
   clientFailure: unknown = null;
 
@@ -97,12 +97,11 @@ export class RaSpanTable extends SrvSpanTable {
 
   /** The handle for a rust-analyzer span. */
   internRa(s: SpanData): Span {
-    const key = `${s.fileId}:${s.astId}`;
-    let anchor = this.anchorIndex.get(key);
-    if (anchor === undefined) {
+    let anchor = this.anchorIndex.get(s.fileId, s.astId);
+    if (anchor < 0) {
       anchor = this.anchors.length;
       this.anchors.push({ fileId: s.fileId, astId: s.astId });
-      this.anchorIndex.set(key, anchor);
+      this.anchorIndex.set(anchor, s.fileId, s.astId);
     }
     return this.intern({ file: anchor, lo: s.start, hi: s.end, ctxt: s.ctx });
   }

@@ -20,6 +20,7 @@
 import type { ExpandResult, MacroModule, SandboxGrant } from "../host/types.js";
 import type { Span, TokenStream } from "../tokens/model.js";
 import { copyStream } from "../tokens/index.js";
+import { IntKeyIndex } from "../bridge/spans.js";
 import type { MacroInfo, Result, SpanData } from "./protocol.js";
 import { RaSpanTable } from "./ra-spans.js";
 import { IdSpanTable } from "./srv-spans.js";
@@ -127,14 +128,13 @@ export function createWasmBackend(options: WasmBackendOptions): ProcMacroBackend
     // The native server reads the request's table into an IndexSet: a repeated entry is kept once,
     // so ids index the table without its repeats (and the output table starts as that set).
     const table: SpanData[] = [];
-    const index = new Map<string, number>();
+    const index = new IntKeyIndex(5);
     const idOf = (d: SpanData): number => {
-      const key = `${d.fileId}:${d.astId}:${d.start}:${d.end}:${d.ctx}`;
-      let id = index.get(key);
-      if (id === undefined) {
+      let id = index.get(d.fileId, d.astId, d.start, d.end, d.ctx);
+      if (id < 0) {
         id = table.length;
         table.push(d);
-        index.set(key, id);
+        index.set(id, d.fileId, d.astId, d.start, d.end, d.ctx);
       }
       return id;
     };

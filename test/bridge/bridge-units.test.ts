@@ -240,6 +240,29 @@ describe("span table", () => {
     assert.notEqual(table.span(f, 0, 3), a);
   });
 
+  test("interning thousands of spans: each distinct span once, in order; every field tells spans apart", () => {
+    const t = new SpanTable();
+    const file = t.addFile("big.rs", "x".repeat(300));
+    const first = new Map<string, number>();
+    for (let lo = 0; lo < 100; lo++)
+      for (let len = 0; len < 30; len++)
+        for (const ctxt of [0, 1]) {
+          const h = t.intern({ file: file.index, lo, hi: lo + len, ctxt });
+          const key = `${lo}:${len}:${ctxt}`;
+          if (!first.has(key)) assert.equal(h, t.size, `a new span gets the next handle (${key})`);
+          first.set(key, first.get(key) ?? h);
+          assert.equal(first.get(key), h);
+        }
+    assert.equal(t.size, 100 * 30 * 2 + 1); // and the dummy span
+    for (const [key, h] of first) {
+      const [lo, len, ctxt] = key.split(":").map(Number);
+      assert.equal(t.intern({ file: file.index, lo, hi: lo + len, ctxt }), h);
+      assert.deepEqual(t.data(h), { file: file.index, lo, hi: lo + len, ctxt });
+    }
+    assert.notEqual(t.intern({ file: -1, lo: 0, hi: 0, ctxt: 1 }), t.dummy);
+    assert.equal(t.intern({ file: -1, lo: 0, hi: 0, ctxt: 0 }), t.dummy);
+  });
+
   test("join needs one file; subspan follows rustc's bounds checks", () => {
     const g = table.addFile("b.rs", "abc");
     assert.equal(table.join(table.span(f, 0, 1), table.span(g, 0, 1)), null);
