@@ -114,17 +114,21 @@ export class IntKeyIndex {
   private readonly keys: number[] = [];
   private readonly values: number[] = [];
 
-  constructor(private readonly width: 2 | 4 | 5) {}
+  /** `hash`: of the key's fields (a test gives one that collides). */
+  constructor(
+    private readonly width: 2 | 4 | 5,
+    private readonly hash: (a: number, b: number, c: number, d: number, e: number) => number = hashKey,
+  ) {}
 
   /** The value under the key (a, b, c, d, e: the first `width` of them), or -1. */
   get(a: number, b: number, c = 0, d = 0, e = 0): number {
-    const at = this.find(a, b, c, d, e, hashKey(a, b, c, d, e));
+    const at = this.find(a, b, c, d, e, this.hash(a, b, c, d, e));
     return at < 0 ? -1 : this.values[at];
   }
 
   /** Puts `value` under the key (replacing what was there). */
   set(value: number, a: number, b: number, c = 0, d = 0, e = 0): void {
-    const hash = hashKey(a, b, c, d, e);
+    const hash = this.hash(a, b, c, d, e);
     const at = this.find(a, b, c, d, e, hash);
     if (at >= 0) {
       this.values[at] = value;

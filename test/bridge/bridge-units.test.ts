@@ -21,7 +21,7 @@ import { HandleStore } from "../../src/bridge/handles.js";
 import { BridgeMethods } from "../../src/bridge/methods.js";
 import { bindTable, BridgeServer } from "../../src/bridge/server.js";
 import { RUSTC_1_96 } from "../../src/bridge/versions/rustc-1.96.js";
-import { SpanTable } from "../../src/bridge/spans.js";
+import { IntKeyIndex, SpanTable } from "../../src/bridge/spans.js";
 import { Errno, Wasi, WasiExit, wasiImportsFor } from "../../src/sandbox/wasi.js";
 import { unsupportedImportsMessage, WASI_PREVIEW1 } from "../../src/sandbox/host-imports.js";
 import { MacroModuleError } from "../../src/wasm/decls.js";
@@ -261,6 +261,26 @@ describe("span table", () => {
     }
     assert.notEqual(t.intern({ file: -1, lo: 0, hi: 0, ctxt: 1 }), t.dummy);
     assert.equal(t.intern({ file: -1, lo: 0, hi: 0, ctxt: 0 }), t.dummy);
+  });
+
+  test("the span index tells apart keys whose hashes collide, by every field", () => {
+    // A hash with only 4 values: every key shares its chain with a quarter of the others.
+    const collide = (a: number, b: number, c: number, d: number, e: number) => (a + b + c + d + e) & 3;
+    for (const width of [2, 4, 5] as const) {
+      const index = new IntKeyIndex(width, collide);
+      const keys: [number, number, number, number, number][] = [];
+      for (let i = 0; i < 400; i++) {
+        const k: [number, number, number, number, number] = [7, 0xffff_fff0, 3, 9, 11];
+        k[i % width] += 1 + Math.floor(i / width); // keys differing from the base in one field
+        keys.push(k);
+      }
+      keys.push([7, 0xffff_fff0, width >= 4 ? 3 : 0, width >= 4 ? 9 : 0, width === 5 ? 11 : 0]);
+      keys.forEach((k, v) => index.set(v, ...k));
+      keys.forEach((k, v) => assert.equal(index.get(...k), v, `width ${width}: key ${k.join(",")}`));
+      index.set(1000, ...keys[5]);
+      assert.equal(index.get(...keys[5]), 1000, "set replaces");
+      assert.equal(index.get(1, 2, 3, 4, 5), -1);
+    }
   });
 
   test("join needs one file; subspan follows rustc's bounds checks", () => {
