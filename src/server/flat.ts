@@ -104,35 +104,52 @@ function checkU32(value: number, what: string): number {
   return value;
 }
 
+/** A delimiter's code in the flat tree, or -1. */
+function delimiterCode(delimiter: Delimiter): number {
+  switch (delimiter) {
+    case "None":
+      return 0;
+    case "Parenthesis":
+      return 1;
+    case "Brace":
+      return 2;
+    case "Bracket":
+      return 3;
+    default:
+      return -1;
+  }
+}
+
 /** Flattens a token stream. Breadth-first, exactly in the order rust-analyzer's writer uses. */
 export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): FlatTree {
   const version = options.version ?? CURRENT_API_VERSION;
   const extended = version >= ProtocolVersion.EXTENDED_LEAF_DATA;
+  const withClose = version >= ProtocolVersion.ENCODE_CLOSE_SPAN;
+  const width = withClose ? 5 : 4;
   const out: FlatTree = { subtree: [], literal: [], punct: [], ident: [], token_tree: [], text: [] };
+  const { subtree, literal, punct, ident, token_tree: children, text } = out;
   const strings = new Map<string, number>();
   const intern = (s: string): number => {
     let index = strings.get(s);
     if (index === undefined) {
-      index = out.text.length;
-      out.text.push(s);
+      index = text.length;
+      text.push(s);
       strings.set(s, index);
     }
     return index;
   };
-
-  // Subtree records are collected first and serialised at the end, since `first`/`end` are only
-  // known once the work queue reaches them.
-  const subtrees: { open: number; close: number; kind: number; first: number; end: number }[] = [];
   const map = options.mapSpan;
   const spanOf = map === undefined ? (span: Span) => checkU32(span, "span") : (span: Span) => checkU32(map(span), "span");
-  const work: { index: number; children: TokenStream }[] = [];
-  const enqueue = (open: Span, close: Span, delimiter: Delimiter, children: TokenStream): number => {
-    const kind = DELIMITER_CODES.indexOf(delimiter);
+
+  // Subtree i's record is written when the group is met, its children's range (`first`, `end`)
+  // when the queue reaches `queue[i]`: groups are numbered in the order they are queued.
+  const queue: TokenStream[] = [];
+  const enqueue = (open: Span, close: Span, delimiter: Delimiter, inner: TokenStream): number => {
+    const kind = delimiterCode(delimiter);
     if (kind < 0) throw new FlatTreeError(`unknown delimiter ${String(delimiter)}`);
-    const index = subtrees.length;
-    subtrees.push({ open, close, kind, first: 0, end: 0 });
-    work.push({ index, children });
-    return index;
+    if (withClose) subtree.push(open, close, kind, 0, 0);
+    else subtree.push(open, kind, 0, 0);
+    return queue.push(inner) - 1;
   };
 
   // A lone delimited group becomes the root itself, like the server's `as_single_group`. A lone
@@ -146,13 +163,14 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
     enqueue(root, root, "None", stream);
   }
 
-  for (let w = 0; w < work.length; w++) {
-    const { index, children } = work[w];
-    const first = out.token_tree.length;
-    subtrees[index].first = first;
-    subtrees[index].end = first + children.length;
-    for (const child of children) out.token_tree.push(encodeChild(child));
+  for (let w = 0; w < queue.length; w++) {
+    const trees = queue[w];
+    const first = children.length;
+    subtree[w * width + width - 2] = first;
+    subtree[w * width + width - 1] = first + trees.length;
+    for (let i = 0; i < trees.length; i++) children.push(encodeChild(trees[i]));
   }
+  return out;
 
   function encodeChild(tree: TokenTree): number {
     switch (tree.type) {
@@ -161,7 +179,7 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
         return (enqueue(open, spanOf(tree.span.close), tree.delimiter, tree.stream) << 2) | TAG_SUBTREE;
       }
       case "literal": {
-        const index = out.literal.length / (extended ? 4 : 2);
+        const index = literal.length / (extended ? 4 : 2);
         const span = spanOf(tree.span);
         if (extended) {
           const kind = LIT_KIND_CODES.indexOf(tree.kind);
@@ -170,44 +188,37 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
           if (!Number.isInteger(hashes) || hashes < 0 || hashes > 255) {
             throw new FlatTreeError(`raw literal hash count must be 0..=255, got ${hashes}`);
           }
-          const text = intern(tree.symbol);
+          const symbol = intern(tree.symbol);
           const suffix = tree.suffix === null || tree.suffix === "" ? NONE_U32 : intern(tree.suffix);
-          out.literal.push(span, text, kind | (hashes << 8), suffix);
+          literal.push(span, symbol, kind | (hashes << 8), suffix);
         } else {
-          out.literal.push(span, intern(printLiteral(tree)));
+          literal.push(span, intern(printLiteral(tree)));
         }
         return (index << 2) | TAG_LITERAL;
       }
       case "punct": {
-        const index = out.punct.length / 3;
+        const index = punct.length / 3;
         const ch = tree.ch.codePointAt(0);
         if (ch === undefined || tree.ch.length !== (ch > 0xffff ? 2 : 1))
           throw new FlatTreeError(`punct must be one character, got ${JSON.stringify(tree.ch)}`);
-        out.punct.push(spanOf(tree.span), ch, tree.joint ? 1 : 0);
+        punct.push(spanOf(tree.span), ch, tree.joint ? 1 : 0);
         return (index << 2) | TAG_PUNCT;
       }
       case "ident": {
         const span = spanOf(tree.span);
         if (extended) {
-          const index = out.ident.length / 3;
-          out.ident.push(span, intern(tree.sym), tree.isRaw ? 1 : 0);
+          const index = ident.length / 3;
+          ident.push(span, intern(tree.sym), tree.isRaw ? 1 : 0);
           return (index << 2) | TAG_IDENT;
         }
-        const index = out.ident.length / 2;
-        out.ident.push(span, intern(tree.isRaw ? `r#${tree.sym}` : tree.sym));
+        const index = ident.length / 2;
+        ident.push(span, intern(tree.isRaw ? `r#${tree.sym}` : tree.sym));
         return (index << 2) | TAG_IDENT;
       }
       default:
         throw new FlatTreeError(`unknown token tree type ${String((tree as { type: unknown }).type)}`);
     }
   }
-
-  const withClose = version >= ProtocolVersion.ENCODE_CLOSE_SPAN;
-  for (const s of subtrees) {
-    if (withClose) out.subtree.push(s.open, s.close, s.kind, s.first, s.end);
-    else out.subtree.push(s.open, s.kind, s.first, s.end);
-  }
-  return out;
 }
 
 function checkArray(value: unknown, what: string, width: number, isItem: (x: unknown) => boolean): void {
