@@ -19,11 +19,6 @@ export interface HandleLimits {
   maxNestingDepth?: number;
 }
 
-/**
- * Token count and nesting depth of the streams stored; memoized, streams being shared and immutable
- * (except a stream the store extends in place, whose entry the store replaces as it does so).
- */
-const streamShapes = new WeakMap<TokenStream, StreamShape>();
 
 const EMPTY_SHAPE: StreamShape = { tokens: 0, depth: 0 };
 
@@ -31,7 +26,7 @@ const EMPTY_SHAPE: StreamShape = { tokens: 0, depth: 0 };
  * The limit a stream about to be stored goes over, or null. Measured iteratively and memoized, so a
  * stream built one group per call costs one level per call, and no depth overflows the host's stack.
  */
-function overLimit(stream: TokenStream, maxTokens: number, maxDepth: number): LimitExceeded | null {
+function overLimit(stream: TokenStream, streamShapes: WeakMap<TokenStream, StreamShape>, maxTokens: number, maxDepth: number): LimitExceeded | null {
   if (maxTokens === Infinity && maxDepth === Infinity) return null;
   const { tokens, depth } = streamShape(stream, streamShapes);
   if (depth > maxDepth) return new LimitExceeded("nestingDepth", maxDepth, depth);
@@ -50,6 +45,14 @@ export class HandleStore {
   limitExceeded: LimitExceeded | null = null;
 
   private readonly streams = new Map<number, TokenStream>();
+  /**
+   * Token count and nesting depth of the streams measured; memoized, streams being shared and
+   * immutable (except a stream the store extends in place, whose entry the store replaces as it
+   * does so). One per store, not one for the process: a weak map's table keeps its dead entries
+   * until a collection, and one shared by every expansion grew and was rehashed on the way (its
+   * `set` was three quarters of `concatTrees`' time).
+   */
+  private readonly streamShapes = new WeakMap<TokenStream, StreamShape>();
   /**
    * Streams this store's concatenations built and that nothing else holds (not shared by a clone,
    * not inside a group): a concatenation onto one extends it in place, as rustc's does (its
@@ -85,12 +88,12 @@ export class HandleStore {
       for (let i = 0; i < s.length; i++) out.push(s[i]);
       this.hostWork += s.length;
       if (this.measured) {
-        const inner = streamShape(s, streamShapes);
+        const inner = streamShape(s, this.streamShapes);
         tokens += inner.tokens;
         depth = Math.max(depth, inner.depth);
       }
     }
-    if (this.measured) streamShapes.set(out, { tokens, depth });
+    if (this.measured) this.streamShapes.set(out, { tokens, depth });
     return out;
   }
 
@@ -106,12 +109,12 @@ export class HandleStore {
         const t = out[i];
         if (t.type !== "group") tokens++;
         else {
-          const inner = streamShape(t.stream, streamShapes);
+          const inner = streamShape(t.stream, this.streamShapes);
           tokens += 1 + inner.tokens;
           depth = Math.max(depth, 1 + inner.depth);
         }
       }
-      streamShapes.set(out, { tokens, depth });
+      this.streamShapes.set(out, { tokens, depth });
     }
     return out;
   }
@@ -123,7 +126,7 @@ export class HandleStore {
 
   /** `base` itself when the store owns it, else a copy the store owns; and its shape (when measured). */
   private extendable(base: TokenStream | null): { out: TokenTree[]; shape: StreamShape } {
-    const shape = base !== null && this.measured ? streamShape(base, streamShapes) : EMPTY_SHAPE;
+    const shape = base !== null && this.measured ? streamShape(base, this.streamShapes) : EMPTY_SHAPE;
     if (base !== null && this.owned.has(base)) return { out: base as TokenTree[], shape };
     const out = base === null ? [] : base.slice();
     this.hostWork += out.length;
@@ -139,7 +142,7 @@ export class HandleStore {
       this.limitExceeded ??= new LimitExceeded("tokenHandles", this.maxLiveStreams, this.streams.size + 1);
       throw this.limitExceeded;
     }
-    const over = overLimit(stream, this.maxStreamTokens, this.maxNestingDepth);
+    const over = overLimit(stream, this.streamShapes, this.maxStreamTokens, this.maxNestingDepth);
     if (over !== null) {
       this.limitExceeded ??= over;
       throw this.limitExceeded;
