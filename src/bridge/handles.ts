@@ -19,7 +19,6 @@ export interface HandleLimits {
   maxNestingDepth?: number;
 }
 
-
 const EMPTY_SHAPE: StreamShape = { tokens: 0, depth: 0 };
 
 /**
