@@ -50,6 +50,8 @@ function modulePath(lib: string): Promise<string> {
 
 /** Set by the main thread's first message. */
 let limits: Partial<Limits> | undefined;
+/** Whether the main thread keeps a memo of responses (the first message says). */
+let memo = false;
 
 const wasm = createWasmBackend({
   async loadModule(lib) {
@@ -201,8 +203,8 @@ async function answer(m: Exclude<ToWorker, { type: "path" | "init" }>): Promise<
     // Straight to stdout, unless the main thread has answered already (the clock ran out).
     if (m.direct && Atomics.compareExchange(turn, 0, Turn.Running, Turn.Worker) === Turn.Running) {
       writeOut(response);
-      // The text comes back only for the memo.
-      return { type: "answer", id: m.id, answer: reusable ? response : null, spanMode: session.spanMode, reusable, dependency, written: true };
+      // The text comes back only for the memo (a copy of the whole response: not when there is none).
+      return { type: "answer", id: m.id, answer: reusable && memo ? response : null, spanMode: session.spanMode, reusable, dependency, written: true };
     }
     return { type: "answer", id: m.id, answer: response, spanMode: session.spanMode, reusable, dependency };
   }
@@ -243,6 +245,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 port.on("message", (m: ToWorker) => {
   if (m.type === "init") {
     limits = m.limits;
+    memo = m.memo;
     dirs = m.dirs;
     session = createServerSession(backend, { spanMode: m.spanMode });
     return;

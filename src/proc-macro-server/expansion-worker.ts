@@ -171,7 +171,13 @@ export class WorkerSession {
     this.turn = turn;
     this.begunId = begunId;
     this.begunAt = begunAt;
-    worker.postMessage({ type: "init", limits: this.options.limits, spanMode: this.spanMode, dirs: this.options.dirs } satisfies ToWorker);
+    worker.postMessage({
+      type: "init",
+      limits: this.options.limits,
+      spanMode: this.spanMode,
+      dirs: this.options.dirs,
+      memo: this.memo !== null,
+    } satisfies ToWorker);
     worker.on("message", (m: FromWorker) => this.receive(worker, m));
     const die = (why: string) => {
       if (this.worker !== worker) return;

@@ -24,7 +24,8 @@ export const Wake = {
 /** What crosses to the worker. */
 export type ToWorker =
   /** First: how the session starts (the worker may have been started before these were known). */
-  | { type: "init"; limits?: Partial<Limits>; spanMode: SpanMode; dirs: UserDirs }
+  /** `memo`: whether the main thread keeps a memo (else no response text is sent back for it). */
+  | { type: "init"; limits?: Partial<Limits>; spanMode: SpanMode; dirs: UserDirs; memo: boolean }
   /** A JSON request line; `direct`: the worker writes the response to stdout itself (see Turn). */
   | { type: "line"; id: number; line: string; direct: boolean }
   | { type: "frame"; id: number; frame: Uint8Array }
