@@ -154,8 +154,9 @@ export function vec<T>(item: Codec<T>): Codec<T[]> {
     rust: `Vec<${item.rust}>`,
     read: (r, h) => {
       const len = r.vecLength();
-      const out: T[] = [];
-      for (let i = 0; i < len; i++) out.push(item.read(r, h));
+      // Sized once (the length is checked against the message's bytes), not grown by pushes.
+      const out = new Array<T>(len);
+      for (let i = 0; i < len; i++) out[i] = item.read(r, h);
       return out;
     },
     write: (w, h, vs) => {
