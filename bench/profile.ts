@@ -6,6 +6,8 @@
 //   node --import tsx bench/profile.ts --base /tmp/old-checkout      (A/B: both hosts in this process)
 //   node --import tsx bench/profile.ts --no-warm-snapshots           (every instance runs its constructors and warm-up)
 //   node --import tsx bench/profile.ts --ra                          (rust-analyzer's span mode: span data tables, as bench:ra)
+//   node --import tsx bench/profile.ts --alloc                       (what one expansion allocates, and where: V8's sampling
+//                                                                      heap profiler, collected objects included, over the corpus)
 //
 // Both hosts in one process share its garbage collector: compare changes to what is allocated
 // (memory grown per instance, say) from separate processes, alternating.
@@ -35,6 +37,7 @@ const { values: opts } = parseArgs({
     "no-warm-snapshots": { type: "boolean" },
     base: { type: "string" },
     ra: { type: "boolean" },
+    alloc: { type: "boolean" },
   },
 });
 const rounds = Number(opts.rounds ?? 20);
@@ -110,6 +113,7 @@ if (!opts["no-corpus"]) {
     .flatMap((c) => c.macros.map((name) => requestLine(c.input, name)));
   await timeLines(lines, 2); // warm-up (V8 tier-up)
   console.log(`corpus, ${lines.length} expansions × ${rounds} rounds: ${await timeLines(lines, rounds)}`);
+  if (opts.alloc) await allocation(lines);
 }
 
 if (!opts["no-curve"]) {
@@ -120,4 +124,44 @@ if (!opts["no-curve"]) {
     await timeLines([line], 2);
     console.log(`Serialize, ${String(fields).padStart(4)} fields × ${reps}: ${await timeLines([line], reps)}`);
   }
+}
+
+/**
+ * Bytes allocated per expansion over one round of `lines` (the first side), and the functions that
+ * allocated most: V8's sampling heap profiler with collected objects kept (a sample every 4 KiB), so
+ * garbage counts as much as what survives. Built-ins are named with the function that called them.
+ */
+async function allocation(lines: string[]): Promise<void> {
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.startSampling", {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as never);
+  for (const line of lines) await sides[0].answerLine(line);
+  const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: { head: AllocationNode } };
+  session.disconnect();
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  const walk = (node: AllocationNode, caller: string) => {
+    const f = node.callFrame;
+    const name = `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-2).join("/")}`;
+    const key = f.url === "" ? `${name}(built-in) <- ${caller}` : name;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children) walk(child, name);
+  };
+  walk(profile.head, "");
+  console.log(`allocated: ${(total / lines.length / 1e6).toFixed(2)} MB per expansion (${(total / 1e6).toFixed(1)} MB over ${lines.length})`);
+  for (const [key, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+    console.log(`  ${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${key}`);
+  }
+}
+
+interface AllocationNode {
+  callFrame: { functionName: string; url: string };
+  selfSize: number;
+  children: AllocationNode[];
 }
