@@ -179,8 +179,8 @@ export class BridgeServer {
   }
 
   /**
-   * `dispatch` without a view: the response is the returned writer's bytes (`bytes()`, its first
-   * `length`), valid until the next call. What the host side uses: no allocation per call.
+   * `dispatch` without a view: the response is the first `length` bytes of the returned writer's
+   * `storage()`, valid until the next call. What the host side uses: no allocation per call.
    */
   answer(bytes: Uint8Array, start: number, end: number): BridgeWriter {
     const w = this.writer;
