@@ -297,12 +297,17 @@ export class HostSide {
   }
 
   writeBuffer(ptr: number, b: RawBuffer): void {
+    this.writeBufferFields(ptr, b.data, b.len, b.capacity, b.reserve, b.drop);
+  }
+
+  /** `writeBuffer` from the fields themselves (the dispatch closure makes no object per call). */
+  private writeBufferFields(ptr: number, data: number, len: number, capacity: number, reserve: number, drop: number): void {
     const v = this.view();
-    v.setUint32(ptr, b.data, true);
-    v.setUint32(ptr + 4, b.len, true);
-    v.setUint32(ptr + 8, b.capacity, true);
-    v.setUint32(ptr + 12, b.reserve, true);
-    v.setUint32(ptr + 16, b.drop, true);
+    v.setUint32(ptr, data, true);
+    v.setUint32(ptr + 4, len, true);
+    v.setUint32(ptr + 8, capacity, true);
+    v.setUint32(ptr + 12, reserve, true);
+    v.setUint32(ptr + 16, drop, true);
   }
 
   /** A BridgeConfig at `ptr` (CONFIG_SIZE bytes): the input buffer, the host's dispatch closure, the panic flag. */
@@ -336,9 +341,11 @@ export class HostSide {
     // per call (a serde expansion makes ~430) unless the response outgrows the buffer.
     this.check(bufPtr, BUFFER_SIZE);
     const v = this.view();
-    const data = v.getUint32(bufPtr, true);
+    let data = v.getUint32(bufPtr, true);
     const len = v.getUint32(bufPtr + 4, true);
-    const capacity = v.getUint32(bufPtr + 8, true);
+    let capacity = v.getUint32(bufPtr + 8, true);
+    let reserve = v.getUint32(bufPtr + 12, true);
+    let drop = v.getUint32(bufPtr + 16, true);
     this.check(data, len);
     // Out of fuel once: every later call fails too (the macro may catch the first as a panic).
     if (this.limitExceeded) throw this.limitExceeded;
@@ -351,33 +358,23 @@ export class HostSide {
     if (!this.charge(HOST_WORK_PER_CALL + HOST_WORK_PER_BYTE * (len + length) + (this.server.hostWork - workBefore))) {
       throw this.limitExceeded!;
     }
-    if (length <= capacity) {
-      copyBytes(response.storage(), length, this.u8(), data);
-      v.setUint32(sret, data, true);
-      v.setUint32(sret + 4, length, true);
-      v.setUint32(sret + 8, capacity, true);
-      v.setUint32(sret + 12, v.getUint32(bufPtr + 12, true), true);
-      v.setUint32(sret + 16, v.getUint32(bufPtr + 16, true), true);
-      return;
-    }
-    // The response outgrows the buffer: a bigger one, the host's own or grown by the client's reserve.
-    let b: RawBuffer = { data, len: 0, capacity, reserve: v.getUint32(bufPtr + 12, true), drop: v.getUint32(bufPtr + 16, true) };
-    if (b.reserve === this.reserveIndex) {
-      b = { ...b, ...this.grownHostBuffer(length) };
-    } else {
-      // The client's buffer: grow it with its own reserve, as `Buffer::extend_from_slice` does.
-      const arg = this.alloc(BUFFER_SIZE);
-      const out = this.alloc(BUFFER_SIZE);
-      this.writeBuffer(arg, b);
-      const reserve = this.table.get(b.reserve);
-      if (typeof reserve !== "function") throw new BridgeDecodeError(`buffer reserve ${b.reserve} is not a function`);
-      (reserve as (sret: number, buf: number, additional: number) => void)(out, arg, length);
-      b = this.readBuffer(out);
-    }
-    this.check(b.data, length);
-    copyBytes(response.storage(), length, this.u8(), b.data);
-    b.len = length;
-    this.writeBuffer(sret, b);
+    if (length > capacity) ({ data, capacity, reserve, drop } = this.outgrown({ data, len: 0, capacity, reserve, drop }, length));
+    this.check(data, length);
+    copyBytes(response.storage(), length, this.u8(), data);
+    this.writeBufferFields(sret, data, length, capacity, reserve, drop);
+  }
+
+  /** A buffer with room for `length` bytes instead of `b`: the host's own, or `b` grown by the client's reserve. */
+  private outgrown(b: RawBuffer, length: number): RawBuffer {
+    if (b.reserve === this.reserveIndex) return { ...b, ...this.grownHostBuffer(length) };
+    // The client's buffer: grow it with its own reserve, as `Buffer::extend_from_slice` does.
+    const arg = this.alloc(BUFFER_SIZE);
+    const out = this.alloc(BUFFER_SIZE);
+    this.writeBuffer(arg, b);
+    const reserve = this.table.get(b.reserve);
+    if (typeof reserve !== "function") throw new BridgeDecodeError(`buffer reserve ${b.reserve} is not a function`);
+    (reserve as (sret: number, buf: number, additional: number) => void)(out, arg, length);
+    return this.readBuffer(out);
   }
 
   private grownHostBuffer(capacity: number): { data: number; capacity: number } {

@@ -92,6 +92,29 @@ test("a result buffer pointing outside memory is a bridge error", async () => {
   assert.match(r.error!.message, /outside memory/);
 });
 
+test("a response that would run past the end of memory is a bridge error, whatever capacity the client claims", async () => {
+  // The request's 5 bytes are the last of memory and its buffer claims 2 GiB of room; the answer
+  // (a use-after-free panic message) is longer than 5 bytes. Then the client returns a malformed
+  // result of its own: a host that wrote what fits and went on would end with that error instead.
+  const body = `
+    (local.set $data (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 5)))
+    (i32.store8 (local.get $data) (i32.const ${METHODS_1_96.indexOf("ts_clone")}))
+    (i32.store (i32.add (local.get $data) (i32.const 1)) (i32.const 999))
+    (i32.store (local.get $config) (local.get $data))
+    (i32.store offset=4 (local.get $config) (i32.const 5))
+    (i32.store offset=8 (local.get $config) (i32.const 0x7fffffff))
+    (call_indirect (type $dispatch)
+      (local.get $sret) (i32.load offset=24 (local.get $config)) (local.get $config)
+      (i32.load offset=20 (local.get $config)))
+    (i32.store8 (i32.const 2000) (i32.const 7))
+    (i32.store (local.get $sret) (i32.const 2000))
+    (i32.store offset=4 (local.get $sret) (i32.const 1))`;
+  const mod = await loadMacroModule(await client(body), { assumeBridgeAbi: BRIDGE_ABI });
+  const r = await mod.expand({ kind: "bang", name: "m", input: "x" });
+  assert.equal(r.error?.kind, "bridge");
+  assert.match(r.error!.message, /outside memory/);
+});
+
 test("a malformed result is a bridge error", async () => {
   // A result of one byte, 7: not a Result tag.
   const body = `
