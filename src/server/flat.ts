@@ -97,27 +97,14 @@ export interface DecodeOptions {
   joinSpans?: (open: Span, close: Span) => Span;
 }
 
+/** Whether a JSON value is a u32 (the protocol's every number). */
+export const isU32 = (x: unknown): x is number => typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= NONE_U32;
+
 function checkU32(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > NONE_U32) {
+  if (!isU32(value)) {
     throw new FlatTreeError(`${what} must be a u32, got ${String(value)}`);
   }
   return value;
-}
-
-/** A delimiter's code in the flat tree, or -1. */
-function delimiterCode(delimiter: Delimiter): number {
-  switch (delimiter) {
-    case "None":
-      return 0;
-    case "Parenthesis":
-      return 1;
-    case "Brace":
-      return 2;
-    case "Bracket":
-      return 3;
-    default:
-      return -1;
-  }
 }
 
 /** Flattens a token stream. Breadth-first, exactly in the order rust-analyzer's writer uses. */
@@ -145,7 +132,7 @@ export function encodeFlatTree(stream: TokenStream, options: EncodeOptions): Fla
   // when the queue reaches `queue[i]`: groups are numbered in the order they are queued.
   const queue: TokenStream[] = [];
   const enqueue = (open: Span, close: Span, delimiter: Delimiter, inner: TokenStream): number => {
-    const kind = delimiterCode(delimiter);
+    const kind = DELIMITER_CODES.indexOf(delimiter);
     if (kind < 0) throw new FlatTreeError(`unknown delimiter ${String(delimiter)}`);
     if (withClose) subtree.push(open, close, kind, 0, 0);
     else subtree.push(open, kind, 0, 0);
@@ -229,8 +216,6 @@ function checkArray(value: unknown, what: string, width: number, isItem: (x: unk
     if (!isItem(x)) throw new FlatTreeError(`\`${what}\` holds a bad entry ${JSON.stringify(x)}`);
   }
 }
-
-const isU32 = (x: unknown): boolean => typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= NONE_U32;
 
 /** Checks that a parsed JSON value has the shape of a FlatTree for `version`. */
 export function assertFlatTree(value: unknown, version: number = CURRENT_API_VERSION): asserts value is FlatTree {

@@ -19,7 +19,7 @@
 // serves a client (the native oracle) and a server (macrobox answering rust-analyzer).
 // Browser-safe: no Node APIs here.
 
-import { assertFlatTree, CURRENT_API_VERSION, type FlatTree } from "./flat.js";
+import { assertFlatTree, CURRENT_API_VERSION, isU32, type FlatTree } from "./flat.js";
 import { MacroboxError } from "../errors.js";
 import type { MacroInfo as ModuleMacroInfo, MacroKind } from "../wasm/decls.js";
 
@@ -148,8 +148,6 @@ function str(value: unknown, what: string): string {
   if (typeof value !== "string") throw new ProtocolError(`${what} must be a string`);
   return value;
 }
-
-const isU32 = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
 
 function u32(value: unknown, what: string): number {
   if (!isU32(value)) {
