@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ANSWER_INDEX_MAX_BYTES, answersDir, pruneAnswers } from "../../src/patch/answers.js";
+import { ANSWER_INDEX_MAX_BYTES, AnswerIndex, answersDir, pruneAnswers } from "../../src/patch/answers.js";
+import { decodeRequest } from "../../src/patch/protocol.js";
+import { encodeShimRequest } from "./shim-client.js";
 
 test("the index stays within its bound (oldest out), and other versions' indexes and stale temporary files go", () => {
   const run = mkdtempSync(join(tmpdir(), "macrobox-answers-unit-"));
@@ -48,4 +50,21 @@ test("the index stays within its bound (oldest out), and other versions' indexes
   pruneAnswers(dir, max);
   assert.equal(readdirSync(dir).filter((n) => !n.includes(".tmp-")).length, 30, "within the bound: nothing more goes");
   assert.ok(ANSWER_INDEX_MAX_BYTES >= 16 * 1024 * 1024);
+});
+
+test("an entry is written for a reply within an eighth of the bound, none for a larger one", () => {
+  const run = mkdtempSync(join(tmpdir(), "macrobox-answers-size-"));
+  const dirs = { config: join(run, "config"), data: join(run, "data") };
+  const req = decodeRequest(encodeShimRequest({ module: "m", crate: "demo", kind: "derive", name: "D", input: "struct S;", cwd: run }).subarray(4));
+  const framed = (bytes: number) => {
+    const reply = Buffer.alloc(4 + bytes);
+    reply.writeUInt32LE(bytes, 0);
+    return reply;
+  };
+  const small = new AnswerIndex(join(run, "small.answers"));
+  small.write(dirs, req, framed(1024));
+  assert.equal(readdirSync(small.dir).length, 1, "a small reply is indexed");
+  const large = new AnswerIndex(join(run, "large.answers"));
+  large.write(dirs, req, framed(ANSWER_INDEX_MAX_BYTES / 8 + 1));
+  assert.deepEqual(readdirSync(large.dir), [], "a reply over an eighth of the bound is not");
 });
