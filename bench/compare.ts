@@ -281,32 +281,43 @@ await ours.close();
   );
 }
 
-// Fuel metering on and off, in process (the same module bytes, metered or not).
+// Fuel metering on and off, in process (the same module bytes, metered or not). Both sides without
+// warm starts: the snapshot a warm start (and instance reuse) restores needs the exports only the
+// fuel instrumentation adds (src/sandbox/fuel.ts SNAPSHOT_EXPORT), so with them on, the metered
+// side alone would skip its constructors, and the difference would be that, not the metering (it
+// printed -43% and -52%: metered "faster").
 {
   const serde = artifacts.get(crateId(SUBJECTS[0].crate))!;
   const bytes = readFileSync(serde.wasm);
-  const metered = await loadMacroModule(bytes);
-  const plain = await loadMacroModule(bytes, { meter: false });
-  const cases = corpus.filter((c) => crateId(c.crate) === crateId(SUBJECTS[0].crate) && c.expect === "ok").slice(0, quick ? 5 : 40);
+  const metered = await loadMacroModule(bytes, { warmSnapshots: false });
+  const plain = await loadMacroModule(bytes, { meter: false, warmSnapshots: false });
+  const cases = corpus.filter((c) => crateId(c.crate) === crateId(SUBJECTS[0].crate) && c.expect === "ok").slice(0, 40);
   const pass = async (m: typeof metered) => {
     const start = performance.now();
     for (const c of cases) for (const name of c.macros) await m.expand({ kind: c.kind, name, input: c.input, args: c.args });
     return performance.now() - start;
   };
-  // Both warmed up first (V8 tiers wasm and host code up while they run), then passes alternate,
-  // so neither side is measured on colder code or a noisier moment than the other.
-  for (let r = 0; r < 2; r++) {
+  // Both warmed up first (V8 tiers wasm and host code up while they run: three passes, as the
+  // first passes of each move by ±50% while its functions tier up), then passes alternate, so neither
+  // side is measured on colder code or a noisier moment than the other; the cost is the median of
+  // the pairs' ratios, which a GC pause in one pass does not move as it moves a sum.
+  for (let r = 0; r < 3; r++) {
     await pass(metered);
     await pass(plain);
   }
+  const ratios: number[] = [];
   let on = 0;
   let off = 0;
-  for (let r = 0; r < Math.max(2, Math.min(rounds, 6)); r++) {
-    on += await pass(metered);
-    off += await pass(plain);
+  for (let r = 0; r < Math.max(5, Math.min(rounds, 9)); r++) {
+    const a = await pass(metered);
+    const b = await pass(plain);
+    on += a;
+    off += b;
+    ratios.push(a / b);
   }
-  summary.fuel = { meteredMs: on, unmeteredMs: off, cost: on / off - 1 };
-  console.log(`fuel metering cost (serde_derive corpus, in process): ${((on / off - 1) * 100).toFixed(1)}%`);
+  const cost = stats(ratios).median - 1;
+  summary.fuel = { meteredMs: on, unmeteredMs: off, cost };
+  console.log(`fuel metering cost (serde_derive corpus, in process, both without warm starts): ${(cost * 100).toFixed(1)}%`);
 }
 
 mkdirSync(dirname(jsonPath), { recursive: true });
