@@ -79,7 +79,7 @@ export async function runClient(
   const { snapshot, calls } = findSnapshot(module, warm, fuel, options.wasi?.maxWrittenBytes);
   // Starting from a snapshot: in the instance a previous run left, else in a new one that may be kept (snapshot.ts).
   let reusable: IdleInstance | null = null;
-  const calling = { current: wasi };
+  const calling: { current: Wasi | null } = { current: wasi };
   const result = (outcome: RunOutcome): RunResult => {
     if (snapshot && reusable && (outcome.kind === "ok" || outcome.kind === "panic")) keepIdleInstance(snapshot, reusable);
     return { outcome, stdout: wasi.stdout, stderr: wasi.stderr };
@@ -91,7 +91,11 @@ export async function runClient(
     } else if (snapshot) {
       instance = await instantiate(
         module,
-        wasiImportsFor(module, () => calling.current),
+        wasiImportsFor(module, () => {
+          // Only a run calls into its instance, and a run sets `current` first (takeIdleInstance).
+          if (calling.current === null) throw new Error("an idle instance called a WASI function");
+          return calling.current;
+        }),
       );
       restoreSnapshot(instance.exports.memory as WebAssembly.Memory, instance, wasi, snapshot);
     } else {

@@ -60,8 +60,11 @@ export interface Snapshot {
 /** An instance kept for the next run under its snapshot (see the header comment). */
 export interface IdleInstance {
   instance: WebAssembly.Instance;
-  /** The run its WASI imports call (they were made with `wasiImportsFor(module, () => wasi.current)`). */
-  wasi: { current: Wasi };
+  /**
+   * The run its WASI imports call (they were made with `wasiImportsFor(module, () => wasi.current)`);
+   * null while idle.
+   */
+  wasi: { current: Wasi | null };
   entries: BridgeEntries;
 }
 
@@ -94,8 +97,17 @@ export function takeIdleInstance(module: WebAssembly.Module, snapshot: Snapshot,
   return kept;
 }
 
-/** Keeps `kept` for the next run under `snapshot`, when its memory is still the snapshot's size. */
+/**
+ * Keeps `kept` for the next run under `snapshot`, when its memory is still the snapshot's size. The
+ * finished run is let go: its HostSide (and through it the bridge server's handle store, every token
+ * tree of the expansion) and its Wasi were reachable from the idle instance until the next run under
+ * the same snapshot replaced them, so the young generation's collections found a whole expansion alive
+ * and promoted it: ~30% of what an expansion allocated reached the old generation, which grew by ~2 MB
+ * a scavenge until a mark-compact (DEVELOPERS.md, "What outlives an expansion").
+ */
 export function keepIdleInstance(snapshot: Snapshot, kept: IdleInstance): void {
+  kept.entries.host = null;
+  kept.wasi.current = null;
   if (!reuseEnabled) return;
   const memory = kept.instance.exports.memory as WebAssembly.Memory;
   if (memory.buffer.byteLength === snapshot.pages * WASM_PAGE_BYTES) idle.set(snapshot, kept);

@@ -14,6 +14,10 @@ import { BridgeServer } from "../../src/bridge/server.js";
 import { listProcMacros } from "../../src/wasm/decls.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { instrumentFuel } from "../../src/sandbox/fuel.js";
+import { reusedInstanceCount } from "../../src/bridge/snapshot.js";
 import { compileNative, FIXTURES, macroWasm, runNative, unescapeRustStr } from "../support/bridge-build.js";
 
 let probe: MacroModule;
@@ -215,6 +219,40 @@ describe("expansion", () => {
     assert.ok(native.compileStderr.includes(`note: probe note\n${loc(w.children[0].spans[0])}`), native.compileStderr);
     assert.deepEqual(r.trackedEnv, [{ name: "MACROBOX_PROBE_VAR", value: null }]);
     assert.deepEqual(r.trackedPaths, ["probe/tracked.txt"]);
+  });
+
+  test("an instance kept for reuse holds nothing of the run that left it", async () => {
+    // Kept until the next run under the same snapshot, an idle instance that still reached its last
+    // run's HostSide (and so the bridge server, its handle store, every token tree of the expansion)
+    // kept all of that alive: per snapshot, up to 16 per module, and in the young generation's
+    // collections, which then promoted it (DEVELOPERS.md, "What outlives an expansion").
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const module = await WebAssembly.compile(instrumentFuel(probeBytes));
+    const decl = (await listProcMacros(module)).find((d) => d.name === "every_method")!;
+    const warmStart = { key: "", replay: () => {} };
+    /** One run with a bridge server of its own; a weak reference to that server. */
+    const run = async (): Promise<WeakRef<BridgeServer>> => {
+      const spans = new SpanTable();
+      const f = spans.addFile("in.rs", `"hello" x`);
+      const expansion = spans.newExpansion(spans.span(f, 0, 9));
+      const server = new BridgeServer({ spans, expansion });
+      const input: TokenStream = [
+        { type: "literal", kind: "Str", hashes: 0, symbol: "hello", suffix: null, span: spans.span(f, 0, 7) },
+        { type: "ident", sym: "x", isRaw: false, span: spans.span(f, 8, 9) },
+      ];
+      const r = await runClient(module, decl.run, server, expansion, [input], { warmStart });
+      assert.equal(r.outcome.kind, "ok");
+      return new WeakRef(server);
+    };
+    await run(); // takes the snapshot
+    await run(); // starts from it, in an instance then kept
+    const before = reusedInstanceCount(module);
+    const last = await run(); // in the kept instance, which is kept again
+    assert.equal(reusedInstanceCount(module) - before, 1, "the last run reused the kept instance");
+    await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target to the end of the job
+    gc();
+    assert.equal(last.deref(), undefined, "the last run's bridge server is still reachable");
   });
 
   test("every_method reaches all 32 bridge methods", async () => {
