@@ -15,7 +15,7 @@ import { isRootContext } from "../../src/server/ra-spans.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { tokenStreamFromStr } from "../../src/tokens/parse.js";
 import { forEachTree } from "../../src/tokens/walk.js";
-import { crateKey, loadCorpus, type CorpusCase } from "../corpus/expand/load.js";
+import { crateKey, loadCorpus, type CorpusCase, type CrateRef } from "../corpus/expand/load.js";
 import { oracleCacheDir } from "./native.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -29,8 +29,8 @@ export const CONFORMANCE_CRATES = [
 
 export type ConformanceCrate = (typeof CONFORMANCE_CRATES)[number];
 
-export function crateLabel(crate: ConformanceCrate): string {
-  return "path" in crate ? "demo-macros" : crate.name;
+export function crateLabel(crate: CrateRef): string {
+  return "path" in crate ? basename(crate.path) : crate.name;
 }
 
 /** The span-probe fixture (test/oracle/native/span-probe): macros asking every Span question. */
@@ -50,7 +50,7 @@ export const SPAN_PROBE_CASES: readonly (readonly [string, string])[] = [
 ];
 
 /** Builds (once, cached) the crate's wasm module; returns its path. */
-export async function conformanceWasm(crate: ConformanceCrate | { path: string }): Promise<string> {
+export async function conformanceWasm(crate: CrateRef): Promise<string> {
   const wasmPath = join(oracleCacheDir(), "conformance-wasm", `${crateKey(crate).replace(/[^A-Za-z0-9@._-]+/g, "_")}-server.wasm`);
   mkdirSync(dirname(wasmPath), { recursive: true });
   const built = await build({ crate: "path" in crate ? crate.path : `${crate.name}@${crate.version}`, output: wasmPath });
@@ -136,7 +136,7 @@ export function raRequest(lib: string, macroName: string, input: string, args: s
  * The conformance corpus's RustAnalyzer-mode requests for one crate: each case and macro it names,
  * with its request (inputs that do not lex are not protocol cases and are left out).
  */
-export function corpusRaRequests(crate: ConformanceCrate, dylib: string): Array<{ case: CorpusCase; name: string; req: Request }> {
+export function corpusRaRequests(crate: CrateRef, dylib: string): Array<{ case: CorpusCase; name: string; req: Request }> {
   const out: Array<{ case: CorpusCase; name: string; req: Request }> = [];
   for (const c of loadCorpus().filter((c) => crateKey(c.crate) === crateKey(crate))) {
     for (const name of c.macros) {
@@ -151,7 +151,7 @@ export function corpusRaRequests(crate: ConformanceCrate, dylib: string): Array<
 }
 
 /** `--module` arguments of `macrobox-proc-macro-srv` mapping each crate's dylib name to its wasm module. */
-export async function moduleArgs(crates: ReadonlyArray<ConformanceCrate | { path: string }>): Promise<string[]> {
+export async function moduleArgs(crates: ReadonlyArray<CrateRef>): Promise<string[]> {
   const args: string[] = [];
   for (const crate of crates) {
     const name = "path" in crate ? basename(crate.path).replace(/-/g, "_") : crate.name.replace(/-/g, "_");
@@ -165,7 +165,7 @@ export async function moduleArgs(crates: ReadonlyArray<ConformanceCrate | { path
  * crates' modules mapped and the expansion cache off: what the differentials compare against the
  * native server, the executable rust-analyzer runs (its worker thread, memo and stdout writes).
  */
-export async function spawnMacroboxServer(crates: ReadonlyArray<ConformanceCrate | { path: string }>): Promise<ProcMacroServerClient> {
+export async function spawnMacroboxServer(crates: ReadonlyArray<CrateRef>): Promise<ProcMacroServerClient> {
   return new ProcMacroServerClient({
     command: process.execPath,
     args: ["--import", "tsx", join(HERE, "../../src/cli/srv-run.ts"), ...(await moduleArgs(crates))],
