@@ -24,11 +24,7 @@ import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../support/serve
 import { decodeFlatTree } from "../../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine } from "../../src/server/protocol.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./native.js";
-import { crateKey, loadCorpus, type CrateRef } from "../corpus/expand/load.js";
-import { corpusRaRequests, crateLabel, raRequest, spanIds, spawnMacroboxServer, SPAN_PROBE, SPAN_PROBE_CASES } from "./server-requests.js";
-
-/** Every crate of the expansion corpus, once. */
-const CORPUS_CRATES: CrateRef[] = [...new Map(loadCorpus().map((c) => [crateKey(c.crate), c.crate])).values()];
+import { CORPUS_CRATES, corpusRaRequests, crateLabel, raRequest, spanIds, spawnMacroboxServer, SPAN_PROBE, SPAN_PROBE_CASES } from "./server-requests.js";
 
 describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does", { timeout: 10 * 60_000 }, () => {
   let native: ProcMacroServerClient;

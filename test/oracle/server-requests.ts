@@ -29,6 +29,9 @@ export const CONFORMANCE_CRATES = [
 
 export type ConformanceCrate = (typeof CONFORMANCE_CRATES)[number];
 
+/** Every crate of the expansion corpus (test/corpus/expand), once: the conformance crates and the real-world ones. */
+export const CORPUS_CRATES: readonly CrateRef[] = [...new Map(loadCorpus().map((c) => [crateKey(c.crate), c.crate])).values()];
+
 export function crateLabel(crate: CrateRef): string {
   return "path" in crate ? basename(crate.path) : crate.name;
 }
