@@ -99,11 +99,10 @@ export function takeIdleInstance(module: WebAssembly.Module, snapshot: Snapshot,
 
 /**
  * Keeps `kept` for the next run under `snapshot`, when its memory is still the snapshot's size. The
- * finished run is let go: its HostSide (and through it the bridge server's handle store, every token
- * tree of the expansion) and its Wasi were reachable from the idle instance until the next run under
- * the same snapshot replaced them, so the young generation's collections found a whole expansion alive
- * and promoted it: ~30% of what an expansion allocated reached the old generation, which grew by ~2 MB
- * a scavenge until a mark-compact (DEVELOPERS.md, "What outlives an expansion").
+ * finished run is let go: otherwise its HostSide (and through it the bridge server's handle store,
+ * every token tree of the expansion, megabytes for a large one) and its Wasi stay reachable from the
+ * idle instance until the next run under the same snapshot, for each of a module's snapshots, and the
+ * young generation's collections copy and promote them (DEVELOPERS.md, "What outlives an expansion").
  */
 export function keepIdleInstance(snapshot: Snapshot, kept: IdleInstance): void {
   kept.entries.host = null;
