@@ -7,7 +7,8 @@
 //   node --import tsx bench/profile.ts --no-warm-snapshots           (every instance runs its constructors and warm-up)
 //   node --import tsx bench/profile.ts --ra                          (rust-analyzer's span mode: span data tables, as bench:ra)
 //   node --import tsx bench/profile.ts --alloc                       (what one expansion allocates, and where: V8's sampling
-//                                                                      heap profiler, collected objects included, over the corpus)
+//                                                                      heap profiler, collected objects included, over the corpus;
+//                                                                      then what outlives a young-generation collection)
 //
 // Both hosts in one process share its garbage collector: compare changes to what is allocated
 // (memory grown per instance, say) from separate processes, alternating.
@@ -130,34 +131,43 @@ if (!opts["no-curve"]) {
  * Bytes allocated per expansion over one round of `lines` (the first side), and the functions that
  * allocated most: V8's sampling heap profiler with collected objects kept (a sample every 4 KiB), so
  * garbage counts as much as what survives. Built-ins are named with the function that called them.
+ * Then the same over four rounds without what a young-generation collection freed: what outlives a
+ * scavenge and is promoted, the garbage the old generation grows by until a full collection
+ * (DEVELOPERS.md, "What outlives an expansion").
  */
 async function allocation(lines: string[]): Promise<void> {
   const { Session } = await import("node:inspector/promises");
   const session = new Session();
   session.connect();
-  await session.post("HeapProfiler.startSampling", {
-    samplingInterval: 4096,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  } as never);
-  for (const line of lines) await sides[0].answerLine(line);
-  const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: { head: AllocationNode } };
-  session.disconnect();
-  const byFunction = new Map<string, number>();
-  let total = 0;
-  const walk = (node: AllocationNode, caller: string) => {
-    const f = node.callFrame;
-    const name = `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-2).join("/")}`;
-    const key = f.url === "" ? `${name}(built-in) <- ${caller}` : name;
-    byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
-    total += node.selfSize;
-    for (const child of node.children) walk(child, name);
-  };
-  walk(profile.head, "");
-  console.log(`allocated: ${(total / lines.length / 1e6).toFixed(2)} MB per expansion (${(total / 1e6).toFixed(1)} MB over ${lines.length})`);
-  for (const [key, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
-    console.log(`  ${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${key}`);
+  for (const [label, rounds, minor] of [
+    ["allocated", 1, true],
+    ["outlived a scavenge", 4, false],
+  ] as const) {
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: minor,
+    } as never);
+    for (let r = 0; r < rounds; r++) for (const line of lines) await sides[0].answerLine(line);
+    const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: { head: AllocationNode } };
+    const byFunction = new Map<string, number>();
+    let total = 0;
+    const walk = (node: AllocationNode, caller: string) => {
+      const f = node.callFrame;
+      const name = `${f.functionName || "(anonymous)"} ${f.url.split("/").slice(-2).join("/")}`;
+      const key = f.url === "" ? `${name}(built-in) <- ${caller}` : name;
+      byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
+      total += node.selfSize;
+      for (const child of node.children) walk(child, name);
+    };
+    walk(profile.head, "");
+    const n = lines.length * rounds;
+    console.log(`${label}: ${(total / n / 1e3).toFixed(1)} KB per expansion (${(total / 1e6).toFixed(1)} MB over ${n})`);
+    for (const [key, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, minor ? 15 : 8)) {
+      console.log(`  ${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${key}`);
+    }
   }
+  session.disconnect();
 }
 
 interface AllocationNode {

@@ -79,7 +79,7 @@ export async function runClient(
   const { snapshot, calls } = findSnapshot(module, warm, fuel, options.wasi?.maxWrittenBytes);
   // Starting from a snapshot: in the instance a previous run left, else in a new one that may be kept (snapshot.ts).
   let reusable: IdleInstance | null = null;
-  const calling: { current: Wasi | null } = { current: wasi };
+  let calling: { current: Wasi | null } | null = null;
   const result = (outcome: RunOutcome): RunResult => {
     if (snapshot && reusable && (outcome.kind === "ok" || outcome.kind === "panic")) keepIdleInstance(snapshot, reusable);
     return { outcome, stdout: wasi.stdout, stderr: wasi.stderr };
@@ -89,12 +89,18 @@ export async function runClient(
     if (idle) {
       instance = idle.instance;
     } else if (snapshot) {
+      // Made only for an instance that may be kept, not on every run: V8 pretenured the literal (put
+      // it straight in the old generation), and each run's copy, garbage once the run ended, held
+      // the run's Wasi, and through it the whole run, through every young-generation collection
+      // until a full one (DEVELOPERS.md, "What outlives an expansion").
+      const current: { current: Wasi | null } = { current: wasi };
+      calling = current;
       instance = await instantiate(
         module,
         wasiImportsFor(module, () => {
           // Only a run calls into its instance, and a run sets `current` first (takeIdleInstance).
-          if (calling.current === null) throw new Error("an idle instance called a WASI function");
-          return calling.current;
+          if (current.current === null) throw new Error("an idle instance called a WASI function");
+          return current.current;
         }),
       );
       restoreSnapshot(instance.exports.memory as WebAssembly.Memory, instance, wasi, snapshot);
@@ -124,7 +130,7 @@ export async function runClient(
     if (snapshot) {
       host.useRegion(...snapshot.hostRegion);
       warm!.replay(snapshot.calls);
-      reusable = idle ?? { instance, wasi: calling, entries: host.entries };
+      reusable = idle ?? (calling === null ? null : { instance, wasi: calling, entries: host.entries });
     } else {
       // A reactor's `_initialize`, else the constructors themselves: wasi-libc fills its preopen
       // table in one (without it, every file access fails before reaching the host).
