@@ -48,7 +48,7 @@ test("each result prints its own output, once, and keeps a text set on it", () =
 
 test("an expansion's text is its output printed", async () => {
   const module = await loadMacroModule(await macroWasm("bridge-probe"));
-  const r = await module.expand({ kind: "bang", name: "echo", input: "x :: < T > ( 1u8 , \"s\" )" });
+  const r = await module.expand({ kind: "bang", name: "echo", input: 'x :: < T > ( 1u8 , "s" )' });
   assert.ok(r.ok, r.error?.message);
   assert.equal(r.text, printTokenStream(r.output!));
   assert.equal({ ...r }.text, r.text);
