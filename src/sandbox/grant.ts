@@ -21,8 +21,8 @@ import {
   type DenialReason,
 } from "./capabilities.js";
 import type { ReadOnlyFs } from "./fs.js";
-import type { Wasi, WasiExtension } from "./wasi.js";
-import { MAX_PATH_BYTES, WasiCapabilities } from "./wasi-fs.js";
+import type { Wasi, WasiExtender } from "./wasi.js";
+import { CAPABILITY_FUNCTIONS, MAX_PATH_BYTES, WasiCapabilities } from "./wasi-fs.js";
 
 export interface SandboxGrant {
   /** The macro crate (for notes). */
@@ -107,8 +107,8 @@ export class CapabilitySession {
     return path === "" ? this.crateDir : this.crateDir === "/" ? `/${path}` : `${this.crateDir}/${path}`;
   }
 
-  /** `WasiOptions.extend`: a fresh fd table for each instance. */
-  readonly extend = (wasi: Wasi): WasiExtension => new WasiCapabilities(this, wasi).extension();
+  /** `WasiOptions.extend`: a fresh fd table for each instance, made when it is first needed. */
+  readonly extend: WasiExtender = { functions: CAPABILITY_FUNCTIONS, make: (wasi: Wasi) => new WasiCapabilities(this, wasi).extension() };
 
   /** The bridge's env policy (`proc_macro::tracked::env_var`): visible names only, recorded. */
   readonly envPolicy = (name: string): string | null => {

@@ -30,6 +30,7 @@
 import { pathAbove, pathInside, readAllowed, readLeadsTo, resolveAbsolute, type DenialReason } from "./capabilities.js";
 import { FsError, type FsEntry, type FsFileType } from "./fs.js";
 import { Errno, type Wasi, type WasiExtension } from "./wasi.js";
+import type { WasiFunction } from "./host-imports.js";
 import type { CapabilitySession } from "./grant.js";
 
 const E = Errno;
@@ -77,6 +78,28 @@ type OpenFd =
  */
 type Checked = { type: FsFileType; size: number; realPath?: string; passage?: Passage };
 
+/** The preview1 functions a grant serves (`WasiCapabilities.extension` has exactly these). */
+const CAPABILITY_FUNCTION_NAMES = [
+  "environ_sizes_get",
+  "environ_get",
+  "fd_prestat_get",
+  "fd_prestat_dir_name",
+  "fd_fdstat_get",
+  "fd_read",
+  "fd_pread",
+  "fd_seek",
+  "fd_tell",
+  "fd_close",
+  "fd_filestat_get",
+  "fd_advise",
+  "fd_readdir",
+  "path_open",
+  "path_filestat_get",
+  "path_readlink",
+] as const satisfies readonly WasiFunction[];
+type CapabilityFunction = (typeof CAPABILITY_FUNCTION_NAMES)[number];
+export const CAPABILITY_FUNCTIONS: ReadonlySet<WasiFunction> = new Set(CAPABILITY_FUNCTION_NAMES);
+
 /** The preview1 functions of one instance. */
 export class WasiCapabilities {
   private readonly fds = new Map<number, OpenFd>();
@@ -97,37 +120,35 @@ export class WasiCapabilities {
   extension(): WasiExtension {
     const w = this.wasi;
     const std = (fd: number) => fd <= 2;
-    return {
-      functions: {
-        environ_sizes_get: (count: number, size: number) => this.environSizes(count, size),
-        environ_get: (environ: number, buf: number) => this.environGet(environ, buf),
-        fd_prestat_get: (fd: number, ptr: number) => this.prestatGet(fd, ptr),
-        fd_prestat_dir_name: (fd: number, ptr: number, len: number) => this.prestatDirName(fd, ptr, len),
-        fd_fdstat_get: (fd: number, ptr: number) => (std(fd) ? w.fd_fdstat_get(fd, ptr) : this.fdstatGet(fd, ptr)),
-        fd_read: (fd: number, iovs: number, n: number, nread: number) => (std(fd) ? w.fd_read(fd, iovs, n, nread) : this.read(fd, iovs, n, nread, null)),
-        fd_pread: (fd: number, iovs: number, n: number, offset: bigint, nread: number) => (std(fd) ? E.SPIPE : this.read(fd, iovs, n, nread, offset)),
-        fd_seek: (fd: number, offset: bigint, whence: number, out: number) =>
-          std(fd) ? w.fd_seek(fd, offset, whence, out) : this.seek(fd, offset, whence, out),
-        fd_tell: (fd: number, out: number) => (std(fd) ? E.SPIPE : this.seek(fd, 0n, 1, out)),
-        fd_close: (fd: number) => (std(fd) ? w.fd_close(fd) : this.close(fd)),
-        fd_filestat_get: (fd: number, buf: number) => this.fdFilestat(fd, buf),
-        fd_advise: (fd: number) => (std(fd) || this.fds.has(fd) ? E.SUCCESS : E.BADF),
-        fd_readdir: (fd: number, buf: number, len: number, cookie: bigint, used: number) => this.readdir(fd, buf, len, cookie, used),
-        path_open: (
-          fd: number,
-          _dirflags: number,
-          ptr: number,
-          len: number,
-          oflags: number,
-          rightsBase: bigint,
-          _rightsInh: bigint,
-          fdflags: number,
-          out: number,
-        ) => this.pathOpen(fd, ptr, len, oflags, rightsBase, fdflags, out),
-        path_filestat_get: (fd: number, flags: number, ptr: number, len: number, buf: number) => this.pathFilestat(fd, flags, ptr, len, buf),
-        path_readlink: (fd: number, ptr: number, len: number, buf: number, bufLen: number, used: number) => this.pathReadlink(fd, ptr, len, buf, bufLen, used),
-      },
+    const functions: Record<CapabilityFunction, (...args: never[]) => number> = {
+      environ_sizes_get: (count: number, size: number) => this.environSizes(count, size),
+      environ_get: (environ: number, buf: number) => this.environGet(environ, buf),
+      fd_prestat_get: (fd: number, ptr: number) => this.prestatGet(fd, ptr),
+      fd_prestat_dir_name: (fd: number, ptr: number, len: number) => this.prestatDirName(fd, ptr, len),
+      fd_fdstat_get: (fd: number, ptr: number) => (std(fd) ? w.fd_fdstat_get(fd, ptr) : this.fdstatGet(fd, ptr)),
+      fd_read: (fd: number, iovs: number, n: number, nread: number) => (std(fd) ? w.fd_read(fd, iovs, n, nread) : this.read(fd, iovs, n, nread, null)),
+      fd_pread: (fd: number, iovs: number, n: number, offset: bigint, nread: number) => (std(fd) ? E.SPIPE : this.read(fd, iovs, n, nread, offset)),
+      fd_seek: (fd: number, offset: bigint, whence: number, out: number) => (std(fd) ? w.fd_seek(fd, offset, whence, out) : this.seek(fd, offset, whence, out)),
+      fd_tell: (fd: number, out: number) => (std(fd) ? E.SPIPE : this.seek(fd, 0n, 1, out)),
+      fd_close: (fd: number) => (std(fd) ? w.fd_close(fd) : this.close(fd)),
+      fd_filestat_get: (fd: number, buf: number) => this.fdFilestat(fd, buf),
+      fd_advise: (fd: number) => (std(fd) || this.fds.has(fd) ? E.SUCCESS : E.BADF),
+      fd_readdir: (fd: number, buf: number, len: number, cookie: bigint, used: number) => this.readdir(fd, buf, len, cookie, used),
+      path_open: (
+        fd: number,
+        _dirflags: number,
+        ptr: number,
+        len: number,
+        oflags: number,
+        rightsBase: bigint,
+        _rightsInh: bigint,
+        fdflags: number,
+        out: number,
+      ) => this.pathOpen(fd, ptr, len, oflags, rightsBase, fdflags, out),
+      path_filestat_get: (fd: number, flags: number, ptr: number, len: number, buf: number) => this.pathFilestat(fd, flags, ptr, len, buf),
+      path_readlink: (fd: number, ptr: number, len: number, buf: number, bufLen: number, used: number) => this.pathReadlink(fd, ptr, len, buf, bufLen, used),
     };
+    return { functions };
   }
 
   // ---- memory helpers ----

@@ -127,9 +127,20 @@ export interface WasiOptions {
   clockTimeNs?: bigint;
   /**
    * Extra preview1 functions for this instance, overriding the deny-all ones (granted files and
-   * environment: `CapabilitySession.extend` in src/sandbox/wasi-fs.ts).
+   * environment: `CapabilitySession.extend` in src/sandbox/grant.ts).
    */
-  extend?: (wasi: Wasi) => WasiExtension;
+  extend?: WasiExtender;
+}
+
+/**
+ * Makes the extension of one instance's Wasi, at the first call of one of the functions it declares:
+ * most runs make no such call (a reused instance ran its constructors in its snapshot, and a macro
+ * rarely opens a file), and an extension is an fd table and a closure per function.
+ */
+export interface WasiExtender {
+  /** The preview1 functions the extension serves; every other stays this layer's. */
+  functions: ReadonlySet<WasiFunction>;
+  make(wasi: Wasi): WasiExtension;
 }
 
 /**
@@ -200,8 +211,15 @@ export class Wasi implements Record<HostWasiFunction, (...args: never[]) => numb
   /** Set when the module called proc_exit (it may unwind or trap afterwards). */
   exitCode: number | null = null;
 
-  /** Functions that override this layer's (see `WasiOptions.extend`). */
-  readonly extension: WasiExtension | null;
+  private readonly extender: WasiExtender | null;
+  private extensionMade: WasiExtension | null = null;
+
+  /** The extension's function for `name`, or null when `name` stays this layer's (see `WasiExtender`). */
+  extensionFor(name: WasiFunction): ((...args: never[]) => number) | null {
+    if (this.extender === null || !this.extender.functions.has(name)) return null;
+    this.extensionMade ??= this.extender.make(this);
+    return this.extensionMade.functions[name] ?? null;
+  }
   /** Where host work is charged (see HostMeter); none: unmetered. */
   meter: HostMeter | null = null;
 
@@ -216,7 +234,7 @@ export class Wasi implements Record<HostWasiFunction, (...args: never[]) => numb
     this.stderr = new CapturedOutput(options.stderrLimit ?? 64 * 1024);
     this.randomState = BigInt.asUintN(64, BigInt(options.randomSeed ?? 0));
     this.clockTimeNs = options.clockTimeNs ?? 946_684_800_000_000_000n;
-    this.extension = options.extend?.(this) ?? null;
+    this.extender = options.extend ?? null;
   }
 
   /** The instance's memory once bound (for extensions). */
@@ -401,8 +419,8 @@ export function wasiImportsFor(module: WebAssembly.Module, wasi: Wasi | (() => W
     const name = imp.name as WasiFunction; // unsupportedImportsMessage refused any other
     const answer = WASI_PREVIEW1[name].answer;
     const fn = (w: Wasi, args: never[]): unknown => {
-      const extended = w.extension?.functions[name];
-      if (extended) return extended(...args);
+      const extended = w.extensionFor(name);
+      if (extended !== null) return extended(...args);
       if (answer === "host") return (w[name as HostWasiFunction] as (...args: unknown[]) => unknown).apply(w, args);
       return answer === "not-capable" ? Errno.NOTCAPABLE : Errno.NOSYS;
     };

@@ -8,7 +8,8 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Wasi } from "../../src/sandbox/wasi.js";
+import { Wasi, type WasiExtension } from "../../src/sandbox/wasi.js";
+import type { WasiFunction } from "../../src/sandbox/host-imports.js";
 import { CapabilitySession, MAX_RECORDS, type LibcPaths, type SandboxGrant } from "../../src/sandbox/grant.js";
 import { MAX_FILE_BYTES, MAX_PATH_BYTES } from "../../src/sandbox/wasi-fs.js";
 import { FsError, MemoryFs, type ReadOnlyFs } from "../../src/sandbox/fs.js";
@@ -22,6 +23,11 @@ const FD_READ = 1n << 1n,
   FD_WRITE = 1n << 6n;
 
 type Fn = (...args: (number | bigint)[]) => number;
+
+/** The functions `wasi`'s extension serves, by name (null for a name it leaves to the base layer). */
+function extensionOf(wasi: Wasi): Record<string, Fn> {
+  return new Proxy({} as Record<string, Fn>, { get: (_target, name) => wasi.extensionFor(name as WasiFunction) as Fn | null });
+}
 
 /** One instance's view: the session, the functions, and helpers over a 1-page memory. */
 /** Where the crate directory appears to the macro in these tests. */
@@ -43,7 +49,7 @@ function setup(grant: Partial<SandboxGrant> = {}, libc?: LibcPaths) {
   const wasi = new Wasi({ extend: session.extend });
   const memory = new WebAssembly.Memory({ initial: 1 });
   wasi.bindMemory(memory);
-  const fns = wasi.extension!.functions as unknown as Record<string, Fn>;
+  const fns = extensionOf(wasi);
   const view = () => new DataView(memory.buffer);
   const PATH = 1024,
     OUT = 512;
@@ -404,8 +410,37 @@ describe("WASI capabilities", () => {
     assert.equal(open("data/one.txt").fd, 4);
     const second = new Wasi({ extend: session.extend });
     second.bindMemory(new WebAssembly.Memory({ initial: 1 }));
-    const fns = second.extension!.functions as unknown as Record<string, Fn>;
+    const fns = extensionOf(second);
     assert.equal(fns.fd_close(4), E.BADF);
+  });
+
+  test("an extension is made at the first call of a function it serves, once, and never for the others", () => {
+    let made = 0;
+    const extension: WasiExtension = { functions: { fd_close: () => E.BADF } };
+    const wasi = new Wasi({
+      extend: {
+        functions: new Set<WasiFunction>(["fd_close"]),
+        make: () => {
+          made++;
+          return extension;
+        },
+      },
+    });
+    wasi.bindMemory(new WebAssembly.Memory({ initial: 1 }));
+    assert.equal(wasi.extensionFor("random_get"), null);
+    assert.equal(wasi.extensionFor("fd_write"), null);
+    assert.equal(made, 0, "made for a function it does not serve");
+    assert.equal(wasi.extensionFor("fd_close")?.(), E.BADF);
+    assert.equal(wasi.extensionFor("fd_close")?.(), E.BADF);
+    assert.equal(made, 1);
+  });
+
+  test("a grant's extension serves exactly the functions it declares", () => {
+    const { session } = setup();
+    const wasi = new Wasi({ extend: session.extend });
+    wasi.bindMemory(new WebAssembly.Memory({ initial: 1 }));
+    const served = Object.keys(session.extend.make(wasi).functions).sort();
+    assert.deepEqual(served, [...session.extend.functions].sort());
   });
 });
 
