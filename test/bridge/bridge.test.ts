@@ -9,7 +9,7 @@ import { SpanTable } from "../../src/bridge/spans.js";
 import { tokenStreamFromStr, printTokenStream } from "../../src/tokens/index.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { METHODS_1_96 } from "../../src/bridge/abi.js";
-import { runClient } from "../../src/bridge/run-client.js";
+import { runClient, type RunOptions } from "../../src/bridge/run-client.js";
 import { BridgeServer } from "../../src/bridge/server.js";
 import { listProcMacros } from "../../src/wasm/decls.js";
 import { readFileSync } from "node:fs";
@@ -27,6 +27,19 @@ before(async () => {
   probeBytes = await macroWasm("bridge-probe");
   probe = await loadMacroModule(probeBytes);
 });
+
+/** The probe's `every_method` over `"hello" x`, run directly with a bridge server of its own. */
+async function runEveryMethod(module: WebAssembly.Module, runIndex: number, options: RunOptions = {}) {
+  const spans = new SpanTable();
+  const f = spans.addFile("in.rs", `"hello" x`);
+  const expansion = spans.newExpansion(spans.span(f, 0, 9));
+  const server = new BridgeServer({ spans, expansion });
+  const input: TokenStream = [
+    { type: "literal", kind: "Str", hashes: 0, symbol: "hello", suffix: null, span: spans.span(f, 0, 7) },
+    { type: "ident", sym: "x", isRaw: false, span: spans.span(f, 8, 9) },
+  ];
+  return { server, run: await runClient(module, runIndex, server, expansion, [input], options) };
+}
 
 /** The value of the single string literal a probe macro returns. */
 function stringOutput(r: ExpandResult): string {
@@ -233,16 +246,8 @@ describe("expansion", () => {
     const warmStart = { key: "", replay: () => {} };
     /** One run with a bridge server of its own; a weak reference to that server. */
     const run = async (): Promise<WeakRef<BridgeServer>> => {
-      const spans = new SpanTable();
-      const f = spans.addFile("in.rs", `"hello" x`);
-      const expansion = spans.newExpansion(spans.span(f, 0, 9));
-      const server = new BridgeServer({ spans, expansion });
-      const input: TokenStream = [
-        { type: "literal", kind: "Str", hashes: 0, symbol: "hello", suffix: null, span: spans.span(f, 0, 7) },
-        { type: "ident", sym: "x", isRaw: false, span: spans.span(f, 8, 9) },
-      ];
-      const r = await runClient(module, decl.run, server, expansion, [input], { warmStart });
-      assert.equal(r.outcome.kind, "ok");
+      const { server, run } = await runEveryMethod(module, decl.run, { warmStart });
+      assert.equal(run.outcome.kind, "ok");
       return new WeakRef(server);
     };
     await run(); // takes the snapshot
@@ -258,15 +263,7 @@ describe("expansion", () => {
   test("every_method reaches all 32 bridge methods", async () => {
     const module = await WebAssembly.compile(probeBytes as BufferSource);
     const decl = (await listProcMacros(module)).find((d) => d.name === "every_method")!;
-    const spans = new SpanTable();
-    const f = spans.addFile("in.rs", `"hello" x`);
-    const expansion = spans.newExpansion(spans.span(f, 0, 9));
-    const server = new BridgeServer({ spans, expansion });
-    const input: TokenStream = [
-      { type: "literal", kind: "Str", hashes: 0, symbol: "hello", suffix: null, span: spans.span(f, 0, 7) },
-      { type: "ident", sym: "x", isRaw: false, span: spans.span(f, 8, 9) },
-    ];
-    const run = await runClient(module, decl.run, server, expansion, [input]);
+    const { server, run } = await runEveryMethod(module, decl.run);
     assert.equal(run.outcome.kind, "ok");
     assert.deepEqual(
       METHODS_1_96.filter((m) => !server.calls.has(m)),

@@ -27,8 +27,6 @@ export const CONFORMANCE_CRATES = [
   { path: join(HERE, "../../examples/demo-macros") },
 ] as const;
 
-export type ConformanceCrate = (typeof CONFORMANCE_CRATES)[number];
-
 /** Every crate of the expansion corpus (test/corpus/expand), once: the conformance crates and the real-world ones. */
 export const CORPUS_CRATES: readonly CrateRef[] = [...new Map(loadCorpus().map((c) => [crateKey(c.crate), c.crate])).values()];
 
