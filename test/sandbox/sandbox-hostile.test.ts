@@ -217,6 +217,27 @@ describe("file system: read-only, inside the grant, denials noted", () => {
     assert.match(r.denials[0].note, /grant it with `--allow-read hostile_macros:data\/ok\.txt`/);
   });
 
+  test("a read grant does not outlive its expansion: the same kept instance, granted then not, alternating", async () => {
+    // The grant's WASI functions (src/sandbox/wasi-fs.ts) are made at the first call that needs them,
+    // per run: a run without the read grant, in the very instance a granted run left, must not reach
+    // the earlier run's file table or grant. The env grant is the same, so both share a snapshot.
+    const compiled = await WebAssembly.compile(instrumentFuel(new Uint8Array(readFileSync(hostilePath))));
+    const mod = await loadMacroModule(compiled);
+    const withRead = hostileSandbox(HOSTILE_DECLARED);
+    const withoutRead = hostileSandbox({ env: HOSTILE_DECLARED.env, read: [] });
+    await mod.expand({ kind: "bang", name: "hello", input: "", sandbox: withRead }); // takes the snapshot
+    const before = reusedInstanceCount(compiled);
+    for (let round = 0; round < 3; round++) {
+      const granted = await mod.expand({ kind: "bang", name: "read_file", input: '"data/ok.txt"', sandbox: withRead });
+      assert.equal(emitted(granted), 'OK:"granted data\\n"', `round ${round}, granted`);
+      const denied = await mod.expand({ kind: "bang", name: "read_file", input: '"data/ok.txt"', sandbox: withoutRead });
+      assert.match(emitted(denied), /^ERR:PermissionDenied/, `round ${round}, not granted`);
+      assert.deepEqual(denied.reads, []);
+      assert.equal(denied.denials[0]?.reason, "not-granted");
+    }
+    assert.ok(reusedInstanceCount(compiled) - before >= 5, `${reusedInstanceCount(compiled) - before} reuses`);
+  });
+
   for (const [how, path, reason] of [
     ["via ..", "../../../../../../../../etc/passwd", "escape"],
     ["via .. from inside the grant", "data/../../etc/passwd", "escape"],
