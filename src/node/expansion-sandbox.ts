@@ -21,7 +21,7 @@ import type { SandboxGrant } from "../sandbox/grant.js";
 import type { RequestSandbox } from "../server/wasm-backend.js";
 import { NodeReadOnlyFs } from "./fs.js";
 import { byFileVersion, grantFor } from "./grants.js";
-import { decideGrants, decisionState, pendingHint, realPathOr, type UserDirs } from "./trust.js";
+import { decideGrants, decisionState, pendingHint, realPathOr, type GrantDecision, type UserDirs } from "./trust.js";
 
 export interface ExpansionSandboxOptions {
   /** The macro crate. */
@@ -38,6 +38,8 @@ export interface ExpansionSandboxOptions {
   crateDir?: string | null;
   /** The command that would grant what an untrusted request asks for this crate (`pendingHint`), for denial notes. */
   hint?: string;
+  /** A directory's real path (default `realPathOr`; a caller that has one already passes it on). */
+  realPath?: (dir: string) => string;
 }
 
 /**
@@ -51,8 +53,9 @@ export function expansionSandbox(o: ExpansionSandboxOptions): SandboxGrant {
   if (!effective.ok) throw new CapabilityError(effective.error.message);
   const dir = o.crateDir ?? o.env.CARGO_MANIFEST_DIR ?? o.currentDir ?? null;
   const fs = effective.grant.read.length > 0 && dir !== null ? new NodeReadOnlyFs(dir) : null;
-  const crateDir = fs?.root ?? (dir === null ? undefined : realPathOr(dir));
-  const currentDir = o.currentDir ? realPathOr(o.currentDir) : crateDir;
+  const real = o.realPath ?? realPathOr;
+  const crateDir = fs?.root ?? (dir === null ? undefined : real(dir));
+  const currentDir = o.currentDir ? real(o.currentDir) : crateDir;
   return { crate: o.crate, declared, granted: effective.grant, fs, env: o.env, crateDir, currentDir, ...(o.hint !== undefined ? { hint: o.hint } : {}) };
 }
 
@@ -106,15 +109,43 @@ export function requestSandbox(
   const file = realStart === null ? null : workspaceSettingsFile(realStart);
   // The files' versions before they are read: an edit in between makes a memoised answer miss,
   // never outlive the grants it was given under.
-  const dependency = start === null ? null : { where: start, state: decisionState(dirs, file) };
-  const decision = decideGrants({ dirs, repoFile: file, crateDir: realStart });
+  const state = decisionState(dirs, file);
+  const dependency = start === null ? null : { where: start, state };
+  const decision = decisionFrom(dirs, file, realStart, state);
   const granted = grantFor(decision.grants, crate);
   const hint = pendingHint(decision, crate);
+  // One real path per directory and request (each is a system call, asked on every expansion).
+  const real = (dir: string) => (dir === start && realStart !== null ? realStart : realPathOr(dir));
   return {
-    sandbox: expansionSandbox({ crate, declared: module.declared, granted, env: vars, currentDir, ...(hint !== undefined ? { hint } : {}) }),
+    sandbox: expansionSandbox({ crate, declared: module.declared, granted, env: vars, currentDir, realPath: real, ...(hint !== undefined ? { hint } : {}) }),
     dependency,
     ...(decision.notes.length > 0 ? { notes: decision.notes } : {}),
   };
+}
+
+/**
+ * Decisions by what they were decided from: the user's directories, the workspace's settings file
+ * and the crate's real directory, and the versions of the three files a decision reads
+ * (`decisionState`: the workspace's file, the user's file, the trust store; inode, size, mtime and
+ * ctime). A request from a directory decided before costs the three stats, not a decision's
+ * dozen more system calls (existence, real paths, every ancestor's owner and mode), which were
+ * 0.2-0.3 ms of every expansion on a machine whose caches other processes had cooled
+ * (DEVELOPERS.md). Exact for what the files say; a file that stops being safe to believe (another
+ * user could write it) is one whose version changes the moment that user writes it. Not
+ * re-read: where a symlink named as a workspace in the user's file points (the user's own).
+ */
+const decisions = new Map<string, GrantDecision>();
+const DECISIONS_KEPT = 64;
+
+function decisionFrom(dirs: UserDirs, file: string | null, realStart: string | null, state: string): GrantDecision {
+  const key = [dirs.config, dirs.data, file ?? "", realStart ?? "", state].join("\0");
+  let decision = decisions.get(key);
+  if (decision === undefined) {
+    decision = decideGrants({ dirs, repoFile: file, crateDir: realStart });
+    if (decisions.size >= DECISIONS_KEPT) decisions.delete(decisions.keys().next().value!);
+    decisions.set(key, decision);
+  }
+  return decision;
 }
 
 /** The state now of what a request from `start` was decided from (`SessionOptions.memoState`). */

@@ -1,31 +1,36 @@
-// The proc-macro server's worker thread (see expansion-worker.ts): the protocol session with the
-// wasm backend. Requests arrive as the client's bytes and leave as response bytes; module paths
-// are asked of the main thread (it may build a crate); span questions for the client go out as
-// sub-request frames, the answer comes back through the shared buffer while this thread blocks.
+// The proc-macro server's worker thread (see expansion-worker.ts): it reads the requests from stdin
+// itself, answers them with the protocol session of src/server over the wasm backend and writes
+// the responses to stdout (request-loop.ts). Module paths are asked of the main thread (it may build
+// a crate); span questions go to the client in the middle of an expansion, as sub-request frames.
+// The main thread keeps the clock: this thread stamps when each request's clock runs, and takes
+// its turn to write an answer (worker-protocol.ts `Turn`).
 
-import { writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 
 import { loadMacroModule } from "../host/module.js";
 import type { MacroModule } from "../host/types.js";
 import type { Limits } from "../sandbox/limits.js";
-import { decodeBidirectionalFrame, encodeBidirectionalFrame, type BidirectionalMessage, type SubRequest, type SubResponse } from "../server/postcard.js";
-import type { Response, SpanData } from "../server/protocol.js";
+import type { SubRequest, SubResponse } from "../server/postcard.js";
+import type { SpanData, SpanMode } from "../server/protocol.js";
 import type { RaSpanClient } from "../server/ra-spans.js";
-import { createServerSession, expansionErrorFrame, type ProcMacroBackend } from "../server/serve.js";
+import { createServerSession, type ProcMacroBackend, type ServerSession } from "../server/serve.js";
 import { createWasmBackend } from "../server/wasm-backend.js";
-import { errorMessage, MacroboxError } from "../errors.js";
+import { MacroboxError } from "../errors.js";
 import { saveCodeCache } from "../node/code-cache.js";
 import { moduleHash, nodeCaches, type NodeCaches } from "../node/disk-cache.js";
 import { readModuleFile } from "../node/module-file.js";
 import type { UserDirs } from "../node/trust.js";
-import { requestSandbox } from "../node/expansion-sandbox.js";
-import { BEGUN_BYTES, Turn, Wake, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
+import { requestSandbox, settingsState } from "../node/expansion-sandbox.js";
+import { ResponseMemo } from "./memo.js";
+import { MessageReader } from "./message-reader.js";
+import { RequestLoop, type RequestTurn } from "./request-loop.js";
+import { readSome, writeAll } from "./stdio.js";
+import { Turn, turnWord, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
-const { shared, turn: turnBuffer, begun: begunBuffer } = workerData as WorkerData;
-const turn = new Int32Array(turnBuffer);
+const { turn: turnBuffer, begun: begunBuffer } = workerData as WorkerData;
+const turnWords = new Int32Array(turnBuffer);
 const begunId = new Int32Array(begunBuffer, 0, 1);
-const begunAt = new Float64Array(begunBuffer, 8, (BEGUN_BYTES - 8) / 8);
+const begunAt = new Float64Array(begunBuffer, 8, 1);
 const port = parentPort!;
 /** The user's directories (the main thread's first message), and the caches they decide the remote one of. */
 let dirs: UserDirs | undefined;
@@ -43,15 +48,16 @@ function modulePath(lib: string): Promise<string> {
     const promise = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
     promise.catch(() => {});
     paths.set(lib, (entry = { promise, resolve, reject }));
-    port.postMessage({ type: "path", id: current, lib } satisfies FromWorker);
+    // The clock stops while the main thread finds it (maybe building the crate), and restarts after.
+    if (!turn.pause()) return new Promise(() => {});
+    port.postMessage({ type: "path", lib } satisfies FromWorker);
+    void promise.then(resumeClock, resumeClock);
   }
   return entry.promise;
 }
 
 /** Set by the main thread's first message. */
 let limits: Partial<Limits> | undefined;
-/** Whether the main thread keeps a memo of responses (the first message says). */
-let memo = false;
 
 const wasm = createWasmBackend({
   async loadModule(lib) {
@@ -74,12 +80,8 @@ const wasm = createWasmBackend({
   sandbox: (module, req) => requestSandbox(module, req.env, req.currentDir, dirs!),
 });
 
-/** The request being answered (the main thread sends one at a time). */
-let current = 0;
 /** Whether an expansion ran (the code cache is saved after the first). */
 let expanded = false;
-/** A request that came instead of a sub-response: served right after the one it interrupted. */
-let interrupted: Uint8Array | null = null;
 
 /** The wasm backend, asking the client about spans synchronously. */
 const backend: ProcMacroBackend = {
@@ -89,45 +91,47 @@ const backend: ProcMacroBackend = {
     expanded = true;
     const result = await wasm.expand({ ...req, spanClient: req.askClient !== undefined ? spanClient : undefined, askClient: undefined }, how);
     // What the sandbox refused goes to stderr, which rust-analyzer logs: the protocol has no place for it.
-    if (result.ok) for (const note of result.value.notes ?? []) process.stderr.write(`macrobox: note: ${note}\n`);
+    // Written at once: `process.stderr` of a worker flushes through its event loop, which does not
+    // turn while the loop waits for the next request.
+    if (result.ok) for (const note of result.value.notes ?? []) writeAll(2, `macrobox: note: ${note}\n`);
     return result;
   },
 };
-let session = createServerSession(backend);
+let session: ServerSession = createServerSession(backend);
+let loop: RequestLoop | undefined;
 
-/** The client was asked to stop the expansion (native: the expansion fails with the reason). */
-class Cancelled extends MacroboxError {
-  override name = "Cancelled";
-  constructor(reason: string) {
-    super("protocol", reason);
-  }
+/** The request in flight (its id in the turn word). */
+let current = 0;
+
+const turn: RequestTurn = {
+  begin(request, rest, spanMode) {
+    current++;
+    begunAt[0] = Date.now();
+    Atomics.store(begunId, 0, current);
+    Atomics.store(turnWords, 0, turnWord(current, request === null ? Turn.Idle : Turn.Running));
+    port.postMessage({ type: "begin", id: current, request, rest, spanMode } satisfies FromWorker);
+  },
+  pause: () => Atomics.compareExchange(turnWords, 0, turnWord(current, Turn.Running), turnWord(current, Turn.Paused)) === turnWord(current, Turn.Running),
+  resume(rest) {
+    resumeClock();
+    port.postMessage({ type: "rest", rest } satisfies FromWorker);
+  },
+  claim: () => Atomics.compareExchange(turnWords, 0, turnWord(current, Turn.Running), turnWord(current, Turn.Worker)) === turnWord(current, Turn.Running),
+  finish() {
+    Atomics.store(turnWords, 0, turnWord(current, Turn.Idle));
+    // Once an expansion ran, the code it needs has been compiled: it goes into the code cache of
+    // the next start (once; nothing when this start came from the cache).
+    if (expanded) saveCodeCache();
+  },
+};
+
+/** The clock of the request in flight runs again from now. */
+function resumeClock(): void {
+  begunAt[0] = Date.now();
+  Atomics.compareExchange(turnWords, 0, turnWord(current, Turn.Paused), turnWord(current, Turn.Running));
 }
 
-/** A span question, answered synchronously: post it, wait on the shared buffer for the client's next frame. */
-function ask(sub: SubRequest): SubResponse {
-  const flag = new Int32Array(shared, 0, 2);
-  Atomics.store(flag, 0, Wake.Waiting);
-  port.postMessage({ type: "sub", id: current, frame: encodeBidirectionalFrame({ type: "SubRequest", subRequest: sub }) } satisfies FromWorker);
-  Atomics.wait(flag, 0, Wake.Waiting);
-  const kind = Atomics.load(flag, 0);
-  const bytes = new Uint8Array(shared, 8, Atomics.load(flag, 1)).slice();
-  Atomics.store(flag, 0, Wake.Waiting);
-  if (kind === Wake.Closed) throw new Cancelled("the client closed the connection");
-  if (kind === Wake.Refused) throw new Cancelled(new TextDecoder().decode(bytes));
-  let msg: BidirectionalMessage;
-  try {
-    msg = decodeBidirectionalFrame(bytes);
-  } catch (e) {
-    throw new Cancelled(`proc-macro IPC error: macrobox: ${errorMessage(e)}`);
-  }
-  if (msg.type !== "SubResponse") {
-    // A request is served after the expansion it cancels; anything else is dropped.
-    if (msg.type === "Request") interrupted = bytes;
-    throw new Cancelled(`proc-macro IPC error: expected SubResponse, got ${msg.type}`);
-  }
-  if (msg.subResponse.type === "Cancel") throw new Cancelled(msg.subResponse.reason);
-  return msg.subResponse;
-}
+const ask = (sub: SubRequest): SubResponse => loop!.ask(sub);
 
 function unexpected(r: SubResponse): never {
   throw new MacroboxError("protocol", `proc-macro IPC error: unexpected SubResponse ${r.type}`);
@@ -165,101 +169,32 @@ const spanClient: RaSpanClient = {
   },
 };
 
-const errorFrame = (error: string) => expansionErrorFrame("Id", error);
-/** Marks that the client can be asked (the backend above turns it into the synchronous `spanClient`). */
-const askClient = () => Promise.reject(new Error("the worker asks the client synchronously"));
-
-/**
- * One postcard frame: a request gets its response frame; a frame that cannot be read, or that is
- * not a request, an error response; a stray sub-response nothing.
- */
-async function answerFrame(frame: Uint8Array): Promise<Uint8Array | null> {
-  let msg: BidirectionalMessage;
-  try {
-    msg = decodeBidirectionalFrame(frame);
-  } catch (e) {
-    return errorFrame(`macrobox: ${errorMessage(e)}`);
-  }
-  // An answer nobody asked for is ignored, like noise on the JSON channel.
-  if (msg.type === "SubResponse") return null;
-  if (msg.type !== "Request") return errorFrame(`macrobox: proc-macro protocol: expected a Request frame, got ${msg.type}`);
-  let response: Response;
-  try {
-    response = await session.handle(msg.request, { askClient });
-  } catch (e) {
-    return errorFrame(`macrobox: ${errorMessage(e)}`);
-  }
-  return encodeBidirectionalFrame({ type: "Response", response });
-}
-
-async function answer(m: Exclude<ToWorker, { type: "path" | "init" }>): Promise<FromWorker> {
-  current = m.id;
-  // The wall clock starts now (the time first, then the id that publishes it): not while this
-  // thread was starting or busy before the request reached it.
-  begunAt[0] = Date.now();
-  Atomics.store(begunId, 0, m.id);
-  if (m.type === "line") {
-    const { response, reusable, dependency } = await session.answerLine(m.line);
-    // Straight to stdout, unless the main thread has answered already (the clock ran out).
-    if (m.direct && Atomics.compareExchange(turn, 0, Turn.Running, Turn.Worker) === Turn.Running) {
-      writeOut(response);
-      // The text comes back only for the memo (a copy of the whole response: not when there is none).
-      return { type: "answer", id: m.id, answer: reusable && memo ? response : null, spanMode: session.spanMode, reusable, dependency, written: true };
-    }
-    return { type: "answer", id: m.id, answer: response, spanMode: session.spanMode, reusable, dependency };
-  }
-  let out = await answerFrame(m.frame);
-  // A request that interrupted a sub-request is answered next, after the response it cut short.
-  while (interrupted !== null) {
-    const next = interrupted;
-    interrupted = null;
-    const more = await answerFrame(next);
-    if (more !== null) out = out === null ? more : concat(out, more);
-  }
-  return { type: "answer", id: m.id, answer: out, spanMode: session.spanMode, reusable: false };
-}
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** Writes all of `text` to stdout (fd 1), waiting while a full pipe refuses more. */
-function writeOut(text: string): void {
-  const bytes = Buffer.from(text);
-  let at = 0;
-  while (at < bytes.length) {
-    try {
-      at += writeSync(1, bytes, at);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-      Atomics.wait(pause, 0, 0, 1);
-    }
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+function start(m: Extract<ToWorker, { type: "init" }>): void {
+  limits = m.limits;
+  dirs = m.dirs;
+  const where = m.dirs;
+  session = createServerSession(backend, { spanMode: m.spanMode as SpanMode });
+  loop = new RequestLoop({
+    format: m.format,
+    reader: new MessageReader((into) => readSome(0, into), m.format === "json-legacy" ? 0x0a : 0, m.maxMessageBytes, m.first),
+    write: (bytes) => writeAll(1, bytes),
+    noise: (line) => writeAll(2, `macrobox proc-macro server: ignored input: ${line}\n`),
+    session: () => session,
+    // A memoised answer holds while the workspace's grants file, the user's file and the trust store are unchanged.
+    memo: m.memo ? new ResponseMemo(undefined, (dir) => settingsState(dir, where)) : null,
+    turn,
+    maxMessageBytes: m.maxMessageBytes,
+  });
+  void loop.run().then((end) => {
+    if (end === "closed") port.postMessage({ type: "closed" } satisfies FromWorker);
+  });
 }
 
 port.on("message", (m: ToWorker) => {
-  if (m.type === "init") {
-    limits = m.limits;
-    memo = m.memo;
-    dirs = m.dirs;
-    session = createServerSession(backend, { spanMode: m.spanMode });
-    return;
-  }
-  if (m.type === "path") {
+  if (m.type === "init") start(m);
+  else {
     const entry = paths.get(m.lib);
     if (m.result.ok) entry?.resolve(m.result.value);
     else entry?.reject(new MacroboxError("module", m.result.error));
-    return;
   }
-  void answer(m).then((reply) => {
-    port.postMessage(reply);
-    // Once an expansion ran, the code it needs has been compiled: it goes into the code cache of
-    // the next start (once; nothing when this start came from the cache).
-    if (expanded) saveCodeCache();
-  });
 });

@@ -1,6 +1,5 @@
 // The memo of the proc-macro server: a repeated, unchanged request line answered with the response
-// it got, on the main thread, without crossing to the expansion worker (what an editor sends all
-// day). Expansion is deterministic, so for an expansion the session marked reusable this is the
+// it got, by the request loop before the session sees it (what an editor sends all day). Expansion is deterministic, so for an expansion the session marked reusable this is the
 // response the backend would give again; one that depended on something outside its request (the
 // workspace's grants file: `BackendExpansion.dependency`) is reused only while that is unchanged.
 

@@ -1,8 +1,9 @@
 // macrobox as rust-analyzer's proc-macro server (Node-only): point rust-analyzer's
 // `rust-analyzer.procMacro.server` setting at `macrobox-proc-macro-srv` (main.ts runs this), and
 // its macro expansions run in the wasm sandbox instead of loading native dylibs. The one request
-// path: stdio framing (stdio-server.ts) → the worker session (expansion-worker.ts: memo, wall
-// clock) → the protocol session of src/server in the worker (expansion-worker-main.ts).
+// path: the worker reads stdin, answers with the protocol session of src/server and writes stdout
+// (expansion-worker-main.ts, request-loop.ts); this thread keeps the wall clock, finds modules and
+// answers what the worker could not (expansion-worker.ts).
 //
 // rust-analyzer names each proc-macro crate by the path of the native dylib cargo built. Which
 // wasm module stands for that dylib is looked up in order: the path itself when it ends in
@@ -18,10 +19,7 @@ import { decodeBidirectionalFrame, encodeBidirectionalFrame } from "../server/po
 import { decodeRequestLine, encodeResponseLine, type Request, type Response, type SpanMode } from "../server/protocol.js";
 import { expansionError } from "../server/serve.js";
 import type { ProtocolFormat } from "./arguments.js";
-import { ResponseMemo } from "./memo.js";
-import { serveFrames, serveLines } from "./stdio-server.js";
 import { expansionCacheOff } from "../node/cache-env.js";
-import { settingsState } from "../node/expansion-sandbox.js";
 import { userDirs, type UserDirs } from "../node/trust.js";
 import { WorkerSession, type ErrorAnswers } from "./expansion-worker.js";
 import { MacroboxError } from "../errors.js";
@@ -29,8 +27,6 @@ import { MacroboxError } from "../errors.js";
 export interface ProcMacroServerOptions {
   /** Dylib file stem (`libserde_derive`) or crate name (`serde_derive`) -> .wasm module path. */
   modules?: Record<string, string>;
-  /** Lines on stdin that are not requests (default: written to stderr). */
-  onNoise?: (line: string) => void;
   /** Limits every expansion runs under (default: DEFAULT_LIMITS); an expansion over one answers with its error. */
   limits?: Partial<Limits>;
   /**
@@ -42,11 +38,6 @@ export interface ProcMacroServerOptions {
   maxMessageBytes?: number;
   /** The user's directories: whose grants and trust store count (default `userDirs()` of this process's environment). */
   dirs?: UserDirs;
-  /**
-   * Where repeated unchanged request lines are answered from (default: a `ResponseMemo` checking
-   * the settings files, or none when the expansion cache is off).
-   */
-  memo?: ResponseMemo | null;
 }
 
 /** The .wasm module path standing for a dylib path, or null. */
@@ -61,19 +52,19 @@ export function wasmModuleFor(lib: string, modules: Record<string, string> = {})
   return modules[stem] ?? modules[crate] ?? null;
 }
 
-/**
- * The server's session: the worker session with the module lookup, the memo and the answers the
- * main thread gives itself. `runProcMacroServer` serves it on stdio; tests drive it in-process.
- */
-export function createProcMacroSession(options: ProcMacroServerOptions = {}): WorkerSession {
-  const dirs = options.dirs ?? userDirs();
-  return new WorkerSession(
+const DEFAULT_MAX_MESSAGE = 512 * 1024 * 1024;
+
+/** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
+export async function runProcMacroServer(format: ProtocolFormat, options: ProcMacroServerOptions = {}): Promise<void> {
+  const session = new WorkerSession(
     {
+      format,
       limits: options.limits,
       wallClockMs: options.limits?.wallClockMs ?? DEFAULT_LIMITS.wallClockMs,
       // A memoised answer holds while the workspace's grants file, the user's file and the trust store are unchanged.
-      memo: options.memo !== undefined ? options.memo : expansionCacheOff() ? null : new ResponseMemo(undefined, (where) => settingsState(where, dirs)),
-      dirs,
+      memo: !expansionCacheOff(),
+      dirs: options.dirs ?? userDirs(),
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
       async modulePath(lib) {
         const mapped = wasmModuleFor(lib, options.modules);
         if (mapped !== null) return mapped;
@@ -83,25 +74,7 @@ export function createProcMacroSession(options: ProcMacroServerOptions = {}): Wo
     },
     ANSWERS,
   );
-}
-
-/** Serves the protocol on stdin/stdout until rust-analyzer closes stdin. */
-export async function runProcMacroServer(format: ProtocolFormat, options: ProcMacroServerOptions = {}): Promise<void> {
-  // Started first: the worker loads the host while this thread reads the first requests.
-  const session = createProcMacroSession(options);
-  try {
-    if (format === "bidirectional-postcard-prototype") {
-      await serveFrames(session, { maxMessageBytes: options.maxMessageBytes });
-      return;
-    }
-    // The worker writes its responses to stdout itself (`direct`).
-    await serveLines((line) => session.line(line, true), {
-      maxMessageBytes: options.maxMessageBytes,
-      onNoise: options.onNoise ?? ((line) => process.stderr.write(`macrobox proc-macro server: ignored input: ${line}\n`)),
-    });
-  } finally {
-    await session.close();
-  }
+  await session.finished;
 }
 
 /**
@@ -140,7 +113,6 @@ function requestOfFrame(frame: Uint8Array): Request {
 
 /** The answers this thread gives without the worker. */
 const ANSWERS: ErrorAnswers = {
-  version: encodeResponseLine({ type: "ApiVersionCheck", version: CURRENT_API_VERSION }),
   line(line, mode, error) {
     const { response, spanMode } = unanswered(
       readOrNull(() => decodeRequestLine(line)),

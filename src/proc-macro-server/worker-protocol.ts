@@ -5,78 +5,73 @@
 import type { Limits } from "../sandbox/limits.js";
 import type { UserDirs } from "../node/trust.js";
 import type { SpanMode } from "../server/protocol.js";
-import type { MemoDependency } from "../server/serve.js";
-
-/** Room for one client frame while the worker waits for it; a bigger one cancels the expansion. */
-export const ANSWER_BYTES = 4 * 1024 * 1024;
-
-/** What the shared buffer's first word says when the worker wakes. */
-export const Wake = {
-  Waiting: 0,
-  /** The client's next frame is in the buffer (length in word 1). */
-  Frame: 1,
-  /** The client closed the connection. */
-  Closed: 2,
-  /** The client's frame was refused; the reason (UTF-8) is in the buffer. */
-  Refused: 3,
-} as const;
+import type { ProtocolFormat } from "./arguments.js";
 
 /** What crosses to the worker. */
 export type ToWorker =
-  /** First: how the session starts (the worker may have been started before these were known). */
-  /** `memo`: whether the main thread keeps a memo (else no response text is sent back for it). */
-  | { type: "init"; limits?: Partial<Limits>; spanMode: SpanMode; dirs: UserDirs; memo: boolean }
-  /** A JSON request line; `direct`: the worker writes the response to stdout itself (see Turn). */
-  | { type: "line"; id: number; line: string; direct: boolean }
-  | { type: "frame"; id: number; frame: Uint8Array }
+  /**
+   * First: how the session starts (the worker may have been started before these were known).
+   * `first`: bytes a stopped worker had read past its last request; `memo`: whether repeated
+   * unchanged request lines are answered from a memo.
+   */
+  | {
+      type: "init";
+      format: ProtocolFormat;
+      limits?: Partial<Limits>;
+      spanMode: SpanMode;
+      dirs: UserDirs;
+      memo: boolean;
+      maxMessageBytes: number;
+      first: Uint8Array;
+    }
   | { type: "path"; lib: string; result: { ok: true; value: string } | { ok: false; error: string } };
 
 /** What comes back. */
 export type FromWorker =
   /**
-   * The response: a JSON line, or a frame (null: the frame needed none); the span mode after it;
-   * whether it may be memoised. Lines cross as strings: cloning a string costs less than
-   * encoding it here and transferring the buffer, and the main thread encodes it as it writes.
+   * A message was taken from stdin: the request the worker answers now (null: one it answered
+   * already, from the memo or with an error), the bytes it read past it, the span mode it is read
+   * in. The main thread keeps the request to answer it itself if the worker cannot.
    */
-  | {
-      type: "answer";
-      id: number;
-      answer: string | Uint8Array | null;
-      spanMode: SpanMode;
-      reusable: boolean;
-      /** What a reusable answer depended on outside its request (checked before the memo reuses it). */
-      dependency?: MemoDependency | null;
-      written?: boolean;
-    }
-  /** The module path for a dylib, please (the wall clock stops while it is found: a build is not timed). */
-  | { type: "path"; id: number; lib: string }
-  /** A sub-request frame for the client; the worker waits for the next frame on the shared buffer. */
-  | { type: "sub"; id: number; frame: Uint8Array };
+  | { type: "begin"; id: number; request: string | Uint8Array | null; rest: Uint8Array; spanMode: SpanMode }
+  /** What the worker read past its request by now (after the client answered a span question). */
+  | { type: "rest"; rest: Uint8Array }
+  /** The module path for a dylib, please (the clock is paused meanwhile: a build is not timed). */
+  | { type: "path"; lib: string }
+  /** The client closed its end; every request was answered. */
+  | { type: "closed" };
 
 /**
- * Who answers the JSON request in flight, decided once (word 0 of `WorkerData.turn`, changed by
- * compareExchange from Running only): the worker writes its response to stdout itself, saving
- * the hop back through this thread on every request; or this thread answers with an error (the
- * wall clock ran out, the worker died) and the worker must write nothing.
+ * Who answers the request in flight (word 0 of `WorkerData.turn`: the request's id times 8 plus
+ * one of these), changed by compareExchange only, so the two threads never both write an answer:
+ * the worker writes its response once it moves Running to Worker; the main thread answers with an
+ * error (the wall clock ran out, the worker died) once it moves Running to Main.
  */
 export const Turn = {
   Idle: 0,
   Running: 1,
+  /** The clock is paused: the worker waits for the client's answer or for a module path. */
+  Paused: 2,
   /** The worker writes (or wrote) the response. */
-  Worker: 2,
-  /** This thread answered. */
-  Main: 3,
+  Worker: 3,
+  /** The main thread answered. */
+  Main: 4,
 } as const;
 
-/** Room for `WorkerData.begun`: the id of the request the worker began last (word 0, Int32), and when (Float64 at byte 8, `Date.now()`). */
+/** The turn word of request `id` in `state`. */
+export function turnWord(id: number, state: number): number {
+  return ((id & 0x0fffffff) << 3) | state;
+}
+
+/** Room for `WorkerData.begun`: the id of the request whose clock runs (word 0, Int32), and since when (Float64 at byte 8, `Date.now()`). */
 export const BEGUN_BYTES = 16;
 
 export interface WorkerData {
-  shared: SharedArrayBuffer;
   turn: SharedArrayBuffer;
   /**
-   * Where the worker stamps each request as it begins it (see BEGUN_BYTES): the main thread's wall
-   * clock runs from there, so the worker's start-up and a request waiting its turn are not timed.
+   * Where the worker stamps each request as its clock starts or restarts (see BEGUN_BYTES): the
+   * main thread's wall clock runs from there, so the worker's start-up, a request waiting its
+   * turn, the client answering and a module being found are not timed.
    */
   begun: SharedArrayBuffer;
 }

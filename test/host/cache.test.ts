@@ -258,7 +258,6 @@ test("instrumented modules are cached: a second load skips instrumentation and b
 });
 
 test("the proc-macro server answers a repeated request line from its memo, only for reusable expansions", async () => {
-  const { createProcMacroSession } = await import("../../src/proc-macro-server/proc-macro-server.js");
   const { ResponseMemo } = await import("../../src/proc-macro-server/memo.js");
   const { settingsState } = await import("../../src/node/expansion-sandbox.js");
   const { encodeRequestLine } = await import("../../src/server/protocol.js");
@@ -282,7 +281,45 @@ test("the proc-macro server answers a repeated request line from its memo, only 
     globals: { defSite: 0, callSite: 1, mixedSite: 2 },
     spanDataTable: [],
   }).trimEnd();
-  // The executable's session (its worker, its memo), driven in-process; the memo's hits counted.
+  // The executable's request loop (the one its worker runs, its memo) driven in-process over the
+  // line sent twice, and once more without a memo; the memo's hits and the expansions counted.
+  const { MessageReader } = await import("../../src/proc-macro-server/message-reader.js");
+  const { RequestLoop } = await import("../../src/proc-macro-server/request-loop.js");
+  const { createServerSession } = await import("../../src/server/serve.js");
+  const { createWasmBackend } = await import("../../src/server/wasm-backend.js");
+  const { requestSandbox } = await import("../../src/node/expansion-sandbox.js");
+  const loaded = await loadMacroModule(readFileSync(module));
+  let expansions = 0;
+  const serve = async (memo: InstanceType<typeof ResponseMemo> | null, times: number): Promise<string[]> => {
+    const input = new TextEncoder().encode(`${line}\n`.repeat(times));
+    let at = 0;
+    const read = (into: Uint8Array) => {
+      const n = Math.min(into.length, input.length - at, 1000);
+      into.set(input.subarray(at, at + n));
+      at += n;
+      return n;
+    };
+    const backend = createWasmBackend({ loadModule: async () => loaded, sandbox: (m, req) => requestSandbox(m, req.env, req.currentDir, dirs) });
+    const session = createServerSession({
+      ...backend,
+      spanModes: backend.spanModes,
+      listMacros: (lib) => backend.listMacros(lib),
+      expand: (req, how) => (expansions++, backend.expand(req, how)),
+    });
+    const out: string[] = [];
+    const loop = new RequestLoop({
+      format: "json-legacy",
+      reader: new MessageReader(read, 0x0a, 1 << 20),
+      write: (bytes) => out.push(typeof bytes === "string" ? bytes : new TextDecoder().decode(bytes)),
+      noise: (l) => assert.fail(`noise: ${l}`),
+      session: () => session,
+      memo,
+      turn: { begin() {}, pause: () => true, resume() {}, claim: () => true, finish() {} },
+      maxMessageBytes: 1 << 20,
+    });
+    assert.equal(await loop.run(), "closed");
+    return out;
+  };
   const memo = new ResponseMemo(undefined, (where) => settingsState(where, dirs));
   let hits = 0;
   const get = memo.get.bind(memo);
@@ -291,20 +328,13 @@ test("the proc-macro server answers a repeated request line from its memo, only 
     if (known !== undefined) hits++;
     return known;
   };
-  const memoised = createProcMacroSession({ modules: { serde_derive: module }, dirs, memo });
-  const plain = createProcMacroSession({ modules: { serde_derive: module }, dirs, memo: null });
-  let reference: string | null;
-  try {
-    reference = await plain.line(line);
-    assert.match(reference ?? "", /^\{"ExpandMacro":\{"Ok"/);
-    assert.equal(await memoised.line(line), reference);
-    assert.equal(hits, 0);
-    assert.equal(await memoised.line(line), reference);
-    assert.equal(hits, 1, "the second request was answered from the memo");
-  } finally {
-    await memoised.close();
-    await plain.close();
-  }
+  const [reference] = await serve(null, 1);
+  assert.match(reference, /^\{"ExpandMacro":\{"Ok"/);
+  assert.equal(expansions, 1);
+  const twice = await serve(memo, 2);
+  assert.deepEqual(twice, [reference, reference]);
+  assert.equal(hits, 1, "the second request was answered from the memo");
+  assert.equal(expansions, 2, "and not expanded again");
   // An answer the session does not call reusable is not kept; one with a dependency only while it holds.
   const answer = { response: reference ?? "", dependency: null };
   const lone = new ResponseMemo();

@@ -5,32 +5,32 @@
 //
 // - MACROBOX_TEST_WORKER_START_DELAY_MS: every worker thread blocks this long before it loads (the
 //   slow start of a loaded machine, made certain).
-// - MACROBOX_TEST_WORKER_DIES_ONCE: a directory path; the first worker to be handed a request
-//   creates it and exits with the request in hand; the workers after it run normally.
+// - MACROBOX_TEST_WORKER_DIES_ONCE: a directory path; the first worker to take a request from
+//   stdin creates it and exits with the request in hand (right after telling the main thread it
+//   took it); the workers after it run normally.
 
 import { existsSync, mkdirSync } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 
 // Only in the expansion worker (its workerData, worker-protocol.ts), not in node's own threads
 // (tsx's module hooks run in one).
-const expansionWorker =
-  !isMainThread && parentPort !== null && workerData?.turn instanceof SharedArrayBuffer && workerData?.shared instanceof SharedArrayBuffer;
+const expansionWorker = !isMainThread && parentPort !== null && workerData?.turn instanceof SharedArrayBuffer && workerData?.begun instanceof SharedArrayBuffer;
 
 if (expansionWorker) {
   const delay = Number(process.env.MACROBOX_TEST_WORKER_START_DELAY_MS ?? 0);
   if (delay > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
   const marker = process.env.MACROBOX_TEST_WORKER_DIES_ONCE;
-  // Only while no worker has died: a listener starts the port, and the messages it takes before
-  // the worker's own listener is there are lost to the worker.
   if (marker !== undefined && !existsSync(marker)) {
-    parentPort.on("message", (m) => {
-      if (m.type !== "line" && m.type !== "frame") return;
+    const post = parentPort.postMessage.bind(parentPort);
+    parentPort.postMessage = (m, ...rest) => {
+      post(m, ...rest);
+      if (m?.type !== "begin" || m.request === null) return;
       try {
         mkdirSync(marker);
       } catch {
         return;
       }
       process.exit(70);
-    });
+    };
   }
 }

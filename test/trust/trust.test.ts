@@ -15,13 +15,27 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { findToolchain } from "../../src/builder/index.js";
+import { requestSandbox } from "../../src/node/expansion-sandbox.js";
 import { grantFor } from "../../src/node/grants.js";
 import { ProcMacroServerClient } from "../support/server-client.js";
 import { remoteCacheSetting } from "../../src/node/settings.js";
@@ -142,6 +156,40 @@ describe("a repository's own grants are a request", () => {
       assert.deepEqual(grantFor(decideGrants({ dirs, repoFile: file, crateDir: app }).grants, "config-macros"), { env: [], read: [] });
     });
   }
+
+  test("the server's decision per expansion: every change to the request, the trust store or the user's file is seen by the next one", () => {
+    const { ws, app } = workspace("decided-again", { "macrobox.toml": SELF_GRANT });
+    const file = join(ws, "macrobox.toml");
+    const module = { crate: { name: "config-macros", version: "0.1.0" }, declared: { env: ["APP_LABEL", "HOME_PATH"], read: ["app.conf"] } };
+    const granted = () => requestSandbox(module, [["CARGO_MANIFEST_DIR", app]], app, dirs).sandbox.granted;
+    const nothing = { env: [], read: [] };
+    assert.deepEqual(granted(), nothing);
+    assert.deepEqual(granted(), nothing, "asked again: still a request");
+    trust(dirs, ws);
+    assert.deepEqual(granted().env, ["APP_LABEL"]);
+    assert.deepEqual(granted().read, ["app.conf"]);
+    // The attack on a decision kept by the files' versions: the trusted file rewritten in place to ask
+    // for another variable, with the same size and its old times put back (only its ctime moves).
+    const { atime, mtime, size } = statSync(file);
+    const forged = readFileSync(file, "utf8").replace('"APP_LABEL"', '"HOME_PATH"');
+    assert.equal(Buffer.byteLength(forged), size);
+    writeFileSync(file, forged);
+    utimesSync(file, atime, mtime);
+    assert.deepEqual(granted(), nothing, "the rewritten file is a new request");
+    // Renamed over it (a new inode), with the trusted bytes back and the same times: trusted again.
+    writeFileSync(`${file}.new`, forged.replace('"HOME_PATH"', '"APP_LABEL"'));
+    utimesSync(`${file}.new`, atime, mtime);
+    renameSync(`${file}.new`, file);
+    assert.deepEqual(granted().env, ["APP_LABEL"]);
+    // The user's own file and the trust store count at once too.
+    mkdirSync(dirs.config, { recursive: true });
+    writeFileSync(join(dirs.config, "macrobox.toml"), `[workspace.${JSON.stringify(ws)}.grants.config-macros]\nenv = ["HOME_PATH"]\n`);
+    assert.deepEqual([...granted().env].sort(), ["APP_LABEL", "HOME_PATH"], "the user's grant joins");
+    rmSync(join(dirs.config, "macrobox.toml"));
+    assert.ok(!granted().env.includes("HOME_PATH"), "and goes with the file");
+    assert.equal(revokeTrust(dirs, ws).length, 1);
+    assert.deepEqual(granted(), nothing);
+  });
 
   test("a trusted workspace's grants hold only for crates whose real path lies inside it", () => {
     const { ws } = workspace("symlinked", { "macrobox.toml": SELF_GRANT });
