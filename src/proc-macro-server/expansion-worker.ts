@@ -74,6 +74,7 @@ function spawnWorker(): Started {
   const turn = new SharedArrayBuffer(4);
   const begun = new SharedArrayBuffer(BEGUN_BYTES);
   const worker = startWorker({ turn, begun });
+  worker.stderr.on("data", (chunk: Uint8Array) => writeAll(2, chunk));
   // Until a session takes it over, it must not keep the process alive (a session that fails to start).
   worker.unref();
   return { worker, turn: new Int32Array(turn), begunId: new Int32Array(begun, 0, 1), begunAt: new Float64Array(begun, 8, 1) };
@@ -88,7 +89,14 @@ function spawnWorker(): Started {
 const WORKER_YOUNG_GENERATION_MB = 24;
 
 function startWorker(workerData: WorkerData): Worker {
-  const options = { workerData, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
+  // `stdout` and `stderr: true`: the worker's streams are not piped into this thread's. Piping
+  // either opens this thread's `process.stdout` as a stream (node's `Readable.pipe` compares its
+  // destination with it), which makes fd 1 non-blocking: the worker writes its responses to fd 1
+  // itself, and on a full pipe a non-blocking write can only be retried after a wait (stdio.ts),
+  // where a blocking one returns the moment the client has read. That wait was 1 ms for every
+  // response over the pipe's 64 KiB. What the worker prints on its `process.stderr` (node's
+  // warnings) still reaches fd 2.
+  const options = { workerData, stdout: true, stderr: true, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./expansion-worker-main.js", import.meta.url), options);
   // Running from sources under tsx (tests, development): a worker does not inherit tsx's loader,
   // so a bootstrap registers it before importing the TypeScript entry.

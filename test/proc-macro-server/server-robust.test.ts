@@ -4,6 +4,8 @@
 // an error reply naming what happened, and the next normal expansion answers correctly.
 
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
@@ -106,4 +108,23 @@ describe("the server survives misbehaving macros and messages", { timeout: 5 * 6
     assert.match(failed(reply), new RegExp(`over the ${MAX_MESSAGE}-byte limit; it was not read`));
     assert.match(printed((await postcard.request(expand("ok"))).response), /OK/);
   });
+});
+
+test("the executable keeps its stdin and stdout blocking (a full pipe is waited on by the kernel, not by a sleep)", async () => {
+  // The bundle rust-analyzer runs (tsx, which the tests' srv-run.ts runs under, opens stdout as a
+  // stream itself). Node makes a descriptor non-blocking when it opens it as a stream; piping the
+  // worker's stderr into this thread's did (expansion-worker.ts), and then every response over a
+  // pipe's 64 KiB waited a millisecond for each refusal.
+  const client = new ProcMacroServerClient({ command: process.execPath, args: [join(ROOT, "bin/macrobox-proc-macro-srv.js")] });
+  try {
+    assert.equal(await client.request({ type: "ApiVersionCheck" }).then((r) => r.type), "ApiVersionCheck");
+    const pid = (client as unknown as { child: ChildProcess }).child.pid;
+    for (const fd of [0, 1]) {
+      const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))?.[1];
+      assert.ok(flags !== undefined);
+      assert.equal(Number.parseInt(flags, 8) & 0o4000, 0, `fd ${fd} is O_NONBLOCK (flags ${flags})`);
+    }
+  } finally {
+    await client.close();
+  }
 });
