@@ -11,7 +11,7 @@
 // `[workspace.metadata.macrobox]` holds them). What that file asks counts once the user trusts it
 // (trust.ts).
 
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 
@@ -20,7 +20,7 @@ import { CapabilityError, effectiveGrant, type Capabilities } from "../sandbox/c
 import type { SandboxGrant } from "../sandbox/grant.js";
 import type { RequestSandbox } from "../server/wasm-backend.js";
 import { NodeReadOnlyFs } from "./fs.js";
-import { byFileVersion, grantFor } from "./grants.js";
+import { byFileVersion, fileVersion, grantFor } from "./grants.js";
 import { decideGrants, decisionState, pendingHint, realPathOr, type GrantDecision, type UserDirs } from "./trust.js";
 
 export interface ExpansionSandboxOptions {
@@ -61,28 +61,42 @@ export function expansionSandbox(o: ExpansionSandboxOptions): SandboxGrant {
 
 const workspaceManifests = new Map<string, { version: string; value: boolean }>();
 
-/** Whether a Cargo.toml has a `[workspace]` table; one that does not parse is not a workspace's. */
-function isWorkspaceManifest(path: string): boolean {
-  return byFileVersion(workspaceManifests, path, (p) => {
-    try {
-      const doc = parseToml(readFileSync(p, "utf8")) as Record<string, unknown>;
-      return doc.workspace !== null && typeof doc.workspace === "object";
-    } catch {
-      return false;
-    }
-  });
+/** Whether a Cargo.toml (of that version) has a `[workspace]` table; one that does not parse is not a workspace's. */
+function isWorkspaceManifest(path: string, version: string): boolean {
+  return byFileVersion(
+    workspaceManifests,
+    path,
+    (p) => {
+      try {
+        const doc = parseToml(readFileSync(p, "utf8")) as Record<string, unknown>;
+        return doc.workspace !== null && typeof doc.workspace === "object";
+      } catch {
+        return false;
+      }
+    },
+    version,
+  );
+}
+
+/** A settings file found, and its version (`fileVersion`) when it was found. */
+export interface FoundSettingsFile {
+  path: string;
+  version: string;
 }
 
 /**
  * The settings file of the workspace `start` lies in: the nearest `macrobox.toml` at or above it,
  * or a Cargo.toml with a `[workspace]` table, whichever comes first; null when there is neither.
+ * One stat per candidate (asked on every expansion): whether it exists and its version at once.
  */
-export function workspaceSettingsFile(start: string): string | null {
+export function workspaceSettingsFile(start: string): FoundSettingsFile | null {
   for (let dir = resolve(start); ; dir = dirname(dir)) {
     const settings = join(dir, "macrobox.toml");
-    if (existsSync(settings)) return settings;
+    const version = fileVersion(settings);
+    if (version !== null) return { path: settings, version };
     const manifest = join(dir, "Cargo.toml");
-    if (existsSync(manifest) && isWorkspaceManifest(manifest)) return manifest;
+    const manifestVersion = fileVersion(manifest);
+    if (manifestVersion !== null && isWorkspaceManifest(manifest, manifestVersion)) return { path: manifest, version: manifestVersion };
     if (dirname(dir) === dir) return null;
   }
 }
@@ -106,10 +120,11 @@ export function requestSandbox(
   const crate = module.crate?.name ?? "<unknown>";
   const start = vars.CARGO_MANIFEST_DIR ?? currentDir;
   const realStart = start === null ? null : realPathOr(start);
-  const file = realStart === null ? null : workspaceSettingsFile(realStart);
+  const found = realStart === null ? null : workspaceSettingsFile(realStart);
+  const file = found?.path ?? null;
   // The files' versions before they are read: an edit in between makes a memoised answer miss,
   // never outlive the grants it was given under.
-  const state = decisionState(dirs, file);
+  const state = decisionState(dirs, found);
   const dependency = start === null ? null : { where: start, state };
   const decision = decisionFrom(dirs, file, realStart, state);
   const granted = grantFor(decision.grants, crate);

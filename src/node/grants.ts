@@ -118,8 +118,13 @@ function isTable(v: unknown): v is Table {
  * times, inode): long-lived processes (the cargo host, the proc-macro server) read a settings file
  * once, not per expansion, and see an edit at the next one. Errors are not remembered.
  */
-export function byFileVersion<T>(memo: Map<string, { version: string; value: T }>, path: string, parse: (path: string) => T): T {
-  const version = fileVersion(path); // null: parse() names the problem
+export function byFileVersion<T>(
+  memo: Map<string, { version: string; value: T }>,
+  path: string,
+  parse: (path: string) => T,
+  // The caller's, when it has just taken it (one stat fewer).
+  version: string | null = fileVersion(path), // null: parse() names the problem
+): T {
   const known = memo.get(path);
   if (version !== null && known?.version === version) return known.value;
   const value = parse(path);

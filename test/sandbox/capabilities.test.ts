@@ -20,7 +20,7 @@ import {
   readLeadsTo,
   resolveAbsolute,
 } from "../../src/sandbox/capabilities.js";
-import { grantFor, parseGrants, readGrantsFile } from "../../src/node/grants.js";
+import { fileVersion, grantFor, parseGrants, readGrantsFile } from "../../src/node/grants.js";
 import { loadGrants, trust, userDirs } from "../../src/node/trust.js";
 import { workspaceSettingsFile } from "../../src/node/expansion-sandbox.js";
 
@@ -200,10 +200,14 @@ test("the workspace of a crate: the nearest macrobox.toml, or a Cargo.toml with 
   writeFileSync(join(ws, "a", "macrobox.toml"), '[grants.m]\nenv = ["X"]\n');
   writeFileSync(join(ws, "b", "Cargo.toml"), '[package]\nname = "b"\n');
   writeFileSync(join(ws, "c", "Cargo.toml"), "[package\n");
-  assert.equal(workspaceSettingsFile(join(ws, "a", "src")), join(ws, "a", "macrobox.toml"));
+  assert.equal(workspaceSettingsFile(join(ws, "a", "src"))?.path, join(ws, "a", "macrobox.toml"));
   // A member's own manifest (no [workspace]; or one that does not parse) is walked past.
-  assert.equal(workspaceSettingsFile(join(ws, "b")), join(ws, "Cargo.toml"));
-  assert.equal(workspaceSettingsFile(join(ws, "c")), join(ws, "Cargo.toml"));
+  assert.equal(workspaceSettingsFile(join(ws, "b"))?.path, join(ws, "Cargo.toml"));
+  assert.equal(workspaceSettingsFile(join(ws, "c"))?.path, join(ws, "Cargo.toml"));
+  // Found with its version: the one a decision is kept by (expansion-sandbox.ts `decisionFrom`).
+  assert.equal(workspaceSettingsFile(join(ws, "b"))?.version, fileVersion(join(ws, "Cargo.toml")));
+  writeFileSync(join(ws, "c", "Cargo.toml"), '[package]\nname = "c"\n[workspace]\n');
+  assert.equal(workspaceSettingsFile(join(ws, "c"))?.path, join(ws, "c", "Cargo.toml"), "an edit making it a workspace's is seen");
   // The file is remembered per version: an edit is seen, and callers get their own copy.
   const file = join(ws, "a", "macrobox.toml");
   const first = readGrantsFile(file);
