@@ -33,6 +33,7 @@ import type { ProtocolFormat } from "./arguments.js";
 import { writeAll } from "./stdio.js";
 import { BEGUN_BYTES, Turn, turnWord, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 import type { UserDirs } from "../node/trust.js";
+import { MacroboxError } from "../errors.js";
 
 export type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.js";
 
@@ -119,6 +120,9 @@ export interface ErrorAnswers {
   macroName(request: string | Uint8Array): string;
 }
 
+/** Workers that may die in a row before taking a request, before the server gives up. */
+const WORKER_START_ATTEMPTS = 3;
+
 /** A request the worker took, which this thread answers if the worker cannot. */
 interface Taken {
   id: number;
@@ -142,9 +146,20 @@ export class WorkerSession {
   private readonly paths = new Map<string, Promise<{ ok: true; value: string } | { ok: false; error: string }>>();
   /** The session is closed: no worker is started again. */
   private closed = false;
+  /** Whether the current worker took a request; how many workers in a row died before taking one. */
+  private tookRequest = false;
+  private deathsBeforeRequest = 0;
   private ended!: () => void;
-  /** Settles once the client closed its end and every request was answered. */
-  readonly finished = new Promise<void>((resolve) => (this.ended = resolve));
+  private failed!: (e: Error) => void;
+  /**
+   * Settles once the client closed its end and every request was answered; rejects when workers keep
+   * dying before they take a request (one that cannot start would be restarted forever, and the end
+   * of input, which only a worker reads, would never be seen).
+   */
+  readonly finished = new Promise<void>((resolve, reject) => {
+    this.ended = resolve;
+    this.failed = reject;
+  });
 
   constructor(
     private readonly options: WorkerSessionOptions,
@@ -161,6 +176,7 @@ export class WorkerSession {
     this.begunId = begunId;
     this.begunAt = begunAt;
     worker.ref();
+    this.tookRequest = false;
     worker.postMessage({
       type: "init",
       format: this.options.format,
@@ -183,6 +199,8 @@ export class WorkerSession {
     if (worker !== this.worker) return;
     switch (m.type) {
       case "begin": {
+        this.tookRequest = true;
+        this.deathsBeforeRequest = 0;
         if (this.taken !== null) clearTimeout(this.taken.timer);
         this.rest = m.rest;
         this.spanMode = m.spanMode;
@@ -254,6 +272,11 @@ export class WorkerSession {
 
   /** The worker died: the request it took is answered here unless it wrote its answer. */
   private died(error: string): void {
+    if (!this.tookRequest && ++this.deathsBeforeRequest >= WORKER_START_ATTEMPTS) {
+      void this.close();
+      this.failed(new MacroboxError("protocol", `the expansion worker died ${WORKER_START_ATTEMPTS} times in a row before taking a request (${error})`));
+      return;
+    }
     const t = this.taken;
     let ours = false;
     if (t !== null) {

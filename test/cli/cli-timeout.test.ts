@@ -187,4 +187,10 @@ describe("macrobox proc-macro-server --timeout", { timeout: 10 * 60_000 }, () =>
     assert.match(out[0].result.error, /the expansion worker stopped: exit code 70/);
     assert.ok(out[1].type === "ListMacros" && out[1].result.ok, JSON.stringify(out[1]));
   });
+  it("stops, with an error, when its workers keep dying before they take a request (never restarts them forever)", () => {
+    const r = serve(lines({ type: "ApiVersionCheck" }), { env: { MACROBOX_TEST_WORKER_NEVER_STARTS: "1" } });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /the expansion worker died 3 times in a row before taking a request \(macrobox: the expansion worker stopped: exit code 71\)/);
+    assert.equal(r.stdout.length, 0);
+  });
 });

@@ -8,6 +8,8 @@
 // - MACROBOX_TEST_WORKER_DIES_ONCE: a directory path; the first worker to take a request from
 //   stdin creates it and exits with the request in hand (right after telling the main thread it
 //   took it); the workers after it run normally.
+// - MACROBOX_TEST_WORKER_NEVER_STARTS: every worker exits as it starts (a worker that cannot start,
+//   e.g. its stderr a broken pipe it writes to).
 
 import { existsSync, mkdirSync } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
@@ -19,6 +21,7 @@ const expansionWorker = !isMainThread && parentPort !== null && workerData?.turn
 if (expansionWorker) {
   const delay = Number(process.env.MACROBOX_TEST_WORKER_START_DELAY_MS ?? 0);
   if (delay > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
+  if (process.env.MACROBOX_TEST_WORKER_NEVER_STARTS !== undefined) process.exit(71);
   const marker = process.env.MACROBOX_TEST_WORKER_DIES_ONCE;
   if (marker !== undefined && !existsSync(marker)) {
     const post = parentPort.postMessage.bind(parentPort);
