@@ -327,10 +327,10 @@ export function pendingHint(decision: GrantDecision, crate: string): string | un
  * What a decision for `repoFile` depends on besides the request (the file, the user's file, the
  * trust store, by version): a memoised answer holds while this stays the same.
  */
-export function decisionState(dirs: UserDirs, repoFile: string | { path: string; version: string } | null): string {
-  const version = (p: string | null) => (p === null ? "" : `${p}\0${fileVersion(p)}`);
-  // A file found a moment ago comes with its version (one stat fewer per expansion).
-  const repo = repoFile === null || typeof repoFile === "string" ? version(repoFile) : `${repoFile.path}\0${repoFile.version}`;
+export function decisionState(dirs: UserDirs, repoFile: { path: string; version: string } | null): string {
+  const version = (p: string) => `${p}\0${fileVersion(p)}`;
+  // The workspace's file comes with the version it was found with (one stat fewer per expansion).
+  const repo = repoFile === null ? "" : `${repoFile.path}\0${repoFile.version}`;
   return [repo, version(userSettingsPath(dirs)), version(trustStorePath(dirs))].join("\0");
 }
 

@@ -111,12 +111,12 @@ const turn: RequestTurn = {
     Atomics.store(turnWords, 0, turnWord(current, request === null ? Turn.Idle : Turn.Running));
     port.postMessage({ type: "begin", id: current, request, rest, spanMode } satisfies FromWorker);
   },
-  pause: () => Atomics.compareExchange(turnWords, 0, turnWord(current, Turn.Running), turnWord(current, Turn.Paused)) === turnWord(current, Turn.Running),
+  pause: () => move(Turn.Running, Turn.Paused),
   resume(rest) {
     resumeClock();
     port.postMessage({ type: "rest", rest } satisfies FromWorker);
   },
-  claim: () => Atomics.compareExchange(turnWords, 0, turnWord(current, Turn.Running), turnWord(current, Turn.Worker)) === turnWord(current, Turn.Running),
+  claim: () => move(Turn.Running, Turn.Worker),
   finish() {
     Atomics.store(turnWords, 0, turnWord(current, Turn.Idle));
     // Once an expansion ran, the code it needs has been compiled: it goes into the code cache of
@@ -125,10 +125,15 @@ const turn: RequestTurn = {
   },
 };
 
+/** Moves the request in flight's turn from `from` to `to`; false when it was not in `from` (the main thread took it). */
+function move(from: number, to: number): boolean {
+  return Atomics.compareExchange(turnWords, 0, turnWord(current, from), turnWord(current, to)) === turnWord(current, from);
+}
+
 /** The clock of the request in flight runs again from now. */
 function resumeClock(): void {
   begunAt[0] = Date.now();
-  Atomics.compareExchange(turnWords, 0, turnWord(current, Turn.Paused), turnWord(current, Turn.Running));
+  move(Turn.Paused, Turn.Running);
 }
 
 const ask = (sub: SubRequest): SubResponse => loop!.ask(sub);

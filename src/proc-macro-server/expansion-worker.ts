@@ -243,22 +243,17 @@ export class WorkerSession {
   private arm(t: Taken): void {
     const limit = this.options.wallClockMs;
     if (!Number.isFinite(limit)) return;
+    const lookAgain = (ms: number) => {
+      t.timer = setTimeout(() => {
+        if (this.taken === t) this.arm(t);
+      }, ms);
+    };
     const since = Atomics.load(this.begunId, 0) === t.id ? this.begunAt[0] : Date.now();
     const left = since + limit - Date.now();
-    if (left > 0) {
-      t.timer = setTimeout(() => {
-        if (this.taken === t) this.arm(t);
-      }, left);
-      return;
-    }
+    if (left > 0) return lookAgain(left);
     const running = turnWord(t.id, Turn.Running);
     const word = Atomics.compareExchange(this.turn, 0, running, turnWord(t.id, Turn.Main));
-    if (word === turnWord(t.id, Turn.Paused)) {
-      t.timer = setTimeout(() => {
-        if (this.taken === t) this.arm(t);
-      }, limit);
-      return;
-    }
+    if (word === turnWord(t.id, Turn.Paused)) return lookAgain(limit);
     // Answered, or being written: nothing to stop.
     if (word !== running) return;
     let name = "?";

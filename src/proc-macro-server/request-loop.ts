@@ -128,7 +128,7 @@ export class RequestLoop {
       const next = this.interrupted;
       this.interrupted = null;
       const more = await this.answerFrame(next);
-      if (more !== null) out = out === null ? more : concat(out, more);
+      if (more !== null) out = out === null ? more : Buffer.concat([out, more]);
     }
     if (this.stopped || !o.turn.claim()) return false;
     if (out !== null) o.write(out);
@@ -186,11 +186,4 @@ export class RequestLoop {
     if (msg.subResponse.type === "Cancel") throw new Cancelled(msg.subResponse.reason);
     return msg.subResponse;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
