@@ -103,3 +103,22 @@ export function containsCompileError(stream: TokenStream): boolean {
   }
   return false;
 }
+
+/**
+ * rustc's `ToInternal` on a stream another server returned: a negative integer or float literal
+ * (`Literal::i32_unsuffixed(-5)`) becomes a `-` punct and the number, both on the literal's span.
+ * rustc keeps a macro's negative literal so (test/bridge/bridge.test.ts, "every bridge method":
+ * `neg_literal`), and so does macrobox; rust-analyzer's server keeps the one literal `-5`.
+ */
+export function splitNegativeLiterals(stream: TokenStream): TokenStream {
+  return stream.flatMap((t): TokenTree[] => {
+    if (t.type === "group") return [{ ...t, stream: splitNegativeLiterals(t.stream) }];
+    if (t.type === "literal" && (t.kind === "Integer" || t.kind === "Float") && t.symbol.startsWith("-")) {
+      return [
+        { type: "punct", ch: "-", joint: false, span: t.span },
+        { ...t, symbol: t.symbol.slice(1) },
+      ];
+    }
+    return [t];
+  });
+}

@@ -16,6 +16,10 @@
 // `to_string` and parsed again (rust-analyzer prints differently from rustc) rustc stays the
 // reference, so those cases are compared on their span tables and span ids only.
 //
+// A negative number literal a macro makes (`Literal::i64_suffixed(-5)`) is two trees in rustc, `-`
+// and `5i64` on the literal's span, and in macrobox; one literal in rust-analyzer's server: such a
+// response must be the native one once split so (`sameOnceSplit`).
+//
 // Known disagreements with rustc, where the native server's behaviour is what a client sees and so
 // what macrobox's server does too:
 // - `Span::save_span` / `recover_proc_macro_span` (proc_macro::quote!'s spans): rustc recovers the
@@ -44,6 +48,7 @@ import {
   corpusRaRequests,
   spanIds,
   raRequest,
+  sameOnceSplit,
   SPAN_PROBE,
   SPAN_PROBE_CASES,
   spanWorld,
@@ -71,6 +76,8 @@ function difference(a: PostcardExchange, b: PostcardExchange, textMayDiffer: boo
     const sb = [...new Set(spanIds(decodeFlatTree(tb)))].sort();
     return JSON.stringify(sa) === JSON.stringify(sb) ? "" : "span ids used differ";
   }
+  // rustc, our reference for what a stream holds, splits a negative literal the macro made; rust-analyzer's server does not.
+  if (!textMayDiffer && sameOnceSplit(ra, rb)) return "";
   const ja = JSON.stringify(ra);
   const jb = JSON.stringify(rb);
   let at = 0;

@@ -15,7 +15,10 @@
 //
 // Where rustc and rust-analyzer's server disagree, rustc is our reference: cases whose macro
 // prints tokens with `to_string` and parses the text again (rust-analyzer prints differently from
-// rustc) are compared on their span tables and span ids only, not the token text.
+// rustc) are compared on their span tables and span ids only, not the token text; a negative number
+// literal a macro makes (`Literal::i64_suffixed(-5)`) is two trees in rustc, `-` and `5i64` on the
+// literal's span, but one literal in rust-analyzer's server: such a response must be the native one
+// once split so.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -24,7 +27,17 @@ import { ProcMacroServerClient, spawnRustAnalyzerServer } from "../support/serve
 import { decodeFlatTree } from "../../src/server/flat.js";
 import { decodeResponseLine, encodeRequestLine } from "../../src/server/protocol.js";
 import { buildNativeMacro, PROC_MACRO_SRV } from "./native.js";
-import { CORPUS_CRATES, corpusRaRequests, crateLabel, raRequest, spanIds, spawnMacroboxServer, SPAN_PROBE, SPAN_PROBE_CASES } from "./server-requests.js";
+import {
+  CORPUS_CRATES,
+  corpusRaRequests,
+  crateLabel,
+  raRequest,
+  sameOnceSplit,
+  spanIds,
+  spawnMacroboxServer,
+  SPAN_PROBE,
+  SPAN_PROBE_CASES,
+} from "./server-requests.js";
 
 describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does", { timeout: 10 * 60_000 }, () => {
   let native: ProcMacroServerClient;
@@ -54,6 +67,7 @@ describe("RustAnalyzer span mode: our server maps spans as rust-analyzer's does"
         if (a === b) continue;
         const ra = decodeResponseLine(a);
         const rb = decodeResponseLine(b);
+        if (!c.usesToString && sameOnceSplit(ra, rb)) continue;
         if (!c.usesToString || ra.type !== "ExpandMacroExtended" || rb.type !== "ExpandMacroExtended" || !ra.result.ok || !rb.result.ok) {
           let at = 0;
           while (a[at] === b[at]) at++;

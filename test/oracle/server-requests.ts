@@ -8,14 +8,15 @@ import { fileURLToPath } from "node:url";
 
 import { build } from "../../src/builder/build.js";
 import { ProcMacroServerClient } from "../support/server-client.js";
-import { encodeFlatTree } from "../../src/server/flat.js";
+import { decodeFlatTree, encodeFlatTree } from "../../src/server/flat.js";
 import type { SubRequest, SubResponse } from "../../src/server/postcard.js";
-import { encodeSpanDataTable, type Request, type SpanData } from "../../src/server/protocol.js";
+import { encodeSpanDataTable, type Request, type Response, type SpanData } from "../../src/server/protocol.js";
 import { isRootContext } from "../../src/server/ra-spans.js";
 import type { TokenStream } from "../../src/tokens/model.js";
 import { tokenStreamFromStr } from "../../src/tokens/parse.js";
 import { forEachTree } from "../../src/tokens/walk.js";
 import { crateKey, loadCorpus, type CorpusCase, type CrateRef } from "../corpus/expand/load.js";
+import { compareStreams, splitNegativeLiterals } from "./compare.js";
 import { oracleCacheDir } from "./native.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -220,4 +221,26 @@ export function spanWorld(text: string): (sub: SubRequest) => SubResponse {
         };
     }
   };
+}
+
+/**
+ * Whether two expansion responses differ only in negative number literals the macro made: one
+ * literal (`-5i64`) in rust-analyzer's server, `-` and `5i64` on the literal's span in ours, as in
+ * rustc (our reference for what a stream holds): same trees once split, same span ids and tables.
+ */
+export function sameOnceSplit(native: Response, ours: Response): boolean {
+  const parts = (r: Response) =>
+    r.type === "ExpandMacro" && r.result.ok
+      ? { tree: r.result.value, table: [] as readonly unknown[] }
+      : r.type === "ExpandMacroExtended" && r.result.ok
+        ? { tree: r.result.value.tree, table: r.result.value.spanDataTable }
+        : null;
+  const a = parts(native);
+  const b = parts(ours);
+  if (a === null || b === null || native.type !== ours.type || JSON.stringify(a.table) !== JSON.stringify(b.table)) return false;
+  const theirs = decodeFlatTree(a.tree);
+  const split = splitNegativeLiterals(theirs);
+  if (JSON.stringify(split) === JSON.stringify(theirs)) return false; // no negative literal: a real difference
+  const mine = decodeFlatTree(b.tree);
+  return compareStreams(mine, split) === null && JSON.stringify(spanIds(mine)) === JSON.stringify(spanIds(split));
 }
