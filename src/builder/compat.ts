@@ -9,6 +9,11 @@
 // the user's crate: the affected *dependencies* are copied into the stage, rewritten there, and
 // substituted with `[patch.crates-io]`; every rewrite is reported in the build output and recorded
 // in the module's metadata.
+//
+// One more rule, of the same kind (a dependency rewritten in the stage, decided by its own files): a
+// crate whose WASI backend imports the `wasi` crate that its Cargo.toml no longer declares (Debian's
+// getrandom 0.2.8, packaged without its `cfg(target_os = "wasi")` dependency) gets the one WASI
+// import it uses declared in place.
 
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
@@ -147,11 +152,35 @@ function unmatchableWasmNames(text: string): { text: string; count: number } {
   return { text: out, count };
 }
 
+// ---- a stripped `wasi` dependency ----
+
+/** getrandom 0.2's WASI backend (src/wasi.rs): its one use of the `wasi` crate. */
+const WASI_RANDOM_GET_USE = /^use wasi::wasi_snapshot_preview1::random_get;$/m;
+
+/** Whether a manifest declares a dependency on the `wasi` crate (any table: `[dependencies.wasi]`, `[target."cfg(..)".dependencies.wasi]`, `wasi = ..`). */
+function declaresWasi(manifest: string): boolean {
+  return /^\[(?:target\.[^\]]*\.)?dependencies\.wasi\]\s*$/m.test(manifest) || /^wasi\s*=/m.test(manifest);
+}
+
+/**
+ * Replaces the import of `wasi`'s `random_get` by a declaration of the same WASI import (what the
+ * `wasi` crate's raw binding is: `random_get(buf: i32, len: i32) -> i32`, errno 0 on success), so
+ * the backend builds without the crate. The call sites are left as they are.
+ */
+function declareRandomGet(text: string): { text: string; count: number } {
+  let count = 0;
+  const out = text.replace(WASI_RANDOM_GET_USE, () => {
+    count++;
+    return ['#[link(wasm_import_module = "wasi_snapshot_preview1")]', 'extern "C" {', "    fn random_get(buf: i32, buf_len: i32) -> i32;", "}"].join("\n");
+  });
+  return { text: out, count };
+}
+
 // ---- the rules ----
 
 interface Rule {
-  /** Does this crate disable proc_macro on wasm32 this way? Given the crate's texts by relative path. */
-  applies: (files: Map<string, string>) => boolean;
+  /** Does this crate need the rule? Given the crate's texts by relative path, and its Cargo.toml. */
+  applies: (files: Map<string, string>, manifest: string) => boolean;
   /** Which files of the crate the rule rewrites. */
   file: (path: string) => boolean;
   describe: string;
@@ -179,6 +208,14 @@ const RULES: Rule[] = [
     describe: 'cfg `target_arch = "wasm32"` / `target_family = "wasm"` → `any()` (false: keep proc_macro support on wasm32)',
     apply: falsifyWasmCfgs,
   },
+  {
+    // getrandom 0.2.8 as Debian packages it: the `cfg(target_os = "wasi")` dependency on `wasi` is
+    // stripped from its Cargo.toml, but src/wasi.rs (the backend on wasm32-macro) still imports it.
+    applies: (files, manifest) => WASI_RANDOM_GET_USE.test(files.get("src/wasi.rs") ?? "") && !declaresWasi(manifest),
+    file: (p) => p === "src/wasi.rs",
+    describe: "`use wasi::wasi_snapshot_preview1::random_get` (the `wasi` dependency is missing) → the same WASI import declared in place",
+    apply: declareRandomGet,
+  },
 ];
 
 function rsFiles(dir: string, base = dir): string[] {
@@ -197,9 +234,11 @@ function rsFiles(dir: string, base = dir): string[] {
 export function findPatches(name: string, version: string, dir: string): Array<{ file: string; text: string; patch: CompatPatch }> {
   const texts = new Map<string, string>();
   for (const file of rsFiles(dir)) texts.set(file, readFileSync(join(dir, file), "utf8"));
+  const manifestPath = join(dir, "Cargo.toml");
+  const manifest = existsSync(manifestPath) ? readFileSync(manifestPath, "utf8") : "";
   const found: Array<{ file: string; text: string; patch: CompatPatch }> = [];
   for (const rule of RULES) {
-    if (!rule.applies(texts)) continue;
+    if (!rule.applies(texts, manifest)) continue;
     for (const file of [...texts.keys()].filter(rule.file)) {
       const { text, count } = rule.apply(texts.get(file)!);
       if (count === 0) continue;

@@ -66,3 +66,20 @@ test("a build script testing the target name for wasm32 is patched when the crat
   const other = crate({ "build.rs": build, "src/lib.rs": "pub fn f() {}\n" });
   assert.deepEqual(findPatches("not-pm", "1.0.0", other), []);
 });
+
+test("getrandom's WASI backend without its `wasi` dependency (as Debian packages it) declares the import itself", () => {
+  const [p, ...rest] = findPatches("getrandom", "0.2.8", join(REGISTRY, "getrandom-0.2.8"));
+  assert.equal(rest.length, 0);
+  assert.equal(p.file, "src/wasi.rs");
+  assert.doesNotMatch(p.text, /use wasi::/);
+  assert.match(p.text, /#\[link\(wasm_import_module = "wasi_snapshot_preview1"\)\]\nextern "C" \{\n {4}fn random_get\(buf: i32, buf_len: i32\) -> i32;\n\}/);
+  // With the dependency declared (getrandom as published), the crate is left alone.
+  const wasi = "use crate::Error;\nuse wasi::wasi_snapshot_preview1::random_get;\n";
+  const published = crate({ "src/wasi.rs": wasi, "Cargo.toml": '[target."cfg(target_os = \\"wasi\\")".dependencies.wasi]\nversion = "0.11"\n' });
+  assert.deepEqual(findPatches("getrandom", "0.2.9", published), []);
+  const stripped = crate({ "src/wasi.rs": wasi, "Cargo.toml": '[package]\nname = "getrandom"\n' });
+  assert.deepEqual(
+    findPatches("getrandom", "0.2.9", stripped).map((x) => x.file),
+    ["src/wasi.rs"],
+  );
+});
