@@ -4,6 +4,9 @@
 // one (or panic). This keeps the corpus honest before it is used for wasm-vs-native conformance.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { CorpusError, crateKey, loadCorpus, parseCorpusFile, type CorpusCase } from "../corpus/expand/load.js";
@@ -21,6 +24,50 @@ describe("expansion corpus", () => {
     assert.ok([...crates].some((k) => k.endsWith("demo-macros")));
     assert.deepEqual(new Set(cases.map((c) => c.kind)), new Set(["derive", "attr", "bang"]));
     assert.ok(cases.filter((c) => c.expect === "error").length >= 30);
+  });
+});
+
+/** scripts/setup's Debian packages (its `debs=(...)` list). */
+function setupPackages(): string[] {
+  const text = readFileSync(new URL("../../scripts/setup", import.meta.url), "utf8");
+  const list = /^debs=\(([^)]*)\)/m.exec(text);
+  assert.ok(list, "scripts/setup has no debs=(...) list");
+  return list[1].split(/\s+/).filter(Boolean);
+}
+
+describe("corpus crates on a fresh machine", () => {
+  // A crate installed here by hand but missing from scripts/setup fails CI on a fresh machine only,
+  // in a native build deep inside an oracle test: say which package is missing here instead.
+  test("every registry crate of the corpus comes from a package scripts/setup installs, or one they depend on", () => {
+    const listed = setupPackages();
+    const deps = spawnSync(
+      "apt-cache",
+      ["depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", ...listed],
+      { encoding: "utf8", maxBuffer: 64 << 20 },
+    );
+    assert.equal(deps.status, 0, `apt-cache depends failed: ${deps.stderr}`);
+    const closure = new Set(deps.stdout.split("\n").filter((l) => l !== "" && !l.startsWith(" ")));
+    const dirs = [...new Set(cases.flatMap((c) => ("name" in c.crate ? [join("/usr/share/cargo/registry", `${c.crate.name}-${c.crate.version}`)] : [])))];
+    const owners = spawnSync("dpkg", ["-S", ...dirs], { encoding: "utf8" });
+    const ownedBy = new Map<string, string[]>();
+    for (const line of owners.stdout.split("\n")) {
+      const at = line.lastIndexOf(": /");
+      if (at < 0) continue;
+      ownedBy.set(
+        line.slice(at + 2),
+        line
+          .slice(0, at)
+          .split(", ")
+          .map((p) => p.replace(/:[a-z0-9]+$/, "")),
+      );
+    }
+    const problems: string[] = [];
+    for (const dir of dirs) {
+      const packages = ownedBy.get(dir);
+      if (packages === undefined) problems.push(`${dir}: no installed package holds it (add the crate's librust-*-dev package to scripts/setup)`);
+      else if (!packages.some((p) => closure.has(p))) problems.push(`${dir}: from ${packages.join(", ")}, which scripts/setup neither lists nor pulls in`);
+    }
+    assert.deepEqual(problems, []);
   });
 });
 
