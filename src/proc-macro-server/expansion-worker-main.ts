@@ -2,8 +2,9 @@
 // itself, answers them with the protocol session of src/server over the wasm backend and writes
 // the responses to stdout (request-loop.ts). Module paths are asked of the main thread (it may build
 // a crate); span questions go to the client in the middle of an expansion, as sub-request frames.
-// The main thread keeps the clock: this thread stamps when each request's clock runs, and takes
-// its turn to write an answer (worker-protocol.ts `Turn`).
+// The main thread keeps the clock: this thread stamps when each request's clock runs, copies each
+// request it takes where the main thread can read it, and takes its turn to write an answer
+// (worker-protocol.ts `Turn`, `Slot`), all in shared memory: no message per request.
 
 import { parentPort, workerData } from "node:worker_threads";
 
@@ -25,13 +26,15 @@ import { ResponseMemo } from "./memo.js";
 import { MessageReader } from "./message-reader.js";
 import { RequestLoop, type RequestTurn } from "./request-loop.js";
 import { readSome, writeAll } from "./stdio.js";
-import { Turn, turnWord, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
+import { BEGUN_AT_BYTE, Slot, SPAN_MODES, Turn, turnWord, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 
-const { turn: turnBuffer, begun: begunBuffer } = workerData as WorkerData;
-const turnWords = new Int32Array(turnBuffer);
-const begunId = new Int32Array(begunBuffer, 0, 1);
-const begunAt = new Float64Array(begunBuffer, 8, 1);
+const { control } = workerData as WorkerData;
+const slots = new Int32Array(control, 0, BEGUN_AT_BYTE / 4);
+const begunAt = new Float64Array(control, BEGUN_AT_BYTE, 1);
 const port = parentPort!;
+/** Where each request taken is copied for the main thread (`ToWorker.taken`), set by the first message. */
+let taken: SharedArrayBuffer | undefined;
+let takenBytes: Uint8Array | undefined;
 /** The user's directories (the main thread's first message), and the caches they decide the remote one of. */
 let dirs: UserDirs | undefined;
 let caches: NodeCaches | undefined;
@@ -104,21 +107,25 @@ let loop: RequestLoop | undefined;
 let current = 0;
 
 const turn: RequestTurn = {
-  begin(request, rest, spanMode) {
+  begin(request, spanMode) {
     current++;
+    if (request !== null) {
+      // The main thread answers from this copy if this thread cannot (it died, or the clock ran out).
+      if (request.length > takenBytes!.length) taken!.grow(Math.min(Math.max(request.length, takenBytes!.length * 2), taken!.maxByteLength));
+      takenBytes!.set(request);
+      slots[Slot.takenBytes] = request.length;
+    }
+    slots[Slot.spanMode] = SPAN_MODES.indexOf(spanMode);
     begunAt[0] = Date.now();
-    Atomics.store(begunId, 0, current);
-    Atomics.store(turnWords, 0, turnWord(current, request === null ? Turn.Idle : Turn.Running));
-    port.postMessage({ type: "begin", id: current, request, rest, spanMode } satisfies FromWorker);
+    Atomics.store(slots, Slot.begunId, current);
+    Atomics.store(slots, Slot.turn, turnWord(current, request === null ? Turn.Idle : Turn.Running));
   },
   pause: () => move(Turn.Running, Turn.Paused),
-  resume(rest) {
-    resumeClock();
-    port.postMessage({ type: "rest", rest } satisfies FromWorker);
-  },
+  resume: resumeClock,
   claim: () => move(Turn.Running, Turn.Worker),
-  finish() {
-    Atomics.store(turnWords, 0, turnWord(current, Turn.Idle));
+  finish(spanMode) {
+    slots[Slot.spanMode] = SPAN_MODES.indexOf(spanMode);
+    Atomics.store(slots, Slot.turn, turnWord(current, Turn.Idle));
     // Once an expansion ran, the code it needs has been compiled: it goes into the code cache of
     // the next start (once; nothing when this start came from the cache).
     if (expanded) saveCodeCache();
@@ -127,7 +134,7 @@ const turn: RequestTurn = {
 
 /** Moves the request in flight's turn from `from` to `to`; false when it was not in `from` (the main thread took it). */
 function move(from: number, to: number): boolean {
-  return Atomics.compareExchange(turnWords, 0, turnWord(current, from), turnWord(current, to)) === turnWord(current, from);
+  return Atomics.compareExchange(slots, Slot.turn, turnWord(current, from), turnWord(current, to)) === turnWord(current, from);
 }
 
 /** The clock of the request in flight runs again from now. */
@@ -177,11 +184,13 @@ const spanClient: RaSpanClient = {
 function start(m: Extract<ToWorker, { type: "init" }>): void {
   limits = m.limits;
   dirs = m.dirs;
+  taken = m.taken;
+  takenBytes = new Uint8Array(m.taken);
   const where = m.dirs;
   session = createServerSession(backend, { spanMode: m.spanMode as SpanMode });
   loop = new RequestLoop({
     format: m.format,
-    reader: new MessageReader((into) => readSome(0, into), m.format === "json-legacy" ? 0x0a : 0, m.maxMessageBytes, m.first),
+    reader: new MessageReader((into) => readSome(0, into), m.format === "json-legacy" ? 0x0a : 0, m.maxMessageBytes, m.input),
     write: (bytes) => writeAll(1, bytes),
     noise: (line) => writeAll(2, `macrobox proc-macro server: ignored input: ${line}\n`),
     session: () => session,

@@ -12,12 +12,15 @@
 //   and this is the backstop: an expansion that outlives `wallClockMs` gets an error reply from
 //   this thread, its worker is terminated and a fresh one (started at once, in the span mode the
 //   connection was in, reading on from the bytes the old one had read past the request) serves the
-//   next request (modules are loaded again, from the module cache). The worker posts each request it
-//   takes (the reply is made from it) and stamps when its clock runs: not while the worker was
-//   starting, nor while the client answers a span question or a module is found (maybe built). A
-//   request the worker did not answer (stopped or died) gets its own kind of reply from this thread
-//   (ErrorAnswers): never an expansion's error for a SetConfig, which would leave the connection in
-//   the wrong span mode. Who writes the answer is decided once, on a shared word (`Turn`).
+//   next request (modules are loaded again, from the module cache). The worker copies each request
+//   it takes into shared memory (the reply is made from it) and stamps when its clock runs: not
+//   while the worker was starting, nor while the client answers a span question or a module is
+//   found (maybe built). This thread looks at that stamp when the limit could have run out, never
+//   per request: a message per request woke this thread on every request, ~0.05 ms each on a busy
+//   2-core machine. A request the worker did not answer (stopped or died) gets its own kind of
+//   reply from this thread (ErrorAnswers): never an expansion's error for a SetConfig, which would
+//   leave the connection in the wrong span mode. Who writes the answer is decided once, on a shared
+//   word (`Turn`).
 // - Start-up. The worker is started when the command line says serve, so its start overlaps node's
 //   loading this thread's code.
 // - Memory. The worker's young generation is capped (WORKER_YOUNG_GENERATION_MB): left to V8, its
@@ -31,7 +34,8 @@ import type { Limits } from "../sandbox/limits.js";
 import type { SpanMode } from "../server/protocol.js";
 import type { ProtocolFormat } from "./arguments.js";
 import { writeAll } from "./stdio.js";
-import { BEGUN_BYTES, Turn, turnWord, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
+import { createSharedInput, type SharedInput } from "./message-reader.js";
+import { BEGUN_AT_BYTE, CONTROL_BYTES, Slot, SPAN_MODES, Turn, turnWord, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 import type { UserDirs } from "../node/trust.js";
 import { MacroboxError } from "../errors.js";
 
@@ -54,9 +58,8 @@ export interface WorkerSessionOptions {
 
 interface Started {
   worker: Worker;
-  turn: Int32Array;
-  /** The id of the request whose clock runs, and since when (WorkerData.begun). */
-  begunId: Int32Array;
+  /** `WorkerData.control`'s slots (`Slot`), and since when the clock of `Slot.begunId` runs. */
+  slots: Int32Array;
   begunAt: Float64Array;
 }
 
@@ -72,13 +75,12 @@ export function prestartWorker(): void {
 }
 
 function spawnWorker(): Started {
-  const turn = new SharedArrayBuffer(4);
-  const begun = new SharedArrayBuffer(BEGUN_BYTES);
-  const worker = startWorker({ turn, begun });
+  const control = new SharedArrayBuffer(CONTROL_BYTES);
+  const worker = startWorker({ control });
   worker.stderr.on("data", (chunk: Uint8Array) => writeAll(2, chunk));
   // Until a session takes it over, it must not keep the process alive (a session that fails to start).
   worker.unref();
-  return { worker, turn: new Int32Array(turn), begunId: new Int32Array(begun, 0, 1), begunAt: new Float64Array(begun, 8, 1) };
+  return { worker, slots: new Int32Array(control, 0, BEGUN_AT_BYTE / 4), begunAt: new Float64Array(control, BEGUN_AT_BYTE, 1) };
 }
 
 /**
@@ -123,31 +125,23 @@ export interface ErrorAnswers {
 /** Workers that may die in a row before taking a request, before the server gives up. */
 const WORKER_START_ATTEMPTS = 3;
 
-/** A request the worker took, which this thread answers if the worker cannot. */
-interface Taken {
-  id: number;
-  request: string | Uint8Array;
-  /** The span mode it was read in. */
-  spanMode: SpanMode;
-  timer?: ReturnType<typeof setTimeout>;
-}
-
 /** The session: a worker serving stdin and stdout, replaced when it dies or outlives the wall clock. */
 export class WorkerSession {
   private worker!: Worker;
-  private turn!: Int32Array;
-  private begunId!: Int32Array;
+  private slots!: Int32Array;
   private begunAt!: Float64Array;
-  /** The span mode the connection is in, as of the last request taken. */
+  /** The connection's input, read on by each worker from where the one before left it. */
+  private readonly input: SharedInput;
+  /** Where each worker copies the request it takes (`ToWorker.taken`). */
+  private readonly taken: SharedArrayBuffer;
+  /** The span mode the next worker starts in. */
   private spanMode: SpanMode = "Id";
-  private taken: Taken | null = null;
-  /** What the worker read past the last request it took: where a fresh worker starts reading. */
-  private rest: Uint8Array = new Uint8Array(0);
+  /** The wall clock's one timer. */
+  private clock: ReturnType<typeof setTimeout> | undefined;
   private readonly paths = new Map<string, Promise<{ ok: true; value: string } | { ok: false; error: string }>>();
   /** The session is closed: no worker is started again. */
   private closed = false;
-  /** Whether the current worker took a request; how many workers in a row died before taking one. */
-  private tookRequest = false;
+  /** How many workers in a row died before taking a request. */
   private deathsBeforeRequest = 0;
   private ended!: () => void;
   private failed!: (e: Error) => void;
@@ -165,18 +159,20 @@ export class WorkerSession {
     private readonly options: WorkerSessionOptions,
     private readonly errors: ErrorAnswers,
   ) {
+    this.input = createSharedInput(options.maxMessageBytes);
+    this.taken = new SharedArrayBuffer(0, { maxByteLength: options.maxMessageBytes });
     this.start();
   }
 
   private start(): void {
-    const { worker, turn, begunId, begunAt } = prestarted ?? spawnWorker();
+    const { worker, slots, begunAt } = prestarted ?? spawnWorker();
     prestarted = null;
     this.worker = worker;
-    this.turn = turn;
-    this.begunId = begunId;
+    this.slots = slots;
     this.begunAt = begunAt;
+    // Until it takes a request, the connection stays in the mode it starts in.
+    slots[Slot.spanMode] = SPAN_MODES.indexOf(this.spanMode);
     worker.ref();
-    this.tookRequest = false;
     worker.postMessage({
       type: "init",
       format: this.options.format,
@@ -185,7 +181,8 @@ export class WorkerSession {
       dirs: this.options.dirs,
       memo: this.options.memo,
       maxMessageBytes: this.options.maxMessageBytes,
-      first: this.rest,
+      input: this.input,
+      taken: this.taken,
     } satisfies ToWorker);
     worker.on("message", (m: FromWorker) => this.receive(worker, m));
     const die = (why: string) => {
@@ -193,24 +190,12 @@ export class WorkerSession {
     };
     worker.on("error", (e) => die(e.message));
     worker.on("exit", (code) => die(`exit code ${code}`));
+    this.look(this.options.wallClockMs);
   }
 
   private receive(worker: Worker, m: FromWorker): void {
     if (worker !== this.worker) return;
     switch (m.type) {
-      case "begin": {
-        this.tookRequest = true;
-        this.deathsBeforeRequest = 0;
-        if (this.taken !== null) clearTimeout(this.taken.timer);
-        this.rest = m.rest;
-        this.spanMode = m.spanMode;
-        this.taken = m.request === null ? null : { id: m.id, request: m.request, spanMode: m.spanMode };
-        if (this.taken !== null) this.arm(this.taken);
-        return;
-      }
-      case "rest":
-        this.rest = m.rest;
-        return;
       case "path": {
         void this.path(m.lib).then((result) => {
           if (worker === this.worker) worker.postMessage({ type: "path", lib: m.lib, result } satisfies ToWorker);
@@ -235,61 +220,73 @@ export class WorkerSession {
     return p;
   }
 
+  /** The wall clock is looked at again in `ms` (never, without a limit). */
+  private look(ms: number): void {
+    clearTimeout(this.clock);
+    if (!Number.isFinite(this.options.wallClockMs)) return;
+    this.clock = setTimeout(() => this.tick(), ms);
+    // The worker keeps the process alive while it serves; the clock alone must not.
+    this.clock.unref();
+  }
+
   /**
-   * The wall clock of the request taken: past it, the worker is stopped and the request answered
-   * with the limit's error. It runs from the worker's stamp; while it is paused, it is looked at
-   * again a whole limit later.
+   * The wall clock: the request running (its turn word and stamp, written by the worker) is
+   * stopped once it has run `wallClockMs`, and answered with the limit's error; otherwise the clock
+   * is looked at again when it could run out: at that request's limit, or a whole limit from now
+   * (no request running, or its clock paused), which no request can outrun.
    */
-  private arm(t: Taken): void {
+  private tick(): void {
     const limit = this.options.wallClockMs;
-    if (!Number.isFinite(limit)) return;
-    const lookAgain = (ms: number) => {
-      t.timer = setTimeout(() => {
-        if (this.taken === t) this.arm(t);
-      }, ms);
-    };
-    const since = Atomics.load(this.begunId, 0) === t.id ? this.begunAt[0] : Date.now();
-    const left = since + limit - Date.now();
-    if (left > 0) return lookAgain(left);
-    const running = turnWord(t.id, Turn.Running);
-    const word = Atomics.compareExchange(this.turn, 0, running, turnWord(t.id, Turn.Main));
-    if (word === turnWord(t.id, Turn.Paused)) return lookAgain(limit);
-    // Answered, or being written: nothing to stop.
-    if (word !== running) return;
+    const word = Atomics.load(this.slots, Slot.turn);
+    const id = word >>> 3;
+    if ((word & 7) !== Turn.Running || Atomics.load(this.slots, Slot.begunId) !== id) return this.look(limit);
+    const left = this.begunAt[0] + limit - Date.now();
+    if (left > 0) return this.look(left);
+    // Answered, or being written, or paused meanwhile: nothing to stop yet.
+    if (Atomics.compareExchange(this.slots, Slot.turn, word, turnWord(id, Turn.Main)) !== word) return this.look(limit);
+    const request = this.request();
     let name = "?";
     try {
-      name = this.errors.macroName(t.request);
+      name = this.errors.macroName(request);
     } catch {
       // the request named no macro: a list request, or one the worker could not read either
     }
-    this.replace(t, `macrobox: proc-macro \`${name}\` exceeded its wallClockMs limit (${limit} ms for one expansion) and was stopped`);
+    this.replace(request, `macrobox: proc-macro \`${name}\` exceeded its wallClockMs limit (${limit} ms for one expansion) and was stopped`);
+  }
+
+  /** The request in flight, as the worker copied it (this thread has its turn: the worker writes no more). */
+  private request(): string | Uint8Array {
+    const bytes = new Uint8Array(this.taken, 0, this.slots[Slot.takenBytes]).slice();
+    if (this.options.format !== "json-legacy") return bytes;
+    const line = new TextDecoder().decode(bytes);
+    return line.endsWith("\r") ? line.slice(0, -1) : line;
   }
 
   /** The worker died: the request it took is answered here unless it wrote its answer. */
   private died(error: string): void {
-    if (!this.tookRequest && ++this.deathsBeforeRequest >= WORKER_START_ATTEMPTS) {
+    const begun = Atomics.load(this.slots, Slot.begunId);
+    if (begun === 0 && ++this.deathsBeforeRequest >= WORKER_START_ATTEMPTS) {
       void this.close();
       this.failed(new MacroboxError("protocol", `the expansion worker died ${WORKER_START_ATTEMPTS} times in a row before taking a request (${error})`));
       return;
     }
-    const t = this.taken;
+    if (begun !== 0) this.deathsBeforeRequest = 0;
     let ours = false;
-    if (t !== null) {
-      for (const state of [Turn.Running, Turn.Paused]) {
-        if (Atomics.compareExchange(this.turn, 0, turnWord(t.id, state), turnWord(t.id, Turn.Main)) === turnWord(t.id, state)) ours = true;
-      }
+    for (const state of [Turn.Running, Turn.Paused]) {
+      if (Atomics.compareExchange(this.slots, Slot.turn, turnWord(begun, state), turnWord(begun, Turn.Main)) === turnWord(begun, state)) ours = true;
     }
-    this.replace(ours ? t : null, error);
+    this.replace(ours ? this.request() : null, error);
   }
 
-  /** Ends the worker, answers `t` with `error` (this thread has its turn), and starts a fresh worker. */
-  private replace(t: Taken | null, error: string): void {
-    if (this.taken !== null) clearTimeout(this.taken.timer);
-    this.taken = null;
+  /** Ends the worker, answers `request` with `error` (this thread has its turn), and starts a fresh worker. */
+  private replace(request: string | Uint8Array | null, error: string): void {
+    clearTimeout(this.clock);
     void this.worker.terminate();
-    if (t !== null) {
+    // The mode the request was read in, or (none taken over) the one the connection is in now.
+    this.spanMode = SPAN_MODES[this.slots[Slot.spanMode]] ?? this.spanMode;
+    if (request !== null) {
       const { answer, spanMode } =
-        typeof t.request === "string" ? this.errors.line(t.request, t.spanMode, error) : this.errors.frame(t.request, t.spanMode, error);
+        typeof request === "string" ? this.errors.line(request, this.spanMode, error) : this.errors.frame(request, this.spanMode, error);
       writeAll(1, answer);
       // Answered here: a SetConfig answered here sets the mode the fresh worker starts in.
       this.spanMode = spanMode;
@@ -299,7 +296,7 @@ export class WorkerSession {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.taken !== null) clearTimeout(this.taken.timer);
+    clearTimeout(this.clock);
     await this.worker.terminate();
   }
 }

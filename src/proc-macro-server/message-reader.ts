@@ -2,8 +2,8 @@
 // (split at `\n`) or postcard frames (split at the COBS frame's 0 byte), one message at a time. A
 // thread that reads its own requests wakes once per request, as the native server does, where a
 // main thread reading for a worker woke two threads (DEVELOPERS.md, "Performance, third round").
-// What was read past the message taken last is `rest()`: the bytes a fresh worker starts from
-// when the main thread stops this one.
+// The bytes read and not yet taken live in shared memory (`SharedInput`): when the main thread
+// stops a worker, the fresh one reads on from exactly there, and nothing is handed over per request.
 
 /** A message longer than the bound: skipped unread up to its delimiter; `bytes` were dropped. */
 export interface Oversized {
@@ -12,25 +12,45 @@ export interface Oversized {
 
 const CHUNK = 64 * 1024;
 
+/**
+ * A connection's input buffer, shared by the workers that read it one after another: `bytes` (a
+ * growable SharedArrayBuffer) and `at`, two Int32s: where the next message starts and where the
+ * bytes read end.
+ */
+export interface SharedInput {
+  bytes: SharedArrayBuffer;
+  at: SharedArrayBuffer;
+}
+
+/** The input of a connection whose messages are dropped past `maxBytes` (the buffer never needs more than this room). */
+export function createSharedInput(maxBytes: number): SharedInput {
+  return { bytes: new SharedArrayBuffer(CHUNK * 2, { maxByteLength: maxBytes + CHUNK * 2 }), at: new SharedArrayBuffer(8) };
+}
+
 export class MessageReader {
-  private buffer: Uint8Array;
-  /** Where the next message starts, and where the bytes read end. */
-  private start = 0;
-  private end = 0;
+  private readonly bytes: SharedArrayBuffer;
+  /** A view that tracks the buffer's length as it grows. */
+  private readonly buffer: Uint8Array;
+  private readonly at: Int32Array;
+  /** Where the next message starts, and where the bytes read end (kept in `at` too). */
+  private start: number;
+  private end: number;
 
   /**
    * `read` fills its argument with what the client sent next and returns how many bytes (0: the
-   * client closed its end); `first`: bytes read before, by a worker that was stopped.
+   * client closed its end); `input`: where a reader before this one left off (default: a new one).
    */
   constructor(
     private readonly read: (into: Uint8Array) => number,
     private readonly delimiter: number,
     private readonly maxBytes: number,
-    first: Uint8Array = new Uint8Array(0),
+    input: SharedInput = createSharedInput(maxBytes),
   ) {
-    this.buffer = new Uint8Array(Math.max(CHUNK, first.length + CHUNK));
-    this.buffer.set(first);
-    this.end = first.length;
+    this.bytes = input.bytes;
+    this.buffer = new Uint8Array(input.bytes);
+    this.at = new Int32Array(input.at);
+    this.start = this.at[0];
+    this.end = this.at[1];
   }
 
   /** The next message, without its delimiter (a copy); null once the client closed its end. */
@@ -46,37 +66,35 @@ export class MessageReader {
         const stop = from + at;
         const length = Math.max(dropped, 0) + (stop - this.start);
         const message = dropped >= 0 || length > this.maxBytes ? { oversized: length } : this.buffer.slice(this.start, stop);
-        this.start = stop + 1;
+        this.moveTo(stop + 1, this.end);
         return message;
       }
       scanned = this.end - this.start;
       if (dropped >= 0 || scanned > this.maxBytes) {
         // Not kept: whatever the message's length, memory stays within the bound.
         dropped = Math.max(dropped, 0) + scanned;
-        this.start = this.end = scanned = 0;
+        this.moveTo(0, 0);
+        scanned = 0;
       }
       if (!this.fill()) return null;
     }
   }
 
-  /** The bytes read past the last message `next` returned. */
-  rest(): Uint8Array {
-    return this.buffer.slice(this.start, this.end);
+  private moveTo(start: number, end: number): void {
+    this.start = this.at[0] = start;
+    this.end = this.at[1] = end;
   }
 
-  /** Reads more (moving or growing the buffer for room); false once the client closed its end. */
+  /** Reads more (moving the bytes kept to the front, growing the buffer for room); false once the client closed its end. */
   private fill(): boolean {
     if (this.buffer.length - this.end < CHUNK) {
       const kept = this.end - this.start;
-      const target = kept + CHUNK <= this.buffer.length ? this.buffer : new Uint8Array(Math.max(this.buffer.length * 2, kept + CHUNK));
-      if (target === this.buffer) this.buffer.copyWithin(0, this.start, this.end);
-      else target.set(this.buffer.subarray(this.start, this.end));
-      this.buffer = target;
-      this.end = kept;
-      this.start = 0;
+      if (kept + CHUNK > this.buffer.length) this.bytes.grow(Math.min(Math.max(this.buffer.length * 2, kept + CHUNK), this.bytes.maxByteLength));
+      this.buffer.copyWithin(0, this.start, this.end);
+      this.moveTo(0, kept);
     }
     const n = this.read(this.buffer.subarray(this.end));
-    this.end += n;
+    this.moveTo(this.start, this.end + n);
     return n > 0;
   }
 }

@@ -19,18 +19,18 @@ import type { MessageReader } from "./message-reader.js";
 /** How a request's turn is kept with the thread that keeps the clock. */
 export interface RequestTurn {
   /**
-   * A message was taken: `request` to be answered (null: one answered without the session, e.g. from
-   * the memo), the bytes read past it, and the span mode it is read in.
+   * A message was taken: `request`, its bytes, to be answered (null: one answered without the
+   * session, e.g. from the memo), read in `spanMode`.
    */
-  begin(request: string | Uint8Array | null, rest: Uint8Array, spanMode: SpanMode): void;
+  begin(request: Uint8Array | null, spanMode: SpanMode): void;
   /** The clock stops (the client is asked, a module is found); false: the request was answered already. */
   pause(): boolean;
-  /** It runs again; `rest`: what was read past the last message by then. */
-  resume(rest: Uint8Array): void;
+  /** It runs again. */
+  resume(): void;
   /** The response may be written; false: the main thread answered it (nothing more is written here). */
   claim(): boolean;
-  /** The response was written. */
-  finish(): void;
+  /** The response was written; the connection is now in `spanMode`. */
+  finish(spanMode: SpanMode): void;
 }
 
 export interface RequestLoopOptions {
@@ -80,7 +80,7 @@ export class RequestLoop {
       const message = o.reader.next();
       if (message === null) return "closed";
       if (!(message instanceof Uint8Array)) {
-        o.turn.begin(null, o.reader.rest(), o.session().spanMode);
+        o.turn.begin(null, o.session().spanMode);
         const error = oversizedError(message.oversized, o.maxMessageBytes);
         o.write(o.format === "json-legacy" ? encodeResponseLine(expansionError("Id", error)) : errorFrame(error));
         continue;
@@ -90,38 +90,39 @@ export class RequestLoop {
         if (line.endsWith("\r")) line = line.slice(0, -1);
         // The native server stops at an empty line.
         if (line === "") return "closed";
-        if (!(await this.line(line))) return "stopped";
+        if (!(await this.line(line, message))) return "stopped";
       } else if (!(await this.frame(message))) return "stopped";
     }
   }
 
-  private async line(line: string): Promise<boolean> {
+  /** A JSON line (`bytes`: as it was read). */
+  private async line(line: string, bytes: Uint8Array): Promise<boolean> {
     const { o } = this;
     const session = o.session();
     const mode = session.spanMode;
     if (!line.startsWith("{")) {
-      o.turn.begin(null, o.reader.rest(), mode);
+      o.turn.begin(null, mode);
       o.noise(line);
       return true;
     }
     const known = o.memo?.get(mode, line);
     if (known !== undefined) {
-      o.turn.begin(null, o.reader.rest(), mode);
+      o.turn.begin(null, mode);
       o.write(known);
       return true;
     }
-    o.turn.begin(line, o.reader.rest(), mode);
+    o.turn.begin(bytes, mode);
     const answer = await session.answerLine(line);
     if (!o.turn.claim()) return false;
     o.write(answer.response);
-    o.turn.finish();
+    o.turn.finish(session.spanMode);
     o.memo?.keep(mode, line, answer);
     return true;
   }
 
   private async frame(first: Uint8Array): Promise<boolean> {
     const { o } = this;
-    o.turn.begin(first, o.reader.rest(), o.session().spanMode);
+    o.turn.begin(first, o.session().spanMode);
     let out = await this.answerFrame(first);
     // A request that interrupted a sub-request is answered next, after the response it cut short.
     while (this.interrupted !== null && !this.stopped) {
@@ -132,7 +133,7 @@ export class RequestLoop {
     }
     if (this.stopped || !o.turn.claim()) return false;
     if (out !== null) o.write(out);
-    o.turn.finish();
+    o.turn.finish(o.session().spanMode);
     return true;
   }
 
@@ -169,7 +170,7 @@ export class RequestLoop {
     }
     o.write(encodeBidirectionalFrame({ type: "SubRequest", subRequest: sub }));
     const next = o.reader.next();
-    o.turn.resume(o.reader.rest());
+    o.turn.resume();
     if (next === null) throw new Cancelled("the client closed the connection");
     if (!(next instanceof Uint8Array)) throw new Cancelled(oversizedError(next.oversized, o.maxMessageBytes));
     let msg: BidirectionalMessage;

@@ -6,13 +6,14 @@ import type { Limits } from "../sandbox/limits.js";
 import type { UserDirs } from "../node/trust.js";
 import type { SpanMode } from "../server/protocol.js";
 import type { ProtocolFormat } from "./arguments.js";
+import type { SharedInput } from "./message-reader.js";
 
 /** What crosses to the worker. */
 export type ToWorker =
   /**
    * First: how the session starts (the worker may have been started before these were known).
-   * `first`: bytes a stopped worker had read past its last request; `memo`: whether repeated
-   * unchanged request lines are answered from a memo.
+   * `input`: the session's input (message-reader.ts `SharedInput`), read on from where the worker
+   * before left it; `memo`: whether repeated unchanged request lines are answered from a memo.
    */
   | {
       type: "init";
@@ -22,30 +23,28 @@ export type ToWorker =
       dirs: UserDirs;
       memo: boolean;
       maxMessageBytes: number;
-      first: Uint8Array;
+      input: SharedInput;
+      /** Where the worker copies each request it takes (`Slot.takenBytes` long), growable to `maxMessageBytes`. */
+      taken: SharedArrayBuffer;
     }
   | { type: "path"; lib: string; result: { ok: true; value: string } | { ok: false; error: string } };
 
-/** What comes back. */
+/**
+ * What comes back. Nothing per request: a message wakes the main thread, ~0.05 ms of every request
+ * on a busy 2-core machine (DEVELOPERS.md); what the main thread needs to answer a request the worker
+ * cannot is in shared memory (`Slot`, `ToWorker.taken`, the shared input).
+ */
 export type FromWorker =
-  /**
-   * A message was taken from stdin: the request the worker answers now (null: one it answered
-   * already, from the memo or with an error), the bytes it read past it, the span mode it is read
-   * in. The main thread keeps the request to answer it itself if the worker cannot.
-   */
-  | { type: "begin"; id: number; request: string | Uint8Array | null; rest: Uint8Array; spanMode: SpanMode }
-  /** What the worker read past its request by now (after the client answered a span question). */
-  | { type: "rest"; rest: Uint8Array }
   /** The module path for a dylib, please (the clock is paused meanwhile: a build is not timed). */
   | { type: "path"; lib: string }
   /** The client closed its end; every request was answered. */
   | { type: "closed" };
 
 /**
- * Who answers the request in flight (word 0 of `WorkerData.turn`: the request's id times 8 plus
- * one of these), changed by compareExchange only, so the two threads never both write an answer:
- * the worker writes its response once it moves Running to Worker; the main thread answers with an
- * error (the wall clock ran out, the worker died) once it moves Running to Main.
+ * Who answers the request in flight (`Slot.turn`: the request's id times 8 plus one of these),
+ * changed by compareExchange only, so the two threads never both write an answer: the worker writes
+ * its response once it moves Running to Worker; the main thread answers with an error (the wall
+ * clock ran out, the worker died) once it moves Running to Main.
  */
 export const Turn = {
   Idle: 0,
@@ -63,15 +62,34 @@ export function turnWord(id: number, state: number): number {
   return ((id & 0x0fffffff) << 3) | state;
 }
 
-/** Room for `WorkerData.begun`: the id of the request whose clock runs (word 0, Int32), and since when (Float64 at byte 8, `Date.now()`). */
-export const BEGUN_BYTES = 16;
+/**
+ * The Int32 slots of `WorkerData.control`, written by the worker; the main thread reads them to keep
+ * the clock and to answer for the worker. Everything the worker writes before it stores the turn
+ * word (Atomics, sequentially consistent) is seen by the main thread once it has read that word.
+ */
+export const Slot = {
+  /** The turn word (`Turn`, `turnWord`). */
+  turn: 0,
+  /** The id of the request whose clock runs (0: none taken yet by this worker); since when: `BEGUN_AT_BYTE`. */
+  begunId: 1,
+  /** The connection's span mode (`SPAN_MODES` index): the one the request in flight was read in, else the one it is in now. */
+  spanMode: 2,
+  /** How many bytes of `ToWorker.taken` the request in flight is. */
+  takenBytes: 3,
+} as const;
+
+/**
+ * A Float64 at this byte of `WorkerData.control`: since when the clock of `Slot.begunId` runs
+ * (`Date.now()`). It is not timed while the worker starts, the client answers a span question or a
+ * module is found (maybe built).
+ */
+export const BEGUN_AT_BYTE = 16;
+export const CONTROL_BYTES = 24;
+
+/** Span modes by their number in `Slot.spanMode`. */
+export const SPAN_MODES: readonly SpanMode[] = ["Id", "RustAnalyzer"];
 
 export interface WorkerData {
-  turn: SharedArrayBuffer;
-  /**
-   * Where the worker stamps each request as its clock starts or restarts (see BEGUN_BYTES): the
-   * main thread's wall clock runs from there, so the worker's start-up, a request waiting its
-   * turn, the client answering and a module being found are not timed.
-   */
-  begun: SharedArrayBuffer;
+  /** `CONTROL_BYTES`, laid out as `Slot` and `BEGUN_AT_BYTE` say. */
+  control: SharedArrayBuffer;
 }

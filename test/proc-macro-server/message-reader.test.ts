@@ -1,12 +1,13 @@
 // The proc-macro server's input framing (src/proc-macro-server/message-reader.ts), which the worker
 // reads stdin through: against a reference split of the same bytes, for every way the client's
 // bytes can arrive (one byte at a time, random pieces, messages far larger than a read), with
-// oversized messages dropped unread and `rest()` exactly what follows the message taken.
+// oversized messages dropped unread, and a second reader of the same shared input (a worker started
+// after one was stopped) going on exactly after the message taken last.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { MessageReader, type Oversized } from "../../src/proc-macro-server/message-reader.js";
+import { createSharedInput, MessageReader, type Oversized } from "../../src/proc-macro-server/message-reader.js";
 
 /** A deterministic stream of pseudo-random numbers (xorshift32). */
 function random(seed: number): () => number {
@@ -104,7 +105,7 @@ test("an oversized message is not kept: the reader's buffer stays near the bound
   assert.ok(largest <= 256 * 1024, `the buffer grew to ${largest} bytes for an 8 MiB message over a 4 KiB bound`);
 });
 
-test("rest() is what was read past the message taken; a fresh reader from it goes on exactly", () => {
+test("a fresh reader of the same shared input goes on exactly after the message taken last", () => {
   for (let seed = 1; seed <= 20; seed++) {
     const next = random(seed + 100);
     const input = stream(
@@ -115,10 +116,11 @@ test("rest() is what was read past the message taken; a fresh reader from it goe
     const expected = reference(input, 0, 1 << 20);
     const stopAt = 1 + Math.floor(next() * (expected.length - 1));
     const source = reads(input, () => Math.floor(next() * 200_000));
-    const first = new MessageReader(source.read, 0, 1 << 20);
+    const shared = createSharedInput(1 << 20);
+    const first = new MessageReader(source.read, 0, 1 << 20, shared);
     const taken = Array.from({ length: stopAt }, () => first.next());
-    // A worker stopped here: the next one starts from what this one read past its last message.
-    const second = new MessageReader(source.read, 0, 1 << 20, first.rest());
+    // A worker stopped here: the next one reads on from what this one read past its last message.
+    const second = new MessageReader(source.read, 0, 1 << 20, shared);
     assert.deepEqual([...taken, ...all(second)], expected, `seed ${seed}`);
   }
 });

@@ -6,8 +6,8 @@
 // - MACROBOX_TEST_WORKER_START_DELAY_MS: every worker thread blocks this long before it loads (the
 //   slow start of a loaded machine, made certain).
 // - MACROBOX_TEST_WORKER_DIES_ONCE: a directory path; the first worker to take a request from
-//   stdin creates it and exits with the request in hand (right after telling the main thread it
-//   took it); the workers after it run normally.
+//   stdin creates it and exits with the request in hand (right after marking it taken in the
+//   shared turn word, worker-protocol.ts `Slot.turn`); the workers after it run normally.
 // - MACROBOX_TEST_WORKER_NEVER_STARTS: every worker exits as it starts (a worker that cannot start,
 //   e.g. its stderr a broken pipe it writes to).
 
@@ -16,7 +16,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 
 // Only in the expansion worker (its workerData, worker-protocol.ts), not in node's own threads
 // (tsx's module hooks run in one).
-const expansionWorker = !isMainThread && parentPort !== null && workerData?.turn instanceof SharedArrayBuffer && workerData?.begun instanceof SharedArrayBuffer;
+const expansionWorker = !isMainThread && parentPort !== null && workerData?.control instanceof SharedArrayBuffer;
 
 if (expansionWorker) {
   const delay = Number(process.env.MACROBOX_TEST_WORKER_START_DELAY_MS ?? 0);
@@ -24,14 +24,15 @@ if (expansionWorker) {
   if (process.env.MACROBOX_TEST_WORKER_NEVER_STARTS !== undefined) process.exit(71);
   const marker = process.env.MACROBOX_TEST_WORKER_DIES_ONCE;
   if (marker !== undefined && !existsSync(marker)) {
-    const post = parentPort.postMessage.bind(parentPort);
-    parentPort.postMessage = (m, ...rest) => {
-      post(m, ...rest);
-      if (m?.type !== "begin" || m.request === null) return;
+    const store = Atomics.store;
+    // Slot.turn is word 0 of the control buffer; a turn word's low three bits are its state, Running is 1.
+    Atomics.store = (array, index, value) => {
+      const stored = store(array, index, value);
+      if (array.buffer !== workerData.control || index !== 0 || (value & 7) !== 1) return stored;
       try {
         mkdirSync(marker);
       } catch {
-        return;
+        return stored;
       }
       process.exit(70);
     };
