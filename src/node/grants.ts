@@ -135,8 +135,11 @@ export function byFileVersion<T>(
 /** What changes when a file is edited or replaced (inode, size, modification and change times); null when it cannot be stat'ed. */
 export function fileVersion(path: string): string | null {
   try {
-    const st = statSync(path, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    // Most paths asked do not exist (the walk up for a workspace's settings file asks two per
+    // directory, on every expansion), and a thrown error costs ten times the stat: its stack trace
+    // (16 against 1.6 µs here). `throwIfNoEntry: false` answers ENOENT without one.
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return st === undefined ? null : `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   } catch {
     return null;
   }
