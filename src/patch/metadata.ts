@@ -5,6 +5,8 @@ import { dirname } from "node:path";
 import { MacroboxError } from "../errors.js";
 
 export interface MacroPackage {
+  /** cargo's package ID. */
+  id: string;
   name: string;
   version: string;
   edition: string;
@@ -35,6 +37,10 @@ export interface MacroPackage {
 export interface WorkspaceMacros {
   root: string;
   macros: MacroPackage[];
+  /** The workspace members' package IDs. */
+  members: string[];
+  /** Each package's dependencies in the resolve (package IDs; every kind, every platform). */
+  dependencies: Map<string, string[]>;
 }
 
 interface CargoMetadata {
@@ -103,6 +109,7 @@ export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessE
     const member = meta.workspace_members.includes(p.id);
     if (lib === undefined || !features.has(p.id) || (member && !used.has(p.id))) continue;
     macros.push({
+      id: p.id,
       name: p.name,
       version: p.version,
       edition: p.edition,
@@ -117,7 +124,29 @@ export function workspaceMacros(cargo: string, cwd: string, env: NodeJS.ProcessE
     });
   }
   macros.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
-  return { root: meta.workspace_root, macros };
+  return { root: meta.workspace_root, macros, members: meta.workspace_members, dependencies };
+}
+
+/**
+ * The macro crates cargo still compiles once every other one is a shim, which has no dependencies:
+ * what the members reach through their dependencies, going on through a macro crate's only when
+ * `native` says it stays native (a member's always: cargo compiles a sandboxed member too). A macro
+ * crate only sandboxed ones use (proc-macro-error-attr under test-case-macros) leaves the graph
+ * with them: it runs when their modules are built, and a [patch] entry for it would be unused
+ * (cargo warns at every build).
+ */
+export function reachedMacros(ws: WorkspaceMacros, native: (m: MacroPackage) => boolean): MacroPackage[] {
+  const macroById = new Map(ws.macros.map((m) => [m.id, m]));
+  const seen = new Set<string>();
+  const todo = [...ws.members];
+  while (todo.length > 0) {
+    const id = todo.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const m = macroById.get(id);
+    if (m === undefined || m.member || native(m)) todo.push(...(ws.dependencies.get(id) ?? []));
+  }
+  return ws.macros.filter((m) => seen.has(m.id));
 }
 
 /** The proc-macro packages some package of the resolve depends on (after patching: the shims, and what stayed native). */

@@ -28,7 +28,7 @@ import { describeGrant } from "../sandbox/capabilities.js";
 import { grantFor, loadGrants, userDirs, type UserDirs } from "../node/index.js";
 import { loadBuildGrants } from "../node/trust.js";
 import { MacroboxError, errorMessage } from "../errors.js";
-import { buildScriptPackages, usedMacroPackages, workspaceMacros, type MacroPackage } from "./metadata.js";
+import { buildScriptPackages, reachedMacros, usedMacroPackages, workspaceMacros, type MacroPackage } from "./metadata.js";
 import { writeShim } from "./shim.js";
 import { fnv1a64 } from "./protocol.js";
 import { answersDir } from "./answers.js";
@@ -160,7 +160,8 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const toolchain = findToolchain();
   // Re-patching starts from the user's own configuration.
   if (findPatchedRoot(cwd) !== null) undo({ cwd });
-  const { root, macros } = workspaceMacros(toolchain.cargo, cwd, process.env, options.allFeatures ?? false);
+  const graph = workspaceMacros(toolchain.cargo, cwd, process.env, options.allFeatures ?? false);
+  const { root, macros } = graph;
   const cache = join(toolchainCache(toolchain), "patch");
   const modulesDir = join(cache, "modules");
   mkdirSync(modulesDir, { recursive: true });
@@ -172,7 +173,14 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
   const crates: PatchedCrate[] = [];
   const failures: string[] = [];
   const userPatches = readUserPatches(root);
-  for (const pkg of macros) {
+  const stayNative = (m: MacroPackage) => crates.some((c) => c.status === "native" && c.name === m.name && c.version === m.version);
+  // Only the macro crates the patched graph still holds: one that only sandboxed macro crates use
+  // leaves it with them (reachedMacros), so one staying native brings its own back in.
+  const decided = new Set<string>();
+  for (;;) {
+    const pkg = reachedMacros(graph, stayNative).find((m) => !decided.has(m.id));
+    if (pkg === undefined) break;
+    decided.add(pkg.id);
     const named = options.keepNative?.includes(pkg.name) ?? false;
     const keep = named || (options.keepNative?.includes("*") ?? false);
     const base = {
@@ -244,6 +252,10 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
       shim,
     });
   }
+  crates.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  const insideModules = macros
+    .filter((m) => !decided.has(m.id))
+    .map((m) => `${m.name} ${m.version} is used only by sandboxed macro crates (it runs while their modules are built): the patched graph does not hold it`);
   if (failures.length > 0)
     throw new PatchError(
       `cannot sandbox ${failures.length === 1 ? "a macro crate" : `${failures.length} macro crates`} (nothing was changed; \`--keep-native <crate>\` leaves one native):\n${failures.map((f) => `  ${f}`).join("\n")}`,
@@ -267,6 +279,8 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     scripts: scriptGrants.scripts,
   });
   buildScripts.notes.push(...scriptGrants.notes, ...userBuildGrants.notes);
+  // Read from the graph as it is before wiring: in the patched one, the sandboxed crates are shims.
+  const optional = optionalOnly(toolchain.cargo, root, macros, stayNative, options.allFeatures ?? false);
   const config = wire(root, crates, macros, userPatches, buildScripts.wrapper);
   unlockMembers(root, crates);
   // cargo ignores a [patch] entry it cannot use (a version requirement the shim does not meet)
@@ -308,7 +322,7 @@ export async function patch(options: PatchOptions = {}): Promise<PatchReport> {
     workspace: root,
     config,
     crates,
-    notes: [...decision.notes, ...optionalOnly(toolchain.cargo, root, macros, options.allFeatures ?? false)],
+    notes: [...decision.notes, ...insideModules, ...optional],
     buildScripts,
   };
 }
@@ -382,11 +396,11 @@ function unlockMembers(root: string, crates: readonly PatchedCrate[]): void {
  * `--features`/`--all-features` would compile and run them natively. Named in a note (when the
  * graph with every feature resolves at all), never a failure: the default build does not use them.
  */
-function optionalOnly(cargo: string, root: string, macros: readonly MacroPackage[], allFeatures: boolean): string[] {
+function optionalOnly(cargo: string, root: string, macros: readonly MacroPackage[], stayNative: (m: MacroPackage) => boolean, allFeatures: boolean): string[] {
   if (allFeatures) return [];
   let all: MacroPackage[];
   try {
-    all = workspaceMacros(cargo, root, process.env, true).macros;
+    all = reachedMacros(workspaceMacros(cargo, root, process.env, true), stayNative);
   } catch {
     return [];
   }

@@ -301,3 +301,74 @@ test("macrobox patch: two versions of one macro crate from one registry", { time
   assert.equal(patchedRun.status, 0, patchedRun.stderr);
   assert.equal(patchedRun.stdout, nativeRun.stdout);
 });
+
+/** The proc-macro packages of the default resolve (`cargo metadata`): `name version`. */
+function resolvedMacros(cwd: string): string[] {
+  const r = spawnSync(toolchain.cargo, ["metadata", "--format-version", "1", "--offline"], { cwd, env, encoding: "utf8", maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0, r.stderr);
+  const meta = JSON.parse(r.stdout) as {
+    packages: { id: string; name: string; version: string; targets: { kind: string[] }[] }[];
+    resolve: { nodes: { id: string }[] };
+  };
+  const inResolve = new Set(meta.resolve.nodes.map((n) => n.id));
+  return meta.packages
+    .filter((p) => inResolve.has(p.id) && p.targets.some((t) => t.kind.includes("proc-macro")))
+    .map((p) => `${p.name} ${p.version}`)
+    .sort();
+}
+
+/** cargo's own warnings (stderr; rustc's are in the JSON messages on stdout). */
+const cargoWarnings = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("warning:"));
+
+test(
+  "macrobox patch: a macro crate only sandboxed macro crates use leaves the graph with them, and is sandboxed when one stays native",
+  { timeout: 900_000 },
+  () => {
+    // test-case-macros uses proc-macro-error, whose #[proc_macro_error] is the proc-macro crate
+    // proc-macro-error-attr: once test-case-macros is a shim (no dependencies), nothing in the graph
+    // uses it, and a [patch] entry for it made cargo warn at every build ("patch ... was not used").
+    const ws = join(scratch, "macro-deps");
+    mkdirSync(join(ws, "src"), { recursive: true });
+    mkdirSync(join(ws, "tests"));
+    writeFileSync(join(ws, "Cargo.toml"), '[package]\nname = "cases"\nversion = "0.1.0"\nedition = "2021"\n\n[dev-dependencies]\ntest-case = "2.2"\n');
+    writeFileSync(join(ws, "src", "lib.rs"), "pub fn double(x: u32) -> u32 {\n    x * 2\n}\n");
+    writeFileSync(
+      join(ws, "tests", "cases.rs"),
+      'use test_case::test_case;\n\n#[test_case(1 => 2)]\n#[test_case(2 => 4 ; "two")]\nfn doubles(x: u32) -> u32 {\n    cases::double(x)\n}\n',
+    );
+    const nativeMacros = resolvedMacros(ws);
+    assert.ok(nativeMacros.includes("proc-macro-error-attr 1.0.3"), nativeMacros.join(", "));
+    const native = cargo(ws, ["test", "--message-format=json"], join(scratch, "target-macro-deps-native"));
+    assert.equal(native.status, 0, native.stderr);
+    assert.ok(testNames(native.stdout).length >= 2, native.stdout);
+
+    const report = macrobox(ws, ["patch"]);
+    assert.equal(report.status, 0, report.stderr);
+    // A note that a crate is reached only through a non-default feature names none the default graph holds.
+    for (const m of report.stdout.matchAll(/^note: (\S+ \S+) is reached only through a member's non-default feature/gm))
+      assert.ok(!nativeMacros.includes(m[1]), `the note names ${m[1]}, which the default graph holds:\n${report.stdout}`);
+    assert.match(report.stdout, /^test-case-macros 2\.2\.2 \(edition 2018\): module (built|reused from the cache)$/m);
+    const patchedTarget = join(scratch, "target-macro-deps-patched");
+    const patched = cargo(ws, ["test", "--message-format=json"], patchedTarget);
+    assert.equal(patched.status, 0, patched.stderr);
+    assert.deepEqual(testNames(patched.stdout), testNames(native.stdout));
+    assert.deepEqual(cargoWarnings(patched.stderr), cargoWarnings(native.stderr), "cargo's warnings");
+    const macros = compiled(patched.stdout).filter((c) => c.kind.includes("proc-macro"));
+    assert.deepEqual(
+      macros.map((c) => c.name),
+      ["test_case_macros"],
+    );
+    for (const c of macros) assert.match(c.id, /\/patch\/shims\//, `${c.name} is the shim`);
+
+    // test-case-macros kept native: cargo compiles it, and proc-macro-error-attr with it, sandboxed.
+    const keep = macrobox(ws, ["patch", "--keep-native", "test-case-macros"]);
+    assert.equal(keep.status, 0, keep.stderr);
+    const kept = cargo(ws, ["test", "--message-format=json"], patchedTarget);
+    assert.equal(kept.status, 0, kept.stderr);
+    assert.deepEqual(testNames(kept.stdout), testNames(native.stdout));
+    assert.deepEqual(cargoWarnings(kept.stderr), cargoWarnings(native.stderr), "cargo's warnings");
+    const keptMacros = compiled(kept.stdout).filter((c) => c.kind.includes("proc-macro"));
+    assert.doesNotMatch(keptMacros.find((c) => c.name === "test_case_macros")!.id, /\/patch\/shims\//);
+    assert.match(keptMacros.find((c) => c.name === "proc_macro_error_attr")!.id, /\/patch\/shims\//);
+  },
+);
