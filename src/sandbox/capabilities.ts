@@ -180,7 +180,8 @@ export function envAllowed(grant: Capabilities, name: string): boolean {
  * compiled, offered to every macro without a grant. clap's `#[command(author, version, about)]`
  * reads `CARGO_PKG_*`, proc-macro-crate and pest_derive `CARGO_MANIFEST_DIR`; none of it says more
  * than the crate's own manifest, and cargo rebuilds the crate when it changes. `CARGO_MANIFEST_DIR`
- * is the crate directory as the macro sees it (`visibleEnv` in wasi-fs.ts).
+ * is the crate directory as the macro sees it, and `CARGO_MANIFEST_PATH` (cargo 1.85+, passed by
+ * rust-analyzer 1.96 with every request) the manifest in it (`visibleEnv` in grant.ts).
  */
 export const PACKAGE_ENV: readonly string[] = [
   "CARGO_PKG_VERSION",
@@ -199,6 +200,7 @@ export const PACKAGE_ENV: readonly string[] = [
   "CARGO_PKG_RUST_VERSION",
   "CARGO_CRATE_NAME",
   "CARGO_MANIFEST_DIR",
+  "CARGO_MANIFEST_PATH",
 ];
 
 export function isPackageEnv(name: string): boolean {

@@ -14,6 +14,7 @@ import {
   envAllowed,
   envVisible,
   normalizePattern,
+  pathInside,
   readAllowed,
   resolveAbsolute,
   type Capabilities,
@@ -58,12 +59,22 @@ export interface SandboxGrant {
 /**
  * The environment a macro sees under `grant`, sorted by name: the variables `envVisible` lets
  * through that have values, with CARGO_MANIFEST_DIR the crate directory as the macro sees it (its
- * real path, where `crateDir` mounts it) when the grant names one. What the sandbox serves, and
- * what the expansion cache keys by.
+ * real path, where `crateDir` mounts it) when the grant names one, and CARGO_MANIFEST_PATH the
+ * manifest's name in that directory (a path naming anything else is withheld). What the sandbox
+ * serves, and what the expansion cache keys by.
  */
 export function visibleEnv(grant: SandboxGrant): Array<[string, string]> {
   const env: Record<string, string | undefined> = { ...grant.env };
-  if (grant.crateDir !== undefined) env.CARGO_MANIFEST_DIR = resolveAbsolute("/", grant.crateDir).abs;
+  if (grant.crateDir !== undefined) {
+    const dir = resolveAbsolute("/", grant.crateDir).abs;
+    if (env.CARGO_MANIFEST_PATH !== undefined) {
+      const path = resolveAbsolute("/", env.CARGO_MANIFEST_PATH).abs;
+      const given = env.CARGO_MANIFEST_DIR === undefined ? dir : resolveAbsolute("/", env.CARGO_MANIFEST_DIR).abs;
+      const name = pathInside(given, path);
+      env.CARGO_MANIFEST_PATH = name !== null && name !== "" && !name.includes("/") ? `${dir.replace(/\/$/, "")}/${name}` : undefined;
+    }
+    env.CARGO_MANIFEST_DIR = dir;
+  }
   const out: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(env)) {
     if (value !== undefined && !name.includes("=") && envVisible(grant.granted, name)) out.push([name, value]);

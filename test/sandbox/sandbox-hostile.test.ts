@@ -346,19 +346,31 @@ describe("environment: only granted variables", () => {
 });
 
 describe("environment: the package env without a grant", () => {
-  test("CARGO_PKG_* and CARGO_CRATE_NAME are seen; CARGO_MANIFEST_DIR is the crate directory as the macro sees it", async () => {
+  test("CARGO_PKG_* and CARGO_CRATE_NAME are seen; CARGO_MANIFEST_DIR is the crate directory as the macro sees it, CARGO_MANIFEST_PATH its manifest", async () => {
     // What cargo sets for the crate being compiled, with a manifest dir that is not the real path.
-    const env = { ...hostEnv, CARGO_PKG_VERSION: "1.2.3-beta.1", CARGO_CRATE_NAME: "user", CARGO_MANIFEST_DIR: `${crateDir}/./data/..` };
+    const manifestDir = `${crateDir}/./data/..`;
+    const env = {
+      ...hostEnv,
+      CARGO_PKG_VERSION: "1.2.3-beta.1",
+      CARGO_CRATE_NAME: "user",
+      CARGO_MANIFEST_DIR: manifestDir,
+      CARGO_MANIFEST_PATH: `${manifestDir}/Cargo.toml`,
+    };
     const none = { ...hostileSandbox({ env: [], read: [] }), env };
     for (const [name, value] of [
       ["CARGO_PKG_VERSION", "1.2.3-beta.1"],
       ["CARGO_CRATE_NAME", "user"],
       ["CARGO_MANIFEST_DIR", crateFs.root],
+      ["CARGO_MANIFEST_PATH", `${crateFs.root}/Cargo.toml`],
     ]) {
       const r = await attack("read_env", JSON.stringify(name), { sandbox: none });
       assert.equal(emitted(r), `std=Ok(${JSON.stringify(value)}) tracked=Ok(${JSON.stringify(value)})`);
       assert.deepEqual(r.denials, []);
     }
+    // A manifest path naming anything but a file in the manifest dir is withheld.
+    const elsewhere = { ...none, env: { ...env, CARGO_MANIFEST_PATH: "/etc/passwd" } };
+    const withheld = await attack("read_env", '"CARGO_MANIFEST_PATH"', { sandbox: elsewhere });
+    assert.equal(emitted(withheld), "std=Err(NotPresent) tracked=Err(NotPresent)");
     // Not cargo's package facts: still only where granted.
     const home = await attack("read_env", '"HOME"', { sandbox: none });
     assert.equal(emitted(home), "std=Err(NotPresent) tracked=Err(NotPresent)");

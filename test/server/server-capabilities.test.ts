@@ -144,6 +144,18 @@ describe("package env: clap_derive reads CARGO_PKG_* at expansion time", () => {
       const first = await both(request(mode, clapDylib, "Parser", cases[0][1], null, cargoEnv(app), app));
       assert.ok(first.ours.includes("2.5.1-rc.1") && first.ours.includes("Ann Example"), first.ours.slice(0, 400));
     });
+
+    // rust-analyzer 1.96 passes cargo's CARGO_MANIFEST_PATH with every request (as cargo sets it for
+    // rustc): it says no more than CARGO_MANIFEST_DIR, so an ungranted macro reads it as natively.
+    test(`CARGO_MANIFEST_PATH is package env: read without a grant as natively (${mode} span mode)`, async () => {
+      await setMode(mode);
+      const app = crateIn(join(root, `manifest-path-${mode}`));
+      const manifest = join(app, "Cargo.toml");
+      const env = cargoEnv(app, [["CARGO_MANIFEST_PATH", manifest]]);
+      const r = await both(request(mode, configDylib, "env_or", 'fn m() -> &\'static str { "unset" }', '"CARGO_MANIFEST_PATH"', env, app));
+      assert.equal(r.ours, r.native);
+      assert.ok(r.ours.includes(manifest), r.ours.slice(0, 400));
+    });
   }
 });
 
