@@ -34,7 +34,7 @@ import type { Limits } from "../sandbox/limits.js";
 import type { SpanMode } from "../server/protocol.js";
 import type { ProtocolFormat } from "./arguments.js";
 import { writeAll } from "./stdio.js";
-import { createSharedInput, type SharedInput } from "./message-reader.js";
+import { createSharedInput, lineText, type SharedInput } from "./message-reader.js";
 import { BEGUN_AT_BYTE, CONTROL_BYTES, Slot, SPAN_MODES, Turn, turnWord, type FromWorker, type ToWorker, type WorkerData } from "./worker-protocol.js";
 import type { UserDirs } from "../node/trust.js";
 import { MacroboxError } from "../errors.js";
@@ -258,8 +258,7 @@ export class WorkerSession {
   private request(): string | Uint8Array {
     const bytes = new Uint8Array(this.taken, 0, this.slots[Slot.takenBytes]).slice();
     if (this.options.format !== "json-legacy") return bytes;
-    const line = new TextDecoder().decode(bytes);
-    return line.endsWith("\r") ? line.slice(0, -1) : line;
+    return lineText(bytes);
   }
 
   /** The worker died: the request it took is answered here unless it wrote its answer. */

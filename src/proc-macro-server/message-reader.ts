@@ -12,6 +12,14 @@ export interface Oversized {
 
 const CHUNK = 64 * 1024;
 
+const decoder = new TextDecoder();
+
+/** A JSON-lines message as text: a `\r` before the `\n` is not part of it (clients on Windows send one). */
+export function lineText(message: Uint8Array): string {
+  const line = decoder.decode(message);
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
+}
+
 /**
  * A connection's input buffer, shared by the workers that read it one after another: `bytes` (a
  * growable SharedArrayBuffer) and `at`, two Int32s: where the next message starts and where the

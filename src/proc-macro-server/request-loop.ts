@@ -14,7 +14,7 @@ import { expansionError, expansionErrorFrame, type ServerSession } from "../serv
 import { errorMessage, MacroboxError } from "../errors.js";
 import type { ProtocolFormat } from "./arguments.js";
 import type { ResponseMemo } from "./memo.js";
-import type { MessageReader } from "./message-reader.js";
+import { lineText, type MessageReader } from "./message-reader.js";
 
 /** How a request's turn is kept with the thread that keeps the clock. */
 export interface RequestTurn {
@@ -69,7 +69,6 @@ export class RequestLoop {
   /** A request that came instead of a sub-response: served right after the one it interrupted. */
   private interrupted: Uint8Array | null = null;
   private stopped = false;
-  private readonly decoder = new TextDecoder();
 
   constructor(private readonly o: RequestLoopOptions) {}
 
@@ -86,8 +85,7 @@ export class RequestLoop {
         continue;
       }
       if (o.format === "json-legacy") {
-        let line = this.decoder.decode(message);
-        if (line.endsWith("\r")) line = line.slice(0, -1);
+        const line = lineText(message);
         // The native server stops at an empty line.
         if (line === "") return "closed";
         if (!(await this.line(line, message))) return "stopped";
